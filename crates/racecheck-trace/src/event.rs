@@ -1,0 +1,500 @@
+//! Visible operations, the events that record them, and the trace of an
+//! execution.
+
+use crate::{Location, ObjectId, TaskId};
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+use std::fmt;
+
+/// Whether a lock is held exclusively (mutex, write lock) or shared (read
+/// lock).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum LockMode {
+    /// One holder at a time.
+    Exclusive,
+    /// Any number of readers at a time.
+    Shared,
+}
+
+/// What a blocked task waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum WaitTarget {
+    /// A synchronisation object (lock, semaphore, channel, ...).
+    Object(ObjectId),
+    /// Another task's completion (a join).
+    Task(TaskId),
+    /// Something racecheck does not track (a foreign future that returned
+    /// `Pending` without a racecheck primitive involved).
+    Untracked,
+}
+
+/// A visible operation: something another task can observe.
+///
+/// Each records its effect *as it happened*: `Lock` means the lock was
+/// acquired, `Recv` that a message was received. A task that cannot proceed
+/// records `Block` and a later event when it does.
+///
+/// ```
+/// use racecheck_trace::{ObjectId, Op};
+/// assert_eq!(Op::Write { object: ObjectId(1) }.object(), Some(ObjectId(1)));
+/// assert_eq!(Op::Yield.verb(), "yield");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Op {
+    /// Spawned a new task.
+    Spawn {
+        /// The new task.
+        child: TaskId,
+    },
+    /// The task's future completed: its last event.
+    Finish,
+    /// Awaited another task's completion and got its output.
+    Join {
+        /// The task that was joined.
+        target: TaskId,
+    },
+    /// Gave other tasks a chance to run.
+    Yield,
+    /// Started sleeping on the virtual clock.
+    Sleep {
+        /// The virtual time to wake at, in nanoseconds since the execution
+        /// began.
+        until_ns: u64,
+    },
+    /// A `timeout` expired before its future completed.
+    TimedOut,
+    /// Could not proceed; not runnable until woken.
+    Block {
+        /// What the task waits for.
+        on: WaitTarget,
+    },
+    /// A non-blocking attempt (`try_lock`, `try_acquire`, `try_recv`, ...)
+    /// failed.
+    TryFailed {
+        /// The object tried.
+        object: ObjectId,
+    },
+    /// Acquired a lock.
+    Lock {
+        /// The lock.
+        object: ObjectId,
+        /// Exclusive or shared.
+        mode: LockMode,
+    },
+    /// Released a lock.
+    Unlock {
+        /// The lock.
+        object: ObjectId,
+        /// Exclusive or shared.
+        mode: LockMode,
+    },
+    /// Acquired semaphore permits.
+    Acquire {
+        /// The semaphore.
+        object: ObjectId,
+        /// How many permits.
+        permits: u32,
+    },
+    /// Released (or added) semaphore permits.
+    Release {
+        /// The semaphore.
+        object: ObjectId,
+        /// How many permits.
+        permits: u32,
+    },
+    /// Closed a semaphore or a channel.
+    Close {
+        /// The object closed.
+        object: ObjectId,
+    },
+    /// Notified a `Notify`.
+    Notify {
+        /// The `Notify`.
+        object: ObjectId,
+        /// `notify_waiters` (all) rather than `notify_one`.
+        all: bool,
+    },
+    /// A `notified()` future completed.
+    Notified {
+        /// The `Notify`.
+        object: ObjectId,
+    },
+    /// Set an event.
+    Set {
+        /// The event.
+        object: ObjectId,
+    },
+    /// Cleared an event.
+    Clear {
+        /// The event.
+        object: ObjectId,
+    },
+    /// An event wait returned.
+    Wait {
+        /// The event.
+        object: ObjectId,
+    },
+    /// Sent a message on a channel.
+    Send {
+        /// The channel.
+        object: ObjectId,
+    },
+    /// Received a message from a channel.
+    Recv {
+        /// The channel.
+        object: ObjectId,
+    },
+    /// A receive found the channel closed and empty.
+    RecvClosed {
+        /// The channel.
+        object: ObjectId,
+    },
+    /// Read tracked shared state.
+    Read {
+        /// The shared location.
+        object: ObjectId,
+    },
+    /// Wrote tracked shared state.
+    Write {
+        /// The shared location.
+        object: ObjectId,
+    },
+}
+
+impl Op {
+    /// The object the operation acts on, if any.
+    pub fn object(&self) -> Option<ObjectId> {
+        match *self {
+            Op::Spawn { .. }
+            | Op::Finish
+            | Op::Join { .. }
+            | Op::Yield
+            | Op::Sleep { .. }
+            | Op::TimedOut => None,
+            Op::Block { on } => match on {
+                WaitTarget::Object(object) => Some(object),
+                WaitTarget::Task(_) | WaitTarget::Untracked => None,
+            },
+            Op::TryFailed { object }
+            | Op::Lock { object, .. }
+            | Op::Unlock { object, .. }
+            | Op::Acquire { object, .. }
+            | Op::Release { object, .. }
+            | Op::Close { object }
+            | Op::Notify { object, .. }
+            | Op::Notified { object }
+            | Op::Set { object }
+            | Op::Clear { object }
+            | Op::Wait { object }
+            | Op::Send { object }
+            | Op::Recv { object }
+            | Op::RecvClosed { object }
+            | Op::Read { object }
+            | Op::Write { object } => Some(object),
+        }
+    }
+
+    /// A short verb naming the operation, for timelines.
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Op::Spawn { .. } => "spawn",
+            Op::Finish => "finish",
+            Op::Join { .. } => "join",
+            Op::Yield => "yield",
+            Op::Sleep { .. } => "sleep",
+            Op::TimedOut => "timed out",
+            Op::Block { .. } => "block on",
+            Op::TryFailed { .. } => "try failed",
+            Op::Lock {
+                mode: LockMode::Exclusive,
+                ..
+            } => "lock",
+            Op::Lock {
+                mode: LockMode::Shared,
+                ..
+            } => "read-lock",
+            Op::Unlock {
+                mode: LockMode::Exclusive,
+                ..
+            } => "unlock",
+            Op::Unlock {
+                mode: LockMode::Shared,
+                ..
+            } => "read-unlock",
+            Op::Acquire { .. } => "acquire",
+            Op::Release { .. } => "release",
+            Op::Close { .. } => "close",
+            Op::Notify { all: false, .. } => "notify_one",
+            Op::Notify { all: true, .. } => "notify_waiters",
+            Op::Notified { .. } => "notified",
+            Op::Set { .. } => "set",
+            Op::Clear { .. } => "clear",
+            Op::Wait { .. } => "wait",
+            Op::Send { .. } => "send",
+            Op::Recv { .. } => "recv",
+            Op::RecvClosed { .. } => "recv (closed)",
+            Op::Read { .. } => "read",
+            Op::Write { .. } => "write",
+        }
+    }
+}
+
+/// The kind of a tracked object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ObjectKind {
+    /// An async mutex.
+    Mutex,
+    /// An async reader-writer lock.
+    RwLock,
+    /// A lock its owner may take again (asyncio's `RLock`).
+    ReentrantMutex,
+    /// A counting semaphore.
+    Semaphore,
+    /// tokio's `Notify`.
+    Notify,
+    /// asyncio's `Event`.
+    Event,
+    /// A multi-producer, single-consumer channel.
+    Channel,
+    /// A one-shot channel.
+    Oneshot,
+    /// Tracked shared state (`Shared<T>`).
+    Shared,
+}
+
+impl fmt::Display for ObjectKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self {
+            ObjectKind::Mutex => "Mutex",
+            ObjectKind::RwLock => "RwLock",
+            ObjectKind::ReentrantMutex => "ReentrantMutex",
+            ObjectKind::Semaphore => "Semaphore",
+            ObjectKind::Notify => "Notify",
+            ObjectKind::Event => "Event",
+            ObjectKind::Channel => "mpsc",
+            ObjectKind::Oneshot => "oneshot",
+            ObjectKind::Shared => "Shared",
+        };
+        f.write_str(name)
+    }
+}
+
+/// What the trace knows about an object: its kind, optional name, and where
+/// it was created.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectInfo {
+    /// The kind of object.
+    pub kind: ObjectKind,
+    /// A name the user gave it, if any.
+    pub name: Option<Cow<'static, str>>,
+    /// Where it was created.
+    pub created_at: Location,
+}
+
+impl fmt::Display for ObjectInfo {
+    /// `Mutex 'db'` when named, `Mutex@src/db.rs:4:14` otherwise.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.name {
+            Some(name) => write!(f, "{} '{}'", self.kind, name),
+            None => write!(f, "{}@{}", self.kind, self.created_at),
+        }
+    }
+}
+
+/// What the trace knows about a task.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskInfo {
+    /// Its name: given at spawn, or `task-N`; the root is `main`.
+    pub name: Cow<'static, str>,
+    /// The task that spawned it (`None` for the root).
+    pub parent: Option<TaskId>,
+    /// Where it was spawned.
+    pub spawned_at: Location,
+}
+
+/// One visible operation performed by one task during one step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// The step (0-based resumption count) during which it happened.
+    pub step: u32,
+    /// The task that performed it.
+    pub task: TaskId,
+    /// What it did.
+    pub op: Op,
+    /// Where in the user's code.
+    pub location: Location,
+}
+
+/// The record of one execution: its tasks, its objects and its events in the
+/// order they happened.
+///
+/// ```
+/// use racecheck_trace::{Event, Location, Op, TaskId, TaskInfo, Trace};
+///
+/// let mut trace = Trace::default();
+/// trace.tasks.push(TaskInfo { name: "main".into(), parent: None, spawned_at: Location::caller() });
+/// trace.events.push(Event { step: 0, task: TaskId::ROOT, op: Op::Yield, location: Location::caller() });
+/// assert_eq!(trace.task_label(TaskId::ROOT), "main");
+/// assert_eq!(trace.describe(&trace.events[0].op), "yield");
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trace {
+    /// Tasks, indexed by [`TaskId`].
+    pub tasks: Vec<TaskInfo>,
+    /// Objects, indexed by [`ObjectId`].
+    pub objects: Vec<ObjectInfo>,
+    /// Events in execution order.
+    pub events: Vec<Event>,
+}
+
+impl Trace {
+    /// Empties the trace, keeping its allocations for the next execution.
+    pub fn clear(&mut self) {
+        self.tasks.clear();
+        self.objects.clear();
+        self.events.clear();
+    }
+
+    /// The task's name, or its id if the trace does not know it.
+    pub fn task_label(&self, task: TaskId) -> String {
+        match self.tasks.get(task.index()) {
+            Some(info) => info.name.to_string(),
+            None => task.to_string(),
+        }
+    }
+
+    /// The object's label (see [`ObjectInfo`]'s `Display`), or its id.
+    pub fn object_label(&self, object: ObjectId) -> String {
+        match self.objects.get(object.index()) {
+            Some(info) => info.to_string(),
+            None => object.to_string(),
+        }
+    }
+
+    /// The operation in words, with task and object names resolved:
+    /// `lock Mutex 'db'`, `spawn scraper-1`, `sleep until 10ms`.
+    pub fn describe(&self, op: &Op) -> String {
+        let verb = op.verb();
+        match *op {
+            Op::Spawn { child } => format!("{verb} {}", self.task_label(child)),
+            Op::Join { target } => format!("{verb} {}", self.task_label(target)),
+            Op::Sleep { until_ns } => format!("{verb} until {}", format_nanos(until_ns)),
+            Op::Block { on } => match on {
+                WaitTarget::Object(object) => format!("{verb} {}", self.object_label(object)),
+                WaitTarget::Task(task) => format!("{verb} join of {}", self.task_label(task)),
+                WaitTarget::Untracked => format!("{verb} an untracked future"),
+            },
+            Op::Acquire { object, permits } | Op::Release { object, permits } => {
+                let plural = if permits == 1 { "" } else { "s" };
+                format!(
+                    "{verb} {permits} permit{plural} of {}",
+                    self.object_label(object)
+                )
+            }
+            Op::Finish | Op::Yield | Op::TimedOut => verb.to_string(),
+            Op::TryFailed { object }
+            | Op::Lock { object, .. }
+            | Op::Unlock { object, .. }
+            | Op::Close { object }
+            | Op::Notify { object, .. }
+            | Op::Notified { object }
+            | Op::Set { object }
+            | Op::Clear { object }
+            | Op::Wait { object }
+            | Op::Send { object }
+            | Op::Recv { object }
+            | Op::RecvClosed { object }
+            | Op::Read { object }
+            | Op::Write { object } => format!("{verb} {}", self.object_label(object)),
+        }
+    }
+}
+
+/// Formats virtual nanoseconds in the largest unit that keeps them exact:
+/// `1h`, `10ms`, `1500us`, `7ns`.
+fn format_nanos(nanos: u64) -> String {
+    const UNITS: [(u64, &str); 6] = [
+        (3_600_000_000_000, "h"),
+        (60_000_000_000, "min"),
+        (1_000_000_000, "s"),
+        (1_000_000, "ms"),
+        (1_000, "us"),
+        (1, "ns"),
+    ];
+    if nanos == 0 {
+        return "0s".to_string();
+    }
+    UNITS
+        .iter()
+        .find(|(unit, _)| nanos % unit == 0)
+        .map(|(unit, suffix)| format!("{}{suffix}", nanos / unit))
+        .unwrap_or_else(|| format!("{nanos}ns"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_virtual_time_in_the_largest_exact_unit() {
+        let cases = [
+            (0, "0s"),
+            (7, "7ns"),
+            (1_500_000, "1500us"),
+            (10_000_000, "10ms"),
+            (3_600_000_000_000, "1h"),
+        ];
+        for (nanos, expected) in cases {
+            assert_eq!(format_nanos(nanos), expected, "{nanos}");
+        }
+    }
+
+    #[test]
+    fn labels_named_and_unnamed_objects() {
+        let created_at = Location::caller();
+        let named = ObjectInfo {
+            kind: ObjectKind::Mutex,
+            name: Some("db".into()),
+            created_at,
+        };
+        let unnamed = ObjectInfo {
+            kind: ObjectKind::Shared,
+            name: None,
+            created_at,
+        };
+        assert_eq!(named.to_string(), "Mutex 'db'");
+        assert_eq!(unnamed.to_string(), format!("Shared@{created_at}"));
+    }
+
+    #[test]
+    fn trace_round_trips_through_json() {
+        let location = Location::caller();
+        let trace = Trace {
+            tasks: vec![TaskInfo {
+                name: "main".into(),
+                parent: None,
+                spawned_at: location,
+            }],
+            objects: vec![ObjectInfo {
+                kind: ObjectKind::Semaphore,
+                name: None,
+                created_at: location,
+            }],
+            events: vec![Event {
+                step: 3,
+                task: TaskId(0),
+                op: Op::Acquire {
+                    object: ObjectId(0),
+                    permits: 2,
+                },
+                location,
+            }],
+        };
+        let json = serde_json::to_string(&trace).unwrap();
+        assert_eq!(serde_json::from_str::<Trace>(&json).unwrap(), trace);
+        assert_eq!(
+            trace.describe(&trace.events[0].op),
+            format!("acquire 2 permits of Semaphore@{location}")
+        );
+    }
+}
