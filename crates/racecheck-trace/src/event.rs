@@ -304,7 +304,8 @@ impl fmt::Display for ObjectInfo {
 /// What the trace knows about a task.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskInfo {
-    /// Its name: given at spawn, or `task-N`; the root is `main`.
+    /// Its name as given at spawn; empty when none was given (labels then
+    /// read `task-N`). The root is `main`.
     pub name: Cow<'static, str>,
     /// The task that spawned it (`None` for the root).
     pub parent: Option<TaskId>,
@@ -355,11 +356,12 @@ impl Trace {
         self.events.clear();
     }
 
-    /// The task's name, or its id if the trace does not know it.
+    /// The task's name, or `task-N` if it has none or the trace does not
+    /// know it.
     pub fn task_label(&self, task: TaskId) -> String {
         match self.tasks.get(task.index()) {
-            Some(info) => info.name.to_string(),
-            None => task.to_string(),
+            Some(info) if !info.name.is_empty() => info.name.to_string(),
+            _ => format!("task-{}", task.0),
         }
     }
 
