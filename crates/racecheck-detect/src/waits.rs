@@ -143,7 +143,10 @@ fn describe(trace: &Trace, task: TaskId, target: WaitTarget, holders: &[TaskId])
     let waiter = format!("task '{}'", trace.task_label(task));
     let object = match target {
         WaitTarget::Task(other) => {
-            return format!("{waiter} waits for task '{}' to finish", trace.task_label(other))
+            return format!(
+                "{waiter} waits for task '{}' to finish",
+                trace.task_label(other)
+            )
         }
         WaitTarget::Untracked => {
             return format!("{waiter} waits on a future racecheck does not track")
@@ -242,14 +245,38 @@ mod tests {
     #[test]
     fn permits_released_by_another_task_come_off_the_holders() {
         let ops = [
-            (1, Op::Acquire { object: S, permits: 2 }),
-            (2, Op::Release { object: S, permits: 1 }),
+            (
+                1,
+                Op::Acquire {
+                    object: S,
+                    permits: 2,
+                },
+            ),
+            (
+                2,
+                Op::Release {
+                    object: S,
+                    permits: 1,
+                },
+            ),
         ];
         let holdings = Holdings::from_trace(&trace_with(&ops));
         assert_eq!(holdings.holders(S), vec![TaskId(1)]);
         let ops = [
-            (1, Op::Acquire { object: S, permits: 2 }),
-            (2, Op::Release { object: S, permits: 2 }),
+            (
+                1,
+                Op::Acquire {
+                    object: S,
+                    permits: 2,
+                },
+            ),
+            (
+                2,
+                Op::Release {
+                    object: S,
+                    permits: 2,
+                },
+            ),
         ];
         assert!(Holdings::from_trace(&trace_with(&ops)).is_empty());
     }

@@ -53,6 +53,24 @@ impl Location {
         }
     }
 
+    /// A location from parts whose file name is not `'static` (a panic's
+    /// location, a deserialised trace). The file name is interned: each
+    /// distinct name is leaked once, so memory stays bounded by the number
+    /// of source files.
+    ///
+    /// ```
+    /// use racecheck_trace::Location;
+    /// let location = Location::from_parts(&String::from("src/lib.rs"), 3, 9);
+    /// assert_eq!(location.to_string(), "src/lib.rs:3:9");
+    /// ```
+    pub fn from_parts(file: &str, line: u32, column: u32) -> Location {
+        Location {
+            file: intern(file),
+            line,
+            column,
+        }
+    }
+
     /// The source file, as the compiler named it.
     pub fn file(&self) -> &'static str {
         self.file
@@ -80,14 +98,14 @@ impl fmt::Display for Location {
 /// captured one. Each distinct name is stored once.
 static INTERNED_FILES: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
 
-fn intern(file: String) -> &'static str {
+fn intern(file: &str) -> &'static str {
     let mut files = INTERNED_FILES
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some(existing) = files.get(file.as_str()) {
+    if let Some(existing) = files.get(file) {
         return existing;
     }
-    let leaked: &'static str = Box::leak(file.into_boxed_str());
+    let leaked: &'static str = Box::leak(file.to_owned().into_boxed_str());
     files.insert(leaked);
     leaked
 }
@@ -102,7 +120,7 @@ impl<'de> Deserialize<'de> for Location {
         }
         let owned = Owned::deserialize(deserializer)?;
         Ok(Location {
-            file: intern(owned.file),
+            file: intern(&owned.file),
             line: owned.line,
             column: owned.column,
         })

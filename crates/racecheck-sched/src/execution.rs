@@ -1,0 +1,270 @@
+//! The state of the current execution, kept in a thread-local so that tasks,
+//! primitives and wakers can reach it without threading a handle through
+//! user code.
+//!
+//! The state is borrowed only for short, non-reentrant stretches: the runtime
+//! never polls a future, drops a future or wakes a waker while it holds the
+//! borrow. That is what lets primitives record events and wakers mark tasks
+//! runnable from inside a poll.
+
+use racecheck_trace::{Event, Location, Op, Schedule, TaskId, TaskInfo, Trace, WaitTarget};
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Wake, Waker};
+
+/// A boxed task body, polled by the executor.
+pub(crate) type TaskFuture = Pin<Box<dyn Future<Output = ()>>>;
+
+/// A limit on tasks per execution, so a runaway spawn loop is reported
+/// rather than exhausting memory.
+pub(crate) const TASKS_MAX: usize = 100_000;
+
+thread_local! {
+    static EXECUTION: RefCell<Execution> = RefCell::new(Execution::default());
+}
+
+/// Runs `f` on the current thread's execution state.
+///
+/// Panics with an internal error if the state is already borrowed: the
+/// runtime is written so that this never happens.
+pub(crate) fn with<R>(f: impl FnOnce(&mut Execution) -> R) -> R {
+    EXECUTION.with(|cell| {
+        let mut execution = cell
+            .try_borrow_mut()
+            .expect("racecheck internal error: execution state borrowed re-entrantly");
+        f(&mut execution)
+    })
+}
+
+/// Like [`with`], but only inside an active execution; otherwise returns
+/// `None` without touching anything. Used by code that may also run during
+/// teardown or after the execution ended (drops, wakes).
+pub(crate) fn with_active<R>(f: impl FnOnce(&mut Execution) -> R) -> Option<R> {
+    EXECUTION
+        .try_with(|cell| {
+            let mut execution = cell
+                .try_borrow_mut()
+                .expect("racecheck internal error: execution state borrowed re-entrantly");
+            execution.active.then(|| f(&mut execution))
+        })
+        .ok()
+        .flatten()
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TaskState {
+    Runnable,
+    Running,
+    Blocked,
+    Finished,
+}
+
+/// Why a task returned `Pending`, as told by the primitive it blocked in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BlockReason {
+    /// Nothing said: a foreign future, or not blocked at all.
+    Unknown,
+    /// Sleeping on the virtual clock: a timer will wake it.
+    Sleep,
+    /// Waiting for an object or a task.
+    Wait(WaitTarget),
+}
+
+pub(crate) struct TaskSlot {
+    pub(crate) future: Option<TaskFuture>,
+    pub(crate) waker: Waker,
+    pub(crate) state: TaskState,
+    /// Woken while running: stays runnable after this step.
+    pub(crate) woken: bool,
+    pub(crate) block_reason: BlockReason,
+}
+
+/// Everything one execution owns. Reused across executions: `begin` clears
+/// the collections but keeps their allocations.
+#[derive(Default)]
+pub(crate) struct Execution {
+    /// Distinguishes executions, so wakers and objects from an earlier one
+    /// are recognised.
+    pub(crate) id: u64,
+    /// Between `begin` and `end`: events are recorded, wakes are honoured.
+    pub(crate) active: bool,
+    pub(crate) tasks: Vec<TaskSlot>,
+    /// Runnable tasks, sorted by id. The running task stays in it.
+    pub(crate) runnable: Vec<TaskId>,
+    pub(crate) current: Option<TaskId>,
+    pub(crate) step: u32,
+    pub(crate) now_ns: u64,
+    /// Pending timers as `(deadline_ns, timer id)`: earliest first, ties in
+    /// registration order.
+    pub(crate) timers: BinaryHeap<Reverse<(u64, usize)>>,
+    /// Wakers by timer id; `None` once fired or cancelled.
+    pub(crate) timer_wakers: Vec<Option<Waker>>,
+    pub(crate) trace: Trace,
+    pub(crate) schedule: Schedule,
+}
+
+impl Execution {
+    /// Starts a fresh execution on the reused state.
+    pub(crate) fn begin(&mut self) {
+        assert!(
+            !self.active,
+            "racecheck: an execution is already running on this thread \
+             (racecheck::check cannot be nested)"
+        );
+        self.id += 1;
+        self.active = true;
+        self.tasks.clear();
+        self.runnable.clear();
+        self.current = None;
+        self.step = 0;
+        self.now_ns = 0;
+        self.timers.clear();
+        self.timer_wakers.clear();
+        self.trace.clear();
+        self.schedule.clear();
+    }
+
+    /// Ends the execution and hands back the task futures, which the caller
+    /// drops outside the borrow.
+    pub(crate) fn end(&mut self) -> Vec<TaskFuture> {
+        self.active = false;
+        self.current = None;
+        self.timer_wakers.clear();
+        self.timers.clear();
+        self.tasks
+            .iter_mut()
+            .filter_map(|slot| slot.future.take())
+            .collect()
+    }
+
+    /// Adds a task, runnable, and returns its id.
+    pub(crate) fn add_task(
+        &mut self,
+        future: TaskFuture,
+        name: Cow<'static, str>,
+        location: Location,
+    ) -> TaskId {
+        assert!(
+            self.tasks.len() < TASKS_MAX,
+            "racecheck: more than {TASKS_MAX} tasks in one execution"
+        );
+        let task = TaskId(self.tasks.len() as u32);
+        let waker = Waker::from(Arc::new(TaskWaker {
+            execution: self.id,
+            task,
+        }));
+        self.tasks.push(TaskSlot {
+            future: Some(future),
+            waker,
+            state: TaskState::Runnable,
+            woken: false,
+            block_reason: BlockReason::Unknown,
+        });
+        self.trace.tasks.push(TaskInfo {
+            name,
+            parent: self.current,
+            spawned_at: location,
+        });
+        // Ids grow, so pushing keeps `runnable` sorted.
+        self.runnable.push(task);
+        task
+    }
+
+    /// Records an event of the running task in the current step.
+    pub(crate) fn record(&mut self, op: Op, location: Location) {
+        let task = self
+            .current
+            .expect("racecheck: a visible operation was performed outside any task");
+        self.trace.events.push(Event {
+            step: self.step,
+            task,
+            op,
+            location,
+        });
+    }
+
+    /// The running task.
+    pub(crate) fn current_task(&self) -> TaskId {
+        self.current
+            .expect("racecheck: a racecheck operation was used outside any task")
+    }
+
+    /// Marks a task runnable (or, if it is running, keeps it runnable after
+    /// this step).
+    pub(crate) fn wake(&mut self, task: TaskId) {
+        let Some(slot) = self.tasks.get_mut(task.index()) else {
+            return;
+        };
+        match slot.state {
+            TaskState::Blocked => {
+                slot.state = TaskState::Runnable;
+                slot.block_reason = BlockReason::Unknown;
+                if let Err(position) = self.runnable.binary_search(&task) {
+                    self.runnable.insert(position, task);
+                }
+            }
+            TaskState::Running => slot.woken = true,
+            TaskState::Runnable | TaskState::Finished => {}
+        }
+    }
+
+    /// Removes a task that blocked or finished from the runnable set.
+    pub(crate) fn remove_runnable(&mut self, task: TaskId) {
+        if let Ok(position) = self.runnable.binary_search(&task) {
+            self.runnable.remove(position);
+        }
+    }
+
+    /// Registers a timer and returns its id.
+    pub(crate) fn add_timer(&mut self, deadline_ns: u64, waker: Waker) -> usize {
+        let id = self.timer_wakers.len();
+        self.timer_wakers.push(Some(waker));
+        self.timers.push(Reverse((deadline_ns, id)));
+        id
+    }
+
+    /// Advances the clock to the earliest live timer and returns the wakers
+    /// of all timers due then, in registration order; empty if no timer is
+    /// pending.
+    pub(crate) fn fire_next_timers(&mut self) -> Vec<Waker> {
+        let mut due = Vec::new();
+        while let Some(&Reverse((deadline_ns, id))) = self.timers.peek() {
+            if !due.is_empty() && deadline_ns != self.now_ns {
+                break;
+            }
+            self.timers.pop();
+            if let Some(waker) = self.timer_wakers[id].take() {
+                debug_assert!(deadline_ns >= self.now_ns, "time never goes back");
+                self.now_ns = deadline_ns;
+                due.push(waker);
+            }
+        }
+        due
+    }
+}
+
+/// Wakes one task of one execution. Wakes from another execution (a waker
+/// kept past its execution) or another thread are ignored.
+struct TaskWaker {
+    execution: u64,
+    task: TaskId,
+}
+
+impl Wake for TaskWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        with_active(|execution| {
+            if execution.id == self.execution {
+                execution.wake(self.task);
+            }
+        });
+    }
+}

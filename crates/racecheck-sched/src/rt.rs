@@ -1,0 +1,169 @@
+//! The interface between the runtime and the primitives built on it.
+//!
+//! A primitive (in `racecheck-sync`) registers itself as an object, passes a
+//! [`SchedulePoint`] before each visible operation, records the operation's
+//! effect as an event, and, when it cannot proceed, records what it blocks on
+//! and returns `Pending` with the task's waker stored; whoever unblocks it
+//! wakes that waker. The runtime derives who is runnable, who holds what and
+//! who waits for whom from exactly these calls.
+//!
+//! ```
+//! use racecheck_sched::rt::{self, SchedulePoint};
+//! use racecheck_trace::{Location, ObjectKind, Op};
+//! use std::future::poll_fn;
+//!
+//! racecheck_sched::explore(&Default::default(), || async {
+//!     let object = rt::register(ObjectKind::Event, Some("ready".into()), Location::caller());
+//!     let mut point = SchedulePoint::new();
+//!     poll_fn(|_| point.poll_point()).await;
+//!     object.record(Op::Set { object: object.id() }, Location::caller());
+//! });
+//! ```
+
+use crate::execution::{self, BlockReason};
+use racecheck_trace::{Location, ObjectId, ObjectInfo, ObjectKind, Op, TaskId, WaitTarget};
+use std::borrow::Cow;
+use std::task::Poll;
+
+/// A handle on an object registered with the current execution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ObjectRef {
+    id: ObjectId,
+    execution: u64,
+    created_at: Location,
+}
+
+/// Registers an object (lock, channel, shared cell, ...) with the current
+/// execution, so its events can name it.
+///
+/// # Panics
+/// Outside an execution: racecheck primitives belong to one execution and
+/// must be created inside the test's closure.
+pub fn register(
+    kind: ObjectKind,
+    name: Option<Cow<'static, str>>,
+    location: Location,
+) -> ObjectRef {
+    execution::with(|execution| {
+        assert!(
+            execution.active,
+            "racecheck: {kind} created at {location} outside a racecheck execution; \
+             create primitives inside the closure given to racecheck::check"
+        );
+        let id = ObjectId(execution.trace.objects.len() as u32);
+        execution.trace.objects.push(ObjectInfo {
+            kind,
+            name,
+            created_at: location,
+        });
+        ObjectRef {
+            id,
+            execution: execution.id,
+            created_at: location,
+        }
+    })
+}
+
+impl ObjectRef {
+    /// The object's id in the trace.
+    pub fn id(&self) -> ObjectId {
+        self.id
+    }
+
+    /// Records an event of the running task on this object. Does nothing
+    /// once the execution has ended (guards dropped during teardown).
+    ///
+    /// # Panics
+    /// If the object belongs to another execution.
+    pub fn record(&self, op: Op, location: Location) {
+        execution::with_active(|execution| {
+            self.check_execution(execution.id);
+            execution.record(op, location);
+        });
+    }
+
+    /// Records that the running task blocks on this object. The caller
+    /// stores the task's waker and returns `Pending`.
+    pub fn block(&self, location: Location) {
+        execution::with_active(|execution| {
+            self.check_execution(execution.id);
+            let on = WaitTarget::Object(self.id);
+            execution.record(Op::Block { on }, location);
+            let current = execution.current_task();
+            execution.tasks[current.index()].block_reason = BlockReason::Wait(on);
+        });
+    }
+
+    fn check_execution(&self, current: u64) {
+        assert!(
+            self.execution == current,
+            "racecheck: an object created at {} is used in an execution other than the \
+             one that created it; create primitives inside the closure given to \
+             racecheck::check",
+            self.created_at
+        );
+    }
+}
+
+/// The task running now.
+///
+/// # Panics
+/// Outside a task of an execution.
+pub fn current_task() -> TaskId {
+    execution::with(|execution| execution.current_task())
+}
+
+/// Whether the current thread is inside an execution.
+pub fn in_execution() -> bool {
+    execution::with_active(|_| ()).is_some()
+}
+
+/// A scheduling point, passed by polling it until it is ready: the first
+/// poll returns `Pending` with the task still runnable, so the strategy
+/// chooses who performs the next visible operation; the next poll returns
+/// `Ready`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SchedulePoint {
+    state: PointState,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum PointState {
+    #[default]
+    Fresh,
+    Yielded,
+    Passed,
+}
+
+impl SchedulePoint {
+    /// A point not yet reached.
+    pub const fn new() -> SchedulePoint {
+        SchedulePoint {
+            state: PointState::Fresh,
+        }
+    }
+
+    /// Whether the point has not been polled yet.
+    pub fn is_fresh(&self) -> bool {
+        self.state == PointState::Fresh
+    }
+
+    /// Polls the point: `Pending` once (the task stays runnable), then
+    /// `Ready` forever.
+    pub fn poll_point(&mut self) -> Poll<()> {
+        match self.state {
+            PointState::Fresh => {
+                execution::with(|execution| {
+                    let current = execution.current_task();
+                    execution.tasks[current.index()].woken = true;
+                });
+                self.state = PointState::Yielded;
+                Poll::Pending
+            }
+            PointState::Yielded | PointState::Passed => {
+                self.state = PointState::Passed;
+                Poll::Ready(())
+            }
+        }
+    }
+}

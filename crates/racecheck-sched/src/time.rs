@@ -1,0 +1,329 @@
+//! Virtual time: [`sleep`], [`timeout`] and [`Instant`] on a simulated clock.
+//!
+//! The clock starts at zero in every execution and only moves when no task
+//! is runnable: it then jumps to the earliest pending timer. A test that
+//! sleeps for an hour finishes at once, and timing never depends on the
+//! machine. Timers create no order between tasks: two tasks ordered only by
+//! their sleeps still race, and a strategy may run them in either order
+//! whenever both are runnable at the same virtual instant.
+//!
+//! ```
+//! use racecheck_sched::time::{sleep, Instant};
+//! use std::time::Duration;
+//!
+//! racecheck_sched::explore(&Default::default(), || async {
+//!     let start = Instant::now();
+//!     sleep(Duration::from_secs(3600)).await;
+//!     assert_eq!(start.elapsed(), Duration::from_secs(3600));
+//! });
+//! ```
+
+use crate::execution::{self, BlockReason};
+use crate::rt::SchedulePoint;
+use racecheck_trace::{Location, Op};
+use std::fmt;
+use std::future::Future;
+use std::ops::{Add, Sub};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+/// A point on the virtual clock of the current execution.
+///
+/// ```
+/// use racecheck_sched::time::Instant;
+/// use std::time::Duration;
+///
+/// racecheck_sched::explore(&Default::default(), || async {
+///     let start = Instant::now();
+///     let later = start + Duration::from_millis(5);
+///     assert_eq!(later - start, Duration::from_millis(5));
+/// });
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Instant {
+    nanos: u64,
+}
+
+impl Instant {
+    /// The current virtual time.
+    ///
+    /// # Panics
+    /// Outside an execution.
+    #[track_caller]
+    pub fn now() -> Instant {
+        let location = Location::caller();
+        let nanos = execution::with_active(|execution| execution.now_ns);
+        Instant {
+            nanos: nanos.unwrap_or_else(|| {
+                panic!("racecheck: time::Instant::now() called outside an execution at {location}")
+            }),
+        }
+    }
+
+    /// Time from `earlier` to `self`, zero if `earlier` is later.
+    pub fn duration_since(&self, earlier: Instant) -> Duration {
+        Duration::from_nanos(self.nanos.saturating_sub(earlier.nanos))
+    }
+
+    /// Virtual time passed since `self`.
+    #[track_caller]
+    pub fn elapsed(&self) -> Duration {
+        Instant::now().duration_since(*self)
+    }
+
+    /// `self + duration`, or `None` on overflow.
+    pub fn checked_add(&self, duration: Duration) -> Option<Instant> {
+        let nanos = u64::try_from(duration.as_nanos()).ok()?;
+        Some(Instant {
+            nanos: self.nanos.checked_add(nanos)?,
+        })
+    }
+}
+
+impl Add<Duration> for Instant {
+    type Output = Instant;
+
+    fn add(self, duration: Duration) -> Instant {
+        self.checked_add(duration)
+            .expect("racecheck: overflow when adding a duration to an Instant")
+    }
+}
+
+impl Sub<Instant> for Instant {
+    type Output = Duration;
+
+    fn sub(self, earlier: Instant) -> Duration {
+        self.duration_since(earlier)
+    }
+}
+
+/// Waits until `duration` has passed on the virtual clock.
+///
+/// Sleeping is a visible operation. A zero duration is a scheduling point
+/// that does not block, like [`yield_now`](crate::yield_now).
+///
+/// ```
+/// use std::time::Duration;
+///
+/// racecheck_sched::explore(&Default::default(), || async {
+///     racecheck_sched::time::sleep(Duration::from_millis(10)).await;
+/// });
+/// ```
+#[track_caller]
+pub fn sleep(duration: Duration) -> Sleep {
+    Sleep::new(SleepUntil::After(duration), true, Location::caller())
+}
+
+/// Waits until the virtual clock reads `deadline`.
+///
+/// ```
+/// use racecheck_sched::time::{sleep_until, Instant};
+/// use std::time::Duration;
+///
+/// racecheck_sched::explore(&Default::default(), || async {
+///     let deadline = Instant::now() + Duration::from_secs(1);
+///     sleep_until(deadline).await;
+///     assert_eq!(Instant::now(), deadline);
+/// });
+/// ```
+#[track_caller]
+pub fn sleep_until(deadline: Instant) -> Sleep {
+    Sleep::new(SleepUntil::At(deadline), true, Location::caller())
+}
+
+#[derive(Clone, Copy, Debug)]
+enum SleepUntil {
+    After(Duration),
+    At(Instant),
+}
+
+/// The future of [`sleep`] and [`sleep_until`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct Sleep {
+    until: SleepUntil,
+    state: SleepState,
+    /// Whether to record a `Sleep` event (not when inside a `timeout`).
+    visible: bool,
+    location: Location,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum SleepState {
+    Start,
+    Yielding(SchedulePoint),
+    Waiting { deadline_ns: u64, timer: usize },
+    Done,
+}
+
+impl Sleep {
+    fn new(until: SleepUntil, visible: bool, location: Location) -> Sleep {
+        Sleep {
+            until,
+            state: SleepState::Start,
+            visible,
+            location,
+        }
+    }
+}
+
+impl fmt::Debug for Sleep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sleep").field("until", &self.until).finish()
+    }
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        match &mut this.state {
+            SleepState::Start => {
+                let (visible, location, until) = (this.visible, this.location, this.until);
+                let waker = cx.waker().clone();
+                this.state = execution::with(|execution| {
+                    let now_ns = execution.now_ns;
+                    let deadline_ns = match until {
+                        SleepUntil::After(duration) => {
+                            let nanos = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
+                            now_ns.saturating_add(nanos)
+                        }
+                        SleepUntil::At(instant) => instant.nanos.max(now_ns),
+                    };
+                    if visible {
+                        execution.record(
+                            Op::Sleep {
+                                until_ns: deadline_ns,
+                            },
+                            location,
+                        );
+                    }
+                    if deadline_ns == now_ns {
+                        return SleepState::Yielding(SchedulePoint::new());
+                    }
+                    let current = execution.current_task();
+                    execution.tasks[current.index()].block_reason = BlockReason::Sleep;
+                    let timer = execution.add_timer(deadline_ns, waker);
+                    SleepState::Waiting { deadline_ns, timer }
+                });
+                if let SleepState::Yielding(point) = &mut this.state {
+                    let poll = point.poll_point();
+                    debug_assert!(poll.is_pending());
+                }
+                Poll::Pending
+            }
+            SleepState::Yielding(point) => {
+                let poll = point.poll_point();
+                if poll.is_ready() {
+                    this.state = SleepState::Done;
+                }
+                poll
+            }
+            SleepState::Waiting { deadline_ns, timer } => {
+                let (deadline_ns, timer) = (*deadline_ns, *timer);
+                let waker = cx.waker().clone();
+                let due = execution::with(|execution| {
+                    if execution.now_ns >= deadline_ns {
+                        return true;
+                    }
+                    // Woken early (a `select!` sibling): keep waiting.
+                    execution.timer_wakers[timer] = Some(waker);
+                    let current = execution.current_task();
+                    execution.tasks[current.index()].block_reason = BlockReason::Sleep;
+                    false
+                });
+                if due {
+                    this.state = SleepState::Done;
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending
+                }
+            }
+            SleepState::Done => Poll::Ready(()),
+        }
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        if let SleepState::Waiting { timer, .. } = self.state {
+            execution::with_active(|execution| {
+                if let Some(waker) = execution.timer_wakers.get_mut(timer) {
+                    *waker = None;
+                }
+            });
+        }
+    }
+}
+
+/// Error returned by [`timeout`] when the deadline passed first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Elapsed(());
+
+impl fmt::Display for Elapsed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("deadline has elapsed")
+    }
+}
+
+impl std::error::Error for Elapsed {}
+
+/// Runs `future` with a virtual-time limit: `Err(Elapsed)` if `duration`
+/// passes before it completes (and the future is dropped).
+///
+/// ```
+/// use racecheck_sched::time::{sleep, timeout};
+/// use std::time::Duration;
+///
+/// racecheck_sched::explore(&Default::default(), || async {
+///     let slow = timeout(Duration::from_millis(5), sleep(Duration::from_secs(1))).await;
+///     assert!(slow.is_err());
+///     let fast = timeout(Duration::from_secs(1), async { 3 }).await;
+///     assert_eq!(fast, Ok(3));
+/// });
+/// ```
+#[track_caller]
+pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
+    let location = Location::caller();
+    Timeout {
+        future: Box::pin(future),
+        sleep: Sleep::new(SleepUntil::After(duration), false, location),
+        location,
+    }
+}
+
+/// The future of [`timeout`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct Timeout<F> {
+    future: Pin<Box<F>>,
+    sleep: Sleep,
+    location: Location,
+}
+
+impl<F> fmt::Debug for Timeout<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Timeout")
+            .field("sleep", &self.sleep)
+            .finish()
+    }
+}
+
+impl<F: Future> Future for Timeout<F> {
+    type Output = Result<F::Output, Elapsed>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        if let Poll::Ready(output) = this.future.as_mut().poll(cx) {
+            return Poll::Ready(Ok(output));
+        }
+        match Pin::new(&mut this.sleep).poll(cx) {
+            Poll::Ready(()) => {
+                let location = this.location;
+                execution::with(|execution| execution.record(Op::TimedOut, location));
+                Poll::Ready(Err(Elapsed(())))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
