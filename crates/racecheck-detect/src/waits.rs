@@ -229,7 +229,8 @@ mod tests {
 
     #[test]
     fn lock_counts_follow_lock_and_unlock_events() {
-        let cases: &[(&[(u32, Op)], &[TaskId])] = &[
+        type Case<'a> = (&'a [(u32, Op)], &'a [TaskId]);
+        let cases: &[Case] = &[
             (&[], &[]),
             (&[(1, LOCK_X)], &[TaskId(1)]),
             (&[(1, LOCK_X), (1, UNLOCK_X)], &[]),

@@ -102,7 +102,16 @@ pub enum Op {
         /// How many permits.
         permits: u32,
     },
-    /// Closed a semaphore or a channel.
+    /// Added permits to a semaphore without having acquired them
+    /// (`add_permits`).
+    AddPermits {
+        /// The semaphore.
+        object: ObjectId,
+        /// How many permits.
+        permits: u32,
+    },
+    /// Closed a semaphore or a channel (for an mpsc or oneshot channel: the
+    /// last sender or the receiver went away).
     Close {
         /// The object closed.
         object: ObjectId,
@@ -180,6 +189,7 @@ impl Op {
             | Op::Unlock { object, .. }
             | Op::Acquire { object, .. }
             | Op::Release { object, .. }
+            | Op::AddPermits { object, .. }
             | Op::Close { object }
             | Op::Notify { object, .. }
             | Op::Notified { object }
@@ -223,6 +233,7 @@ impl Op {
             } => "read-unlock",
             Op::Acquire { .. } => "acquire",
             Op::Release { .. } => "release",
+            Op::AddPermits { .. } => "add",
             Op::Close { .. } => "close",
             Op::Notify { all: false, .. } => "notify_one",
             Op::Notify { all: true, .. } => "notify_waiters",
@@ -386,7 +397,9 @@ impl Trace {
                 WaitTarget::Task(task) => format!("{verb} join of {}", self.task_label(task)),
                 WaitTarget::Untracked => format!("{verb} an untracked future"),
             },
-            Op::Acquire { object, permits } | Op::Release { object, permits } => {
+            Op::Acquire { object, permits }
+            | Op::Release { object, permits }
+            | Op::AddPermits { object, permits } => {
                 let plural = if permits == 1 { "" } else { "s" };
                 format!(
                     "{verb} {permits} permit{plural} of {}",

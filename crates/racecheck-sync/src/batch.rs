@@ -1,0 +1,229 @@
+//! The fair batch semaphore under [`Mutex`](crate::Mutex),
+//! [`RwLock`](crate::RwLock) and [`Semaphore`](crate::Semaphore), as in
+//! tokio.
+//!
+//! Semantics, in one place:
+//! - **blocks** when fewer permits are free than requested, or when anyone
+//!   is already queued (FIFO, no barging: a large request at the head holds
+//!   back smaller ones behind it);
+//! - **wakes** on release: permits go straight to the head waiters, in
+//!   order, as long as they fit; the woken task finds them already its own;
+//! - **cancellation**: dropping a pending acquire leaves the queue; if it
+//!   had already been granted permits, they are released again;
+//! - **close**: every waiter and every later acquire fails.
+
+use crate::lock_state;
+use crate::wait_queue::{wake_all, WaitQueue, Waiter};
+use racecheck_sched::rt::{self, ObjectRef, SchedulePoint};
+use racecheck_trace::{Location, ObjectKind, Op};
+use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Mutex as StdMutex;
+use std::task::{Context, Poll};
+
+pub(crate) struct BatchSemaphore {
+    state: StdMutex<BatchState>,
+    object: ObjectRef,
+}
+
+struct BatchState {
+    permits: usize,
+    closed: bool,
+    /// Waiters with the number of permits each needs.
+    waiters: WaitQueue<usize>,
+}
+
+/// The semaphore was closed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Closed;
+
+/// Why a non-blocking acquire failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TryAcquire {
+    Closed,
+    NoPermits,
+}
+
+impl BatchSemaphore {
+    pub(crate) fn new(
+        permits: usize,
+        kind: ObjectKind,
+        name: Option<Cow<'static, str>>,
+        location: Location,
+    ) -> BatchSemaphore {
+        BatchSemaphore {
+            state: StdMutex::new(BatchState {
+                permits,
+                closed: false,
+                waiters: WaitQueue::default(),
+            }),
+            object: rt::register(kind, name, location),
+        }
+    }
+
+    pub(crate) fn object(&self) -> ObjectRef {
+        self.object
+    }
+
+    pub(crate) fn available_permits(&self) -> usize {
+        lock_state(&self.state).permits
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        lock_state(&self.state).closed
+    }
+
+    /// Takes `needed` permits now if that is possible without barging.
+    /// Records `success` or a failed try.
+    pub(crate) fn try_acquire(
+        &self,
+        needed: usize,
+        success: Op,
+        location: Location,
+    ) -> Result<(), TryAcquire> {
+        let outcome = {
+            let mut state = lock_state(&self.state);
+            if state.closed {
+                Err(TryAcquire::Closed)
+            } else if state.waiters.is_empty() && state.permits >= needed {
+                state.permits -= needed;
+                Ok(())
+            } else {
+                Err(TryAcquire::NoPermits)
+            }
+        };
+        let op = match outcome {
+            Ok(()) => success,
+            Err(_) => Op::TryFailed {
+                object: self.object.id(),
+            },
+        };
+        self.object.record(op, location);
+        outcome
+    }
+
+    /// Waits for `needed` permits; records `success` when they are taken.
+    pub(crate) fn acquire(&self, needed: usize, success: Op, location: Location) -> Acquire<'_> {
+        Acquire {
+            semaphore: self,
+            needed,
+            success,
+            location,
+            point: SchedulePoint::new(),
+            ticket: None,
+            done: false,
+        }
+    }
+
+    /// Returns permits and serves the waiters they satisfy. The caller
+    /// records the release.
+    pub(crate) fn release(&self, permits: usize) {
+        let served = {
+            let mut state = lock_state(&self.state);
+            state.permits = state.permits.saturating_add(permits);
+            serve(&mut state)
+        };
+        wake_all(served);
+    }
+
+    /// Fails every waiter and every later acquire. The caller records it.
+    pub(crate) fn close(&self) {
+        let waiters = {
+            let mut state = lock_state(&self.state);
+            state.closed = true;
+            state.waiters.drain()
+        };
+        wake_all(waiters);
+    }
+}
+
+/// Grants permits to head waiters while they fit.
+fn serve(state: &mut BatchState) -> Vec<Waiter<usize>> {
+    let mut served = Vec::new();
+    while let Some(head) = state.waiters.front() {
+        if head.payload > state.permits {
+            break;
+        }
+        state.permits -= head.payload;
+        served.extend(state.waiters.grant_front());
+    }
+    served
+}
+
+/// The future of [`BatchSemaphore::acquire`].
+pub(crate) struct Acquire<'a> {
+    semaphore: &'a BatchSemaphore,
+    needed: usize,
+    success: Op,
+    location: Location,
+    point: SchedulePoint,
+    ticket: Option<u64>,
+    done: bool,
+}
+
+impl Future for Acquire<'_> {
+    type Output = Result<(), Closed>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        debug_assert!(!this.done, "Acquire polled after completion");
+        if this.point.poll_point().is_pending() {
+            return Poll::Pending;
+        }
+        let object = this.semaphore.object;
+        let mut state = lock_state(&this.semaphore.state);
+        let acquired = match this.ticket {
+            Some(ticket) if state.waiters.take_grant(ticket) => Ok(()),
+            Some(ticket) if state.closed => {
+                state.waiters.remove(ticket);
+                Err(Closed)
+            }
+            Some(ticket) => {
+                state.waiters.update_waker(ticket, cx.waker());
+                drop(state);
+                object.block(this.location);
+                return Poll::Pending;
+            }
+            None if state.closed => Err(Closed),
+            None if state.waiters.is_empty() && state.permits >= this.needed => {
+                state.permits -= this.needed;
+                Ok(())
+            }
+            None => {
+                this.ticket = Some(state.waiters.push(this.needed, cx.waker().clone()));
+                drop(state);
+                object.block(this.location);
+                return Poll::Pending;
+            }
+        };
+        drop(state);
+        this.done = true;
+        this.ticket = None;
+        if acquired.is_ok() {
+            object.record(this.success, this.location);
+        }
+        Poll::Ready(acquired)
+    }
+}
+
+impl Drop for Acquire<'_> {
+    fn drop(&mut self) {
+        let Some(ticket) = self.ticket else {
+            return;
+        };
+        let served = {
+            let mut state = lock_state(&self.semaphore.state);
+            if state.waiters.take_grant(ticket) {
+                // Granted but never observed: the permits go back.
+                state.permits = state.permits.saturating_add(self.needed);
+            } else {
+                state.waiters.remove(ticket);
+            }
+            // Either way the head may have changed: a smaller request behind
+            // a cancelled large one may fit now.
+            serve(&mut state)
+        };
+        wake_all(served);
+    }
+}

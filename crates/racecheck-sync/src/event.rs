@@ -1,0 +1,196 @@
+//! asyncio's `Event`: a flag tasks can wait for.
+
+use crate::lock_state;
+use crate::wait_queue::{wake_all, WaitQueue};
+use racecheck_sched::rt::{self, ObjectRef, SchedulePoint};
+use racecheck_trace::{Location, ObjectKind, Op};
+use std::borrow::Cow;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Mutex as StdMutex;
+use std::task::{Context, Poll};
+
+/// A flag that tasks wait to be set, like Python's `asyncio.Event`.
+///
+/// - `wait().await` is a scheduling point; it returns at once if the flag is
+///   set, and otherwise blocks until `set()`.
+/// - `set()` wakes every waiter; each returns even if the flag is cleared
+///   again before it runs (as in asyncio).
+/// - `clear()` resets the flag: later `wait()`s block again.
+///
+/// ```
+/// use racecheck_sync::Event;
+/// use std::sync::Arc;
+///
+/// racecheck_sched::explore(&Default::default(), || async {
+///     let loaded = Arc::new(Event::named("loaded"));
+///     let reader = {
+///         let loaded = loaded.clone();
+///         racecheck_sched::spawn(async move { loaded.wait().await })
+///     };
+///     loaded.set();
+///     reader.await;
+///     assert!(loaded.is_set());
+/// });
+/// ```
+pub struct Event {
+    state: StdMutex<EventState>,
+    object: ObjectRef,
+}
+
+struct EventState {
+    set: bool,
+    /// Incremented each time the flag goes from clear to set.
+    sets: u64,
+    waiters: WaitQueue<()>,
+}
+
+impl Event {
+    /// A new, clear event.
+    ///
+    /// # Panics
+    /// Outside a racecheck execution.
+    #[track_caller]
+    pub fn new() -> Event {
+        Event::create(None, Location::caller())
+    }
+
+    /// A new, clear event with a name for reports.
+    #[track_caller]
+    pub fn named(name: impl Into<Cow<'static, str>>) -> Event {
+        Event::create(Some(name.into()), Location::caller())
+    }
+
+    fn create(name: Option<Cow<'static, str>>, location: Location) -> Event {
+        Event {
+            state: StdMutex::new(EventState {
+                set: false,
+                sets: 0,
+                waiters: WaitQueue::default(),
+            }),
+            object: rt::register(ObjectKind::Event, name, location),
+        }
+    }
+
+    /// Whether the flag is set.
+    pub fn is_set(&self) -> bool {
+        lock_state(&self.state).set
+    }
+
+    /// Sets the flag and wakes every waiter.
+    #[track_caller]
+    pub fn set(&self) {
+        self.object.record(
+            Op::Set {
+                object: self.object.id(),
+            },
+            Location::caller(),
+        );
+        let waiters = {
+            let mut state = lock_state(&self.state);
+            if !state.set {
+                state.set = true;
+                state.sets += 1;
+            }
+            state.waiters.drain()
+        };
+        wake_all(waiters);
+    }
+
+    /// Clears the flag.
+    #[track_caller]
+    pub fn clear(&self) {
+        self.object.record(
+            Op::Clear {
+                object: self.object.id(),
+            },
+            Location::caller(),
+        );
+        lock_state(&self.state).set = false;
+    }
+
+    /// Waits until the flag is set.
+    #[track_caller]
+    pub fn wait(&self) -> impl Future<Output = ()> + '_ {
+        EventWait {
+            event: self,
+            location: Location::caller(),
+            point: SchedulePoint::new(),
+            waiting: None,
+        }
+    }
+}
+
+impl Default for Event {
+    #[track_caller]
+    fn default() -> Event {
+        Event::new()
+    }
+}
+
+impl fmt::Debug for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Event")
+            .field("object", &self.object.id())
+            .field("set", &self.is_set())
+            .finish()
+    }
+}
+
+struct EventWait<'a> {
+    event: &'a Event,
+    location: Location,
+    point: SchedulePoint,
+    /// `(ticket, sets when it started waiting)`.
+    waiting: Option<(u64, u64)>,
+}
+
+impl Future for EventWait<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        if this.point.poll_point().is_pending() {
+            return Poll::Pending;
+        }
+        let event = this.event;
+        let mut state = lock_state(&event.state);
+        let released = match this.waiting {
+            Some((_, sets)) => state.sets != sets,
+            None => state.set,
+        };
+        if released {
+            if let Some((ticket, _)) = this.waiting.take() {
+                state.waiters.remove(ticket);
+            }
+            drop(state);
+            event.object.record(
+                Op::Wait {
+                    object: event.object.id(),
+                },
+                this.location,
+            );
+            return Poll::Ready(());
+        }
+        match this.waiting {
+            Some((ticket, _)) => state.waiters.update_waker(ticket, cx.waker()),
+            None => {
+                let sets = state.sets;
+                let ticket = state.waiters.push((), cx.waker().clone());
+                this.waiting = Some((ticket, sets));
+            }
+        }
+        drop(state);
+        event.object.block(this.location);
+        Poll::Pending
+    }
+}
+
+impl Drop for EventWait<'_> {
+    fn drop(&mut self) {
+        if let Some((ticket, _)) = self.waiting {
+            lock_state(&self.event.state).waiters.remove(ticket);
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! An async mutex with tokio's API.
+
+use crate::batch::{BatchSemaphore, TryAcquire};
+use racecheck_trace::{Location, LockMode, ObjectKind, Op};
+use std::borrow::Cow;
+use std::fmt;
+use std::future::Future;
+use std::ops::{Deref, DerefMut};
+use std::sync::{Mutex as StdMutex, MutexGuard as StdMutexGuard, PoisonError};
+
+/// An async mutual-exclusion lock, like `tokio::sync::Mutex`.
+///
+/// - `lock().await` is a scheduling point, then takes the lock or blocks.
+/// - Fair: waiters get the lock in the order they asked for it; a task that
+///   unlocks and locks again queues behind them.
+/// - Cancellation: dropping a pending `lock()` future leaves the queue
+///   without taking the lock; a lock handed to it in the meantime passes on.
+/// - The guard unlocks when dropped (recorded at the `lock` call's location).
+///
+/// ```
+/// use racecheck_sync::Mutex;
+///
+/// racecheck_sched::explore(&Default::default(), || async {
+///     let rows = Mutex::named("db", 0);
+///     {
+///         let mut guard = rows.lock().await;
+///         *guard += 1;
+///     }
+///     assert_eq!(*rows.lock().await, 1);
+/// });
+/// ```
+pub struct Mutex<T> {
+    semaphore: BatchSemaphore,
+    data: StdMutex<T>,
+}
+
+/// The lock was held (or had waiters) when `try_lock` was called.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("operation would block")]
+pub struct TryLockError(());
+
+/// The error of a failed `try_lock`, `try_read` or `try_write`.
+pub(crate) fn try_lock_error() -> TryLockError {
+    TryLockError(())
+}
+
+impl<T> Mutex<T> {
+    /// A new unlocked mutex holding `value`.
+    ///
+    /// # Panics
+    /// Outside a racecheck execution.
+    #[track_caller]
+    pub fn new(value: T) -> Mutex<T> {
+        Mutex::create(None, value, Location::caller())
+    }
+
+    /// A new mutex with a name for reports (`Mutex 'db'`).
+    ///
+    /// ```
+    /// racecheck_sched::explore(&Default::default(), || async {
+    ///     let db = racecheck_sync::Mutex::named("db", Vec::<u32>::new());
+    ///     db.lock().await.push(1);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn named(name: impl Into<Cow<'static, str>>, value: T) -> Mutex<T> {
+        Mutex::create(Some(name.into()), value, Location::caller())
+    }
+
+    fn create(name: Option<Cow<'static, str>>, value: T, location: Location) -> Mutex<T> {
+        Mutex {
+            semaphore: BatchSemaphore::new(1, ObjectKind::Mutex, name, location),
+            data: StdMutex::new(value),
+        }
+    }
+
+    /// Waits for the lock and returns a guard that releases it when dropped.
+    ///
+    /// ```
+    /// racecheck_sched::explore(&Default::default(), || async {
+    ///     let counter = racecheck_sync::Mutex::new(1);
+    ///     *counter.lock().await *= 5;
+    ///     assert_eq!(*counter.lock().await, 5);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn lock(&self) -> impl Future<Output = MutexGuard<'_, T>> {
+        let location = Location::caller();
+        let success = self.lock_op();
+        async move {
+            let acquired = self.semaphore.acquire(1, success, location).await;
+            debug_assert!(acquired.is_ok(), "a mutex is never closed");
+            self.guard(location)
+        }
+    }
+
+    /// Takes the lock if it is free and nobody waits for it. Not a
+    /// scheduling point (it is synchronous); recorded either way.
+    ///
+    /// ```
+    /// racecheck_sched::explore(&Default::default(), || async {
+    ///     let mutex = racecheck_sync::Mutex::new(());
+    ///     let guard = mutex.try_lock().unwrap();
+    ///     assert!(mutex.try_lock().is_err());
+    ///     drop(guard);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn try_lock(&self) -> Result<MutexGuard<'_, T>, TryLockError> {
+        let location = Location::caller();
+        match self.semaphore.try_acquire(1, self.lock_op(), location) {
+            Ok(()) => Ok(self.guard(location)),
+            Err(TryAcquire::NoPermits | TryAcquire::Closed) => Err(TryLockError(())),
+        }
+    }
+
+    /// Mutable access without locking: the borrow proves exclusivity.
+    pub fn get_mut(&mut self) -> &mut T {
+        self.data.get_mut().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The value, consuming the mutex.
+    pub fn into_inner(self) -> T {
+        self.data
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn lock_op(&self) -> Op {
+        Op::Lock {
+            object: self.semaphore.object().id(),
+            mode: LockMode::Exclusive,
+        }
+    }
+
+    fn guard(&self, location: Location) -> MutexGuard<'_, T> {
+        MutexGuard {
+            mutex: self,
+            data: Some(self.data.lock().unwrap_or_else(PoisonError::into_inner)),
+            location,
+        }
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for Mutex<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Mutex")
+            .field("object", &self.semaphore.object().id())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Exclusive access to a [`Mutex`]'s value; unlocks when dropped.
+pub struct MutexGuard<'a, T> {
+    mutex: &'a Mutex<T>,
+    data: Option<StdMutexGuard<'a, T>>,
+    location: Location,
+}
+
+impl<T> Deref for MutexGuard<'_, T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        self.data
+            .as_ref()
+            .expect("guard holds its data until dropped")
+    }
+}
+
+impl<T> DerefMut for MutexGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        self.data
+            .as_mut()
+            .expect("guard holds its data until dropped")
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for MutexGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl<T> Drop for MutexGuard<'_, T> {
+    fn drop(&mut self) {
+        self.data = None;
+        let object = self.mutex.semaphore.object();
+        object.record(
+            Op::Unlock {
+                object: object.id(),
+                mode: LockMode::Exclusive,
+            },
+            self.location,
+        );
+        self.mutex.semaphore.release(1);
+    }
+}

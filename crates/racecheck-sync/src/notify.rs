@@ -1,0 +1,235 @@
+//! Task notification with tokio's `Notify` semantics.
+
+use crate::lock_state;
+use crate::wait_queue::WaitQueue;
+use racecheck_sched::rt::{self, ObjectRef, SchedulePoint};
+use racecheck_trace::{Location, ObjectKind, Op};
+use std::borrow::Cow;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Mutex as StdMutex;
+use std::task::{Context, Poll};
+
+/// Notifies one task or all waiting tasks, like `tokio::sync::Notify`.
+///
+/// - `notify_one()` wakes the longest-waiting `notified()` future; if none
+///   waits, it stores a single permit (several calls store one) that the next
+///   `notified().await` consumes at once.
+/// - `notify_waiters()` wakes every `notified()` future that exists at the
+///   time of the call, polled yet or not, and stores no permit.
+/// - A `Notified` future dropped after `notify_one` chose it passes the
+///   notification on (to the next waiter, or as the permit).
+///
+/// ```
+/// use racecheck_sync::Notify;
+/// use std::sync::Arc;
+///
+/// racecheck_sched::explore(&Default::default(), || async {
+///     let ready = Arc::new(Notify::new());
+///     let waiter = {
+///         let ready = ready.clone();
+///         racecheck_sched::spawn(async move { ready.notified().await })
+///     };
+///     ready.notify_one(); // wakes the waiter, or leaves it a permit
+///     waiter.await;
+/// });
+/// ```
+pub struct Notify {
+    state: StdMutex<NotifyState>,
+    object: ObjectRef,
+}
+
+struct NotifyState {
+    permit: bool,
+    /// Incremented by each `notify_waiters`.
+    generation: u64,
+    waiters: WaitQueue<()>,
+}
+
+impl Notify {
+    /// A new `Notify` without a stored permit.
+    ///
+    /// # Panics
+    /// Outside a racecheck execution.
+    #[track_caller]
+    pub fn new() -> Notify {
+        Notify::create(None, Location::caller())
+    }
+
+    /// A new `Notify` with a name for reports.
+    #[track_caller]
+    pub fn named(name: impl Into<Cow<'static, str>>) -> Notify {
+        Notify::create(Some(name.into()), Location::caller())
+    }
+
+    fn create(name: Option<Cow<'static, str>>, location: Location) -> Notify {
+        Notify {
+            state: StdMutex::new(NotifyState {
+                permit: false,
+                generation: 0,
+                waiters: WaitQueue::default(),
+            }),
+            object: rt::register(ObjectKind::Notify, name, location),
+        }
+    }
+
+    /// A future that completes when notified. It sees `notify_waiters` calls
+    /// made from now on, even before its first poll.
+    #[track_caller]
+    pub fn notified(&self) -> Notified<'_> {
+        Notified {
+            notify: self,
+            generation: lock_state(&self.state).generation,
+            location: Location::caller(),
+            point: SchedulePoint::new(),
+            ticket: None,
+            done: false,
+        }
+    }
+
+    /// Wakes the longest waiter, or stores a permit if nobody waits.
+    #[track_caller]
+    pub fn notify_one(&self) {
+        self.object.record(
+            Op::Notify {
+                object: self.object.id(),
+                all: false,
+            },
+            Location::caller(),
+        );
+        self.pass_on();
+    }
+
+    /// Wakes every `Notified` future created before this call.
+    #[track_caller]
+    pub fn notify_waiters(&self) {
+        self.object.record(
+            Op::Notify {
+                object: self.object.id(),
+                all: true,
+            },
+            Location::caller(),
+        );
+        let waiters = {
+            let mut state = lock_state(&self.state);
+            state.generation += 1;
+            state.waiters.drain()
+        };
+        crate::wait_queue::wake_all(waiters);
+    }
+
+    fn pass_on(&self) {
+        let served = {
+            let mut state = lock_state(&self.state);
+            let served = state.waiters.grant_front();
+            if served.is_none() {
+                state.permit = true;
+            }
+            served
+        };
+        if let Some(waiter) = served {
+            waiter.waker.wake();
+        }
+    }
+}
+
+impl Default for Notify {
+    #[track_caller]
+    fn default() -> Notify {
+        Notify::new()
+    }
+}
+
+impl fmt::Debug for Notify {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Notify")
+            .field("object", &self.object.id())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The future of [`Notify::notified`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct Notified<'a> {
+    notify: &'a Notify,
+    generation: u64,
+    location: Location,
+    point: SchedulePoint,
+    ticket: Option<u64>,
+    done: bool,
+}
+
+impl fmt::Debug for Notified<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Notified").finish_non_exhaustive()
+    }
+}
+
+impl Future for Notified<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        if this.done {
+            return Poll::Ready(());
+        }
+        if this.point.poll_point().is_pending() {
+            return Poll::Pending;
+        }
+        let notify = this.notify;
+        let mut state = lock_state(&notify.state);
+        let notified = match this.ticket {
+            _ if state.generation != this.generation => {
+                if let Some(ticket) = this.ticket {
+                    state.waiters.remove(ticket);
+                }
+                true
+            }
+            Some(ticket) => state.waiters.take_grant(ticket),
+            None if state.permit => {
+                state.permit = false;
+                true
+            }
+            None => false,
+        };
+        if notified {
+            drop(state);
+            this.done = true;
+            this.ticket = None;
+            notify.object.record(
+                Op::Notified {
+                    object: notify.object.id(),
+                },
+                this.location,
+            );
+            return Poll::Ready(());
+        }
+        match this.ticket {
+            Some(ticket) => state.waiters.update_waker(ticket, cx.waker()),
+            None => this.ticket = Some(state.waiters.push((), cx.waker().clone())),
+        }
+        drop(state);
+        notify.object.block(this.location);
+        Poll::Pending
+    }
+}
+
+impl Drop for Notified<'_> {
+    fn drop(&mut self) {
+        let Some(ticket) = self.ticket else {
+            return;
+        };
+        let chosen = {
+            let mut state = lock_state(&self.notify.state);
+            let chosen = state.waiters.take_grant(ticket);
+            if !chosen {
+                state.waiters.remove(ticket);
+            }
+            chosen
+        };
+        if chosen {
+            self.notify.pass_on();
+        }
+    }
+}

@@ -1,0 +1,242 @@
+//! A channel for a single value, with tokio's API.
+//!
+//! - `Sender::send` is synchronous (not a scheduling point) and fails,
+//!   handing the value back, if the receiver is gone.
+//! - Awaiting the `Receiver` is a scheduling point; it yields the value, or
+//!   [`RecvError`] if the sender was dropped without sending.
+//!
+//! ```
+//! use racecheck_sync::oneshot;
+//!
+//! racecheck_sched::explore(&Default::default(), || async {
+//!     let (reply, answer) = oneshot::channel();
+//!     racecheck_sched::spawn(async move { reply.send(42).unwrap() });
+//!     assert_eq!(answer.await, Ok(42));
+//! });
+//! ```
+
+use crate::lock_state;
+use racecheck_sched::rt::{self, ObjectRef, SchedulePoint};
+use racecheck_trace::{Location, ObjectKind, Op};
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex as StdMutex};
+use std::task::{Context, Poll, Waker};
+
+/// A new one-shot channel.
+///
+/// # Panics
+/// Outside a racecheck execution.
+#[track_caller]
+pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
+    let location = Location::caller();
+    let inner = Arc::new(Oneshot {
+        state: StdMutex::new(OneshotState {
+            value: None,
+            sender_alive: true,
+            receiver_alive: true,
+            receiver: None,
+        }),
+        object: rt::register(ObjectKind::Oneshot, None, location),
+        created_at: location,
+    });
+    (
+        Sender {
+            inner: Some(inner.clone()),
+        },
+        Receiver {
+            inner,
+            point: SchedulePoint::new(),
+            location,
+        },
+    )
+}
+
+/// The sender was dropped without sending.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("channel closed")]
+pub struct RecvError(());
+
+/// Why `try_recv` got nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TryRecvError {
+    /// Nothing sent yet.
+    #[error("channel empty")]
+    Empty,
+    /// The sender is gone without sending (or the value was taken).
+    #[error("channel closed")]
+    Closed,
+}
+
+struct Oneshot<T> {
+    state: StdMutex<OneshotState<T>>,
+    object: ObjectRef,
+    created_at: Location,
+}
+
+struct OneshotState<T> {
+    value: Option<T>,
+    sender_alive: bool,
+    receiver_alive: bool,
+    receiver: Option<Waker>,
+}
+
+/// Sends the one value.
+pub struct Sender<T> {
+    /// `None` once sent.
+    inner: Option<Arc<Oneshot<T>>>,
+}
+
+impl<T> Sender<T> {
+    /// Sends the value and wakes the receiver; hands the value back if the
+    /// receiver is gone.
+    #[track_caller]
+    pub fn send(mut self, value: T) -> Result<(), T> {
+        let inner = self.inner.take().expect("a sender sends once");
+        let location = Location::caller();
+        let receiver = {
+            let mut state = lock_state(&inner.state);
+            state.sender_alive = false;
+            if !state.receiver_alive {
+                drop(state);
+                inner.object.record(
+                    Op::TryFailed {
+                        object: inner.object.id(),
+                    },
+                    location,
+                );
+                return Err(value);
+            }
+            state.value = Some(value);
+            state.receiver.take()
+        };
+        inner.object.record(
+            Op::Send {
+                object: inner.object.id(),
+            },
+            location,
+        );
+        if let Some(receiver) = receiver {
+            receiver.wake();
+        }
+        Ok(())
+    }
+
+    /// Whether the receiver is gone.
+    pub fn is_closed(&self) -> bool {
+        self.inner
+            .as_ref()
+            .is_none_or(|inner| !lock_state(&inner.state).receiver_alive)
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        let Some(inner) = self.inner.take() else {
+            return;
+        };
+        let receiver = {
+            let mut state = lock_state(&inner.state);
+            state.sender_alive = false;
+            state.receiver.take()
+        };
+        inner.object.record(
+            Op::Close {
+                object: inner.object.id(),
+            },
+            inner.created_at,
+        );
+        if let Some(receiver) = receiver {
+            receiver.wake();
+        }
+    }
+}
+
+impl<T> fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sender").finish_non_exhaustive()
+    }
+}
+
+/// Receives the one value: await it.
+pub struct Receiver<T> {
+    inner: Arc<Oneshot<T>>,
+    point: SchedulePoint,
+    location: Location,
+}
+
+impl<T> Receiver<T> {
+    /// The value if it was sent; not a scheduling point.
+    #[track_caller]
+    pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
+        let location = Location::caller();
+        let object = self.inner.object.id();
+        let (result, op) = {
+            let mut state = lock_state(&self.inner.state);
+            match state.value.take() {
+                Some(value) => (Ok(value), Op::Recv { object }),
+                None if state.sender_alive => (Err(TryRecvError::Empty), Op::TryFailed { object }),
+                None => (Err(TryRecvError::Closed), Op::RecvClosed { object }),
+            }
+        };
+        self.inner.object.record(op, location);
+        result
+    }
+
+    /// Refuses the value: a later `send` fails.
+    pub fn close(&mut self) {
+        lock_state(&self.inner.state).receiver_alive = false;
+    }
+}
+
+impl<T> Unpin for Receiver<T> {}
+
+impl<T> Future for Receiver<T> {
+    type Output = Result<T, RecvError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        if this.point.poll_point().is_pending() {
+            return Poll::Pending;
+        }
+        let object = this.inner.object;
+        let mut state = lock_state(&this.inner.state);
+        if let Some(value) = state.value.take() {
+            drop(state);
+            object.record(
+                Op::Recv {
+                    object: object.id(),
+                },
+                this.location,
+            );
+            return Poll::Ready(Ok(value));
+        }
+        if !state.sender_alive {
+            drop(state);
+            object.record(
+                Op::RecvClosed {
+                    object: object.id(),
+                },
+                this.location,
+            );
+            return Poll::Ready(Err(RecvError(())));
+        }
+        state.receiver = Some(cx.waker().clone());
+        drop(state);
+        object.block(this.location);
+        Poll::Pending
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        lock_state(&self.inner.state).receiver_alive = false;
+    }
+}
+
+impl<T> fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Receiver").finish_non_exhaustive()
+    }
+}

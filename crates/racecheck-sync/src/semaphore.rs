@@ -1,0 +1,319 @@
+//! A counting semaphore with tokio's API.
+
+use crate::batch::{BatchSemaphore, Closed, TryAcquire};
+use racecheck_trace::{Location, ObjectKind, Op};
+use std::borrow::Cow;
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+
+/// A counting semaphore, like `tokio::sync::Semaphore`.
+///
+/// - `acquire().await` / `acquire_many(n).await` are scheduling points, then
+///   take permits or block.
+/// - Fair, FIFO, no barging: a request for many permits at the head of the
+///   queue holds back smaller requests behind it.
+/// - Cancellation: dropping a pending acquire leaves the queue; permits
+///   already assigned to it are returned.
+/// - `close()` fails all pending and future acquires with [`AcquireError`].
+/// - A permit returns its permits when dropped, unless `forget()`-ten.
+///
+/// ```
+/// use racecheck_sync::Semaphore;
+///
+/// racecheck_sched::explore(&Default::default(), || async {
+///     let fetches = Semaphore::new(3);
+///     let permit = fetches.acquire_many(2).await.unwrap();
+///     assert_eq!(fetches.available_permits(), 1);
+///     assert!(fetches.try_acquire_many(2).is_err());
+///     drop(permit);
+///     assert_eq!(fetches.available_permits(), 3);
+/// });
+/// ```
+pub struct Semaphore {
+    semaphore: BatchSemaphore,
+}
+
+/// The semaphore was closed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("semaphore closed")]
+pub struct AcquireError(());
+
+/// Why `try_acquire` failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TryAcquireError {
+    /// The semaphore was closed.
+    #[error("semaphore closed")]
+    Closed,
+    /// Not enough permits were free (or others were queued first).
+    #[error("no permits available")]
+    NoPermits,
+}
+
+impl Semaphore {
+    /// The largest number of permits a semaphore can hold.
+    pub const MAX_PERMITS: usize = usize::MAX >> 3;
+
+    /// A semaphore with `permits` permits.
+    ///
+    /// # Panics
+    /// If `permits` exceeds [`Semaphore::MAX_PERMITS`], or outside a racecheck
+    /// execution.
+    #[track_caller]
+    pub fn new(permits: usize) -> Semaphore {
+        Semaphore::create(None, permits, Location::caller())
+    }
+
+    /// A semaphore with a name for reports.
+    #[track_caller]
+    pub fn named(name: impl Into<Cow<'static, str>>, permits: usize) -> Semaphore {
+        Semaphore::create(Some(name.into()), permits, Location::caller())
+    }
+
+    fn create(name: Option<Cow<'static, str>>, permits: usize, location: Location) -> Semaphore {
+        assert!(
+            permits <= Semaphore::MAX_PERMITS,
+            "a semaphore may not have more than MAX_PERMITS permits ({})",
+            Semaphore::MAX_PERMITS
+        );
+        Semaphore {
+            semaphore: BatchSemaphore::new(permits, ObjectKind::Semaphore, name, location),
+        }
+    }
+
+    /// Permits free now.
+    pub fn available_permits(&self) -> usize {
+        self.semaphore.available_permits()
+    }
+
+    /// Whether `close` was called.
+    pub fn is_closed(&self) -> bool {
+        self.semaphore.is_closed()
+    }
+
+    /// Waits for one permit.
+    #[track_caller]
+    pub fn acquire(&self) -> impl Future<Output = Result<SemaphorePermit<'_>, AcquireError>> {
+        self.acquire_permits(1, Location::caller())
+    }
+
+    /// Waits for `permits` permits at once.
+    #[track_caller]
+    pub fn acquire_many(
+        &self,
+        permits: u32,
+    ) -> impl Future<Output = Result<SemaphorePermit<'_>, AcquireError>> {
+        self.acquire_permits(permits, Location::caller())
+    }
+
+    fn acquire_permits(
+        &self,
+        permits: u32,
+        location: Location,
+    ) -> impl Future<Output = Result<SemaphorePermit<'_>, AcquireError>> {
+        let success = self.op(permits, true);
+        async move {
+            self.semaphore
+                .acquire(permits as usize, success, location)
+                .await
+                .map_err(|Closed| AcquireError(()))?;
+            Ok(SemaphorePermit {
+                semaphore: self,
+                permits,
+                location,
+            })
+        }
+    }
+
+    /// Waits for one permit, owned: the permit keeps the semaphore alive and
+    /// can move into another task.
+    ///
+    /// ```
+    /// use racecheck_sync::Semaphore;
+    /// use std::sync::Arc;
+    ///
+    /// racecheck_sched::explore(&Default::default(), || async {
+    ///     let slots = Arc::new(Semaphore::new(1));
+    ///     let permit = slots.clone().acquire_owned().await.unwrap();
+    ///     let worker = racecheck_sched::spawn(async move { drop(permit) });
+    ///     worker.await;
+    ///     assert_eq!(slots.available_permits(), 1);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn acquire_owned(
+        self: Arc<Self>,
+    ) -> impl Future<Output = Result<OwnedSemaphorePermit, AcquireError>> {
+        let location = Location::caller();
+        let success = self.op(1, true);
+        async move {
+            self.semaphore
+                .acquire(1, success, location)
+                .await
+                .map_err(|Closed| AcquireError(()))?;
+            Ok(OwnedSemaphorePermit {
+                semaphore: self,
+                permits: 1,
+                location,
+            })
+        }
+    }
+
+    /// Takes one permit if one is free and nobody is queued; not a
+    /// scheduling point.
+    #[track_caller]
+    pub fn try_acquire(&self) -> Result<SemaphorePermit<'_>, TryAcquireError> {
+        self.try_acquire_permits(1, Location::caller())
+    }
+
+    /// Takes `permits` permits if they are free and nobody is queued.
+    #[track_caller]
+    pub fn try_acquire_many(&self, permits: u32) -> Result<SemaphorePermit<'_>, TryAcquireError> {
+        self.try_acquire_permits(permits, Location::caller())
+    }
+
+    fn try_acquire_permits(
+        &self,
+        permits: u32,
+        location: Location,
+    ) -> Result<SemaphorePermit<'_>, TryAcquireError> {
+        match self
+            .semaphore
+            .try_acquire(permits as usize, self.op(permits, true), location)
+        {
+            Ok(()) => Ok(SemaphorePermit {
+                semaphore: self,
+                permits,
+                location,
+            }),
+            Err(TryAcquire::Closed) => Err(TryAcquireError::Closed),
+            Err(TryAcquire::NoPermits) => Err(TryAcquireError::NoPermits),
+        }
+    }
+
+    /// Adds `permits` new permits, serving queued acquires in order.
+    ///
+    /// ```
+    /// racecheck_sched::explore(&Default::default(), || async {
+    ///     let semaphore = racecheck_sync::Semaphore::new(0);
+    ///     semaphore.add_permits(2);
+    ///     assert_eq!(semaphore.available_permits(), 2);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn add_permits(&self, permits: usize) {
+        let object = self.semaphore.object();
+        object.record(
+            Op::AddPermits {
+                object: object.id(),
+                permits: u32::try_from(permits).unwrap_or(u32::MAX),
+            },
+            Location::caller(),
+        );
+        self.semaphore.release(permits);
+    }
+
+    /// Closes the semaphore: pending and future acquires fail.
+    ///
+    /// ```
+    /// racecheck_sched::explore(&Default::default(), || async {
+    ///     let semaphore = racecheck_sync::Semaphore::new(1);
+    ///     semaphore.close();
+    ///     assert!(semaphore.acquire().await.is_err());
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn close(&self) {
+        let object = self.semaphore.object();
+        object.record(
+            Op::Close {
+                object: object.id(),
+            },
+            Location::caller(),
+        );
+        self.semaphore.close();
+    }
+
+    fn op(&self, permits: u32, acquire: bool) -> Op {
+        let object = self.semaphore.object().id();
+        if acquire {
+            Op::Acquire { object, permits }
+        } else {
+            Op::Release { object, permits }
+        }
+    }
+
+    fn release(&self, permits: u32, location: Location) {
+        self.semaphore
+            .object()
+            .record(self.op(permits, false), location);
+        self.semaphore.release(permits as usize);
+    }
+}
+
+impl fmt::Debug for Semaphore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Semaphore")
+            .field("object", &self.semaphore.object().id())
+            .field("permits", &self.available_permits())
+            .finish()
+    }
+}
+
+/// Permits borrowed from a [`Semaphore`]; returned when dropped.
+#[must_use = "dropping a permit releases it at once"]
+#[derive(Debug)]
+pub struct SemaphorePermit<'a> {
+    semaphore: &'a Semaphore,
+    permits: u32,
+    location: Location,
+}
+
+impl SemaphorePermit<'_> {
+    /// How many permits this holds.
+    pub fn num_permits(&self) -> usize {
+        self.permits as usize
+    }
+
+    /// Keeps the permits taken for good: they are not returned.
+    pub fn forget(mut self) {
+        self.permits = 0;
+    }
+}
+
+impl Drop for SemaphorePermit<'_> {
+    fn drop(&mut self) {
+        if self.permits > 0 {
+            self.semaphore.release(self.permits, self.location);
+        }
+    }
+}
+
+/// Permits owned independently of the [`Semaphore`]'s borrow.
+#[must_use = "dropping a permit releases it at once"]
+#[derive(Debug)]
+pub struct OwnedSemaphorePermit {
+    semaphore: Arc<Semaphore>,
+    permits: u32,
+    location: Location,
+}
+
+impl OwnedSemaphorePermit {
+    /// How many permits this holds.
+    pub fn num_permits(&self) -> usize {
+        self.permits as usize
+    }
+
+    /// Keeps the permits taken for good: they are not returned.
+    pub fn forget(mut self) {
+        self.permits = 0;
+    }
+}
+
+impl Drop for OwnedSemaphorePermit {
+    fn drop(&mut self) {
+        if self.permits > 0 {
+            self.semaphore.release(self.permits, self.location);
+        }
+    }
+}

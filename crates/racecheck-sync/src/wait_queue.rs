@@ -1,0 +1,99 @@
+//! A FIFO queue of blocked tasks, shared by the primitives.
+//!
+//! A waiter is identified by a ticket. Granting pops the head and remembers
+//! its ticket, so the woken future can tell on its next poll that it was
+//! served (and, if it is dropped first, hand the grant back).
+
+use std::collections::VecDeque;
+use std::task::Waker;
+
+pub(crate) struct WaitQueue<P> {
+    waiting: VecDeque<Waiter<P>>,
+    granted: Vec<u64>,
+    next_ticket: u64,
+}
+
+pub(crate) struct Waiter<P> {
+    pub(crate) ticket: u64,
+    pub(crate) waker: Waker,
+    pub(crate) payload: P,
+}
+
+impl<P> Default for WaitQueue<P> {
+    fn default() -> Self {
+        WaitQueue {
+            waiting: VecDeque::new(),
+            granted: Vec::new(),
+            next_ticket: 0,
+        }
+    }
+}
+
+impl<P> WaitQueue<P> {
+    /// Queues a waiter at the back and returns its ticket.
+    pub(crate) fn push(&mut self, payload: P, waker: Waker) -> u64 {
+        let ticket = self.next_ticket;
+        self.next_ticket += 1;
+        self.waiting.push_back(Waiter {
+            ticket,
+            waker,
+            payload,
+        });
+        ticket
+    }
+
+    /// The longest-waiting waiter.
+    pub(crate) fn front(&self) -> Option<&Waiter<P>> {
+        self.waiting.front()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.waiting.is_empty()
+    }
+
+    /// Serves the head: dequeues it, remembers its grant, returns it so the
+    /// caller can wake it once its own state lock is released.
+    pub(crate) fn grant_front(&mut self) -> Option<Waiter<P>> {
+        let waiter = self.waiting.pop_front()?;
+        self.granted.push(waiter.ticket);
+        Some(waiter)
+    }
+
+    /// Whether the ticket was granted; consumes the grant.
+    pub(crate) fn take_grant(&mut self, ticket: u64) -> bool {
+        match self.granted.iter().position(|&granted| granted == ticket) {
+            Some(index) => {
+                self.granted.swap_remove(index);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Replaces a waiting ticket's waker (a future polled again).
+    pub(crate) fn update_waker(&mut self, ticket: u64, waker: &Waker) {
+        if let Some(waiter) = self.waiting.iter_mut().find(|w| w.ticket == ticket) {
+            if !waiter.waker.will_wake(waker) {
+                waiter.waker = waker.clone();
+            }
+        }
+    }
+
+    /// Removes a waiting ticket (its future was dropped).
+    pub(crate) fn remove(&mut self, ticket: u64) -> Option<Waiter<P>> {
+        let index = self.waiting.iter().position(|w| w.ticket == ticket)?;
+        self.waiting.remove(index)
+    }
+
+    /// Removes every waiter, for `close` and broadcast wakes.
+    pub(crate) fn drain(&mut self) -> Vec<Waiter<P>> {
+        self.waiting.drain(..).collect()
+    }
+}
+
+/// Wakes the waiters, after the caller released its state lock.
+pub(crate) fn wake_all<P>(waiters: Vec<Waiter<P>>) {
+    for waiter in waiters {
+        waiter.waker.wake();
+    }
+}

@@ -1,0 +1,230 @@
+//! The exploration builder and the environment variables that override it.
+
+use racecheck_sched::{Config, Report, Strategy};
+use racecheck_trace::Schedule;
+use std::future::Future;
+
+/// Explores the test with the default settings (seed 0, 1000 random
+/// executions, environment overrides applied) and panics with the report on
+/// the first failure.
+///
+/// ```
+/// racecheck::check(|| async {
+///     let worker = racecheck::spawn(async { 1 + 1 });
+///     assert_eq!(worker.await, 2);
+/// });
+/// ```
+#[track_caller]
+pub fn check<F, Fut>(test: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = ()> + 'static,
+{
+    Builder::new().check(test);
+}
+
+/// Runs exactly one execution following `schedule` (a string from a failure
+/// report) and panics with the report if it fails, or with a clear error if
+/// the schedule is malformed or does not fit the test.
+///
+/// ```
+/// let report = racecheck::Builder::new().run(|| async {
+///     racecheck::spawn(async { panic!("always") });
+/// });
+/// let schedule = report.failure.unwrap().schedule.to_string();
+/// let replayed = std::panic::catch_unwind(|| {
+///     racecheck::replay(&schedule, || async {
+///         racecheck::spawn(async { panic!("always") });
+///     })
+/// });
+/// assert!(replayed.is_err());
+/// ```
+#[track_caller]
+pub fn replay<F, Fut>(schedule: &str, test: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = ()> + 'static,
+{
+    let schedule: Schedule = schedule
+        .parse()
+        .unwrap_or_else(|error| panic!("racecheck: invalid replay schedule: {error}"));
+    Builder::new()
+        .strategy(Strategy::Replay(schedule))
+        .check(test);
+}
+
+/// Settings for an exploration.
+///
+/// Environment variables override what the code sets, so a failure seen in
+/// CI reproduces by pasting one line:
+/// - `RACECHECK_SEED=<u64>`: the seed;
+/// - `RACECHECK_ITERATIONS=<u64>`: the number of executions;
+/// - `RACECHECK_REPLAY=<schedule>`: replay one schedule instead of
+///   exploring.
+///
+/// ```
+/// let report = racecheck::Builder::new()
+///     .seed(7)
+///     .iterations(50)
+///     .max_steps(10_000)
+///     .run(|| async { racecheck::yield_now().await });
+/// assert!(report.failure.is_none());
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Builder {
+    config: Config,
+}
+
+impl Builder {
+    /// Seed 0, 1000 random executions, at most 100,000 steps each.
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// The seed of the strategy's random choices.
+    pub fn seed(mut self, seed: u64) -> Builder {
+        self.config.seed = seed;
+        self
+    }
+
+    /// How many executions to explore at most.
+    pub fn iterations(mut self, iterations: u64) -> Builder {
+        self.config.iterations = iterations;
+        self
+    }
+
+    /// The strategy.
+    pub fn strategy(mut self, strategy: Strategy) -> Builder {
+        self.config.strategy = strategy;
+        self
+    }
+
+    /// Steps after which an execution counts as a livelock.
+    pub fn max_steps(mut self, steps_max: u32) -> Builder {
+        self.config.steps_max = steps_max;
+        self
+    }
+
+    /// Explores and returns the report.
+    ///
+    /// # Panics
+    /// If a `RACECHECK_*` environment variable is set to something invalid.
+    pub fn run<F, Fut>(&self, test: F) -> Report
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = ()> + 'static,
+    {
+        let config = match self.config_from_environment(|name| std::env::var(name).ok()) {
+            Ok(config) => config,
+            Err(message) => panic!("racecheck: {message}"),
+        };
+        racecheck_sched::explore(&config, test)
+    }
+
+    /// Explores and panics with the report on the first failure.
+    #[track_caller]
+    pub fn check<F, Fut>(&self, test: F)
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = ()> + 'static,
+    {
+        let report = self.run(test);
+        if let Some(failure) = report.failure {
+            panic!("{failure}");
+        }
+    }
+
+    /// The configuration with environment overrides applied; `lookup` reads
+    /// a variable.
+    fn config_from_environment(
+        &self,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, String> {
+        let mut config = self.config.clone();
+        if let Some(seed) = lookup("RACECHECK_SEED") {
+            config.seed = parse_number("RACECHECK_SEED", &seed)?;
+        }
+        if let Some(iterations) = lookup("RACECHECK_ITERATIONS") {
+            config.iterations = parse_number("RACECHECK_ITERATIONS", &iterations)?;
+        }
+        if let Some(schedule) = lookup("RACECHECK_REPLAY") {
+            let schedule = schedule
+                .trim()
+                .parse::<Schedule>()
+                .map_err(|error| format!("RACECHECK_REPLAY is not a valid schedule: {error}"))?;
+            config.strategy = Strategy::Replay(schedule);
+        }
+        Ok(config)
+    }
+}
+
+fn parse_number(variable: &str, value: &str) -> Result<u64, String> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| format!("{variable}={value:?} is not a non-negative integer"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn environment(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect();
+        move |name| {
+            pairs
+                .iter()
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| value.clone())
+        }
+    }
+
+    #[test]
+    fn environment_overrides_the_code() {
+        let builder = Builder::new().seed(1).iterations(10);
+        let config = builder
+            .config_from_environment(environment(&[
+                ("RACECHECK_SEED", "99"),
+                ("RACECHECK_ITERATIONS", " 5 "),
+            ]))
+            .unwrap();
+        assert_eq!((config.seed, config.iterations), (99, 5));
+        let untouched = builder.config_from_environment(environment(&[])).unwrap();
+        assert_eq!((untouched.seed, untouched.iterations), (1, 10));
+    }
+
+    #[test]
+    fn replay_variable_selects_the_replay_strategy() {
+        let schedule = Schedule::from_steps(vec![racecheck_trace::TaskId(0)]);
+        let config = Builder::new()
+            .config_from_environment(environment(&[("RACECHECK_REPLAY", &schedule.to_string())]))
+            .unwrap();
+        assert_eq!(config.strategy, Strategy::Replay(schedule));
+    }
+
+    #[test]
+    fn bad_environment_values_are_named_in_the_error() {
+        let cases = [
+            ("RACECHECK_SEED", "-1", "RACECHECK_SEED=\"-1\" is not"),
+            (
+                "RACECHECK_ITERATIONS",
+                "lots",
+                "RACECHECK_ITERATIONS=\"lots\"",
+            ),
+            (
+                "RACECHECK_REPLAY",
+                "rc1:!!",
+                "RACECHECK_REPLAY is not a valid",
+            ),
+        ];
+        for (variable, value, expected) in cases {
+            let error = Builder::new()
+                .config_from_environment(environment(&[(variable, value)]))
+                .unwrap_err();
+            assert!(error.contains(expected), "{error}");
+        }
+    }
+}

@@ -1,0 +1,57 @@
+//! racecheck runs your async tasks on a seeded scheduler that controls every
+//! interleaving, explores many interleavings per test, and reports the first
+//! failure with a replay string that reproduces it exactly, on any machine.
+//!
+//! ```
+//! use racecheck::sync::{Mutex, Shared};
+//! use std::sync::Arc;
+//!
+//! // A lost update: each task reads the row count, awaits, writes it back.
+//! let report = racecheck::Builder::new().iterations(100).run(|| async {
+//!     let rows = Arc::new(Shared::named("rows", 0));
+//!     let tasks: Vec<_> = (0..2)
+//!         .map(|_| {
+//!             let rows = rows.clone();
+//!             racecheck::spawn(async move {
+//!                 let seen = rows.load().await;
+//!                 rows.store(seen + 1).await;
+//!             })
+//!         })
+//!         .collect();
+//!     for task in tasks {
+//!         task.await;
+//!     }
+//!     assert_eq!(rows.get(), 2, "lost update");
+//! });
+//! let failure = report.failure.expect("racecheck finds the lost update");
+//! assert!(failure.to_string().contains("lost update"));
+//! ```
+//!
+//! Use [`check`] (or [`Builder::check`]) in tests: it panics with the report.
+//! Set `RACECHECK_SEED`, `RACECHECK_ITERATIONS` or `RACECHECK_REPLAY` in the
+//! environment to override the code's settings; a failure's report prints
+//! the `RACECHECK_REPLAY=...` line that reproduces it.
+//!
+//! **Architecture invariant:** this crate is the public surface and nothing
+//! more: it wires the runtime (`racecheck-sched`) and the primitives
+//! (`racecheck-sync`) together and reads the environment, in one place.
+
+mod builder;
+
+pub use builder::{check, replay, Builder};
+pub use racecheck_sched::{
+    spawn, spawn_named, yield_now, Failure, FailureKind, JoinHandle, Report, Strategy,
+};
+pub use racecheck_trace::{Schedule, ScheduleError, TaskId, Trace};
+
+/// Synchronisation primitives: tokio's names and signatures, asyncio's
+/// vocabulary, and tracked shared state. See [`racecheck_sync`] for the
+/// semantics of each.
+pub mod sync {
+    pub use racecheck_sync::*;
+}
+
+/// Virtual time: a clock that jumps to the next timer when no task can run.
+pub mod time {
+    pub use racecheck_sched::time::*;
+}
