@@ -1,0 +1,253 @@
+//! Determinism, property-tested: random programs of tasks and operations,
+//! run twice with the same seed, give identical schedules and traces; the
+//! schedule of a failure replays to the identical trace and failure.
+//!
+//! Programs are data, run by a small interpreter over racecheck's
+//! primitives, so proptest can generate and shrink them.
+
+use proptest::prelude::*;
+use racecheck::sync::{mpsc, Event, Mutex, Notify, Semaphore, Shared};
+use racecheck::time::sleep;
+use racecheck::{Builder, Failure};
+use std::sync::Arc;
+use std::time::Duration;
+
+const OBJECTS: usize = 2;
+
+#[derive(Clone, Debug)]
+enum Operation {
+    Yield,
+    Sleep {
+        millis: u64,
+    },
+    /// Lock, read-yield-write the counter, unlock.
+    LockedIncrement {
+        mutex: usize,
+    },
+    /// Read, yield, write: a lost update when interleaved.
+    RacyIncrement {
+        counter: usize,
+    },
+    Acquire {
+        semaphore: usize,
+    },
+    Notify {
+        notify: usize,
+    },
+    Notified {
+        notify: usize,
+    },
+    SetEvent {
+        event: usize,
+    },
+    WaitEvent {
+        event: usize,
+    },
+    Send {
+        channel: usize,
+    },
+    Recv {
+        channel: usize,
+    },
+    /// Panics if the counter exceeds the bound: a failure some schedules hit.
+    AssertAtMost {
+        counter: usize,
+        bound: u64,
+    },
+}
+
+fn operation() -> impl Strategy<Value = Operation> {
+    let object = 0..OBJECTS;
+    prop_oneof![
+        Just(Operation::Yield),
+        (1..30u64).prop_map(|millis| Operation::Sleep { millis }),
+        object
+            .clone()
+            .prop_map(|mutex| Operation::LockedIncrement { mutex }),
+        object
+            .clone()
+            .prop_map(|counter| Operation::RacyIncrement { counter }),
+        object
+            .clone()
+            .prop_map(|semaphore| Operation::Acquire { semaphore }),
+        object
+            .clone()
+            .prop_map(|notify| Operation::Notify { notify }),
+        object
+            .clone()
+            .prop_map(|notify| Operation::Notified { notify }),
+        object
+            .clone()
+            .prop_map(|event| Operation::SetEvent { event }),
+        object
+            .clone()
+            .prop_map(|event| Operation::WaitEvent { event }),
+        object
+            .clone()
+            .prop_map(|channel| Operation::Send { channel }),
+        object
+            .clone()
+            .prop_map(|channel| Operation::Recv { channel }),
+        (object, 1..4u64).prop_map(|(counter, bound)| Operation::AssertAtMost { counter, bound }),
+    ]
+}
+
+/// Tasks spawned by the root, each a list of operations; the root joins
+/// them all.
+fn program() -> impl Strategy<Value = Vec<Vec<Operation>>> {
+    prop::collection::vec(prop::collection::vec(operation(), 1..6), 1..4)
+}
+
+struct World {
+    mutexes: Vec<Mutex<u64>>,
+    counters: Vec<Shared<u64>>,
+    semaphores: Vec<Semaphore>,
+    notifies: Vec<Notify>,
+    events: Vec<Event>,
+    senders: Vec<mpsc::Sender<u64>>,
+    receivers: Vec<Mutex<mpsc::Receiver<u64>>>,
+}
+
+impl World {
+    fn new() -> World {
+        let (senders, receivers) = (0..OBJECTS)
+            .map(|_| {
+                let (sender, receiver) = mpsc::channel(1);
+                (sender, Mutex::new(receiver))
+            })
+            .unzip();
+        World {
+            mutexes: (0..OBJECTS).map(|_| Mutex::new(0)).collect(),
+            counters: (0..OBJECTS).map(|_| Shared::new(0)).collect(),
+            semaphores: (0..OBJECTS).map(|_| Semaphore::new(1)).collect(),
+            notifies: (0..OBJECTS).map(|_| Notify::new()).collect(),
+            events: (0..OBJECTS).map(|_| Event::new()).collect(),
+            senders,
+            receivers,
+        }
+    }
+
+    async fn perform(&self, operation: &Operation) {
+        match *operation {
+            Operation::Yield => racecheck::yield_now().await,
+            Operation::Sleep { millis } => sleep(Duration::from_millis(millis)).await,
+            Operation::LockedIncrement { mutex } => {
+                let mut guard = self.mutexes[mutex].lock().await;
+                racecheck::yield_now().await;
+                *guard += 1;
+            }
+            Operation::RacyIncrement { counter } => {
+                let seen = self.counters[counter].load().await;
+                self.counters[counter].store(seen + 1).await;
+            }
+            Operation::Acquire { semaphore } => {
+                let _permit = self.semaphores[semaphore].acquire().await.unwrap();
+                racecheck::yield_now().await;
+            }
+            Operation::Notify { notify } => self.notifies[notify].notify_one(),
+            Operation::Notified { notify } => self.notifies[notify].notified().await,
+            Operation::SetEvent { event } => self.events[event].set(),
+            Operation::WaitEvent { event } => self.events[event].wait().await,
+            Operation::Send { channel } => self.senders[channel].send(1).await.unwrap(),
+            Operation::Recv { channel } => {
+                let mut receiver = self.receivers[channel].lock().await;
+                receiver.recv().await;
+            }
+            Operation::AssertAtMost { counter, bound } => {
+                assert!(
+                    self.counters[counter].get() <= bound,
+                    "counter above {bound}"
+                );
+            }
+        }
+    }
+}
+
+async fn interpret(program: Arc<Vec<Vec<Operation>>>) {
+    let world = Arc::new(World::new());
+    let tasks: Vec<_> = (0..program.len())
+        .map(|index| {
+            let (world, program) = (world.clone(), program.clone());
+            racecheck::spawn(async move {
+                for operation in &program[index] {
+                    world.perform(operation).await;
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await;
+    }
+    // Every execution ends in a failure, so its trace comes back to compare.
+    panic!("end of program");
+}
+
+fn run_once(
+    program: &Arc<Vec<Vec<Operation>>>,
+    strategy: racecheck::Strategy,
+    seed: u64,
+) -> Failure {
+    let program = program.clone();
+    Builder::new()
+        .seed(seed)
+        .iterations(1)
+        .max_steps(2_000)
+        .strategy(strategy)
+        .run(move || interpret(program.clone()))
+        .failure
+        .expect("every execution fails, at the latest at its end")
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    #[test]
+    fn the_same_seed_gives_the_same_schedule_and_trace(program in program(), seed in any::<u64>()) {
+        let program = Arc::new(program);
+        let first = run_once(&program, racecheck::Strategy::Random, seed);
+        let second = run_once(&program, racecheck::Strategy::Random, seed);
+        prop_assert_eq!(&first.schedule, &second.schedule);
+        prop_assert_eq!(&first.trace, &second.trace);
+        prop_assert_eq!(&first.kind, &second.kind);
+    }
+
+    #[test]
+    fn replaying_the_schedule_gives_the_same_trace_and_failure(program in program(), seed in any::<u64>()) {
+        let program = Arc::new(program);
+        let original = run_once(&program, racecheck::Strategy::Random, seed);
+        let printed = original.schedule.to_string();
+        let parsed: racecheck::Schedule = printed.parse().unwrap();
+        let replayed = run_once(&program, racecheck::Strategy::Replay(parsed), seed);
+        prop_assert_eq!(&replayed.kind, &original.kind);
+        prop_assert_eq!(&replayed.trace, &original.trace);
+        prop_assert_eq!(&replayed.schedule, &original.schedule);
+    }
+}
+
+/// Exploration as a whole is deterministic: the first failing iteration,
+/// its schedule and its report are the same on every run.
+#[test]
+fn the_first_failure_of_an_exploration_is_the_same_every_time() {
+    let racy = Arc::new(vec![
+        vec![Operation::RacyIncrement { counter: 0 }],
+        vec![
+            Operation::RacyIncrement { counter: 0 },
+            Operation::AssertAtMost {
+                counter: 0,
+                bound: 1,
+            },
+        ],
+        vec![Operation::RacyIncrement { counter: 0 }],
+    ]);
+    let explore = || {
+        let racy = racy.clone();
+        Builder::new()
+            .seed(42)
+            .run(move || interpret(racy.clone()))
+            .failure
+            .expect("a failure")
+    };
+    let (first, second) = (explore(), explore());
+    assert_eq!(first.iteration, second.iteration);
+    assert_eq!(first.to_string(), second.to_string());
+}
