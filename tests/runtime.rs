@@ -20,7 +20,7 @@ where
 fn a_panicking_task_is_reported_with_its_name_message_and_line() {
     let failure = failure_of(|| async {
         let worker = racecheck::spawn_named("parser", async {
-            let input: Option<u32> = None;
+            let input: Option<u32> = std::hint::black_box(None);
             input.expect("no input to parse");
         });
         worker.await;

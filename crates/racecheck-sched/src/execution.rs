@@ -9,11 +9,12 @@
 
 use racecheck_trace::{Event, Location, Op, Schedule, TaskId, TaskInfo, Trace, WaitTarget};
 use std::borrow::Cow;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Wake, Waker};
 
@@ -25,7 +26,23 @@ pub(crate) type TaskFuture = Pin<Box<dyn Future<Output = ()>>>;
 pub(crate) const TASKS_MAX: usize = 100_000;
 
 thread_local! {
-    static EXECUTION: RefCell<Execution> = RefCell::new(Execution::default());
+    static EXECUTION: RefCell<Execution> = const { RefCell::new(Execution::new()) };
+    /// Set by a task passing a scheduling point during its step. Apart from
+    /// the state because it is the hottest flag of all: a plain `Cell`
+    /// costs no borrow.
+    static YIELDED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Marks the running task as passing a scheduling point: it stays runnable
+/// after this step.
+pub(crate) fn yield_current() {
+    YIELDED.set(true);
+}
+
+/// Whether the task that just ran passed a scheduling point; resets the
+/// flag.
+pub(crate) fn take_yielded() -> bool {
+    YIELDED.replace(false)
 }
 
 /// Runs `f` on the current thread's execution state.
@@ -76,8 +93,6 @@ pub(crate) enum BlockReason {
 }
 
 pub(crate) struct TaskSlot {
-    pub(crate) future: Option<TaskFuture>,
-    pub(crate) waker: Waker,
     pub(crate) state: TaskState,
     /// Woken while running: stays runnable after this step.
     pub(crate) woken: bool,
@@ -86,7 +101,6 @@ pub(crate) struct TaskSlot {
 
 /// Everything one execution owns. Reused across executions: `begin` clears
 /// the collections but keeps their allocations.
-#[derive(Default)]
 pub(crate) struct Execution {
     /// Distinguishes executions, so wakers and objects from an earlier one
     /// are recognised.
@@ -106,9 +120,29 @@ pub(crate) struct Execution {
     pub(crate) timer_wakers: Vec<Option<Waker>>,
     pub(crate) trace: Trace,
     pub(crate) schedule: Schedule,
+    /// Futures of tasks added since the executor last looked, in id order;
+    /// the executor owns them from then on.
+    pub(crate) spawned: Vec<TaskFuture>,
 }
 
 impl Execution {
+    const fn new() -> Execution {
+        Execution {
+            id: 0,
+            active: false,
+            tasks: Vec::new(),
+            runnable: Vec::new(),
+            current: None,
+            step: 0,
+            now_ns: 0,
+            timers: BinaryHeap::new(),
+            timer_wakers: Vec::new(),
+            trace: Trace::new(),
+            schedule: Schedule::new(),
+            spawned: Vec::new(),
+        }
+    }
+
     /// Starts a fresh execution on the reused state.
     pub(crate) fn begin(&mut self) {
         assert!(
@@ -127,19 +161,22 @@ impl Execution {
         self.timer_wakers.clear();
         self.trace.clear();
         self.schedule.clear();
+        self.spawned.clear();
     }
 
-    /// Ends the execution and hands back the task futures, which the caller
-    /// drops outside the borrow.
+    /// Ends the execution: no more events, no more wakes. Returns futures
+    /// of tasks the executor never took, for the caller to drop outside the
+    /// borrow.
     pub(crate) fn end(&mut self) -> Vec<TaskFuture> {
         self.active = false;
         self.current = None;
         self.timer_wakers.clear();
         self.timers.clear();
-        self.tasks
-            .iter_mut()
-            .filter_map(|slot| slot.future.take())
-            .collect()
+        if self.spawned.is_empty() {
+            // Keep the allocation for the next execution.
+            return Vec::new();
+        }
+        std::mem::take(&mut self.spawned)
     }
 
     /// Adds a task, runnable, and returns its id.
@@ -154,13 +191,8 @@ impl Execution {
             "racecheck: more than {TASKS_MAX} tasks in one execution"
         );
         let task = TaskId(self.tasks.len() as u32);
-        let waker = Waker::from(Arc::new(TaskWaker {
-            execution: self.id,
-            task,
-        }));
+        self.spawned.push(future);
         self.tasks.push(TaskSlot {
-            future: Some(future),
-            waker,
             state: TaskState::Runnable,
             woken: false,
             block_reason: BlockReason::Unknown,
@@ -248,10 +280,46 @@ impl Execution {
     }
 }
 
+/// The wakers of task ids, reused across executions: a waker is retargeted
+/// to the current execution the first time its task id is used in it.
+#[derive(Default)]
+pub(crate) struct WakerPool {
+    wakers: Vec<(Arc<TaskWaker>, Waker)>,
+    /// Wakers below this index already point at the current execution.
+    current: usize,
+    execution: u64,
+}
+
+impl WakerPool {
+    /// The waker of `task` in `execution`.
+    #[inline]
+    pub(crate) fn waker(&mut self, execution: u64, task: TaskId) -> &Waker {
+        if self.execution != execution {
+            self.execution = execution;
+            self.current = 0;
+        }
+        while self.current <= task.index() {
+            let index = self.current;
+            match self.wakers.get(index) {
+                Some((waker, _)) => waker.execution.store(execution, Ordering::Relaxed),
+                None => {
+                    let waker = Arc::new(TaskWaker {
+                        execution: AtomicU64::new(execution),
+                        task: TaskId(index as u32),
+                    });
+                    self.wakers.push((waker.clone(), Waker::from(waker)));
+                }
+            }
+            self.current += 1;
+        }
+        &self.wakers[task.index()].1
+    }
+}
+
 /// Wakes one task of one execution. Wakes from another execution (a waker
 /// kept past its execution) or another thread are ignored.
-struct TaskWaker {
-    execution: u64,
+pub(crate) struct TaskWaker {
+    execution: AtomicU64,
     task: TaskId,
 }
 
@@ -262,7 +330,7 @@ impl Wake for TaskWaker {
 
     fn wake_by_ref(self: &Arc<Self>) {
         with_active(|execution| {
-            if execution.id == self.execution {
+            if execution.id == self.execution.load(Ordering::Relaxed) {
                 execution.wake(self.task);
             }
         });

@@ -1,7 +1,7 @@
 //! The exploration loop: many executions under one strategy, stopping at the
 //! first failure.
 
-use crate::executor::run_execution;
+use crate::executor::Executor;
 use crate::panic;
 use crate::strategy::{RandomScheduler, ReplayScheduler, Scheduler};
 use racecheck_trace::{Location, Schedule, TaskId, Trace};
@@ -243,12 +243,13 @@ where
         strategy: config.strategy.name(),
         failure: None,
     };
+    let mut executor = Executor::default();
     for iteration in 0..config.iterations {
         if !scheduler.new_execution(iteration) {
             break;
         }
         report.executions += 1;
-        if let Some(kind) = run_execution(&body, scheduler, config.steps_max) {
+        if let Some(kind) = executor.run(&body, scheduler, config.steps_max) {
             report.failure = Some(capture(config, iteration, kind));
             break;
         }

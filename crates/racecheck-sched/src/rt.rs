@@ -143,20 +143,12 @@ impl SchedulePoint {
         }
     }
 
-    /// Whether the point has not been polled yet.
-    pub fn is_fresh(&self) -> bool {
-        self.state == PointState::Fresh
-    }
-
     /// Polls the point: `Pending` once (the task stays runnable), then
     /// `Ready` forever.
     pub fn poll_point(&mut self) -> Poll<()> {
         match self.state {
             PointState::Fresh => {
-                execution::with(|execution| {
-                    let current = execution.current_task();
-                    execution.tasks[current.index()].woken = true;
-                });
+                execution::yield_current();
                 self.state = PointState::Yielded;
                 Poll::Pending
             }

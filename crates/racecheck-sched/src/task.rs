@@ -175,7 +175,7 @@ impl<T> Future for JoinHandle<T> {
 #[track_caller]
 pub fn yield_now() -> YieldNow {
     YieldNow {
-        point: SchedulePoint::new(),
+        yielded: false,
         location: Location::caller(),
     }
 }
@@ -184,7 +184,7 @@ pub fn yield_now() -> YieldNow {
 #[derive(Debug)]
 #[must_use = "futures do nothing unless awaited"]
 pub struct YieldNow {
-    point: SchedulePoint,
+    yielded: bool,
     location: Location,
 }
 
@@ -193,10 +193,13 @@ impl Future for YieldNow {
 
     fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
-        if this.point.is_fresh() {
-            let location = this.location;
-            execution::with(|execution| execution.record(Op::Yield, location));
+        if this.yielded {
+            return Poll::Ready(());
         }
-        this.point.poll_point()
+        this.yielded = true;
+        let location = this.location;
+        execution::with(|execution| execution.record(Op::Yield, location));
+        execution::yield_current();
+        Poll::Pending
     }
 }

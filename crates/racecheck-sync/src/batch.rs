@@ -119,11 +119,13 @@ impl BatchSemaphore {
     /// Returns permits and serves the waiters they satisfy. The caller
     /// records the release.
     pub(crate) fn release(&self, permits: usize) {
-        let served = {
-            let mut state = lock_state(&self.state);
-            state.permits = state.permits.saturating_add(permits);
-            serve(&mut state)
-        };
+        let mut state = lock_state(&self.state);
+        state.permits = state.permits.saturating_add(permits);
+        if state.waiters.is_empty() {
+            return;
+        }
+        let served = serve(&mut state);
+        drop(state);
         wake_all(served);
     }
 

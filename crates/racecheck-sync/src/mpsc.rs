@@ -4,7 +4,8 @@
 //!   blocks while the channel is full; blocked senders are served FIFO.
 //! - [`unbounded_channel`]: `send` never blocks and is synchronous.
 //! - `recv().await` is a scheduling point; it blocks while the channel is
-//!   empty and returns `None` once it is empty and every sender is gone.
+//!   empty and returns `None` once it is empty and every sender is gone (or
+//!   the receiver closed it).
 //! - Dropping the receiver (or `close()`) makes sends fail with the value
 //!   handed back; messages already queued can still be received.
 //! - Cancellation: dropping a pending `send` leaves the queue (a slot it was
@@ -242,7 +243,9 @@ impl<T> Channel<T> {
             let mut state = lock_state(&self.state);
             match state.queue.pop_front() {
                 Some(value) => (Ok(value), state.serve_senders()),
-                None if state.senders == 0 => (Err(TryRecvError::Disconnected), Vec::new()),
+                None if state.senders == 0 || !state.receiver_open => {
+                    (Err(TryRecvError::Disconnected), Vec::new())
+                }
                 None => (Err(TryRecvError::Empty), Vec::new()),
             }
         };
@@ -463,7 +466,7 @@ impl<T> Future for Recv<'_, T> {
             wake_all(served);
             return Poll::Ready(Some(value));
         }
-        if state.senders == 0 {
+        if state.senders == 0 || !state.receiver_open {
             drop(state);
             channel.record(|object| Op::RecvClosed { object }, this.location);
             return Poll::Ready(None);

@@ -176,7 +176,9 @@ impl<T> Receiver<T> {
             let mut state = lock_state(&self.inner.state);
             match state.value.take() {
                 Some(value) => (Ok(value), Op::Recv { object }),
-                None if state.sender_alive => (Err(TryRecvError::Empty), Op::TryFailed { object }),
+                None if state.sender_alive && state.receiver_alive => {
+                    (Err(TryRecvError::Empty), Op::TryFailed { object })
+                }
                 None => (Err(TryRecvError::Closed), Op::RecvClosed { object }),
             }
         };
@@ -184,7 +186,8 @@ impl<T> Receiver<T> {
         result
     }
 
-    /// Refuses the value: a later `send` fails.
+    /// Refuses the value: a later `send` fails, and receiving gets a value
+    /// sent before the close or an error at once.
     pub fn close(&mut self) {
         lock_state(&self.inner.state).receiver_alive = false;
     }
@@ -212,7 +215,7 @@ impl<T> Future for Receiver<T> {
             );
             return Poll::Ready(Ok(value));
         }
-        if !state.sender_alive {
+        if !state.sender_alive || !state.receiver_alive {
             drop(state);
             object.record(
                 Op::RecvClosed {

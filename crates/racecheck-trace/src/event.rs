@@ -360,6 +360,19 @@ pub struct Trace {
 }
 
 impl Trace {
+    /// An empty trace.
+    ///
+    /// ```
+    /// assert!(racecheck_trace::Trace::new().events.is_empty());
+    /// ```
+    pub const fn new() -> Trace {
+        Trace {
+            tasks: Vec::new(),
+            objects: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+
     /// Empties the trace, keeping its allocations for the next execution.
     pub fn clear(&mut self) {
         self.tasks.clear();

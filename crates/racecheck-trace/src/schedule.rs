@@ -75,7 +75,16 @@ pub enum ScheduleError {
 }
 
 impl Schedule {
-    /// A schedule from its steps.
+    /// An empty schedule.
+    ///
+    /// ```
+    /// assert!(racecheck_trace::Schedule::new().is_empty());
+    /// ```
+    pub const fn new() -> Schedule {
+        Schedule { steps: Vec::new() }
+    }
+
+    /// A schedule with the given choices.
     pub fn from_steps(steps: Vec<TaskId>) -> Schedule {
         Schedule { steps }
     }

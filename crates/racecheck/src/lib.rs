@@ -38,6 +38,11 @@
 
 mod builder;
 
+/// The README's example, compiled as a doctest so it cannot rot.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 pub use builder::{check, replay, Builder};
 pub use racecheck_sched::{
     spawn, spawn_named, yield_now, Failure, FailureKind, JoinHandle, Report, Strategy,
