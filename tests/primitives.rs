@@ -63,7 +63,7 @@ fn log<T>() -> Log<T> {
     Rc::new(RefCell::new(Vec::new()))
 }
 
-async fn join_all<T>(handles: Vec<JoinHandle<T>>) -> Vec<T> {
+async fn join_all<T: 'static>(handles: Vec<JoinHandle<T>>) -> Vec<T> {
     let mut outputs = Vec::with_capacity(handles.len());
     for handle in handles {
         outputs.push(handle.await);

@@ -8,6 +8,7 @@
 //! runnable from inside a poll.
 
 use racecheck_trace::{Event, Location, Op, Schedule, TaskId, TaskInfo, Trace, WaitTarget};
+use std::any::Any;
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::cmp::Reverse;
@@ -35,12 +36,14 @@ thread_local! {
 
 /// Marks the running task as passing a scheduling point: it stays runnable
 /// after this step.
+#[inline]
 pub(crate) fn yield_current() {
     YIELDED.set(true);
 }
 
 /// Whether the task that just ran passed a scheduling point; resets the
 /// flag.
+#[inline]
 pub(crate) fn take_yielded() -> bool {
     YIELDED.replace(false)
 }
@@ -49,6 +52,7 @@ pub(crate) fn take_yielded() -> bool {
 ///
 /// Panics with an internal error if the state is already borrowed: the
 /// runtime is written so that this never happens.
+#[inline]
 pub(crate) fn with<R>(f: impl FnOnce(&mut Execution) -> R) -> R {
     EXECUTION.with(|cell| {
         let mut execution = cell
@@ -61,6 +65,7 @@ pub(crate) fn with<R>(f: impl FnOnce(&mut Execution) -> R) -> R {
 /// Like [`with`], but only inside an active execution; otherwise returns
 /// `None` without touching anything. Used by code that may also run during
 /// teardown or after the execution ended (drops, wakes).
+#[inline]
 pub(crate) fn with_active<R>(f: impl FnOnce(&mut Execution) -> R) -> Option<R> {
     EXECUTION
         .try_with(|cell| {
@@ -97,6 +102,10 @@ pub(crate) struct TaskSlot {
     /// Woken while running: stays runnable after this step.
     pub(crate) woken: bool,
     pub(crate) block_reason: BlockReason,
+    /// The task's output, from when it finishes until it is joined.
+    pub(crate) output: Option<Box<dyn Any>>,
+    /// The task awaiting this one's `JoinHandle`.
+    pub(crate) joiner: Option<Waker>,
 }
 
 /// Everything one execution owns. Reused across executions: `begin` clears
@@ -179,6 +188,17 @@ impl Execution {
         std::mem::take(&mut self.spawned)
     }
 
+    /// Takes the first output at or after task `index` that was never
+    /// joined, with its task's index: user values, dropped by the caller
+    /// outside the borrow.
+    pub(crate) fn take_output(&mut self, index: usize) -> Option<(usize, Box<dyn Any>)> {
+        self.tasks
+            .iter_mut()
+            .enumerate()
+            .skip(index)
+            .find_map(|(index, slot)| slot.output.take().map(|output| (index, output)))
+    }
+
     /// Adds a task, runnable, and returns its id.
     pub(crate) fn add_task(
         &mut self,
@@ -196,6 +216,8 @@ impl Execution {
             state: TaskState::Runnable,
             woken: false,
             block_reason: BlockReason::Unknown,
+            output: None,
+            joiner: None,
         });
         self.trace.tasks.push(TaskInfo {
             name,
@@ -208,6 +230,7 @@ impl Execution {
     }
 
     /// Records an event of the running task in the current step.
+    #[inline]
     pub(crate) fn record(&mut self, op: Op, location: Location) {
         let task = self
             .current
@@ -291,20 +314,31 @@ pub(crate) struct WakerPool {
 }
 
 impl WakerPool {
-    /// The waker of `task` in `execution`.
+    /// Starts retargeting the wakers to `execution`.
+    pub(crate) fn begin(&mut self, execution: u64) {
+        self.execution = execution;
+        self.current = 0;
+    }
+
+    /// The waker of `task` in the current execution.
     #[inline]
-    pub(crate) fn waker(&mut self, execution: u64, task: TaskId) -> &Waker {
-        if self.execution != execution {
-            self.execution = execution;
-            self.current = 0;
+    pub(crate) fn waker(&mut self, task: TaskId) -> &Waker {
+        if task.index() >= self.current {
+            self.retarget_up_to(task);
         }
+        &self.wakers[task.index()].1
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn retarget_up_to(&mut self, task: TaskId) {
         while self.current <= task.index() {
             let index = self.current;
             match self.wakers.get(index) {
-                Some((waker, _)) => waker.execution.store(execution, Ordering::Relaxed),
+                Some((waker, _)) => waker.execution.store(self.execution, Ordering::Relaxed),
                 None => {
                     let waker = Arc::new(TaskWaker {
-                        execution: AtomicU64::new(execution),
+                        execution: AtomicU64::new(self.execution),
                         task: TaskId(index as u32),
                     });
                     self.wakers.push((waker.clone(), Waker::from(waker)));
@@ -312,7 +346,6 @@ impl WakerPool {
             }
             self.current += 1;
         }
-        &self.wakers[task.index()].1
     }
 }
 

@@ -6,11 +6,10 @@ use crate::explore::FailureKind;
 use crate::panic;
 use crate::strategy::Scheduler;
 use racecheck_trace::{Location, Op, TaskId, WaitTarget};
-use std::any::Any;
 use std::borrow::Cow;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Waker};
 
 /// What the executor keeps across executions: the task futures of the
 /// current one (outside the shared state, so polling them needs no borrow)
@@ -25,17 +24,22 @@ impl Executor {
     /// Runs the execution whose root future `make_root` creates, under
     /// `scheduler`, for at most `steps_max` steps. Returns the failure, if
     /// any; the trace and schedule stay in the thread's execution state.
-    pub(crate) fn run<F, Fut>(
+    pub(crate) fn run<F, Fut, S>(
         &mut self,
         make_root: &F,
-        scheduler: &mut dyn Scheduler,
+        scheduler: &mut S,
         steps_max: u32,
     ) -> Option<FailureKind>
     where
         F: Fn() -> Fut,
         Fut: Future<Output = ()> + 'static,
+        S: Scheduler + ?Sized,
     {
-        execution::with(Execution::begin);
+        let execution_id = execution::with(|execution| {
+            execution.begin();
+            execution.id
+        });
+        self.wakers.begin(execution_id);
         let _silence = panic::Silenced::begin();
         let outcome = match std::panic::catch_unwind(AssertUnwindSafe(make_root)) {
             Ok(root) => {
@@ -51,55 +55,60 @@ impl Executor {
         outcome
     }
 
-    fn run_steps(&mut self, scheduler: &mut dyn Scheduler, steps_max: u32) -> Option<FailureKind> {
-        // The outcome of the previous step, filed in the same borrow that
-        // chooses the next one: one borrow of the state per step.
-        let mut polled: Option<Polled> = None;
+    fn run_steps<S: Scheduler + ?Sized>(
+        &mut self,
+        scheduler: &mut S,
+        steps_max: u32,
+    ) -> Option<FailureKind> {
+        let futures = &mut self.futures;
+        let mut choice = execution::with(|execution| {
+            adopt_spawned(execution, futures);
+            choose(execution, scheduler, steps_max)
+        });
         loop {
-            let futures = &mut self.futures;
-            let choice = execution::with(|execution| {
-                if !execution.spawned.is_empty() {
-                    futures.extend(execution.spawned.drain(..).map(Some));
-                }
-                if let Some(previous) = polled.take() {
-                    if let Err(panicked) = settle(execution, previous) {
-                        return Choice::Panicked(panicked);
-                    }
-                }
-                choose(execution, scheduler, steps_max)
-            });
-            let (task, execution_id) = match choice {
-                Choice::Run { task, execution_id } => (task, execution_id),
+            let task = match choice {
+                Choice::Run(task) => task,
                 Choice::FireTimers(due) => {
                     due.into_iter().for_each(Waker::wake);
+                    let futures = &mut self.futures;
+                    choice = execution::with(|execution| {
+                        adopt_spawned(execution, futures);
+                        choose(execution, scheduler, steps_max)
+                    });
                     continue;
                 }
                 Choice::Stop(outcome) => return outcome.map(|failure| *failure),
-                Choice::Panicked(panicked) => {
-                    let Panicked {
-                        task,
-                        name,
-                        payload,
-                    } = *panicked;
-                    return Some(FailureKind::from_panic(task, &name, payload));
-                }
             };
-            let mut context = Context::from_waker(self.wakers.waker(execution_id, task));
+            let mut context = Context::from_waker(self.wakers.waker(task));
             let future = self.futures[task.index()]
                 .as_mut()
                 .expect("racecheck internal error: a runnable task has no future");
             execution::take_yielded();
             let outcome =
                 std::panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut context)));
-            if let Ok(Poll::Ready(())) = outcome {
+            let yielded = execution::take_yielded();
+            let finished = match outcome {
+                Ok(poll) => poll.is_ready(),
+                Err(payload) => {
+                    let name = execution::with(|execution| {
+                        execution.step += 1;
+                        execution.trace.task_label(task)
+                    });
+                    return Some(FailureKind::from_panic(task, &name, payload));
+                }
+            };
+            if finished {
                 // Dropped here, outside the borrow: a drop may run user code
                 // that touches the runtime.
                 self.futures[task.index()] = None;
             }
-            polled = Some(Polled {
-                task,
-                outcome,
-                yielded: execution::take_yielded(),
+            // Filing this step and choosing the next take one borrow.
+            let futures = &mut self.futures;
+            choice = execution::with(|execution| {
+                execution.step += 1;
+                after_poll(execution, task, finished, yielded);
+                adopt_spawned(execution, futures);
+                choose(execution, scheduler, steps_max)
             });
         }
     }
@@ -109,122 +118,126 @@ impl Executor {
     /// moot.
     fn teardown(&mut self) {
         let never_taken = execution::with(Execution::end);
+        // A panicking destructor must not take the exploration down with it;
+        // the execution is already decided.
+        let drop_quietly = |value: Box<dyn std::any::Any>| {
+            let _ = std::panic::catch_unwind(AssertUnwindSafe(move || drop(value)));
+        };
         for future in self.futures.drain(..).flatten().chain(never_taken) {
-            // A panicking destructor must not take the exploration down with
-            // it; the execution is already decided.
-            let _ = std::panic::catch_unwind(AssertUnwindSafe(move || drop(future)));
+            drop_quietly(Box::new(future));
+        }
+        let mut index = 0;
+        while let Some((task, output)) = execution::with(|execution| execution.take_output(index)) {
+            drop_quietly(output);
+            index = task + 1;
         }
     }
-}
-
-/// What a poll returned.
-struct Polled {
-    task: TaskId,
-    outcome: std::thread::Result<Poll<()>>,
-    /// Passed a scheduling point: stays runnable.
-    yielded: bool,
-}
-
-/// A task that panicked; its payload is user data, dropped outside the
-/// borrow.
-struct Panicked {
-    task: TaskId,
-    name: String,
-    payload: Box<dyn Any + Send>,
 }
 
 enum Choice {
-    Run { task: TaskId, execution_id: u64 },
+    Run(TaskId),
     FireTimers(Vec<Waker>),
     Stop(Option<Box<FailureKind>>),
-    Panicked(Box<Panicked>),
 }
 
-/// Files the outcome of a step; a panic ends the execution.
-fn settle(execution: &mut Execution, polled: Polled) -> Result<(), Box<Panicked>> {
-    let Polled {
-        task,
-        outcome,
-        yielded,
-    } = polled;
-    execution.step += 1;
-    match outcome {
-        Ok(poll) => {
-            after_poll(execution, task, poll, yielded);
-            Ok(())
-        }
-        Err(payload) => Err(Box::new(Panicked {
-            task,
-            name: execution.trace.task_label(task),
-            payload,
-        })),
+/// Takes over the futures of tasks spawned since the last step.
+#[inline]
+fn adopt_spawned(execution: &mut Execution, futures: &mut Vec<Option<TaskFuture>>) {
+    if !execution.spawned.is_empty() {
+        futures.extend(execution.spawned.drain(..).map(Some));
     }
 }
 
-/// Picks the next task, or says why the execution cannot go on.
-fn choose(execution: &mut Execution, scheduler: &mut dyn Scheduler, steps_max: u32) -> Choice {
-    if execution.runnable.is_empty() {
-        if execution.tasks[TaskId::ROOT.index()].state == TaskState::Finished {
-            return Choice::Stop(None);
-        }
-        let due = execution.fire_next_timers();
-        if due.is_empty() {
-            return Choice::Stop(Some(Box::new(deadlock(execution))));
-        }
-        return Choice::FireTimers(due);
+/// Picks the next task, or says why the execution cannot go on. The rare
+/// outcomes live in cold functions, so this hot path stays small.
+#[inline(always)]
+fn choose<S: Scheduler + ?Sized>(
+    execution: &mut Execution,
+    scheduler: &mut S,
+    steps_max: u32,
+) -> Choice {
+    if execution.runnable.is_empty() || execution.step >= steps_max {
+        return cannot_continue(execution, steps_max);
     }
-    if execution.step >= steps_max {
-        return Choice::Stop(Some(Box::new(FailureKind::StepLimit { steps_max })));
-    }
-    let Some(task) = scheduler.next_task(&execution.runnable, execution.current) else {
-        return Choice::Stop(Some(Box::new(FailureKind::ScheduleEnded {
-            step: execution.step,
-            runnable: execution.runnable.clone(),
-        })));
+    let chosen = scheduler.next_task(&execution.runnable, execution.current);
+    let Some(task) = chosen.filter(|task| {
+        execution
+            .tasks
+            .get(task.index())
+            .is_some_and(|slot| slot.state == TaskState::Runnable)
+    }) else {
+        return schedule_does_not_fit(execution, chosen);
     };
-    if execution.runnable.binary_search(&task).is_err() {
-        return Choice::Stop(Some(Box::new(FailureKind::ScheduleMismatch {
-            step: execution.step,
-            chosen: task,
-            runnable: execution.runnable.clone(),
-        })));
-    }
     execution.schedule.push(task);
     execution.current = Some(task);
     let slot = &mut execution.tasks[task.index()];
-    debug_assert_eq!(slot.state, TaskState::Runnable);
     slot.state = TaskState::Running;
     slot.woken = false;
     slot.block_reason = BlockReason::Unknown;
-    Choice::Run {
-        task,
-        execution_id: execution.id,
+    Choice::Run(task)
+}
+
+/// No task is runnable, or the step limit is reached.
+#[cold]
+#[inline(never)]
+fn cannot_continue(execution: &mut Execution, steps_max: u32) -> Choice {
+    if !execution.runnable.is_empty() {
+        return Choice::Stop(Some(Box::new(FailureKind::StepLimit { steps_max })));
     }
+    if execution.tasks[TaskId::ROOT.index()].state == TaskState::Finished {
+        return Choice::Stop(None);
+    }
+    let due = execution.fire_next_timers();
+    if due.is_empty() {
+        return Choice::Stop(Some(Box::new(deadlock(execution))));
+    }
+    Choice::FireTimers(due)
+}
+
+/// The scheduler chose no task, or one that cannot run.
+#[cold]
+#[inline(never)]
+fn schedule_does_not_fit(execution: &mut Execution, chosen: Option<TaskId>) -> Choice {
+    let step = execution.step;
+    let runnable = execution.runnable.clone();
+    let failure = match chosen {
+        None => FailureKind::ScheduleEnded { step, runnable },
+        Some(chosen) => FailureKind::ScheduleMismatch {
+            step,
+            chosen,
+            runnable,
+        },
+    };
+    Choice::Stop(Some(Box::new(failure)))
 }
 
 /// Files the task's new state after a poll.
-fn after_poll(execution: &mut Execution, task: TaskId, poll: Poll<()>, yielded: bool) {
-    if poll.is_ready() {
-        execution.record(Op::Finish, execution.trace.tasks[task.index()].spawned_at);
-        execution.tasks[task.index()].state = TaskState::Finished;
-        execution.remove_runnable(task);
-        return;
-    }
+#[inline]
+fn after_poll(execution: &mut Execution, task: TaskId, finished: bool, yielded: bool) {
     let slot = &mut execution.tasks[task.index()];
-    if slot.woken || yielded {
+    if !finished && (slot.woken || yielded) {
         slot.state = TaskState::Runnable;
         return;
     }
-    slot.state = TaskState::Blocked;
-    if slot.block_reason == BlockReason::Unknown {
-        slot.block_reason = BlockReason::Wait(WaitTarget::Untracked);
-        let location = execution.trace.tasks[task.index()].spawned_at;
-        execution.record(
-            Op::Block {
-                on: WaitTarget::Untracked,
-            },
-            location,
-        );
+    leave_runnable(execution, task, finished);
+}
+
+/// The task finished or blocked: it leaves the runnable set.
+#[cold]
+#[inline(never)]
+fn leave_runnable(execution: &mut Execution, task: TaskId, finished: bool) {
+    let location = execution.trace.tasks[task.index()].spawned_at;
+    let slot = &mut execution.tasks[task.index()];
+    if finished {
+        slot.state = TaskState::Finished;
+        execution.record(Op::Finish, location);
+    } else {
+        slot.state = TaskState::Blocked;
+        if slot.block_reason == BlockReason::Unknown {
+            let on = WaitTarget::Untracked;
+            slot.block_reason = BlockReason::Wait(on);
+            execution.record(Op::Block { on }, location);
+        }
     }
     execution.remove_runnable(task);
 }

@@ -232,10 +232,11 @@ where
 /// let report = explore_with(&Config::default(), &mut scheduler, || async {});
 /// assert_eq!(report.executions, 1000);
 /// ```
-pub fn explore_with<F, Fut>(config: &Config, scheduler: &mut dyn Scheduler, body: F) -> Report
+pub fn explore_with<F, Fut, S>(config: &Config, scheduler: &mut S, body: F) -> Report
 where
     F: Fn() -> Fut,
     Fut: Future<Output = ()> + 'static,
+    S: Scheduler + ?Sized,
 {
     let mut report = Report {
         executions: 0,

@@ -66,6 +66,7 @@ pub fn register(
 
 impl ObjectRef {
     /// The object's id in the trace.
+    #[inline]
     pub fn id(&self) -> ObjectId {
         self.id
     }
@@ -75,6 +76,7 @@ impl ObjectRef {
     ///
     /// # Panics
     /// If the object belongs to another execution.
+    #[inline]
     pub fn record(&self, op: Op, location: Location) {
         execution::with_active(|execution| {
             self.check_execution(execution.id);
@@ -84,6 +86,7 @@ impl ObjectRef {
 
     /// Records that the running task blocks on this object. The caller
     /// stores the task's waker and returns `Pending`.
+    #[inline]
     pub fn block(&self, location: Location) {
         execution::with_active(|execution| {
             self.check_execution(execution.id);
@@ -94,14 +97,22 @@ impl ObjectRef {
         });
     }
 
+    #[inline]
     fn check_execution(&self, current: u64) {
-        assert!(
-            self.execution == current,
+        if self.execution != current {
+            self.used_in_another_execution();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn used_in_another_execution(&self) -> ! {
+        panic!(
             "racecheck: an object created at {} is used in an execution other than the \
              one that created it; create primitives inside the closure given to \
              racecheck::check",
             self.created_at
-        );
+        )
     }
 }
 
@@ -137,6 +148,7 @@ enum PointState {
 
 impl SchedulePoint {
     /// A point not yet reached.
+    #[inline]
     pub const fn new() -> SchedulePoint {
         SchedulePoint {
             state: PointState::Fresh,
@@ -145,6 +157,7 @@ impl SchedulePoint {
 
     /// Polls the point: `Pending` once (the task stays runnable), then
     /// `Ready` forever.
+    #[inline]
     pub fn poll_point(&mut self) -> Poll<()> {
         match self.state {
             PointState::Fresh => {

@@ -82,6 +82,7 @@ impl Scheduler for RandomScheduler {
         true
     }
 
+    #[inline]
     fn next_task(&mut self, runnable: &[TaskId], _current: Option<TaskId>) -> Option<TaskId> {
         if runnable.len() <= 1 {
             return runnable.first().copied();

@@ -1,14 +1,15 @@
 //! Tasks: spawning, joining, yielding.
 
-use crate::execution::{self, BlockReason};
+use crate::execution::{self, BlockReason, TaskState};
 use crate::rt::SchedulePoint;
 use racecheck_trace::{Location, Op, TaskId, WaitTarget};
+use std::any::Any;
 use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
 /// Spawns a task running `future` and returns a handle to await its output.
 ///
@@ -24,6 +25,7 @@ use std::task::{Context, Poll, Waker};
 /// });
 /// ```
 #[track_caller]
+#[inline]
 pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
 where
     F: Future + 'static,
@@ -40,6 +42,7 @@ where
 /// });
 /// ```
 #[track_caller]
+#[inline]
 pub fn spawn_named<F>(name: impl Into<Cow<'static, str>>, future: F) -> JoinHandle<F::Output>
 where
     F: Future + 'static,
@@ -47,47 +50,40 @@ where
     spawn_task(name.into(), future, Location::caller())
 }
 
+#[inline]
 fn spawn_task<F>(name: Cow<'static, str>, future: F, location: Location) -> JoinHandle<F::Output>
 where
     F: Future + 'static,
 {
-    let output = Arc::new(Mutex::new(JoinSlot {
-        output: None,
-        joiner: None,
-    }));
-    let slot = output.clone();
     let body = async move {
-        let value = future.await;
-        let joiner = {
-            let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
-            slot.output = Some(value);
+        let output: Box<dyn Any> = Box::new(future.await);
+        let joiner = execution::with(|execution| {
+            let task = execution.current_task();
+            let slot = &mut execution.tasks[task.index()];
+            slot.output = Some(output);
             slot.joiner.take()
-        };
+        });
         if let Some(joiner) = joiner {
             joiner.wake();
         }
     };
-    let task = execution::with(|execution| {
+    let (task, execution) = execution::with(|execution| {
         assert!(
             execution.active,
             "racecheck: spawn called outside a racecheck execution (at {location})"
         );
         let task = execution.add_task(Box::pin(body), name, location);
         execution.record(Op::Spawn { child: task }, location);
-        task
+        (task, execution.id)
     });
     JoinHandle {
         task,
-        output,
+        execution,
         point: SchedulePoint::new(),
         location,
         done: false,
+        output: PhantomData,
     }
-}
-
-struct JoinSlot<T> {
-    output: Option<T>,
-    joiner: Option<Waker>,
 }
 
 /// An owned permission to await a spawned task's output.
@@ -95,6 +91,7 @@ struct JoinSlot<T> {
 /// Awaiting it is a scheduling point and yields the task's output `T`
 /// directly: a panic in the task fails the whole execution, so there is no
 /// `JoinError` to handle (tokio's `JoinHandle` yields `Result<T, JoinError>`).
+/// Dropping the handle detaches the task; it keeps running.
 ///
 /// ```
 /// racecheck_sched::explore(&Default::default(), || async {
@@ -106,10 +103,11 @@ struct JoinSlot<T> {
 /// ```
 pub struct JoinHandle<T> {
     task: TaskId,
-    output: Arc<Mutex<JoinSlot<T>>>,
+    execution: u64,
     point: SchedulePoint,
     location: Location,
     done: bool,
+    output: PhantomData<fn() -> T>,
 }
 
 impl<T> JoinHandle<T> {
@@ -120,8 +118,12 @@ impl<T> JoinHandle<T> {
 
     /// Whether the task has finished.
     pub fn is_finished(&self) -> bool {
-        let slot = self.output.lock().unwrap_or_else(PoisonError::into_inner);
-        slot.output.is_some() || self.done
+        self.done
+            || execution::with_active(|execution| {
+                execution.id == self.execution
+                    && execution.tasks[self.task.index()].state == TaskState::Finished
+            })
+            .unwrap_or(false)
     }
 }
 
@@ -135,7 +137,7 @@ impl<T> fmt::Debug for JoinHandle<T> {
 
 impl<T> Unpin for JoinHandle<T> {}
 
-impl<T> Future for JoinHandle<T> {
+impl<T: 'static> Future for JoinHandle<T> {
     type Output = T;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
@@ -144,23 +146,34 @@ impl<T> Future for JoinHandle<T> {
         if this.point.poll_point().is_pending() {
             return Poll::Pending;
         }
-        let mut slot = this.output.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(output) = slot.output.take() {
-            drop(slot);
-            this.done = true;
-            let target = this.task;
-            execution::with(|execution| execution.record(Op::Join { target }, this.location));
-            return Poll::Ready(output);
-        }
-        slot.joiner = Some(cx.waker().clone());
-        drop(slot);
-        let on = WaitTarget::Task(this.task);
-        execution::with(|execution| {
-            execution.record(Op::Block { on }, this.location);
+        let (target, location) = (this.task, this.location);
+        let output = execution::with(|execution| {
+            assert!(
+                execution.id == this.execution,
+                "racecheck: a JoinHandle from another execution was awaited at {location}"
+            );
+            let slot = &mut execution.tasks[target.index()];
+            if let Some(output) = slot.output.take() {
+                execution.record(Op::Join { target }, location);
+                return Some(output);
+            }
+            slot.joiner = Some(cx.waker().clone());
+            let on = WaitTarget::Task(target);
+            execution.record(Op::Block { on }, location);
             let current = execution.current_task();
             execution.tasks[current.index()].block_reason = BlockReason::Wait(on);
+            None
         });
-        Poll::Pending
+        match output {
+            Some(output) => {
+                this.done = true;
+                let output = output
+                    .downcast::<T>()
+                    .expect("racecheck internal error: a task's output has another type");
+                Poll::Ready(*output)
+            }
+            None => Poll::Pending,
+        }
     }
 }
 
@@ -191,6 +204,7 @@ pub struct YieldNow {
 impl Future for YieldNow {
     type Output = ();
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
         if this.yielded {

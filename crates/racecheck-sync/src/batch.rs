@@ -12,18 +12,17 @@
 //!   had already been granted permits, they are released again;
 //! - **close**: every waiter and every later acquire fails.
 
-use crate::lock_state;
 use crate::wait_queue::{wake_all, WaitQueue, Waiter};
+use crate::{lock_state, StateLock};
 use racecheck_sched::rt::{self, ObjectRef, SchedulePoint};
 use racecheck_trace::{Location, ObjectKind, Op};
 use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Mutex as StdMutex;
 use std::task::{Context, Poll};
 
 pub(crate) struct BatchSemaphore {
-    state: StdMutex<BatchState>,
+    state: StateLock<BatchState>,
     object: ObjectRef,
 }
 
@@ -53,7 +52,7 @@ impl BatchSemaphore {
         location: Location,
     ) -> BatchSemaphore {
         BatchSemaphore {
-            state: StdMutex::new(BatchState {
+            state: StateLock::new(BatchState {
                 permits,
                 closed: false,
                 waiters: WaitQueue::default(),

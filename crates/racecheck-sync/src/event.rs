@@ -1,14 +1,13 @@
 //! asyncio's `Event`: a flag tasks can wait for.
 
-use crate::lock_state;
 use crate::wait_queue::{wake_all, WaitQueue};
+use crate::{lock_state, StateLock};
 use racecheck_sched::rt::{self, ObjectRef, SchedulePoint};
 use racecheck_trace::{Location, ObjectKind, Op};
 use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Mutex as StdMutex;
 use std::task::{Context, Poll};
 
 /// A flag that tasks wait to be set, like Python's `asyncio.Event`.
@@ -35,7 +34,7 @@ use std::task::{Context, Poll};
 /// });
 /// ```
 pub struct Event {
-    state: StdMutex<EventState>,
+    state: StateLock<EventState>,
     object: ObjectRef,
 }
 
@@ -64,7 +63,7 @@ impl Event {
 
     fn create(name: Option<Cow<'static, str>>, location: Location) -> Event {
         Event {
-            state: StdMutex::new(EventState {
+            state: StateLock::new(EventState {
                 set: false,
                 sets: 0,
                 waiters: WaitQueue::default(),

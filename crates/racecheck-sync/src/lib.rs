@@ -62,12 +62,23 @@ pub use semaphore::{
 };
 pub use shared::Shared;
 
-use std::sync::{Mutex as StdMutex, MutexGuard as StdMutexGuard, PoisonError};
+/// The lock around a primitive's internal state (and around a lock's
+/// value). An execution runs on one thread and racecheck never holds one of
+/// these across a scheduling point, so it is never contended: a spin lock
+/// costs one atomic read-modify-write and a plain store, half of what
+/// `std::sync::Mutex` costs on the per-step path. It is only there to make
+/// the primitives `Sync`, as tokio's are.
+type StateLock<T> = spin::mutex::SpinMutex<T>;
 
-/// Locks a primitive's internal state. The state is only touched between
-/// scheduling points on one thread, so the lock is never contended; a
-/// poisoned lock (a panic elsewhere already failed the execution) is used
-/// as is.
-fn lock_state<T>(state: &StdMutex<T>) -> StdMutexGuard<'_, T> {
-    state.lock().unwrap_or_else(PoisonError::into_inner)
+/// A locked [`StateLock`].
+type StateGuard<'a, T> = spin::mutex::SpinMutexGuard<'a, T>;
+
+/// Locks a primitive's internal state. Contention would be a racecheck bug
+/// (or primitives shared with another OS thread), never a wait: fail loudly
+/// instead of spinning.
+fn lock_state<T>(state: &StateLock<T>) -> StateGuard<'_, T> {
+    state.try_lock().expect(
+        "racecheck: a primitive's state is locked twice \
+         (racecheck primitives must not be used from other OS threads)",
+    )
 }

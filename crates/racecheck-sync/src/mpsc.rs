@@ -29,15 +29,15 @@
 //! });
 //! ```
 
-use crate::lock_state;
 use crate::wait_queue::{wake_all, WaitQueue, Waiter};
+use crate::{lock_state, StateGuard, StateLock};
 use racecheck_sched::rt::{self, ObjectRef, SchedulePoint};
 use racecheck_trace::{Location, ObjectKind, Op};
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex as StdMutex};
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 /// A bounded channel holding at most `capacity` messages.
@@ -121,7 +121,7 @@ pub enum TryRecvError {
 }
 
 struct Channel<T> {
-    state: StdMutex<ChannelState<T>>,
+    state: StateLock<ChannelState<T>>,
     object: ObjectRef,
     created_at: Location,
 }
@@ -161,7 +161,7 @@ impl<T> ChannelState<T> {
 impl<T> Channel<T> {
     fn new(capacity: Option<usize>, location: Location) -> Arc<Channel<T>> {
         Arc::new(Channel {
-            state: StdMutex::new(ChannelState {
+            state: StateLock::new(ChannelState {
                 queue: VecDeque::new(),
                 capacity,
                 reserved: 0,
@@ -180,7 +180,7 @@ impl<T> Channel<T> {
     }
 
     /// Queues a value (room already checked) and wakes the receiver.
-    fn deliver(&self, mut state: std::sync::MutexGuard<'_, ChannelState<T>>, value: T) {
+    fn deliver(&self, mut state: StateGuard<'_, ChannelState<T>>, value: T) {
         state.queue.push_back(value);
         let receiver = state.receiver.take();
         drop(state);

@@ -1,12 +1,12 @@
 //! An async mutex with tokio's API.
 
 use crate::batch::{BatchSemaphore, TryAcquire};
+use crate::{lock_state, StateGuard, StateLock};
 use racecheck_trace::{Location, LockMode, ObjectKind, Op};
 use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::ops::{Deref, DerefMut};
-use std::sync::{Mutex as StdMutex, MutexGuard as StdMutexGuard, PoisonError};
 
 /// An async mutual-exclusion lock, like `tokio::sync::Mutex`.
 ///
@@ -31,7 +31,7 @@ use std::sync::{Mutex as StdMutex, MutexGuard as StdMutexGuard, PoisonError};
 /// ```
 pub struct Mutex<T> {
     semaphore: BatchSemaphore,
-    data: StdMutex<T>,
+    data: StateLock<T>,
 }
 
 /// The lock was held (or had waiters) when `try_lock` was called.
@@ -70,7 +70,7 @@ impl<T> Mutex<T> {
     fn create(name: Option<Cow<'static, str>>, value: T, location: Location) -> Mutex<T> {
         Mutex {
             semaphore: BatchSemaphore::new(1, ObjectKind::Mutex, name, location),
-            data: StdMutex::new(value),
+            data: StateLock::new(value),
         }
     }
 
@@ -116,14 +116,12 @@ impl<T> Mutex<T> {
 
     /// Mutable access without locking: the borrow proves exclusivity.
     pub fn get_mut(&mut self) -> &mut T {
-        self.data.get_mut().unwrap_or_else(PoisonError::into_inner)
+        self.data.get_mut()
     }
 
     /// The value, consuming the mutex.
     pub fn into_inner(self) -> T {
-        self.data
-            .into_inner()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.data.into_inner()
     }
 
     fn lock_op(&self) -> Op {
@@ -136,7 +134,7 @@ impl<T> Mutex<T> {
     fn guard(&self, location: Location) -> MutexGuard<'_, T> {
         MutexGuard {
             mutex: self,
-            data: Some(self.data.lock().unwrap_or_else(PoisonError::into_inner)),
+            data: Some(lock_state(&self.data)),
             location,
         }
     }
@@ -153,7 +151,7 @@ impl<T: fmt::Debug> fmt::Debug for Mutex<T> {
 /// Exclusive access to a [`Mutex`]'s value; unlocks when dropped.
 pub struct MutexGuard<'a, T> {
     mutex: &'a Mutex<T>,
-    data: Option<StdMutexGuard<'a, T>>,
+    data: Option<StateGuard<'a, T>>,
     location: Location,
 }
 

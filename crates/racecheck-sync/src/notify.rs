@@ -1,14 +1,13 @@
 //! Task notification with tokio's `Notify` semantics.
 
-use crate::lock_state;
 use crate::wait_queue::WaitQueue;
+use crate::{lock_state, StateLock};
 use racecheck_sched::rt::{self, ObjectRef, SchedulePoint};
 use racecheck_trace::{Location, ObjectKind, Op};
 use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Mutex as StdMutex;
 use std::task::{Context, Poll};
 
 /// Notifies one task or all waiting tasks, like `tokio::sync::Notify`.
@@ -36,7 +35,7 @@ use std::task::{Context, Poll};
 /// });
 /// ```
 pub struct Notify {
-    state: StdMutex<NotifyState>,
+    state: StateLock<NotifyState>,
     object: ObjectRef,
 }
 
@@ -65,7 +64,7 @@ impl Notify {
 
     fn create(name: Option<Cow<'static, str>>, location: Location) -> Notify {
         Notify {
-            state: StdMutex::new(NotifyState {
+            state: StateLock::new(NotifyState {
                 permit: false,
                 generation: 0,
                 waiters: WaitQueue::default(),

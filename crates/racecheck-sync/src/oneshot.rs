@@ -15,13 +15,13 @@
 //! });
 //! ```
 
-use crate::lock_state;
+use crate::{lock_state, StateLock};
 use racecheck_sched::rt::{self, ObjectRef, SchedulePoint};
 use racecheck_trace::{Location, ObjectKind, Op};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex as StdMutex};
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 /// A new one-shot channel.
@@ -32,7 +32,7 @@ use std::task::{Context, Poll, Waker};
 pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
     let location = Location::caller();
     let inner = Arc::new(Oneshot {
-        state: StdMutex::new(OneshotState {
+        state: StateLock::new(OneshotState {
             value: None,
             sender_alive: true,
             receiver_alive: true,
@@ -70,7 +70,7 @@ pub enum TryRecvError {
 }
 
 struct Oneshot<T> {
-    state: StdMutex<OneshotState<T>>,
+    state: StateLock<OneshotState<T>>,
     object: ObjectRef,
     created_at: Location,
 }

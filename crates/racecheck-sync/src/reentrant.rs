@@ -1,7 +1,7 @@
 //! A lock its owner may take again: asyncio-style `RLock`.
 
-use crate::lock_state;
 use crate::wait_queue::{WaitQueue, Waiter};
+use crate::{lock_state, StateLock};
 use racecheck_sched::rt::{self, ObjectRef, SchedulePoint};
 use racecheck_trace::{Location, LockMode, ObjectKind, Op, TaskId};
 use std::borrow::Cow;
@@ -9,7 +9,6 @@ use std::fmt;
 use std::future::Future;
 use std::ops::Deref;
 use std::pin::Pin;
-use std::sync::Mutex as StdMutex;
 use std::task::{Context, Poll};
 
 /// A re-entrant async lock, in the spirit of Python's `RLock`: the task that
@@ -40,7 +39,7 @@ use std::task::{Context, Poll};
 /// });
 /// ```
 pub struct ReentrantMutex<T> {
-    state: StdMutex<ReentrantState>,
+    state: StateLock<ReentrantState>,
     object: ObjectRef,
     value: T,
 }
@@ -78,7 +77,7 @@ impl<T> ReentrantMutex<T> {
 
     fn create(name: Option<Cow<'static, str>>, value: T, location: Location) -> ReentrantMutex<T> {
         ReentrantMutex {
-            state: StdMutex::new(ReentrantState {
+            state: StateLock::new(ReentrantState {
                 owner: None,
                 count: 0,
                 waiters: WaitQueue::default(),

@@ -2,14 +2,18 @@
 
 use crate::batch::BatchSemaphore;
 use racecheck_trace::{Location, LockMode, ObjectKind, Op};
+use spin::rwlock::{
+    RwLock as DataLock, RwLockReadGuard as DataReadGuard, RwLockWriteGuard as DataWriteGuard,
+};
 use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::ops::{Deref, DerefMut};
-use std::sync::{
-    PoisonError, RwLock as StdRwLock, RwLockReadGuard as StdReadGuard,
-    RwLockWriteGuard as StdWriteGuard,
-};
+
+/// The semaphore admits readers or one writer before the value's lock is
+/// touched, so that lock is never contended.
+const UNCONTENDED: &str =
+    "racecheck internal error: an RwLock's value is locked against its semaphore";
 
 /// Permits a writer takes: all of them. A reader takes one.
 const READERS_MAX: usize = u32::MAX as usize >> 3;
@@ -38,7 +42,7 @@ const READERS_MAX: usize = u32::MAX as usize >> 3;
 /// ```
 pub struct RwLock<T> {
     semaphore: BatchSemaphore,
-    data: StdRwLock<T>,
+    data: DataLock<T>,
 }
 
 impl<T> RwLock<T> {
@@ -60,7 +64,7 @@ impl<T> RwLock<T> {
     fn create(name: Option<Cow<'static, str>>, value: T, location: Location) -> RwLock<T> {
         RwLock {
             semaphore: BatchSemaphore::new(READERS_MAX, ObjectKind::RwLock, name, location),
-            data: StdRwLock::new(value),
+            data: DataLock::new(value),
         }
     }
 
@@ -112,14 +116,12 @@ impl<T> RwLock<T> {
 
     /// Mutable access without locking.
     pub fn get_mut(&mut self) -> &mut T {
-        self.data.get_mut().unwrap_or_else(PoisonError::into_inner)
+        self.data.get_mut()
     }
 
     /// The value, consuming the lock.
     pub fn into_inner(self) -> T {
-        self.data
-            .into_inner()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.data.into_inner()
     }
 
     fn op(&self, mode: LockMode, lock: bool) -> Op {
@@ -134,7 +136,7 @@ impl<T> RwLock<T> {
     fn read_guard(&self, location: Location) -> RwLockReadGuard<'_, T> {
         RwLockReadGuard {
             lock: self,
-            data: Some(self.data.read().unwrap_or_else(PoisonError::into_inner)),
+            data: Some(self.data.try_read().expect(UNCONTENDED)),
             location,
         }
     }
@@ -142,7 +144,7 @@ impl<T> RwLock<T> {
     fn write_guard(&self, location: Location) -> RwLockWriteGuard<'_, T> {
         RwLockWriteGuard {
             lock: self,
-            data: Some(self.data.write().unwrap_or_else(PoisonError::into_inner)),
+            data: Some(self.data.try_write().expect(UNCONTENDED)),
             location,
         }
     }
@@ -159,14 +161,14 @@ impl<T> fmt::Debug for RwLock<T> {
 /// Shared access to an [`RwLock`]'s value.
 pub struct RwLockReadGuard<'a, T> {
     lock: &'a RwLock<T>,
-    data: Option<StdReadGuard<'a, T>>,
+    data: Option<DataReadGuard<'a, T>>,
     location: Location,
 }
 
 /// Exclusive access to an [`RwLock`]'s value.
 pub struct RwLockWriteGuard<'a, T> {
     lock: &'a RwLock<T>,
-    data: Option<StdWriteGuard<'a, T>>,
+    data: Option<DataWriteGuard<'a, T>>,
     location: Location,
 }
 

@@ -1,12 +1,11 @@
 //! Tracked shared state.
 
-use crate::lock_state;
+use crate::{lock_state, StateLock};
 use racecheck_sched::rt::{self, ObjectRef, SchedulePoint};
 use racecheck_trace::{Location, ObjectKind, Op};
 use std::borrow::Cow;
 use std::fmt;
 use std::future::{poll_fn, Future};
-use std::sync::Mutex as StdMutex;
 
 /// State other tasks see: every read and write is recorded with its source
 /// location, so racecheck can say which accesses race.
@@ -35,7 +34,7 @@ use std::sync::Mutex as StdMutex;
 /// });
 /// ```
 pub struct Shared<T> {
-    value: StdMutex<T>,
+    value: StateLock<T>,
     object: ObjectRef,
 }
 
@@ -57,7 +56,7 @@ impl<T> Shared<T> {
 
     fn create(name: Option<Cow<'static, str>>, value: T, location: Location) -> Shared<T> {
         Shared {
-            value: StdMutex::new(value),
+            value: StateLock::new(value),
             object: rt::register(ObjectKind::Shared, name, location),
         }
     }
@@ -133,9 +132,7 @@ impl<T> Shared<T> {
 
     /// The value, consuming the state (not recorded: nobody else can see it).
     pub fn into_inner(self) -> T {
-        self.value
-            .into_inner()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.value.into_inner()
     }
 
     fn read<R>(&self, location: Location, read: impl FnOnce(&T) -> R) -> R {

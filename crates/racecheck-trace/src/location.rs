@@ -34,6 +34,7 @@ impl Location {
     /// The location of the caller of the function this is called in (which
     /// must be `#[track_caller]` for this to name the user's code).
     #[track_caller]
+    #[inline]
     pub fn caller() -> Location {
         Location::from_std(std::panic::Location::caller())
     }
@@ -45,6 +46,7 @@ impl Location {
     /// let location = racecheck_trace::Location::from_std(std_location);
     /// assert_eq!(location.line(), std_location.line());
     /// ```
+    #[inline]
     pub fn from_std(location: &'static std::panic::Location<'static>) -> Location {
         Location {
             file: location.file(),

@@ -105,6 +105,7 @@ impl Schedule {
     }
 
     /// Appends a step.
+    #[inline]
     pub fn push(&mut self, task: TaskId) {
         self.steps.push(task);
     }

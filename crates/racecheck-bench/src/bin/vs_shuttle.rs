@@ -21,7 +21,7 @@
 //! Run it with `cargo run --release -p racecheck-bench --bin vs_shuttle`;
 //! `--iterations N` and `--workload TxK` make a quick smoke run.
 
-use racecheck_bench::{compare, warmup_iterations, Workload, ITERATIONS_MAX, SEED};
+use racecheck_bench::{compare, warmup_iterations, Workload, ITERATIONS_MAX, ROUNDS, SEED};
 use std::process::ExitCode;
 
 /// Variables that would change either side's seed or number of executions,
@@ -76,7 +76,7 @@ fn main() -> ExitCode {
         })
         .collect();
     println!(
-        "# seed={SEED} scheduler=random iterations={} warmup_iterations={}",
+        "# seed={SEED} scheduler=random rounds={ROUNDS} (fastest counts) iterations={} warmup_iterations={}",
         per_workload(&plan, |iterations| iterations),
         per_workload(&plan, warmup_iterations),
     );
