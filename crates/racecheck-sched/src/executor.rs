@@ -60,24 +60,29 @@ impl Executor {
         scheduler: &mut S,
         steps_max: u32,
     ) -> Option<FailureKind> {
+        // The hot path returns only the chosen task, which fits in a
+        // register; anything else goes through `halt`.
+        let mut halt = None;
         let futures = &mut self.futures;
-        let mut choice = execution::with(|execution| {
+        let mut next = execution::with(|execution| {
             adopt_spawned(execution, futures);
-            choose(execution, scheduler, steps_max)
+            choose(execution, scheduler, steps_max, &mut halt)
         });
         loop {
-            let task = match choice {
-                Choice::Run(task) => task,
-                Choice::FireTimers(due) => {
-                    due.into_iter().for_each(Waker::wake);
-                    let futures = &mut self.futures;
-                    choice = execution::with(|execution| {
-                        adopt_spawned(execution, futures);
-                        choose(execution, scheduler, steps_max)
-                    });
-                    continue;
+            let Some(task) = next else {
+                match halt.take() {
+                    Some(Halt::FireTimers(due)) => {
+                        due.into_iter().for_each(Waker::wake);
+                        let futures = &mut self.futures;
+                        next = execution::with(|execution| {
+                            adopt_spawned(execution, futures);
+                            choose(execution, scheduler, steps_max, &mut halt)
+                        });
+                        continue;
+                    }
+                    Some(Halt::Fail(failure)) => return Some(*failure),
+                    None => return None,
                 }
-                Choice::Stop(outcome) => return outcome.map(|failure| *failure),
             };
             let mut context = Context::from_waker(self.wakers.waker(task));
             let future = self.futures[task.index()]
@@ -104,11 +109,11 @@ impl Executor {
             }
             // Filing this step and choosing the next take one borrow.
             let futures = &mut self.futures;
-            choice = execution::with(|execution| {
+            next = execution::with(|execution| {
                 execution.step += 1;
                 after_poll(execution, task, finished, yielded);
                 adopt_spawned(execution, futures);
-                choose(execution, scheduler, steps_max)
+                choose(execution, scheduler, steps_max, &mut halt)
             });
         }
     }
@@ -134,10 +139,12 @@ impl Executor {
     }
 }
 
-enum Choice {
-    Run(TaskId),
+/// Why no task was chosen.
+enum Halt {
+    /// No task can run until these timers' tasks are woken.
     FireTimers(Vec<Waker>),
-    Stop(Option<Box<FailureKind>>),
+    /// The execution failed.
+    Fail(Box<FailureKind>),
 }
 
 /// Takes over the futures of tasks spawned since the last step.
@@ -155,9 +162,11 @@ fn choose<S: Scheduler + ?Sized>(
     execution: &mut Execution,
     scheduler: &mut S,
     steps_max: u32,
-) -> Choice {
+    halt: &mut Option<Halt>,
+) -> Option<TaskId> {
     if execution.runnable.is_empty() || execution.step >= steps_max {
-        return cannot_continue(execution, steps_max);
+        *halt = cannot_continue(execution, steps_max);
+        return None;
     }
     let chosen = scheduler.next_task(&execution.runnable, execution.current);
     let Some(task) = chosen.filter(|task| {
@@ -166,7 +175,8 @@ fn choose<S: Scheduler + ?Sized>(
             .get(task.index())
             .is_some_and(|slot| slot.state == TaskState::Runnable)
     }) else {
-        return schedule_does_not_fit(execution, chosen);
+        *halt = Some(schedule_does_not_fit(execution, chosen));
+        return None;
     };
     execution.schedule.push(task);
     execution.current = Some(task);
@@ -174,30 +184,31 @@ fn choose<S: Scheduler + ?Sized>(
     slot.state = TaskState::Running;
     slot.woken = false;
     slot.block_reason = BlockReason::Unknown;
-    Choice::Run(task)
+    Some(task)
 }
 
-/// No task is runnable, or the step limit is reached.
+/// No task is runnable, or the step limit is reached. `None`: the
+/// execution is over.
 #[cold]
 #[inline(never)]
-fn cannot_continue(execution: &mut Execution, steps_max: u32) -> Choice {
+fn cannot_continue(execution: &mut Execution, steps_max: u32) -> Option<Halt> {
     if !execution.runnable.is_empty() {
-        return Choice::Stop(Some(Box::new(FailureKind::StepLimit { steps_max })));
+        return Some(Halt::Fail(Box::new(FailureKind::StepLimit { steps_max })));
     }
     if execution.tasks[TaskId::ROOT.index()].state == TaskState::Finished {
-        return Choice::Stop(None);
+        return None;
     }
     let due = execution.fire_next_timers();
     if due.is_empty() {
-        return Choice::Stop(Some(Box::new(deadlock(execution))));
+        return Some(Halt::Fail(Box::new(deadlock(execution))));
     }
-    Choice::FireTimers(due)
+    Some(Halt::FireTimers(due))
 }
 
 /// The scheduler chose no task, or one that cannot run.
 #[cold]
 #[inline(never)]
-fn schedule_does_not_fit(execution: &mut Execution, chosen: Option<TaskId>) -> Choice {
+fn schedule_does_not_fit(execution: &mut Execution, chosen: Option<TaskId>) -> Halt {
     let step = execution.step;
     let runnable = execution.runnable.clone();
     let failure = match chosen {
@@ -208,7 +219,7 @@ fn schedule_does_not_fit(execution: &mut Execution, chosen: Option<TaskId>) -> C
             runnable,
         },
     };
-    Choice::Stop(Some(Box::new(failure)))
+    Halt::Fail(Box::new(failure))
 }
 
 /// Files the task's new state after a poll.
