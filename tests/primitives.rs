@@ -14,7 +14,7 @@ use racecheck::sync::{
     Event, Mutex, NotOwnerError, Notify, ReentrantMutex, RwLock, Semaphore, Shared, TryAcquireError,
 };
 use racecheck::time::{sleep, sleep_until, timeout, Instant};
-use racecheck::{spawn, spawn_named, yield_now, Builder, FailureKind, JoinHandle, TaskId};
+use racecheck::{spawn, spawn_named, yield_now, Builder, FailureKind, Finding, JoinHandle, TaskId};
 use std::cell::{Cell, RefCell};
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
@@ -1573,9 +1573,14 @@ fn opposite_lock_orders_deadlock_and_the_report_names_waiters_and_holders() {
         forward.await;
         backward.await;
     });
-    let FailureKind::Deadlock { waits } = &failure else {
+    let FailureKind::Finding(Finding::Deadlock(deadlock)) = &failure else {
         panic!("expected a deadlock, got {failure}");
     };
+    let waits: Vec<&str> = deadlock
+        .cycle
+        .iter()
+        .map(|wait| wait.description.as_str())
+        .collect();
     for expected in [
         "task 'a-then-b' waits to lock Mutex 'b', held by 'b-then-a'",
         "task 'b-then-a' waits to lock Mutex 'a', held by 'a-then-b'",
@@ -1594,11 +1599,11 @@ fn relocking_a_held_mutex_deadlocks_and_the_report_says_held_by_itself() {
         let _first = a.lock().await;
         let _second = a.lock().await;
     });
-    let FailureKind::Deadlock { waits } = &failure else {
+    let FailureKind::Finding(Finding::Deadlock(deadlock)) = &failure else {
         panic!("expected a deadlock, got {failure}");
     };
     assert_eq!(
-        waits,
-        &["task 'main' waits to lock Mutex 'a', held by itself"]
+        deadlock.cycle[0].description,
+        "task 'main' waits to lock Mutex 'a', held by itself"
     );
 }

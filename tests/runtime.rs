@@ -2,7 +2,7 @@
 //! reports say, and how replay treats schedules that do not fit.
 
 use racecheck::sync::{Mutex, Notify};
-use racecheck::{Builder, FailureKind, Schedule, Strategy, TaskId};
+use racecheck::{Builder, Check, FailureKind, Finding, Schedule, Strategy, TaskId};
 use std::sync::Arc;
 
 fn failure_of<Fut>(test: impl Fn() -> Fut) -> racecheck::Failure
@@ -71,10 +71,34 @@ fn a_detached_task_still_runs_after_main_returns_and_its_panic_counts() {
 }
 
 #[test]
-fn tasks_still_blocked_when_main_returns_are_dropped_not_reported() {
+fn a_task_blocked_for_good_when_main_returns_is_a_hang() {
+    let forgotten = || async {
+        let never = Arc::new(Notify::named("shutdown"));
+        racecheck::spawn_named("worker", async move { never.notified().await });
+    };
+    let failure = failure_of(forgotten);
+    let FailureKind::Finding(Finding::Hang(hang)) = &failure.kind else {
+        panic!("expected a hang, got {}", failure.kind);
+    };
+    assert_eq!(
+        hang.waits[0].description,
+        "task 'worker' waits on Notify 'shutdown'"
+    );
+    let quiet = Builder::new()
+        .hangs(Check::Off)
+        .iterations(100)
+        .run(forgotten);
+    assert!(quiet.failure.is_none());
+}
+
+#[test]
+fn sleeping_tasks_when_main_returns_are_dropped_not_reported() {
     let report = Builder::new().iterations(100).run(|| async {
-        let never = Arc::new(Notify::new());
-        racecheck::spawn(async move { never.notified().await });
+        racecheck::spawn(async {
+            loop {
+                racecheck::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        });
     });
     assert!(report.failure.is_none());
 }
@@ -93,14 +117,19 @@ fn a_deadlock_names_who_waits_for_what_and_who_holds_it() {
         worker.await;
         drop(guard);
     });
-    let FailureKind::Deadlock { waits } = &failure.kind else {
+    let FailureKind::Finding(Finding::Deadlock(deadlock)) = &failure.kind else {
         panic!("expected a deadlock, got {}", failure.kind);
     };
+    let waits: Vec<&str> = deadlock
+        .cycle
+        .iter()
+        .map(|wait| wait.description.as_str())
+        .collect();
     assert_eq!(
         waits,
-        &[
-            "task 'main' waits for task 'worker' to finish".to_string(),
-            "task 'worker' waits to lock Mutex 'table', held by 'main'".to_string(),
+        [
+            "task 'main' waits for task 'worker' to finish",
+            "task 'worker' waits to lock Mutex 'table', held by 'main'",
         ]
     );
     assert!(failure.to_string().starts_with("racecheck: deadlock"));

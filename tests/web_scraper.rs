@@ -4,11 +4,20 @@
 
 use racecheck::sync::{Mutex, Shared};
 use racecheck::time::sleep;
-use racecheck::{Builder, FailureKind};
+use racecheck::{Builder, Check, FailureKind, Finding};
 use std::sync::Arc;
 use std::time::Duration;
 
 const SCRAPERS: u64 = 4;
+
+/// The 1-based line of this file that contains `needle`.
+fn line_of(needle: &str) -> u32 {
+    let index = include_str!("web_scraper.rs")
+        .lines()
+        .position(|line| line.contains(needle) && !line.contains("line_of"))
+        .expect("the needle is in this file");
+    index as u32 + 1
+}
 
 /// One scraper per page; each page holds `page` rows and takes `page` ms.
 async fn scrape(lock_across_update: bool) {
@@ -40,7 +49,11 @@ async fn scrape(lock_across_update: bool) {
 
 #[test]
 fn random_exploration_finds_the_lost_update_within_1000_iterations() {
-    let report = Builder::new().iterations(1000).run(|| scrape(false));
+    // Without the detector: the interleaving itself must break the count.
+    let report = Builder::new()
+        .races(Check::Off)
+        .iterations(1000)
+        .run(|| scrape(false));
     let failure = report.failure.expect("the lost update is found");
     assert!(failure.iteration < 1000);
     let FailureKind::Panic {
@@ -60,6 +73,31 @@ fn random_exploration_finds_the_lost_update_within_1000_iterations() {
     assert!(text.contains("RACECHECK_REPLAY=rc1:"), "{text}");
     assert!(text.contains("write Shared 'row_count'"), "{text}");
     assert!(text.contains("scraper-"), "{text}");
+}
+
+#[test]
+fn the_race_is_reported_on_the_first_execution_whatever_the_seed() {
+    for seed in 0..64 {
+        let report = Builder::new()
+            .seed(seed)
+            .iterations(1)
+            .run(|| scrape(false));
+        let failure = report.failure.expect("the race is found at once");
+        let FailureKind::Finding(Finding::Race(race)) = &failure.kind else {
+            panic!("seed {seed}: expected a race, got {}", failure.kind);
+        };
+        assert_eq!(race.object_label, "Shared 'row_count'");
+        let (load, store) = (line_of("count.load().await"), line_of("count.store("));
+        let mut lines = [race.first.location.line(), race.second.location.line()];
+        lines.sort_unstable();
+        assert!(
+            lines == [load, store] || lines == [store, store],
+            "seed {seed}: {race:?}"
+        );
+        let text = failure.to_string();
+        assert!(text.contains("tests/web_scraper.rs"), "{text}");
+        assert!(text.contains("timers create no order"), "{text}");
+    }
 }
 
 #[test]

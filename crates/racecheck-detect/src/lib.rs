@@ -1,25 +1,54 @@
-//! Analyses over racecheck's event model.
+//! racecheck's detector: what could go wrong, decided from the events of
+//! an execution.
 //!
-//! Everything here is a pure function of a [`Trace`](racecheck_trace::Trace):
-//! it never asks the runtime anything, so a saved trace can be analysed
-//! offline and the runtime can be replaced without touching the analyses.
+//! Everything here is a function of a [`Trace`](racecheck_trace::Trace) (and,
+//! for lock orders, of the traces seen so far): it never asks the runtime
+//! anything, so a saved trace can be analysed offline.
 //!
-//! So far this crate answers "who holds what and who waits for whom" at the
-//! end of an execution ([`stuck_tasks`]), which the runtime uses to explain a
-//! deadlock. The happens-before analysis (vector clocks, predictive races,
-//! lock-order graphs) builds on the same ground.
+//! - [`HappensBefore`] keeps vector clocks as events arrive and reports
+//!   *predictive* data races on tracked state: two accesses, one a write,
+//!   from different tasks, not ordered by happens-before, whichever order
+//!   this execution ran them in.
+//! - [`HbGraph`] is the same order as a petgraph graph, for reports and
+//!   Graphviz output (and as the reference the clocks are tested against).
+//! - [`Detector`] runs every check configured by [`Checks`] over one
+//!   execution: races, deadlocks (cycles in the wait-for graph), hangs,
+//!   leaks, and potential deadlocks from a lock-order graph kept across the
+//!   exploration. Its [`Finding`]s print as sentences and serialise as JSON.
 //!
-//! **Architecture invariant:** this crate depends on `racecheck-trace` only.
-//! It never runs user code and never decides a schedule.
+//! **Architecture invariant:** this crate depends on `racecheck-trace` (and
+//! petgraph, serde) only. It never runs user code and never decides a
+//! schedule.
 //!
 //! ```
-//! use racecheck_detect::Holdings;
-//! use racecheck_trace::Trace;
+//! use racecheck_detect::{Checks, Detector, ExecutionEnd, Finding};
+//! use racecheck_trace::{Event, Location, ObjectId, ObjectInfo, ObjectKind, Op, TaskId, Trace};
 //!
-//! let holdings = Holdings::from_trace(&Trace::default());
-//! assert!(holdings.is_empty());
+//! let mut trace = Trace::default();
+//! trace.objects.push(ObjectInfo { kind: ObjectKind::Shared, name: Some("rows".into()), created_at: Location::caller() });
+//! for task in [1, 2] {
+//!     trace.events.push(Event { step: task, task: TaskId(task), op: Op::Write { object: ObjectId(0) }, location: Location::caller() });
+//! }
+//! let end = ExecutionEnd { blocked: Vec::new(), root_finished: true, failed: false };
+//! let verdict = Detector::new(Checks::default()).analyze(&trace, &end);
+//! assert!(matches!(verdict.failures[0], Finding::Race(_)));
 //! ```
 
+mod clock;
+mod detector;
+mod finding;
+mod graph;
+mod hb;
+mod lock_order;
+mod stuck;
+mod sync;
 mod waits;
 
+pub use clock::VectorClock;
+pub use detector::{Check, Checks, Detector, ExecutionEnd, Verdict};
+pub use finding::{
+    Access, Deadlock, Finding, Hang, Leak, LockOrderEdge, PotentialDeadlock, Race, Wait,
+};
+pub use graph::{Edge, HbGraph};
+pub use hb::{event_clocks, HappensBefore, RacePair};
 pub use waits::{stuck_tasks, Holdings, StuckTask};

@@ -34,7 +34,7 @@ impl Holdings {
                 Op::Acquire { object, permits } => {
                     holdings.add(object, event.task, u64::from(permits))
                 }
-                Op::Release { object, permits } => {
+                Op::Release { object, permits } | Op::Forget { object, permits } => {
                     holdings.remove(object, event.task, u64::from(permits))
                 }
                 _ => {}
@@ -46,6 +46,11 @@ impl Holdings {
     /// Whether no task holds anything.
     pub fn is_empty(&self) -> bool {
         self.held.is_empty()
+    }
+
+    /// How many locks or permits of `object` `task` holds.
+    pub fn count(&self, object: ObjectId, task: TaskId) -> u64 {
+        self.held.get(&(object, task)).copied().unwrap_or(0)
     }
 
     /// The tasks holding the object, in id order.

@@ -5,6 +5,7 @@ use crate::execution::{self, BlockReason, Execution, TaskFuture, TaskState, Wake
 use crate::explore::FailureKind;
 use crate::panic;
 use crate::strategy::Scheduler;
+use racecheck_detect::ExecutionEnd;
 use racecheck_trace::{Location, Op, TaskId, WaitTarget};
 use std::borrow::Cow;
 use std::future::Future;
@@ -22,14 +23,15 @@ pub(crate) struct Executor {
 
 impl Executor {
     /// Runs the execution whose root future `make_root` creates, under
-    /// `scheduler`, for at most `steps_max` steps. Returns the failure, if
-    /// any; the trace and schedule stay in the thread's execution state.
+    /// `scheduler`, for at most `steps_max` steps. Returns the runtime's own
+    /// failure, if any, and how the execution ended; the trace and schedule
+    /// stay in the thread's execution state.
     pub(crate) fn run<F, Fut, S>(
         &mut self,
         make_root: &F,
         scheduler: &mut S,
         steps_max: u32,
-    ) -> Option<FailureKind>
+    ) -> (Option<FailureKind>, ExecutionEnd)
     where
         F: Fn() -> Fut,
         Fut: Future<Output = ()> + 'static,
@@ -51,8 +53,16 @@ impl Executor {
             }
             Err(payload) => Some(FailureKind::from_panic(TaskId::ROOT, "main", payload)),
         };
+        let end = execution::with(|execution| ExecutionEnd {
+            blocked: blocked_tasks(execution),
+            root_finished: execution
+                .tasks
+                .first()
+                .is_some_and(|root| root.state == TaskState::Finished),
+            failed: outcome.is_some(),
+        });
         self.teardown();
-        outcome
+        (outcome, end)
     }
 
     fn run_steps<S: Scheduler + ?Sized>(
@@ -110,8 +120,8 @@ impl Executor {
             // Filing this step and choosing the next take one borrow.
             let futures = &mut self.futures;
             next = execution::with(|execution| {
-                execution.step += 1;
                 after_poll(execution, task, finished, yielded);
+                execution.step += 1;
                 adopt_spawned(execution, futures);
                 choose(execution, scheduler, steps_max, &mut halt)
             });
@@ -188,7 +198,7 @@ fn choose<S: Scheduler + ?Sized>(
 }
 
 /// No task is runnable, or the step limit is reached. `None`: the
-/// execution is over.
+/// execution is over (finished, or stuck with tasks blocked for good).
 #[cold]
 #[inline(never)]
 fn cannot_continue(execution: &mut Execution, steps_max: u32) -> Option<Halt> {
@@ -200,7 +210,8 @@ fn cannot_continue(execution: &mut Execution, steps_max: u32) -> Option<Halt> {
     }
     let due = execution.fire_next_timers();
     if due.is_empty() {
-        return Some(Halt::Fail(Box::new(deadlock(execution))));
+        // Stuck: the detector explains it from the blocked tasks.
+        return None;
     }
     Some(Halt::FireTimers(due))
 }
@@ -253,25 +264,20 @@ fn leave_runnable(execution: &mut Execution, task: TaskId, finished: bool) {
     execution.remove_runnable(task);
 }
 
-/// No task can run and no timer is pending while the root has not finished.
-fn deadlock(execution: &Execution) -> FailureKind {
-    let blocked: Vec<(TaskId, WaitTarget)> = execution
+/// Tasks blocked (not sleeping) at the end, with what they wait for.
+fn blocked_tasks(execution: &Execution) -> Vec<(TaskId, WaitTarget)> {
+    execution
         .tasks
         .iter()
         .enumerate()
         .filter(|(_, slot)| slot.state == TaskState::Blocked)
-        .map(|(index, slot)| {
+        .filter_map(|(index, slot)| {
             let target = match slot.block_reason {
                 BlockReason::Wait(target) => target,
-                BlockReason::Unknown | BlockReason::Sleep => WaitTarget::Untracked,
+                BlockReason::Unknown => WaitTarget::Untracked,
+                BlockReason::Sleep => return None,
             };
-            (TaskId(index as u32), target)
+            Some((TaskId(index as u32), target))
         })
-        .collect();
-    FailureKind::Deadlock {
-        waits: racecheck_detect::stuck_tasks(&execution.trace, &blocked)
-            .into_iter()
-            .map(|stuck| stuck.to_string())
-            .collect(),
-    }
+        .collect()
 }

@@ -4,6 +4,7 @@
 use crate::executor::Executor;
 use crate::panic;
 use crate::strategy::{RandomScheduler, ReplayScheduler, Scheduler};
+use racecheck_detect::{Checks, Detector, Finding, Verdict};
 use racecheck_trace::{Location, Schedule, TaskId, Trace};
 use std::any::Any;
 use std::future::Future;
@@ -53,6 +54,8 @@ pub struct Config {
     pub steps_max: u32,
     /// The strategy.
     pub strategy: Strategy,
+    /// What the detector checks, and whether findings fail or warn.
+    pub checks: Checks,
 }
 
 impl Config {
@@ -69,6 +72,7 @@ impl Default for Config {
             iterations: Config::ITERATIONS_DEFAULT,
             steps_max: Config::STEPS_MAX_DEFAULT,
             strategy: Strategy::Random,
+            checks: Checks::default(),
         }
     }
 }
@@ -84,6 +88,8 @@ pub struct Report {
     pub strategy: &'static str,
     /// The first failure, if any.
     pub failure: Option<Failure>,
+    /// Findings configured to warn, each once, in the order found.
+    pub warnings: Vec<Finding>,
 }
 
 /// A failing execution: what went wrong, and how to get there again.
@@ -104,6 +110,8 @@ pub struct Failure {
     pub schedule: Schedule,
     /// Everything that happened up to the failure.
     pub trace: Trace,
+    /// Other failures of the same execution, less important than `kind`.
+    pub also: Vec<FailureKind>,
 }
 
 /// The kinds of failure the runtime finds by itself.
@@ -120,12 +128,9 @@ pub enum FailureKind {
         /// Where it panicked, if known.
         location: Option<Location>,
     },
-    /// No task can run, no timer is pending, and the root task has not
-    /// finished.
-    Deadlock {
-        /// One sentence per blocked task: what it waits for, who holds it.
-        waits: Vec<String>,
-    },
+    /// The detector found a race, a deadlock, a hang or a leak (whichever
+    /// its checks say fail).
+    Finding(Finding),
     /// The execution did not finish within the step limit.
     StepLimit {
         /// The limit.
@@ -166,6 +171,23 @@ impl FailureKind {
                 | FailureKind::ScheduleEnded { .. }
                 | FailureKind::ScheduleUnused { .. }
         )
+    }
+
+    /// Which failure a report leads with when an execution has several: a
+    /// schedule that does not fit first (nothing else is meaningful then),
+    /// then races (they usually explain the rest), panics, deadlocks and
+    /// hangs, the step limit, and leaks and lock orders last.
+    fn precedence(&self) -> u8 {
+        match self {
+            FailureKind::ScheduleMismatch { .. }
+            | FailureKind::ScheduleEnded { .. }
+            | FailureKind::ScheduleUnused { .. } => 0,
+            FailureKind::Finding(Finding::Race(_)) => 1,
+            FailureKind::Panic { .. } => 2,
+            FailureKind::Finding(Finding::Deadlock(_) | Finding::Hang(_)) => 3,
+            FailureKind::StepLimit { .. } => 4,
+            FailureKind::Finding(Finding::Leak(_) | Finding::PotentialDeadlock(_)) => 5,
+        }
     }
 
     pub(crate) fn from_panic(task: TaskId, task_name: &str, payload: Box<dyn Any + Send>) -> Self {
@@ -215,6 +237,7 @@ where
                         step: schedule.len().saturating_sub(scheduler.remaining()) as u32,
                         remaining: scheduler.remaining(),
                     },
+                    Vec::new(),
                 ));
             }
             report
@@ -243,22 +266,41 @@ where
         seed: config.seed,
         strategy: config.strategy.name(),
         failure: None,
+        warnings: Vec::new(),
     };
     let mut executor = Executor::default();
+    let mut detector = Detector::new(config.checks);
     for iteration in 0..config.iterations {
         if !scheduler.new_execution(iteration) {
             break;
         }
         report.executions += 1;
-        if let Some(kind) = executor.run(&body, scheduler, config.steps_max) {
-            report.failure = Some(capture(config, iteration, kind));
-            break;
+        let (runtime_failure, end) = executor.run(&body, scheduler, config.steps_max);
+        let verdict = if runtime_failure
+            .as_ref()
+            .is_some_and(FailureKind::is_schedule_error)
+        {
+            Verdict::default()
+        } else {
+            crate::execution::with(|execution| detector.analyze(&execution.trace, &end))
+        };
+        report.warnings.extend(verdict.warnings);
+        let mut failures: Vec<FailureKind> = runtime_failure
+            .into_iter()
+            .chain(verdict.failures.into_iter().map(FailureKind::Finding))
+            .collect();
+        if failures.is_empty() {
+            continue;
         }
+        failures.sort_by_key(FailureKind::precedence);
+        let kind = failures.remove(0);
+        report.failure = Some(capture(config, iteration, kind, failures));
+        break;
     }
     report
 }
 
-fn capture(config: &Config, iteration: u64, kind: FailureKind) -> Failure {
+fn capture(config: &Config, iteration: u64, kind: FailureKind, also: Vec<FailureKind>) -> Failure {
     let (schedule, trace) =
         crate::execution::with(|execution| (execution.schedule.clone(), execution.trace.clone()));
     Failure {
@@ -268,5 +310,6 @@ fn capture(config: &Config, iteration: u64, kind: FailureKind) -> Failure {
         strategy: config.strategy.name(),
         schedule,
         trace,
+        also,
     }
 }

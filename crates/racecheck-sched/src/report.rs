@@ -23,13 +23,7 @@ impl fmt::Display for FailureKind {
                 }
                 write!(f, ":\n{}", indent(message, "    "))
             }
-            FailureKind::Deadlock { waits } => {
-                f.write_str("deadlock: no task can make progress")?;
-                for wait in waits {
-                    write!(f, "\n  - {wait}")?;
-                }
-                Ok(())
-            }
+            FailureKind::Finding(finding) => finding.fmt(f),
             FailureKind::StepLimit { steps_max } => write!(
                 f,
                 "step limit: the execution did not finish within {steps_max} steps \
@@ -64,6 +58,11 @@ impl fmt::Display for FailureKind {
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "racecheck: {}", self.kind)?;
+        for other in &self.also {
+            let text = other.to_string();
+            let summary: Vec<&str> = text.lines().take(2).map(str::trim).collect();
+            writeln!(f, "  (this execution also: {})", summary.join(" "))?;
+        }
         writeln!(
             f,
             "  found in execution {} (seed {}, strategy {}) after {} steps",

@@ -243,6 +243,17 @@ impl Semaphore {
         }
     }
 
+    fn forget(&self, permits: u32, location: Location) {
+        let object = self.semaphore.object();
+        object.record(
+            Op::Forget {
+                object: object.id(),
+                permits,
+            },
+            location,
+        );
+    }
+
     fn release(&self, permits: u32, location: Location) {
         self.semaphore
             .object()
@@ -277,6 +288,7 @@ impl SemaphorePermit<'_> {
 
     /// Keeps the permits taken for good: they are not returned.
     pub fn forget(mut self) {
+        self.semaphore.forget(self.permits, self.location);
         self.permits = 0;
     }
 }
@@ -306,6 +318,7 @@ impl OwnedSemaphorePermit {
 
     /// Keeps the permits taken for good: they are not returned.
     pub fn forget(mut self) {
+        self.semaphore.forget(self.permits, self.location);
         self.permits = 0;
     }
 }

@@ -102,6 +102,13 @@ pub enum Op {
         /// How many permits.
         permits: u32,
     },
+    /// Gave up permits for good without returning them (`forget`).
+    Forget {
+        /// The semaphore.
+        object: ObjectId,
+        /// How many permits.
+        permits: u32,
+    },
     /// Added permits to a semaphore without having acquired them
     /// (`add_permits`).
     AddPermits {
@@ -190,6 +197,7 @@ impl Op {
             | Op::Acquire { object, .. }
             | Op::Release { object, .. }
             | Op::AddPermits { object, .. }
+            | Op::Forget { object, .. }
             | Op::Close { object }
             | Op::Notify { object, .. }
             | Op::Notified { object }
@@ -234,6 +242,7 @@ impl Op {
             Op::Acquire { .. } => "acquire",
             Op::Release { .. } => "release",
             Op::AddPermits { .. } => "add",
+            Op::Forget { .. } => "forget",
             Op::Close { .. } => "close",
             Op::Notify { all: false, .. } => "notify_one",
             Op::Notify { all: true, .. } => "notify_waiters",
@@ -412,7 +421,8 @@ impl Trace {
             },
             Op::Acquire { object, permits }
             | Op::Release { object, permits }
-            | Op::AddPermits { object, permits } => {
+            | Op::AddPermits { object, permits }
+            | Op::Forget { object, permits } => {
                 let plural = if permits == 1 { "" } else { "s" };
                 format!(
                     "{verb} {permits} permit{plural} of {}",

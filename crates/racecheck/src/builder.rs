@@ -1,5 +1,6 @@
 //! The exploration builder and the environment variables that override it.
 
+use racecheck_detect::Check;
 use racecheck_sched::{Config, Report, Strategy};
 use racecheck_trace::Schedule;
 use std::future::Future;
@@ -99,6 +100,59 @@ impl Builder {
         self
     }
 
+    /// What to do with data races on tracked state (default: fail).
+    ///
+    /// ```
+    /// use racecheck::Check;
+    /// let report = racecheck::Builder::new().races(Check::Warn).iterations(1).run(|| async {
+    ///     let rows = std::sync::Arc::new(racecheck::sync::Shared::new(0));
+    ///     let writer = { let rows = rows.clone(); racecheck::spawn(async move { rows.set(1) }) };
+    ///     rows.set(2);
+    ///     writer.await;
+    /// });
+    /// assert!(report.failure.is_none());
+    /// assert_eq!(report.warnings.len(), 1);
+    /// ```
+    pub fn races(mut self, check: Check) -> Builder {
+        self.config.checks.races = check;
+        self
+    }
+
+    /// What to do with deadlocks: cycles of tasks waiting for each other
+    /// (default: fail).
+    pub fn deadlocks(mut self, check: Check) -> Builder {
+        self.config.checks.deadlocks = check;
+        self
+    }
+
+    /// What to do with hangs: tasks blocked for good with nobody left to
+    /// wake them (default: fail).
+    pub fn hangs(mut self, check: Check) -> Builder {
+        self.config.checks.hangs = check;
+        self
+    }
+
+    /// What to do with locks and permits still held at the end (default:
+    /// fail).
+    pub fn leaks(mut self, check: Check) -> Builder {
+        self.config.checks.leaks = check;
+        self
+    }
+
+    /// What to do with lock-order cycles that could deadlock even when no
+    /// execution did (default: warn).
+    pub fn potential_deadlocks(mut self, check: Check) -> Builder {
+        self.config.checks.potential_deadlocks = check;
+        self
+    }
+
+    /// Sets every check at once, e.g. `checks(Check::Off)` to run without
+    /// the detector.
+    pub fn checks(mut self, check: Check) -> Builder {
+        self.config.checks = racecheck_detect::Checks::all(check);
+        self
+    }
+
     /// Steps after which an execution counts as a livelock.
     pub fn max_steps(mut self, steps_max: u32) -> Builder {
         self.config.steps_max = steps_max;
@@ -129,6 +183,9 @@ impl Builder {
         Fut: Future<Output = ()> + 'static,
     {
         let report = self.run(test);
+        for warning in &report.warnings {
+            eprintln!("racecheck warning: {warning}");
+        }
         if let Some(failure) = report.failure {
             panic!("{failure}");
         }

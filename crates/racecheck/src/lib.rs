@@ -44,10 +44,17 @@ mod builder;
 pub struct ReadmeDoctests;
 
 pub use builder::{check, replay, Builder};
+pub use racecheck_detect::{Check, Finding};
 pub use racecheck_sched::{
     spawn, spawn_named, yield_now, Failure, FailureKind, JoinHandle, Report, Strategy,
 };
 pub use racecheck_trace::{Schedule, ScheduleError, TaskId, Trace};
+
+/// The detector's findings in detail, and its analyses for saved traces.
+/// See [`racecheck_detect`].
+pub mod detect {
+    pub use racecheck_detect::*;
+}
 
 /// Synchronisation primitives: tokio's names and signatures, asyncio's
 /// vocabulary, and tracked shared state. See [`racecheck_sync`] for the

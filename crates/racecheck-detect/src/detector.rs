@@ -1,0 +1,348 @@
+//! The detector: every analysis over one execution's trace, configured
+//! check by check, with the lock-order graph kept across executions.
+
+use crate::finding::{Access, Finding, Leak, Race};
+use crate::hb::{HappensBefore, RacePair};
+use crate::lock_order::LockOrder;
+use crate::stuck::{explain, Stuck};
+use crate::waits::Holdings;
+use racecheck_trace::{Location, ObjectId, Op, TaskId, Trace, WaitTarget};
+use std::collections::BTreeSet;
+
+/// What to do with one kind of finding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Check {
+    /// Fail the execution (the test fails with the report).
+    Fail,
+    /// Report it among the warnings, go on.
+    Warn,
+    /// Do not look.
+    Off,
+}
+
+/// The configuration of every check.
+///
+/// ```
+/// use racecheck_detect::{Check, Checks};
+/// let checks = Checks::default();
+/// assert_eq!(checks.races, Check::Fail);
+/// assert_eq!(checks.potential_deadlocks, Check::Warn);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Checks {
+    /// Data races on tracked state.
+    pub races: Check,
+    /// Cycles of tasks waiting for each other.
+    pub deadlocks: Check,
+    /// Tasks blocked for good without a cycle.
+    pub hangs: Check,
+    /// Locks or permits still held at the end.
+    pub leaks: Check,
+    /// Lock-order cycles that could deadlock.
+    pub potential_deadlocks: Check,
+}
+
+impl Default for Checks {
+    fn default() -> Checks {
+        Checks {
+            races: Check::Fail,
+            deadlocks: Check::Fail,
+            hangs: Check::Fail,
+            leaks: Check::Fail,
+            potential_deadlocks: Check::Warn,
+        }
+    }
+}
+
+impl Checks {
+    /// Every check set to `check`.
+    pub fn all(check: Check) -> Checks {
+        Checks {
+            races: check,
+            deadlocks: check,
+            hangs: check,
+            leaks: check,
+            potential_deadlocks: check,
+        }
+    }
+
+    fn of(&self, finding: &Finding) -> Check {
+        match finding {
+            Finding::Race(_) => self.races,
+            Finding::Deadlock(_) => self.deadlocks,
+            Finding::Hang(_) => self.hangs,
+            Finding::PotentialDeadlock(_) => self.potential_deadlocks,
+            Finding::Leak(_) => self.leaks,
+        }
+    }
+}
+
+/// How an execution ended, as the runtime saw it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExecutionEnd {
+    /// Tasks blocked (not sleeping) at the end, with what they wait for.
+    pub blocked: Vec<(TaskId, WaitTarget)>,
+    /// The root task finished (the execution was not stuck).
+    pub root_finished: bool,
+    /// The runtime itself failed the execution (a panic, the step limit):
+    /// only races and lock orders are analysed.
+    pub failed: bool,
+}
+
+/// The findings of one execution: those that fail it, and warnings not
+/// reported before in this exploration.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Verdict {
+    /// Findings whose check is [`Check::Fail`], most important first.
+    pub failures: Vec<Finding>,
+    /// Findings whose check is [`Check::Warn`], new in this exploration.
+    pub warnings: Vec<Finding>,
+}
+
+/// Runs the checks over each execution of an exploration.
+///
+/// ```
+/// use racecheck_detect::{Checks, Detector, ExecutionEnd};
+/// use racecheck_trace::Trace;
+///
+/// let mut detector = Detector::new(Checks::default());
+/// let end = ExecutionEnd { blocked: Vec::new(), root_finished: true, failed: false };
+/// let verdict = detector.analyze(&Trace::default(), &end);
+/// assert!(verdict.failures.is_empty());
+/// ```
+#[derive(Debug, Default)]
+pub struct Detector {
+    checks: Checks,
+    happens_before: HappensBefore,
+    races: Vec<RacePair>,
+    lock_order: LockOrder,
+    warned: BTreeSet<String>,
+}
+
+impl Detector {
+    /// A detector with the given checks.
+    pub fn new(checks: Checks) -> Detector {
+        Detector {
+            checks,
+            ..Detector::default()
+        }
+    }
+
+    /// The checks in force.
+    pub fn checks(&self) -> Checks {
+        self.checks
+    }
+
+    /// Analyses one execution.
+    pub fn analyze(&mut self, trace: &Trace, end: &ExecutionEnd) -> Verdict {
+        let mut findings = Vec::new();
+        if self.checks.races != Check::Off {
+            self.find_races(trace, &mut findings);
+        }
+        let stuck = !end.failed && !end.blocked.is_empty();
+        if stuck && (self.checks.deadlocks != Check::Off || self.checks.hangs != Check::Off) {
+            findings.push(match explain(trace, &end.blocked, end.root_finished) {
+                Stuck::Deadlock(deadlock) => Finding::Deadlock(deadlock),
+                Stuck::Hang(hang) => Finding::Hang(hang),
+            });
+        }
+        if !end.failed && !stuck && self.checks.leaks != Check::Off {
+            findings.extend(leaks(trace).into_iter().map(Finding::Leak));
+        }
+        if self.checks.potential_deadlocks != Check::Off {
+            findings.extend(
+                self.lock_order
+                    .add(trace)
+                    .into_iter()
+                    .map(Finding::PotentialDeadlock),
+            );
+        }
+        let mut verdict = Verdict::default();
+        for finding in findings {
+            match self.checks.of(&finding) {
+                Check::Fail => verdict.failures.push(finding),
+                Check::Warn => {
+                    if self.warned.insert(warning_key(&finding)) {
+                        verdict.warnings.push(finding);
+                    }
+                }
+                Check::Off => {}
+            }
+        }
+        verdict
+    }
+
+    fn find_races(&mut self, trace: &Trace, findings: &mut Vec<Finding>) {
+        self.happens_before.reset();
+        self.races.clear();
+        for (index, event) in trace.events.iter().enumerate() {
+            self.happens_before
+                .observe(index, event, &trace.objects, &mut self.races);
+        }
+        findings.extend(
+            self.races
+                .iter()
+                .map(|pair| Finding::Race(describe_race(trace, pair))),
+        );
+    }
+}
+
+/// Warnings repeat across executions; one per distinct text is enough.
+fn warning_key(finding: &Finding) -> String {
+    match finding {
+        // Steps and the order of the two accesses differ between
+        // executions; the places do not.
+        Finding::Race(race) => {
+            let mut places = [race.first.location, race.second.location];
+            places.sort();
+            format!("race {} {} {}", race.object_label, places[0], places[1])
+        }
+        other => other.to_string(),
+    }
+}
+
+fn describe_race(trace: &Trace, pair: &RacePair) -> Race {
+    let info = &trace.objects[pair.object.index()];
+    let first = access(trace, pair.first);
+    let second = access(trace, pair.second);
+    let explanation = explain_race(trace, &first, &second);
+    Race {
+        object: pair.object,
+        object_label: trace.object_label(pair.object),
+        created_at: info.created_at,
+        first,
+        second,
+        explanation,
+    }
+}
+
+fn access(trace: &Trace, index: usize) -> Access {
+    let event = &trace.events[index];
+    Access {
+        task: event.task,
+        task_name: trace.task_label(event.task),
+        write: matches!(event.op, Op::Write { .. }),
+        location: event.location,
+        step: event.step,
+        event: index,
+        locks_held: locks_held(trace, event.task, index)
+            .into_iter()
+            .map(|object| trace.object_label(object))
+            .collect(),
+    }
+}
+
+/// The locks `task` held just before event `index`.
+fn locks_held(trace: &Trace, task: TaskId, index: usize) -> Vec<ObjectId> {
+    let mut held: Vec<(ObjectId, u32)> = Vec::new();
+    for event in trace.events[..index]
+        .iter()
+        .filter(|event| event.task == task)
+    {
+        match event.op {
+            Op::Lock { object, .. } => match held.iter_mut().find(|(held, _)| *held == object) {
+                Some((_, count)) => *count += 1,
+                None => held.push((object, 1)),
+            },
+            Op::Unlock { object, .. } => {
+                if let Some(position) = held.iter().position(|(held, _)| *held == object) {
+                    held[position].1 -= 1;
+                    if held[position].1 == 0 {
+                        held.remove(position);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    held.into_iter().map(|(object, _)| object).collect()
+}
+
+/// Why nothing orders the two accesses, in the words of the program.
+fn explain_race(trace: &Trace, first: &Access, second: &Access) -> String {
+    let holding = |access: &Access| {
+        if access.locks_held.is_empty() {
+            format!("'{}' held nothing", access.task_name)
+        } else {
+            format!(
+                "'{}' held {}",
+                access.task_name,
+                access.locks_held.join(", ")
+            )
+        }
+    };
+    let mut reasons = vec![format!(
+        "no common lock: {}, {}",
+        holding(first),
+        holding(second)
+    )];
+    let sleeps: Vec<String> = trace.events[first.event..second.event]
+        .iter()
+        .filter_map(|event| match event.op {
+            Op::Sleep { .. } if event.task == first.task || event.task == second.task => {
+                Some(format!(
+                    "'{}' {}",
+                    trace.task_label(event.task),
+                    trace.describe(&event.op).replacen("sleep", "slept", 1)
+                ))
+            }
+            _ => None,
+        })
+        .collect();
+    if sleeps.is_empty() {
+        reasons.push(
+            "no spawn, join, lock, event, notification or message orders one before the other"
+                .to_string(),
+        );
+    } else {
+        reasons.push(format!(
+            "ordered only by virtual time ({}), and timers create no order",
+            sleeps.join(", ")
+        ));
+    }
+    format!("why: {}", reasons.join("; "))
+}
+
+/// Locks and permits still held, one finding per holder and object.
+fn leaks(trace: &Trace) -> Vec<Leak> {
+    // The common case, nothing held, in one pass without maps.
+    let mut balance = vec![0i64; trace.objects.len()];
+    for event in &trace.events {
+        match event.op {
+            Op::Lock { object, .. } => balance[object.index()] += 1,
+            Op::Unlock { object, .. } => balance[object.index()] -= 1,
+            Op::Acquire { object, permits } => balance[object.index()] += i64::from(permits),
+            Op::Release { object, permits } | Op::Forget { object, permits } => {
+                balance[object.index()] -= i64::from(permits)
+            }
+            _ => {}
+        }
+    }
+    if balance.iter().all(|&held| held <= 0) {
+        return Vec::new();
+    }
+    let holdings = Holdings::from_trace(trace);
+    let mut leaks = Vec::new();
+    for (index, info) in trace.objects.iter().enumerate() {
+        let object = ObjectId(index as u32);
+        for holder in holdings.holders(object) {
+            let taken_at: Option<Location> = trace
+                .events
+                .iter()
+                .rev()
+                .find(|event| {
+                    event.task == holder
+                        && matches!(event.op, Op::Lock { object: o, .. } | Op::Acquire { object: o, .. } if o == object)
+                })
+                .map(|event| event.location);
+            leaks.push(Leak {
+                object_label: trace.object_label(object),
+                created_at: info.created_at,
+                holder_name: trace.task_label(holder),
+                count: holdings.count(object, holder),
+                taken_at,
+            });
+        }
+    }
+    leaks
+}

@@ -1,0 +1,301 @@
+//! Happens-before, online: vector clocks maintained event by event, with
+//! FastTrack-style epochs for tracked accesses (Flanagan & Freund, PLDI
+//! 2009) so that the common access costs O(1).
+
+use crate::clock::VectorClock;
+use crate::sync::{role, Channel, Role};
+use racecheck_trace::{Event, ObjectId, ObjectInfo, Op, TaskId};
+use std::collections::VecDeque;
+
+/// Two accesses to the same tracked object, at least one a write, by
+/// different tasks, not ordered by happens-before: indices into the trace's
+/// events, the earlier first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RacePair {
+    /// The tracked object.
+    pub object: ObjectId,
+    /// The earlier access.
+    pub first: usize,
+    /// The later access.
+    pub second: usize,
+}
+
+/// An access remembered as an epoch: the task's own clock entry at the
+/// access, and where it is in the trace.
+#[derive(Clone, Copy, Debug)]
+struct Epoch {
+    task: TaskId,
+    clock: u32,
+    event: usize,
+}
+
+impl Epoch {
+    /// Whether this access happened before anything that knows `clock`.
+    #[inline]
+    fn happens_before(self, clock: &VectorClock) -> bool {
+        self.clock <= clock.get(self.task)
+    }
+}
+
+/// The clocks and access history of one object.
+#[derive(Debug, Default)]
+struct ObjectState {
+    main: VectorClock,
+    readers: VectorClock,
+    /// Clocks of messages sent and not yet received, oldest first.
+    messages: VecDeque<VectorClock>,
+    last_write: Option<Epoch>,
+    /// Reads since the last write that no later read is known to follow;
+    /// usually one (the FastTrack epoch), more only while reads are
+    /// concurrent.
+    reads: Vec<Epoch>,
+    /// A race on this object was already reported in this execution.
+    raced: bool,
+}
+
+impl ObjectState {
+    fn reset(&mut self, spare: &mut Vec<VectorClock>) {
+        self.main.clear();
+        self.readers.clear();
+        spare.extend(self.messages.drain(..));
+        self.last_write = None;
+        self.reads.clear();
+        self.raced = false;
+    }
+}
+
+/// Happens-before over one execution, fed one event at a time.
+///
+/// Every event advances its task's own clock entry, so each event has a
+/// unique epoch; acquires join the object's clocks, releases join into
+/// them (the rules are in one table shared with [`HbGraph`](crate::HbGraph)).
+/// Tracked reads and writes are checked against the last write and the
+/// concurrent reads: a race is reported once per object per execution,
+/// whichever order the execution happened to run the accesses in.
+///
+/// ```
+/// use racecheck_detect::HappensBefore;
+/// use racecheck_trace::{Event, Location, ObjectId, ObjectInfo, ObjectKind, Op, TaskId};
+///
+/// let objects = [ObjectInfo { kind: ObjectKind::Shared, name: None, created_at: Location::caller() }];
+/// let write = |task| Event { step: 0, task: TaskId(task), op: Op::Write { object: ObjectId(0) }, location: Location::caller() };
+/// let mut hb = HappensBefore::default();
+/// let mut races = Vec::new();
+/// hb.observe(0, &write(1), &objects, &mut races);
+/// hb.observe(1, &write(2), &objects, &mut races);
+/// assert_eq!(races.len(), 1);
+/// ```
+#[derive(Debug, Default)]
+pub struct HappensBefore {
+    tasks: Vec<VectorClock>,
+    finished: Vec<VectorClock>,
+    objects: Vec<ObjectState>,
+    spare_clocks: Vec<VectorClock>,
+    scratch: VectorClock,
+}
+
+impl HappensBefore {
+    /// Forgets everything, keeping allocations, for the next execution.
+    pub fn reset(&mut self) {
+        self.tasks.iter_mut().for_each(VectorClock::clear);
+        self.finished.iter_mut().for_each(VectorClock::clear);
+        let spare = &mut self.spare_clocks;
+        self.objects
+            .iter_mut()
+            .for_each(|object| object.reset(spare));
+    }
+
+    /// The current clock of `task`.
+    pub fn clock(&self, task: TaskId) -> VectorClock {
+        self.tasks.get(task.index()).cloned().unwrap_or_default()
+    }
+
+    /// Processes event number `index` of a trace whose objects are
+    /// `objects`; pushes any race it completes onto `races`.
+    pub fn observe(
+        &mut self,
+        index: usize,
+        event: &Event,
+        objects: &[ObjectInfo],
+        races: &mut Vec<RacePair>,
+    ) {
+        let task = event.task;
+        self.ensure_task(task);
+        let object = event.op.object().filter(|_| !is_block(&event.op));
+        let kind = object.and_then(|object| objects.get(object.index()).map(|info| info.kind));
+        let role = match (object, kind) {
+            (Some(_), Some(kind)) => role(kind, &event.op),
+            _ => Role::None,
+        };
+        if let Some(object) = object {
+            self.ensure_object(object);
+        }
+
+        // Acquire before the tick: the event itself knows what it learned.
+        match (role, object) {
+            (Role::Acquire { with_readers }, Some(object)) => {
+                let state = &self.objects[object.index()];
+                self.tasks[task.index()].join(&state.main);
+                if with_readers {
+                    self.tasks[task.index()].join(&state.readers);
+                }
+            }
+            (Role::ReceiveMessage, Some(object)) => {
+                if let Some(message) = self.objects[object.index()].messages.pop_front() {
+                    self.tasks[task.index()].join(&message);
+                    self.spare_clocks.push(message);
+                }
+            }
+            _ => {}
+        }
+        if let Op::Join { target } = event.op {
+            if let Some(finished) = self.finished.get(target.index()) {
+                self.scratch.assign(finished);
+                self.tasks[task.index()].join(&self.scratch);
+            }
+        }
+
+        let epoch = self.tasks[task.index()].tick(task);
+
+        match (role, object) {
+            (Role::Release(channel), Some(object)) => {
+                let clock = &self.tasks[task.index()];
+                let state = &mut self.objects[object.index()];
+                match channel {
+                    Channel::Main => state.main.join(clock),
+                    Channel::Readers => state.readers.join(clock),
+                }
+            }
+            (Role::SendMessage, Some(object)) => {
+                let mut message = self.spare_clocks.pop().unwrap_or_default();
+                message.assign(&self.tasks[task.index()]);
+                self.objects[object.index()].messages.push_back(message);
+            }
+            (Role::Access, Some(object)) => {
+                let access = Epoch {
+                    task,
+                    clock: epoch,
+                    event: index,
+                };
+                let write = matches!(event.op, Op::Write { .. });
+                self.check_access(object, access, write, races);
+            }
+            _ => {}
+        }
+        match event.op {
+            Op::Spawn { child } => {
+                self.ensure_task(child);
+                let (parent, child) = pick_two(&mut self.tasks, task.index(), child.index());
+                if let Some(child) = child {
+                    child.join(parent);
+                }
+            }
+            Op::Finish => {
+                if self.finished.len() <= task.index() {
+                    self.finished
+                        .resize_with(task.index() + 1, VectorClock::default);
+                }
+                let (tasks, finished) = (&self.tasks, &mut self.finished);
+                finished[task.index()].assign(&tasks[task.index()]);
+            }
+            _ => {}
+        }
+    }
+
+    fn check_access(
+        &mut self,
+        object: ObjectId,
+        access: Epoch,
+        write: bool,
+        races: &mut Vec<RacePair>,
+    ) {
+        let clock = &self.tasks[access.task.index()];
+        let state = &mut self.objects[object.index()];
+        let mut race = |earlier: Epoch, state_raced: &mut bool| {
+            if earlier.task != access.task && !earlier.happens_before(clock) && !*state_raced {
+                *state_raced = true;
+                races.push(RacePair {
+                    object,
+                    first: earlier.event,
+                    second: access.event,
+                });
+            }
+        };
+        if let Some(last_write) = state.last_write {
+            race(last_write, &mut state.raced);
+        }
+        if write {
+            for &read in &state.reads {
+                race(read, &mut state.raced);
+            }
+            state.last_write = Some(access);
+            state.reads.clear();
+        } else {
+            // Reads the new one follows are subsumed by it; in the common
+            // case this leaves a single epoch.
+            state
+                .reads
+                .retain(|read| read.task != access.task && !read.happens_before(clock));
+            state.reads.push(access);
+        }
+    }
+
+    fn ensure_task(&mut self, task: TaskId) {
+        if self.tasks.len() <= task.index() {
+            self.tasks
+                .resize_with(task.index() + 1, VectorClock::default);
+        }
+    }
+
+    fn ensure_object(&mut self, object: ObjectId) {
+        if self.objects.len() <= object.index() {
+            self.objects
+                .resize_with(object.index() + 1, ObjectState::default);
+        }
+    }
+}
+
+/// A blocked task waits; it has not synchronised with anything yet.
+fn is_block(op: &Op) -> bool {
+    matches!(op, Op::Block { .. })
+}
+
+/// Mutable access to two distinct clocks (`second` is `None` if it is the
+/// same as the first).
+fn pick_two(
+    clocks: &mut [VectorClock],
+    first: usize,
+    second: usize,
+) -> (&VectorClock, Option<&mut VectorClock>) {
+    if first < second {
+        let (low, high) = clocks.split_at_mut(second);
+        (&low[first], Some(&mut high[0]))
+    } else if second < first {
+        let (low, high) = clocks.split_at_mut(first);
+        (&high[0], Some(&mut low[second]))
+    } else {
+        (&clocks[first], None)
+    }
+}
+
+/// The clock of every event of `trace`, as [`HappensBefore`] computes it:
+/// event `a` happens before event `b` exactly when `a != b` and
+/// `clocks[b].get(task of a) >= clocks[a].get(task of a)`.
+///
+/// ```
+/// use racecheck_detect::event_clocks;
+/// assert!(event_clocks(&racecheck_trace::Trace::default()).is_empty());
+/// ```
+pub fn event_clocks(trace: &racecheck_trace::Trace) -> Vec<VectorClock> {
+    let mut hb = HappensBefore::default();
+    let mut races = Vec::new();
+    trace
+        .events
+        .iter()
+        .enumerate()
+        .map(|(index, event)| {
+            hb.observe(index, event, &trace.objects, &mut races);
+            hb.clock(event.task)
+        })
+        .collect()
+}

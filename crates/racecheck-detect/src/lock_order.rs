@@ -1,0 +1,276 @@
+//! The lock-order graph (Goodlock, lockdep): lock A held while lock B is
+//! taken adds the edge A → B. A cycle whose edges come from different tasks
+//! and share no guard lock can deadlock in some schedule, even if no
+//! execution did. The graph accumulates over a whole exploration.
+
+use crate::finding::{LockOrderEdge, PotentialDeadlock};
+use petgraph::algo::tarjan_scc;
+use petgraph::graphmap::DiGraphMap;
+use racecheck_trace::{Location, ObjectId, ObjectKind, Op, TaskId, Trace};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Edge samples kept per pair of locks: enough to find tasks and guards
+/// that make a cycle real, bounded so memory stays flat.
+const SAMPLES_PER_EDGE_MAX: usize = 4;
+
+/// Longest cycle examined.
+const CYCLE_LENGTH_MAX: usize = 8;
+
+/// Identifies a lock across executions: where it was created, and how many
+/// locks were created there before it in the same execution.
+type LockKey = (Location, u32);
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Sample {
+    task: TaskId,
+    task_name: String,
+    held_at: Location,
+    acquired_at: Location,
+    /// Other locks held at the time.
+    guards: BTreeSet<u32>,
+}
+
+/// The lock-order graph of an exploration.
+#[derive(Debug, Default)]
+pub(crate) struct LockOrder {
+    graph: DiGraphMap<u32, ()>,
+    keys: BTreeMap<LockKey, u32>,
+    labels: Vec<String>,
+    samples: BTreeMap<(u32, u32), Vec<Sample>>,
+    reported: BTreeSet<Vec<u32>>,
+}
+
+struct Held {
+    node: u32,
+    object: ObjectId,
+    taken_at: Location,
+    count: u32,
+}
+
+impl LockOrder {
+    /// Adds the lock orders of one execution's trace and returns cycles not
+    /// reported before.
+    pub(crate) fn add(&mut self, trace: &Trace) -> Vec<PotentialDeadlock> {
+        if !takes_nested_locks(trace) {
+            return Vec::new();
+        }
+        let nodes = self.nodes_of(trace);
+        let mut held: BTreeMap<TaskId, Vec<Held>> = BTreeMap::new();
+        let mut changed = false;
+        for event in &trace.events {
+            match event.op {
+                Op::Lock { object, .. } => {
+                    let Some(node) = nodes[object.index()] else {
+                        continue;
+                    };
+                    let mine = held.entry(event.task).or_default();
+                    if let Some(entry) = mine.iter_mut().find(|entry| entry.object == object) {
+                        entry.count += 1;
+                        continue;
+                    }
+                    for entry in mine.iter() {
+                        let guards = mine
+                            .iter()
+                            .filter(|other| other.node != entry.node)
+                            .map(|other| other.node)
+                            .collect();
+                        let sample = Sample {
+                            task: event.task,
+                            task_name: trace.task_label(event.task),
+                            held_at: entry.taken_at,
+                            acquired_at: event.location,
+                            guards,
+                        };
+                        changed |= self.add_edge(entry.node, node, sample);
+                    }
+                    mine.push(Held {
+                        node,
+                        object,
+                        taken_at: event.location,
+                        count: 1,
+                    });
+                }
+                Op::Unlock { object, .. } => {
+                    if let Some(mine) = held.get_mut(&event.task) {
+                        if let Some(index) = mine.iter().position(|entry| entry.object == object) {
+                            mine[index].count -= 1;
+                            if mine[index].count == 0 {
+                                mine.remove(index);
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        if !changed {
+            return Vec::new();
+        }
+        self.new_cycles()
+    }
+
+    /// The graph node of every lock of the trace (`None` for other objects).
+    /// A lock is known across executions by where it was created and how
+    /// many objects were created there before it.
+    fn nodes_of(&mut self, trace: &Trace) -> Vec<Option<u32>> {
+        let mut seen_at: BTreeMap<Location, u32> = BTreeMap::new();
+        trace
+            .objects
+            .iter()
+            .enumerate()
+            .map(|(index, info)| {
+                let occurrence = seen_at.entry(info.created_at).or_insert(0);
+                let key = (info.created_at, *occurrence);
+                *occurrence += 1;
+                let is_lock = matches!(
+                    info.kind,
+                    ObjectKind::Mutex | ObjectKind::RwLock | ObjectKind::ReentrantMutex
+                );
+                if !is_lock {
+                    return None;
+                }
+                let next = self.keys.len() as u32;
+                let node = *self.keys.entry(key).or_insert(next);
+                if node == next {
+                    self.labels.push(trace.object_label(ObjectId(index as u32)));
+                    self.graph.add_node(node);
+                }
+                Some(node)
+            })
+            .collect()
+    }
+
+    fn add_edge(&mut self, from: u32, to: u32, sample: Sample) -> bool {
+        let samples = self.samples.entry((from, to)).or_default();
+        if samples.contains(&sample) || samples.len() >= SAMPLES_PER_EDGE_MAX {
+            return false;
+        }
+        samples.push(sample);
+        self.graph.add_edge(from, to, ());
+        true
+    }
+
+    fn new_cycles(&mut self) -> Vec<PotentialDeadlock> {
+        let mut found = Vec::new();
+        for component in tarjan_scc(&self.graph) {
+            if component.len() < 2 {
+                continue;
+            }
+            let mut cycles = Vec::new();
+            let start = *component.iter().min().expect("not empty");
+            self.cycles_from(start, &component, &mut vec![start], &mut cycles);
+            for cycle in cycles {
+                let mut key = cycle.clone();
+                key.sort_unstable();
+                if self.reported.contains(&key) {
+                    continue;
+                }
+                if let Some(edges) = self.feasible(&cycle) {
+                    self.reported.insert(key);
+                    found.push(PotentialDeadlock { cycle: edges });
+                }
+            }
+        }
+        found
+    }
+
+    /// Simple cycles through `path`'s first node within the component, up
+    /// to `CYCLE_LENGTH_MAX` locks long.
+    fn cycles_from(
+        &self,
+        start: u32,
+        component: &[u32],
+        path: &mut Vec<u32>,
+        cycles: &mut Vec<Vec<u32>>,
+    ) {
+        let current = *path.last().expect("path starts with start");
+        for next in self.graph.neighbors(current) {
+            if next == start && path.len() >= 2 {
+                cycles.push(path.clone());
+            } else if next > start
+                && component.contains(&next)
+                && !path.contains(&next)
+                && path.len() < CYCLE_LENGTH_MAX
+            {
+                path.push(next);
+                self.cycles_from(start, component, path, cycles);
+                path.pop();
+            }
+        }
+    }
+
+    /// Samples for each edge of the cycle taken by at least two different
+    /// tasks with no guard lock common to all of them, if there are any.
+    fn feasible(&self, cycle: &[u32]) -> Option<Vec<LockOrderEdge>> {
+        let pairs: Vec<(u32, u32)> = (0..cycle.len())
+            .map(|index| (cycle[index], cycle[(index + 1) % cycle.len()]))
+            .collect();
+        let options: Vec<&Vec<Sample>> = pairs
+            .iter()
+            .map(|pair| self.samples.get(pair))
+            .collect::<Option<_>>()?;
+        let mut choice = vec![0; pairs.len()];
+        loop {
+            let chosen: Vec<&Sample> = choice
+                .iter()
+                .zip(&options)
+                .map(|(&index, samples)| &samples[index])
+                .collect();
+            let tasks: BTreeSet<TaskId> = chosen.iter().map(|sample| sample.task).collect();
+            let common_guard = chosen
+                .iter()
+                .skip(1)
+                .fold(chosen[0].guards.clone(), |common, sample| {
+                    common.intersection(&sample.guards).copied().collect()
+                });
+            if tasks.len() >= 2 && common_guard.is_empty() {
+                return Some(
+                    pairs
+                        .iter()
+                        .zip(chosen)
+                        .map(|(&(held, acquired), sample)| LockOrderEdge {
+                            held: self.labels[held as usize].clone(),
+                            held_at: sample.held_at,
+                            acquired: self.labels[acquired as usize].clone(),
+                            acquired_at: sample.acquired_at,
+                            task_name: sample.task_name.clone(),
+                        })
+                        .collect(),
+                );
+            }
+            // Next combination, odometer style.
+            let mut position = 0;
+            loop {
+                if position == choice.len() {
+                    return None;
+                }
+                choice[position] += 1;
+                if choice[position] < options[position].len() {
+                    break;
+                }
+                choice[position] = 0;
+                position += 1;
+            }
+        }
+    }
+}
+
+/// Whether some task takes a lock while holding another: the only way to
+/// add an edge. Cheap, so that executions without nested locks cost nothing
+/// more.
+fn takes_nested_locks(trace: &Trace) -> bool {
+    let mut held: Vec<u32> = Vec::new();
+    for event in &trace.events {
+        let task = event.task.index();
+        if held.len() <= task {
+            held.resize(task + 1, 0);
+        }
+        match event.op {
+            Op::Lock { .. } if held[task] > 0 => return true,
+            Op::Lock { .. } => held[task] += 1,
+            Op::Unlock { .. } => held[task] = held[task].saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}

@@ -1,0 +1,92 @@
+//! Which events create happens-before order, in one table.
+//!
+//! Each visible operation either releases into an object's clock (unlock,
+//! semaphore release, notify, set, close, oneshot send), acquires from it
+//! (lock, acquire, notified, wait, receive), passes a message (mpsc send and
+//! receive, matched first in first out), or creates no order at all (sleep,
+//! timers, yield, a failed `try_*`, a block). Both the vector-clock tracker
+//! and the happens-before graph read this table, so they cannot disagree on
+//! the rules, only on the algebra.
+
+use racecheck_trace::{LockMode, ObjectKind, Op};
+
+/// An object's clock an operation releases into or acquires from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Channel {
+    /// Everything that orders later acquires: unlocks, releases, sets.
+    Main,
+    /// Read unlocks of an `RwLock`: they order later *write* locks only.
+    Readers,
+}
+
+/// What an operation does to happens-before order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// No order.
+    None,
+    /// Publishes the task's knowledge into the object's clock.
+    Release(Channel),
+    /// Learns what was published into the object's main clock, and also
+    /// the readers' clock when `with_readers`.
+    Acquire { with_readers: bool },
+    /// Sends a message: the matching receive will learn what the sender
+    /// knew.
+    SendMessage,
+    /// Receives the oldest message not yet received.
+    ReceiveMessage,
+    /// Reads or writes tracked state (checked for races, orders nothing).
+    Access,
+}
+
+/// The role of `op` on an object of `kind`.
+pub(crate) fn role(kind: ObjectKind, op: &Op) -> Role {
+    use ObjectKind as Kind;
+    match (kind, op) {
+        (Kind::RwLock, Op::Lock { mode, .. }) => Role::Acquire {
+            with_readers: *mode == LockMode::Exclusive,
+        },
+        (Kind::RwLock, Op::Unlock { mode, .. }) => Role::Release(match mode {
+            LockMode::Exclusive => Channel::Main,
+            LockMode::Shared => Channel::Readers,
+        }),
+        (_, Op::Lock { .. }) => Role::Acquire {
+            with_readers: false,
+        },
+        (_, Op::Unlock { .. }) => Role::Release(Channel::Main),
+        (Kind::Channel, Op::Send { .. }) => Role::SendMessage,
+        (Kind::Channel, Op::Recv { .. }) => Role::ReceiveMessage,
+        (
+            _,
+            Op::Release { .. }
+            | Op::AddPermits { .. }
+            | Op::Close { .. }
+            | Op::Notify { .. }
+            | Op::Set { .. }
+            | Op::Send { .. },
+        ) => Role::Release(Channel::Main),
+        (
+            _,
+            Op::Acquire { .. }
+            | Op::Notified { .. }
+            | Op::Wait { .. }
+            | Op::Recv { .. }
+            | Op::RecvClosed { .. },
+        ) => Role::Acquire {
+            with_readers: false,
+        },
+        (_, Op::Read { .. } | Op::Write { .. }) => Role::Access,
+        (
+            _,
+            Op::Spawn { .. }
+            | Op::Finish
+            | Op::Join { .. }
+            | Op::Yield
+            | Op::Sleep { .. }
+            | Op::TimedOut
+            | Op::Block { .. }
+            | Op::TryFailed { .. }
+            | Op::Forget { .. }
+            | Op::Clear { .. },
+        ) => Role::None,
+    }
+}

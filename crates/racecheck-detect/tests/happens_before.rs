@@ -1,0 +1,154 @@
+//! The vector clocks agree with reachability in the happens-before graph,
+//! for every pair of events of random traces over every kind of object.
+
+use proptest::prelude::*;
+use racecheck_detect::{event_clocks, HbGraph};
+use racecheck_trace::{
+    Event, Location, LockMode, ObjectId, ObjectInfo, ObjectKind, Op, TaskId, TaskInfo, Trace,
+};
+
+const KINDS: [ObjectKind; 9] = [
+    ObjectKind::Mutex,
+    ObjectKind::RwLock,
+    ObjectKind::ReentrantMutex,
+    ObjectKind::Semaphore,
+    ObjectKind::Event,
+    ObjectKind::Notify,
+    ObjectKind::Channel,
+    ObjectKind::Oneshot,
+    ObjectKind::Shared,
+];
+
+/// A raw choice: which task acts, on which object, which variant of the
+/// operations that object kind offers.
+fn choices() -> impl Strategy<Value = Vec<(u32, usize, u8)>> {
+    prop::collection::vec((0..4u32, 0..KINDS.len(), any::<u8>()), 0..60)
+}
+
+/// Turns raw choices into a well-formed trace: task 0 spawns tasks 1 to 3
+/// first; a finished task does nothing more; joins wait for a finish;
+/// receives only take messages that were sent.
+fn trace_of(choices: &[(u32, usize, u8)]) -> Trace {
+    let location = Location::caller();
+    let mut trace = Trace::default();
+    for name in ["main", "a", "b", "c"] {
+        trace.tasks.push(TaskInfo {
+            name: name.into(),
+            parent: None,
+            spawned_at: location,
+        });
+    }
+    for kind in KINDS {
+        trace.objects.push(ObjectInfo {
+            kind,
+            name: None,
+            created_at: location,
+        });
+    }
+    let push = |trace: &mut Trace, task: u32, op: Op| {
+        let step = trace.events.len() as u32;
+        trace.events.push(Event {
+            step,
+            task: TaskId(task),
+            op,
+            location,
+        });
+    };
+    for child in 1..4 {
+        push(
+            &mut trace,
+            0,
+            Op::Spawn {
+                child: TaskId(child),
+            },
+        );
+    }
+    let mut finished = [false; 4];
+    let mut messages = 0u32;
+    for &(task, object_index, variant) in choices {
+        if finished[task as usize] {
+            continue;
+        }
+        let object = ObjectId(object_index as u32);
+        let mode = if variant % 2 == 0 {
+            LockMode::Exclusive
+        } else {
+            LockMode::Shared
+        };
+        let op = match (KINDS[object_index], variant % 4) {
+            (_, 3) if variant % 16 == 3 => {
+                finished[task as usize] = task != 0;
+                if task == 0 {
+                    Op::Yield
+                } else {
+                    Op::Finish
+                }
+            }
+            (_, 3) if variant % 16 == 7 => {
+                let target = (task + 1 + u32::from(variant) % 3) % 4;
+                if finished[target as usize] {
+                    Op::Join {
+                        target: TaskId(target),
+                    }
+                } else {
+                    Op::Sleep { until_ns: 5 }
+                }
+            }
+            (ObjectKind::Mutex | ObjectKind::RwLock | ObjectKind::ReentrantMutex, 0 | 2) => {
+                Op::Lock { object, mode }
+            }
+            (ObjectKind::Mutex | ObjectKind::RwLock | ObjectKind::ReentrantMutex, _) => {
+                Op::Unlock { object, mode }
+            }
+            (ObjectKind::Semaphore, 0) => Op::Acquire { object, permits: 1 },
+            (ObjectKind::Semaphore, 1) => Op::Release { object, permits: 1 },
+            (ObjectKind::Semaphore, _) => Op::AddPermits { object, permits: 2 },
+            (ObjectKind::Event, 0) => Op::Set { object },
+            (ObjectKind::Event, 1) => Op::Wait { object },
+            (ObjectKind::Event, _) => Op::Clear { object },
+            (ObjectKind::Notify, 0) => Op::Notify {
+                object,
+                all: variant > 127,
+            },
+            (ObjectKind::Notify, _) => Op::Notified { object },
+            (ObjectKind::Channel, 0 | 2) => {
+                messages += 1;
+                Op::Send { object }
+            }
+            (ObjectKind::Channel, _) if messages > 0 => {
+                messages -= 1;
+                Op::Recv { object }
+            }
+            (ObjectKind::Channel, _) => Op::Close { object },
+            (ObjectKind::Oneshot, 0) => Op::Send { object },
+            (ObjectKind::Oneshot, 1) => Op::Recv { object },
+            (ObjectKind::Oneshot, _) => Op::RecvClosed { object },
+            (ObjectKind::Shared, 0 | 2) => Op::Write { object },
+            (ObjectKind::Shared, _) => Op::Read { object },
+        };
+        push(&mut trace, task, op);
+    }
+    trace
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn vector_clocks_agree_with_graph_reachability(choices in choices()) {
+        let trace = trace_of(&choices);
+        let clocks = event_clocks(&trace);
+        let graph = HbGraph::from_trace(&trace);
+        for (a, first) in trace.events.iter().enumerate() {
+            let epoch = clocks[a].get(first.task);
+            for (b, clock) in clocks.iter().enumerate() {
+                let by_clocks = a != b && clock.get(first.task) >= epoch;
+                prop_assert_eq!(
+                    by_clocks,
+                    graph.happens_before(a, b),
+                    "events {} and {} of {:#?}", a, b, trace.events
+                );
+            }
+        }
+    }
+}
