@@ -196,3 +196,89 @@ impl HbGraph {
         dot
     }
 }
+
+/// Most events a finding's graph shows.
+pub const DOT_EVENTS_MAX: usize = 40;
+
+/// The happens-before graph around a finding, as Graphviz DOT: for a race,
+/// the two accesses (in red) and the events of their tasks between them,
+/// with the orders that do exist; for a deadlock or hang, the last events of
+/// the stuck tasks. `None` for findings without events to show.
+///
+/// ```
+/// use racecheck_detect::{finding_dot, Checks, Detector, ExecutionEnd};
+/// use racecheck_trace::{Event, Location, ObjectId, ObjectInfo, ObjectKind, Op, TaskId, Trace};
+///
+/// let mut trace = Trace::default();
+/// trace.objects.push(ObjectInfo { kind: ObjectKind::Shared, name: None, created_at: Location::caller() });
+/// for task in [1, 2] {
+///     trace.events.push(Event { step: task, task: TaskId(task), op: Op::Write { object: ObjectId(0) }, location: Location::caller() });
+/// }
+/// let end = ExecutionEnd { blocked: Vec::new(), root_finished: true, failed: false };
+/// let verdict = Detector::new(Checks::default()).analyze(&trace, &end);
+/// let dot = finding_dot(&trace, &verdict.failures[0]).unwrap();
+/// assert!(dot.starts_with("digraph"));
+/// ```
+pub fn finding_dot(trace: &Trace, finding: &crate::Finding) -> Option<String> {
+    let graph = HbGraph::from_trace(trace);
+    match finding {
+        crate::Finding::Race(race) => {
+            let (first, second) = (race.first.event, race.second.event);
+            let tasks = [race.first.task, race.second.task];
+            let mut keep: BTreeSet<usize> = (first..=second)
+                .filter(|&index| tasks.contains(&trace.events[index].task))
+                .collect();
+            // What the second access does know, near the first one.
+            keep.extend(
+                graph
+                    .predecessors(second)
+                    .into_iter()
+                    .filter(|&index| index >= first.saturating_sub(DOT_EVENTS_MAX)),
+            );
+            let keep = bounded(keep, &[first, second]);
+            Some(graph.to_dot(trace, &keep, &[first, second]))
+        }
+        crate::Finding::Deadlock(deadlock) => {
+            let tasks: Vec<_> = deadlock.cycle.iter().map(|wait| wait.task).collect();
+            Some(last_events_of(&graph, trace, &tasks))
+        }
+        crate::Finding::Hang(hang) => {
+            let tasks: Vec<_> = hang.waits.iter().map(|wait| wait.task).collect();
+            Some(last_events_of(&graph, trace, &tasks))
+        }
+        crate::Finding::PotentialDeadlock(_) | crate::Finding::Leak(_) => None,
+    }
+}
+
+/// The last events of each task, the very last in red.
+fn last_events_of(graph: &HbGraph, trace: &Trace, tasks: &[racecheck_trace::TaskId]) -> String {
+    let per_task = (DOT_EVENTS_MAX / tasks.len().max(1)).max(1);
+    let mut keep = BTreeSet::new();
+    let mut highlight = Vec::new();
+    for &task in tasks {
+        let mine: Vec<usize> = (0..trace.events.len())
+            .rev()
+            .filter(|&index| trace.events[index].task == task)
+            .take(per_task)
+            .collect();
+        highlight.extend(mine.first().copied());
+        keep.extend(mine);
+    }
+    graph.to_dot(trace, &keep, &highlight)
+}
+
+/// At most `DOT_EVENTS_MAX` events, always including `must`: the ones
+/// closest to them win.
+fn bounded(keep: BTreeSet<usize>, must: &[usize]) -> BTreeSet<usize> {
+    if keep.len() <= DOT_EVENTS_MAX {
+        return keep;
+    }
+    let mut ranked: Vec<usize> = keep.into_iter().collect();
+    ranked.sort_by_key(|&index| {
+        must.iter()
+            .map(|&anchor| index.abs_diff(anchor))
+            .min()
+            .unwrap_or(usize::MAX)
+    });
+    ranked.into_iter().take(DOT_EVENTS_MAX).collect()
+}

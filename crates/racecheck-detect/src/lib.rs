@@ -49,6 +49,6 @@ pub use detector::{Check, Checks, Detector, ExecutionEnd, Verdict};
 pub use finding::{
     Access, Deadlock, Finding, Hang, Leak, LockOrderEdge, PotentialDeadlock, Race, Wait,
 };
-pub use graph::{Edge, HbGraph};
+pub use graph::{finding_dot, Edge, HbGraph, DOT_EVENTS_MAX};
 pub use hb::{event_clocks, HappensBefore, RacePair};
 pub use waits::{stuck_tasks, Holdings, StuckTask};

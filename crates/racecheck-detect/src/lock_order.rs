@@ -6,7 +6,7 @@
 use crate::finding::{LockOrderEdge, PotentialDeadlock};
 use petgraph::algo::tarjan_scc;
 use petgraph::graphmap::DiGraphMap;
-use racecheck_trace::{Location, ObjectId, ObjectKind, Op, TaskId, Trace};
+use racecheck_trace::{Location, ObjectId, ObjectKind, Op, TaskId, Trace, WaitTarget};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Edge samples kept per pair of locks: enough to find tasks and guards
@@ -59,13 +59,19 @@ impl LockOrder {
         let mut changed = false;
         for event in &trace.events {
             match event.op {
-                Op::Lock { object, .. } => {
+                // A blocked attempt counts: in a deadlocked execution the
+                // second locks are never taken, only tried.
+                Op::Block {
+                    on: WaitTarget::Object(object),
+                }
+                | Op::Lock { object, .. } => {
                     let Some(node) = nodes[object.index()] else {
                         continue;
                     };
+                    let attempt = matches!(event.op, Op::Block { .. });
                     let mine = held.entry(event.task).or_default();
                     if let Some(entry) = mine.iter_mut().find(|entry| entry.object == object) {
-                        entry.count += 1;
+                        entry.count += u32::from(!attempt);
                         continue;
                     }
                     for entry in mine.iter() {
@@ -82,6 +88,9 @@ impl LockOrder {
                             guards,
                         };
                         changed |= self.add_edge(entry.node, node, sample);
+                    }
+                    if attempt {
+                        continue;
                     }
                     mine.push(Held {
                         node,
@@ -266,7 +275,7 @@ fn takes_nested_locks(trace: &Trace) -> bool {
             held.resize(task + 1, 0);
         }
         match event.op {
-            Op::Lock { .. } if held[task] > 0 => return true,
+            Op::Lock { .. } | Op::Block { .. } if held[task] > 0 => return true,
             Op::Lock { .. } => held[task] += 1,
             Op::Unlock { .. } => held[task] = held[task].saturating_sub(1),
             _ => {}

@@ -114,6 +114,17 @@ pub struct Failure {
     pub also: Vec<FailureKind>,
 }
 
+impl Failure {
+    /// The happens-before graph around the finding, as Graphviz DOT (see
+    /// [`racecheck_detect::finding_dot`]), for findings that have one.
+    pub fn dot(&self) -> Option<String> {
+        match &self.kind {
+            FailureKind::Finding(finding) => racecheck_detect::finding_dot(&self.trace, finding),
+            _ => None,
+        }
+    }
+}
+
 /// The kinds of failure the runtime finds by itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FailureKind {

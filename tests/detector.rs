@@ -1,0 +1,330 @@
+//! The detector's findings other than races (those are in
+//! `detector_corpus.rs`): deadlocks actual and potential, hangs, leaks, and
+//! the JSON and Graphviz forms of a finding.
+
+use racecheck::sync::{Event, Mutex, Notify, ReentrantMutex, Semaphore, Shared};
+use racecheck::time::sleep;
+use racecheck::{Builder, Check, FailureKind, Finding, Report};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Two tasks, two locks, opposite orders.
+async fn opposite_orders() {
+    let (a, b) = (
+        Arc::new(Mutex::named("a", ())),
+        Arc::new(Mutex::named("b", ())),
+    );
+    let forward = {
+        let (a, b) = (a.clone(), b.clone());
+        racecheck::spawn_named("a-then-b", async move {
+            let _a = a.lock().await;
+            let _b = b.lock().await;
+        })
+    };
+    let backward = racecheck::spawn_named("b-then-a", async move {
+        let _b = b.lock().await;
+        let _a = a.lock().await;
+    });
+    forward.await;
+    backward.await;
+}
+
+/// Five philosophers, five forks; with `ordered`, the last one picks up
+/// its forks in the other order and the cycle is broken.
+async fn philosophers(ordered: bool) {
+    const PHILOSOPHERS: usize = 5;
+    let forks: Vec<Arc<Mutex<()>>> = (0..PHILOSOPHERS)
+        .map(|fork| Arc::new(Mutex::named(format!("fork-{fork}"), ())))
+        .collect();
+    let diners: Vec<_> = (0..PHILOSOPHERS)
+        .map(|seat| {
+            let (mut left, mut right) = (seat, (seat + 1) % PHILOSOPHERS);
+            if ordered && right < left {
+                std::mem::swap(&mut left, &mut right);
+            }
+            let (first, second) = (forks[left].clone(), forks[right].clone());
+            racecheck::spawn_named(format!("philosopher-{seat}"), async move {
+                let _first = first.lock().await;
+                let _second = second.lock().await;
+            })
+        })
+        .collect();
+    for diner in diners {
+        diner.await;
+    }
+}
+
+fn potential_deadlocks(report: &Report) -> Vec<&racecheck::detect::PotentialDeadlock> {
+    report
+        .warnings
+        .iter()
+        .filter_map(|warning| match warning {
+            Finding::PotentialDeadlock(potential) => Some(potential),
+            _ => None,
+        })
+        .collect()
+}
+
+fn deadlock_of(report: &Report) -> Option<&racecheck::detect::Deadlock> {
+    match &report.failure.as_ref()?.kind {
+        FailureKind::Finding(Finding::Deadlock(deadlock)) => Some(deadlock),
+        _ => None,
+    }
+}
+
+#[test]
+fn opposite_lock_orders_are_a_potential_deadlock_on_every_seed() {
+    for seed in 0..50 {
+        let report = Builder::new().seed(seed).iterations(1).run(opposite_orders);
+        let potential = potential_deadlocks(&report);
+        assert_eq!(potential.len(), 1, "seed {seed}: {:?}", report.warnings);
+        let text = potential[0].to_string();
+        assert!(
+            text.contains("Mutex 'a'") && text.contains("Mutex 'b'"),
+            "{text}"
+        );
+        assert!(text.contains("detector.rs:"), "{text}");
+    }
+}
+
+#[test]
+fn opposite_lock_orders_deadlock_with_the_cycle_in_some_interleaving() {
+    let report = Builder::new().iterations(1000).run(opposite_orders);
+    let deadlock = deadlock_of(&report).expect("a deadlocking interleaving");
+    let waits: Vec<&str> = deadlock
+        .cycle
+        .iter()
+        .map(|wait| wait.description.as_str())
+        .collect();
+    assert_eq!(
+        waits,
+        [
+            "task 'a-then-b' waits to lock Mutex 'b', held by 'b-then-a'",
+            "task 'b-then-a' waits to lock Mutex 'a', held by 'a-then-b'",
+        ]
+    );
+    assert_eq!(deadlock.blocked_behind.len(), 1, "main waits behind them");
+}
+
+#[test]
+fn dining_philosophers_deadlock_and_the_ordered_fix_does_not() {
+    for seed in 0..10 {
+        let report = Builder::new()
+            .seed(seed)
+            .iterations(1)
+            .run(|| philosophers(false));
+        let potential = potential_deadlocks(&report);
+        assert_eq!(potential.len(), 1, "seed {seed}");
+        assert_eq!(potential[0].cycle.len(), 5);
+    }
+    let report = Builder::new().iterations(2000).run(|| philosophers(false));
+    let deadlock = deadlock_of(&report).expect("all five pick up their left fork");
+    assert_eq!(deadlock.cycle.len(), 5);
+
+    let fixed = Builder::new().iterations(500).run(|| philosophers(true));
+    assert!(fixed.failure.is_none());
+    assert!(fixed.warnings.is_empty(), "{:?}", fixed.warnings);
+}
+
+#[test]
+fn a_common_guard_lock_makes_opposite_orders_safe() {
+    let report = Builder::new().iterations(300).run(|| async {
+        let guard = Arc::new(Mutex::named("guard", ()));
+        let (a, b) = (
+            Arc::new(Mutex::named("a", ())),
+            Arc::new(Mutex::named("b", ())),
+        );
+        let forward = {
+            let (guard, a, b) = (guard.clone(), a.clone(), b.clone());
+            racecheck::spawn(async move {
+                let _guard = guard.lock().await;
+                let _a = a.lock().await;
+                let _b = b.lock().await;
+            })
+        };
+        let _guard = guard.lock().await;
+        let _b = b.lock().await;
+        let _a = a.lock().await;
+        drop((_a, _b, _guard));
+        forward.await;
+    });
+    assert!(report.failure.is_none());
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+}
+
+#[test]
+fn reentering_a_reentrant_mutex_is_fine_but_a_mutex_deadlocks_on_one_task() {
+    let report = Builder::new().iterations(100).run(|| async {
+        let tree = ReentrantMutex::named("tree", ());
+        let _outer = tree.lock().await;
+        let _inner = tree.lock().await;
+    });
+    assert!(report.failure.is_none());
+    assert!(report.warnings.is_empty());
+
+    let report = Builder::new().iterations(1).run(|| async {
+        let table = Mutex::named("table", ());
+        let _outer = table.lock().await;
+        let _inner = table.lock().await;
+    });
+    let deadlock = deadlock_of(&report).expect("a self-deadlock");
+    assert_eq!(
+        deadlock.cycle[0].description,
+        "task 'main' waits to lock Mutex 'table', held by itself"
+    );
+}
+
+#[test]
+fn a_deadlock_that_others_outlive_is_a_partial_deadlock() {
+    let report = Builder::new().iterations(1000).run(|| async {
+        let (a, b) = (
+            Arc::new(Mutex::named("a", ())),
+            Arc::new(Mutex::named("b", ())),
+        );
+        {
+            let (a, b) = (a.clone(), b.clone());
+            racecheck::spawn_named("a-then-b", async move {
+                let _a = a.lock().await;
+                let _b = b.lock().await;
+            });
+        }
+        racecheck::spawn_named("b-then-a", async move {
+            let _b = b.lock().await;
+            let _a = a.lock().await;
+        });
+        // main does not wait for them and finishes.
+    });
+    let deadlock = deadlock_of(&report).expect("a deadlocking interleaving");
+    assert!(deadlock.partial);
+    assert!(report.failure.unwrap().to_string().contains("partial"));
+}
+
+#[test]
+fn a_wait_nobody_will_end_is_a_hang_naming_the_last_toucher() {
+    let report = Builder::new().iterations(200).run(|| async {
+        let ready = Arc::new(Event::named("ready"));
+        let waiter = {
+            let ready = ready.clone();
+            racecheck::spawn_named("consumer", async move { ready.wait().await })
+        };
+        ready.set();
+        ready.clear(); // the consumer may not have looked yet: a lost wakeup
+        waiter.await;
+    });
+    let failure = report.failure.expect("some schedule clears first");
+    let FailureKind::Finding(Finding::Hang(hang)) = &failure.kind else {
+        panic!("expected a hang, got {}", failure.kind);
+    };
+    let consumer = hang
+        .waits
+        .iter()
+        .position(|wait| wait.description == "task 'consumer' waits on Event 'ready'")
+        .expect("the consumer waits on the event");
+    let (toucher, _) = hang.last_touched[consumer]
+        .as_ref()
+        .expect("main touched it");
+    assert_eq!(toucher, "main");
+}
+
+#[test]
+fn a_lost_notify_waiters_is_a_hang() {
+    let report = Builder::new().iterations(200).run(|| async {
+        let wake = Arc::new(Notify::named("wake"));
+        let sleeper = {
+            let wake = wake.clone();
+            racecheck::spawn_named("sleeper", async move { wake.notified().await })
+        };
+        wake.notify_waiters(); // stores no permit: lost if the sleeper is late
+        sleeper.await;
+    });
+    let failure = report.failure.expect("some schedule notifies first");
+    assert!(
+        matches!(failure.kind, FailureKind::Finding(Finding::Hang(_))),
+        "{}",
+        failure.kind
+    );
+}
+
+#[test]
+fn a_forgotten_guard_is_a_leak_and_a_forgotten_permit_is_not() {
+    let report = Builder::new().iterations(1).run(|| async {
+        let db = Mutex::named("db", 0);
+        std::mem::forget(db.lock().await);
+    });
+    let failure = report.failure.expect("the guard leaks");
+    let FailureKind::Finding(Finding::Leak(leak)) = &failure.kind else {
+        panic!("expected a leak, got {}", failure.kind);
+    };
+    assert_eq!(leak.object_label, "Mutex 'db'");
+    assert_eq!(leak.holder_name, "main");
+    assert!(leak.taken_at.is_some());
+
+    let report = Builder::new().iterations(10).run(|| async {
+        let slots = Semaphore::named("slots", 2);
+        slots.acquire().await.unwrap().forget();
+        assert_eq!(slots.available_permits(), 1);
+    });
+    assert!(report.failure.is_none());
+}
+
+#[test]
+fn a_lock_held_by_a_task_that_never_finishes_leaks() {
+    let report = Builder::new().iterations(20).run(|| async {
+        let db = Arc::new(Mutex::named("db", 0));
+        racecheck::spawn_named("stuck-worker", async move {
+            let _guard = db.lock().await;
+            sleep(Duration::from_secs(3600)).await;
+        });
+        racecheck::yield_now().await;
+    });
+    let failure = report.failure.expect("the worker still holds the lock");
+    assert!(
+        matches!(&failure.kind, FailureKind::Finding(Finding::Leak(leak)) if leak.holder_name == "stuck-worker"),
+        "{}",
+        failure.kind
+    );
+}
+
+#[test]
+fn checks_can_be_turned_off_or_to_warnings() {
+    let leaky = || async {
+        let db = Mutex::named("db", 0);
+        std::mem::forget(db.lock().await);
+    };
+    let warned = Builder::new().leaks(Check::Warn).iterations(5).run(leaky);
+    assert!(warned.failure.is_none());
+    assert_eq!(warned.warnings.len(), 1, "one warning for five executions");
+    let silent = Builder::new().checks(Check::Off).iterations(5).run(leaky);
+    assert!(silent.failure.is_none());
+    assert!(silent.warnings.is_empty());
+}
+
+#[test]
+fn findings_serialise_to_json_and_draw_as_graphviz() {
+    let report = Builder::new().iterations(1).run(|| async {
+        let rows = Arc::new(Shared::named("rows", 0));
+        let writer = {
+            let rows = rows.clone();
+            racecheck::spawn_named("writer", async move { rows.store(1).await })
+        };
+        rows.store(2).await;
+        writer.await;
+    });
+    let failure = report.failure.expect("a race");
+    let FailureKind::Finding(finding) = &failure.kind else {
+        panic!("expected a finding, got {}", failure.kind);
+    };
+    let json = serde_json::to_value(finding).unwrap();
+    assert_eq!(json["kind"], "race");
+    assert_eq!(json["object_label"], "Shared 'rows'");
+    assert_eq!(json["first"]["write"], true);
+    assert!(json["second"]["location"]["file"]
+        .as_str()
+        .unwrap()
+        .ends_with("detector.rs"));
+
+    let dot = failure.dot().expect("a race has a graph");
+    assert!(dot.starts_with("digraph happens_before {"));
+    assert_eq!(dot.matches("color=red").count(), 2, "{dot}");
+    assert!(dot.matches("[label=").count() <= racecheck::detect::DOT_EVENTS_MAX);
+}
