@@ -22,11 +22,13 @@
 //! use racecheck_bench::{measure_racecheck, measure_shuttle, Workload};
 //!
 //! let workload: Workload = "2x1".parse()?;
-//! let racecheck = measure_racecheck(workload, 10)?;
+//! let racecheck = measure_racecheck(workload, 10, racecheck_bench::Detection::On)?;
 //! let shuttle = measure_shuttle(workload, 10)?;
 //! assert_eq!(racecheck.executions, shuttle.executions);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+
+pub mod cli;
 
 use shuttle::future::batch_semaphore::{BatchSemaphore, Fairness};
 use shuttle::scheduler::RandomScheduler;
@@ -272,15 +274,63 @@ pub const ROUNDS: usize = 3;
 /// disturbed by the rest of the machine, for both sides alike.
 pub fn compare(workload: Workload, iterations: u64) -> Result<Comparison, BenchError> {
     let warmup = warmup_iterations(iterations);
-    measure_racecheck(workload, warmup)?;
+    let racecheck = || measure_racecheck(workload, iterations, Detection::On);
+    measure_racecheck(workload, warmup, Detection::On)?;
     measure_shuttle(workload, warmup)?;
     let mut best = Comparison {
-        racecheck: measure_racecheck(workload, iterations)?,
+        racecheck: racecheck()?,
         shuttle: measure_shuttle(workload, iterations)?,
     };
     for _ in 1..ROUNDS {
-        best.racecheck = faster(best.racecheck, measure_racecheck(workload, iterations)?);
+        best.racecheck = faster(best.racecheck, racecheck()?);
         best.shuttle = faster(best.shuttle, measure_shuttle(workload, iterations)?);
+    }
+    Ok(best)
+}
+
+/// Whether racecheck runs its detector (as users get it by default) or
+/// only explores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Detection {
+    /// The default checks: races, deadlocks, hangs, leaks, lock orders.
+    On,
+    /// `Builder::checks(Check::Off)`: exploration alone.
+    Off,
+}
+
+/// racecheck on the same workload without and with its detector.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DetectionComparison {
+    /// Exploration alone.
+    pub off: Throughput,
+    /// Exploration with the default checks.
+    pub on: Throughput,
+}
+
+impl DetectionComparison {
+    /// How many times longer an execution takes with the detector on.
+    pub fn overhead(self) -> f64 {
+        self.off.executions_per_second() / self.on.executions_per_second()
+    }
+}
+
+/// Like [`compare`], for racecheck with its detector off and on.
+pub fn compare_detection(
+    workload: Workload,
+    iterations: u64,
+) -> Result<DetectionComparison, BenchError> {
+    let warmup = warmup_iterations(iterations);
+    let off = || measure_racecheck(workload, iterations, Detection::Off);
+    let on = || measure_racecheck(workload, iterations, Detection::On);
+    measure_racecheck(workload, warmup, Detection::Off)?;
+    measure_racecheck(workload, warmup, Detection::On)?;
+    let mut best = DetectionComparison {
+        off: off()?,
+        on: on()?,
+    };
+    for _ in 1..ROUNDS {
+        best.off = faster(best.off, off()?);
+        best.on = faster(best.on, on()?);
     }
     Ok(best)
 }
@@ -300,7 +350,11 @@ fn faster(first: Throughput, second: Throughput) -> Throughput {
 ///
 /// If the workload is not within its limits or `iterations` is not in
 /// `1..=ITERATIONS_MAX`.
-pub fn measure_racecheck(workload: Workload, iterations: u64) -> Result<Throughput, BenchError> {
+pub fn measure_racecheck(
+    workload: Workload,
+    iterations: u64,
+    detection: Detection,
+) -> Result<Throughput, BenchError> {
     assert_arguments(workload, iterations);
     let Workload {
         tasks,
@@ -309,32 +363,33 @@ pub fn measure_racecheck(workload: Workload, iterations: u64) -> Result<Throughp
     let completed = Arc::new(AtomicU64::new(0));
     let program_completed = Arc::clone(&completed);
 
+    let builder = match detection {
+        Detection::On => racecheck::Builder::new(),
+        Detection::Off => racecheck::Builder::new().checks(racecheck::Check::Off),
+    };
     let start = Instant::now();
-    let report = racecheck::Builder::new()
-        .seed(SEED)
-        .iterations(iterations)
-        .run(move || {
-            let completed = Arc::clone(&program_completed);
-            async move {
-                let counter = Arc::new(racecheck::sync::Mutex::new(0u64));
-                let handles: Vec<_> = (0..tasks)
-                    .map(|_| {
-                        let counter = Arc::clone(&counter);
-                        racecheck::spawn(async move {
-                            for _ in 0..rounds_per_task {
-                                *counter.lock().await += 1;
-                                racecheck::yield_now().await;
-                            }
-                        })
+    let report = builder.seed(SEED).iterations(iterations).run(move || {
+        let completed = Arc::clone(&program_completed);
+        async move {
+            let counter = Arc::new(racecheck::sync::Mutex::new(0u64));
+            let handles: Vec<_> = (0..tasks)
+                .map(|_| {
+                    let counter = Arc::clone(&counter);
+                    racecheck::spawn(async move {
+                        for _ in 0..rounds_per_task {
+                            *counter.lock().await += 1;
+                            racecheck::yield_now().await;
+                        }
                     })
-                    .collect();
-                for handle in handles {
-                    handle.await;
-                }
-                assert_eq!(*counter.lock().await, tasks * rounds_per_task);
-                completed.fetch_add(1, Ordering::Relaxed);
+                })
+                .collect();
+            for handle in handles {
+                handle.await;
             }
-        });
+            assert_eq!(*counter.lock().await, tasks * rounds_per_task);
+            completed.fetch_add(1, Ordering::Relaxed);
+        }
+    });
     let elapsed = start.elapsed();
 
     if let Some(failure) = report.failure {

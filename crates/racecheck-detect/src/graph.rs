@@ -56,6 +56,7 @@ impl HbGraph {
         let mut finish_of_task: Vec<Option<NodeIndex>> = Vec::new();
         let mut releases: Vec<[Vec<NodeIndex>; 2]> = Vec::new();
         let mut messages: Vec<VecDeque<NodeIndex>> = Vec::new();
+        let mut published = vec![false; trace.events.len()];
         let grow = |table: &mut Vec<Option<NodeIndex>>, index: usize| {
             if table.len() <= index {
                 table.resize(index + 1, None);
@@ -119,12 +120,19 @@ impl HbGraph {
                         graph.add_edge(source, node, Edge::Synchronises);
                     }
                 }
+                Role::AcquireFrom(source) => {
+                    let source = source as usize;
+                    if source < index && published[source] {
+                        graph.add_edge(nodes[source], node, Edge::Synchronises);
+                    }
+                }
                 Role::SendMessage => messages[object.index()].push_back(node),
                 Role::ReceiveMessage => {
                     if let Some(send) = messages[object.index()].pop_front() {
                         graph.add_edge(send, node, Edge::Synchronises);
                     }
                 }
+                Role::Publish => published[index] = true,
                 Role::None | Role::Access => {}
             }
         }

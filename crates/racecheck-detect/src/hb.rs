@@ -88,6 +88,9 @@ impl ObjectState {
 #[derive(Debug, Default)]
 pub struct HappensBefore {
     tasks: Vec<VectorClock>,
+    /// Clocks of publishing events (notify, set), by event index, for the
+    /// completions that name them.
+    published: Vec<(usize, VectorClock)>,
     finished: Vec<VectorClock>,
     objects: Vec<ObjectState>,
     spare_clocks: Vec<VectorClock>,
@@ -98,6 +101,8 @@ impl HappensBefore {
     /// Forgets everything, keeping allocations, for the next execution.
     pub fn reset(&mut self) {
         self.tasks.iter_mut().for_each(VectorClock::clear);
+        self.spare_clocks
+            .extend(self.published.drain(..).map(|(_, clock)| clock));
         self.finished.iter_mut().for_each(VectorClock::clear);
         let spare = &mut self.spare_clocks;
         self.objects
@@ -140,6 +145,14 @@ impl HappensBefore {
                     self.tasks[task.index()].join(&state.readers);
                 }
             }
+            (Role::AcquireFrom(source), Some(_)) => {
+                let found = self
+                    .published
+                    .binary_search_by_key(&(source as usize), |&(index, _)| index);
+                if let Ok(position) = found {
+                    self.tasks[task.index()].join(&self.published[position].1);
+                }
+            }
             (Role::ReceiveMessage, Some(object)) => {
                 if let Some(message) = self.objects[object.index()].messages.pop_front() {
                     self.tasks[task.index()].join(&message);
@@ -165,6 +178,12 @@ impl HappensBefore {
                     Channel::Main => state.main.join(clock),
                     Channel::Readers => state.readers.join(clock),
                 }
+            }
+            (Role::Publish, Some(_)) => {
+                let mut clock = self.spare_clocks.pop().unwrap_or_default();
+                clock.assign(&self.tasks[task.index()]);
+                // Events arrive in index order: `published` stays sorted.
+                self.published.push((index, clock));
             }
             (Role::SendMessage, Some(object)) => {
                 let mut message = self.spare_clocks.pop().unwrap_or_default();

@@ -1,10 +1,13 @@
 //! Which events create happens-before order, in one table.
 //!
 //! Each visible operation either releases into an object's clock (unlock,
-//! semaphore release, notify, set, close, oneshot send), acquires from it
-//! (lock, acquire, notified, wait, receive), passes a message (mpsc send and
-//! receive, matched first in first out), or creates no order at all (sleep,
-//! timers, yield, a failed `try_*`, a block). Both the vector-clock tracker
+//! semaphore release, close, a sender dropped, oneshot send), acquires from
+//! it (lock, acquire, receive), passes a message (mpsc send and receive,
+//! matched first in first out), publishes for the one completion it causes
+//! (notify → the `notified()` it woke or whose permit it stored, set → the
+//! waits it released: the primitive names that event in the completion), or
+//! creates no order at all (sleep, timers, yield, a failed `try_*`, a block,
+//! an event clear). Both the vector-clock tracker
 //! and the happens-before graph read this table, so they cannot disagree on
 //! the rules, only on the algebra.
 
@@ -34,6 +37,12 @@ pub(crate) enum Role {
     SendMessage,
     /// Receives the oldest message not yet received.
     ReceiveMessage,
+    /// Publishes the task's knowledge for the completions it will cause
+    /// (a notification, an event set).
+    Publish,
+    /// Learns what one earlier event published: the event at this index of
+    /// the trace.
+    AcquireFrom(u32),
     /// Reads or writes tracked state (checked for races, orders nothing).
     Access,
 }
@@ -55,23 +64,17 @@ pub(crate) fn role(kind: ObjectKind, op: &Op) -> Role {
         (_, Op::Unlock { .. }) => Role::Release(Channel::Main),
         (Kind::Channel, Op::Send { .. }) => Role::SendMessage,
         (Kind::Channel, Op::Recv { .. }) => Role::ReceiveMessage,
+        (_, Op::Notify { .. } | Op::Set { .. }) => Role::Publish,
+        (_, Op::Notified { by, .. } | Op::Wait { by, .. }) => Role::AcquireFrom(*by),
         (
             _,
             Op::Release { .. }
             | Op::AddPermits { .. }
             | Op::Close { .. }
-            | Op::Notify { .. }
-            | Op::Set { .. }
+            | Op::DropSender { .. }
             | Op::Send { .. },
         ) => Role::Release(Channel::Main),
-        (
-            _,
-            Op::Acquire { .. }
-            | Op::Notified { .. }
-            | Op::Wait { .. }
-            | Op::Recv { .. }
-            | Op::RecvClosed { .. },
-        ) => Role::Acquire {
+        (_, Op::Acquire { .. } | Op::Recv { .. } | Op::RecvClosed { .. }) => Role::Acquire {
             with_readers: false,
         },
         (_, Op::Read { .. } | Op::Write { .. }) => Role::Access,

@@ -104,13 +104,19 @@ fn trace_of(choices: &[(u32, usize, u8)]) -> Trace {
             (ObjectKind::Semaphore, 1) => Op::Release { object, permits: 1 },
             (ObjectKind::Semaphore, _) => Op::AddPermits { object, permits: 2 },
             (ObjectKind::Event, 0) => Op::Set { object },
-            (ObjectKind::Event, 1) => Op::Wait { object },
+            (ObjectKind::Event, 1) => Op::Wait {
+                object,
+                by: earlier(&trace, variant),
+            },
             (ObjectKind::Event, _) => Op::Clear { object },
             (ObjectKind::Notify, 0) => Op::Notify {
                 object,
                 all: variant > 127,
             },
-            (ObjectKind::Notify, _) => Op::Notified { object },
+            (ObjectKind::Notify, _) => Op::Notified {
+                object,
+                by: earlier(&trace, variant),
+            },
             (ObjectKind::Channel, 0 | 2) => {
                 messages += 1;
                 Op::Send { object }
@@ -129,6 +135,11 @@ fn trace_of(choices: &[(u32, usize, u8)]) -> Trace {
         push(&mut trace, task, op);
     }
     trace
+}
+
+/// Some earlier event (any kind: only publishing ones order anything).
+fn earlier(trace: &Trace, variant: u8) -> u32 {
+    u32::from(variant) % (trace.events.len() as u32).max(1)
 }
 
 proptest! {

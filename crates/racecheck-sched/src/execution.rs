@@ -229,18 +229,21 @@ impl Execution {
         task
     }
 
-    /// Records an event of the running task in the current step.
+    /// Records an event of the running task in the current step and
+    /// returns its index in the trace.
     #[inline]
-    pub(crate) fn record(&mut self, op: Op, location: Location) {
+    pub(crate) fn record(&mut self, op: Op, location: Location) -> u32 {
         let task = self
             .current
             .expect("racecheck: a visible operation was performed outside any task");
+        let index = self.trace.events.len() as u32;
         self.trace.events.push(Event {
             step: self.step,
             task,
             op,
             location,
         });
+        index
     }
 
     /// The running task.

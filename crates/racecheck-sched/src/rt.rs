@@ -25,6 +25,9 @@ use racecheck_trace::{Location, ObjectId, ObjectInfo, ObjectKind, Op, TaskId, Wa
 use std::borrow::Cow;
 use std::task::Poll;
 
+/// The event index [`ObjectRef::record`] returns when nothing was recorded.
+pub const NO_EVENT: u32 = u32::MAX;
+
 /// A handle on an object registered with the current execution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ObjectRef {
@@ -71,17 +74,20 @@ impl ObjectRef {
         self.id
     }
 
-    /// Records an event of the running task on this object. Does nothing
-    /// once the execution has ended (guards dropped during teardown).
+    /// Records an event of the running task on this object and returns
+    /// its index in the trace (for operations that name the event they
+    /// synchronise with). Does nothing once the execution has ended (guards
+    /// dropped during teardown) and returns [`NO_EVENT`].
     ///
     /// # Panics
     /// If the object belongs to another execution.
     #[inline]
-    pub fn record(&self, op: Op, location: Location) {
+    pub fn record(&self, op: Op, location: Location) -> u32 {
         execution::with_active(|execution| {
             self.check_execution(execution.id);
-            execution.record(op, location);
-        });
+            execution.record(op, location)
+        })
+        .unwrap_or(NO_EVENT)
     }
 
     /// Records that the running task blocks on this object. The caller

@@ -42,6 +42,10 @@ struct EventState {
     set: bool,
     /// Incremented each time the flag goes from clear to set.
     sets: u64,
+    /// The event index of the set that raised the flag each time, by `sets`.
+    raised_by: Vec<u32>,
+    /// The event index of the latest set since the flag was last cleared.
+    latest_set: Option<u32>,
     waiters: WaitQueue<()>,
 }
 
@@ -66,6 +70,8 @@ impl Event {
             state: StateLock::new(EventState {
                 set: false,
                 sets: 0,
+                raised_by: Vec::new(),
+                latest_set: None,
                 waiters: WaitQueue::default(),
             }),
             object: rt::register(ObjectKind::Event, name, location),
@@ -80,7 +86,7 @@ impl Event {
     /// Sets the flag and wakes every waiter.
     #[track_caller]
     pub fn set(&self) {
-        self.object.record(
+        let event = self.object.record(
             Op::Set {
                 object: self.object.id(),
             },
@@ -91,7 +97,9 @@ impl Event {
             if !state.set {
                 state.set = true;
                 state.sets += 1;
+                state.raised_by.push(event);
             }
+            state.latest_set = Some(event);
             state.waiters.drain()
         };
         wake_all(waiters);
@@ -106,7 +114,9 @@ impl Event {
             },
             Location::caller(),
         );
-        lock_state(&self.state).set = false;
+        let mut state = lock_state(&self.state);
+        state.set = false;
+        state.latest_set = None;
     }
 
     /// Waits until the flag is set.
@@ -155,11 +165,14 @@ impl Future for EventWait<'_> {
         }
         let event = this.event;
         let mut state = lock_state(&event.state);
-        let released = match this.waiting {
-            Some((_, sets)) => state.sets != sets,
-            None => state.set,
+        // Released by the set that raised the flag while it waited, or
+        // (not waiting yet) by the latest set since the last clear.
+        let released_by = match this.waiting {
+            Some((_, sets)) if state.sets != sets => Some(state.raised_by[sets as usize]),
+            Some(_) => None,
+            None => state.latest_set.filter(|_| state.set),
         };
-        if released {
+        if let Some(by) = released_by {
             if let Some((ticket, _)) = this.waiting.take() {
                 state.waiters.remove(ticket);
             }
@@ -167,6 +180,7 @@ impl Future for EventWait<'_> {
             event.object.record(
                 Op::Wait {
                     object: event.object.id(),
+                    by,
                 },
                 this.location,
             );

@@ -194,14 +194,18 @@ impl<T> Channel<T> {
     }
 
     fn drop_sender(&self) {
-        let receiver = {
+        let (last, receiver) = {
             let mut state = lock_state(&self.state);
             state.senders -= 1;
-            if state.senders > 0 {
-                return;
-            }
-            state.receiver.take()
+            let last = state.senders == 0;
+            (last, if last { state.receiver.take() } else { None })
         };
+        // Every sender's drop orders what it did before the `None` the
+        // receiver gets once all are gone.
+        self.record(|object| Op::DropSender { object }, self.created_at);
+        if !last {
+            return;
+        }
         self.record(|object| Op::Close { object }, self.created_at);
         if let Some(receiver) = receiver {
             receiver.wake();

@@ -40,10 +40,16 @@ pub struct Notify {
 }
 
 struct NotifyState {
-    permit: bool,
+    /// The stored permit: the event index of the `notify_one` that stored
+    /// it last.
+    permit: Option<u32>,
     /// Incremented by each `notify_waiters`.
     generation: u64,
+    /// The event index of each `notify_waiters`, by generation.
+    broadcasts: Vec<u32>,
     waiters: WaitQueue<()>,
+    /// Waiters chosen by `notify_one`, with that call's event index.
+    chosen: Vec<(u64, u32)>,
 }
 
 impl Notify {
@@ -65,9 +71,11 @@ impl Notify {
     fn create(name: Option<Cow<'static, str>>, location: Location) -> Notify {
         Notify {
             state: StateLock::new(NotifyState {
-                permit: false,
+                permit: None,
                 generation: 0,
+                broadcasts: Vec::new(),
                 waiters: WaitQueue::default(),
+                chosen: Vec::new(),
             }),
             object: rt::register(ObjectKind::Notify, name, location),
         }
@@ -90,20 +98,20 @@ impl Notify {
     /// Wakes the longest waiter, or stores a permit if nobody waits.
     #[track_caller]
     pub fn notify_one(&self) {
-        self.object.record(
+        let event = self.object.record(
             Op::Notify {
                 object: self.object.id(),
                 all: false,
             },
             Location::caller(),
         );
-        self.pass_on();
+        self.pass_on(event);
     }
 
     /// Wakes every `Notified` future created before this call.
     #[track_caller]
     pub fn notify_waiters(&self) {
-        self.object.record(
+        let event = self.object.record(
             Op::Notify {
                 object: self.object.id(),
                 all: true,
@@ -113,17 +121,21 @@ impl Notify {
         let waiters = {
             let mut state = lock_state(&self.state);
             state.generation += 1;
+            state.broadcasts.push(event);
             state.waiters.drain()
         };
         crate::wait_queue::wake_all(waiters);
     }
 
-    fn pass_on(&self) {
+    /// Hands the notification of event `event` to the longest waiter, or
+    /// stores it as the permit.
+    fn pass_on(&self, event: u32) {
         let served = {
             let mut state = lock_state(&self.state);
             let served = state.waiters.grant_front();
-            if served.is_none() {
-                state.permit = true;
+            match &served {
+                Some(waiter) => state.chosen.push((waiter.ticket, event)),
+                None => state.permit = Some(event),
             }
             served
         };
@@ -178,27 +190,26 @@ impl Future for Notified<'_> {
         }
         let notify = this.notify;
         let mut state = lock_state(&notify.state);
-        let notified = match this.ticket {
+        let notified_by = match this.ticket {
             _ if state.generation != this.generation => {
                 if let Some(ticket) = this.ticket {
                     state.waiters.remove(ticket);
+                    take_chosen(&mut state, ticket);
                 }
-                true
+                Some(state.broadcasts[this.generation as usize])
             }
-            Some(ticket) => state.waiters.take_grant(ticket),
-            None if state.permit => {
-                state.permit = false;
-                true
-            }
-            None => false,
+            Some(ticket) if state.waiters.take_grant(ticket) => take_chosen(&mut state, ticket),
+            Some(_) => None,
+            None => state.permit.take(),
         };
-        if notified {
+        if let Some(by) = notified_by {
             drop(state);
             this.done = true;
             this.ticket = None;
             notify.object.record(
                 Op::Notified {
                     object: notify.object.id(),
+                    by,
                 },
                 this.location,
             );
@@ -221,14 +232,24 @@ impl Drop for Notified<'_> {
         };
         let chosen = {
             let mut state = lock_state(&self.notify.state);
-            let chosen = state.waiters.take_grant(ticket);
-            if !chosen {
+            if state.waiters.take_grant(ticket) {
+                take_chosen(&mut state, ticket)
+            } else {
                 state.waiters.remove(ticket);
+                None
             }
-            chosen
         };
-        if chosen {
-            self.notify.pass_on();
+        if let Some(event) = chosen {
+            self.notify.pass_on(event);
         }
     }
+}
+
+/// The event index of the `notify_one` that chose `ticket`, forgetting it.
+fn take_chosen(state: &mut NotifyState, ticket: u64) -> Option<u32> {
+    let position = state
+        .chosen
+        .iter()
+        .position(|&(chosen, _)| chosen == ticket)?;
+    Some(state.chosen.swap_remove(position).1)
 }

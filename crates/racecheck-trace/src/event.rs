@@ -117,6 +117,12 @@ pub enum Op {
         /// How many permits.
         permits: u32,
     },
+    /// Dropped one sender of an mpsc channel (the last one also records
+    /// `Close`).
+    DropSender {
+        /// The channel.
+        object: ObjectId,
+    },
     /// Closed a semaphore or a channel (for an mpsc or oneshot channel: the
     /// last sender or the receiver went away).
     Close {
@@ -134,6 +140,10 @@ pub enum Op {
     Notified {
         /// The `Notify`.
         object: ObjectId,
+        /// The index in the trace of the `Notify` event that released it
+        /// (the `notify_one` that stored the permit it took, or the call
+        /// that woke it).
+        by: u32,
     },
     /// Set an event.
     Set {
@@ -149,6 +159,8 @@ pub enum Op {
     Wait {
         /// The event.
         object: ObjectId,
+        /// The index in the trace of the `Set` event that released it.
+        by: u32,
     },
     /// Sent a message on a channel.
     Send {
@@ -200,10 +212,11 @@ impl Op {
             | Op::Forget { object, .. }
             | Op::Close { object }
             | Op::Notify { object, .. }
-            | Op::Notified { object }
+            | Op::Notified { object, .. }
             | Op::Set { object }
             | Op::Clear { object }
-            | Op::Wait { object }
+            | Op::Wait { object, .. }
+            | Op::DropSender { object }
             | Op::Send { object }
             | Op::Recv { object }
             | Op::RecvClosed { object }
@@ -244,6 +257,7 @@ impl Op {
             Op::AddPermits { .. } => "add",
             Op::Forget { .. } => "forget",
             Op::Close { .. } => "close",
+            Op::DropSender { .. } => "drop a sender of",
             Op::Notify { all: false, .. } => "notify_one",
             Op::Notify { all: true, .. } => "notify_waiters",
             Op::Notified { .. } => "notified",
@@ -435,10 +449,11 @@ impl Trace {
             | Op::Unlock { object, .. }
             | Op::Close { object }
             | Op::Notify { object, .. }
-            | Op::Notified { object }
+            | Op::Notified { object, .. }
             | Op::Set { object }
             | Op::Clear { object }
-            | Op::Wait { object }
+            | Op::Wait { object, .. }
+            | Op::DropSender { object }
             | Op::Send { object }
             | Op::Recv { object }
             | Op::RecvClosed { object }
