@@ -131,3 +131,43 @@ pub fn usage(name: &str, measures: &str) -> String {
         Workload::ROUNDS_PER_TASK_MAX,
     )
 }
+
+/// The whole `main` of a benchmark binary: parse the command line, refuse
+/// overriding variables, print the setup line, then `measure` each planned
+/// workload into one output line.
+pub fn run_benchmark(
+    name: &str,
+    measures: &str,
+    measure: impl Fn(Workload, u64) -> Result<String, crate::BenchError>,
+) -> std::process::ExitCode {
+    use std::process::ExitCode;
+    let arguments = match parse_arguments(std::env::args().skip(1)) {
+        Ok(Some(arguments)) => arguments,
+        Ok(None) => {
+            println!("{}", usage(name, measures));
+            return ExitCode::SUCCESS;
+        }
+        Err(message) => {
+            eprintln!("error: {message}\n\n{}", usage(name, measures));
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(variable) = overriding_variable() {
+        eprintln!(
+            "error: {variable} is set; it overrides the benchmark's seed or iterations, unset it"
+        );
+        return ExitCode::from(2);
+    }
+    let plan = arguments.plan();
+    println!("{}", setup_line(&plan));
+    for &(workload, iterations) in &plan {
+        match measure(workload, iterations) {
+            Ok(line) => println!("{line}"),
+            Err(error) => {
+                eprintln!("error: {error}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}

@@ -22,7 +22,8 @@
 //! use racecheck_bench::{measure_racecheck, measure_shuttle, Workload};
 //!
 //! let workload: Workload = "2x1".parse()?;
-//! let racecheck = measure_racecheck(workload, 10, racecheck_bench::Detection::On)?;
+//! use racecheck_bench::{Counter, Detection};
+//! let racecheck = measure_racecheck(workload, 10, Detection::On, Counter::InMutex)?;
 //! let shuttle = measure_shuttle(workload, 10)?;
 //! assert_eq!(racecheck.executions, shuttle.executions);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -274,8 +275,8 @@ pub const ROUNDS: usize = 3;
 /// disturbed by the rest of the machine, for both sides alike.
 pub fn compare(workload: Workload, iterations: u64) -> Result<Comparison, BenchError> {
     let warmup = warmup_iterations(iterations);
-    let racecheck = || measure_racecheck(workload, iterations, Detection::On);
-    measure_racecheck(workload, warmup, Detection::On)?;
+    let racecheck = || measure_racecheck(workload, iterations, Detection::On, Counter::InMutex);
+    measure_racecheck(workload, warmup, Detection::On, Counter::InMutex)?;
     measure_shuttle(workload, warmup)?;
     let mut best = Comparison {
         racecheck: racecheck()?,
@@ -286,6 +287,60 @@ pub fn compare(workload: Workload, iterations: u64) -> Result<Comparison, BenchE
         best.shuttle = faster(best.shuttle, measure_shuttle(workload, iterations)?);
     }
     Ok(best)
+}
+
+/// Where the T×K program keeps its counter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Counter {
+    /// Inside the mutex (`Mutex<u64>`), as in shuttle's version.
+    InMutex,
+    /// In tracked state (`Shared<u64>`) guarded by a `Mutex<()>`: every
+    /// increment is a read and a write the race detector checks.
+    Tracked,
+}
+
+/// The T×K program with the counter inside the mutex.
+async fn increment_in_mutex(tasks: u64, rounds_per_task: u64) {
+    let counter = Arc::new(racecheck::sync::Mutex::new(0u64));
+    let handles: Vec<_> = (0..tasks)
+        .map(|_| {
+            let counter = Arc::clone(&counter);
+            racecheck::spawn(async move {
+                for _ in 0..rounds_per_task {
+                    *counter.lock().await += 1;
+                    racecheck::yield_now().await;
+                }
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.await;
+    }
+    assert_eq!(*counter.lock().await, tasks * rounds_per_task);
+}
+
+/// The T×K program with a tracked counter guarded by the mutex.
+async fn increment_tracked(tasks: u64, rounds_per_task: u64) {
+    let lock = Arc::new(racecheck::sync::Mutex::new(()));
+    let counter = Arc::new(racecheck::sync::Shared::new(0u64));
+    let handles: Vec<_> = (0..tasks)
+        .map(|_| {
+            let (lock, counter) = (Arc::clone(&lock), Arc::clone(&counter));
+            racecheck::spawn(async move {
+                for _ in 0..rounds_per_task {
+                    let _guard = lock.lock().await;
+                    counter.with_mut(|count| *count += 1);
+                    drop(_guard);
+                    racecheck::yield_now().await;
+                }
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.await;
+    }
+    let _guard = lock.lock().await;
+    assert_eq!(counter.get(), tasks * rounds_per_task);
 }
 
 /// Whether racecheck runs its detector (as users get it by default) or
@@ -314,16 +369,18 @@ impl DetectionComparison {
     }
 }
 
-/// Like [`compare`], for racecheck with its detector off and on.
+/// Like [`compare`], for racecheck with its detector off and on, on the
+/// program with a tracked counter (so that the race check has accesses to
+/// check).
 pub fn compare_detection(
     workload: Workload,
     iterations: u64,
 ) -> Result<DetectionComparison, BenchError> {
     let warmup = warmup_iterations(iterations);
-    let off = || measure_racecheck(workload, iterations, Detection::Off);
-    let on = || measure_racecheck(workload, iterations, Detection::On);
-    measure_racecheck(workload, warmup, Detection::Off)?;
-    measure_racecheck(workload, warmup, Detection::On)?;
+    let off = || measure_racecheck(workload, iterations, Detection::Off, Counter::Tracked);
+    let on = || measure_racecheck(workload, iterations, Detection::On, Counter::Tracked);
+    measure_racecheck(workload, warmup, Detection::Off, Counter::Tracked)?;
+    measure_racecheck(workload, warmup, Detection::On, Counter::Tracked)?;
     let mut best = DetectionComparison {
         off: off()?,
         on: on()?,
@@ -354,6 +411,7 @@ pub fn measure_racecheck(
     workload: Workload,
     iterations: u64,
     detection: Detection,
+    counter: Counter,
 ) -> Result<Throughput, BenchError> {
     assert_arguments(workload, iterations);
     let Workload {
@@ -371,22 +429,10 @@ pub fn measure_racecheck(
     let report = builder.seed(SEED).iterations(iterations).run(move || {
         let completed = Arc::clone(&program_completed);
         async move {
-            let counter = Arc::new(racecheck::sync::Mutex::new(0u64));
-            let handles: Vec<_> = (0..tasks)
-                .map(|_| {
-                    let counter = Arc::clone(&counter);
-                    racecheck::spawn(async move {
-                        for _ in 0..rounds_per_task {
-                            *counter.lock().await += 1;
-                            racecheck::yield_now().await;
-                        }
-                    })
-                })
-                .collect();
-            for handle in handles {
-                handle.await;
+            match counter {
+                Counter::InMutex => increment_in_mutex(tasks, rounds_per_task).await,
+                Counter::Tracked => increment_tracked(tasks, rounds_per_task).await,
             }
-            assert_eq!(*counter.lock().await, tasks * rounds_per_task);
             completed.fetch_add(1, Ordering::Relaxed);
         }
     });

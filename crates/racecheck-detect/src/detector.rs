@@ -6,7 +6,7 @@ use crate::hb::{HappensBefore, RacePair};
 use crate::lock_order::LockOrder;
 use crate::stuck::{explain, Stuck};
 use crate::waits::Holdings;
-use racecheck_trace::{Location, ObjectId, Op, TaskId, Trace, WaitTarget};
+use racecheck_trace::{Location, ObjectId, ObjectKind, Op, TaskId, Trace, WaitTarget};
 use std::collections::BTreeSet;
 
 /// What to do with one kind of finding.
@@ -117,6 +117,8 @@ pub struct Detector {
     races: Vec<RacePair>,
     lock_order: LockOrder,
     warned: BTreeSet<String>,
+    /// Scratch space of the leak check, kept between executions.
+    balance: Vec<i64>,
 }
 
 impl Detector {
@@ -147,7 +149,11 @@ impl Detector {
             });
         }
         if !end.failed && !stuck && self.checks.leaks != Check::Off {
-            findings.extend(leaks(trace).into_iter().map(Finding::Leak));
+            findings.extend(
+                leaks(trace, &mut self.balance)
+                    .into_iter()
+                    .map(Finding::Leak),
+            );
         }
         if self.checks.potential_deadlocks != Check::Off {
             findings.extend(
@@ -173,6 +179,15 @@ impl Detector {
     }
 
     fn find_races(&mut self, trace: &Trace, findings: &mut Vec<Finding>) {
+        // Races are between accesses to tracked state: without any, there
+        // is nothing to order.
+        let tracked = trace
+            .objects
+            .iter()
+            .any(|info| info.kind == ObjectKind::Shared);
+        if !tracked {
+            return;
+        }
         self.happens_before.reset();
         self.races.clear();
         for (index, event) in trace.events.iter().enumerate() {
@@ -304,9 +319,10 @@ fn explain_race(trace: &Trace, first: &Access, second: &Access) -> String {
 }
 
 /// Locks and permits still held, one finding per holder and object.
-fn leaks(trace: &Trace) -> Vec<Leak> {
+fn leaks(trace: &Trace, balance: &mut Vec<i64>) -> Vec<Leak> {
     // The common case, nothing held, in one pass without maps.
-    let mut balance = vec![0i64; trace.objects.len()];
+    balance.clear();
+    balance.resize(trace.objects.len(), 0);
     for event in &trace.events {
         match event.op {
             Op::Lock { object, .. } => balance[object.index()] += 1,

@@ -38,6 +38,8 @@ pub(crate) struct LockOrder {
     labels: Vec<String>,
     samples: BTreeMap<(u32, u32), Vec<Sample>>,
     reported: BTreeSet<Vec<u32>>,
+    /// Scratch space of `takes_nested_locks`, kept between executions.
+    held_counts: Vec<u32>,
 }
 
 struct Held {
@@ -51,7 +53,7 @@ impl LockOrder {
     /// Adds the lock orders of one execution's trace and returns cycles not
     /// reported before.
     pub(crate) fn add(&mut self, trace: &Trace) -> Vec<PotentialDeadlock> {
-        if !takes_nested_locks(trace) {
+        if !takes_nested_locks(trace, &mut self.held_counts) {
             return Vec::new();
         }
         let nodes = self.nodes_of(trace);
@@ -267,8 +269,8 @@ impl LockOrder {
 /// Whether some task takes a lock while holding another: the only way to
 /// add an edge. Cheap, so that executions without nested locks cost nothing
 /// more.
-fn takes_nested_locks(trace: &Trace) -> bool {
-    let mut held: Vec<u32> = Vec::new();
+fn takes_nested_locks(trace: &Trace, held: &mut Vec<u32>) -> bool {
+    held.clear();
     for event in &trace.events {
         let task = event.task.index();
         if held.len() <= task {

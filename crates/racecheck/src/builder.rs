@@ -4,6 +4,7 @@ use racecheck_detect::Check;
 use racecheck_sched::{Config, Report, Strategy};
 use racecheck_trace::Schedule;
 use std::future::Future;
+use std::io::IsTerminal;
 
 /// Explores the test with the default settings (seed 0, 1000 random
 /// executions, environment overrides applied) and panics with the report on
@@ -183,11 +184,17 @@ impl Builder {
         Fut: Future<Output = ()> + 'static,
     {
         let report = self.run(test);
+        let colour = std::io::stderr().is_terminal();
         for warning in &report.warnings {
-            eprintln!("racecheck warning: {warning}");
+            eprintln!(
+                "{}",
+                paint(colour, YELLOW, &format!("racecheck warning: {warning}"))
+            );
         }
         if let Some(failure) = report.failure {
-            panic!("{failure}");
+            let text = failure.to_string();
+            let (headline, rest) = text.split_once('\n').unwrap_or((&text, ""));
+            panic!("{}\n{rest}", paint(colour, RED, headline));
         }
     }
 
@@ -212,6 +219,19 @@ impl Builder {
             config.strategy = Strategy::Replay(schedule);
         }
         Ok(config)
+    }
+}
+
+const RED: &str = "\x1b[1;31m";
+const YELLOW: &str = "\x1b[33m";
+
+/// `text` in `colour` when writing to a terminal, plain otherwise (logs,
+/// CI, captured test output).
+fn paint(terminal: bool, colour: &str, text: &str) -> String {
+    if terminal {
+        format!("{colour}{text}\x1b[0m")
+    } else {
+        text.to_string()
     }
 }
 

@@ -1,8 +1,10 @@
 //! The cost of racecheck's detector: executions per second of the same
 //! exploration with every check off and with the default checks on.
 //!
-//! For each "T×K" workload (see `vs_shuttle`), racecheck explores the same
-//! program from seed 0 for the same number of executions, once with
+//! For each "T×K" workload (see `vs_shuttle`), written with the counter in
+//! tracked state (`Shared<u64>`) guarded by a `Mutex<()>` so that every
+//! increment is a read and a write the race check examines, racecheck
+//! explores the same program from seed 0 for the same number of executions, once with
 //! `Builder::checks(Check::Off)` and once as users get it (races, deadlocks,
 //! hangs, leaks, lock orders), in alternating timed rounds after a warm-up;
 //! each side's fastest round counts. One line per workload:
@@ -15,7 +17,7 @@
 //! detector on. Run it with
 //! `cargo run --release -p racecheck-bench --bin detector_overhead`.
 
-use racecheck_bench::cli::{overriding_variable, parse_arguments, setup_line, usage};
+use racecheck_bench::cli::run_benchmark;
 use racecheck_bench::compare_detection;
 use std::process::ExitCode;
 
@@ -23,42 +25,13 @@ const MEASURES: &str = "Measures executions per second of racecheck's random exp
                         same program with its detector off and on.";
 
 fn main() -> ExitCode {
-    let arguments = match parse_arguments(std::env::args().skip(1)) {
-        Ok(Some(arguments)) => arguments,
-        Ok(None) => {
-            println!("{}", usage("detector_overhead", MEASURES));
-            return ExitCode::SUCCESS;
-        }
-        Err(message) => {
-            eprintln!(
-                "error: {message}\n\n{}",
-                usage("detector_overhead", MEASURES)
-            );
-            return ExitCode::from(2);
-        }
-    };
-    if let Some(variable) = overriding_variable() {
-        eprintln!(
-            "error: {variable} is set; it overrides the benchmark's seed or iterations, unset it"
-        );
-        return ExitCode::from(2);
-    }
-    let plan = arguments.plan();
-    println!("{}", setup_line(&plan));
-    for &(workload, iterations) in &plan {
-        let comparison = match compare_detection(workload, iterations) {
-            Ok(comparison) => comparison,
-            Err(error) => {
-                eprintln!("error: {error}");
-                return ExitCode::FAILURE;
-            }
-        };
-        println!(
+    run_benchmark("detector_overhead", MEASURES, |workload, iterations| {
+        let comparison = compare_detection(workload, iterations)?;
+        Ok(format!(
             "workload={workload} detection_off_execs_per_s={:.0} detection_on_execs_per_s={:.0} overhead={:.2}",
             comparison.off.executions_per_second(),
             comparison.on.executions_per_second(),
             comparison.overhead(),
-        );
-    }
-    ExitCode::SUCCESS
+        ))
+    })
 }

@@ -22,7 +22,7 @@
 //! Run it with `cargo run --release -p racecheck-bench --bin vs_shuttle`;
 //! `--iterations N` and `--workload TxK` make a quick smoke run.
 
-use racecheck_bench::cli::{overriding_variable, parse_arguments, setup_line, usage};
+use racecheck_bench::cli::run_benchmark;
 use racecheck_bench::compare;
 use std::process::ExitCode;
 
@@ -31,39 +31,13 @@ const MEASURES: &str = "Measures executions per second of random exploration of 
                         number of executions.";
 
 fn main() -> ExitCode {
-    let arguments = match parse_arguments(std::env::args().skip(1)) {
-        Ok(Some(arguments)) => arguments,
-        Ok(None) => {
-            println!("{}", usage("vs_shuttle", MEASURES));
-            return ExitCode::SUCCESS;
-        }
-        Err(message) => {
-            eprintln!("error: {message}\n\n{}", usage("vs_shuttle", MEASURES));
-            return ExitCode::from(2);
-        }
-    };
-    if let Some(variable) = overriding_variable() {
-        eprintln!(
-            "error: {variable} is set; it overrides the benchmark's seed or iterations, unset it"
-        );
-        return ExitCode::from(2);
-    }
-    let plan = arguments.plan();
-    println!("{}", setup_line(&plan));
-    for &(workload, iterations) in &plan {
-        let comparison = match compare(workload, iterations) {
-            Ok(comparison) => comparison,
-            Err(error) => {
-                eprintln!("error: {error}");
-                return ExitCode::FAILURE;
-            }
-        };
-        println!(
+    run_benchmark("vs_shuttle", MEASURES, |workload, iterations| {
+        let comparison = compare(workload, iterations)?;
+        Ok(format!(
             "workload={workload} racecheck_execs_per_s={:.0} shuttle_execs_per_s={:.0} ratio={:.1}",
             comparison.racecheck.executions_per_second(),
             comparison.shuttle.executions_per_second(),
             comparison.ratio(),
-        );
-    }
-    ExitCode::SUCCESS
+        ))
+    })
 }
