@@ -107,11 +107,12 @@ impl HbGraph {
             }
             match role(info.kind, &event.op) {
                 Role::Release(channel) => {
-                    let slot = match channel {
-                        Channel::Main => 0,
-                        Channel::Readers => 1,
-                    };
-                    releases[object.index()][slot].push(node);
+                    let [main, readers] = &mut releases[object.index()];
+                    match channel {
+                        Channel::Main => main.push(node),
+                        Channel::Last => *main = vec![node],
+                        Channel::Readers => readers.push(node),
+                    }
                 }
                 Role::Acquire { with_readers } => {
                     let [main, readers] = &releases[object.index()];

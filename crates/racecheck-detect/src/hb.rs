@@ -117,6 +117,7 @@ impl HappensBefore {
 
     /// Processes event number `index` of a trace whose objects are
     /// `objects`; pushes any race it completes onto `races`.
+    #[inline]
     pub fn observe(
         &mut self,
         index: usize,
@@ -176,6 +177,7 @@ impl HappensBefore {
                 let state = &mut self.objects[object.index()];
                 match channel {
                     Channel::Main => state.main.join(clock),
+                    Channel::Last => state.main.assign(clock),
                     Channel::Readers => state.readers.join(clock),
                 }
             }

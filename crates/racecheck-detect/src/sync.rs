@@ -16,8 +16,11 @@ use racecheck_trace::{LockMode, ObjectKind, Op};
 /// An object's clock an operation releases into or acquires from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Channel {
-    /// Everything that orders later acquires: unlocks, releases, sets.
+    /// Everything that orders later acquires: releases, closes.
     Main,
+    /// The main clock, replaced: an exclusive unlock, whose task acquired
+    /// everything released before it, so the last one says it all.
+    Last,
     /// Read unlocks of an `RwLock`: they order later *write* locks only.
     Readers,
 }
@@ -55,13 +58,13 @@ pub(crate) fn role(kind: ObjectKind, op: &Op) -> Role {
             with_readers: *mode == LockMode::Exclusive,
         },
         (Kind::RwLock, Op::Unlock { mode, .. }) => Role::Release(match mode {
-            LockMode::Exclusive => Channel::Main,
+            LockMode::Exclusive => Channel::Last,
             LockMode::Shared => Channel::Readers,
         }),
         (_, Op::Lock { .. }) => Role::Acquire {
             with_readers: false,
         },
-        (_, Op::Unlock { .. }) => Role::Release(Channel::Main),
+        (_, Op::Unlock { .. }) => Role::Release(Channel::Last),
         (Kind::Channel, Op::Send { .. }) => Role::SendMessage,
         (Kind::Channel, Op::Recv { .. }) => Role::ReceiveMessage,
         (_, Op::Notify { .. } | Op::Set { .. }) => Role::Publish,
