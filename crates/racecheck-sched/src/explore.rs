@@ -3,7 +3,7 @@
 
 use crate::executor::Executor;
 use crate::panic;
-use crate::strategy::{RandomScheduler, ReplayScheduler, Scheduler};
+use crate::strategy::{PctScheduler, RandomScheduler, ReplayScheduler, Scheduler};
 use racecheck_detect::{Checks, Detector, Finding, Verdict};
 use racecheck_trace::{Location, Schedule, TaskId, Trace};
 use std::any::Any;
@@ -26,6 +26,13 @@ pub enum Strategy {
     /// Exactly one execution following a recorded schedule
     /// ([`ReplayScheduler`]).
     Replay(Schedule),
+    /// Probabilistic concurrency testing with bug depth `depth`
+    /// ([`PctScheduler`]).
+    Pct {
+        /// How many ordering constraints the bugs sought need (1 to 3 is
+        /// typical).
+        depth: u32,
+    },
 }
 
 impl Strategy {
@@ -34,6 +41,7 @@ impl Strategy {
         match self {
             Strategy::Random => "random",
             Strategy::Replay(_) => "replay",
+            Strategy::Pct { .. } => "pct",
         }
     }
 }
@@ -235,6 +243,10 @@ where
     match &config.strategy {
         Strategy::Random => {
             let mut scheduler = RandomScheduler::new(config.seed);
+            explore_with(config, &mut scheduler, body)
+        }
+        Strategy::Pct { depth } => {
+            let mut scheduler = PctScheduler::new(config.seed, *depth);
             explore_with(config, &mut scheduler, body)
         }
         Strategy::Replay(schedule) => {

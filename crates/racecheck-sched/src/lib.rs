@@ -56,5 +56,5 @@ pub mod time;
 
 pub use explore::{explore, explore_with, Config, Failure, FailureKind, Report, Strategy};
 pub use report::{timeline, TIMELINE_EVENTS_MAX};
-pub use strategy::{RandomScheduler, ReplayScheduler, Scheduler};
+pub use strategy::{PctScheduler, RandomScheduler, ReplayScheduler, Scheduler};
 pub use task::{spawn, spawn_named, yield_now, JoinHandle, YieldNow};

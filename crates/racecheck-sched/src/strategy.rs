@@ -94,6 +94,123 @@ impl Scheduler for RandomScheduler {
     }
 }
 
+/// PCT, probabilistic concurrency testing (Burckhardt, Kothari, Musuvathi,
+/// Nagarakatte, ASPLOS 2010): every task gets a random priority when it
+/// first becomes runnable, the runnable task with the highest priority runs,
+/// and at `depth − 1` random steps the running task drops below all others.
+/// A bug that needs `depth` ordering constraints among `n` tasks in `k`
+/// steps is found by each execution with probability at least
+/// `1 / (n · k^(depth − 1))`.
+///
+/// The change points are drawn over the longest execution seen so far (at
+/// first, [`PctScheduler::STEPS_ESTIMATE_INITIAL`]). Like
+/// [`RandomScheduler`], execution `i` draws from ChaCha8 stream `i`.
+///
+/// ```
+/// use racecheck_sched::{PctScheduler, Scheduler};
+/// use racecheck_trace::TaskId;
+///
+/// // Depth 1: no change points, the highest priority runs until it blocks.
+/// let mut pct = PctScheduler::new(3, 1);
+/// pct.new_execution(0);
+/// let runnable = [TaskId(0), TaskId(1)];
+/// let first = pct.next_task(&runnable, None).unwrap();
+/// for _ in 0..10 {
+///     assert_eq!(pct.next_task(&runnable, Some(first)), Some(first));
+/// }
+/// ```
+#[derive(Clone, Debug)]
+pub struct PctScheduler {
+    seed: u64,
+    depth: u32,
+    rng: ChaCha8Rng,
+    /// Priority by task index; 0 means not assigned yet.
+    priorities: Vec<u64>,
+    /// Steps (1-based) at which the running task is demoted, with the
+    /// priority it drops to (1 to depth − 1, in random association),
+    /// ascending by step.
+    change_points: Vec<(u32, u64)>,
+    steps: u32,
+    steps_max_seen: u32,
+}
+
+impl PctScheduler {
+    /// The step estimate before any execution has been seen.
+    pub const STEPS_ESTIMATE_INITIAL: u32 = 100;
+
+    /// A scheduler for `seed` with bug depth `depth` (at least 1).
+    pub fn new(seed: u64, depth: u32) -> PctScheduler {
+        PctScheduler {
+            seed,
+            depth: depth.max(1),
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            priorities: Vec::new(),
+            change_points: Vec::new(),
+            steps: 0,
+            steps_max_seen: 0,
+        }
+    }
+}
+
+impl Scheduler for PctScheduler {
+    fn new_execution(&mut self, iteration: u64) -> bool {
+        self.steps_max_seen = self.steps_max_seen.max(self.steps);
+        self.steps = 0;
+        self.rng = ChaCha8Rng::seed_from_u64(self.seed);
+        self.rng.set_stream(iteration);
+        self.priorities.clear();
+        let estimate = if self.steps_max_seen == 0 {
+            PctScheduler::STEPS_ESTIMATE_INITIAL
+        } else {
+            self.steps_max_seen
+        };
+        self.change_points.clear();
+        for priority in 1..u64::from(self.depth) {
+            let point = 1 + ((u64::from(self.rng.next_u32()) * u64::from(estimate)) >> 32) as u32;
+            self.change_points.push((point, priority));
+        }
+        self.change_points.sort_unstable();
+        true
+    }
+
+    fn next_task(&mut self, runnable: &[TaskId], current: Option<TaskId>) -> Option<TaskId> {
+        self.steps += 1;
+        // Demote the running task at each change point: priorities 1 to
+        // depth − 1 are below every initial priority (which are ≥ depth).
+        while let Some(&(point, demoted)) = self.change_points.first() {
+            if point > self.steps {
+                break;
+            }
+            self.change_points.remove(0);
+            if let Some(current) = current {
+                self.priority_slot(current);
+                self.priorities[current.index()] = demoted;
+            }
+        }
+        for &task in runnable {
+            if self.priority_slot(task) == 0 {
+                // Random, distinct (low bits: the task id), above depth.
+                let random = u64::from(self.rng.next_u32()) << 20;
+                self.priorities[task.index()] = u64::from(self.depth) + random + u64::from(task.0);
+            }
+        }
+        runnable
+            .iter()
+            .copied()
+            .max_by_key(|task| self.priorities[task.index()])
+    }
+}
+
+impl PctScheduler {
+    /// The priority of `task`, growing the table if needed.
+    fn priority_slot(&mut self, task: TaskId) -> u64 {
+        if self.priorities.len() <= task.index() {
+            self.priorities.resize(task.index() + 1, 0);
+        }
+        self.priorities[task.index()]
+    }
+}
+
 /// Follows a recorded schedule, for exactly one execution.
 ///
 /// ```
