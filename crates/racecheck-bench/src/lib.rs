@@ -12,7 +12,10 @@
 //! - [`measure_racecheck`] and [`measure_shuttle`] explore it with random
 //!   scheduling from seed [`SEED`] and time the whole exploration;
 //! - [`compare`] warms both up, then measures both, and returns a
-//!   [`Comparison`].
+//!   [`Comparison`];
+//! - [`sctbench`] ports SCTBench's "CS" programs (known bugs, published
+//!   schedules-to-bug counts) and counts the schedules racecheck's
+//!   strategies need to find each bug.
 //!
 //! **Architecture invariant:** this crate is a client of the `racecheck`
 //! facade and nothing in racecheck depends on it. It reads the wall clock,
@@ -30,6 +33,8 @@
 //! ```
 
 pub mod cli;
+pub mod exhaustive;
+pub mod sctbench;
 
 use shuttle::future::batch_semaphore::{BatchSemaphore, Fairness};
 use shuttle::scheduler::RandomScheduler;

@@ -35,6 +35,7 @@
 //! ```
 
 mod clock;
+mod dependency;
 mod detector;
 mod finding;
 mod graph;
@@ -45,6 +46,7 @@ mod sync;
 mod waits;
 
 pub use clock::VectorClock;
+pub use dependency::{Footprint, Key};
 pub use detector::{Check, Checks, Detector, ExecutionEnd, Verdict};
 pub use finding::{
     Access, Deadlock, Finding, Hang, Leak, LockOrderEdge, PotentialDeadlock, Race, Wait,

@@ -121,6 +121,8 @@ pub(crate) struct Execution {
     pub(crate) runnable: Vec<TaskId>,
     pub(crate) current: Option<TaskId>,
     pub(crate) step: u32,
+    /// The index of the running step's first event.
+    pub(crate) step_first_event: usize,
     pub(crate) now_ns: u64,
     /// Pending timers as `(deadline_ns, timer id)`: earliest first, ties in
     /// registration order.
@@ -143,6 +145,7 @@ impl Execution {
             runnable: Vec::new(),
             current: None,
             step: 0,
+            step_first_event: 0,
             now_ns: 0,
             timers: BinaryHeap::new(),
             timer_wakers: Vec::new(),

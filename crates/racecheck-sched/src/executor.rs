@@ -121,6 +121,8 @@ impl Executor {
             let futures = &mut self.futures;
             next = execution::with(|execution| {
                 after_poll(execution, task, finished, yielded);
+                let events = &execution.trace.events[execution.step_first_event..];
+                scheduler.observe_step(task, events);
                 execution.step += 1;
                 adopt_spawned(execution, futures);
                 choose(execution, scheduler, steps_max, &mut halt)
@@ -190,6 +192,7 @@ fn choose<S: Scheduler + ?Sized>(
     };
     execution.schedule.push(task);
     execution.current = Some(task);
+    execution.step_first_event = execution.trace.events.len();
     let slot = &mut execution.tasks[task.index()];
     slot.state = TaskState::Running;
     slot.woken = false;

@@ -2,6 +2,7 @@
 //! first failure.
 
 use crate::executor::Executor;
+use crate::exhaustive::ExhaustiveScheduler;
 use crate::panic;
 use crate::strategy::{PctScheduler, RandomScheduler, ReplayScheduler, Scheduler};
 use racecheck_detect::{Checks, Detector, Finding, Verdict};
@@ -26,6 +27,10 @@ pub enum Strategy {
     /// Exactly one execution following a recorded schedule
     /// ([`ReplayScheduler`]).
     Replay(Schedule),
+    /// Every schedule up to reordering independent steps, depth first
+    /// ([`ExhaustiveScheduler`]); when it runs out before the iteration
+    /// budget, [`Report::complete`] says the test holds for every schedule.
+    Exhaustive,
     /// Probabilistic concurrency testing with bug depth `depth`
     /// ([`PctScheduler`]).
     Pct {
@@ -42,6 +47,7 @@ impl Strategy {
             Strategy::Random => "random",
             Strategy::Replay(_) => "replay",
             Strategy::Pct { .. } => "pct",
+            Strategy::Exhaustive => "exhaustive",
         }
     }
 }
@@ -98,6 +104,32 @@ pub struct Report {
     pub failure: Option<Failure>,
     /// Findings configured to warn, each once, in the order found.
     pub warnings: Vec<Finding>,
+    /// The strategy ran out of schedules before the budget: with no failure,
+    /// the exhaustive strategy has proved the test for every schedule.
+    pub complete: bool,
+}
+
+impl Report {
+    /// One line saying what was explored: `exhaustive: all 90 executions
+    /// explored, no failure`, or `random: 1000 executions, no failure`.
+    pub fn summary(&self) -> String {
+        let outcome = if self.failure.is_some() {
+            "a failure"
+        } else {
+            "no failure"
+        };
+        if self.complete {
+            format!(
+                "{}: all {} executions explored, {outcome}",
+                self.strategy, self.executions
+            )
+        } else {
+            format!(
+                "{}: {} executions, {outcome}",
+                self.strategy, self.executions
+            )
+        }
+    }
 }
 
 /// A failing execution: what went wrong, and how to get there again.
@@ -245,6 +277,10 @@ where
             let mut scheduler = RandomScheduler::new(config.seed);
             explore_with(config, &mut scheduler, body)
         }
+        Strategy::Exhaustive => {
+            let mut scheduler = ExhaustiveScheduler::new();
+            explore_with(config, &mut scheduler, body)
+        }
         Strategy::Pct { depth } => {
             let mut scheduler = PctScheduler::new(config.seed, *depth);
             explore_with(config, &mut scheduler, body)
@@ -290,11 +326,13 @@ where
         strategy: config.strategy.name(),
         failure: None,
         warnings: Vec::new(),
+        complete: false,
     };
     let mut executor = Executor::default();
     let mut detector = Detector::new(config.checks);
     for iteration in 0..config.iterations {
         if !scheduler.new_execution(iteration) {
+            report.complete = true;
             break;
         }
         report.executions += 1;

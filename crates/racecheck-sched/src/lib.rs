@@ -46,6 +46,7 @@
 
 mod execution;
 mod executor;
+mod exhaustive;
 mod explore;
 mod panic;
 mod report;
@@ -54,6 +55,7 @@ mod strategy;
 mod task;
 pub mod time;
 
+pub use exhaustive::ExhaustiveScheduler;
 pub use explore::{explore, explore_with, Config, Failure, FailureKind, Report, Strategy};
 pub use report::{timeline, TIMELINE_EVENTS_MAX};
 pub use strategy::{PctScheduler, RandomScheduler, ReplayScheduler, Scheduler};

@@ -4,7 +4,7 @@
 //! knows which strategy it talks to; a new strategy (PCT, exhaustive DPOR)
 //! is a new implementation of this trait and nothing else.
 
-use racecheck_trace::{Schedule, TaskId};
+use racecheck_trace::{Event, Schedule, TaskId};
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 
@@ -37,6 +37,11 @@ pub trait Scheduler {
     /// task that ran the previous step, if any. `None` ends the execution as
     /// a schedule that ran out (only replay does that).
     fn next_task(&mut self, runnable: &[TaskId], current: Option<TaskId>) -> Option<TaskId>;
+
+    /// Told after each step what the chosen task did: the events it
+    /// recorded. Strategies that reason about dependencies (exhaustive
+    /// search) use it; the others ignore it.
+    fn observe_step(&mut self, _task: TaskId, _events: &[Event]) {}
 }
 
 /// Uniformly random choices from a ChaCha8 stream.
@@ -215,7 +220,7 @@ impl PctScheduler {
 ///
 /// ```
 /// use racecheck_sched::{ReplayScheduler, Scheduler};
-/// use racecheck_trace::{Schedule, TaskId};
+/// use racecheck_trace::{Event, Schedule, TaskId};
 ///
 /// let mut replay = ReplayScheduler::new(Schedule::from_steps(vec![TaskId(1), TaskId(0)]));
 /// assert!(replay.new_execution(0));

@@ -1,0 +1,152 @@
+//! Exhaustive exploration side by side: racecheck's depth-first search with
+//! partial-order reduction against loom's model checker, on the T×K lock
+//! programs (T tasks or threads, each K times: lock, increment, unlock;
+//! then join and check the count).
+
+use crate::{BenchError, Checker, Workload};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The programs of `BENCHMARKS.md`'s exhaustive table, smallest first.
+pub const PROGRAMS: [Workload; 6] = [
+    Workload {
+        tasks: 2,
+        rounds_per_task: 1,
+    },
+    Workload {
+        tasks: 2,
+        rounds_per_task: 2,
+    },
+    Workload {
+        tasks: 2,
+        rounds_per_task: 3,
+    },
+    Workload {
+        tasks: 3,
+        rounds_per_task: 1,
+    },
+    Workload {
+        tasks: 3,
+        rounds_per_task: 2,
+    },
+    Workload {
+        tasks: 2,
+        rounds_per_task: 10,
+    },
+];
+
+/// One exhaustive exploration: how many executions, how long.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExhaustiveRun {
+    /// Executions run.
+    pub executions: u64,
+    /// Wall-clock time of the whole exploration.
+    pub elapsed: Duration,
+}
+
+/// The number of distinct lock orders of a T×K program, (T·K)! / (K!)^T:
+/// the number of executions an optimal partial-order reduction needs.
+///
+/// ```
+/// use racecheck_bench::exhaustive::lock_orders;
+/// use racecheck_bench::Workload;
+/// assert_eq!(lock_orders(Workload { tasks: 3, rounds_per_task: 2 }), 90);
+/// ```
+pub fn lock_orders(workload: Workload) -> u128 {
+    let factorial = |n: u64| (1..=u128::from(n)).product::<u128>();
+    factorial(workload.tasks * workload.rounds_per_task)
+        / factorial(workload.rounds_per_task).pow(workload.tasks as u32)
+}
+
+/// Explores every schedule of the program under racecheck's exhaustive
+/// strategy.
+pub fn racecheck_exhaustive(workload: Workload) -> Result<ExhaustiveRun, BenchError> {
+    let Workload {
+        tasks,
+        rounds_per_task,
+    } = workload;
+    let start = Instant::now();
+    let report = racecheck::Builder::new()
+        .strategy(racecheck::Strategy::Exhaustive)
+        .iterations(u64::MAX)
+        .run(move || async move {
+            let counter = Arc::new(racecheck::sync::Mutex::new(0u64));
+            let handles: Vec<_> = (0..tasks)
+                .map(|_| {
+                    let counter = Arc::clone(&counter);
+                    racecheck::spawn(async move {
+                        for _ in 0..rounds_per_task {
+                            *counter.lock().await += 1;
+                        }
+                    })
+                })
+                .collect();
+            for handle in handles {
+                handle.await;
+            }
+            assert_eq!(*counter.lock().await, tasks * rounds_per_task);
+        });
+    let elapsed = start.elapsed();
+    if let Some(failure) = report.failure {
+        return Err(BenchError::Failure {
+            checker: Checker::Racecheck,
+            workload,
+            message: failure.to_string(),
+        });
+    }
+    if !report.complete {
+        return Err(BenchError::Failure {
+            checker: Checker::Racecheck,
+            workload,
+            message: "the exhaustive search did not complete".to_string(),
+        });
+    }
+    Ok(ExhaustiveRun {
+        executions: report.executions,
+        elapsed,
+    })
+}
+
+/// Explores every schedule of the program with loom (no preemption bound),
+/// threads for tasks.
+pub fn loom_exhaustive(workload: Workload) -> ExhaustiveRun {
+    static EXECUTIONS: AtomicU64 = AtomicU64::new(0);
+    let Workload {
+        tasks,
+        rounds_per_task,
+    } = workload;
+    EXECUTIONS.store(0, Ordering::SeqCst);
+    let start = Instant::now();
+    loom::model(move || {
+        EXECUTIONS.fetch_add(1, Ordering::Relaxed);
+        let counter = loom::sync::Arc::new(loom::sync::Mutex::new(0u64));
+        let handles: Vec<_> = (0..tasks)
+            .map(|_| {
+                let counter = loom::sync::Arc::clone(&counter);
+                loom::thread::spawn(move || {
+                    for _ in 0..rounds_per_task {
+                        *counter.lock().unwrap() += 1;
+                    }
+                })
+            })
+            .collect();
+        for handle in handles {
+            handle.join().unwrap();
+        }
+        assert_eq!(*counter.lock().unwrap(), tasks * rounds_per_task);
+    });
+    ExhaustiveRun {
+        executions: EXECUTIONS.load(Ordering::SeqCst),
+        elapsed: start.elapsed(),
+    }
+}
+
+/// The process's peak resident memory in MiB, where the platform says
+/// (`VmHWM` in `/proc/self/status` on Linux).
+pub fn peak_rss_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024)
+}
