@@ -63,6 +63,16 @@ pub mod sync {
     pub use racecheck_sync::*;
 }
 
+/// The runtime underneath: custom strategies ([`sched::Scheduler`],
+/// [`sched::explore_with`]) and the schedulers themselves. See
+/// [`racecheck_sched`].
+pub mod sched {
+    pub use racecheck_sched::{
+        explore, explore_with, Config, ExhaustiveScheduler, PctScheduler, RandomScheduler,
+        ReplayScheduler, Scheduler,
+    };
+}
+
 /// Virtual time: a clock that jumps to the next timer when no task can run.
 pub mod time {
     pub use racecheck_sched::time::*;

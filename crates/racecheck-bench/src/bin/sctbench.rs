@@ -26,11 +26,12 @@ const SEED: u64 = 0;
 const BUDGET: u64 = 10_000;
 
 /// The strategies compared, with their names in the output.
-const STRATEGIES: [(&str, Strategy); 4] = [
+const STRATEGIES: [(&str, Strategy); 5] = [
     ("random", Strategy::Random),
     ("pct1", Strategy::Pct { depth: 1 }),
     ("pct2", Strategy::Pct { depth: 2 }),
     ("pct3", Strategy::Pct { depth: 3 }),
+    ("exhaustive", Strategy::Exhaustive),
 ];
 
 fn main() -> ExitCode {

@@ -1,0 +1,222 @@
+//! The exhaustive strategy: it explores every schedule up to reordering
+//! independent steps, says when it has, and reaches exactly the outcomes a
+//! plain depth-first search without reduction reaches.
+
+use proptest::prelude::*;
+use racecheck::sched::{explore_with, Config, ExhaustiveScheduler};
+use racecheck::sync::{Mutex, Shared};
+use racecheck::{Builder, Check, FailureKind};
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+use std::rc::Rc;
+use std::sync::Arc;
+
+/// T tasks, each K times: lock, increment, unlock; then join and check.
+async fn lock_rounds(tasks: u64, rounds: u64) {
+    let counter = Arc::new(Mutex::new(0u64));
+    let handles: Vec<_> = (0..tasks)
+        .map(|_| {
+            let counter = counter.clone();
+            racecheck::spawn(async move {
+                for _ in 0..rounds {
+                    *counter.lock().await += 1;
+                }
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.await;
+    }
+    assert_eq!(*counter.lock().await, tasks * rounds);
+}
+
+fn exhaustive() -> Builder {
+    Builder::new()
+        .strategy(racecheck::Strategy::Exhaustive)
+        .iterations(10_000_000)
+}
+
+#[test]
+fn two_tasks_take_exactly_one_execution_per_lock_order() {
+    // (2K)! / (K!)^2 lock orders.
+    for (rounds, orders) in [(1, 2), (2, 6), (3, 20), (5, 252)] {
+        let report = exhaustive().run(move || lock_rounds(2, rounds));
+        assert!(report.failure.is_none());
+        assert!(report.complete);
+        assert_eq!(report.executions, orders, "2x{rounds}");
+    }
+}
+
+#[test]
+fn three_tasks_stay_within_a_few_executions_of_the_lock_orders() {
+    for (rounds, orders) in [(1u64, 6u64), (2, 90)] {
+        let report = exhaustive().run(move || lock_rounds(3, rounds));
+        assert!(report.complete);
+        assert!(
+            (orders..=orders + orders / 10 + 1).contains(&report.executions),
+            "3x{rounds}: {} executions for {orders} lock orders",
+            report.executions
+        );
+    }
+}
+
+#[test]
+fn a_complete_search_says_so() {
+    let report = exhaustive().run(|| lock_rounds(2, 2));
+    assert_eq!(
+        report.summary(),
+        "exhaustive: all 6 executions explored, no failure"
+    );
+    let cut = Builder::new()
+        .strategy(racecheck::Strategy::Exhaustive)
+        .iterations(3)
+        .run(|| lock_rounds(2, 2));
+    assert!(!cut.complete);
+    assert_eq!(cut.summary(), "exhaustive: 3 executions, no failure");
+}
+
+#[test]
+fn the_exhaustive_search_finds_a_lost_update() {
+    let report = exhaustive().races(Check::Off).run(|| async {
+        let count = Arc::new(Shared::new(0));
+        let tasks: Vec<_> = (0..2)
+            .map(|_| {
+                let count = count.clone();
+                racecheck::spawn(async move {
+                    let seen = count.load().await;
+                    count.store(seen + 1).await;
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await;
+        }
+        assert_eq!(count.get(), 2, "lost update");
+    });
+    let failure = report.failure.expect("some schedule loses the update");
+    assert!(
+        matches!(&failure.kind, FailureKind::Panic { message, .. } if message.contains("lost update"))
+    );
+}
+
+#[derive(Clone, Debug)]
+enum Operation {
+    /// Lock the mutex, yield while holding it, unlock.
+    LockedYield {
+        mutex: usize,
+    },
+    /// Read the value, yield, write it plus one.
+    LoadStore {
+        value: usize,
+    },
+    /// Atomic increment.
+    Add {
+        value: usize,
+    },
+    /// Read the value into the task's log.
+    Observe {
+        value: usize,
+    },
+    Yield,
+}
+
+fn operation() -> impl Strategy<Value = Operation> {
+    prop_oneof![
+        (0..2usize).prop_map(|mutex| Operation::LockedYield { mutex }),
+        (0..2usize).prop_map(|value| Operation::LoadStore { value }),
+        (0..2usize).prop_map(|value| Operation::Add { value }),
+        (0..2usize).prop_map(|value| Operation::Observe { value }),
+        Just(Operation::Yield),
+    ]
+}
+
+/// Runs `program` under `scheduler` for at most `budget` executions and
+/// returns the final states it reached (values and what each task
+/// observed) and how many executions it took, or `None` if the budget was
+/// too small to finish.
+fn outcomes(
+    program: &Rc<Vec<Vec<Operation>>>,
+    mut scheduler: ExhaustiveScheduler,
+    budget: u64,
+) -> Option<(BTreeSet<String>, u64)> {
+    let finals: Rc<RefCell<BTreeSet<String>>> = Rc::default();
+    let config = Config {
+        iterations: budget,
+        checks: racecheck::detect::Checks::all(Check::Off),
+        ..Config::default()
+    };
+    let (program, recorded) = (program.clone(), finals.clone());
+    let report = explore_with(&config, &mut scheduler, move || {
+        let (program, recorded) = (program.clone(), recorded.clone());
+        async move {
+            let mutexes = Rc::new([Mutex::new(()), Mutex::new(())]);
+            let values = Rc::new([Shared::new(0u32), Shared::new(0u32)]);
+            let tasks: Vec<_> = program
+                .iter()
+                .cloned()
+                .map(|operations| {
+                    let (mutexes, values) = (mutexes.clone(), values.clone());
+                    racecheck::spawn(async move {
+                        let mut log = Vec::new();
+                        for operation in operations {
+                            match operation {
+                                Operation::LockedYield { mutex } => {
+                                    let _guard = mutexes[mutex].lock().await;
+                                    racecheck::yield_now().await;
+                                }
+                                Operation::LoadStore { value } => {
+                                    let seen = values[value].load().await;
+                                    values[value].store(seen + 1).await;
+                                }
+                                Operation::Add { value } => {
+                                    values[value].update(|value| *value += 1).await;
+                                }
+                                Operation::Observe { value } => {
+                                    log.push(values[value].load().await);
+                                }
+                                Operation::Yield => racecheck::yield_now().await,
+                            }
+                        }
+                        log
+                    })
+                })
+                .collect();
+            let mut logs = Vec::new();
+            for task in tasks {
+                logs.push(task.await);
+            }
+            let state = (values[0].get(), values[1].get(), logs);
+            recorded.borrow_mut().insert(format!("{state:?}"));
+        }
+    });
+    assert!(report.failure.is_none(), "{}", report.failure.unwrap());
+    let finals = finals.borrow().clone();
+    report.complete.then_some((finals, report.executions))
+}
+
+/// Executions plain search may take on one generated program; larger
+/// programs are skipped.
+const PLAIN_BUDGET: u64 = 3_000;
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Programs stay small: plain search runs every schedule, a number that
+    /// grows as a multinomial of the steps.
+    #[test]
+    fn reduction_reaches_every_outcome_plain_search_reaches(
+        program in prop_oneof![
+            prop::collection::vec(prop::collection::vec(operation(), 1..4), 2..=2),
+            prop::collection::vec(prop::collection::vec(operation(), 1..3), 3..=3),
+        ]
+    ) {
+        let program = Rc::new(program);
+        let plain = outcomes(&program, ExhaustiveScheduler::without_reduction(), PLAIN_BUDGET);
+        prop_assume!(plain.is_some());
+        let (plain, plain_executions) = plain.unwrap();
+        let (reduced, reduced_executions) = outcomes(&program, ExhaustiveScheduler::new(), PLAIN_BUDGET)
+            .expect("the reduced search finishes within the plain search's budget");
+        prop_assert_eq!(&reduced, &plain);
+        prop_assert!(reduced_executions <= plain_executions);
+    }
+}
