@@ -9,6 +9,7 @@ use racecheck_detect::{Checks, Detector, Finding, Verdict};
 use racecheck_trace::{Location, Schedule, TaskId, Trace};
 use std::any::Any;
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Which strategy drives the exploration.
 ///
@@ -70,9 +71,76 @@ pub struct Config {
     pub strategy: Strategy,
     /// What the detector checks, and whether findings fail or warn.
     pub checks: Checks,
+    /// The part of the iterations this run explores (random and PCT):
+    /// iterations `i` with `i % count == index`.
+    pub shard: Shard,
+    /// Threads for [`explore_parallel`].
+    pub jobs: usize,
+}
+
+/// One of `count` disjoint parts of an exploration's iterations, for
+/// splitting it across CI jobs: iteration `i` belongs to shard
+/// `i % count`, and runs exactly as it would unsharded.
+///
+/// ```
+/// use racecheck_sched::Shard;
+/// let shard: Shard = "1/3".parse().unwrap();
+/// assert_eq!((shard.index, shard.count), (1, 3));
+/// assert!("3/3".parse::<Shard>().is_err());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    /// Which part, from 0.
+    pub index: u64,
+    /// How many parts.
+    pub count: u64,
+}
+
+impl Default for Shard {
+    fn default() -> Shard {
+        Shard { index: 0, count: 1 }
+    }
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Shard, String> {
+        let (index, count) = text
+            .trim()
+            .split_once('/')
+            .ok_or_else(|| format!("shard `{text}` is not of the form i/n"))?;
+        let parse = |part: &str| {
+            part.trim()
+                .parse::<u64>()
+                .map_err(|_| format!("shard `{text}`: `{part}` is not a number"))
+        };
+        let shard = Shard {
+            index: parse(index)?,
+            count: parse(count)?,
+        };
+        if shard.count == 0 || shard.index >= shard.count {
+            return Err(format!("shard `{text}`: need 0 <= i < n"));
+        }
+        Ok(shard)
+    }
 }
 
 impl Config {
+    /// The iterations this configuration runs: the shard's, for strategies
+    /// whose iterations are independent (random, PCT); all of them for the
+    /// others.
+    fn iterations_of_shard(&self) -> impl Iterator<Item = u64> {
+        let Shard { index, count } = match self.strategy {
+            Strategy::Random | Strategy::Pct { .. } => self.shard,
+            Strategy::Replay(_) | Strategy::Exhaustive => Shard::default(),
+        };
+        let iterations = self.iterations;
+        (0..)
+            .map(move |position: u64| index.saturating_add(position.saturating_mul(count)))
+            .take_while(move |&iteration| iteration < iterations)
+    }
+
     /// Default number of executions.
     pub const ITERATIONS_DEFAULT: u64 = 1000;
     /// Default step limit per execution.
@@ -87,6 +155,8 @@ impl Default for Config {
             steps_max: Config::STEPS_MAX_DEFAULT,
             strategy: Strategy::Random,
             checks: Checks::default(),
+            shard: Shard::default(),
+            jobs: 1,
         }
     }
 }
@@ -328,15 +398,148 @@ where
         warnings: Vec::new(),
         complete: false,
     };
-    let mut executor = Executor::default();
-    let mut detector = Detector::new(config.checks);
-    for iteration in 0..config.iterations {
+    let mut explorer = Explorer::new(config);
+    for iteration in config.iterations_of_shard() {
         if !scheduler.new_execution(iteration) {
             report.complete = true;
             break;
         }
         report.executions += 1;
-        let (runtime_failure, end) = executor.run(&body, scheduler, config.steps_max);
+        let (failure, warnings) = explorer.run(iteration, scheduler, &body);
+        report.warnings.extend(warnings);
+        if failure.is_some() {
+            report.failure = failure;
+            break;
+        }
+    }
+    report
+}
+
+/// Random exploration on `config.jobs` threads, with the same result as
+/// [`explore`] on one: iteration `i` draws from stream `i` whichever
+/// thread runs it, and the failure reported is the one of the lowest
+/// failing iteration (`executions` counts the iterations up to it, as a
+/// sequential run would). Other strategies run sequentially.
+///
+/// Lock-order cycles whose edges were seen by different threads are not
+/// put together: potential deadlocks are best found sequentially.
+///
+/// ```
+/// use racecheck_sched::{explore, explore_parallel, Config};
+///
+/// let config = Config { jobs: 2, iterations: 200, ..Config::default() };
+/// let test = || async {
+///     let task = racecheck_sched::spawn(async { racecheck_sched::yield_now().await });
+///     task.await;
+/// };
+/// assert_eq!(explore_parallel(&config, test).executions, explore(&config, test).executions);
+/// ```
+pub fn explore_parallel<F, Fut>(config: &Config, body: F) -> Report
+where
+    F: Fn() -> Fut + Sync,
+    Fut: Future<Output = ()> + 'static,
+{
+    if config.strategy != Strategy::Random || config.jobs <= 1 {
+        return explore(config, body);
+    }
+    let iterations: Vec<u64> = config.iterations_of_shard().collect();
+    let lowest_failure = AtomicU64::new(u64::MAX);
+    let results: Vec<Vec<Outcome>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..config.jobs)
+            .map(|worker| {
+                let (iterations, lowest_failure, body) = (&iterations, &lowest_failure, &body);
+                scope.spawn(move || {
+                    let mut explorer = Explorer::new(config);
+                    let mut scheduler = RandomScheduler::new(config.seed);
+                    let mut outcomes = Vec::new();
+                    for position in (worker..iterations.len()).step_by(config.jobs) {
+                        if position as u64 > lowest_failure.load(Ordering::SeqCst) {
+                            break;
+                        }
+                        let iteration = iterations[position];
+                        scheduler.new_execution(iteration);
+                        let (failure, warnings) = explorer.run(iteration, &mut scheduler, body);
+                        let failed = failure.is_some();
+                        outcomes.push((position, failure, warnings));
+                        if failed {
+                            lowest_failure.fetch_min(position as u64, Ordering::SeqCst);
+                            break;
+                        }
+                    }
+                    outcomes
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|worker| {
+                worker
+                    .join()
+                    .expect("racecheck internal error: a worker panicked")
+            })
+            .collect()
+    });
+    let mut outcomes: Vec<Outcome> = results.into_iter().flatten().collect();
+    outcomes.sort_by_key(|(position, ..)| *position);
+    let mut report = Report {
+        executions: 0,
+        seed: config.seed,
+        strategy: config.strategy.name(),
+        failure: None,
+        warnings: Vec::new(),
+        complete: false,
+    };
+    let mut warned = std::collections::BTreeSet::new();
+    for (position, failure, warnings) in outcomes {
+        report.executions = position as u64 + 1;
+        for warning in warnings {
+            if warned.insert(warning.to_string()) {
+                report.warnings.push(warning);
+            }
+        }
+        if failure.is_some() {
+            report.failure = failure;
+            break;
+        }
+    }
+    report
+}
+
+/// An iteration's position among the run's iterations, its failure and its
+/// new warnings.
+type Outcome = (usize, Option<Failure>, Vec<Finding>);
+
+/// What one thread of an exploration keeps across executions.
+struct Explorer<'a> {
+    config: &'a Config,
+    executor: Executor,
+    detector: Detector,
+}
+
+impl<'a> Explorer<'a> {
+    fn new(config: &'a Config) -> Explorer<'a> {
+        Explorer {
+            config,
+            executor: Executor::default(),
+            detector: Detector::new(config.checks),
+        }
+    }
+
+    /// Runs iteration `iteration` and returns its failure (the most
+    /// important first) and its new warnings.
+    fn run<F, Fut, S>(
+        &mut self,
+        iteration: u64,
+        scheduler: &mut S,
+        body: &F,
+    ) -> (Option<Failure>, Vec<Finding>)
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = ()> + 'static,
+        S: Scheduler + ?Sized,
+    {
+        let (runtime_failure, end) = self.executor.run(body, scheduler, self.config.steps_max);
+        let detector = &mut self.detector;
         let verdict = if runtime_failure
             .as_ref()
             .is_some_and(FailureKind::is_schedule_error)
@@ -345,20 +548,18 @@ where
         } else {
             crate::execution::with(|execution| detector.analyze(&execution.trace, &end))
         };
-        report.warnings.extend(verdict.warnings);
         let mut failures: Vec<FailureKind> = runtime_failure
             .into_iter()
             .chain(verdict.failures.into_iter().map(FailureKind::Finding))
             .collect();
         if failures.is_empty() {
-            continue;
+            return (None, verdict.warnings);
         }
         failures.sort_by_key(FailureKind::precedence);
         let kind = failures.remove(0);
-        report.failure = Some(capture(config, iteration, kind, failures));
-        break;
+        let failure = capture(self.config, iteration, kind, failures);
+        (Some(failure), verdict.warnings)
     }
-    report
 }
 
 fn capture(config: &Config, iteration: u64, kind: FailureKind, also: Vec<FailureKind>) -> Failure {

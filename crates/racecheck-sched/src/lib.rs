@@ -56,7 +56,9 @@ mod task;
 pub mod time;
 
 pub use exhaustive::ExhaustiveScheduler;
-pub use explore::{explore, explore_with, Config, Failure, FailureKind, Report, Strategy};
+pub use explore::{
+    explore, explore_parallel, explore_with, Config, Failure, FailureKind, Report, Shard, Strategy,
+};
 pub use report::{timeline, TIMELINE_EVENTS_MAX};
 pub use strategy::{PctScheduler, RandomScheduler, ReplayScheduler, Scheduler};
 pub use task::{spawn, spawn_named, yield_now, JoinHandle, YieldNow};

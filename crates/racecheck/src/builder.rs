@@ -62,7 +62,8 @@ where
 /// - `RACECHECK_SEED=<u64>`: the seed;
 /// - `RACECHECK_ITERATIONS=<u64>`: the number of executions;
 /// - `RACECHECK_REPLAY=<schedule>`: replay one schedule instead of
-///   exploring.
+///   exploring;
+/// - `RACECHECK_SHARD=<i>/<n>`: explore only shard `i` of `n`.
 ///
 /// ```
 /// let report = racecheck::Builder::new()
@@ -72,9 +73,20 @@ where
 ///     .run(|| async { racecheck::yield_now().await });
 /// assert!(report.failure.is_none());
 /// ```
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Builder {
     config: Config,
+}
+
+impl Default for Builder {
+    fn default() -> Builder {
+        Builder {
+            config: Config {
+                jobs: 0,
+                ..Config::default()
+            },
+        }
+    }
 }
 
 impl Builder {
@@ -154,6 +166,65 @@ impl Builder {
         self
     }
 
+    /// Explores only shard `index` of `count` (iterations `i` with
+    /// `i % count == index`, each exactly as unsharded), to split an
+    /// exploration across CI jobs; `RACECHECK_SHARD=index/count` overrides
+    /// it. Random and PCT only.
+    ///
+    /// ```
+    /// let report = racecheck::Builder::new().iterations(10).shard(1, 3).run(|| async {});
+    /// assert_eq!(report.executions, 3); // iterations 1, 4, 7
+    /// ```
+    pub fn shard(mut self, index: u64, count: u64) -> Builder {
+        assert!(
+            count > 0 && index < count,
+            "racecheck: shard {index}/{count}: need 0 <= index < count"
+        );
+        self.config.shard = racecheck_sched::Shard { index, count };
+        self
+    }
+
+    /// Threads for [`run_parallel`](Self::run_parallel) and
+    /// [`check_parallel`](Self::check_parallel) (default: the machine's
+    /// cores).
+    pub fn jobs(mut self, jobs: usize) -> Builder {
+        self.config.jobs = jobs.max(1);
+        self
+    }
+
+    /// Like [`run`](Self::run), on several threads for the random strategy,
+    /// with the same report as on one thread (see
+    /// [`racecheck_sched::explore_parallel`]). The test closure must be
+    /// `Sync`; its futures need not be `Send`.
+    ///
+    /// ```
+    /// let report = racecheck::Builder::new().jobs(2).iterations(100).run_parallel(|| async {
+    ///     racecheck::yield_now().await;
+    /// });
+    /// assert_eq!(report.executions, 100);
+    /// ```
+    pub fn run_parallel<F, Fut>(&self, test: F) -> Report
+    where
+        F: Fn() -> Fut + Sync,
+        Fut: Future<Output = ()> + 'static,
+    {
+        let mut config = self.config_or_panic();
+        if config.jobs == 0 {
+            config.jobs = std::thread::available_parallelism().map_or(1, usize::from);
+        }
+        racecheck_sched::explore_parallel(&config, test)
+    }
+
+    /// Like [`check`](Self::check), on several threads.
+    #[track_caller]
+    pub fn check_parallel<F, Fut>(&self, test: F)
+    where
+        F: Fn() -> Fut + Sync,
+        Fut: Future<Output = ()> + 'static,
+    {
+        fail_on(self.run_parallel(test));
+    }
+
     /// Steps after which an execution counts as a livelock.
     pub fn max_steps(mut self, steps_max: u32) -> Builder {
         self.config.steps_max = steps_max;
@@ -169,11 +240,14 @@ impl Builder {
         F: Fn() -> Fut,
         Fut: Future<Output = ()> + 'static,
     {
-        let config = match self.config_from_environment(|name| std::env::var(name).ok()) {
+        racecheck_sched::explore(&self.config_or_panic(), test)
+    }
+
+    fn config_or_panic(&self) -> Config {
+        match self.config_from_environment(|name| std::env::var(name).ok()) {
             Ok(config) => config,
             Err(message) => panic!("racecheck: {message}"),
-        };
-        racecheck_sched::explore(&config, test)
+        }
     }
 
     /// Explores and panics with the report on the first failure.
@@ -211,6 +285,11 @@ impl Builder {
         if let Some(iterations) = lookup("RACECHECK_ITERATIONS") {
             config.iterations = parse_number("RACECHECK_ITERATIONS", &iterations)?;
         }
+        if let Some(shard) = lookup("RACECHECK_SHARD") {
+            config.shard = shard
+                .parse()
+                .map_err(|error| format!("RACECHECK_SHARD: {error}"))?;
+        }
         if let Some(schedule) = lookup("RACECHECK_REPLAY") {
             let schedule = schedule
                 .trim()
@@ -219,6 +298,24 @@ impl Builder {
             config.strategy = Strategy::Replay(schedule);
         }
         Ok(config)
+    }
+}
+
+/// Prints the warnings, and panics with the failure's report if there is
+/// one.
+#[track_caller]
+fn fail_on(report: Report) {
+    let colour = std::io::stderr().is_terminal();
+    for warning in &report.warnings {
+        eprintln!(
+            "{}",
+            paint(colour, YELLOW, &format!("racecheck warning: {warning}"))
+        );
+    }
+    if let Some(failure) = report.failure {
+        let text = failure.to_string();
+        let (headline, rest) = text.split_once('\n').unwrap_or((&text, ""));
+        panic!("{}\n{rest}", paint(colour, RED, headline));
     }
 }
 

@@ -1,0 +1,83 @@
+//! Parallel and sharded exploration give the same results as one thread:
+//! iteration `i` always draws from the same stream.
+
+use racecheck::Builder;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// Fails only when six tasks finish in exactly reverse order: about one
+/// random schedule in a few hundred.
+async fn rare_order() {
+    let finished = Rc::new(RefCell::new(Vec::new()));
+    let tasks: Vec<_> = (0..6)
+        .map(|task| {
+            let finished = finished.clone();
+            racecheck::spawn(async move {
+                racecheck::yield_now().await;
+                finished.borrow_mut().push(task);
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await;
+    }
+    assert_ne!(*finished.borrow(), [5, 4, 3, 2, 1, 0], "reverse order");
+}
+
+#[test]
+fn parallel_exploration_reports_the_same_first_failure_as_one_thread() {
+    let sequential = Builder::new().iterations(100_000).run(rare_order);
+    let first = sequential.failure.as_ref().expect("the rare order happens");
+    assert!(first.iteration > 10, "rare enough to need a search");
+    for jobs in [2, 3] {
+        let parallel = Builder::new()
+            .iterations(100_000)
+            .jobs(jobs)
+            .run_parallel(rare_order);
+        let failure = parallel.failure.as_ref().expect("found in parallel too");
+        assert_eq!(failure.iteration, first.iteration, "{jobs} jobs");
+        assert_eq!(failure.schedule, first.schedule);
+        assert_eq!(failure.to_string(), first.to_string());
+        assert_eq!(parallel.executions, sequential.executions);
+    }
+}
+
+#[test]
+fn parallel_exploration_without_failure_runs_every_iteration() {
+    let report = Builder::new()
+        .iterations(3_000)
+        .jobs(2)
+        .run_parallel(|| async {
+            let task = racecheck::spawn(async { racecheck::yield_now().await });
+            task.await;
+        });
+    assert!(report.failure.is_none());
+    assert_eq!(report.executions, 3_000);
+}
+
+#[test]
+fn a_shard_runs_its_iterations_exactly_as_unsharded() {
+    let sequential = Builder::new().iterations(100_000).run(rare_order);
+    let first = sequential
+        .failure
+        .expect("the rare order happens")
+        .iteration;
+    let count = 3;
+    let owner = first % count;
+    let sharded = Builder::new()
+        .iterations(100_000)
+        .shard(owner, count)
+        .run(rare_order);
+    let failure = sharded.failure.expect("the owning shard finds it");
+    assert_eq!(failure.iteration, first);
+    assert_eq!(sharded.executions, first / count + 1);
+    for other in (0..count).filter(|&shard| shard != owner) {
+        let report = Builder::new()
+            .iterations(first + 1)
+            .shard(other, count)
+            .run(rare_order);
+        if let Some(failure) = report.failure {
+            assert!(failure.iteration < first && failure.iteration % count == other);
+        }
+    }
+}
