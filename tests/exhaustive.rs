@@ -220,3 +220,25 @@ proptest! {
         prop_assert!(reduced_executions <= plain_executions);
     }
 }
+
+#[test]
+fn coverage_counts_interleaving_classes() {
+    // Exhaustive search with reduction runs each class once.
+    let exhaustive = exhaustive().coverage(true).run(|| lock_rounds(2, 3));
+    assert_eq!(exhaustive.classes, Some(20));
+    assert_eq!(
+        exhaustive.summary(),
+        "exhaustive: all 20 executions explored, 20 distinct interleaving classes, no failure"
+    );
+    // Random search repeats classes; with enough executions it sees them all.
+    let random = Builder::new()
+        .coverage(true)
+        .iterations(2_000)
+        .run(|| lock_rounds(2, 3));
+    assert_eq!(random.classes, Some(20));
+    let few = Builder::new()
+        .coverage(true)
+        .iterations(5)
+        .run(|| lock_rounds(2, 3));
+    assert!(few.classes.unwrap() <= 5);
+}

@@ -35,6 +35,7 @@
 //! ```
 
 mod clock;
+mod coverage;
 mod dependency;
 mod detector;
 mod finding;
@@ -46,6 +47,7 @@ mod sync;
 mod waits;
 
 pub use clock::VectorClock;
+pub use coverage::interleaving_class;
 pub use dependency::{Footprint, Key};
 pub use detector::{Check, Checks, Detector, ExecutionEnd, Verdict};
 pub use finding::{

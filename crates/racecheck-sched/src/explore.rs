@@ -5,9 +5,10 @@ use crate::executor::Executor;
 use crate::exhaustive::ExhaustiveScheduler;
 use crate::panic;
 use crate::strategy::{PctScheduler, RandomScheduler, ReplayScheduler, Scheduler};
-use racecheck_detect::{Checks, Detector, Finding, Verdict};
+use racecheck_detect::{interleaving_class, Checks, Detector, Finding, Verdict};
 use racecheck_trace::{Location, Schedule, TaskId, Trace};
 use std::any::Any;
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -76,6 +77,9 @@ pub struct Config {
     pub shard: Shard,
     /// Threads for [`explore_parallel`].
     pub jobs: usize,
+    /// Count distinct interleaving classes ([`Report::classes`]); costs a
+    /// pass over each execution's events.
+    pub coverage: bool,
 }
 
 /// One of `count` disjoint parts of an exploration's iterations, for
@@ -157,6 +161,7 @@ impl Default for Config {
             checks: Checks::default(),
             shard: Shard::default(),
             jobs: 1,
+            coverage: false,
         }
     }
 }
@@ -177,6 +182,10 @@ pub struct Report {
     /// The strategy ran out of schedules before the budget: with no failure,
     /// the exhaustive strategy has proved the test for every schedule.
     pub complete: bool,
+    /// With [`Config::coverage`], how many distinct interleaving classes
+    /// (executions that differ in the order of some conflicting steps) the
+    /// executions covered.
+    pub classes: Option<u64>,
 }
 
 impl Report {
@@ -188,14 +197,18 @@ impl Report {
         } else {
             "no failure"
         };
+        let classes = match self.classes {
+            Some(classes) => format!(", {classes} distinct interleaving classes"),
+            None => String::new(),
+        };
         if self.complete {
             format!(
-                "{}: all {} executions explored, {outcome}",
+                "{}: all {} executions explored{classes}, {outcome}",
                 self.strategy, self.executions
             )
         } else {
             format!(
-                "{}: {} executions, {outcome}",
+                "{}: {} executions{classes}, {outcome}",
                 self.strategy, self.executions
             )
         }
@@ -397,21 +410,25 @@ where
         failure: None,
         warnings: Vec::new(),
         complete: false,
+        classes: None,
     };
     let mut explorer = Explorer::new(config);
+    let mut classes = BTreeSet::new();
     for iteration in config.iterations_of_shard() {
         if !scheduler.new_execution(iteration) {
             report.complete = true;
             break;
         }
         report.executions += 1;
-        let (failure, warnings) = explorer.run(iteration, scheduler, &body);
+        let (failure, warnings, class) = explorer.run(iteration, scheduler, &body);
         report.warnings.extend(warnings);
+        classes.extend(class);
         if failure.is_some() {
             report.failure = failure;
             break;
         }
     }
+    report.classes = config.coverage.then_some(classes.len() as u64);
     report
 }
 
@@ -458,9 +475,10 @@ where
                         }
                         let iteration = iterations[position];
                         scheduler.new_execution(iteration);
-                        let (failure, warnings) = explorer.run(iteration, &mut scheduler, body);
+                        let (failure, warnings, class) =
+                            explorer.run(iteration, &mut scheduler, body);
                         let failed = failure.is_some();
-                        outcomes.push((position, failure, warnings));
+                        outcomes.push((position, failure, warnings, class));
                         if failed {
                             lowest_failure.fetch_min(position as u64, Ordering::SeqCst);
                             break;
@@ -488,10 +506,13 @@ where
         failure: None,
         warnings: Vec::new(),
         complete: false,
+        classes: None,
     };
-    let mut warned = std::collections::BTreeSet::new();
-    for (position, failure, warnings) in outcomes {
+    let mut warned = BTreeSet::new();
+    let mut classes = BTreeSet::new();
+    for (position, failure, warnings, class) in outcomes {
         report.executions = position as u64 + 1;
+        classes.extend(class);
         for warning in warnings {
             if warned.insert(warning.to_string()) {
                 report.warnings.push(warning);
@@ -502,12 +523,13 @@ where
             break;
         }
     }
+    report.classes = config.coverage.then_some(classes.len() as u64);
     report
 }
 
-/// An iteration's position among the run's iterations, its failure and its
-/// new warnings.
-type Outcome = (usize, Option<Failure>, Vec<Finding>);
+/// An iteration's position among the run's iterations, its failure, its
+/// new warnings and its interleaving class (with coverage on).
+type Outcome = (usize, Option<Failure>, Vec<Finding>, Option<u64>);
 
 /// What one thread of an exploration keeps across executions.
 struct Explorer<'a> {
@@ -526,13 +548,14 @@ impl<'a> Explorer<'a> {
     }
 
     /// Runs iteration `iteration` and returns its failure (the most
-    /// important first) and its new warnings.
+    /// important first), its new warnings and, with coverage on, its
+    /// interleaving class.
     fn run<F, Fut, S>(
         &mut self,
         iteration: u64,
         scheduler: &mut S,
         body: &F,
-    ) -> (Option<Failure>, Vec<Finding>)
+    ) -> (Option<Failure>, Vec<Finding>, Option<u64>)
     where
         F: Fn() -> Fut,
         Fut: Future<Output = ()> + 'static,
@@ -540,25 +563,29 @@ impl<'a> Explorer<'a> {
     {
         let (runtime_failure, end) = self.executor.run(body, scheduler, self.config.steps_max);
         let detector = &mut self.detector;
-        let verdict = if runtime_failure
+        let coverage = self.config.coverage;
+        let (verdict, class) = if runtime_failure
             .as_ref()
             .is_some_and(FailureKind::is_schedule_error)
         {
-            Verdict::default()
+            (Verdict::default(), None)
         } else {
-            crate::execution::with(|execution| detector.analyze(&execution.trace, &end))
+            crate::execution::with(|execution| {
+                let class = coverage.then(|| interleaving_class(&execution.trace));
+                (detector.analyze(&execution.trace, &end), class)
+            })
         };
         let mut failures: Vec<FailureKind> = runtime_failure
             .into_iter()
             .chain(verdict.failures.into_iter().map(FailureKind::Finding))
             .collect();
         if failures.is_empty() {
-            return (None, verdict.warnings);
+            return (None, verdict.warnings, class);
         }
         failures.sort_by_key(FailureKind::precedence);
         let kind = failures.remove(0);
         let failure = capture(self.config, iteration, kind, failures);
-        (Some(failure), verdict.warnings)
+        (Some(failure), verdict.warnings, class)
     }
 }
 

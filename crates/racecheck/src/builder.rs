@@ -225,6 +225,24 @@ impl Builder {
         fail_on(self.run_parallel(test));
     }
 
+    /// Counts the distinct interleaving classes the executions cover
+    /// (`report.classes`, and in `report.summary()`): executions that only
+    /// reorder independent steps are one class.
+    ///
+    /// ```
+    /// let report = racecheck::Builder::new().coverage(true).iterations(200).run(|| async {
+    ///     let rows = std::sync::Arc::new(racecheck::sync::Mutex::new(0));
+    ///     let other = { let rows = rows.clone(); racecheck::spawn(async move { *rows.lock().await += 1 }) };
+    ///     *rows.lock().await += 1;
+    ///     other.await;
+    /// });
+    /// assert_eq!(report.classes, Some(2)); // who locks first
+    /// ```
+    pub fn coverage(mut self, coverage: bool) -> Builder {
+        self.config.coverage = coverage;
+        self
+    }
+
     /// Steps after which an execution counts as a livelock.
     pub fn max_steps(mut self, steps_max: u32) -> Builder {
         self.config.steps_max = steps_max;
