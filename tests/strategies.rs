@@ -91,3 +91,48 @@ fn pct_is_deterministic_and_its_failures_replay() {
         .run(lost_update);
     assert_eq!(replayed.failure.unwrap().trace, first.trace);
 }
+
+/// The lost update between two tasks, next to three tasks that only yield:
+/// random schedules switch often, the bug needs one preemption.
+async fn lost_update_among_noise() {
+    for noise in 0..3 {
+        racecheck::spawn_named(format!("noise-{noise}"), async {
+            for _ in 0..6 {
+                racecheck::yield_now().await;
+            }
+        });
+    }
+    lost_update().await;
+}
+
+#[test]
+fn a_failure_with_many_preemptions_is_minimised_to_one() {
+    let builder = Builder::new().races(Check::Off).iterations(1000);
+    let mut checked = 0;
+    for seed in 0..20 {
+        let builder = builder.clone().seed(seed);
+        let Some(failure) = builder.run(lost_update_among_noise).failure else {
+            continue;
+        };
+        let minimized = builder.minimize(&failure, 2_000, lost_update_among_noise);
+        if minimized.preemptions_before < 5 {
+            continue;
+        }
+        checked += 1;
+        assert_eq!(minimized.preemptions_after, 1, "seed {seed}");
+        let FailureKind::Panic { message, .. } = &minimized.failure.kind else {
+            panic!("expected the same panic, got {}", minimized.failure.kind);
+        };
+        assert!(message.contains("lost update"));
+        // The minimised schedule replays to the same failure.
+        let replayed = Builder::new()
+            .races(Check::Off)
+            .strategy(Strategy::Replay(minimized.failure.schedule.clone()))
+            .run(lost_update_among_noise);
+        assert_eq!(replayed.failure.unwrap().trace, minimized.failure.trace);
+    }
+    assert!(
+        checked >= 3,
+        "only {checked} seeds had 5 or more preemptions"
+    );
+}

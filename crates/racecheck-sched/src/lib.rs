@@ -48,6 +48,7 @@ mod execution;
 mod executor;
 mod exhaustive;
 mod explore;
+mod minimize;
 mod panic;
 mod report;
 pub mod rt;
@@ -59,6 +60,7 @@ pub use exhaustive::ExhaustiveScheduler;
 pub use explore::{
     explore, explore_parallel, explore_with, Config, Failure, FailureKind, Report, Shard, Strategy,
 };
+pub use minimize::{minimize, Minimized};
 pub use report::{timeline, TIMELINE_EVENTS_MAX};
 pub use strategy::{PctScheduler, RandomScheduler, ReplayScheduler, Scheduler};
 pub use task::{spawn, spawn_named, yield_now, JoinHandle, YieldNow};

@@ -243,6 +243,35 @@ impl Builder {
         self
     }
 
+    /// Searches for a schedule that fails like `failure` (found with this
+    /// builder's settings on `test`) with fewer preemptions, trying at most
+    /// `budget` executions; see [`racecheck_sched::minimize`].
+    ///
+    /// ```
+    /// let test = || async {
+    ///     let worker = racecheck::spawn(async { racecheck::yield_now().await });
+    ///     racecheck::yield_now().await;
+    ///     worker.await;
+    ///     panic!("always");
+    /// };
+    /// let builder = racecheck::Builder::new();
+    /// let failure = builder.run(test).failure.unwrap();
+    /// let minimized = builder.minimize(&failure, 100, test);
+    /// assert!(minimized.preemptions_after <= minimized.preemptions_before);
+    /// ```
+    pub fn minimize<F, Fut>(
+        &self,
+        failure: &racecheck_sched::Failure,
+        budget: u64,
+        test: F,
+    ) -> racecheck_sched::Minimized
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = ()> + 'static,
+    {
+        racecheck_sched::minimize(&self.config_or_panic(), failure, budget, test)
+    }
+
     /// Steps after which an execution counts as a livelock.
     pub fn max_steps(mut self, steps_max: u32) -> Builder {
         self.config.steps_max = steps_max;

@@ -46,7 +46,7 @@ pub struct ReadmeDoctests;
 pub use builder::{check, replay, Builder};
 pub use racecheck_detect::{Check, Finding};
 pub use racecheck_sched::{
-    spawn, spawn_named, yield_now, Failure, FailureKind, JoinHandle, Report, Strategy,
+    spawn, spawn_named, yield_now, Failure, FailureKind, JoinHandle, Minimized, Report, Strategy,
 };
 pub use racecheck_trace::{Schedule, ScheduleError, TaskId, Trace};
 

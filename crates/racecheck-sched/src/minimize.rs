@@ -1,0 +1,350 @@
+//! Minimisation: from a failing schedule, a schedule that fails the same
+//! way with fewer preemptions, which is easier to read.
+//!
+//! Each round tries to take out one context switch, from the last to the
+//! first: the schedule is followed up to the switch, then the task that
+//! was running goes on while it can, and then the rest of the original
+//! schedule is followed, minus the steps that task has already taken. A
+//! candidate that fails the same way with fewer preemptions replaces the
+//! schedule; the rounds stop when no switch can go, or at the budget.
+
+use crate::explore::{explore_with, Config, Failure, FailureKind, Strategy};
+use crate::strategy::Scheduler;
+use racecheck_detect::Finding;
+use racecheck_trace::{Schedule, TaskId};
+use std::future::Future;
+
+/// The outcome of [`minimize`].
+#[derive(Clone, Debug)]
+pub struct Minimized {
+    /// The smallest failing execution found (the original if none was
+    /// smaller).
+    pub failure: Failure,
+    /// Preemptions of the original schedule.
+    pub preemptions_before: usize,
+    /// Preemptions of the minimised one.
+    pub preemptions_after: usize,
+    /// Candidate executions tried.
+    pub executions: u64,
+}
+
+/// Searches, within `budget` executions, for a schedule that fails like
+/// `failure` with fewer preemptions. `config` supplies the checks and the
+/// step limit; `test` must be the test that failed.
+///
+/// ```
+/// use racecheck_sched::{explore, minimize, Config};
+///
+/// let test = || async {
+///     let worker = racecheck_sched::spawn(async { racecheck_sched::yield_now().await });
+///     racecheck_sched::yield_now().await;
+///     worker.await;
+///     panic!("always");
+/// };
+/// let failure = explore(&Config::default(), test).failure.unwrap();
+/// let minimized = minimize(&Config::default(), &failure, 100, test);
+/// assert!(minimized.preemptions_after <= minimized.preemptions_before);
+/// ```
+pub fn minimize<F, Fut>(config: &Config, failure: &Failure, budget: u64, test: F) -> Minimized
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = ()> + 'static,
+{
+    let (best_preemptions, _) = run_guided(config, failure.schedule.steps(), usize::MAX, 0, &test);
+    let mut best = failure.clone();
+    let mut best_preemptions = best_preemptions;
+    let before = best_preemptions;
+    let mut executions = 1;
+    'rounds: loop {
+        let switches: Vec<usize> = (1..best.schedule.len())
+            .rev()
+            .filter(|&step| best.schedule.steps()[step] != best.schedule.steps()[step - 1])
+            .collect();
+        // Delay each switch as long as the running task can go on, or by a
+        // single step.
+        let candidates = switches
+            .iter()
+            .flat_map(|&switch| [(switch, usize::MAX), (switch, 1)]);
+        for (switch, delay) in candidates {
+            if executions >= budget {
+                break 'rounds;
+            }
+            executions += 1;
+            let steps = best.schedule.steps();
+            let (preemptions, candidate) = run_guided(config, steps, switch, delay, &test);
+            let Some(candidate) = candidate else {
+                continue;
+            };
+            if preemptions < best_preemptions && same_failure(&candidate.kind, &failure.kind) {
+                best = candidate;
+                best_preemptions = preemptions;
+                continue 'rounds;
+            }
+        }
+        break;
+    }
+    // Then iterative context bounding: every schedule with 0, 1, ...
+    // preemptions, fewer than found so far, in depth-first order.
+    for bound in 0..best_preemptions {
+        if executions >= budget {
+            break;
+        }
+        let mut search = Bounded::new(bound);
+        let limited = Config {
+            iterations: budget - executions,
+            shard: Default::default(),
+            ..config.clone()
+        };
+        let mut found = None;
+        let mut iteration = 0;
+        while iteration < limited.iterations && search.new_execution(iteration) {
+            iteration += 1;
+            let single = Config {
+                iterations: 1,
+                ..limited.clone()
+            };
+            let mut step = Step(&mut search);
+            let report = explore_with(&single, &mut step, &test);
+            if let Some(candidate) = report.failure {
+                if same_failure(&candidate.kind, &failure.kind) {
+                    found = Some(candidate);
+                    break;
+                }
+            }
+        }
+        executions += iteration;
+        if let Some(candidate) = found {
+            best = candidate;
+            best_preemptions = bound;
+            break;
+        }
+    }
+    best.iteration = failure.iteration;
+    best.seed = failure.seed;
+    best.strategy = failure.strategy;
+    Minimized {
+        failure: best,
+        preemptions_before: before,
+        preemptions_after: best_preemptions,
+        executions,
+    }
+}
+
+/// Runs `steps` up to `keep`, then lets the running task go on for up to
+/// `delay` steps, then follows the rest; returns the preemptions of the run
+/// and its failure.
+fn run_guided<F, Fut>(
+    config: &Config,
+    steps: &[TaskId],
+    keep: usize,
+    delay: usize,
+    test: &F,
+) -> (usize, Option<Failure>)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = ()> + 'static,
+{
+    let mut scheduler = Guided::new(steps, keep, delay);
+    let single = Config {
+        iterations: 1,
+        shard: Default::default(),
+        strategy: Strategy::Replay(Schedule::from_steps(steps.to_vec())),
+        ..config.clone()
+    };
+    let report = explore_with(&single, &mut scheduler, test);
+    (scheduler.preemptions, report.failure)
+}
+
+/// Whether two failures are the same bug: the same kind at the same place.
+fn same_failure(candidate: &FailureKind, original: &FailureKind) -> bool {
+    match (candidate, original) {
+        (
+            FailureKind::Panic {
+                message: first,
+                location: first_at,
+                ..
+            },
+            FailureKind::Panic {
+                message: second,
+                location: second_at,
+                ..
+            },
+        ) => first == second && first_at == second_at,
+        (
+            FailureKind::Finding(Finding::Race(first)),
+            FailureKind::Finding(Finding::Race(second)),
+        ) => {
+            let places = |race: &racecheck_detect::Race| {
+                let mut places = [race.first.location, race.second.location];
+                places.sort();
+                places
+            };
+            places(first) == places(second)
+        }
+        (FailureKind::Finding(first), FailureKind::Finding(second)) => {
+            first.title() == second.title()
+        }
+        (first, second) => std::mem::discriminant(first) == std::mem::discriminant(second),
+    }
+}
+
+/// Follows the original schedule for `keep` steps, then lets the running
+/// task go on while it can, then follows the rest of the original schedule,
+/// skipping the steps that task took early. Counts preemptions: switches
+/// away from a task that could go on.
+struct Guided {
+    original: Vec<TaskId>,
+    keep: usize,
+    /// Where following the original resumes.
+    position: usize,
+    /// Steps a task took ahead of the original, to skip later.
+    ahead: Vec<usize>,
+    /// Steps the task running at `keep` may still take ahead.
+    delay: usize,
+    preemptions: usize,
+    schedule: Vec<TaskId>,
+}
+
+impl Guided {
+    fn new(original: &[TaskId], keep: usize, delay: usize) -> Guided {
+        Guided {
+            original: original.to_vec(),
+            keep,
+            position: keep.min(original.len()),
+            ahead: Vec::new(),
+            delay,
+            preemptions: 0,
+            schedule: Vec::new(),
+        }
+    }
+
+    /// The next task of the original schedule that can run, skipping steps
+    /// already taken ahead and tasks that cannot run now.
+    fn follow(&mut self, runnable: &[TaskId]) -> Option<TaskId> {
+        while let Some(&task) = self.original.get(self.position) {
+            self.position += 1;
+            if let Some(ahead) = self.ahead.get_mut(task.index()).filter(|ahead| **ahead > 0) {
+                *ahead -= 1;
+                continue;
+            }
+            if runnable.contains(&task) {
+                return Some(task);
+            }
+        }
+        None
+    }
+}
+
+impl Scheduler for Guided {
+    fn new_execution(&mut self, iteration: u64) -> bool {
+        iteration == 0
+    }
+
+    fn next_task(&mut self, runnable: &[TaskId], current: Option<TaskId>) -> Option<TaskId> {
+        let step = self.schedule.len();
+        let still_running = current.filter(|task| runnable.contains(task));
+        let chosen = if step < self.keep {
+            self.original
+                .get(step)
+                .copied()
+                .filter(|task| runnable.contains(task))
+                .unwrap_or(runnable[0])
+        } else {
+            match still_running.filter(|_| self.delay > 0) {
+                Some(task) => {
+                    self.delay -= 1;
+                    if self.ahead.len() <= task.index() {
+                        self.ahead.resize(task.index() + 1, 0);
+                    }
+                    self.ahead[task.index()] += 1;
+                    task
+                }
+                None => {
+                    self.delay = 0;
+                    self.follow(runnable).unwrap_or(runnable[0])
+                }
+            }
+        };
+        if still_running.is_some_and(|task| task != chosen) {
+            self.preemptions += 1;
+        }
+        self.schedule.push(chosen);
+        Some(chosen)
+    }
+}
+
+/// Depth-first search over the schedules with at most `bound` preemptions,
+/// the running task first at every step.
+struct Bounded {
+    bound: usize,
+    nodes: Vec<BoundedNode>,
+    depth: usize,
+}
+
+impl Bounded {
+    fn new(bound: usize) -> Bounded {
+        Bounded {
+            bound,
+            nodes: Vec::new(),
+            depth: 0,
+        }
+    }
+
+    fn new_execution(&mut self, iteration: u64) -> bool {
+        self.depth = 0;
+        if iteration == 0 {
+            return true;
+        }
+        while let Some((candidates, tried, _)) = self.nodes.last_mut() {
+            if *tried + 1 < candidates.len() {
+                *tried += 1;
+                return true;
+            }
+            self.nodes.pop();
+        }
+        false
+    }
+
+    fn next_task(&mut self, runnable: &[TaskId], current: Option<TaskId>) -> TaskId {
+        let depth = self.depth;
+        self.depth += 1;
+        if let Some((candidates, tried, _)) = self.nodes.get(depth) {
+            return candidates[*tried].0;
+        }
+        let preemptions = self.nodes.last().map_or(0, |(candidates, tried, before)| {
+            before + usize::from(candidates[*tried].1)
+        });
+        let running = current.filter(|task| runnable.contains(task));
+        let mut candidates: Vec<(TaskId, bool)> =
+            running.map(|task| (task, false)).into_iter().collect();
+        if running.is_none() || preemptions < self.bound {
+            candidates.extend(
+                runnable
+                    .iter()
+                    .filter(|&&task| Some(task) != running)
+                    .map(|&task| (task, running.is_some())),
+            );
+        }
+        let chosen = candidates[0].0;
+        self.nodes.push((candidates, 0, preemptions));
+        chosen
+    }
+}
+
+/// A step of a [`Bounded`] search: the candidates in the order tried (with
+/// whether each is a preemption), the index tried now, and the preemptions
+/// before the step.
+type BoundedNode = (Vec<(TaskId, bool)>, usize, usize);
+
+/// One execution of a [`Bounded`] search.
+struct Step<'a>(&'a mut Bounded);
+
+impl Scheduler for Step<'_> {
+    fn new_execution(&mut self, iteration: u64) -> bool {
+        iteration == 0
+    }
+
+    fn next_task(&mut self, runnable: &[TaskId], current: Option<TaskId>) -> Option<TaskId> {
+        Some(self.0.next_task(runnable, current))
+    }
+}
