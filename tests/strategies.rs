@@ -107,7 +107,10 @@ async fn lost_update_among_noise() {
 
 #[test]
 fn a_failure_with_many_preemptions_is_minimised_to_one() {
-    let builder = Builder::new().races(Check::Off).iterations(1000);
+    let builder = Builder::new()
+        .races(Check::Off)
+        .minimize_failures(false)
+        .iterations(1000);
     let mut checked = 0;
     for seed in 0..20 {
         let builder = builder.clone().seed(seed);
@@ -130,6 +133,16 @@ fn a_failure_with_many_preemptions_is_minimised_to_one() {
             .strategy(Strategy::Replay(minimized.failure.schedule.clone()))
             .run(lost_update_among_noise);
         assert_eq!(replayed.failure.unwrap().trace, minimized.failure.trace);
+        // By default, the report is the minimised failure already.
+        let automatic = Builder::new()
+            .races(Check::Off)
+            .iterations(1000)
+            .seed(seed)
+            .run(lost_update_among_noise)
+            .failure
+            .unwrap();
+        assert_eq!(automatic.minimized, Some((minimized.preemptions_before, 1)));
+        assert!(automatic.to_string().contains("schedule minimised from"));
     }
     assert!(
         checked >= 3,

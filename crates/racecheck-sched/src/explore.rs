@@ -235,6 +235,9 @@ pub struct Failure {
     pub trace: Trace,
     /// Other failures of the same execution, less important than `kind`.
     pub also: Vec<FailureKind>,
+    /// `(before, after)`: the schedule was minimised from `before`
+    /// preemptions to `after` (see [`crate::minimize`]).
+    pub minimized: Option<(usize, usize)>,
 }
 
 impl Failure {
@@ -600,5 +603,6 @@ fn capture(config: &Config, iteration: u64, kind: FailureKind, also: Vec<Failure
         schedule,
         trace,
         also,
+        minimized: None,
     }
 }

@@ -122,6 +122,9 @@ where
     best.iteration = failure.iteration;
     best.seed = failure.seed;
     best.strategy = failure.strategy;
+    if best_preemptions < before {
+        best.minimized = Some((before, best_preemptions));
+    }
     Minimized {
         failure: best,
         preemptions_before: before,

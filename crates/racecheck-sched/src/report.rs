@@ -71,6 +71,12 @@ impl fmt::Display for Failure {
             self.strategy,
             self.schedule.len()
         )?;
+        if let Some((before, after)) = self.minimized {
+            writeln!(
+                f,
+                "  schedule minimised from {before} to {after} preemptions (timeline and replay below are the minimised ones)"
+            )?;
+        }
         writeln!(f)?;
         f.write_str(&timeline(&self.trace, TIMELINE_EVENTS_MAX))?;
         writeln!(f)?;

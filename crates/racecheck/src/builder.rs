@@ -76,7 +76,11 @@ where
 #[derive(Clone, Debug)]
 pub struct Builder {
     config: Config,
+    minimize_failures: bool,
 }
+
+/// Executions a failure's minimisation may take.
+pub const MINIMIZE_BUDGET: u64 = 1000;
 
 impl Default for Builder {
     fn default() -> Builder {
@@ -85,6 +89,7 @@ impl Default for Builder {
                 jobs: 0,
                 ..Config::default()
             },
+            minimize_failures: true,
         }
     }
 }
@@ -212,7 +217,8 @@ impl Builder {
         if config.jobs == 0 {
             config.jobs = std::thread::available_parallelism().map_or(1, usize::from);
         }
-        racecheck_sched::explore_parallel(&config, test)
+        let report = racecheck_sched::explore_parallel(&config, &test);
+        self.minimized(&config, report, test)
     }
 
     /// Like [`check`](Self::check), on several threads.
@@ -287,7 +293,45 @@ impl Builder {
         F: Fn() -> Fut,
         Fut: Future<Output = ()> + 'static,
     {
-        racecheck_sched::explore(&self.config_or_panic(), test)
+        let config = self.config_or_panic();
+        let report = racecheck_sched::explore(&config, &test);
+        self.minimized(&config, report, test)
+    }
+
+    /// Replaces a failure found by random or PCT search with a schedule that
+    /// fails the same way with fewer preemptions, if one is found within
+    /// `MINIMIZE_BUDGET` executions.
+    fn minimized<F, Fut>(&self, config: &Config, mut report: Report, test: F) -> Report
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = ()> + 'static,
+    {
+        let searched = matches!(config.strategy, Strategy::Random | Strategy::Pct { .. });
+        if !self.minimize_failures || !searched {
+            return report;
+        }
+        if let Some(failure) = &report.failure {
+            if !failure.kind.is_schedule_error() {
+                let minimized = racecheck_sched::minimize(config, failure, MINIMIZE_BUDGET, test);
+                report.failure = Some(minimized.failure);
+            }
+        }
+        report
+    }
+
+    /// Whether failures of random and PCT searches are minimised before
+    /// they are reported (default: yes, within `MINIMIZE_BUDGET`
+    /// executions).
+    ///
+    /// ```
+    /// let report = racecheck::Builder::new().minimize_failures(false).run(|| async {
+    ///     panic!("at once");
+    /// });
+    /// assert!(report.failure.unwrap().minimized.is_none());
+    /// ```
+    pub fn minimize_failures(mut self, minimize: bool) -> Builder {
+        self.minimize_failures = minimize;
+        self
     }
 
     fn config_or_panic(&self) -> Config {

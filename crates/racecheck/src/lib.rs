@@ -23,8 +23,8 @@
 //!     }
 //!     assert_eq!(rows.get(), 2, "lost update");
 //! });
-//! let failure = report.failure.expect("racecheck finds the lost update");
-//! assert!(failure.to_string().contains("lost update"));
+//! let failure = report.failure.expect("racecheck finds the race behind the lost update");
+//! assert!(failure.to_string().contains("data race on Shared 'rows'"));
 //! ```
 //!
 //! Use [`check`] (or [`Builder::check`]) in tests: it panics with the report.
@@ -43,7 +43,7 @@ mod builder;
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
 
-pub use builder::{check, replay, Builder};
+pub use builder::{check, replay, Builder, MINIMIZE_BUDGET};
 pub use racecheck_detect::{Check, Finding};
 pub use racecheck_sched::{
     spawn, spawn_named, yield_now, Failure, FailureKind, JoinHandle, Minimized, Report, Strategy,
