@@ -242,3 +242,47 @@ fn coverage_counts_interleaving_classes() {
         .run(|| lock_rounds(2, 3));
     assert!(few.classes.unwrap() <= 5);
 }
+
+#[test]
+fn a_preemption_bound_covers_exactly_the_schedules_within_it() {
+    let lost_update = || async {
+        let count = Arc::new(Shared::new(0));
+        let tasks: Vec<_> = (0..2)
+            .map(|_| {
+                let count = count.clone();
+                racecheck::spawn(async move {
+                    let seen = count.load().await;
+                    count.store(seen + 1).await;
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await;
+        }
+        assert_eq!(count.get(), 2, "lost update");
+    };
+    let bounded = |preemptions| {
+        Builder::new()
+            .races(Check::Off)
+            .minimize_failures(false)
+            .strategy(racecheck::Strategy::Bounded { preemptions })
+            .iterations(1_000_000)
+    };
+    // Without preemptions each task runs its read and write together.
+    let none = bounded(0).run(lost_update);
+    assert!(none.failure.is_none());
+    assert!(none.complete);
+    assert_eq!(
+        none.summary(),
+        format!(
+            "bounded: all {} executions explored, no failure",
+            none.executions
+        )
+    );
+    // One preemption between a read and its write loses the update.
+    let one = bounded(1).run(lost_update);
+    let failure = one.failure.expect("one preemption is enough");
+    assert!(
+        matches!(&failure.kind, FailureKind::Panic { message, .. } if message.contains("lost update"))
+    );
+}

@@ -2,7 +2,7 @@
 //! first failure.
 
 use crate::executor::Executor;
-use crate::exhaustive::ExhaustiveScheduler;
+use crate::exhaustive::{BoundedScheduler, ExhaustiveScheduler};
 use crate::panic;
 use crate::strategy::{PctScheduler, RandomScheduler, ReplayScheduler, Scheduler};
 use racecheck_detect::{interleaving_class, Checks, Detector, Finding, Verdict};
@@ -33,6 +33,13 @@ pub enum Strategy {
     /// ([`ExhaustiveScheduler`]); when it runs out before the iteration
     /// budget, [`Report::complete`] says the test holds for every schedule.
     Exhaustive,
+    /// Every schedule with at most `preemptions` preemptions, depth first
+    /// ([`BoundedScheduler`]); complete means every schedule within the
+    /// bound was covered.
+    Bounded {
+        /// The most preemptions a schedule may have.
+        preemptions: u32,
+    },
     /// Probabilistic concurrency testing with bug depth `depth`
     /// ([`PctScheduler`]).
     Pct {
@@ -50,6 +57,7 @@ impl Strategy {
             Strategy::Replay(_) => "replay",
             Strategy::Pct { .. } => "pct",
             Strategy::Exhaustive => "exhaustive",
+            Strategy::Bounded { .. } => "bounded",
         }
     }
 }
@@ -137,7 +145,9 @@ impl Config {
     fn iterations_of_shard(&self) -> impl Iterator<Item = u64> {
         let Shard { index, count } = match self.strategy {
             Strategy::Random | Strategy::Pct { .. } => self.shard,
-            Strategy::Replay(_) | Strategy::Exhaustive => Shard::default(),
+            Strategy::Replay(_) | Strategy::Exhaustive | Strategy::Bounded { .. } => {
+                Shard::default()
+            }
         };
         let iterations = self.iterations;
         (0..)
@@ -365,6 +375,10 @@ where
         }
         Strategy::Exhaustive => {
             let mut scheduler = ExhaustiveScheduler::new();
+            explore_with(config, &mut scheduler, body)
+        }
+        Strategy::Bounded { preemptions } => {
+            let mut scheduler = BoundedScheduler::new(*preemptions as usize);
             explore_with(config, &mut scheduler, body)
         }
         Strategy::Pct { depth } => {

@@ -56,7 +56,7 @@ mod strategy;
 mod task;
 pub mod time;
 
-pub use exhaustive::ExhaustiveScheduler;
+pub use exhaustive::{BoundedScheduler, ExhaustiveScheduler};
 pub use explore::{
     explore, explore_parallel, explore_with, Config, Failure, FailureKind, Report, Shard, Strategy,
 };

@@ -8,6 +8,7 @@
 //! candidate that fails the same way with fewer preemptions replaces the
 //! schedule; the rounds stop when no switch can go, or at the budget.
 
+use crate::exhaustive::BoundedScheduler;
 use crate::explore::{explore_with, Config, Failure, FailureKind, Strategy};
 use crate::strategy::Scheduler;
 use racecheck_detect::Finding;
@@ -89,7 +90,7 @@ where
         if executions >= budget {
             break;
         }
-        let mut search = Bounded::new(bound);
+        let mut search = BoundedScheduler::new(bound);
         let limited = Config {
             iterations: budget - executions,
             shard: Default::default(),
@@ -103,7 +104,7 @@ where
                 iterations: 1,
                 ..limited.clone()
             };
-            let mut step = Step(&mut search);
+            let mut step = OneExecution(&mut search);
             let report = explore_with(&single, &mut step, &test);
             if let Some(candidate) = report.failure {
                 if same_failure(&candidate.kind, &failure.kind) {
@@ -276,78 +277,16 @@ impl Scheduler for Guided {
     }
 }
 
-/// Depth-first search over the schedules with at most `bound` preemptions,
-/// the running task first at every step.
-struct Bounded {
-    bound: usize,
-    nodes: Vec<BoundedNode>,
-    depth: usize,
-}
+/// One execution of a [`BoundedScheduler`] search, so that each can be
+/// checked on its own.
+struct OneExecution<'a>(&'a mut BoundedScheduler);
 
-impl Bounded {
-    fn new(bound: usize) -> Bounded {
-        Bounded {
-            bound,
-            nodes: Vec::new(),
-            depth: 0,
-        }
-    }
-
-    fn new_execution(&mut self, iteration: u64) -> bool {
-        self.depth = 0;
-        if iteration == 0 {
-            return true;
-        }
-        while let Some((candidates, tried, _)) = self.nodes.last_mut() {
-            if *tried + 1 < candidates.len() {
-                *tried += 1;
-                return true;
-            }
-            self.nodes.pop();
-        }
-        false
-    }
-
-    fn next_task(&mut self, runnable: &[TaskId], current: Option<TaskId>) -> TaskId {
-        let depth = self.depth;
-        self.depth += 1;
-        if let Some((candidates, tried, _)) = self.nodes.get(depth) {
-            return candidates[*tried].0;
-        }
-        let preemptions = self.nodes.last().map_or(0, |(candidates, tried, before)| {
-            before + usize::from(candidates[*tried].1)
-        });
-        let running = current.filter(|task| runnable.contains(task));
-        let mut candidates: Vec<(TaskId, bool)> =
-            running.map(|task| (task, false)).into_iter().collect();
-        if running.is_none() || preemptions < self.bound {
-            candidates.extend(
-                runnable
-                    .iter()
-                    .filter(|&&task| Some(task) != running)
-                    .map(|&task| (task, running.is_some())),
-            );
-        }
-        let chosen = candidates[0].0;
-        self.nodes.push((candidates, 0, preemptions));
-        chosen
-    }
-}
-
-/// A step of a [`Bounded`] search: the candidates in the order tried (with
-/// whether each is a preemption), the index tried now, and the preemptions
-/// before the step.
-type BoundedNode = (Vec<(TaskId, bool)>, usize, usize);
-
-/// One execution of a [`Bounded`] search.
-struct Step<'a>(&'a mut Bounded);
-
-impl Scheduler for Step<'_> {
+impl Scheduler for OneExecution<'_> {
     fn new_execution(&mut self, iteration: u64) -> bool {
         iteration == 0
     }
 
     fn next_task(&mut self, runnable: &[TaskId], current: Option<TaskId>) -> Option<TaskId> {
-        Some(self.0.next_task(runnable, current))
+        self.0.next_task(runnable, current)
     }
 }

@@ -68,8 +68,8 @@ pub mod sync {
 /// [`racecheck_sched`].
 pub mod sched {
     pub use racecheck_sched::{
-        explore, explore_parallel, explore_with, Config, ExhaustiveScheduler, PctScheduler,
-        RandomScheduler, ReplayScheduler, Scheduler, Shard,
+        explore, explore_parallel, explore_with, BoundedScheduler, Config, ExhaustiveScheduler,
+        PctScheduler, RandomScheduler, ReplayScheduler, Scheduler, Shard,
     };
 }
 

@@ -26,12 +26,15 @@ const SEED: u64 = 0;
 const BUDGET: u64 = 10_000;
 
 /// The strategies compared, with their names in the output.
-const STRATEGIES: [(&str, Strategy); 5] = [
+const STRATEGIES: [(&str, Strategy); 8] = [
     ("random", Strategy::Random),
     ("pct1", Strategy::Pct { depth: 1 }),
     ("pct2", Strategy::Pct { depth: 2 }),
     ("pct3", Strategy::Pct { depth: 3 }),
     ("exhaustive", Strategy::Exhaustive),
+    ("pb0", Strategy::Bounded { preemptions: 0 }),
+    ("pb1", Strategy::Bounded { preemptions: 1 }),
+    ("pb2", Strategy::Bounded { preemptions: 2 }),
 ];
 
 fn main() -> ExitCode {
