@@ -75,24 +75,28 @@ fn a_complete_search_says_so() {
     assert_eq!(cut.summary(), "exhaustive: 3 executions, no failure");
 }
 
+/// Two tasks read a count, then write it back plus one: an update is lost
+/// when one is preempted between its read and its write.
+async fn lost_update() {
+    let count = Arc::new(Shared::new(0));
+    let tasks: Vec<_> = (0..2)
+        .map(|_| {
+            let count = count.clone();
+            racecheck::spawn(async move {
+                let seen = count.load().await;
+                count.store(seen + 1).await;
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await;
+    }
+    assert_eq!(count.get(), 2, "lost update");
+}
+
 #[test]
 fn the_exhaustive_search_finds_a_lost_update() {
-    let report = exhaustive().races(Check::Off).run(|| async {
-        let count = Arc::new(Shared::new(0));
-        let tasks: Vec<_> = (0..2)
-            .map(|_| {
-                let count = count.clone();
-                racecheck::spawn(async move {
-                    let seen = count.load().await;
-                    count.store(seen + 1).await;
-                })
-            })
-            .collect();
-        for task in tasks {
-            task.await;
-        }
-        assert_eq!(count.get(), 2, "lost update");
-    });
+    let report = exhaustive().races(Check::Off).run(lost_update);
     let failure = report.failure.expect("some schedule loses the update");
     assert!(
         matches!(&failure.kind, FailureKind::Panic { message, .. } if message.contains("lost update"))
@@ -245,22 +249,6 @@ fn coverage_counts_interleaving_classes() {
 
 #[test]
 fn a_preemption_bound_covers_exactly_the_schedules_within_it() {
-    let lost_update = || async {
-        let count = Arc::new(Shared::new(0));
-        let tasks: Vec<_> = (0..2)
-            .map(|_| {
-                let count = count.clone();
-                racecheck::spawn(async move {
-                    let seen = count.load().await;
-                    count.store(seen + 1).await;
-                })
-            })
-            .collect();
-        for task in tasks {
-            task.await;
-        }
-        assert_eq!(count.get(), 2, "lost update");
-    };
     let bounded = |preemptions| {
         Builder::new()
             .races(Check::Off)

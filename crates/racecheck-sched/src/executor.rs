@@ -42,6 +42,9 @@ impl Executor {
             execution.id
         });
         self.wakers.begin(execution_id);
+        // The flag is taken after every poll; clear what an earlier,
+        // aborted execution may have left.
+        execution::take_yielded();
         let _silence = panic::Silenced::begin();
         let outcome = match std::panic::catch_unwind(AssertUnwindSafe(make_root)) {
             Ok(root) => {
@@ -98,7 +101,6 @@ impl Executor {
             let future = self.futures[task.index()]
                 .as_mut()
                 .expect("racecheck internal error: a runnable task has no future");
-            execution::take_yielded();
             let outcome =
                 std::panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut context)));
             let yielded = execution::take_yielded();

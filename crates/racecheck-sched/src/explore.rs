@@ -199,6 +199,19 @@ pub struct Report {
 }
 
 impl Report {
+    /// No execution yet.
+    fn empty(config: &Config) -> Report {
+        Report {
+            executions: 0,
+            seed: config.seed,
+            strategy: config.strategy.name(),
+            failure: None,
+            warnings: Vec::new(),
+            complete: false,
+            classes: None,
+        }
+    }
+
     /// One line saying what was explored: `exhaustive: all 90 executions
     /// explored, no failure`, or `random: 1000 executions, no failure`.
     pub fn summary(&self) -> String {
@@ -420,15 +433,7 @@ where
     Fut: Future<Output = ()> + 'static,
     S: Scheduler + ?Sized,
 {
-    let mut report = Report {
-        executions: 0,
-        seed: config.seed,
-        strategy: config.strategy.name(),
-        failure: None,
-        warnings: Vec::new(),
-        complete: false,
-        classes: None,
-    };
+    let mut report = Report::empty(config);
     let mut explorer = Explorer::new(config);
     let mut classes = BTreeSet::new();
     for iteration in config.iterations_of_shard() {
@@ -516,15 +521,7 @@ where
     });
     let mut outcomes: Vec<Outcome> = results.into_iter().flatten().collect();
     outcomes.sort_by_key(|(position, ..)| *position);
-    let mut report = Report {
-        executions: 0,
-        seed: config.seed,
-        strategy: config.strategy.name(),
-        failure: None,
-        warnings: Vec::new(),
-        complete: false,
-        classes: None,
-    };
+    let mut report = Report::empty(config);
     let mut warned = BTreeSet::new();
     let mut classes = BTreeSet::new();
     for (position, failure, warnings, class) in outcomes {
