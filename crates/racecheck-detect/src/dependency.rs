@@ -87,7 +87,9 @@ impl Footprint {
 /// The key an operation touches and whether it changes it.
 fn access(op: &Op) -> Option<(Key, bool)> {
     match *op {
-        Op::Read { object } | Op::TryFailed { object } => Some((Key::Object(object), false)),
+        Op::Read { object } | Op::TryFailed { object } | Op::Load { object, .. } => {
+            Some((Key::Object(object), false))
+        }
         // Blocking on an object queues the task there: the queue's order
         // decides who is served next, so it changes the object. Waiting for
         // a task to finish changes nothing anyone else sees, and the join

@@ -134,6 +134,21 @@ impl HbGraph {
                     }
                 }
                 Role::Publish => published[index] = true,
+                Role::Overwrite => releases[object.index()][0].clear(),
+                Role::ReadModifyWrite {
+                    acquires,
+                    releases: publishes,
+                } => {
+                    let main = &mut releases[object.index()][0];
+                    if acquires {
+                        for &source in main.iter() {
+                            graph.add_edge(source, node, Edge::Synchronises);
+                        }
+                    }
+                    if publishes {
+                        main.push(node);
+                    }
+                }
                 Role::None | Role::Access => {}
             }
         }

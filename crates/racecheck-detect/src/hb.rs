@@ -146,6 +146,10 @@ impl HappensBefore {
                     self.tasks[task.index()].join(&state.readers);
                 }
             }
+            (Role::ReadModifyWrite { acquires: true, .. }, Some(object)) => {
+                let state = &self.objects[object.index()];
+                self.tasks[task.index()].join(&state.main);
+            }
             (Role::AcquireFrom(source), Some(_)) => {
                 let found = self
                     .published
@@ -181,6 +185,11 @@ impl HappensBefore {
                     Channel::Readers => state.readers.join(clock),
                 }
             }
+            (Role::ReadModifyWrite { releases: true, .. }, Some(object)) => {
+                let clock = &self.tasks[task.index()];
+                self.objects[object.index()].main.join(clock);
+            }
+            (Role::Overwrite, Some(object)) => self.objects[object.index()].main.clear(),
             (Role::Publish, Some(_)) => {
                 let mut clock = self.spare_clocks.pop().unwrap_or_default();
                 clock.assign(&self.tasks[task.index()]);

@@ -7,7 +7,12 @@
 //! (notify → the `notified()` it woke or whose permit it stored, set → the
 //! waits it released: the primitive names that event in the completion), or
 //! creates no order at all (sleep, timers, yield, a failed `try_*`, a block,
-//! an event clear). Both the vector-clock tracker
+//! an event clear). Atomics follow their orderings: a releasing store
+//! replaces the atomic's clock (the load that reads it learns exactly what
+//! that store published), a relaxed store empties it, a read-modify-write
+//! adds to it when it releases and keeps it otherwise (release sequences),
+//! and acquiring loads and read-modify-writes learn it. Relaxed operations
+//! order nothing. Both the vector-clock tracker
 //! and the happens-before graph read this table, so they cannot disagree on
 //! the rules, only on the algebra.
 
@@ -48,6 +53,13 @@ pub(crate) enum Role {
     AcquireFrom(u32),
     /// Reads or writes tracked state (checked for races, orders nothing).
     Access,
+    /// A relaxed atomic store: a later acquire that reads it learns nothing,
+    /// not even what earlier releases published.
+    Overwrite,
+    /// An atomic read-modify-write: learns what was published when it
+    /// `acquires`, adds its task's knowledge when it `releases`, and keeps
+    /// what earlier releases published either way (a release sequence).
+    ReadModifyWrite { acquires: bool, releases: bool },
 }
 
 /// The role of `op` on an object of `kind`.
@@ -81,6 +93,16 @@ pub(crate) fn role(kind: ObjectKind, op: &Op) -> Role {
             with_readers: false,
         },
         (_, Op::Read { .. } | Op::Write { .. }) => Role::Access,
+        (_, Op::Load { ordering, .. }) if ordering.acquires() => Role::Acquire {
+            with_readers: false,
+        },
+        (_, Op::Load { .. }) => Role::None,
+        (_, Op::Store { ordering, .. }) if ordering.releases() => Role::Release(Channel::Last),
+        (_, Op::Store { .. }) => Role::Overwrite,
+        (_, Op::ReadModifyWrite { ordering, .. }) => Role::ReadModifyWrite {
+            acquires: ordering.acquires(),
+            releases: ordering.releases(),
+        },
         (
             _,
             Op::Spawn { .. }

@@ -4,10 +4,11 @@
 use proptest::prelude::*;
 use racecheck_detect::{event_clocks, HbGraph};
 use racecheck_trace::{
-    Event, Location, LockMode, ObjectId, ObjectInfo, ObjectKind, Op, TaskId, TaskInfo, Trace,
+    Event, Location, LockMode, MemoryOrder, ObjectId, ObjectInfo, ObjectKind, Op, TaskId, TaskInfo,
+    Trace,
 };
 
-const KINDS: [ObjectKind; 9] = [
+const KINDS: [ObjectKind; 10] = [
     ObjectKind::Mutex,
     ObjectKind::RwLock,
     ObjectKind::ReentrantMutex,
@@ -17,6 +18,15 @@ const KINDS: [ObjectKind; 9] = [
     ObjectKind::Channel,
     ObjectKind::Oneshot,
     ObjectKind::Shared,
+    ObjectKind::Atomic,
+];
+
+const ORDERINGS: [MemoryOrder; 5] = [
+    MemoryOrder::Relaxed,
+    MemoryOrder::Release,
+    MemoryOrder::Acquire,
+    MemoryOrder::AcqRel,
+    MemoryOrder::SeqCst,
 ];
 
 /// A raw choice: which task acts, on which object, which variant of the
@@ -131,6 +141,14 @@ fn trace_of(choices: &[(u32, usize, u8)]) -> Trace {
             (ObjectKind::Oneshot, _) => Op::RecvClosed { object },
             (ObjectKind::Shared, 0 | 2) => Op::Write { object },
             (ObjectKind::Shared, _) => Op::Read { object },
+            (ObjectKind::Atomic, kind) => {
+                let ordering = ORDERINGS[usize::from(variant / 4) % ORDERINGS.len()];
+                match kind {
+                    0 => Op::Load { object, ordering },
+                    1 => Op::Store { object, ordering },
+                    _ => Op::ReadModifyWrite { object, ordering },
+                }
+            }
         };
         push(&mut trace, task, op);
     }

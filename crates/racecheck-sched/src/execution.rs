@@ -7,6 +7,8 @@
 //! borrow. That is what lets primitives record events and wakers mark tasks
 //! runnable from inside a poll.
 
+use crate::explore::Granularity;
+use crate::stackful::{self, StackfulTask};
 use racecheck_trace::{Event, Location, Op, Schedule, TaskId, TaskInfo, Trace, WaitTarget};
 use std::any::Any;
 use std::borrow::Cow;
@@ -22,6 +24,15 @@ use std::task::{Wake, Waker};
 /// A boxed task body, polled by the executor.
 pub(crate) type TaskFuture = Pin<Box<dyn Future<Output = ()>>>;
 
+/// A task's body as spawned: a future, or a thread's closure.
+pub(crate) enum TaskBody {
+    /// An async task: polled directly at await granularity, on its own
+    /// stack at step granularity.
+    Async(TaskFuture),
+    /// A thread: always on its own stack.
+    Thread(Box<dyn FnOnce()>),
+}
+
 /// A limit on tasks per execution, so a runaway spawn loop is reported
 /// rather than exhausting memory.
 pub(crate) const TASKS_MAX: usize = 100_000;
@@ -32,6 +43,23 @@ thread_local! {
     /// the state because it is the hottest flag of all: a plain `Cell`
     /// costs no borrow.
     static YIELDED: Cell<bool> = const { Cell::new(false) };
+    /// Whether the execution runs at [`Granularity::Step`]: synchronous
+    /// visible operations are scheduling points too. Apart from the state
+    /// for the same reason as `YIELDED`.
+    static STEP_GRANULARITY: Cell<bool> = const { Cell::new(false) };
+}
+
+/// A scheduling point before a synchronous visible operation (an atomic
+/// access, an immediate `Shared` access): at [`Granularity::Step`], the
+/// running task is suspended and stays runnable, so the strategy chooses
+/// who performs the next operation. At await granularity, and off a task
+/// stack, it does nothing.
+#[inline]
+pub(crate) fn sync_point() {
+    if STEP_GRANULARITY.get() && stackful::on_task_stack() {
+        yield_current();
+        stackful::suspend();
+    }
 }
 
 /// Marks the running task as passing a scheduling point: it stays runnable
@@ -134,6 +162,8 @@ pub(crate) struct Execution {
     /// Futures of tasks added since the executor last looked, in id order;
     /// the executor owns them from then on.
     pub(crate) spawned: Vec<TaskFuture>,
+    /// Where tasks switch: at awaits only, or at every visible operation.
+    pub(crate) granularity: Granularity,
 }
 
 impl Execution {
@@ -152,11 +182,12 @@ impl Execution {
             trace: Trace::new(),
             schedule: Schedule::new(),
             spawned: Vec::new(),
+            granularity: Granularity::Await,
         }
     }
 
     /// Starts a fresh execution on the reused state.
-    pub(crate) fn begin(&mut self) {
+    pub(crate) fn begin(&mut self, granularity: Granularity) {
         assert!(
             !self.active,
             "racecheck: an execution is already running on this thread \
@@ -174,6 +205,8 @@ impl Execution {
         self.trace.clear();
         self.schedule.clear();
         self.spawned.clear();
+        self.granularity = granularity;
+        STEP_GRANULARITY.set(granularity == Granularity::Step);
     }
 
     /// Ends the execution: no more events, no more wakes. Returns futures
@@ -205,7 +238,7 @@ impl Execution {
     /// Adds a task, runnable, and returns its id.
     pub(crate) fn add_task(
         &mut self,
-        future: TaskFuture,
+        body: TaskBody,
         name: Cow<'static, str>,
         location: Location,
     ) -> TaskId {
@@ -214,6 +247,11 @@ impl Execution {
             "racecheck: more than {TASKS_MAX} tasks in one execution"
         );
         let task = TaskId(self.tasks.len() as u32);
+        let future: TaskFuture = match body {
+            TaskBody::Async(future) if self.granularity == Granularity::Await => future,
+            TaskBody::Async(future) => Box::pin(StackfulTask::from_future(future)),
+            TaskBody::Thread(body) => Box::pin(StackfulTask::new(body)),
+        };
         self.spawned.push(future);
         self.tasks.push(TaskSlot {
             state: TaskState::Runnable,

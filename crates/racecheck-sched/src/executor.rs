@@ -1,8 +1,9 @@
 //! One execution: poll the chosen task, one step at a time, until the root
 //! task and everything it left runnable are done, or something fails.
 
-use crate::execution::{self, BlockReason, Execution, TaskFuture, TaskState, WakerPool};
+use crate::execution::{self, BlockReason, Execution, TaskBody, TaskFuture, TaskState, WakerPool};
 use crate::explore::FailureKind;
+use crate::explore::Granularity;
 use crate::panic;
 use crate::strategy::Scheduler;
 use racecheck_detect::ExecutionEnd;
@@ -30,15 +31,16 @@ impl Executor {
         &mut self,
         make_root: &F,
         scheduler: &mut S,
-        steps_max: u32,
+        limits: Limits,
     ) -> (Option<FailureKind>, ExecutionEnd)
     where
         F: Fn() -> Fut,
         Fut: Future<Output = ()> + 'static,
         S: Scheduler + ?Sized,
     {
+        let steps_max = limits.steps_max;
         let execution_id = execution::with(|execution| {
-            execution.begin();
+            execution.begin(limits.granularity);
             execution.id
         });
         self.wakers.begin(execution_id);
@@ -50,7 +52,11 @@ impl Executor {
             Ok(root) => {
                 let root: TaskFuture = Box::pin(root);
                 execution::with(|execution| {
-                    execution.add_task(root, Cow::Borrowed("main"), Location::caller())
+                    execution.add_task(
+                        TaskBody::Async(root),
+                        Cow::Borrowed("main"),
+                        Location::caller(),
+                    )
                 });
                 self.run_steps(scheduler, steps_max)
             }
@@ -151,6 +157,15 @@ impl Executor {
             index = task + 1;
         }
     }
+}
+
+/// What bounds one execution.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits {
+    /// Steps after which the execution fails as a livelock.
+    pub(crate) steps_max: u32,
+    /// Where tasks switch.
+    pub(crate) granularity: Granularity,
 }
 
 /// Why no task was chosen.

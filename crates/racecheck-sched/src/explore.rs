@@ -1,7 +1,7 @@
 //! The exploration loop: many executions under one strategy, stopping at the
 //! first failure.
 
-use crate::executor::Executor;
+use crate::executor::{Executor, Limits};
 use crate::exhaustive::{BoundedScheduler, ExhaustiveScheduler};
 use crate::panic;
 use crate::strategy::{PctScheduler, RandomScheduler, ReplayScheduler, Scheduler};
@@ -62,6 +62,28 @@ impl Strategy {
     }
 }
 
+/// Where tasks may be interrupted.
+///
+/// ```
+/// use racecheck_sched::{Config, Granularity};
+/// let config = Config { granularity: Granularity::Step, ..Config::default() };
+/// assert_eq!(Config::default().granularity, Granularity::Await);
+/// # let _ = config;
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Granularity {
+    /// Tasks switch only at awaits (and threads at blocking operations):
+    /// exact for a current-thread runtime and for asyncio, where the code
+    /// between two awaits runs without interruption.
+    #[default]
+    Await,
+    /// Every visible operation is a scheduling point: atomic accesses,
+    /// immediate `Shared` accesses and blocking operations too, as on a
+    /// multi-threaded runtime where tasks run in parallel. Every task runs
+    /// on its own stack so that it can be suspended inside a poll.
+    Step,
+}
+
 /// What to explore and how far.
 ///
 /// ```
@@ -88,6 +110,11 @@ pub struct Config {
     /// Count distinct interleaving classes ([`Report::classes`]); costs a
     /// pass over each execution's events.
     pub coverage: bool,
+    /// Where tasks may be interrupted.
+    pub granularity: Granularity,
+    /// The stack size of stackful tasks (threads, and every task at
+    /// [`Granularity::Step`]), in bytes.
+    pub stack_size: usize,
 }
 
 /// One of `count` disjoint parts of an exploration's iterations, for
@@ -172,6 +199,8 @@ impl Default for Config {
             shard: Shard::default(),
             jobs: 1,
             coverage: false,
+            granularity: Granularity::Await,
+            stack_size: crate::stackful::STACK_SIZE_DEFAULT,
         }
     }
 }
@@ -554,6 +583,7 @@ struct Explorer<'a> {
 
 impl<'a> Explorer<'a> {
     fn new(config: &'a Config) -> Explorer<'a> {
+        crate::stackful::set_stack_size(config.stack_size);
         Explorer {
             config,
             executor: Executor::default(),
@@ -575,7 +605,14 @@ impl<'a> Explorer<'a> {
         Fut: Future<Output = ()> + 'static,
         S: Scheduler + ?Sized,
     {
-        let (runtime_failure, end) = self.executor.run(body, scheduler, self.config.steps_max);
+        let (runtime_failure, end) = self.executor.run(
+            body,
+            scheduler,
+            Limits {
+                steps_max: self.config.steps_max,
+                granularity: self.config.granularity,
+            },
+        );
         let detector = &mut self.detector;
         let coverage = self.config.coverage;
         let (verdict, class) = if runtime_failure

@@ -52,15 +52,19 @@ mod minimize;
 mod panic;
 mod report;
 pub mod rt;
+mod stackful;
 mod strategy;
 mod task;
+pub mod thread;
 pub mod time;
 
 pub use exhaustive::{BoundedScheduler, ExhaustiveScheduler};
 pub use explore::{
-    explore, explore_parallel, explore_with, Config, Failure, FailureKind, Report, Shard, Strategy,
+    explore, explore_parallel, explore_with, Config, Failure, FailureKind, Granularity, Report,
+    Shard, Strategy,
 };
 pub use minimize::{minimize, Minimized};
 pub use report::{timeline, TIMELINE_EVENTS_MAX};
+pub use stackful::{block_on, STACK_SIZE_DEFAULT};
 pub use strategy::{PctScheduler, RandomScheduler, ReplayScheduler, Scheduler};
 pub use task::{spawn, spawn_named, yield_now, JoinHandle, YieldNow};

@@ -178,3 +178,40 @@ impl SchedulePoint {
         }
     }
 }
+
+/// A scheduling point before a *synchronous* visible operation (an atomic
+/// access, an immediate `Shared` access): at
+/// [`Granularity::Step`](crate::Granularity::Step) the running task is
+/// suspended here, still runnable, and the strategy chooses who performs the
+/// next operation. At await granularity it does nothing: the code between
+/// two awaits runs without interruption.
+///
+/// ```
+/// use racecheck_sched::{rt, Config, Granularity};
+///
+/// let config = Config { granularity: Granularity::Step, iterations: 10, ..Config::default() };
+/// let report = racecheck_sched::explore(&config, || async {
+///     rt::sync_point(); // a step boundary at Step granularity
+/// });
+/// assert!(report.failure.is_none());
+/// ```
+#[inline]
+pub fn sync_point() {
+    execution::sync_point();
+}
+
+/// Whether the running task can block inside a synchronous call: it is a
+/// thread, or any task at [`Granularity::Step`](crate::Granularity::Step).
+/// Blocking primitives use [`block_on`](crate::block_on) when it can, and
+/// fall back to trying once when it cannot.
+///
+/// ```
+/// racecheck_sched::explore(&Default::default(), || async {
+///     assert!(!racecheck_sched::rt::can_block());
+///     racecheck_sched::thread::spawn(|| assert!(racecheck_sched::rt::can_block()));
+/// });
+/// ```
+#[inline]
+pub fn can_block() -> bool {
+    crate::stackful::on_task_stack()
+}

@@ -1,6 +1,6 @@
 //! Tasks: spawning, joining, yielding.
 
-use crate::execution::{self, BlockReason, TaskState};
+use crate::execution::{self, BlockReason, TaskBody, TaskState};
 use crate::rt::SchedulePoint;
 use racecheck_trace::{Location, Op, TaskId, WaitTarget};
 use std::any::Any;
@@ -55,24 +55,37 @@ fn spawn_task<F>(name: Cow<'static, str>, future: F, location: Location) -> Join
 where
     F: Future + 'static,
 {
-    let body = async move {
-        let output: Box<dyn Any> = Box::new(future.await);
-        let joiner = execution::with(|execution| {
-            let task = execution.current_task();
-            let slot = &mut execution.tasks[task.index()];
-            slot.output = Some(output);
-            slot.joiner.take()
-        });
-        if let Some(joiner) = joiner {
-            joiner.wake();
-        }
-    };
+    let body = async move { finish_with(Box::new(future.await)) };
+    add_task(TaskBody::Async(Box::pin(body)), name, location)
+}
+
+/// Files a finished task's output for its `JoinHandle` and wakes the task
+/// waiting to join it.
+pub(crate) fn finish_with(output: Box<dyn Any>) {
+    let joiner = execution::with(|execution| {
+        let task = execution.current_task();
+        let slot = &mut execution.tasks[task.index()];
+        slot.output = Some(output);
+        slot.joiner.take()
+    });
+    if let Some(joiner) = joiner {
+        joiner.wake();
+    }
+}
+
+/// Adds a task to the current execution, records its spawn and returns its
+/// handle.
+pub(crate) fn add_task<T>(
+    body: TaskBody,
+    name: Cow<'static, str>,
+    location: Location,
+) -> JoinHandle<T> {
     let (task, execution) = execution::with(|execution| {
         assert!(
             execution.active,
             "racecheck: spawn called outside a racecheck execution (at {location})"
         );
-        let task = execution.add_task(Box::pin(body), name, location);
+        let task = execution.add_task(body, name, location);
         execution.record(Op::Spawn { child: task }, location);
         (task, execution.id)
     });

@@ -40,7 +40,9 @@
 //! });
 //! ```
 
+pub mod atomic;
 mod batch;
+pub mod blocking;
 mod event;
 pub mod mpsc;
 mod mutex;

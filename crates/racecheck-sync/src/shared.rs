@@ -16,8 +16,12 @@ use std::future::{poll_fn, Future};
 ///   anything whose access is an `.await` in real code: a database row, a
 ///   cache entry, a remote resource.
 /// - **immediate** — [`get`](Self::get), [`set`](Self::set),
-///   [`with`](Self::with), [`with_mut`](Self::with_mut): recorded, but not a
-///   scheduling point (code between awaits runs atomically).
+///   [`with`](Self::with), [`with_mut`](Self::with_mut): recorded; a
+///   scheduling point only at step granularity (`Granularity::Step`, where
+///   every visible operation is one), not at await granularity (code between
+///   awaits runs atomically). Models plain memory: a field behind an `Arc`
+///   that tasks on a multi-threaded runtime touch in parallel. Do not use
+///   other racecheck operations inside the closures of `with`/`with_mut`.
 ///
 /// `update` is one atomic read-modify-write; a `load().await` followed by a
 /// `store(..).await` is two steps, and another task can run in between.
@@ -109,24 +113,28 @@ impl<T> Shared<T> {
     where
         T: Clone,
     {
+        rt::sync_point();
         self.read(Location::caller(), |value| value.clone())
     }
 
     /// An immediate write.
     #[track_caller]
     pub fn set(&self, value: T) {
+        rt::sync_point();
         self.write(Location::caller(), |slot| *slot = value);
     }
 
     /// An immediate read through a reference.
     #[track_caller]
     pub fn with<R>(&self, read: impl FnOnce(&T) -> R) -> R {
+        rt::sync_point();
         self.read(Location::caller(), read)
     }
 
     /// An immediate write through a mutable reference.
     #[track_caller]
     pub fn with_mut<R>(&self, write: impl FnOnce(&mut T) -> R) -> R {
+        rt::sync_point();
         self.write(Location::caller(), write)
     }
 

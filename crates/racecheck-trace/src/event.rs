@@ -187,6 +187,72 @@ pub enum Op {
         /// The shared location.
         object: ObjectId,
     },
+    /// An atomic load (also a failed compare-exchange).
+    Load {
+        /// The atomic.
+        object: ObjectId,
+        /// The ordering the caller asked for.
+        ordering: MemoryOrder,
+    },
+    /// An atomic store.
+    Store {
+        /// The atomic.
+        object: ObjectId,
+        /// The ordering the caller asked for.
+        ordering: MemoryOrder,
+    },
+    /// An atomic read-modify-write: `swap`, `fetch_*`, a successful
+    /// compare-exchange.
+    ReadModifyWrite {
+        /// The atomic.
+        object: ObjectId,
+        /// The ordering the caller asked for.
+        ordering: MemoryOrder,
+    },
+}
+
+/// The memory ordering of an atomic operation, as the caller wrote it
+/// (`std::sync::atomic::Ordering`). racecheck interleaves atomic operations
+/// sequentially consistently whatever the ordering; the ordering decides
+/// only which happens-before edges they create.
+///
+/// ```
+/// use racecheck_trace::MemoryOrder;
+/// assert!(MemoryOrder::SeqCst.releases() && MemoryOrder::SeqCst.acquires());
+/// assert!(!MemoryOrder::Relaxed.releases());
+/// assert!(MemoryOrder::AcqRel.acquires());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum MemoryOrder {
+    /// No ordering: the operation is atomic and nothing more.
+    Relaxed,
+    /// A store that publishes what its task did before it.
+    Release,
+    /// A load that learns what the store it reads published.
+    Acquire,
+    /// Both, for read-modify-writes.
+    AcqRel,
+    /// Both, and one total order over all such operations.
+    SeqCst,
+}
+
+impl MemoryOrder {
+    /// Whether a store or read-modify-write with this ordering publishes.
+    pub fn releases(self) -> bool {
+        matches!(
+            self,
+            MemoryOrder::Release | MemoryOrder::AcqRel | MemoryOrder::SeqCst
+        )
+    }
+
+    /// Whether a load or read-modify-write with this ordering learns what
+    /// was published.
+    pub fn acquires(self) -> bool {
+        matches!(
+            self,
+            MemoryOrder::Acquire | MemoryOrder::AcqRel | MemoryOrder::SeqCst
+        )
+    }
 }
 
 impl Op {
@@ -221,7 +287,10 @@ impl Op {
             | Op::Recv { object }
             | Op::RecvClosed { object }
             | Op::Read { object }
-            | Op::Write { object } => Some(object),
+            | Op::Write { object }
+            | Op::Load { object, .. }
+            | Op::Store { object, .. }
+            | Op::ReadModifyWrite { object, .. } => Some(object),
         }
     }
 
@@ -269,6 +338,9 @@ impl Op {
             Op::RecvClosed { .. } => "recv (closed)",
             Op::Read { .. } => "read",
             Op::Write { .. } => "write",
+            Op::Load { .. } => "load",
+            Op::Store { .. } => "store",
+            Op::ReadModifyWrite { .. } => "read-modify-write",
         }
     }
 }
@@ -294,6 +366,8 @@ pub enum ObjectKind {
     Oneshot,
     /// Tracked shared state (`Shared<T>`).
     Shared,
+    /// An atomic variable.
+    Atomic,
 }
 
 impl fmt::Display for ObjectKind {
@@ -308,6 +382,7 @@ impl fmt::Display for ObjectKind {
             ObjectKind::Channel => "mpsc",
             ObjectKind::Oneshot => "oneshot",
             ObjectKind::Shared => "Shared",
+            ObjectKind::Atomic => "Atomic",
         };
         f.write_str(name)
     }
@@ -459,6 +534,11 @@ impl Trace {
             | Op::RecvClosed { object }
             | Op::Read { object }
             | Op::Write { object } => format!("{verb} {}", self.object_label(object)),
+            Op::Load { object, ordering }
+            | Op::Store { object, ordering }
+            | Op::ReadModifyWrite { object, ordering } => {
+                format!("{verb} {} ({ordering:?})", self.object_label(object))
+            }
         }
     }
 }

@@ -24,7 +24,9 @@ mod event;
 mod location;
 mod schedule;
 
-pub use event::{Event, LockMode, ObjectInfo, ObjectKind, Op, TaskInfo, Trace, WaitTarget};
+pub use event::{
+    Event, LockMode, MemoryOrder, ObjectInfo, ObjectKind, Op, TaskInfo, Trace, WaitTarget,
+};
 pub use location::Location;
 pub use schedule::{Schedule, ScheduleError};
 

@@ -1,7 +1,7 @@
 //! The exploration builder and the environment variables that override it.
 
 use racecheck_detect::Check;
-use racecheck_sched::{Config, Report, Strategy};
+use racecheck_sched::{Config, Granularity, Report, Strategy};
 use racecheck_trace::Schedule;
 use std::future::Future;
 use std::io::IsTerminal;
@@ -276,6 +276,50 @@ impl Builder {
         Fut: Future<Output = ()> + 'static,
     {
         racecheck_sched::minimize(&self.config_or_panic(), failure, budget, test)
+    }
+
+    /// Where tasks may be interrupted: at awaits only (the default, exact
+    /// for a current-thread runtime and asyncio), or at every visible
+    /// operation ([`Granularity::Step`]: atomics, immediate `Shared`
+    /// accesses and blocking operations too, as on a multi-threaded
+    /// runtime). The detector's rules are the same at both.
+    ///
+    /// ```
+    /// use racecheck::sync::atomic::{AtomicUsize, Ordering};
+    /// use racecheck::{thread, Builder, Granularity};
+    /// use std::sync::Arc;
+    ///
+    /// let lost_update = || thread::main(|| {
+    ///     let hits = Arc::new(AtomicUsize::new(0));
+    ///     let worker = {
+    ///         let hits = hits.clone();
+    ///         thread::spawn(move || hits.store(hits.load(Ordering::SeqCst) + 1, Ordering::SeqCst))
+    ///     };
+    ///     hits.store(hits.load(Ordering::SeqCst) + 1, Ordering::SeqCst);
+    ///     worker.join().unwrap();
+    ///     assert_eq!(hits.load(Ordering::SeqCst), 2);
+    /// });
+    /// let at_steps = Builder::new().granularity(Granularity::Step).run(lost_update);
+    /// assert!(at_steps.failure.is_some());
+    /// let at_awaits = Builder::new().run(lost_update);
+    /// assert!(at_awaits.failure.is_none(), "no await, no interleaving");
+    /// ```
+    pub fn granularity(mut self, granularity: Granularity) -> Builder {
+        self.config.granularity = granularity;
+        self
+    }
+
+    /// The stack size of threads (and of every task at
+    /// [`Granularity::Step`]), in bytes; [`STACK_SIZE_DEFAULT`](crate::STACK_SIZE_DEFAULT) (256 KiB)
+    /// unless set. Raise it for deeply recursive code.
+    ///
+    /// ```
+    /// let builder = racecheck::Builder::new().stack_size(1 << 20);
+    /// # let _ = builder;
+    /// ```
+    pub fn stack_size(mut self, bytes: usize) -> Builder {
+        self.config.stack_size = bytes;
+        self
     }
 
     /// Steps after which an execution counts as a livelock.

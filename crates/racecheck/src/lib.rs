@@ -46,7 +46,8 @@ pub struct ReadmeDoctests;
 pub use builder::{check, replay, Builder, MINIMIZE_BUDGET};
 pub use racecheck_detect::{Check, Finding};
 pub use racecheck_sched::{
-    spawn, spawn_named, yield_now, Failure, FailureKind, JoinHandle, Minimized, Report, Strategy,
+    block_on, spawn, spawn_named, thread, yield_now, Failure, FailureKind, Granularity, JoinHandle,
+    Minimized, Report, Strategy, STACK_SIZE_DEFAULT,
 };
 pub use racecheck_trace::{Schedule, ScheduleError, TaskId, Trace};
 

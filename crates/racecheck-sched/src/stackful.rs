@@ -1,0 +1,297 @@
+//! Tasks on their own stacks, so that a synchronous operation deep inside a
+//! call (an atomic load, a blocking `lock`) can suspend its task at a
+//! scheduling point and resume there later.
+//!
+//! A stackful task is an ordinary task future, [`StackfulTask`], whose poll
+//! resumes a coroutine (`corosensei`) running the task's body. The body
+//! suspends the coroutine with [`suspend`]: the poll returns `Pending`, and
+//! whether the task stays runnable is decided exactly as for an async task
+//! (the scheduling-point flag, or the block reason a primitive recorded). So
+//! the executor, the strategies and the detector see no difference between
+//! a thread and an async task.
+//!
+//! **The only module with `unsafe`.** The coroutine hands its body a
+//! `&Yielder` that lives on the coroutine's own stack; code deep inside the
+//! body has no way to reach it but through a thread-local. The thread-local
+//! holds a raw pointer to the running body's [`Frame`], set while (and only
+//! while) that coroutine runs. Every dereference is in this file, each with
+//! its argument. Stacks are pooled per OS thread and reused across
+//! executions.
+
+#![allow(unsafe_code)]
+
+use corosensei::stack::DefaultStack;
+use corosensei::{Coroutine, CoroutineResult, Yielder};
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::{pin, Pin};
+use std::ptr;
+use std::task::{Context, Poll, Waker};
+
+/// The default size of a task's stack: 256 KiB. Stacks are mapped lazily by
+/// the kernel, so only the pages a task touches cost memory.
+pub const STACK_SIZE_DEFAULT: usize = 256 * 1024;
+
+type TaskCoroutine = Coroutine<(), (), (), DefaultStack>;
+
+/// What the body of a running coroutine keeps on its own stack for the code
+/// it calls: the way back to the executor, and the task's waker.
+struct Frame {
+    yielder: *const Yielder<(), ()>,
+    waker: Waker,
+}
+
+thread_local! {
+    /// The frame of the coroutine running on this thread; null when the
+    /// thread is on its own stack.
+    static CURRENT: Cell<*const Frame> = const { Cell::new(ptr::null()) };
+    /// Stacks of finished tasks, for the next ones.
+    static STACKS: RefCell<Vec<DefaultStack>> = const { RefCell::new(Vec::new()) };
+    /// The size of stacks created from now on.
+    static STACK_SIZE: Cell<usize> = const { Cell::new(STACK_SIZE_DEFAULT) };
+}
+
+/// Sets the size of the stacks this thread creates from now on, and drops
+/// pooled stacks of another size.
+pub(crate) fn set_stack_size(bytes: usize) {
+    if STACK_SIZE.replace(bytes) != bytes {
+        STACKS.with_borrow_mut(Vec::clear);
+    }
+}
+
+/// A task whose body runs on its own stack.
+pub(crate) struct StackfulTask {
+    body: Option<Box<dyn FnOnce()>>,
+    coroutine: Option<TaskCoroutine>,
+}
+
+impl StackfulTask {
+    /// A task that will run `body` on a stack from the pool.
+    pub(crate) fn new(body: Box<dyn FnOnce()>) -> StackfulTask {
+        StackfulTask {
+            body: Some(body),
+            coroutine: None,
+        }
+    }
+
+    /// Wraps an async task: its future is polled on the stack, so that
+    /// synchronous operations inside a poll can suspend it too.
+    pub(crate) fn from_future(future: Pin<Box<dyn Future<Output = ()>>>) -> StackfulTask {
+        StackfulTask::new(Box::new(move || block_on(future)))
+    }
+
+    fn start(body: Box<dyn FnOnce()>, waker: Waker) -> TaskCoroutine {
+        let stack = STACKS
+            .with_borrow_mut(Vec::pop)
+            .unwrap_or_else(|| new_stack(STACK_SIZE.get()));
+        Coroutine::with_stack(stack, move |yielder: &Yielder<(), ()>, ()| {
+            let frame = Frame {
+                yielder: yielder as *const _,
+                waker,
+            };
+            CURRENT.set(&frame);
+            body();
+        })
+    }
+
+    fn recycle(&mut self) {
+        if let Some(mut coroutine) = self.coroutine.take() {
+            // Unwinds a suspended body, running its destructors; the
+            // execution is over by then, so they record nothing.
+            coroutine.force_unwind();
+            STACKS.with_borrow_mut(|stacks| stacks.push(coroutine.into_stack()));
+        }
+    }
+}
+
+#[cold]
+fn new_stack(bytes: usize) -> DefaultStack {
+    DefaultStack::new(bytes).unwrap_or_else(|error| {
+        panic!("racecheck: cannot allocate a {bytes}-byte task stack: {error}")
+    })
+}
+
+/// Restores [`CURRENT`] when control is back on the resuming stack (the
+/// executor's, or the task's that polls a nested stackful future), also
+/// when the body panicked.
+struct Resumer(*const Frame);
+
+impl Drop for Resumer {
+    fn drop(&mut self) {
+        CURRENT.set(self.0);
+    }
+}
+
+impl Future for StackfulTask {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        if this.coroutine.is_none() {
+            let body = this
+                .body
+                .take()
+                .expect("racecheck internal error: a stackful task polled after completion");
+            this.coroutine = Some(StackfulTask::start(body, cx.waker().clone()));
+        }
+        let coroutine = this.coroutine.as_mut().expect("started above");
+        let result = {
+            let _resumer = Resumer(CURRENT.get());
+            coroutine.resume(())
+        };
+        match result {
+            CoroutineResult::Yield(()) => Poll::Pending,
+            CoroutineResult::Return(()) => {
+                this.recycle();
+                Poll::Ready(())
+            }
+        }
+    }
+}
+
+impl Drop for StackfulTask {
+    fn drop(&mut self) {
+        self.recycle();
+    }
+}
+
+/// Whether the caller runs on a task's own stack, where it can [`suspend`].
+#[inline]
+pub(crate) fn on_task_stack() -> bool {
+    !CURRENT.get().is_null()
+}
+
+/// Suspends the running stackful task: its poll returns `Pending`, and this
+/// returns when the task is next polled. Returns `false`, doing nothing, off
+/// a task stack.
+pub(crate) fn suspend() -> bool {
+    let frame = CURRENT.get();
+    if frame.is_null() {
+        return false;
+    }
+    // SAFETY: `CURRENT` is non-null only while the coroutine whose body owns
+    // `frame` runs (the body sets it on entry and after every resume; the
+    // executor clears it whenever control returns to its stack). We are
+    // that coroutine, inside its body, so `frame` and the yielder it points
+    // to (the body's argument, on the same stack) are alive.
+    let yielder = unsafe { &*(*frame).yielder };
+    yielder.suspend(());
+    CURRENT.set(frame);
+    true
+}
+
+/// Runs `future` to completion on the current stackful task, suspending the
+/// task whenever the future is pending: the blocking counterpart of
+/// `.await`, for racecheck threads and for async tasks at
+/// [`Granularity::Step`](crate::Granularity::Step).
+///
+/// # Panics
+/// Off a task stack: in an async task at await granularity (which cannot be
+/// suspended inside a poll) or outside an execution.
+///
+/// ```
+/// use racecheck_sched::{block_on, thread, Config};
+///
+/// racecheck_sched::explore(&Config::default(), || thread::main(|| {
+///     let answer = block_on(async {
+///         racecheck_sched::yield_now().await;
+///         6 * 7
+///     });
+///     assert_eq!(answer, 42);
+/// }));
+/// ```
+#[track_caller]
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    loop {
+        let frame = CURRENT.get();
+        assert!(
+            !frame.is_null(),
+            "racecheck: block_on (or a blocking primitive) called at {} outside a racecheck \
+             thread; use racecheck::thread::spawn, or Granularity::Step to run async tasks \
+             on stacks",
+            std::panic::Location::caller()
+        );
+        // SAFETY: as in `suspend`: a non-null `CURRENT` is the running
+        // body's frame, alive for the whole poll.
+        let waker = unsafe { &(*frame).waker };
+        if let Poll::Ready(output) = future.as_mut().poll(&mut Context::from_waker(waker)) {
+            return output;
+        }
+        suspend();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::rc::Rc;
+
+    fn poll_once(task: &mut StackfulTask) -> Poll<()> {
+        Pin::new(task).poll(&mut Context::from_waker(Waker::noop()))
+    }
+
+    #[test]
+    fn a_body_suspends_and_resumes_where_it_left_off() {
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let mut task = StackfulTask::new(Box::new({
+            let log = log.clone();
+            move || {
+                log.borrow_mut().push(1);
+                assert!(suspend());
+                log.borrow_mut().push(2);
+                assert!(suspend());
+                log.borrow_mut().push(3);
+            }
+        }));
+        assert!(!on_task_stack());
+        assert_eq!(poll_once(&mut task), Poll::Pending);
+        assert_eq!(*log.borrow(), [1]);
+        assert!(!on_task_stack(), "the executor's stack is not a task's");
+        assert_eq!(poll_once(&mut task), Poll::Pending);
+        assert_eq!(poll_once(&mut task), Poll::Ready(()));
+        assert_eq!(*log.borrow(), [1, 2, 3]);
+        assert!(!suspend(), "off a task stack, suspend does nothing");
+    }
+
+    #[test]
+    fn stacks_are_reused_and_a_suspended_body_is_unwound_on_drop() {
+        struct Flag(Rc<Cell<bool>>);
+        impl Drop for Flag {
+            fn drop(&mut self) {
+                self.0.set(true);
+            }
+        }
+        let dropped = Rc::new(Cell::new(false));
+        let mut task = StackfulTask::new(Box::new({
+            let flag = Flag(dropped.clone());
+            move || {
+                let _flag = flag;
+                suspend();
+                unreachable!("never resumed");
+            }
+        }));
+        assert_eq!(poll_once(&mut task), Poll::Pending);
+        let pooled = STACKS.with_borrow(Vec::len);
+        drop(task);
+        assert!(dropped.get(), "the body's locals were dropped");
+        assert_eq!(STACKS.with_borrow(Vec::len), pooled + 1);
+        let mut next = StackfulTask::new(Box::new(|| ()));
+        assert_eq!(poll_once(&mut next), Poll::Ready(()));
+        assert_eq!(
+            STACKS.with_borrow(Vec::len),
+            pooled + 1,
+            "the stack went back"
+        );
+    }
+
+    #[test]
+    fn a_panic_in_the_body_reaches_the_poller_and_clears_the_frame() {
+        let mut task = StackfulTask::new(Box::new(|| panic!("deep down")));
+        let caught =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| poll_once(&mut task)));
+        let payload = caught.expect_err("the panic propagates");
+        assert_eq!(payload.downcast_ref::<&str>(), Some(&"deep down"));
+        assert!(!on_task_stack());
+    }
+}
