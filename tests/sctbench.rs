@@ -95,7 +95,7 @@ fn every_fixed_twin_passes() {
             continue;
         };
         for (strategy, iterations) in &FIXED_ITERATIONS {
-            let report = builder(strategy.clone(), 0, *iterations).run(fixed);
+            let report = builder(program, strategy.clone(), 0, *iterations).run(fixed);
             if let Some(failure) = report.failure {
                 panic!("fixed {} failed:\n{failure}", program.name);
             }

@@ -59,18 +59,40 @@ pub fn lock_orders(workload: Workload) -> u128 {
         / factorial(workload.rounds_per_task).pow(workload.tasks as u32)
 }
 
+/// How the racecheck side of the program is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flavor {
+    /// Async tasks and the async mutex, at await granularity.
+    Tasks,
+    /// Simulated threads and the blocking mutex, at step granularity: the
+    /// program loom runs, line for line.
+    Threads,
+}
+
 /// Explores every schedule of the program under racecheck's exhaustive
 /// strategy.
-pub fn racecheck_exhaustive(workload: Workload) -> Result<ExhaustiveRun, BenchError> {
+///
+/// ```
+/// use racecheck_bench::exhaustive::{racecheck_exhaustive, Flavor};
+/// let program = "2x2".parse()?;
+/// assert_eq!(racecheck_exhaustive(program, Flavor::Tasks)?.executions, 6);
+/// assert_eq!(racecheck_exhaustive(program, Flavor::Threads)?.executions, 6);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn racecheck_exhaustive(
+    workload: Workload,
+    flavor: Flavor,
+) -> Result<ExhaustiveRun, BenchError> {
     let Workload {
         tasks,
         rounds_per_task,
     } = workload;
-    let start = Instant::now();
-    let report = racecheck::Builder::new()
+    let builder = racecheck::Builder::new()
         .strategy(racecheck::Strategy::Exhaustive)
-        .iterations(u64::MAX)
-        .run(move || async move {
+        .iterations(u64::MAX);
+    let start = Instant::now();
+    let report = match flavor {
+        Flavor::Tasks => builder.run(move || async move {
             let counter = Arc::new(racecheck::sync::Mutex::new(0u64));
             let handles: Vec<_> = (0..tasks)
                 .map(|_| {
@@ -86,7 +108,29 @@ pub fn racecheck_exhaustive(workload: Workload) -> Result<ExhaustiveRun, BenchEr
                 handle.await;
             }
             assert_eq!(*counter.lock().await, tasks * rounds_per_task);
-        });
+        }),
+        Flavor::Threads => builder
+            .granularity(racecheck::Granularity::Step)
+            .run(move || {
+                racecheck::thread::main(move || {
+                    let counter = Arc::new(racecheck::sync::blocking::Mutex::new(0u64));
+                    let handles: Vec<_> = (0..tasks)
+                        .map(|_| {
+                            let counter = Arc::clone(&counter);
+                            racecheck::thread::spawn(move || {
+                                for _ in 0..rounds_per_task {
+                                    *counter.lock().unwrap() += 1;
+                                }
+                            })
+                        })
+                        .collect();
+                    for handle in handles {
+                        handle.join().unwrap();
+                    }
+                    assert_eq!(*counter.lock().unwrap(), tasks * rounds_per_task);
+                })
+            }),
+    };
     let elapsed = start.elapsed();
     if let Some(failure) = report.failure {
         return Err(BenchError::Failure {

@@ -535,6 +535,160 @@ pub fn measure_shuttle(workload: Workload, iterations: u64) -> Result<Throughput
     )
 }
 
+/// Like [`compare`], for the T×K program written with threads and the
+/// blocking mutex: racecheck's simulated threads at step granularity
+/// against shuttle's threads, both on stackful coroutines.
+pub fn compare_threads(workload: Workload, iterations: u64) -> Result<Comparison, BenchError> {
+    let warmup = warmup_iterations(iterations);
+    measure_racecheck_threads(workload, warmup)?;
+    measure_shuttle_threads(workload, warmup)?;
+    let mut best = Comparison {
+        racecheck: measure_racecheck_threads(workload, iterations)?,
+        shuttle: measure_shuttle_threads(workload, iterations)?,
+    };
+    for _ in 1..ROUNDS {
+        best.racecheck = faster(
+            best.racecheck,
+            measure_racecheck_threads(workload, iterations)?,
+        );
+        best.shuttle = faster(best.shuttle, measure_shuttle_threads(workload, iterations)?);
+    }
+    Ok(best)
+}
+
+/// The T×K program with threads under racecheck (detector on,
+/// [`racecheck::Granularity::Step`]): T threads, each K times locking a
+/// blocking mutex, incrementing, unlocking and yielding; the main thread
+/// joins them and checks the count.
+///
+/// ```
+/// let workload = "2x1".parse()?;
+/// let throughput = racecheck_bench::measure_racecheck_threads(workload, 10)?;
+/// assert_eq!(throughput.executions, 10);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn measure_racecheck_threads(
+    workload: Workload,
+    iterations: u64,
+) -> Result<Throughput, BenchError> {
+    use racecheck::sync::blocking::Mutex;
+    use racecheck::thread;
+
+    assert_arguments(workload, iterations);
+    let Workload {
+        tasks,
+        rounds_per_task,
+    } = workload;
+    let completed = Arc::new(AtomicU64::new(0));
+    let program_completed = Arc::clone(&completed);
+    let start = Instant::now();
+    let report = racecheck::Builder::new()
+        .granularity(racecheck::Granularity::Step)
+        .seed(SEED)
+        .iterations(iterations)
+        .run(move || {
+            let completed = Arc::clone(&program_completed);
+            thread::main(move || {
+                let counter = Arc::new(Mutex::new(0u64));
+                let handles: Vec<_> = (0..tasks)
+                    .map(|_| {
+                        let counter = Arc::clone(&counter);
+                        thread::spawn(move || {
+                            for _ in 0..rounds_per_task {
+                                *counter.lock().unwrap() += 1;
+                                thread::yield_now();
+                            }
+                        })
+                    })
+                    .collect();
+                for handle in handles {
+                    handle.join().unwrap();
+                }
+                assert_eq!(*counter.lock().unwrap(), tasks * rounds_per_task);
+                completed.fetch_add(1, Ordering::Relaxed);
+            })
+        });
+    let elapsed = start.elapsed();
+    if let Some(failure) = report.failure {
+        return Err(BenchError::Failure {
+            checker: Checker::Racecheck,
+            workload,
+            message: failure.to_string(),
+        });
+    }
+    let throughput = Throughput {
+        executions: report.executions,
+        elapsed,
+    };
+    check_executions(
+        Checker::Racecheck,
+        workload,
+        iterations,
+        throughput,
+        &completed,
+    )
+}
+
+/// The T×K program with threads under shuttle's random scheduler:
+/// `shuttle::thread` and `shuttle::sync::Mutex`, as shuttle's users write
+/// it.
+pub fn measure_shuttle_threads(
+    workload: Workload,
+    iterations: u64,
+) -> Result<Throughput, BenchError> {
+    assert_arguments(workload, iterations);
+    let Workload {
+        tasks,
+        rounds_per_task,
+    } = workload;
+    let completed = Arc::new(AtomicU64::new(0));
+    let program_completed = Arc::clone(&completed);
+    let iterations_max = usize::try_from(iterations).expect("ITERATIONS_MAX fits in a usize");
+    let runner = shuttle::Runner::new(
+        RandomScheduler::new_from_seed(SEED, iterations_max),
+        shuttle::Config::default(),
+    );
+    let start = Instant::now();
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+        runner.run(move || {
+            let counter = Arc::new(shuttle::sync::Mutex::new(0u64));
+            let handles: Vec<_> = (0..tasks)
+                .map(|_| {
+                    let counter = Arc::clone(&counter);
+                    shuttle::thread::spawn(move || {
+                        for _ in 0..rounds_per_task {
+                            *counter.lock().unwrap() += 1;
+                            shuttle::thread::yield_now();
+                        }
+                    })
+                })
+                .collect();
+            for handle in handles {
+                handle.join().unwrap();
+            }
+            assert_eq!(*counter.lock().unwrap(), tasks * rounds_per_task);
+            program_completed.fetch_add(1, Ordering::Relaxed);
+        })
+    }));
+    let elapsed = start.elapsed();
+    let executions = outcome.map_err(|payload| BenchError::Failure {
+        checker: Checker::Shuttle,
+        workload,
+        message: panic_message(payload.as_ref()),
+    })?;
+    let throughput = Throughput {
+        executions: u64::try_from(executions).expect("a usize fits in a u64"),
+        elapsed,
+    };
+    check_executions(
+        Checker::Shuttle,
+        workload,
+        iterations,
+        throughput,
+        &completed,
+    )
+}
+
 fn assert_arguments(workload: Workload, iterations: u64) {
     assert!(
         workload.is_within_limits(),

@@ -34,8 +34,10 @@
 //! assert!(found.is_some());
 //! ```
 
+use racecheck::sync::atomic::{AtomicI32, Ordering};
+use racecheck::sync::blocking;
 use racecheck::sync::{Mutex, MutexGuard, Notify, Shared};
-use racecheck::{Builder, Check, FailureKind, Finding, Strategy};
+use racecheck::{thread, Builder, Check, FailureKind, Finding, Granularity, Strategy};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -85,6 +87,10 @@ pub struct Program {
     /// Whether every execution fails, whatever the schedule: a sanity check
     /// of the tester, not a search benchmark.
     pub always_fails: bool,
+    /// Where its tasks switch: at awaits for the async ports, at every
+    /// visible operation for the thread ports whose bugs sit between plain
+    /// memory accesses.
+    pub granularity: Granularity,
 }
 
 /// The ported programs, in the order of `docs/benchmarks.md`.
@@ -95,6 +101,7 @@ pub const PROGRAMS: &[Program] = &[
         run: || Box::pin(account(Fix::None)),
         fixed: Some(|| Box::pin(account(Fix::Applied))),
         always_fails: false,
+        granularity: Granularity::Await,
     },
     Program {
         name: "arithmetic_prog",
@@ -102,6 +109,7 @@ pub const PROGRAMS: &[Program] = &[
         run: || Box::pin(arithmetic_prog(Fix::None)),
         fixed: Some(|| Box::pin(arithmetic_prog(Fix::Applied))),
         always_fails: true,
+        granularity: Granularity::Await,
     },
     Program {
         name: "phase01",
@@ -109,6 +117,7 @@ pub const PROGRAMS: &[Program] = &[
         run: || Box::pin(phase01(Fix::None)),
         fixed: Some(|| Box::pin(phase01(Fix::Applied))),
         always_fails: true,
+        granularity: Granularity::Await,
     },
     Program {
         name: "sync01",
@@ -116,6 +125,7 @@ pub const PROGRAMS: &[Program] = &[
         run: || Box::pin(sync01(Fix::None)),
         fixed: Some(|| Box::pin(sync01(Fix::Applied))),
         always_fails: true,
+        granularity: Granularity::Await,
     },
     Program {
         name: "stack",
@@ -123,6 +133,7 @@ pub const PROGRAMS: &[Program] = &[
         run: || Box::pin(stack(Fix::None)),
         fixed: Some(|| Box::pin(stack(Fix::Applied))),
         always_fails: false,
+        granularity: Granularity::Await,
     },
     Program {
         name: "wronglock",
@@ -130,6 +141,7 @@ pub const PROGRAMS: &[Program] = &[
         run: || Box::pin(wronglock(7, Fix::None)),
         fixed: Some(|| Box::pin(wronglock(7, Fix::Applied))),
         always_fails: false,
+        granularity: Granularity::Await,
     },
     Program {
         name: "wronglock_3",
@@ -137,6 +149,7 @@ pub const PROGRAMS: &[Program] = &[
         run: || Box::pin(wronglock(3, Fix::None)),
         fixed: Some(|| Box::pin(wronglock(3, Fix::Applied))),
         always_fails: false,
+        granularity: Granularity::Await,
     },
     Program {
         name: "reorder_3",
@@ -144,6 +157,7 @@ pub const PROGRAMS: &[Program] = &[
         run: || Box::pin(reorder(2, 1, Fix::None)),
         fixed: Some(|| Box::pin(reorder(2, 1, Fix::Applied))),
         always_fails: false,
+        granularity: Granularity::Await,
     },
     Program {
         name: "reorder_4",
@@ -151,6 +165,7 @@ pub const PROGRAMS: &[Program] = &[
         run: || Box::pin(reorder(3, 1, Fix::None)),
         fixed: Some(|| Box::pin(reorder(3, 1, Fix::Applied))),
         always_fails: false,
+        granularity: Granularity::Await,
     },
     Program {
         name: "reorder_5",
@@ -158,6 +173,7 @@ pub const PROGRAMS: &[Program] = &[
         run: || Box::pin(reorder(4, 1, Fix::None)),
         fixed: Some(|| Box::pin(reorder(4, 1, Fix::Applied))),
         always_fails: false,
+        granularity: Granularity::Await,
     },
     Program {
         name: "reorder_10",
@@ -165,6 +181,7 @@ pub const PROGRAMS: &[Program] = &[
         run: || Box::pin(reorder(9, 1, Fix::None)),
         fixed: Some(|| Box::pin(reorder(9, 1, Fix::Applied))),
         always_fails: false,
+        granularity: Granularity::Await,
     },
     Program {
         name: "reorder_20",
@@ -172,6 +189,7 @@ pub const PROGRAMS: &[Program] = &[
         run: || Box::pin(reorder(10, 10, Fix::None)),
         fixed: Some(|| Box::pin(reorder(10, 10, Fix::Applied))),
         always_fails: false,
+        granularity: Granularity::Await,
     },
     Program {
         name: "fsbench",
@@ -179,6 +197,7 @@ pub const PROGRAMS: &[Program] = &[
         run: || Box::pin(fsbench(Fix::None)),
         fixed: Some(|| Box::pin(fsbench(Fix::Applied))),
         always_fails: true,
+        granularity: Granularity::Await,
     },
     Program {
         name: "deadlock01",
@@ -186,6 +205,7 @@ pub const PROGRAMS: &[Program] = &[
         run: || Box::pin(deadlock01(Fix::None)),
         fixed: Some(|| Box::pin(deadlock01(Fix::Applied))),
         always_fails: false,
+        granularity: Granularity::Await,
     },
     Program {
         name: "twostage",
@@ -193,6 +213,7 @@ pub const PROGRAMS: &[Program] = &[
         run: || Box::pin(twostage(1, Fix::None)),
         fixed: Some(|| Box::pin(twostage(1, Fix::Applied))),
         always_fails: false,
+        granularity: Granularity::Await,
     },
     Program {
         name: "twostage_100",
@@ -200,6 +221,7 @@ pub const PROGRAMS: &[Program] = &[
         run: || Box::pin(twostage(99, Fix::None)),
         fixed: Some(|| Box::pin(twostage(99, Fix::Applied))),
         always_fails: false,
+        granularity: Granularity::Await,
     },
     Program {
         name: "lazy01",
@@ -207,6 +229,7 @@ pub const PROGRAMS: &[Program] = &[
         run: || Box::pin(lazy01(Fix::None)),
         fixed: Some(|| Box::pin(lazy01(Fix::Applied))),
         always_fails: false,
+        granularity: Granularity::Await,
     },
     Program {
         name: "din_phil2_sat",
@@ -214,6 +237,7 @@ pub const PROGRAMS: &[Program] = &[
         run: || Box::pin(din_phil(2, Fix::None)),
         fixed: Some(|| Box::pin(din_phil(2, Fix::Applied))),
         always_fails: false,
+        granularity: Granularity::Await,
     },
     Program {
         name: "din_phil3_sat",
@@ -221,6 +245,7 @@ pub const PROGRAMS: &[Program] = &[
         run: || Box::pin(din_phil(3, Fix::None)),
         fixed: Some(|| Box::pin(din_phil(3, Fix::Applied))),
         always_fails: false,
+        granularity: Granularity::Await,
     },
     Program {
         name: "din_phil4_sat",
@@ -228,6 +253,7 @@ pub const PROGRAMS: &[Program] = &[
         run: || Box::pin(din_phil(4, Fix::None)),
         fixed: Some(|| Box::pin(din_phil(4, Fix::Applied))),
         always_fails: false,
+        granularity: Granularity::Await,
     },
     Program {
         name: "din_phil5_sat",
@@ -235,6 +261,7 @@ pub const PROGRAMS: &[Program] = &[
         run: || Box::pin(din_phil(5, Fix::None)),
         fixed: Some(|| Box::pin(din_phil(5, Fix::Applied))),
         always_fails: false,
+        granularity: Granularity::Await,
     },
     Program {
         name: "din_phil2_deadlock",
@@ -242,6 +269,7 @@ pub const PROGRAMS: &[Program] = &[
         run: || Box::pin(din_phil_deadlock(2, Fix::None)),
         fixed: Some(|| Box::pin(din_phil_deadlock(2, Fix::Applied))),
         always_fails: false,
+        granularity: Granularity::Await,
     },
     Program {
         name: "din_phil3_deadlock",
@@ -249,6 +277,7 @@ pub const PROGRAMS: &[Program] = &[
         run: || Box::pin(din_phil_deadlock(3, Fix::None)),
         fixed: Some(|| Box::pin(din_phil_deadlock(3, Fix::Applied))),
         always_fails: false,
+        granularity: Granularity::Await,
     },
     Program {
         name: "din_phil4_deadlock",
@@ -256,6 +285,7 @@ pub const PROGRAMS: &[Program] = &[
         run: || Box::pin(din_phil_deadlock(4, Fix::None)),
         fixed: Some(|| Box::pin(din_phil_deadlock(4, Fix::Applied))),
         always_fails: false,
+        granularity: Granularity::Await,
     },
     Program {
         name: "din_phil5_deadlock",
@@ -263,6 +293,47 @@ pub const PROGRAMS: &[Program] = &[
         run: || Box::pin(din_phil_deadlock(5, Fix::None)),
         fixed: Some(|| Box::pin(din_phil_deadlock(5, Fix::Applied))),
         always_fails: false,
+        granularity: Granularity::Await,
+    },
+    Program {
+        name: "reorder_3_step",
+        expect: Bug::Assertion,
+        run: || Box::pin(reorder_step(2, 1, Fix::None)),
+        fixed: Some(|| Box::pin(reorder_step(2, 1, Fix::Applied))),
+        always_fails: false,
+        granularity: Granularity::Step,
+    },
+    Program {
+        name: "reorder_4_step",
+        expect: Bug::Assertion,
+        run: || Box::pin(reorder_step(3, 1, Fix::None)),
+        fixed: Some(|| Box::pin(reorder_step(3, 1, Fix::Applied))),
+        always_fails: false,
+        granularity: Granularity::Step,
+    },
+    Program {
+        name: "reorder_5_step",
+        expect: Bug::Assertion,
+        run: || Box::pin(reorder_step(4, 1, Fix::None)),
+        fixed: Some(|| Box::pin(reorder_step(4, 1, Fix::Applied))),
+        always_fails: false,
+        granularity: Granularity::Step,
+    },
+    Program {
+        name: "reorder_10_step",
+        expect: Bug::Assertion,
+        run: || Box::pin(reorder_step(9, 1, Fix::None)),
+        fixed: Some(|| Box::pin(reorder_step(9, 1, Fix::Applied))),
+        always_fails: false,
+        granularity: Granularity::Step,
+    },
+    Program {
+        name: "safestack",
+        expect: Bug::Assertion,
+        run: || Box::pin(safestack()),
+        fixed: None,
+        always_fails: false,
+        granularity: Granularity::Step,
     },
 ];
 
@@ -276,14 +347,16 @@ pub fn program(name: &str) -> Option<&'static Program> {
     PROGRAMS.iter().find(|program| program.name == name)
 }
 
-/// The settings every search and every run of a fixed twin uses: `strategy`
-/// from `seed` for at most `iterations` executions, every check of the
+/// The settings every search and every run of a fixed twin uses: the
+/// program's granularity, `strategy` from `seed` for at most `iterations`
+/// executions, every check of the
 /// detector at its default except the race check, which is off. The ports'
 /// unprotected globals race by design (SCTBench's bugs are the assertions
 /// and the deadlocks, not the races), so a race must not end the search
 /// before the bug is reached.
-pub fn builder(strategy: Strategy, seed: u64, iterations: u64) -> Builder {
+pub fn builder(program: &Program, strategy: Strategy, seed: u64, iterations: u64) -> Builder {
     Builder::new()
+        .granularity(program.granularity)
         .strategy(strategy)
         .seed(seed)
         .iterations(iterations)
@@ -305,7 +378,7 @@ pub fn schedules_to_bug(
     seed: u64,
     budget: u64,
 ) -> Option<u64> {
-    let report = builder(strategy, seed, budget).run(program.run);
+    let report = builder(program, strategy, seed, budget).run(program.run);
     let failure = report.failure?;
     assert!(
         program.expect.matches(&failure.kind),
@@ -702,6 +775,144 @@ async fn reorder(setters: usize, checkers: usize, fix: Fix) {
         })
     }));
     join_all(tasks).await;
+}
+
+/// reorder_N at step granularity, as in SCTBench: threads, plain globals
+/// accessed immediately (every access a scheduling point at
+/// [`Granularity::Step`]), and a blocking mutex for the fix.
+fn reorder_step(setters: usize, checkers: usize, fix: Fix) -> thread::MainThread {
+    struct Reorder {
+        lock: blocking::Mutex<()>,
+        a: Shared<i32>,
+        b: Shared<i32>,
+    }
+    thread::main(move || {
+        let state = Arc::new(Reorder {
+            lock: blocking::Mutex::named("lock", ()),
+            a: Shared::named("a", 0),
+            b: Shared::named("b", 0),
+        });
+        let mut threads: Vec<_> = (0..setters)
+            .map(|number| {
+                let shared = state.clone();
+                spawn_thread(format!("setThread-{number}"), move || {
+                    let _lock = (fix == Fix::Applied).then(|| shared.lock.lock().unwrap());
+                    shared.a.set(1);
+                    shared.b.set(-1);
+                })
+            })
+            .collect();
+        threads.extend((0..checkers).map(|number| {
+            let shared = state.clone();
+            spawn_thread(format!("checkThread-{number}"), move || {
+                let _lock = (fix == Fix::Applied).then(|| shared.lock.lock().unwrap());
+                let (a, b) = (&shared.a, &shared.b);
+                let consistent = (a.get() == 0 && b.get() == 0) || (a.get() == 1 && b.get() == -1);
+                assert!(consistent, "the checker saw a setter's writes half done");
+            })
+        }));
+        for handle in threads {
+            handle.join().unwrap();
+        }
+    })
+}
+
+fn spawn_thread(name: String, body: impl FnOnce() + Send + 'static) -> thread::JoinHandle<()> {
+    thread::Builder::new()
+        .name(name)
+        .spawn(body)
+        .expect("racecheck threads always spawn")
+}
+
+/// misc/safestack (Vyukov's lock-free stack, from Relacy via SCTBench): an
+/// array of three nodes linked through atomic `next` indices, a `head` and
+/// a `count`; three threads each pop a node twice, write their id into it,
+/// assert they read it back, and push it again. An ABA on `head` lets two
+/// threads pop the same node; the assertion fails when one overwrites the
+/// other's id. It needs several preemptions in the right places: SCTBench's
+/// hardest program.
+fn safestack() -> thread::MainThread {
+    const NODES: usize = 3;
+    struct Stack {
+        values: Vec<Shared<i32>>,
+        next: Vec<AtomicI32>,
+        head: AtomicI32,
+        count: AtomicI32,
+    }
+    impl Stack {
+        fn pop(&self) -> Option<usize> {
+            while self.count.load(Ordering::Acquire) > 1 {
+                let head = self.head.load(Ordering::Acquire);
+                let next = self.next[head as usize].swap(-1, Ordering::AcqRel);
+                if next >= 0 {
+                    if self
+                        .head
+                        .compare_exchange(head, next, Ordering::AcqRel, Ordering::Acquire)
+                        .is_ok()
+                    {
+                        self.count.fetch_sub(1, Ordering::AcqRel);
+                        return Some(head as usize);
+                    }
+                    self.next[head as usize].swap(next, Ordering::AcqRel);
+                }
+            }
+            None
+        }
+
+        fn push(&self, index: usize) {
+            let mut head = self.head.load(Ordering::Acquire);
+            loop {
+                self.next[index].store(head, Ordering::Release);
+                match self.head.compare_exchange(
+                    head,
+                    index as i32,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => break,
+                    Err(current) => head = current,
+                }
+            }
+            self.count.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+    thread::main(|| {
+        let stack = Arc::new(Stack {
+            values: (0..NODES).map(|_| Shared::named("value", 0)).collect(),
+            next: (0..NODES)
+                .map(|index| {
+                    AtomicI32::new(if index + 1 < NODES {
+                        index as i32 + 1
+                    } else {
+                        -1
+                    })
+                })
+                .collect(),
+            head: AtomicI32::named("head", 0),
+            count: AtomicI32::named("count", NODES as i32),
+        });
+        let threads: Vec<_> = (0..NODES as i32)
+            .map(|id| {
+                let stack = stack.clone();
+                spawn_thread(format!("thread-{id}"), move || {
+                    for _ in 0..2 {
+                        let node = loop {
+                            if let Some(node) = stack.pop() {
+                                break node;
+                            }
+                            thread::yield_now();
+                        };
+                        stack.values[node].set(id);
+                        assert_eq!(stack.values[node].get(), id, "two threads popped one node");
+                        stack.push(node);
+                    }
+                })
+            })
+            .collect();
+        for handle in threads {
+            handle.join().unwrap();
+        }
+    })
 }
 
 /// fsbench: 27 tasks; task `tid` locks `locki[tid % 32]` of an array of 26

@@ -31,6 +31,8 @@ pub(crate) enum TaskBody {
     Async(TaskFuture),
     /// A thread: always on its own stack.
     Thread(Box<dyn FnOnce()>),
+    /// A future that already runs on its own stack (`thread::main`).
+    Stackful(TaskFuture),
 }
 
 /// A limit on tasks per execution, so a runaway spawn loop is reported
@@ -251,6 +253,7 @@ impl Execution {
             TaskBody::Async(future) if self.granularity == Granularity::Await => future,
             TaskBody::Async(future) => Box::pin(StackfulTask::from_future(future)),
             TaskBody::Thread(body) => Box::pin(StackfulTask::new(body)),
+            TaskBody::Stackful(future) => future,
         };
         self.spawned.push(future);
         self.tasks.push(TaskSlot {

@@ -6,8 +6,10 @@ use crate::explore::FailureKind;
 use crate::explore::Granularity;
 use crate::panic;
 use crate::strategy::Scheduler;
+use crate::thread::MainThread;
 use racecheck_detect::ExecutionEnd;
 use racecheck_trace::{Location, Op, TaskId, WaitTarget};
+use std::any::TypeId;
 use std::borrow::Cow;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -50,13 +52,15 @@ impl Executor {
         let _silence = panic::Silenced::begin();
         let outcome = match std::panic::catch_unwind(AssertUnwindSafe(make_root)) {
             Ok(root) => {
+                // A `thread::main` root already runs on its own stack.
                 let root: TaskFuture = Box::pin(root);
+                let root = if TypeId::of::<Fut>() == TypeId::of::<MainThread>() {
+                    TaskBody::Stackful(root)
+                } else {
+                    TaskBody::Async(root)
+                };
                 execution::with(|execution| {
-                    execution.add_task(
-                        TaskBody::Async(root),
-                        Cow::Borrowed("main"),
-                        Location::caller(),
-                    )
+                    execution.add_task(root, Cow::Borrowed("main"), Location::caller())
                 });
                 self.run_steps(scheduler, steps_max)
             }

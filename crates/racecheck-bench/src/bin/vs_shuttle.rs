@@ -15,7 +15,13 @@
 //!
 //! ```text
 //! workload=2x10 racecheck_execs_per_s=N shuttle_execs_per_s=M ratio=R
+//! workload=threads-2x10 racecheck_execs_per_s=N shuttle_execs_per_s=M ratio=R
 //! ```
+//!
+//! The `threads-` lines run the same program written with threads and a
+//! blocking mutex: racecheck's simulated threads at step granularity
+//! against `shuttle::thread` and `shuttle::sync::Mutex`, both on stackful
+//! coroutines.
 //!
 //! where the ratio is racecheck's executions per second over shuttle's.
 //!
@@ -23,7 +29,7 @@
 //! `--iterations N` and `--workload TxK` make a quick smoke run.
 
 use racecheck_bench::cli::run_benchmark;
-use racecheck_bench::compare;
+use racecheck_bench::{compare, compare_threads};
 use std::process::ExitCode;
 
 const MEASURES: &str = "Measures executions per second of random exploration of the same program\n\
@@ -32,12 +38,19 @@ const MEASURES: &str = "Measures executions per second of random exploration of 
 
 fn main() -> ExitCode {
     run_benchmark("vs_shuttle", MEASURES, |workload, iterations| {
-        let comparison = compare(workload, iterations)?;
-        Ok(format!(
-            "workload={workload} racecheck_execs_per_s={:.0} shuttle_execs_per_s={:.0} ratio={:.1}",
-            comparison.racecheck.executions_per_second(),
-            comparison.shuttle.executions_per_second(),
-            comparison.ratio(),
-        ))
+        let line = |name: String, comparison: racecheck_bench::Comparison| {
+            format!(
+                "workload={name} racecheck_execs_per_s={:.0} shuttle_execs_per_s={:.0} ratio={:.1}",
+                comparison.racecheck.executions_per_second(),
+                comparison.shuttle.executions_per_second(),
+                comparison.ratio(),
+            )
+        };
+        let tasks = line(workload.to_string(), compare(workload, iterations)?);
+        let threads = line(
+            format!("threads-{workload}"),
+            compare_threads(workload, iterations)?,
+        );
+        Ok(format!("{tasks}\n{threads}"))
     })
 }
