@@ -7,7 +7,7 @@ use racecheck_trace::{
     Event, Location, LockMode, ObjectId, ObjectInfo, ObjectKind, Op, TaskId, TaskInfo, Trace,
 };
 
-const KINDS: [ObjectKind; 9] = [
+const KINDS: [ObjectKind; 14] = [
     ObjectKind::Mutex,
     ObjectKind::RwLock,
     ObjectKind::ReentrantMutex,
@@ -17,6 +17,11 @@ const KINDS: [ObjectKind; 9] = [
     ObjectKind::Channel,
     ObjectKind::Oneshot,
     ObjectKind::Shared,
+    ObjectKind::Condition,
+    ObjectKind::Queue,
+    ObjectKind::Barrier,
+    ObjectKind::Watch,
+    ObjectKind::Broadcast,
 ];
 
 /// A raw choice: which task acts, on which object, which variant of the
@@ -131,6 +136,31 @@ fn trace_of(choices: &[(u32, usize, u8)]) -> Trace {
             (ObjectKind::Oneshot, _) => Op::RecvClosed { object },
             (ObjectKind::Shared, 0 | 2) => Op::Write { object },
             (ObjectKind::Shared, _) => Op::Read { object },
+            (ObjectKind::Condition, 0) => Op::Notify {
+                object,
+                all: variant > 127,
+            },
+            (ObjectKind::Condition, _) => Op::Notified {
+                object,
+                by: earlier(&trace, variant),
+            },
+            // Receives on an empty queue learn nothing, in both algebras.
+            (ObjectKind::Queue, 0) => Op::Send { object },
+            (ObjectKind::Queue, 1) => Op::Recv { object },
+            (ObjectKind::Queue, 2) => Op::TaskDone { object },
+            (ObjectKind::Queue, _) => Op::AllDone { object },
+            (ObjectKind::Barrier, 0 | 2) => Op::Arrive { object },
+            (ObjectKind::Barrier, _) => Op::Depart {
+                object,
+                leader: variant > 127,
+            },
+            (ObjectKind::Watch | ObjectKind::Broadcast, 0) => Op::Send { object },
+            (ObjectKind::Watch | ObjectKind::Broadcast, 1) => Op::Observe {
+                object,
+                by: earlier(&trace, variant),
+            },
+            (ObjectKind::Watch | ObjectKind::Broadcast, 2) => Op::Close { object },
+            (ObjectKind::Watch | ObjectKind::Broadcast, _) => Op::RecvClosed { object },
         };
         push(&mut trace, task, op);
     }
