@@ -18,8 +18,10 @@
 //! Programs never panic and always finish: the only failure they can cause
 //! is the detector's.
 
+use racecheck::sync::broadcast::{self, RecvError};
 use racecheck::sync::{
-    mpsc, oneshot, Event, Mutex, Notify, ReentrantMutex, RwLock, Semaphore, Shared,
+    mpsc, oneshot, watch, Barrier, BoundedSemaphore, Condition, Event, Mutex, Notify, Queue,
+    ReentrantMutex, RwLock, Semaphore, Shared,
 };
 use racecheck::time::{sleep, timeout};
 use racecheck::{spawn_named, yield_now, Builder, Check, FailureKind, Finding, Report};
@@ -69,6 +71,22 @@ enum Edge {
     Mpsc,
     /// Send → receive.
     Oneshot,
+    /// A notification → the `wait` it woke; a lost notification adds
+    /// nothing.
+    Condition,
+    /// Put → the get that takes that item; `task_done` → `join`.
+    Queue,
+    /// A returned permit or `release()` → a later acquire; a refused
+    /// `release()` adds nothing.
+    BoundedSemaphore,
+    /// Every arrival → the departures of its generation.
+    Barrier,
+    /// Send → the `changed`/borrow that reads its value; the sender's drop
+    /// → `changed` reporting the channel closed.
+    Watch,
+    /// Send → each receive of its value; every sender dropped → `Closed`;
+    /// a lagged receive adds nothing.
+    Broadcast,
     /// Chains of edges through several tasks and primitives.
     Transitive,
 }
@@ -214,6 +232,29 @@ const CASES: &[Case] = cases! {
     Oneshot, NoRace, oneshot_write_then_send;
     Oneshot, NoRace, oneshot_try_recv_after_send;
     Oneshot, Race("x"), oneshot_write_after_send;
+    Condition, NoRace, condition_write_then_notify_one;
+    Condition, NoRace, condition_write_then_notify_all;
+    Condition, Race("x"), condition_write_after_notify_one;
+    Condition, Race("x"), condition_lost_notification_orders_nothing;
+    Queue, NoRace, queue_write_then_put;
+    Queue, NoRace, queue_get_nowait_of_a_put_item;
+    Queue, NoRace, queue_task_done_then_join;
+    Queue, Race("x"), queue_write_after_put;
+    Queue, Race("x"), queue_get_of_an_earlier_item;
+    Queue, Race("x"), queue_write_after_task_done;
+    BoundedSemaphore, NoRace, bounded_semaphore_permit_as_a_lock;
+    BoundedSemaphore, NoRace, bounded_semaphore_release_as_a_signal;
+    BoundedSemaphore, Race("x"), bounded_semaphore_refused_release;
+    Barrier, NoRace, barrier_write_before_wait_read_after;
+    Barrier, Race("x"), barrier_write_after_wait;
+    Watch, NoRace, watch_write_then_send;
+    Watch, NoRace, watch_sender_dropped;
+    Watch, Race("x"), watch_write_after_send;
+    Watch, Race("x"), watch_borrow_of_the_initial_value;
+    Broadcast, NoRace, broadcast_write_then_send_to_two_receivers;
+    Broadcast, NoRace, broadcast_closed_after_every_sender_dropped;
+    Broadcast, Race("x"), broadcast_write_after_send;
+    Broadcast, Race("x"), broadcast_lagged_receive;
     Transitive, NoRace, chain_through_a_channel_and_an_event;
     Transitive, Race("x"), chain_broken_by_a_write_after_send;
 };
@@ -1627,6 +1668,442 @@ fn oneshot_write_after_send() -> Program {
         });
         let b = task!("b", [x], {
             let _ = receiver.await;
+            x.get();
+        });
+        a.await;
+        b.await;
+    })
+}
+
+// Condition: a notification → the wait it woke.
+
+/// `b` waits before `a` notifies: the clock only moves when `b` is blocked.
+fn condition_write_then_notify_one() -> Program {
+    Box::pin(async {
+        let (x, pair) = (shared_x(), Rc::new((Mutex::new(()), Condition::new())));
+        let a = task!("a", [x, pair], {
+            sleep(ms(10)).await;
+            x.set(1);
+            pair.1.notify_one();
+        });
+        let b = task!("b", [x, pair], {
+            let guard = pair.0.lock().await;
+            let _guard = pair.1.wait(guard).await;
+            x.get();
+        });
+        a.await;
+        b.await;
+    })
+}
+
+fn condition_write_then_notify_all() -> Program {
+    Box::pin(async {
+        let (x, pair) = (shared_x(), Rc::new((Mutex::new(()), Condition::new())));
+        let a = task!("a", [x, pair], {
+            sleep(ms(10)).await;
+            x.store(1).await;
+            pair.1.notify_all();
+        });
+        let b = task!("b", [x, pair], {
+            let guard = pair.0.lock().await;
+            drop(pair.1.wait(guard).await);
+            x.get();
+        });
+        a.await;
+        b.await;
+    })
+}
+
+fn condition_write_after_notify_one() -> Program {
+    Box::pin(async {
+        let (x, pair) = (shared_x(), Rc::new((Mutex::new(()), Condition::new())));
+        let a = task!("a", [x, pair], {
+            sleep(ms(10)).await;
+            pair.1.notify_one();
+            x.set(1);
+        });
+        let b = task!("b", [x, pair], {
+            let guard = pair.0.lock().await;
+            let _guard = pair.1.wait(guard).await;
+            x.get();
+        });
+        a.await;
+        b.await;
+    })
+}
+
+/// `a` notifies before anyone waits: the notification is lost (no permit
+/// is stored) and `b` is woken later by `d`, which knows nothing of the
+/// write.
+fn condition_lost_notification_orders_nothing() -> Program {
+    Box::pin(async {
+        let (x, pair) = (shared_x(), Rc::new((Mutex::new(()), Condition::new())));
+        let a = task!("a", [x, pair], {
+            x.set(1);
+            pair.1.notify_one();
+        });
+        let b = task!("b", [x, pair], {
+            sleep(ms(1)).await;
+            let guard = pair.0.lock().await;
+            drop(pair.1.wait(guard).await);
+            x.get();
+        });
+        let d = task!("d", [pair], {
+            sleep(ms(10)).await;
+            pair.1.notify_one();
+        });
+        a.await;
+        b.await;
+        d.await;
+    })
+}
+
+// Queue: put → the get that takes that item; task_done → join.
+
+fn queue_write_then_put() -> Program {
+    Box::pin(async {
+        let (x, queue) = (shared_x(), Rc::new(Queue::new(1)));
+        let a = task!("a", [x, queue], {
+            x.set(1);
+            queue.put(()).await;
+        });
+        let b = task!("b", [x, queue], {
+            queue.get().await;
+            x.get();
+        });
+        a.await;
+        b.await;
+    })
+}
+
+/// `b` takes the item only once it is there: it sleeps past `a`'s put.
+fn queue_get_nowait_of_a_put_item() -> Program {
+    Box::pin(async {
+        let (x, queue) = (shared_x(), Rc::new(Queue::new(0)));
+        let a = task!("a", [x, queue], {
+            x.store(1).await;
+            let _ = queue.put_nowait(());
+        });
+        let b = task!("b", [x, queue], {
+            sleep(ms(10)).await;
+            if queue.get_nowait().is_ok() {
+                x.get();
+            }
+        });
+        a.await;
+        b.await;
+    })
+}
+
+fn queue_task_done_then_join() -> Program {
+    Box::pin(async {
+        let (x, queue) = (shared_x(), Rc::new(Queue::new(0)));
+        let worker = task!("worker", [x, queue], {
+            queue.get().await;
+            x.set(1);
+            queue.task_done();
+        });
+        queue.put(()).await;
+        queue.join().await;
+        x.get();
+        worker.await;
+    })
+}
+
+fn queue_write_after_put() -> Program {
+    Box::pin(async {
+        let (x, queue) = (shared_x(), Rc::new(Queue::new(0)));
+        let a = task!("a", [x, queue], {
+            queue.put(()).await;
+            x.set(1);
+        });
+        let b = task!("b", [x, queue], {
+            queue.get().await;
+            x.get();
+        });
+        a.await;
+        b.await;
+    })
+}
+
+/// The write is between the two puts; `b` reads after taking the first.
+fn queue_get_of_an_earlier_item() -> Program {
+    Box::pin(async {
+        let (x, queue) = (shared_x(), Rc::new(Queue::new(0)));
+        let a = task!("a", [x, queue], {
+            let _ = queue.put_nowait(1);
+            x.set(1);
+            let _ = queue.put_nowait(2);
+        });
+        let b = task!("b", [x, queue], {
+            queue.get().await;
+            x.get();
+        });
+        a.await;
+        b.await;
+    })
+}
+
+fn queue_write_after_task_done() -> Program {
+    Box::pin(async {
+        let (x, queue) = (shared_x(), Rc::new(Queue::new(0)));
+        let worker = task!("worker", [x, queue], {
+            queue.get().await;
+            queue.task_done();
+            x.set(1);
+        });
+        queue.put(()).await;
+        queue.join().await;
+        x.get();
+        worker.await;
+    })
+}
+
+// BoundedSemaphore: a returned permit or release() → a later acquire.
+
+fn bounded_semaphore_permit_as_a_lock() -> Program {
+    Box::pin(async {
+        let (x, permits) = (shared_x(), Rc::new(BoundedSemaphore::new(1)));
+        let a = task!("a", [x, permits], {
+            let _permit = permits.acquire().await;
+            x.set(1);
+        });
+        let b = task!("b", [x, permits], {
+            let _permit = permits.acquire().await;
+            x.store(2).await;
+        });
+        a.await;
+        b.await;
+    })
+}
+
+/// asyncio style: the only permit is taken up front; `a`'s `release()`
+/// lets `b` in.
+fn bounded_semaphore_release_as_a_signal() -> Program {
+    Box::pin(async {
+        let (x, permits) = (shared_x(), Rc::new(BoundedSemaphore::new(1)));
+        permits.acquire().await.forget();
+        let a = task!("a", [x, permits], {
+            x.set(1);
+            let _ = permits.release();
+        });
+        let b = task!("b", [x, permits], {
+            drop(permits.acquire().await);
+            x.get();
+        });
+        a.await;
+        b.await;
+    })
+}
+
+/// Nothing is owed, so `a`'s `release()` is refused and publishes nothing.
+fn bounded_semaphore_refused_release() -> Program {
+    Box::pin(async {
+        let (x, permits) = (shared_x(), Rc::new(BoundedSemaphore::new(1)));
+        let a = task!("a", [x, permits], {
+            x.set(1);
+            let _ = permits.release();
+        });
+        let b = task!("b", [x, permits], {
+            sleep(ms(10)).await;
+            drop(permits.acquire().await);
+            x.get();
+        });
+        a.await;
+        b.await;
+    })
+}
+
+// Barrier: every arrival → the departures of its generation.
+
+fn barrier_write_before_wait_read_after() -> Program {
+    Box::pin(async {
+        let (x, barrier) = (shared_x(), Rc::new(Barrier::new(2)));
+        let a = task!("a", [x, barrier], {
+            x.set(1);
+            barrier.wait().await;
+        });
+        let b = task!("b", [x, barrier], {
+            barrier.wait().await;
+            x.get();
+        });
+        a.await;
+        b.await;
+    })
+}
+
+fn barrier_write_after_wait() -> Program {
+    Box::pin(async {
+        let (x, barrier) = (shared_x(), Rc::new(Barrier::new(2)));
+        let a = task!("a", [x, barrier], {
+            barrier.wait().await;
+            x.set(1);
+        });
+        let b = task!("b", [x, barrier], {
+            barrier.wait().await;
+            x.get();
+        });
+        a.await;
+        b.await;
+    })
+}
+
+// watch: send → the changed/borrow that reads its value.
+
+fn watch_write_then_send() -> Program {
+    Box::pin(async {
+        let x = shared_x();
+        let (sender, mut receiver) = watch::channel(0);
+        let a = task!("a", [x], {
+            x.set(1);
+            let _ = sender.send(1);
+        });
+        let b = task!("b", [x], {
+            if receiver.changed().await.is_ok() {
+                x.get();
+            }
+        });
+        a.await;
+        b.await;
+    })
+}
+
+fn watch_sender_dropped() -> Program {
+    Box::pin(async {
+        let x = shared_x();
+        let (sender, mut receiver) = watch::channel(0);
+        let a = task!("a", [x], {
+            x.store(1).await;
+            drop(sender);
+        });
+        let b = task!("b", [x], {
+            while receiver.changed().await.is_ok() {}
+            x.get();
+        });
+        a.await;
+        b.await;
+    })
+}
+
+fn watch_write_after_send() -> Program {
+    Box::pin(async {
+        let x = shared_x();
+        let (sender, mut receiver) = watch::channel(0);
+        let a = task!("a", [x], {
+            let _ = sender.send(1);
+            x.set(1);
+        });
+        let b = task!("b", [x], {
+            if receiver.changed().await.is_ok() {
+                x.get();
+            }
+        });
+        a.await;
+        b.await;
+    })
+}
+
+/// `b` borrows before `a` sends: the initial value was written by nobody.
+fn watch_borrow_of_the_initial_value() -> Program {
+    Box::pin(async {
+        let x = shared_x();
+        let (sender, receiver) = watch::channel(0);
+        let a = task!("a", [x], {
+            sleep(ms(10)).await;
+            x.set(1);
+            let _ = sender.send(1);
+        });
+        let b = task!("b", [x], {
+            let _ = *receiver.borrow();
+            x.get();
+        });
+        a.await;
+        b.await;
+    })
+}
+
+// broadcast: send → each receive of its value.
+
+fn broadcast_write_then_send_to_two_receivers() -> Program {
+    Box::pin(async {
+        let x = shared_x();
+        let (sender, mut first) = broadcast::channel(2);
+        let mut second = sender.subscribe();
+        let a = task!("a", [x], {
+            x.set(1);
+            let _ = sender.send(());
+        });
+        let b = task!("b", [x], {
+            if first.recv().await.is_ok() {
+                x.get();
+            }
+        });
+        let c = task!("c", [x], {
+            if second.recv().await.is_ok() {
+                x.get();
+            }
+        });
+        a.await;
+        b.await;
+        c.await;
+    })
+}
+
+fn broadcast_closed_after_every_sender_dropped() -> Program {
+    Box::pin(async {
+        let x = shared_x();
+        let (sender, mut receiver) = broadcast::channel::<()>(1);
+        let other = sender.clone();
+        let a = task!("a", [x], {
+            x.set(1);
+            drop(sender);
+        });
+        let b = task!("b", [], {
+            yield_now().await;
+            drop(other);
+        });
+        let c = task!("c", [x], {
+            if receiver.recv().await == Err(RecvError::Closed) {
+                x.get();
+            }
+        });
+        a.await;
+        b.await;
+        c.await;
+    })
+}
+
+fn broadcast_write_after_send() -> Program {
+    Box::pin(async {
+        let x = shared_x();
+        let (sender, mut receiver) = broadcast::channel(2);
+        let a = task!("a", [x], {
+            let _ = sender.send(());
+            x.set(1);
+        });
+        let b = task!("b", [x], {
+            if receiver.recv().await.is_ok() {
+                x.get();
+            }
+        });
+        a.await;
+        b.await;
+    })
+}
+
+/// Capacity 1: `b` misses the first value and lags; the lag orders
+/// nothing, and the write was after the first send only.
+fn broadcast_lagged_receive() -> Program {
+    Box::pin(async {
+        let x = shared_x();
+        let (sender, mut receiver) = broadcast::channel(1);
+        let a = task!("a", [x], {
+            let _ = sender.send(1);
+            x.set(1);
+            let _ = sender.send(2);
+        });
+        let b = task!("b", [x], {
+            let _ = receiver.recv().await;
             x.get();
         });
         a.await;

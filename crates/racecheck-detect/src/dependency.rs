@@ -87,9 +87,12 @@ impl Footprint {
 /// The key an operation touches and whether it changes it.
 fn access(op: &Op) -> Option<(Key, bool)> {
     match *op {
-        Op::Read { object } | Op::TryFailed { object } | Op::Load { object, .. } => {
-            Some((Key::Object(object), false))
-        }
+        // Observing a watch or broadcast value reads the channel; what it
+        // changes (the receiver's own position) belongs to one task.
+        Op::Read { object }
+        | Op::TryFailed { object }
+        | Op::Load { object, .. }
+        | Op::Observe { object, .. } => Some((Key::Object(object), false)),
         // Blocking on an object queues the task there: the queue's order
         // decides who is served next, so it changes the object. Waiting for
         // a task to finish changes nothing anyone else sees, and the join

@@ -15,6 +15,20 @@
 //! order nothing. Both the vector-clock tracker
 //! and the happens-before graph read this table, so they cannot disagree on
 //! the rules, only on the algebra.
+//!
+//! The rules of the later primitives, one line each:
+//! - `Condition`: `notify_one`/`notify`/`notify_all` → the `wait` it woke
+//!   (`Notified { by }`), as for `Notify`; the mutex orders the rest.
+//! - `Queue`: `put` → the `get` that takes that item (messages matched first
+//!   in first out, as mpsc); every `task_done` → a later `join` return.
+//! - `Barrier`: every arrival → every later departure. A generation's
+//!   departures are also ordered after arrivals of the next generation that
+//!   happen to come first: an over-approximation that can hide a race but
+//!   never invents one.
+//! - `watch` and `broadcast`: a `send` → each borrow or receive that reads
+//!   its value (`Observe { by }`); the sender's drop (`DropSender`, `Close`)
+//!   → a receive that finds the channel closed. Subscribing and dropping a
+//!   receiver order nothing.
 
 use racecheck_trace::{LockMode, ObjectKind, Op};
 
@@ -77,19 +91,31 @@ pub(crate) fn role(kind: ObjectKind, op: &Op) -> Role {
             with_readers: false,
         },
         (_, Op::Unlock { .. }) => Role::Release(Channel::Last),
-        (Kind::Channel, Op::Send { .. }) => Role::SendMessage,
-        (Kind::Channel, Op::Recv { .. }) => Role::ReceiveMessage,
+        (Kind::Channel | Kind::Queue, Op::Send { .. }) => Role::SendMessage,
+        (Kind::Channel | Kind::Queue, Op::Recv { .. }) => Role::ReceiveMessage,
+        (Kind::Watch | Kind::Broadcast, Op::Send { .. }) => Role::Publish,
         (_, Op::Notify { .. } | Op::Set { .. }) => Role::Publish,
-        (_, Op::Notified { by, .. } | Op::Wait { by, .. }) => Role::AcquireFrom(*by),
+        (_, Op::Notified { by, .. } | Op::Wait { by, .. } | Op::Observe { by, .. }) => {
+            Role::AcquireFrom(*by)
+        }
         (
             _,
             Op::Release { .. }
             | Op::AddPermits { .. }
             | Op::Close { .. }
             | Op::DropSender { .. }
-            | Op::Send { .. },
+            | Op::Send { .. }
+            | Op::TaskDone { .. }
+            | Op::Arrive { .. },
         ) => Role::Release(Channel::Main),
-        (_, Op::Acquire { .. } | Op::Recv { .. } | Op::RecvClosed { .. }) => Role::Acquire {
+        (
+            _,
+            Op::Acquire { .. }
+            | Op::Recv { .. }
+            | Op::RecvClosed { .. }
+            | Op::AllDone { .. }
+            | Op::Depart { .. },
+        ) => Role::Acquire {
             with_readers: false,
         },
         (_, Op::Read { .. } | Op::Write { .. }) => Role::Access,
@@ -114,7 +140,9 @@ pub(crate) fn role(kind: ObjectKind, op: &Op) -> Role {
             | Op::Block { .. }
             | Op::TryFailed { .. }
             | Op::Forget { .. }
-            | Op::Clear { .. },
+            | Op::Clear { .. }
+            | Op::Subscribe { .. }
+            | Op::DropReceiver { .. },
         ) => Role::None,
     }
 }

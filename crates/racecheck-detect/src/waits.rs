@@ -165,6 +165,8 @@ fn describe(trace: &Trace, task: TaskId, target: WaitTarget, holders: &[TaskId])
             format!("{waiter} waits to lock {label}")
         }
         Some(ObjectKind::Semaphore) => format!("{waiter} waits for a permit of {label}"),
+        Some(ObjectKind::Condition) => format!("{waiter} waits to be notified by {label}"),
+        Some(ObjectKind::Barrier) => format!("{waiter} waits for the other tasks at {label}"),
         _ => format!("{waiter} waits on {label}"),
     };
     if holders.is_empty() {

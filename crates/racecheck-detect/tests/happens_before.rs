@@ -8,7 +8,7 @@ use racecheck_trace::{
     Trace,
 };
 
-const KINDS: [ObjectKind; 10] = [
+const KINDS: [ObjectKind; 15] = [
     ObjectKind::Mutex,
     ObjectKind::RwLock,
     ObjectKind::ReentrantMutex,
@@ -18,6 +18,11 @@ const KINDS: [ObjectKind; 10] = [
     ObjectKind::Channel,
     ObjectKind::Oneshot,
     ObjectKind::Shared,
+    ObjectKind::Condition,
+    ObjectKind::Queue,
+    ObjectKind::Barrier,
+    ObjectKind::Watch,
+    ObjectKind::Broadcast,
     ObjectKind::Atomic,
 ];
 
@@ -141,6 +146,31 @@ fn trace_of(choices: &[(u32, usize, u8)]) -> Trace {
             (ObjectKind::Oneshot, _) => Op::RecvClosed { object },
             (ObjectKind::Shared, 0 | 2) => Op::Write { object },
             (ObjectKind::Shared, _) => Op::Read { object },
+            (ObjectKind::Condition, 0) => Op::Notify {
+                object,
+                all: variant > 127,
+            },
+            (ObjectKind::Condition, _) => Op::Notified {
+                object,
+                by: earlier(&trace, variant),
+            },
+            // Receives on an empty queue learn nothing, in both algebras.
+            (ObjectKind::Queue, 0) => Op::Send { object },
+            (ObjectKind::Queue, 1) => Op::Recv { object },
+            (ObjectKind::Queue, 2) => Op::TaskDone { object },
+            (ObjectKind::Queue, _) => Op::AllDone { object },
+            (ObjectKind::Barrier, 0 | 2) => Op::Arrive { object },
+            (ObjectKind::Barrier, _) => Op::Depart {
+                object,
+                leader: variant > 127,
+            },
+            (ObjectKind::Watch | ObjectKind::Broadcast, 0) => Op::Send { object },
+            (ObjectKind::Watch | ObjectKind::Broadcast, 1) => Op::Observe {
+                object,
+                by: earlier(&trace, variant),
+            },
+            (ObjectKind::Watch | ObjectKind::Broadcast, 2) => Op::Close { object },
+            (ObjectKind::Watch | ObjectKind::Broadcast, _) => Op::RecvClosed { object },
             (ObjectKind::Atomic, kind) => {
                 let ordering = ORDERINGS[usize::from(variant / 4) % ORDERINGS.len()];
                 match kind {

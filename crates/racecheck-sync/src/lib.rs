@@ -11,6 +11,12 @@
 //! | [`oneshot`] | `tokio::sync::oneshot` | nothing sent yet | the receiver |
 //! | [`ReentrantMutex`] | asyncio-style `RLock` | locked by another task | the next waiter, FIFO |
 //! | [`Event`] | `asyncio.Event` | not set | all waiters |
+//! | [`Condition`] | `asyncio.Condition`, an async `Condvar` | always, until notified (then relocks) | FIFO, one, `n` or all waiters |
+//! | [`Queue`] | `asyncio.Queue` | full (`put`), empty (`get`), items not done (`join`) | FIFO putters and getters, all joiners |
+//! | [`BoundedSemaphore`] | `asyncio.BoundedSemaphore` | no permit free | FIFO, no barging |
+//! | [`Barrier`] | `tokio::sync::Barrier` | until `n` tasks arrived | the whole generation |
+//! | [`watch`] | `tokio::sync::watch` | no unseen value (`changed`) | every receiver |
+//! | [`broadcast`] | `tokio::sync::broadcast` | no new value (`recv`) | every receiver |
 //! | [`Shared`] | a database row, a cache entry | never | — |
 //!
 //! Every operation another task can observe passes a scheduling point first
@@ -41,22 +47,32 @@
 //! ```
 
 pub mod atomic;
+mod barrier;
 mod batch;
 pub mod blocking;
+mod bounded_semaphore;
+pub mod broadcast;
+mod condition;
 mod event;
 pub mod mpsc;
 mod mutex;
 mod notify;
 pub mod oneshot;
+mod queue;
 mod reentrant;
 mod rwlock;
 mod semaphore;
 mod shared;
 mod wait_queue;
+pub mod watch;
 
+pub use barrier::{Barrier, BarrierWaitResult};
+pub use bounded_semaphore::{BoundedSemaphore, BoundedSemaphorePermit, ReleasedTooOften};
+pub use condition::Condition;
 pub use event::Event;
 pub use mutex::{Mutex, MutexGuard, TryLockError};
 pub use notify::{Notified, Notify};
+pub use queue::{Queue, QueueEmpty, QueueFull};
 pub use reentrant::{NotOwnerError, ReentrantMutex, ReentrantMutexGuard};
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub use semaphore::{

@@ -85,7 +85,11 @@ impl<T> Mutex<T> {
     /// ```
     #[track_caller]
     pub fn lock(&self) -> impl Future<Output = MutexGuard<'_, T>> {
-        let location = Location::caller();
+        self.lock_at(Location::caller())
+    }
+
+    /// [`Mutex::lock`], recorded at `location` (a `Condition` relocking).
+    pub(crate) fn lock_at(&self, location: Location) -> impl Future<Output = MutexGuard<'_, T>> {
         let success = self.lock_op();
         async move {
             let acquired = self.semaphore.acquire(1, success, location).await;
@@ -124,6 +128,11 @@ impl<T> Mutex<T> {
         self.data.into_inner()
     }
 
+    /// The mutex's object, for primitives that work with its guards.
+    pub(crate) fn object(&self) -> racecheck_sched::rt::ObjectRef {
+        self.semaphore.object()
+    }
+
     fn lock_op(&self) -> Op {
         Op::Lock {
             object: self.semaphore.object().id(),
@@ -153,6 +162,14 @@ pub struct MutexGuard<'a, T> {
     mutex: &'a Mutex<T>,
     data: Option<StateGuard<'a, T>>,
     location: Location,
+}
+
+impl<'a, T> MutexGuard<'a, T> {
+    /// The mutex this guard holds, to unlock and relock it around a
+    /// `Condition` wait.
+    pub(crate) fn mutex(&self) -> &'a Mutex<T> {
+        self.mutex
+    }
 }
 
 impl<T> Deref for MutexGuard<'_, T> {

@@ -51,6 +51,11 @@ impl<P> WaitQueue<P> {
         self.waiting.is_empty()
     }
 
+    /// How many tasks wait (granted ones no longer count).
+    pub(crate) fn len(&self) -> usize {
+        self.waiting.len()
+    }
+
     /// Serves the head: dequeues it, remembers its grant, returns it so the
     /// caller can wake it once its own state lock is released.
     pub(crate) fn grant_front(&mut self) -> Option<Waiter<P>> {

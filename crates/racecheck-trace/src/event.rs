@@ -117,8 +117,8 @@ pub enum Op {
         /// How many permits.
         permits: u32,
     },
-    /// Dropped one sender of an mpsc channel (the last one also records
-    /// `Close`).
+    /// Dropped one sender of an mpsc or broadcast channel (the last one
+    /// also records `Close`).
     DropSender {
         /// The channel.
         object: ObjectId,
@@ -129,16 +129,16 @@ pub enum Op {
         /// The object closed.
         object: ObjectId,
     },
-    /// Notified a `Notify`.
+    /// Notified a `Notify` or a `Condition`.
     Notify {
-        /// The `Notify`.
+        /// The `Notify` or `Condition`.
         object: ObjectId,
-        /// `notify_waiters` (all) rather than `notify_one`.
+        /// `notify_waiters` / `notify_all` rather than one waiter.
         all: bool,
     },
-    /// A `notified()` future completed.
+    /// A `notified()` future (or a `Condition` wait) completed.
     Notified {
-        /// The `Notify`.
+        /// The `Notify` or `Condition`.
         object: ObjectId,
         /// The index in the trace of the `Notify` event that released it
         /// (the `notify_one` that stored the permit it took, or the call
@@ -176,6 +176,48 @@ pub enum Op {
     RecvClosed {
         /// The channel.
         object: ObjectId,
+    },
+    /// A receiver or a borrow read a value that an earlier `Send` published
+    /// (a `watch` borrow or `changed`, a `broadcast` receive).
+    Observe {
+        /// The watch or broadcast channel.
+        object: ObjectId,
+        /// The index in the trace of the `Send` event whose value it read;
+        /// `u32::MAX` when it read no sent value (a watch's initial value,
+        /// a broadcast receiver told it lagged).
+        by: u32,
+    },
+    /// A new receiver of a watch or broadcast channel (`subscribe`).
+    Subscribe {
+        /// The channel.
+        object: ObjectId,
+    },
+    /// A receiver of a watch or broadcast channel was dropped.
+    DropReceiver {
+        /// The channel.
+        object: ObjectId,
+    },
+    /// Marked one item of a queue done (`task_done`).
+    TaskDone {
+        /// The queue.
+        object: ObjectId,
+    },
+    /// A queue's `join()` returned: every item put had been marked done.
+    AllDone {
+        /// The queue.
+        object: ObjectId,
+    },
+    /// Arrived at a barrier (counted towards its generation).
+    Arrive {
+        /// The barrier.
+        object: ObjectId,
+    },
+    /// Left a barrier: its generation was complete.
+    Depart {
+        /// The barrier.
+        object: ObjectId,
+        /// This task's `wait` returned the generation's leader.
+        leader: bool,
     },
     /// Read tracked shared state.
     Read {
@@ -286,6 +328,13 @@ impl Op {
             | Op::Send { object }
             | Op::Recv { object }
             | Op::RecvClosed { object }
+            | Op::Observe { object, .. }
+            | Op::Subscribe { object }
+            | Op::DropReceiver { object }
+            | Op::TaskDone { object }
+            | Op::AllDone { object }
+            | Op::Arrive { object }
+            | Op::Depart { object, .. }
             | Op::Read { object }
             | Op::Write { object }
             | Op::Load { object, .. }
@@ -336,6 +385,14 @@ impl Op {
             Op::Send { .. } => "send",
             Op::Recv { .. } => "recv",
             Op::RecvClosed { .. } => "recv (closed)",
+            Op::Observe { .. } => "observe",
+            Op::Subscribe { .. } => "subscribe to",
+            Op::DropReceiver { .. } => "drop a receiver of",
+            Op::TaskDone { .. } => "task_done on",
+            Op::AllDone { .. } => "join",
+            Op::Arrive { .. } => "arrive at",
+            Op::Depart { leader: false, .. } => "leave",
+            Op::Depart { leader: true, .. } => "leave (leader)",
             Op::Read { .. } => "read",
             Op::Write { .. } => "write",
             Op::Load { .. } => "load",
@@ -364,6 +421,16 @@ pub enum ObjectKind {
     Channel,
     /// A one-shot channel.
     Oneshot,
+    /// A condition variable bound to a `Mutex` (asyncio's `Condition`).
+    Condition,
+    /// A FIFO queue with `task_done`/`join` (asyncio's `Queue`).
+    Queue,
+    /// tokio's `Barrier`.
+    Barrier,
+    /// A single-value channel that keeps the latest value (`watch`).
+    Watch,
+    /// A multi-consumer channel every receiver sees all of (`broadcast`).
+    Broadcast,
     /// Tracked shared state (`Shared<T>`).
     Shared,
     /// An atomic variable.
@@ -381,6 +448,11 @@ impl fmt::Display for ObjectKind {
             ObjectKind::Event => "Event",
             ObjectKind::Channel => "mpsc",
             ObjectKind::Oneshot => "oneshot",
+            ObjectKind::Condition => "Condition",
+            ObjectKind::Queue => "Queue",
+            ObjectKind::Barrier => "Barrier",
+            ObjectKind::Watch => "watch",
+            ObjectKind::Broadcast => "broadcast",
             ObjectKind::Shared => "Shared",
             ObjectKind::Atomic => "Atomic",
         };
@@ -532,6 +604,13 @@ impl Trace {
             | Op::Send { object }
             | Op::Recv { object }
             | Op::RecvClosed { object }
+            | Op::Observe { object, .. }
+            | Op::Subscribe { object }
+            | Op::DropReceiver { object }
+            | Op::TaskDone { object }
+            | Op::AllDone { object }
+            | Op::Arrive { object }
+            | Op::Depart { object, .. }
             | Op::Read { object }
             | Op::Write { object } => format!("{verb} {}", self.object_label(object)),
             Op::Load { object, ordering }

@@ -1,0 +1,455 @@
+//! A multi-producer, multi-consumer channel where every receiver sees every
+//! value, with tokio's `broadcast` API.
+//!
+//! - [`channel`]`(capacity)`: the channel keeps the last `capacity` values,
+//!   rounded up to a power of two as tokio does (tokio documents that the
+//!   actual capacity may be greater than the one asked for).
+//! - [`Sender::send`] never blocks and is synchronous: it appends the value
+//!   for every receiver and returns how many there are; it fails, handing
+//!   the value back, when there are none. When the channel is full the
+//!   oldest value is dropped.
+//! - [`Receiver::recv`]`.await` is a scheduling point; it returns the next
+//!   value this receiver has not received (a clone), and blocks while there
+//!   is none. A receiver that fell behind by more than the capacity gets
+//!   [`RecvError::Lagged`]`(n)` with the number of values it missed, and
+//!   then continues from the oldest value kept. Once every sender is gone
+//!   and it has received everything, it gets [`RecvError::Closed`].
+//! - [`Sender::subscribe`] makes a receiver that sees the values sent after
+//!   the call.
+//! - Cancellation: dropping a pending `recv` loses nothing.
+//!
+//! Happens-before: a send → each receive that returns its value (named by
+//! the event, `Observe { by }`); every sender's drop → a receive that
+//! reports the channel closed. A lagged receive orders nothing.
+//!
+//! ```
+//! use racecheck_sync::broadcast;
+//!
+//! racecheck_sched::explore(&Default::default(), || async {
+//!     let (events, mut first) = broadcast::channel(4);
+//!     let mut second = events.subscribe();
+//!     let listener = racecheck_sched::spawn(async move { second.recv().await.unwrap() });
+//!     assert_eq!(events.send("started").unwrap(), 2); // two receivers
+//!     assert_eq!(first.recv().await.unwrap(), "started");
+//!     assert_eq!(listener.await, "started");
+//! });
+//! ```
+
+use crate::wait_queue::{wake_all, WaitQueue};
+use crate::{lock_state, StateLock};
+use racecheck_sched::rt::{self, ObjectRef, SchedulePoint};
+use racecheck_trace::{Location, ObjectKind, Op};
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+/// A broadcast channel keeping the last `capacity` values (rounded up to a
+/// power of two).
+///
+/// # Panics
+/// If `capacity` is 0 or larger than `usize::MAX / 2` (as tokio), or
+/// outside a racecheck execution.
+///
+/// ```
+/// racecheck_sched::explore(&Default::default(), || async {
+///     let (sender, mut receiver) = racecheck_sync::broadcast::channel(3);
+///     sender.send(1).unwrap();
+///     assert_eq!(receiver.try_recv(), Ok(1));
+/// });
+/// ```
+#[track_caller]
+pub fn channel<T: Clone>(capacity: usize) -> (Sender<T>, Receiver<T>) {
+    assert!(capacity > 0, "broadcast channel capacity cannot be zero");
+    assert!(
+        capacity <= usize::MAX >> 1,
+        "broadcast channel capacity exceeded `usize::MAX / 2`"
+    );
+    let location = Location::caller();
+    let capacity = capacity.next_power_of_two();
+    let channel = Arc::new(Channel {
+        state: StateLock::new(BroadcastState {
+            buffer: VecDeque::with_capacity(capacity),
+            capacity,
+            tail: 0,
+            senders: 1,
+            receivers: 1,
+            waiters: WaitQueue::default(),
+        }),
+        object: rt::register(ObjectKind::Broadcast, None, location),
+        created_at: location,
+    });
+    (
+        Sender {
+            channel: channel.clone(),
+        },
+        Receiver { channel, next: 0 },
+    )
+}
+
+/// No receiver exists; the value is handed back.
+#[derive(Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("channel closed")]
+pub struct SendError<T>(pub T);
+
+impl<T> fmt::Debug for SendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SendError(..)")
+    }
+}
+
+/// Why `recv` returned no value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RecvError {
+    /// Every sender is gone and every value was received.
+    #[error("channel closed")]
+    Closed,
+    /// The receiver fell behind: this many values were dropped before it
+    /// received them. The next `recv` returns the oldest value kept.
+    #[error("channel lagged by {0}")]
+    Lagged(u64),
+}
+
+/// Why `try_recv` returned no value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TryRecvError {
+    /// Nothing new now; senders remain.
+    #[error("channel empty")]
+    Empty,
+    /// Every sender is gone and every value was received.
+    #[error("channel closed")]
+    Closed,
+    /// The receiver fell behind by this many values.
+    #[error("channel lagged by {0}")]
+    Lagged(u64),
+}
+
+struct Channel<T> {
+    state: StateLock<BroadcastState<T>>,
+    object: ObjectRef,
+    created_at: Location,
+}
+
+struct BroadcastState<T> {
+    /// The last `capacity` values with the event index of their send,
+    /// oldest first; the last is at position `tail - 1`.
+    buffer: VecDeque<(T, u32)>,
+    capacity: usize,
+    /// The position of the next value sent.
+    tail: u64,
+    senders: usize,
+    receivers: usize,
+    /// Receivers blocked in `recv`.
+    waiters: WaitQueue<()>,
+}
+
+/// What a receive found, before it is recorded.
+enum Received<T> {
+    Value(T, u32),
+    Lagged(u64),
+    Empty,
+    Closed,
+}
+
+impl<T: Clone> Channel<T> {
+    fn record(&self, op: Op, location: Location) -> u32 {
+        self.object.record(op, location)
+    }
+
+    /// The next value for a receiver at position `next`, moving it on.
+    fn take(state: &BroadcastState<T>, next: &mut u64) -> Received<T> {
+        let oldest = state.tail - state.buffer.len() as u64;
+        if *next < oldest {
+            let missed = oldest - *next;
+            *next = oldest;
+            return Received::Lagged(missed);
+        }
+        if *next < state.tail {
+            let (value, by) = &state.buffer[(*next - oldest) as usize];
+            *next += 1;
+            return Received::Value(value.clone(), *by);
+        }
+        if state.senders == 0 {
+            Received::Closed
+        } else {
+            Received::Empty
+        }
+    }
+
+    /// Records a receive's outcome (not an empty one).
+    fn record_received(&self, received: &Received<T>, location: Location) {
+        let object = self.object.id();
+        let op = match *received {
+            Received::Value(_, by) => Op::Observe { object, by },
+            Received::Lagged(_) => Op::Observe {
+                object,
+                by: rt::NO_EVENT,
+            },
+            Received::Closed => Op::RecvClosed { object },
+            Received::Empty => Op::TryFailed { object },
+        };
+        self.record(op, location);
+    }
+}
+
+/// Sends to a broadcast channel; clone it for more producers.
+pub struct Sender<T> {
+    channel: Arc<Channel<T>>,
+}
+
+impl<T: Clone> Sender<T> {
+    /// Sends to every receiver that exists now and returns how many there
+    /// are; fails, handing the value back, if there are none. Never blocks.
+    ///
+    /// ```
+    /// racecheck_sched::explore(&Default::default(), || async {
+    ///     let (sender, receiver) = racecheck_sync::broadcast::channel(2);
+    ///     assert_eq!(sender.send("a").unwrap(), 1);
+    ///     drop(receiver);
+    ///     assert_eq!(sender.send("b").unwrap_err().0, "b");
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn send(&self, value: T) -> Result<usize, SendError<T>> {
+        let location = Location::caller();
+        let object = self.channel.object.id();
+        if lock_state(&self.channel.state).receivers == 0 {
+            self.channel.record(Op::TryFailed { object }, location);
+            return Err(SendError(value));
+        }
+        let event = self.channel.record(Op::Send { object }, location);
+        let (receivers, waiters) = {
+            let mut state = lock_state(&self.channel.state);
+            if state.buffer.len() == state.capacity {
+                state.buffer.pop_front();
+            }
+            state.buffer.push_back((value, event));
+            state.tail += 1;
+            debug_assert!(state.buffer.len() <= state.capacity);
+            (state.receivers, state.waiters.drain())
+        };
+        wake_all(waiters);
+        Ok(receivers)
+    }
+
+    /// A new receiver of the values sent from now on.
+    ///
+    /// ```
+    /// use racecheck_sync::broadcast::{self, TryRecvError};
+    ///
+    /// racecheck_sched::explore(&Default::default(), || async {
+    ///     let (sender, _first) = broadcast::channel(2);
+    ///     sender.send(1).unwrap();
+    ///     let mut late = sender.subscribe();
+    ///     assert_eq!(late.try_recv(), Err(TryRecvError::Empty));
+    ///     sender.send(2).unwrap();
+    ///     assert_eq!(late.try_recv(), Ok(2));
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn subscribe(&self) -> Receiver<T> {
+        let next = {
+            let mut state = lock_state(&self.channel.state);
+            state.receivers += 1;
+            state.tail
+        };
+        self.channel.record(
+            Op::Subscribe {
+                object: self.channel.object.id(),
+            },
+            Location::caller(),
+        );
+        Receiver {
+            channel: self.channel.clone(),
+            next,
+        }
+    }
+
+    /// How many receivers exist now.
+    ///
+    /// ```
+    /// racecheck_sched::explore(&Default::default(), || async {
+    ///     let (sender, _receiver) = racecheck_sync::broadcast::channel::<u8>(1);
+    ///     assert_eq!(sender.receiver_count(), 1);
+    /// });
+    /// ```
+    pub fn receiver_count(&self) -> usize {
+        lock_state(&self.channel.state).receivers
+    }
+}
+
+impl<T> Clone for Sender<T> {
+    fn clone(&self) -> Self {
+        lock_state(&self.channel.state).senders += 1;
+        Sender {
+            channel: self.channel.clone(),
+        }
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        let (last, waiters) = {
+            let mut state = lock_state(&self.channel.state);
+            state.senders -= 1;
+            let last = state.senders == 0;
+            (
+                last,
+                if last {
+                    state.waiters.drain()
+                } else {
+                    Vec::new()
+                },
+            )
+        };
+        let object = self.channel.object.id();
+        let location = self.channel.created_at;
+        // Every sender's drop orders what it did before the `Closed` a
+        // receiver gets once all are gone.
+        self.channel
+            .object
+            .record(Op::DropSender { object }, location);
+        if last {
+            self.channel.object.record(Op::Close { object }, location);
+        }
+        wake_all(waiters);
+    }
+}
+
+impl<T> fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sender")
+            .field("channel", &self.channel.object.id())
+            .finish()
+    }
+}
+
+/// Receives every value of a broadcast channel sent after it was created.
+pub struct Receiver<T> {
+    channel: Arc<Channel<T>>,
+    /// The position of the next value to receive.
+    next: u64,
+}
+
+impl<T: Clone> Receiver<T> {
+    /// Waits for the next value; see the [module docs](self) for `Lagged`
+    /// and `Closed`.
+    ///
+    /// ```
+    /// use racecheck_sync::broadcast::{self, RecvError};
+    ///
+    /// racecheck_sched::explore(&Default::default(), || async {
+    ///     let (sender, mut receiver) = broadcast::channel(1);
+    ///     sender.send(1).unwrap();
+    ///     sender.send(2).unwrap(); // drops 1: the capacity is 1
+    ///     assert_eq!(receiver.recv().await, Err(RecvError::Lagged(1)));
+    ///     assert_eq!(receiver.recv().await, Ok(2));
+    ///     drop(sender);
+    ///     assert_eq!(receiver.recv().await, Err(RecvError::Closed));
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn recv(&mut self) -> impl Future<Output = Result<T, RecvError>> + '_ {
+        Recv {
+            receiver: self,
+            location: Location::caller(),
+            point: SchedulePoint::new(),
+            ticket: None,
+        }
+    }
+
+    /// The next value if there is one now; not a scheduling point.
+    ///
+    /// ```
+    /// use racecheck_sync::broadcast::{self, TryRecvError};
+    ///
+    /// racecheck_sched::explore(&Default::default(), || async {
+    ///     let (sender, mut receiver) = broadcast::channel(2);
+    ///     assert_eq!(receiver.try_recv(), Err(TryRecvError::Empty));
+    ///     sender.send('a').unwrap();
+    ///     assert_eq!(receiver.try_recv(), Ok('a'));
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
+        let received = Channel::take(&lock_state(&self.channel.state), &mut self.next);
+        self.channel.record_received(&received, Location::caller());
+        match received {
+            Received::Value(value, _) => Ok(value),
+            Received::Lagged(missed) => Err(TryRecvError::Lagged(missed)),
+            Received::Empty => Err(TryRecvError::Empty),
+            Received::Closed => Err(TryRecvError::Closed),
+        }
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        lock_state(&self.channel.state).receivers -= 1;
+        self.channel.object.record(
+            Op::DropReceiver {
+                object: self.channel.object.id(),
+            },
+            self.channel.created_at,
+        );
+    }
+}
+
+impl<T> fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Receiver")
+            .field("channel", &self.channel.object.id())
+            .finish()
+    }
+}
+
+struct Recv<'a, T> {
+    receiver: &'a mut Receiver<T>,
+    location: Location,
+    point: SchedulePoint,
+    ticket: Option<u64>,
+}
+
+impl<T: Clone> Future for Recv<'_, T> {
+    type Output = Result<T, RecvError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        if this.point.poll_point().is_pending() {
+            return Poll::Pending;
+        }
+        let channel = this.receiver.channel.clone();
+        let mut state = lock_state(&channel.state);
+        if let Some(ticket) = this.ticket.take() {
+            // Woken waiters were drained already; this forgets a stale one.
+            state.waiters.remove(ticket);
+        }
+        let received = Channel::take(&state, &mut this.receiver.next);
+        if let Received::Empty = received {
+            this.ticket = Some(state.waiters.push((), cx.waker().clone()));
+            drop(state);
+            channel.object.block(this.location);
+            return Poll::Pending;
+        }
+        drop(state);
+        channel.record_received(&received, this.location);
+        Poll::Ready(match received {
+            Received::Value(value, _) => Ok(value),
+            Received::Lagged(missed) => Err(RecvError::Lagged(missed)),
+            Received::Closed => Err(RecvError::Closed),
+            Received::Empty => unreachable!("an empty receive blocks"),
+        })
+    }
+}
+
+impl<T> Drop for Recv<'_, T> {
+    fn drop(&mut self) {
+        if let Some(ticket) = self.ticket {
+            lock_state(&self.receiver.channel.state)
+                .waiters
+                .remove(ticket);
+        }
+    }
+}

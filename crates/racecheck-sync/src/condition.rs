@@ -1,0 +1,411 @@
+//! asyncio's `Condition`: wait for a notification with a mutex released.
+
+use crate::mutex::MutexGuard;
+use crate::wait_queue::{wake_all, WaitQueue, Waiter};
+use crate::{lock_state, StateLock};
+use racecheck_sched::rt::{self, ObjectRef, SchedulePoint};
+use racecheck_trace::{Location, ObjectId, ObjectKind, Op};
+use std::borrow::Cow;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// A condition variable for racecheck's [`Mutex`](crate::Mutex), like
+/// Python's `asyncio.Condition` or an async `std::sync::Condvar`.
+///
+/// - `wait(guard).await` is a scheduling point; then, in one step, it
+///   starts waiting and unlocks the mutex, and blocks until a notification
+///   picks it. It then locks the mutex again (queueing like any `lock()`)
+///   and returns the new guard.
+/// - `notify_one()`, `notify(n)` and `notify_all()` wake waiters in the
+///   order they started waiting. They are synchronous and need not hold the
+///   mutex. A notification with nobody waiting is lost: there are no stored
+///   permits (as in asyncio and std, unlike [`Notify`](crate::Notify)), so a
+///   task must start waiting *before* the notification it needs.
+/// - There are no spurious wake-ups, but the condition may no longer hold
+///   when the waiter has the lock again (another task may have run first):
+///   check it in a loop, or use [`Condition::wait_while`].
+/// - Cancellation: dropping a `wait` future after a notification picked it
+///   passes the notification on to the next waiter; the mutex stays
+///   unlocked (the guard was given up when the wait started).
+/// - One condition belongs to one mutex: waiting with guards of two
+///   different mutexes panics.
+///
+/// Happens-before: each notification orders what its caller did before it
+/// before the return of the `wait` it woke (`Notify` → `Notified { by }`);
+/// the mutex's unlock → lock edges order the rest.
+///
+/// ```
+/// use racecheck_sync::{Condition, Mutex};
+/// use std::sync::Arc;
+///
+/// racecheck_sched::explore(&Default::default(), || async {
+///     let ready = Arc::new((Mutex::new(false), Condition::named("ready")));
+///     let waiter = {
+///         let ready = ready.clone();
+///         racecheck_sched::spawn(async move {
+///             let (flag, changed) = &*ready;
+///             let guard = changed.wait_while(flag.lock().await, |set| !*set).await;
+///             assert!(*guard);
+///         })
+///     };
+///     let (flag, changed) = &*ready;
+///     *flag.lock().await = true;
+///     changed.notify_all();
+///     waiter.await;
+/// });
+/// ```
+pub struct Condition {
+    state: StateLock<ConditionState>,
+    object: ObjectRef,
+}
+
+struct ConditionState {
+    waiters: WaitQueue<()>,
+    /// Waiters picked by a notification, with that notification's event
+    /// index.
+    chosen: Vec<(u64, u32)>,
+    /// The mutex of the first wait: every wait must use it.
+    mutex: Option<ObjectId>,
+}
+
+impl Condition {
+    /// A new condition with nobody waiting.
+    ///
+    /// # Panics
+    /// Outside a racecheck execution.
+    ///
+    /// ```
+    /// racecheck_sched::explore(&Default::default(), || async {
+    ///     let condition = racecheck_sync::Condition::new();
+    ///     condition.notify_all(); // nobody waits: nothing happens
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn new() -> Condition {
+        Condition::create(None, Location::caller())
+    }
+
+    /// A new condition with a name for reports (`Condition 'ready'`).
+    ///
+    /// ```
+    /// racecheck_sched::explore(&Default::default(), || async {
+    ///     let not_empty = racecheck_sync::Condition::named("not empty");
+    ///     not_empty.notify_one();
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn named(name: impl Into<Cow<'static, str>>) -> Condition {
+        Condition::create(Some(name.into()), Location::caller())
+    }
+
+    fn create(name: Option<Cow<'static, str>>, location: Location) -> Condition {
+        Condition {
+            state: StateLock::new(ConditionState {
+                waiters: WaitQueue::default(),
+                chosen: Vec::new(),
+                mutex: None,
+            }),
+            object: rt::register(ObjectKind::Condition, name, location),
+        }
+    }
+
+    /// Unlocks the guard's mutex, waits for a notification, locks the mutex
+    /// again and returns the new guard. Starting to wait and unlocking happen
+    /// in one step, so a notification sent after the mutex is unlocked is
+    /// never missed.
+    ///
+    /// ```
+    /// use racecheck_sync::{Condition, Mutex};
+    /// use std::sync::Arc;
+    ///
+    /// racecheck_sched::explore(&Default::default(), || async {
+    ///     let jobs = Arc::new((Mutex::new(Vec::<u32>::new()), Condition::new()));
+    ///     let worker = {
+    ///         let jobs = jobs.clone();
+    ///         racecheck_sched::spawn(async move {
+    ///             let (queue, added) = &*jobs;
+    ///             let mut guard = queue.lock().await;
+    ///             while guard.is_empty() {
+    ///                 guard = added.wait(guard).await;
+    ///             }
+    ///             guard.pop()
+    ///         })
+    ///     };
+    ///     let (queue, added) = &*jobs;
+    ///     queue.lock().await.push(7);
+    ///     added.notify_one();
+    ///     assert_eq!(worker.await, Some(7));
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn wait<'a, 'c, T>(
+        &'c self,
+        guard: MutexGuard<'a, T>,
+    ) -> impl Future<Output = MutexGuard<'a, T>> + use<'a, 'c, T> {
+        let location = Location::caller();
+        self.wait_at(guard, location)
+    }
+
+    async fn wait_at<'a, T>(
+        &self,
+        guard: MutexGuard<'a, T>,
+        location: Location,
+    ) -> MutexGuard<'a, T> {
+        let mutex = guard.mutex();
+        Waiting {
+            condition: self,
+            guard: Some(guard),
+            location,
+            point: SchedulePoint::new(),
+            ticket: None,
+        }
+        .await;
+        mutex.lock_at(location).await
+    }
+
+    /// Waits (as [`Condition::wait`]) for as long as `condition` returns
+    /// `true` for the value, and returns the guard once it returns `false`.
+    /// The predicate is checked with the lock held, first before waiting at
+    /// all, then after every wake-up, so a notification that came too early
+    /// or one meant for another waiter does no harm.
+    ///
+    /// ```
+    /// use racecheck_sync::{Condition, Mutex};
+    /// use std::sync::Arc;
+    ///
+    /// racecheck_sched::explore(&Default::default(), || async {
+    ///     let count = Arc::new((Mutex::new(0), Condition::new()));
+    ///     let incrementer = {
+    ///         let count = count.clone();
+    ///         racecheck_sched::spawn(async move {
+    ///             for _ in 0..2 {
+    ///                 *count.0.lock().await += 1;
+    ///                 count.1.notify_all();
+    ///             }
+    ///         })
+    ///     };
+    ///     let (value, changed) = &*count;
+    ///     let guard = changed.wait_while(value.lock().await, |count| *count < 2).await;
+    ///     assert_eq!(*guard, 2);
+    ///     drop(guard);
+    ///     incrementer.await;
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn wait_while<'a, 'c, T, F>(
+        &'c self,
+        guard: MutexGuard<'a, T>,
+        mut condition: F,
+    ) -> impl Future<Output = MutexGuard<'a, T>> + use<'a, 'c, T, F>
+    where
+        F: FnMut(&mut T) -> bool,
+    {
+        let location = Location::caller();
+        async move {
+            let mut guard = guard;
+            while condition(&mut guard) {
+                guard = self.wait_at(guard, location).await;
+            }
+            guard
+        }
+    }
+
+    /// Wakes the longest waiter, if any.
+    ///
+    /// ```
+    /// racecheck_sched::explore(&Default::default(), || async {
+    ///     racecheck_sync::Condition::new().notify_one();
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn notify_one(&self) {
+        self.notify_at(1, Location::caller());
+    }
+
+    /// Wakes up to `n` waiters, longest waiting first. Records one
+    /// notification per task woken (one in all if nobody waits).
+    ///
+    /// ```
+    /// racecheck_sched::explore(&Default::default(), || async {
+    ///     racecheck_sync::Condition::new().notify(3);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn notify(&self, n: usize) {
+        self.notify_at(n, Location::caller());
+    }
+
+    /// Wakes every task waiting now.
+    ///
+    /// ```
+    /// racecheck_sched::explore(&Default::default(), || async {
+    ///     racecheck_sync::Condition::new().notify_all();
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn notify_all(&self) {
+        let event = self.object.record(
+            Op::Notify {
+                object: self.object.id(),
+                all: true,
+            },
+            Location::caller(),
+        );
+        let served = {
+            let mut state = lock_state(&self.state);
+            let mut served = Vec::new();
+            while let Some(waiter) = state.waiters.grant_front() {
+                state.chosen.push((waiter.ticket, event));
+                served.push(waiter);
+            }
+            served
+        };
+        wake_all(served);
+    }
+
+    fn notify_at(&self, count: usize, location: Location) {
+        let waiting = lock_state(&self.state).waiters.len();
+        let events = count.min(waiting).max(1);
+        for _ in 0..events {
+            let event = self.object.record(
+                Op::Notify {
+                    object: self.object.id(),
+                    all: false,
+                },
+                location,
+            );
+            if count > 0 {
+                self.pass_on(event);
+            }
+        }
+    }
+
+    /// Hands the notification of event `event` to the longest waiter; lost
+    /// if nobody waits.
+    fn pass_on(&self, event: u32) {
+        let served: Option<Waiter<()>> = {
+            let mut state = lock_state(&self.state);
+            let served = state.waiters.grant_front();
+            if let Some(waiter) = &served {
+                state.chosen.push((waiter.ticket, event));
+            }
+            served
+        };
+        if let Some(waiter) = served {
+            waiter.waker.wake();
+        }
+    }
+}
+
+impl Default for Condition {
+    #[track_caller]
+    fn default() -> Condition {
+        Condition::new()
+    }
+}
+
+impl fmt::Debug for Condition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Condition")
+            .field("object", &self.object.id())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Waiting for a notification, the mutex given up: the first half of
+/// [`Condition::wait`].
+struct Waiting<'c, 'a, T> {
+    condition: &'c Condition,
+    /// The guard, until the wait starts and unlocks it.
+    guard: Option<MutexGuard<'a, T>>,
+    location: Location,
+    point: SchedulePoint,
+    ticket: Option<u64>,
+}
+
+impl<T> Unpin for Waiting<'_, '_, T> {}
+
+impl<T> Future for Waiting<'_, '_, T> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        if this.point.poll_point().is_pending() {
+            return Poll::Pending;
+        }
+        let condition = this.condition;
+        let mut state = lock_state(&condition.state);
+        match this.ticket {
+            None => {
+                let guard = this.guard.take().expect("the guard is held until waiting");
+                let mutex = guard.mutex().object().id();
+                let bound = *state.mutex.get_or_insert(mutex);
+                assert!(
+                    bound == mutex,
+                    "racecheck: a Condition waited on at {} with a guard of a different mutex \
+                     than its earlier waits; a Condition belongs to one mutex",
+                    this.location
+                );
+                this.ticket = Some(state.waiters.push((), cx.waker().clone()));
+                drop(state);
+                // Unlocking may wake a task waiting for the mutex: after the
+                // condition's state is released.
+                drop(guard);
+            }
+            Some(ticket) if state.waiters.take_grant(ticket) => {
+                let by = take_chosen(&mut state, ticket);
+                drop(state);
+                this.ticket = None;
+                debug_assert!(
+                    by.is_some(),
+                    "a granted waiter was chosen by a notification"
+                );
+                condition.object.record(
+                    Op::Notified {
+                        object: condition.object.id(),
+                        by: by.unwrap_or(rt::NO_EVENT),
+                    },
+                    this.location,
+                );
+                return Poll::Ready(());
+            }
+            Some(ticket) => {
+                state.waiters.update_waker(ticket, cx.waker());
+                drop(state);
+            }
+        }
+        condition.object.block(this.location);
+        Poll::Pending
+    }
+}
+
+impl<T> Drop for Waiting<'_, '_, T> {
+    fn drop(&mut self) {
+        let Some(ticket) = self.ticket else {
+            return;
+        };
+        let chosen = {
+            let mut state = lock_state(&self.condition.state);
+            if state.waiters.take_grant(ticket) {
+                take_chosen(&mut state, ticket)
+            } else {
+                state.waiters.remove(ticket);
+                None
+            }
+        };
+        if let Some(event) = chosen {
+            self.condition.pass_on(event);
+        }
+    }
+}
+
+/// The event index of the notification that chose `ticket`, forgetting it.
+fn take_chosen(state: &mut ConditionState, ticket: u64) -> Option<u32> {
+    let position = state
+        .chosen
+        .iter()
+        .position(|&(chosen, _)| chosen == ticket)?;
+    Some(state.chosen.swap_remove(position).1)
+}

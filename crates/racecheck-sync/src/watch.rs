@@ -1,0 +1,508 @@
+//! A single-producer, multi-consumer channel that keeps only the latest
+//! value, with tokio's `watch` API.
+//!
+//! - [`channel`]`(init)`: the value starts as `init`, seen by the first
+//!   receiver.
+//! - [`Sender::send`] replaces the value and marks it unseen for every
+//!   receiver; it fails, handing the value back, once every receiver is
+//!   gone. [`Sender::send_replace`] replaces it regardless and returns the
+//!   old one. Both are synchronous.
+//! - [`Receiver::changed`]`.await` is a scheduling point; it returns at once
+//!   if the value has changed since this receiver last marked it seen, and
+//!   otherwise blocks until the next send. It marks the value seen. Once
+//!   the sender is dropped (and the latest value was seen) it returns
+//!   [`RecvError`].
+//! - `borrow()` reads the latest value without marking it seen;
+//!   `borrow_and_update()` also marks it seen. Intermediate values a
+//!   receiver did not look at are lost: only the latest is kept.
+//! - A [`Ref`] holds the value locked: a send while one is held panics (it
+//!   would deadlock under tokio), so do not hold it across an `.await`.
+//!
+//! Happens-before: a send → every borrow, `borrow_and_update` or `changed`
+//! that reads its value (named by the event, `Observe { by }`); the sender's
+//! drop → a `changed` that reports the channel closed. Reading the initial
+//! value orders nothing; `has_changed` is not recorded.
+//!
+//! ```
+//! use racecheck_sync::watch;
+//!
+//! racecheck_sched::explore(&Default::default(), || async {
+//!     let (config, mut updates) = watch::channel("v1");
+//!     let reloader = racecheck_sched::spawn(async move {
+//!         updates.changed().await.unwrap();
+//!         *updates.borrow_and_update()
+//!     });
+//!     config.send("v2").unwrap();
+//!     assert_eq!(reloader.await, "v2");
+//! });
+//! ```
+
+use crate::wait_queue::{wake_all, WaitQueue};
+use crate::{lock_state, StateLock};
+use racecheck_sched::rt::{self, ObjectRef, SchedulePoint};
+use racecheck_trace::{Location, ObjectKind, Op};
+use std::fmt;
+use std::future::Future;
+use std::ops::Deref;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+/// A watch channel holding `init`.
+///
+/// # Panics
+/// Outside a racecheck execution.
+///
+/// ```
+/// racecheck_sched::explore(&Default::default(), || async {
+///     let (_sender, receiver) = racecheck_sync::watch::channel(0);
+///     assert_eq!(*receiver.borrow(), 0);
+/// });
+/// ```
+#[track_caller]
+pub fn channel<T>(init: T) -> (Sender<T>, Receiver<T>) {
+    let location = Location::caller();
+    let channel = Arc::new(Channel {
+        value: spin::RwLock::new(init),
+        state: StateLock::new(WatchState {
+            version: 0,
+            sent_by: rt::NO_EVENT,
+            receivers: 1,
+            sender_open: true,
+            waiters: WaitQueue::default(),
+        }),
+        object: rt::register(ObjectKind::Watch, None, location),
+        created_at: location,
+    });
+    (
+        Sender {
+            channel: channel.clone(),
+        },
+        Receiver { channel, seen: 0 },
+    )
+}
+
+/// Every receiver is gone; the value is handed back.
+#[derive(Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("watch channel closed")]
+pub struct SendError<T>(pub T);
+
+impl<T> fmt::Debug for SendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SendError(..)")
+    }
+}
+
+/// The sender is gone (and the latest value was already seen).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("watch channel closed")]
+pub struct RecvError(());
+
+struct Channel<T> {
+    value: spin::RwLock<T>,
+    state: StateLock<WatchState>,
+    object: ObjectRef,
+    created_at: Location,
+}
+
+struct WatchState {
+    /// Incremented by each send.
+    version: u64,
+    /// The event index of the send that wrote the current value.
+    sent_by: u32,
+    receivers: usize,
+    sender_open: bool,
+    /// Receivers blocked in `changed`.
+    waiters: WaitQueue<()>,
+}
+
+impl<T> Channel<T> {
+    fn record(&self, op: Op, location: Location) -> u32 {
+        self.object.record(op, location)
+    }
+
+    /// Reads the value, recording which send wrote it.
+    fn borrow(&self, location: Location, mark_seen: Option<&mut u64>) -> Ref<'_, T> {
+        let (by, version) = {
+            let state = lock_state(&self.state);
+            (state.sent_by, state.version)
+        };
+        if let Some(seen) = mark_seen {
+            *seen = version;
+        }
+        self.record(
+            Op::Observe {
+                object: self.object.id(),
+                by,
+            },
+            location,
+        );
+        let guard = self.value.try_read().expect(
+            "racecheck: a watch value is being replaced while it is borrowed \
+             (a send during a borrow deadlocks under tokio)",
+        );
+        Ref { guard }
+    }
+
+    /// Replaces the value, waking every receiver blocked in `changed`.
+    fn replace(&self, value: T, location: Location) -> T {
+        let mut slot = self.value.try_write().unwrap_or_else(|| {
+            panic!(
+                "racecheck: watch value sent at {location} while a Ref of it is held; \
+                 under tokio this deadlocks: do not hold a borrow across an .await"
+            )
+        });
+        let old = std::mem::replace(&mut *slot, value);
+        drop(slot);
+        let event = self.record(
+            Op::Send {
+                object: self.object.id(),
+            },
+            location,
+        );
+        let waiters = {
+            let mut state = lock_state(&self.state);
+            state.version += 1;
+            state.sent_by = event;
+            state.waiters.drain()
+        };
+        wake_all(waiters);
+        old
+    }
+}
+
+/// Sends values to a watch channel.
+pub struct Sender<T> {
+    channel: Arc<Channel<T>>,
+}
+
+impl<T> Sender<T> {
+    /// Replaces the value and notifies every receiver; fails, handing the
+    /// value back and changing nothing, if every receiver is gone.
+    ///
+    /// ```
+    /// racecheck_sched::explore(&Default::default(), || async {
+    ///     let (sender, receiver) = racecheck_sync::watch::channel(1);
+    ///     sender.send(2).unwrap();
+    ///     drop(receiver);
+    ///     assert_eq!(sender.send(3).unwrap_err().0, 3);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn send(&self, value: T) -> Result<(), SendError<T>> {
+        let location = Location::caller();
+        if lock_state(&self.channel.state).receivers == 0 {
+            self.channel.record(
+                Op::TryFailed {
+                    object: self.channel.object.id(),
+                },
+                location,
+            );
+            return Err(SendError(value));
+        }
+        self.channel.replace(value, location);
+        Ok(())
+    }
+
+    /// Replaces the value whether or not anyone receives, and returns the
+    /// old one.
+    ///
+    /// ```
+    /// racecheck_sched::explore(&Default::default(), || async {
+    ///     let (sender, _) = racecheck_sync::watch::channel("old");
+    ///     assert_eq!(sender.send_replace("new"), "old");
+    ///     assert_eq!(*sender.borrow(), "new");
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn send_replace(&self, value: T) -> T {
+        self.channel.replace(value, Location::caller())
+    }
+
+    /// The latest value.
+    ///
+    /// ```
+    /// racecheck_sched::explore(&Default::default(), || async {
+    ///     let (sender, _receiver) = racecheck_sync::watch::channel(5);
+    ///     assert_eq!(*sender.borrow(), 5);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn borrow(&self) -> Ref<'_, T> {
+        self.channel.borrow(Location::caller(), None)
+    }
+
+    /// A new receiver that has seen the current value.
+    ///
+    /// ```
+    /// racecheck_sched::explore(&Default::default(), || async {
+    ///     let (sender, _) = racecheck_sync::watch::channel(1);
+    ///     let receiver = sender.subscribe();
+    ///     assert!(!receiver.has_changed().unwrap());
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn subscribe(&self) -> Receiver<T> {
+        let seen = {
+            let mut state = lock_state(&self.channel.state);
+            state.receivers += 1;
+            state.version
+        };
+        self.channel.record(
+            Op::Subscribe {
+                object: self.channel.object.id(),
+            },
+            Location::caller(),
+        );
+        Receiver {
+            channel: self.channel.clone(),
+            seen,
+        }
+    }
+
+    /// How many receivers exist now.
+    ///
+    /// ```
+    /// racecheck_sched::explore(&Default::default(), || async {
+    ///     let (sender, receiver) = racecheck_sync::watch::channel(());
+    ///     assert_eq!(sender.receiver_count(), 1);
+    ///     drop(receiver);
+    ///     assert_eq!(sender.receiver_count(), 0);
+    /// });
+    /// ```
+    pub fn receiver_count(&self) -> usize {
+        lock_state(&self.channel.state).receivers
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        let waiters = {
+            let mut state = lock_state(&self.channel.state);
+            state.sender_open = false;
+            state.waiters.drain()
+        };
+        self.channel.record(
+            Op::Close {
+                object: self.channel.object.id(),
+            },
+            self.channel.created_at,
+        );
+        wake_all(waiters);
+    }
+}
+
+impl<T> fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sender")
+            .field("channel", &self.channel.object.id())
+            .finish()
+    }
+}
+
+/// Receives the values of a watch channel; clone it for more receivers.
+pub struct Receiver<T> {
+    channel: Arc<Channel<T>>,
+    /// The version this receiver marked seen.
+    seen: u64,
+}
+
+impl<T> Receiver<T> {
+    /// The latest value, without marking it seen.
+    ///
+    /// ```
+    /// racecheck_sched::explore(&Default::default(), || async {
+    ///     let (sender, receiver) = racecheck_sync::watch::channel(1);
+    ///     sender.send(2).unwrap();
+    ///     assert_eq!(*receiver.borrow(), 2);
+    ///     assert!(receiver.has_changed().unwrap()); // still unseen
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn borrow(&self) -> Ref<'_, T> {
+        self.channel.borrow(Location::caller(), None)
+    }
+
+    /// The latest value, marking it seen.
+    ///
+    /// ```
+    /// racecheck_sched::explore(&Default::default(), || async {
+    ///     let (sender, mut receiver) = racecheck_sync::watch::channel(1);
+    ///     sender.send(2).unwrap();
+    ///     assert_eq!(*receiver.borrow_and_update(), 2);
+    ///     assert!(!receiver.has_changed().unwrap());
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn borrow_and_update(&mut self) -> Ref<'_, T> {
+        self.channel
+            .borrow(Location::caller(), Some(&mut self.seen))
+    }
+
+    /// Whether a value this receiver has not marked seen is there; an error
+    /// once the sender is gone. Not recorded.
+    ///
+    /// ```
+    /// racecheck_sched::explore(&Default::default(), || async {
+    ///     let (sender, receiver) = racecheck_sync::watch::channel(1);
+    ///     assert_eq!(receiver.has_changed(), Ok(false));
+    ///     drop(sender);
+    ///     assert!(receiver.has_changed().is_err());
+    /// });
+    /// ```
+    pub fn has_changed(&self) -> Result<bool, RecvError> {
+        let state = lock_state(&self.channel.state);
+        if !state.sender_open {
+            return Err(RecvError(()));
+        }
+        Ok(state.version != self.seen)
+    }
+
+    /// Waits for a value this receiver has not seen and marks it seen;
+    /// fails once the sender is gone and nothing unseen is left.
+    ///
+    /// ```
+    /// racecheck_sched::explore(&Default::default(), || async {
+    ///     let (sender, mut receiver) = racecheck_sync::watch::channel(0);
+    ///     sender.send(1).unwrap();
+    ///     assert!(receiver.changed().await.is_ok());
+    ///     drop(sender);
+    ///     assert!(receiver.changed().await.is_err());
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn changed(&mut self) -> impl Future<Output = Result<(), RecvError>> + '_ {
+        Changed {
+            receiver: self,
+            location: Location::caller(),
+            point: SchedulePoint::new(),
+            ticket: None,
+        }
+    }
+}
+
+impl<T> Clone for Receiver<T> {
+    #[track_caller]
+    fn clone(&self) -> Self {
+        lock_state(&self.channel.state).receivers += 1;
+        self.channel.record(
+            Op::Subscribe {
+                object: self.channel.object.id(),
+            },
+            Location::caller(),
+        );
+        Receiver {
+            channel: self.channel.clone(),
+            seen: self.seen,
+        }
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        lock_state(&self.channel.state).receivers -= 1;
+        self.channel.record(
+            Op::DropReceiver {
+                object: self.channel.object.id(),
+            },
+            self.channel.created_at,
+        );
+    }
+}
+
+impl<T> fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Receiver")
+            .field("channel", &self.channel.object.id())
+            .finish()
+    }
+}
+
+/// A borrow of a watch channel's value. Do not hold it across an `.await`:
+/// a send while it is held panics.
+///
+/// ```
+/// racecheck_sched::explore(&Default::default(), || async {
+///     let (_sender, receiver) = racecheck_sync::watch::channel(String::from("hi"));
+///     let value = receiver.borrow();
+///     assert_eq!(value.len(), 2);
+/// });
+/// ```
+pub struct Ref<'a, T> {
+    guard: spin::RwLockReadGuard<'a, T>,
+}
+
+impl<T> Deref for Ref<'_, T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.guard
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for Ref<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+struct Changed<'a, T> {
+    receiver: &'a mut Receiver<T>,
+    location: Location,
+    point: SchedulePoint,
+    ticket: Option<u64>,
+}
+
+impl<T> Future for Changed<'_, T> {
+    type Output = Result<(), RecvError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        if this.point.poll_point().is_pending() {
+            return Poll::Pending;
+        }
+        let channel = this.receiver.channel.clone();
+        let mut state = lock_state(&channel.state);
+        if let Some(ticket) = this.ticket.take() {
+            // Woken waiters were drained already; this forgets a stale one.
+            state.waiters.remove(ticket);
+        }
+        if state.version != this.receiver.seen {
+            this.receiver.seen = state.version;
+            let by = state.sent_by;
+            drop(state);
+            channel.record(
+                Op::Observe {
+                    object: channel.object.id(),
+                    by,
+                },
+                this.location,
+            );
+            return Poll::Ready(Ok(()));
+        }
+        if !state.sender_open {
+            drop(state);
+            channel.record(
+                Op::RecvClosed {
+                    object: channel.object.id(),
+                },
+                this.location,
+            );
+            return Poll::Ready(Err(RecvError(())));
+        }
+        this.ticket = Some(state.waiters.push((), cx.waker().clone()));
+        drop(state);
+        channel.object.block(this.location);
+        Poll::Pending
+    }
+}
+
+impl<T> Drop for Changed<'_, T> {
+    fn drop(&mut self) {
+        if let Some(ticket) = self.ticket {
+            lock_state(&self.receiver.channel.state)
+                .waiters
+                .remove(ticket);
+        }
+    }
+}
