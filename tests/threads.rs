@@ -404,3 +404,76 @@ fn pct_and_the_minimiser_work_at_step_granularity() {
         "the lost update needs one preemption, got {after}"
     );
 }
+
+#[test]
+fn condvar_wait_without_a_loop_misses_the_state_and_wait_while_does_not() {
+    use racecheck::sync::blocking::Condvar;
+    // Two consumers, two producers: a consumer woken by a notification can
+    // find the job already taken by the other consumer, unless it re-checks.
+    let program = |looped: bool| {
+        move || {
+            thread::main(move || {
+                let pair = Arc::new((Mutex::named("jobs", Vec::<u32>::new()), Condvar::new()));
+                let spawn = |body: Box<dyn FnOnce() + Send>| thread::spawn(body);
+                let mut threads = Vec::new();
+                for job in 0..2 {
+                    let producer = pair.clone();
+                    threads.push(spawn(Box::new(move || {
+                        producer.0.lock().unwrap().push(job);
+                        producer.1.notify_one();
+                    })));
+                    let consumer = pair.clone();
+                    threads.push(spawn(Box::new(move || {
+                        let (jobs, added) = &*consumer;
+                        let mut guard = jobs.lock().unwrap();
+                        if looped {
+                            guard = added.wait_while(guard, |jobs| jobs.is_empty()).unwrap();
+                        } else if guard.is_empty() {
+                            guard = added.wait(guard).unwrap();
+                        }
+                        guard.pop().expect("a job after the wait");
+                    })));
+                }
+                threads
+                    .into_iter()
+                    .for_each(|thread| thread.join().unwrap());
+            })
+        }
+    };
+    let fixed = step().strategy(Strategy::Exhaustive).run(program(true));
+    assert!(fixed.failure.is_none(), "{}", fixed.summary());
+    assert!(fixed.complete);
+    let buggy = step().strategy(Strategy::Exhaustive).run(program(false));
+    let failure = buggy.failure.expect("a woken consumer finds the job taken");
+    assert!(panic_message(&failure.kind).contains("a job after the wait"));
+}
+
+#[test]
+fn a_blocking_barrier_orders_the_writes_before_it() {
+    use racecheck::sync::blocking::Barrier;
+    let report = step().strategy(Strategy::Exhaustive).run(|| {
+        thread::main(|| {
+            let barrier = Arc::new(Barrier::new(2));
+            let cells: Arc<Vec<Shared<u32>>> = Arc::new((0..2).map(|_| Shared::new(0)).collect());
+            let workers: Vec<_> = (0..2)
+                .map(|me| {
+                    let (barrier, cells) = (barrier.clone(), cells.clone());
+                    thread::spawn(move || {
+                        cells[me].set(1);
+                        let leader = barrier.wait().is_leader();
+                        assert_eq!(cells[1 - me].get(), 1, "the other wrote before the barrier");
+                        leader
+                    })
+                })
+                .collect();
+            let leaders = workers
+                .into_iter()
+                .map(|worker| worker.join().unwrap())
+                .filter(|leader| *leader)
+                .count();
+            assert_eq!(leaders, 1);
+        })
+    });
+    assert!(report.failure.is_none(), "{}", report.summary());
+    assert!(report.complete);
+}

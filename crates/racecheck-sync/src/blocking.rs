@@ -1,4 +1,5 @@
-//! Blocking primitives with `std::sync`'s names and signatures, for
+//! Blocking primitives with `std::sync`'s names and signatures ([`Mutex`],
+//! [`RwLock`], [`Condvar`], [`Barrier`], [`Once`], [`mpsc`]), for
 //! racecheck threads (`racecheck::thread`) and for async tasks at step
 //! granularity: `lock()` blocks the calling thread, not a future.
 //!
@@ -282,6 +283,148 @@ impl<T> DerefMut for RwLockWriteGuard<'_, T> {
 impl<T> fmt::Debug for RwLock<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("RwLock { .. }")
+    }
+}
+
+/// `std::sync::Condvar`: waits for a notification, releasing a [`Mutex`]
+/// meanwhile. A notification reaches only tasks already waiting (none is
+/// stored), waiters are woken first in, first out, and there are no
+/// spurious wake-ups (racecheck explores the real ones instead). A notify
+/// happens before the wait it ends returns.
+///
+/// ```
+/// use racecheck_sync::blocking::{Condvar, Mutex};
+/// use std::sync::Arc;
+///
+/// racecheck_sched::explore(&Default::default(), || racecheck_sched::thread::main(|| {
+///     let pair = Arc::new((Mutex::new(false), Condvar::new()));
+///     let starter = {
+///         let pair = pair.clone();
+///         racecheck_sched::thread::spawn(move || {
+///             *pair.0.lock().unwrap() = true;
+///             pair.1.notify_one();
+///         })
+///     };
+///     let (started, changed) = &*pair;
+///     let guard = changed.wait_while(started.lock().unwrap(), |started| !*started).unwrap();
+///     assert!(*guard);
+///     drop(guard);
+///     starter.join().unwrap();
+/// }));
+/// ```
+pub struct Condvar {
+    inner: crate::Condition,
+}
+
+impl Condvar {
+    /// A condition variable nobody waits on.
+    #[track_caller]
+    pub fn new() -> Condvar {
+        Condvar {
+            inner: crate::Condition::new(),
+        }
+    }
+
+    /// A condition variable with a name for reports.
+    #[track_caller]
+    pub fn named(name: impl Into<Cow<'static, str>>) -> Condvar {
+        Condvar {
+            inner: crate::Condition::named(name),
+        }
+    }
+
+    /// Releases the guard's lock, blocks until notified, and takes the lock
+    /// again.
+    #[track_caller]
+    pub fn wait<'a, T>(&self, guard: MutexGuard<'a, T>) -> LockResult<MutexGuard<'a, T>> {
+        let inner = block_or_try(self.inner.wait(guard.inner), || None, "Condvar::wait");
+        Ok(MutexGuard { inner })
+    }
+
+    /// Waits (as [`wait`](Self::wait)) for as long as `condition` holds.
+    #[track_caller]
+    pub fn wait_while<'a, T>(
+        &self,
+        guard: MutexGuard<'a, T>,
+        condition: impl FnMut(&mut T) -> bool,
+    ) -> LockResult<MutexGuard<'a, T>> {
+        let inner = block_or_try(
+            self.inner.wait_while(guard.inner, condition),
+            || None,
+            "Condvar::wait_while",
+        );
+        Ok(MutexGuard { inner })
+    }
+
+    /// Wakes the longest waiter, if any.
+    #[track_caller]
+    pub fn notify_one(&self) {
+        self.inner.notify_one();
+    }
+
+    /// Wakes every waiter.
+    #[track_caller]
+    pub fn notify_all(&self) {
+        self.inner.notify_all();
+    }
+}
+
+impl Default for Condvar {
+    #[track_caller]
+    fn default() -> Condvar {
+        Condvar::new()
+    }
+}
+
+impl fmt::Debug for Condvar {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Condvar { .. }")
+    }
+}
+
+/// `std::sync::Barrier`: blocks until `n` threads have called
+/// [`wait`](Self::wait), then releases them all; exactly one is the leader.
+/// Reusable. Every arrival happens before every departure of its
+/// generation (racecheck joins generations, which can hide a race, never
+/// invent one).
+///
+/// ```
+/// use racecheck_sync::blocking::Barrier;
+/// use std::sync::Arc;
+///
+/// racecheck_sched::explore(&Default::default(), || racecheck_sched::thread::main(|| {
+///     let barrier = Arc::new(Barrier::new(2));
+///     let other = {
+///         let barrier = barrier.clone();
+///         racecheck_sched::thread::spawn(move || barrier.wait().is_leader())
+///     };
+///     let leaders = [barrier.wait().is_leader(), other.join().unwrap()];
+///     assert_eq!(leaders.iter().filter(|leader| **leader).count(), 1);
+/// }));
+/// ```
+pub struct Barrier {
+    inner: crate::Barrier,
+}
+
+impl Barrier {
+    /// A barrier for `n` threads.
+    #[track_caller]
+    pub fn new(n: usize) -> Barrier {
+        Barrier {
+            inner: crate::Barrier::new(n),
+        }
+    }
+
+    /// Blocks until `n` threads are waiting.
+    #[track_caller]
+    pub fn wait(&self) -> crate::BarrierWaitResult {
+        block_or_try(self.inner.wait(), || None, "Barrier::wait")
+    }
+}
+
+impl fmt::Debug for Barrier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Barrier { .. }")
     }
 }
 
