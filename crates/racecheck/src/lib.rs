@@ -46,7 +46,8 @@ pub struct ReadmeDoctests;
 pub use builder::{check, replay, Builder, MINIMIZE_BUDGET};
 pub use racecheck_detect::{Check, Finding};
 pub use racecheck_sched::{
-    spawn, spawn_named, yield_now, Failure, FailureKind, JoinHandle, Minimized, Report, Strategy,
+    spawn, spawn_named, timeline, yield_now, Failure, FailureKind, JoinHandle, Minimized, Report,
+    Strategy, TIMELINE_EVENTS_MAX,
 };
 pub use racecheck_trace::{Schedule, ScheduleError, TaskId, Trace};
 
