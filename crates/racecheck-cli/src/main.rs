@@ -1,10 +1,15 @@
 //! The `racecheck` command-line tool.
 //!
-//! For now it has one command, `racecheck schedule <STRING>`: it checks a
-//! replay string copied from a CI log (an `rc1:...` schedule) and prints what
-//! it contains — steps, tasks, context switches, and the run of each task —
-//! or says exactly where the string is damaged. Running scenario files and
-//! test binaries builds on this binary.
+//! - `racecheck run PATH...` explores scenario files (or directories of
+//!   them) with a budget, shows progress on a terminal, prints a summary
+//!   table and the report of every scenario whose expectation is not met,
+//!   and writes JUnit XML, JSON and saved failing schedules for CI;
+//! - `racecheck replay FILE --schedule S` (or `--from SAVED`) re-runs one
+//!   execution and prints its whole timeline and the finding;
+//! - `racecheck explain FILE --schedule S --dot OUT` writes the finding's
+//!   happens-before graph as Graphviz DOT;
+//! - `racecheck list [PATH]` shows the catalog;
+//! - `racecheck schedule <STRING>` checks a replay string from a log.
 //!
 //! ```text
 //! $ racecheck schedule rc1:BAACAQEBxaJ0VQ
@@ -14,12 +19,21 @@
 //!   step  3       t0
 //! ```
 //!
-//! Exit codes: 0 valid, 2 invalid input.
+//! Exit codes: 0 every expectation met (or a valid schedule), 1 a finding
+//! or an unmet expectation, 2 a usage or input error (a malformed scenario
+//! prints `file:line:col: message`).
 
-use clap::{Parser, Subcommand};
-use racecheck_trace::{Schedule, TaskId};
+mod output;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use racecheck::sched::Shard;
+use racecheck::{Schedule, Strategy};
+use racecheck_scenario::{RunSettings, Scenario};
+use racecheck_trace::TaskId;
 use std::collections::BTreeSet;
 use std::fmt::Write;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -33,8 +47,95 @@ struct Cli {
     command: Command,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum StrategyName {
+    /// Seeded random choices.
+    Random,
+    /// Probabilistic concurrency testing (see --depth).
+    Pct,
+    /// Every schedule up to reordering independent steps (see
+    /// --preemption-bound).
+    Exhaustive,
+}
+
 #[derive(Subcommand)]
 enum Command {
+    /// Explore scenario files (or directories of them) and check their
+    /// expectations.
+    Run {
+        /// Scenario files, or directories whose `*.toml` files to run.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// The exploration strategy.
+        #[arg(long, value_enum, default_value = "random")]
+        strategy: StrategyName,
+        /// Executions per scenario (default: the scenario's `iterations`,
+        /// or 1000).
+        #[arg(long)]
+        iterations: Option<u64>,
+        /// The seed of random and PCT choices.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// PCT's bug depth.
+        #[arg(long)]
+        depth: Option<u32>,
+        /// With --strategy exhaustive: at most this many preemptions per
+        /// schedule.
+        #[arg(long)]
+        preemption_bound: Option<u32>,
+        /// Explore only shard i of n (`i/n`, from 0), to split a run across
+        /// CI jobs.
+        #[arg(long)]
+        shard: Option<Shard>,
+        /// Threads per scenario (random strategy).
+        #[arg(long, default_value_t = 1)]
+        jobs: usize,
+        /// Steps per execution at most (default: the scenario's
+        /// `max_steps`, or 100,000).
+        #[arg(long)]
+        max_steps: Option<u32>,
+        /// Write a JUnit XML report here.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// Write a JSON report here.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+        /// Save each failing schedule here, one file per scenario, for
+        /// `racecheck replay --from`.
+        #[arg(long, value_name = "DIR")]
+        save_failures: Option<PathBuf>,
+    },
+    /// Re-run exactly one execution of a scenario and print its whole
+    /// timeline and the finding.
+    Replay {
+        /// The scenario file (not needed with --from).
+        file: Option<PathBuf>,
+        /// The schedule (`rc1:...`) from a report.
+        #[arg(long, conflicts_with = "from")]
+        schedule: Option<String>,
+        /// A failure saved by `racecheck run --save-failures`.
+        #[arg(long, value_name = "SAVED")]
+        from: Option<PathBuf>,
+    },
+    /// Replay a failing execution and write the happens-before graph
+    /// around its finding as Graphviz DOT.
+    Explain {
+        /// The scenario file.
+        file: PathBuf,
+        /// The schedule (`rc1:...`) from a report.
+        #[arg(long)]
+        schedule: String,
+        /// Where to write the DOT graph.
+        #[arg(long, value_name = "FILE")]
+        dot: PathBuf,
+    },
+    /// List the scenarios of a catalog with their expectation and
+    /// description.
+    List {
+        /// A scenario file or directory.
+        #[arg(default_value = "scenarios")]
+        path: PathBuf,
+    },
     /// Check a replay string (`rc1:...`) and show the scheduling choices in it.
     Schedule {
         /// The schedule, as printed after RACECHECK_REPLAY= in a report.
@@ -42,19 +143,342 @@ enum Command {
     },
 }
 
+/// A usage or input error: printed on stderr, exit code 2.
+struct InputError(String);
+
+impl<E: std::fmt::Display> From<E> for InputError {
+    fn from(error: E) -> InputError {
+        InputError(error.to_string())
+    }
+}
+
 fn main() -> ExitCode {
-    match Cli::parse().command {
+    let result = match Cli::parse().command {
+        Command::Run {
+            paths,
+            strategy,
+            iterations,
+            seed,
+            depth,
+            preemption_bound,
+            shard,
+            jobs,
+            max_steps,
+            junit,
+            json,
+            save_failures,
+        } => strategy_of(strategy, depth, preemption_bound).and_then(|strategy| {
+            let settings = RunSettings {
+                strategy,
+                iterations,
+                seed,
+                shard: shard.unwrap_or_default(),
+                jobs,
+                max_steps,
+                minimize: true,
+            };
+            let outputs = output::Outputs {
+                junit,
+                json,
+                save_failures,
+            };
+            run(&paths, &settings, &outputs)
+        }),
+        Command::Replay {
+            file,
+            schedule,
+            from,
+        } => replay(file, schedule, from),
+        Command::Explain {
+            file,
+            schedule,
+            dot,
+        } => explain(&file, &schedule, &dot),
+        Command::List { path } => list(&path),
         Command::Schedule { schedule } => match schedule.trim().parse::<Schedule>() {
             Ok(schedule) => {
                 print!("{}", describe(&schedule));
-                ExitCode::SUCCESS
+                Ok(ExitCode::SUCCESS)
             }
-            Err(error) => {
-                eprintln!("racecheck: invalid schedule: {error}");
-                ExitCode::from(2)
-            }
+            Err(error) => Err(InputError(format!("invalid schedule: {error}"))),
         },
+    };
+    match result {
+        Ok(code) => code,
+        Err(InputError(message)) => {
+            eprintln!("racecheck: {message}");
+            ExitCode::from(2)
+        }
     }
+}
+
+fn strategy_of(
+    name: StrategyName,
+    depth: Option<u32>,
+    preemption_bound: Option<u32>,
+) -> Result<Strategy, InputError> {
+    if depth.is_some() && name != StrategyName::Pct {
+        return Err(InputError("--depth applies to --strategy pct only".into()));
+    }
+    if preemption_bound.is_some() && name != StrategyName::Exhaustive {
+        return Err(InputError(
+            "--preemption-bound applies to --strategy exhaustive only".into(),
+        ));
+    }
+    Ok(match name {
+        StrategyName::Random => Strategy::Random,
+        StrategyName::Pct => Strategy::Pct {
+            depth: depth.unwrap_or(3),
+        },
+        StrategyName::Exhaustive => match preemption_bound {
+            Some(preemptions) => Strategy::Bounded { preemptions },
+            None => Strategy::Exhaustive,
+        },
+    })
+}
+
+/// Loads every scenario under `paths`; all load errors are reported
+/// together, before anything runs.
+fn load_all(paths: &[PathBuf]) -> Result<Vec<Scenario>, InputError> {
+    let files = racecheck_scenario::discover(paths)?;
+    if files.is_empty() {
+        return Err(InputError(format!(
+            "no scenario files (*.toml) under {}",
+            paths
+                .iter()
+                .map(|path| path.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    let mut scenarios = Vec::new();
+    let mut errors = Vec::new();
+    for file in files {
+        match Scenario::load(&file) {
+            Ok(scenario) => scenarios.push(scenario),
+            Err(error) => errors.push(error.to_string()),
+        }
+    }
+    if errors.is_empty() {
+        Ok(scenarios)
+    } else {
+        Err(InputError(errors.join("\nracecheck: ")))
+    }
+}
+
+fn run(
+    paths: &[PathBuf],
+    settings: &RunSettings,
+    outputs: &output::Outputs,
+) -> Result<ExitCode, InputError> {
+    let scenarios = load_all(paths)?;
+    let progress = if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(scenarios.len() as u64);
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{spinner} [{bar:30}] {pos}/{len} {elapsed} {wide_msg}",
+        ) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let started = std::time::Instant::now();
+    let mut results = Vec::new();
+    for scenario in &scenarios {
+        progress.set_message(scenario.name().to_string());
+        let outcome = scenario.run(settings);
+        progress.inc(1);
+        results.push((scenario, outcome));
+    }
+    progress.finish_and_clear();
+    print!("{}", output::summary_table(&results));
+    let mut unmet = 0;
+    for (scenario, outcome) in &results {
+        if !outcome.verdict.is_met() {
+            unmet += 1;
+            println!();
+            println!("=== {}: {}", scenario.name(), outcome.verdict);
+            match &outcome.report.failure {
+                Some(failure) => println!("{failure}"),
+                None => println!("  ({})", outcome.report.summary()),
+            }
+        }
+    }
+    let found: Vec<_> = results
+        .iter()
+        .filter(|(scenario, outcome)| {
+            outcome.verdict.is_met()
+                && matches!(
+                    scenario.expectation(),
+                    racecheck_scenario::Expectation::Find(_)
+                )
+        })
+        .collect();
+    if !found.is_empty() {
+        println!();
+        println!("findings of the scenarios that demonstrate a bug:");
+        for (scenario, outcome) in found {
+            let finding = outcome.finding().unwrap_or_default();
+            println!("  {}: {finding}", scenario.name());
+            if let Some(failure) = &outcome.report.failure {
+                println!(
+                    "    replay: racecheck replay {} --schedule {}",
+                    scenario.path().display(),
+                    failure.schedule
+                );
+            }
+        }
+    }
+    println!();
+    println!(
+        "{} scenarios: {} met, {unmet} unmet ({:.2}s)",
+        results.len(),
+        results.len() - unmet,
+        started.elapsed().as_secs_f64()
+    );
+    outputs.write(&results)?;
+    Ok(if unmet == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn replay(
+    file: Option<PathBuf>,
+    schedule: Option<String>,
+    from: Option<PathBuf>,
+) -> Result<ExitCode, InputError> {
+    let (file, schedule) = match (file, schedule, from) {
+        (_, _, Some(saved)) => {
+            let saved = output::SavedFailure::read(&saved)?;
+            (PathBuf::from(saved.scenario), saved.schedule)
+        }
+        (Some(file), Some(schedule), None) => (file, schedule),
+        _ => {
+            return Err(InputError(
+                "replay needs FILE --schedule S, or --from SAVED".into(),
+            ))
+        }
+    };
+    let scenario = Scenario::load(&file)?;
+    let schedule: Schedule = schedule
+        .trim()
+        .parse()
+        .map_err(|error| InputError(format!("invalid schedule: {error}")))?;
+    let outcome = scenario.replay(&schedule);
+    println!(
+        "scenario {} ({}), expects: {}",
+        scenario.name(),
+        scenario.path().display(),
+        scenario.expectation()
+    );
+    println!("schedule {schedule}");
+    println!();
+    if let Some(failure) = &outcome.report.failure {
+        if failure.kind.is_schedule_error() {
+            return Err(InputError(format!("{}", failure.kind)));
+        }
+        print!("{}", racecheck::timeline(&failure.trace, usize::MAX));
+        println!();
+    }
+    println!("scenario steps as they started:");
+    for step in &outcome.steps {
+        println!("  {step}");
+    }
+    println!();
+    match &outcome.report.failure {
+        Some(failure) => {
+            println!("racecheck: {}", failure.kind);
+            for other in &failure.also {
+                println!(
+                    "  (this execution also: {})",
+                    other.to_string().lines().next().unwrap_or("")
+                );
+            }
+            println!(
+                "expectation {}: {}",
+                scenario.expectation(),
+                outcome.verdict
+            );
+            Ok(ExitCode::from(1))
+        }
+        None => {
+            println!("the execution passed: no finding");
+            println!(
+                "expectation {}: {}",
+                scenario.expectation(),
+                outcome.verdict
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn explain(file: &Path, schedule: &str, dot: &Path) -> Result<ExitCode, InputError> {
+    let scenario = Scenario::load(file)?;
+    let schedule: Schedule = schedule
+        .trim()
+        .parse()
+        .map_err(|error| InputError(format!("invalid schedule: {error}")))?;
+    let outcome = scenario.replay(&schedule);
+    let Some(failure) = &outcome.report.failure else {
+        println!("the execution passed: nothing to explain");
+        return Ok(ExitCode::SUCCESS);
+    };
+    if failure.kind.is_schedule_error() {
+        return Err(InputError(format!("{}", failure.kind)));
+    }
+    println!("racecheck: {}", failure.kind);
+    println!();
+    match failure.dot() {
+        Some(graph) => {
+            std::fs::write(dot, &graph)
+                .map_err(|error| InputError(format!("{}: {error}", dot.display())))?;
+            let nodes = graph.lines().filter(|line| line.contains("[label")).count();
+            println!(
+                "wrote the happens-before graph around the finding ({nodes} nodes) to {}",
+                dot.display()
+            );
+            println!(
+                "  nodes are the events of the tasks involved; solid edges order them \
+                 (program order, locks, joins, ...); the finding's events are highlighted, \
+                 and two accesses with no path between them are the race"
+            );
+            println!("  render it with: dot -Tsvg {} -o finding.svg", dot.display());
+        }
+        None => println!(
+            "a {} has no happens-before graph; `racecheck replay {} --schedule {schedule}` shows its timeline",
+            outcome.finding().unwrap_or_default(),
+            file.display()
+        ),
+    }
+    Ok(ExitCode::from(1))
+}
+
+fn list(path: &Path) -> Result<ExitCode, InputError> {
+    let scenarios = load_all(&[path.to_path_buf()])?;
+    let width = scenarios
+        .iter()
+        .map(|scenario| scenario.name().len())
+        .max()
+        .unwrap_or(0);
+    let expectation_width = scenarios
+        .iter()
+        .map(|scenario| scenario.expectation().to_string().len())
+        .max()
+        .unwrap_or(0);
+    for scenario in &scenarios {
+        println!(
+            "{:<width$}  {:<expectation_width$}  {}",
+            scenario.name(),
+            scenario.expectation().to_string(),
+            scenario.description()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// A summary line, then one line per run of consecutive steps of one task.
@@ -102,5 +526,36 @@ mod tests {
     fn the_command_line_parses() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn strategy_flags_map_to_racecheck_strategies() {
+        let cases = [
+            (StrategyName::Random, None, None, Ok(Strategy::Random)),
+            (
+                StrategyName::Pct,
+                Some(2),
+                None,
+                Ok(Strategy::Pct { depth: 2 }),
+            ),
+            (
+                StrategyName::Exhaustive,
+                None,
+                None,
+                Ok(Strategy::Exhaustive),
+            ),
+            (
+                StrategyName::Exhaustive,
+                None,
+                Some(1),
+                Ok(Strategy::Bounded { preemptions: 1 }),
+            ),
+            (StrategyName::Random, Some(2), None, Err(())),
+            (StrategyName::Pct, None, Some(2), Err(())),
+        ];
+        for (name, depth, bound, expected) in cases {
+            let strategy = strategy_of(name, depth, bound).map_err(|_| ());
+            assert_eq!(strategy, expected, "{name:?} {depth:?} {bound:?}");
+        }
     }
 }

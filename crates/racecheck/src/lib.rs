@@ -46,8 +46,8 @@ pub struct ReadmeDoctests;
 pub use builder::{check, replay, Builder, MINIMIZE_BUDGET};
 pub use racecheck_detect::{Check, Finding};
 pub use racecheck_sched::{
-    block_on, spawn, spawn_named, thread, yield_now, Failure, FailureKind, Granularity, JoinHandle,
-    Minimized, Report, Strategy, STACK_SIZE_DEFAULT,
+    block_on, spawn, spawn_named, thread, timeline, yield_now, Failure, FailureKind, Granularity,
+    JoinHandle, Minimized, Report, Strategy, STACK_SIZE_DEFAULT, TIMELINE_EVENTS_MAX,
 };
 pub use racecheck_trace::{Schedule, ScheduleError, TaskId, Trace};
 

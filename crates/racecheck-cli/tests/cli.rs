@@ -1,0 +1,240 @@
+//! The `racecheck` binary, run as CI runs it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn racecheck(arguments: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_racecheck"))
+        .args(arguments)
+        .current_dir(workspace())
+        .output()
+        .expect("the binary runs")
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn fixture(name: &str) -> String {
+    format!("crates/racecheck-cli/tests/fixtures/{name}")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A fresh scratch directory under the target directory.
+fn scratch(name: &str) -> PathBuf {
+    let directory = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&directory);
+    std::fs::create_dir_all(&directory).expect("scratch directory");
+    directory
+}
+
+#[test]
+fn the_catalog_meets_every_expectation() {
+    let output = racecheck(&["run", "scenarios/", "--iterations", "100"]);
+    let stdout = text(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&output.stderr)
+    );
+    assert!(stdout.contains("web_scraper_lost_update"), "{stdout}");
+    assert!(stdout.contains(" 0 unmet"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "replay: racecheck replay scenarios/web_scraper_lost_update.toml --schedule rc1:"
+        ),
+        "{stdout}"
+    );
+    // Not a terminal: no progress bar in the logs.
+    assert!(
+        !text(&output.stderr).contains('['),
+        "{}",
+        text(&output.stderr)
+    );
+}
+
+#[test]
+fn a_fix_that_still_races_fails_with_its_report() {
+    let output = racecheck(&["run", &fixture("still_races.toml")]);
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("UNMET"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "=== still_races: unmet: expected no finding, found: data race on Shared 'rows'"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("RACECHECK_REPLAY=rc1:"),
+        "the full report is printed: {stdout}"
+    );
+}
+
+#[test]
+fn a_malformed_scenario_is_an_input_error_with_its_location() {
+    let output = racecheck(&["run", &fixture("malformed.toml")]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.starts_with("racecheck: crates/racecheck-cli/tests/fixtures/malformed.toml:8:25: unknown step `relase`"),
+        "{stderr}"
+    );
+    let output = racecheck(&["run", "no/such/dir"]);
+    assert_eq!(output.status.code(), Some(2));
+    let output = racecheck(&["run", "scenarios/", "--depth", "2"]);
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "--depth without pct is a usage error"
+    );
+}
+
+#[test]
+fn junit_and_json_reports_parse() {
+    let directory = scratch("reports");
+    let junit = directory.join("junit.xml");
+    let json = directory.join("report.json");
+    let output = racecheck(&[
+        "run",
+        "scenarios/web_scraper_lost_update.toml",
+        "scenarios/web_scraper_locked.toml",
+        &fixture("still_races.toml"),
+        "--iterations",
+        "50",
+        "--junit",
+        junit.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let document =
+        roxmltree::Document::parse(&xml).unwrap_or_else(|error| panic!("{error}\n{xml}"));
+    let suite = document.root_element();
+    assert_eq!(suite.tag_name().name(), "testsuite");
+    assert_eq!(suite.attribute("tests"), Some("3"));
+    assert_eq!(suite.attribute("failures"), Some("1"));
+    let cases: Vec<_> = suite
+        .children()
+        .filter(|node| node.has_tag_name("testcase"))
+        .collect();
+    assert_eq!(cases.len(), 3);
+    let failing = cases
+        .iter()
+        .find(|case| case.attribute("name") == Some("still_races"))
+        .unwrap();
+    let failure = failing
+        .children()
+        .find(|node| node.has_tag_name("failure"))
+        .unwrap();
+    assert!(failure
+        .attribute("message")
+        .unwrap()
+        .contains("data race on Shared 'rows'"));
+    assert!(failure.text().unwrap().contains("RACECHECK_REPLAY="));
+
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let scenarios = report.as_array().unwrap();
+    assert_eq!(scenarios.len(), 3);
+    let lost = &scenarios[0];
+    assert_eq!(lost["name"], "web_scraper_lost_update");
+    assert_eq!(lost["expectation"], "race");
+    assert_eq!(lost["verdict"], "met");
+    assert!(lost["schedule"].as_str().unwrap().starts_with("rc1:"));
+    assert!(lost["executions"].as_u64().unwrap() >= 1);
+    assert!(lost["elapsed_ms"].is_u64());
+    assert_eq!(scenarios[1]["finding"], serde_json::Value::Null);
+    assert_eq!(scenarios[2]["verdict"], "unmet");
+}
+
+#[test]
+fn a_saved_failure_replays_with_its_whole_timeline() {
+    let directory = scratch("saved");
+    let output = racecheck(&[
+        "run",
+        "scenarios/bank_transfer_deadlock.toml",
+        "--save-failures",
+        directory.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stdout));
+    let saved = directory.join("bank_transfer_deadlock.failure.toml");
+    assert!(saved.exists());
+
+    let output = racecheck(&["replay", "--from", saved.to_str().unwrap()]);
+    let stdout = text(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "a finding: {stdout}\n{}",
+        text(&output.stderr)
+    );
+    assert!(stdout.contains("timeline ("), "{stdout}");
+    assert!(
+        !stdout.contains("timeline (last"),
+        "the whole timeline: {stdout}"
+    );
+    assert!(stdout.contains("racecheck: deadlock"), "{stdout}");
+    assert!(stdout.contains("alice_to_bob"), "{stdout}");
+    assert!(
+        stdout.contains("scenario steps as they started:"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("expectation deadlock: met"), "{stdout}");
+}
+
+#[test]
+fn explain_writes_the_happens_before_graph() {
+    let directory = scratch("explain");
+    let run = racecheck(&[
+        "run",
+        "scenarios/web_scraper_lost_update.toml",
+        "--json",
+        directory.join("r.json").to_str().unwrap(),
+    ]);
+    assert_eq!(run.status.code(), Some(0));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(directory.join("r.json")).unwrap()).unwrap();
+    let schedule = report[0]["schedule"].as_str().unwrap().to_string();
+    let dot = directory.join("race.dot");
+    let output = racecheck(&[
+        "explain",
+        "scenarios/web_scraper_lost_update.toml",
+        "--schedule",
+        &schedule,
+        "--dot",
+        dot.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    let graph = std::fs::read_to_string(&dot).unwrap();
+    assert!(graph.starts_with("digraph"), "{graph}");
+    assert!(text(&output.stdout).contains("data race on Shared 'rows'"));
+}
+
+#[test]
+fn list_shows_the_catalog() {
+    let output = racecheck(&["list"]);
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(stdout.lines().count() >= 14, "{stdout}");
+    assert!(stdout.contains("bank_transfer_deadlock"));
+    assert!(stdout.contains("Two transfers lock their accounts in opposite orders: deadlock"));
+}
+
+#[test]
+fn a_damaged_schedule_is_an_input_error() {
+    let output = racecheck(&[
+        "replay",
+        "scenarios/web_scraper_locked.toml",
+        "--schedule",
+        "rc1:!!",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("invalid schedule"));
+}
