@@ -855,6 +855,9 @@ fn safestack() -> thread::MainThread {
                     }
                     self.next[head as usize].swap(next, Ordering::AcqRel);
                 }
+                // A spin loop yields, as under loom: otherwise a strategy
+                // that favours one thread (PCT) spins it forever.
+                thread::yield_now();
             }
             None
         }

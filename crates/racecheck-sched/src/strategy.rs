@@ -4,7 +4,7 @@
 //! knows which strategy it talks to; a new strategy (PCT, exhaustive DPOR)
 //! is a new implementation of this trait and nothing else.
 
-use racecheck_trace::{Event, Schedule, TaskId};
+use racecheck_trace::{Event, Op, Schedule, TaskId};
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 
@@ -111,6 +111,11 @@ impl Scheduler for RandomScheduler {
 /// first, [`PctScheduler::STEPS_ESTIMATE_INITIAL`]). Like
 /// [`RandomScheduler`], execution `i` draws from ChaCha8 stream `i`.
 ///
+/// A task that yields explicitly (`yield_now`, `thread::yield_now`) drops
+/// to the lowest priority of all, below the demoted ones too, as in
+/// Coyote's PCT: a spin loop that yields lets the others run instead of
+/// starving them, which strict priorities would do forever.
+///
 /// ```
 /// use racecheck_sched::{PctScheduler, Scheduler};
 /// use racecheck_trace::TaskId;
@@ -137,6 +142,9 @@ pub struct PctScheduler {
     change_points: Vec<(u32, u64)>,
     steps: u32,
     steps_max_seen: u32,
+    /// The priority the next yielding task drops to: below every other
+    /// priority, lower at each yield.
+    yield_priority: u64,
 }
 
 impl PctScheduler {
@@ -153,8 +161,15 @@ impl PctScheduler {
             change_points: Vec::new(),
             steps: 0,
             steps_max_seen: 0,
+            yield_priority: 0,
         }
     }
+
+    /// Initial priorities are above this.
+    const INITIAL_BASE: u64 = 1 << 32;
+    /// Change points demote to this plus 1 to depth − 1; yielded tasks drop
+    /// below it.
+    const DEMOTED_BASE: u64 = 1 << 31;
 }
 
 impl Scheduler for PctScheduler {
@@ -164,6 +179,7 @@ impl Scheduler for PctScheduler {
         self.rng = ChaCha8Rng::seed_from_u64(self.seed);
         self.rng.set_stream(iteration);
         self.priorities.clear();
+        self.yield_priority = PctScheduler::DEMOTED_BASE - 1;
         let estimate = if self.steps_max_seen == 0 {
             PctScheduler::STEPS_ESTIMATE_INITIAL
         } else {
@@ -180,8 +196,8 @@ impl Scheduler for PctScheduler {
 
     fn next_task(&mut self, runnable: &[TaskId], current: Option<TaskId>) -> Option<TaskId> {
         self.steps += 1;
-        // Demote the running task at each change point: priorities 1 to
-        // depth − 1 are below every initial priority (which are ≥ depth).
+        // Demote the running task at each change point: the demoted
+        // priorities are below every initial priority.
         while let Some(&(point, demoted)) = self.change_points.first() {
             if point > self.steps {
                 break;
@@ -189,20 +205,31 @@ impl Scheduler for PctScheduler {
             self.change_points.remove(0);
             if let Some(current) = current {
                 self.priority_slot(current);
-                self.priorities[current.index()] = demoted;
+                self.priorities[current.index()] = PctScheduler::DEMOTED_BASE + demoted;
             }
         }
         for &task in runnable {
             if self.priority_slot(task) == 0 {
                 // Random, distinct (low bits: the task id), above depth.
                 let random = u64::from(self.rng.next_u32()) << 20;
-                self.priorities[task.index()] = u64::from(self.depth) + random + u64::from(task.0);
+                self.priorities[task.index()] =
+                    u64::from(self.depth) + PctScheduler::INITIAL_BASE + random + u64::from(task.0);
             }
         }
         runnable
             .iter()
             .copied()
             .max_by_key(|task| self.priorities[task.index()])
+    }
+
+    fn observe_step(&mut self, task: TaskId, events: &[Event]) {
+        if events.iter().any(|event| event.op == Op::Yield)
+            && self.priority_slot(task) != 0
+            && self.yield_priority > 1
+        {
+            self.priorities[task.index()] = self.yield_priority;
+            self.yield_priority -= 1;
+        }
     }
 }
 
