@@ -477,3 +477,55 @@ fn a_blocking_barrier_orders_the_writes_before_it() {
     assert!(report.failure.is_none(), "{}", report.summary());
     assert!(report.complete);
 }
+
+/// Recurses `depth` levels with a kilobyte frame each; `black_box` keeps the
+/// frames from being optimised into a loop.
+fn recurse(depth: u64) -> u64 {
+    let frame = std::hint::black_box([depth as u8; 1024]);
+    if depth == 0 {
+        return u64::from(frame[0]);
+    }
+    std::hint::black_box(recurse(depth - 1)) + u64::from(frame[1023])
+}
+
+/// A thread named "deep" recursing `depth` levels, about `depth` KiB.
+fn deep_thread(depth: u64) -> thread::MainThread {
+    thread::main(move || {
+        let deep = thread::Builder::new()
+            .name("deep".into())
+            .spawn(move || recurse(std::hint::black_box(depth)))
+            .unwrap();
+        deep.join().unwrap();
+    })
+}
+
+#[cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+#[test]
+fn a_stack_overflow_fails_the_execution_and_a_bigger_stack_fixes_it() {
+    let overflowing = Builder::new().iterations(3).run(|| deep_thread(2_000));
+    let failure = overflowing.failure.expect("2 000 KiB overflow 256 KiB");
+    let text = failure.to_string();
+    assert!(text.contains("stack overflow in a task"), "{text}");
+    assert!(text.contains("stack size 262144 bytes"), "{text}");
+    assert!(text.contains("Builder::stack_size"), "{text}");
+    assert!(text.contains("deep"), "the thread is named: {text}");
+    assert!(
+        matches!(failure.kind, FailureKind::Panic { ref task_name, .. } if task_name == "deep")
+    );
+    // The process lives on, and so does racecheck on this thread.
+    let roomy = Builder::new()
+        .iterations(3)
+        .stack_size(8 << 20)
+        .run(|| deep_thread(2_000));
+    assert!(roomy.failure.is_none(), "{}", roomy.summary());
+    assert_eq!(roomy.executions, 3);
+    // Every task at step granularity runs on a stack, main included.
+    let report = step().iterations(3).run(|| async {
+        recurse(std::hint::black_box(100_000));
+    });
+    let failure = report.failure.expect("an async task overflows too");
+    assert!(panic_message(&failure.kind).contains("stack overflow"));
+}

@@ -113,7 +113,12 @@ pub struct Config {
     /// Where tasks may be interrupted.
     pub granularity: Granularity,
     /// The stack size of stackful tasks (threads, and every task at
-    /// [`Granularity::Step`]), in bytes.
+    /// [`Granularity::Step`]), in bytes; [`STACK_SIZE_DEFAULT`] by default.
+    /// On Linux (x86_64, aarch64) a task that overflows it fails the
+    /// execution with a panic naming the size; elsewhere the overflow kills
+    /// the process.
+    ///
+    /// [`STACK_SIZE_DEFAULT`]: crate::STACK_SIZE_DEFAULT
     pub stack_size: usize,
 }
 

@@ -17,11 +17,29 @@
 //! while) that coroutine runs. Every dereference is in this file, each with
 //! its argument. Stacks are pooled per OS thread and reused across
 //! executions.
+//!
+//! **Stack overflow.** Every task gets a stack of `Config::stack_size`
+//! bytes ([`STACK_SIZE_DEFAULT`] unless raised with `Builder::stack_size`),
+//! ending in a guard page. On Linux (x86_64 and aarch64), a task that
+//! overflows it fails its execution with a panic, "racecheck: stack
+//! overflow in a task (stack size N bytes; raise it with
+//! Builder::stack_size)", reported like any other panic of the task; the
+//! [`overflow`] submodule catches the fault. The overflowing body's frames
+//! are abandoned, not unwound: their destructors never run, and whatever
+//! they held (a lock, a `RefCell` borrow, a node pinned on the stack and
+//! linked into a shared structure, a lock inside the allocator if the
+//! overflow hit there) stays held. The execution is over by then, so only
+//! its teardown can notice; the exploration stops at the failure as usual.
+//! On other platforms an overflow kills the process with `SIGSEGV`, as a
+//! stack overflow on any thread does.
 
 #![allow(unsafe_code)]
 
+mod overflow;
+
 use corosensei::stack::DefaultStack;
 use corosensei::{Coroutine, CoroutineResult, Yielder};
+use overflow::{Exit, Trap};
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::{pin, Pin};
@@ -29,10 +47,21 @@ use std::ptr;
 use std::task::{Context, Poll, Waker};
 
 /// The default size of a task's stack: 256 KiB. Stacks are mapped lazily by
-/// the kernel, so only the pages a task touches cost memory.
+/// the kernel, so only the pages a task touches cost memory. Raise it with
+/// `Builder::stack_size` (`Config::stack_size`) for deeply recursive code; on
+/// Linux a task that overflows its stack fails the execution with a panic
+/// saying so.
+///
+/// ```
+/// let config = racecheck_sched::Config {
+///     stack_size: 4 * racecheck_sched::STACK_SIZE_DEFAULT,
+///     ..Default::default()
+/// };
+/// # let _ = config;
+/// ```
 pub const STACK_SIZE_DEFAULT: usize = 256 * 1024;
 
-type TaskCoroutine = Coroutine<(), (), (), DefaultStack>;
+type TaskCoroutine = Coroutine<(), (), Exit, DefaultStack>;
 
 /// What the body of a running coroutine keeps on its own stack for the code
 /// it calls: the way back to the executor, and the task's waker.
@@ -63,6 +92,10 @@ pub(crate) fn set_stack_size(bytes: usize) {
 pub(crate) struct StackfulTask {
     body: Option<Box<dyn FnOnce()>>,
     coroutine: Option<TaskCoroutine>,
+    /// What the overflow handler needs while the coroutine runs.
+    trap: Option<Trap>,
+    /// The size of the coroutine's stack, for the overflow message.
+    stack_bytes: usize,
 }
 
 impl StackfulTask {
@@ -71,6 +104,8 @@ impl StackfulTask {
         StackfulTask {
             body: Some(body),
             coroutine: None,
+            trap: None,
+            stack_bytes: 0,
         }
     }
 
@@ -80,18 +115,26 @@ impl StackfulTask {
         StackfulTask::new(Box::new(move || block_on(future)))
     }
 
-    fn start(body: Box<dyn FnOnce()>, waker: Waker) -> TaskCoroutine {
+    fn start(&mut self, body: Box<dyn FnOnce()>, waker: Waker) {
+        overflow::prepare_thread();
+        // Pooled stacks have the current size: `set_stack_size` drops the
+        // others.
+        self.stack_bytes = STACK_SIZE.get();
         let stack = STACKS
             .with_borrow_mut(Vec::pop)
-            .unwrap_or_else(|| new_stack(STACK_SIZE.get()));
-        Coroutine::with_stack(stack, move |yielder: &Yielder<(), ()>, ()| {
+            .unwrap_or_else(|| new_stack(self.stack_bytes));
+        let stack_limit = Trap::stack_limit(&stack);
+        let coroutine = Coroutine::with_stack(stack, move |yielder: &Yielder<(), ()>, ()| {
             let frame = Frame {
                 yielder: yielder as *const _,
                 waker,
             };
             CURRENT.set(&frame);
             body();
-        })
+            Exit::Returned
+        });
+        self.trap = Some(Trap::new(&coroutine, stack_limit));
+        self.coroutine = Some(coroutine);
     }
 
     fn recycle(&mut self) {
@@ -104,6 +147,18 @@ impl StackfulTask {
     }
 }
 
+/// The panic of a task that overflowed its stack, raised on the poller's
+/// stack once the coroutine has been abandoned. Without the panic hook: a
+/// location here would point into racecheck, not at the task's code.
+#[cold]
+#[inline(never)]
+fn stack_overflow(stack_bytes: usize) -> ! {
+    std::panic::resume_unwind(Box::new(format!(
+        "racecheck: stack overflow in a task (stack size {stack_bytes} bytes; raise it with \
+         Builder::stack_size)"
+    )))
+}
+
 #[cold]
 fn new_stack(bytes: usize) -> DefaultStack {
     DefaultStack::new(bytes).unwrap_or_else(|error| {
@@ -111,14 +166,29 @@ fn new_stack(bytes: usize) -> DefaultStack {
     })
 }
 
-/// Restores [`CURRENT`] when control is back on the resuming stack (the
-/// executor's, or the task's that polls a nested stackful future), also
-/// when the body panicked.
-struct Resumer(*const Frame);
+/// Restores [`CURRENT`] and the overflow handler's running coroutine when
+/// control is back on the resuming stack (the executor's, or the task's
+/// that polls a nested stackful future), also when the body panicked.
+struct Resumer {
+    frame: *const Frame,
+    trap: Option<Trap>,
+}
+
+impl Resumer {
+    /// Makes `trap` the running coroutine's, for the resume to come.
+    #[inline]
+    fn enter(trap: Option<Trap>) -> Resumer {
+        Resumer {
+            frame: CURRENT.get(),
+            trap: Trap::enter(trap),
+        }
+    }
+}
 
 impl Drop for Resumer {
     fn drop(&mut self) {
-        CURRENT.set(self.0);
+        CURRENT.set(self.frame);
+        Trap::leave(self.trap);
     }
 }
 
@@ -132,18 +202,26 @@ impl Future for StackfulTask {
                 .body
                 .take()
                 .expect("racecheck internal error: a stackful task polled after completion");
-            this.coroutine = Some(StackfulTask::start(body, cx.waker().clone()));
+            this.start(body, cx.waker().clone());
         }
         let coroutine = this.coroutine.as_mut().expect("started above");
         let result = {
-            let _resumer = Resumer(CURRENT.get());
+            let _resumer = Resumer::enter(this.trap);
             coroutine.resume(())
         };
         match result {
             CoroutineResult::Yield(()) => Poll::Pending,
-            CoroutineResult::Return(()) => {
+            CoroutineResult::Return(Exit::Returned) => {
                 this.recycle();
                 Poll::Ready(())
+            }
+            CoroutineResult::Return(Exit::StackOverflow) => {
+                // The coroutine is done; its stack is unmapped rather than
+                // pooled, so nothing the abandoned frames pointed into is
+                // ever reused.
+                this.coroutine = None;
+                this.trap = None;
+                stack_overflow(this.stack_bytes)
             }
         }
     }
@@ -293,5 +371,94 @@ mod tests {
         let payload = caught.expect_err("the panic propagates");
         assert_eq!(payload.downcast_ref::<&str>(), Some(&"deep down"));
         assert!(!on_task_stack());
+    }
+
+    /// Recurses `depth` levels with a kilobyte frame each; `black_box`
+    /// keeps the frames from being optimised into a loop.
+    fn recurse(depth: u64) -> u64 {
+        let frame = std::hint::black_box([depth as u8; 1024]);
+        if depth == 0 {
+            return u64::from(frame[0]);
+        }
+        std::hint::black_box(recurse(depth - 1)) + u64::from(frame[1023])
+    }
+
+    #[cfg(all(
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    ))]
+    #[test]
+    fn a_stack_overflow_is_a_panic_of_the_task_and_the_thread_runs_on() {
+        STACKS.with_borrow_mut(|stacks| stacks.push(new_stack(STACK_SIZE_DEFAULT)));
+        let pooled = STACKS.with_borrow(Vec::len);
+        let mut task = StackfulTask::new(Box::new(|| {
+            recurse(std::hint::black_box(u64::MAX));
+        }));
+        let caught =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| poll_once(&mut task)));
+        let payload = caught.expect_err("the overflow is a panic");
+        let message = payload
+            .downcast_ref::<String>()
+            .expect("a formatted message");
+        assert_eq!(
+            *message,
+            format!(
+                "racecheck: stack overflow in a task (stack size {STACK_SIZE_DEFAULT} bytes; \
+                 raise it with Builder::stack_size)"
+            )
+        );
+        assert!(!on_task_stack());
+        drop(task);
+        assert_eq!(
+            STACKS.with_borrow(Vec::len),
+            pooled - 1,
+            "the overflowed stack came from the pool and did not go back"
+        );
+        // The thread, its handler and a fresh stack all still work, twice
+        // (the second overflow must be caught too).
+        for _ in 0..2 {
+            let mut next = StackfulTask::new(Box::new(|| {
+                assert!(suspend());
+                assert_eq!(recurse(16), (0..=16).sum::<u64>());
+            }));
+            assert_eq!(poll_once(&mut next), Poll::Pending);
+            assert_eq!(poll_once(&mut next), Poll::Ready(()));
+            let mut again = StackfulTask::new(Box::new(|| {
+                recurse(std::hint::black_box(u64::MAX));
+            }));
+            let caught =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| poll_once(&mut again)));
+            assert!(caught.is_err());
+        }
+    }
+
+    #[cfg(all(
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    ))]
+    #[test]
+    fn an_overflow_is_caught_on_a_thread_without_an_alternate_signal_stack() {
+        std::thread::spawn(|| {
+            // Rust gives its threads an alternate signal stack; take it
+            // away, as a thread started by foreign code would have none.
+            // SAFETY: a valid `stack_t`; disabling is allowed while not
+            // running on the alternate stack.
+            unsafe {
+                let disable = libc::stack_t {
+                    ss_sp: ptr::null_mut(),
+                    ss_flags: libc::SS_DISABLE,
+                    ss_size: 0,
+                };
+                assert_eq!(libc::sigaltstack(&disable, ptr::null_mut()), 0);
+            }
+            let mut task = StackfulTask::new(Box::new(|| {
+                recurse(std::hint::black_box(u64::MAX));
+            }));
+            let caught =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| poll_once(&mut task)));
+            assert!(caught.is_err(), "caught on racecheck's own alternate stack");
+        })
+        .join()
+        .expect("the thread survives");
     }
 }

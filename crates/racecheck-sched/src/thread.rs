@@ -12,8 +12,10 @@
 //! - a panicking thread fails the execution at once (racecheck reports it
 //!   with the thread's name), so [`JoinHandle::join`] always returns `Ok`;
 //! - [`sleep`] sleeps on the virtual clock;
-//! - the stack size is the exploration's (`Config::stack_size`), not the
-//!   [`Builder`]'s.
+//! - the stack size is the exploration's (`Config::stack_size`, 256 KiB
+//!   unless raised), not the [`Builder`]'s; on Linux (x86_64, aarch64) a
+//!   thread that overflows it fails the execution with a panic saying so,
+//!   elsewhere the overflow kills the process.
 //!
 //! A test whose main body is a thread too (so it can `join` and block)
 //! returns [`main`]`(body)` as its root future:

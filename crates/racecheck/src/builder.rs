@@ -311,7 +311,11 @@ impl Builder {
 
     /// The stack size of threads (and of every task at
     /// [`Granularity::Step`]), in bytes; [`STACK_SIZE_DEFAULT`](crate::STACK_SIZE_DEFAULT) (256 KiB)
-    /// unless set. Raise it for deeply recursive code.
+    /// unless set. Raise it for deeply recursive code: on Linux (x86_64,
+    /// aarch64) a task that overflows its stack fails the execution with
+    /// the panic "racecheck: stack overflow in a task (stack size N bytes;
+    /// raise it with Builder::stack_size)" and the exploration stops there;
+    /// on other platforms the overflow kills the test process (`SIGSEGV`).
     ///
     /// ```
     /// let builder = racecheck::Builder::new().stack_size(1 << 20);
