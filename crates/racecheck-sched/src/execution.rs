@@ -136,6 +136,9 @@ pub(crate) struct TaskSlot {
     pub(crate) output: Option<Box<dyn Any>>,
     /// The task awaiting this one's `JoinHandle`.
     pub(crate) joiner: Option<Waker>,
+    /// Where the task's events are attributed instead of the Rust caller
+    /// (see `rt::attribute_events_to`).
+    pub(crate) source: Option<Location>,
 }
 
 /// Everything one execution owns. Reused across executions: `begin` clears
@@ -262,6 +265,7 @@ impl Execution {
             block_reason: BlockReason::Unknown,
             output: None,
             joiner: None,
+            source: None,
         });
         self.trace.tasks.push(TaskInfo {
             name,
@@ -280,6 +284,7 @@ impl Execution {
         let task = self
             .current
             .expect("racecheck: a visible operation was performed outside any task");
+        let location = self.tasks[task.index()].source.unwrap_or(location);
         let index = self.trace.events.len() as u32;
         self.trace.events.push(Event {
             step: self.step,
@@ -288,6 +293,13 @@ impl Execution {
             location,
         });
         index
+    }
+
+    /// `location`, or the running task's attributed source if it has one.
+    pub(crate) fn source_of(&self, location: Location) -> Location {
+        self.current
+            .and_then(|task| self.tasks[task.index()].source)
+            .unwrap_or(location)
     }
 
     /// The running task.

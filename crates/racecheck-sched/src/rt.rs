@@ -53,6 +53,7 @@ pub fn register(
             "racecheck: {kind} created at {location} outside a racecheck execution; \
              create primitives inside the closure given to racecheck::check"
         );
+        let location = execution.source_of(location);
         let id = ObjectId(execution.trace.objects.len() as u32);
         execution.trace.objects.push(ObjectInfo {
             kind,
@@ -214,4 +215,25 @@ pub fn sync_point() {
 #[inline]
 pub fn can_block() -> bool {
     crate::stackful::on_task_stack()
+}
+
+/// Attributes the running task's events (and the tasks and objects it
+/// creates) to `source` instead of the Rust line that performs them, until
+/// called again with `None`: for interpreters whose users' code is not
+/// Rust, such as scenario files, so that reports name the scenario's line.
+///
+/// ```
+/// use racecheck_trace::Location;
+///
+/// racecheck_sched::explore(&Default::default(), || async {
+///     racecheck_sched::rt::attribute_events_to(Some(Location::from_parts("bank.toml", 12, 5)));
+///     racecheck_sched::yield_now().await;
+///     racecheck_sched::rt::attribute_events_to(None);
+/// });
+/// ```
+pub fn attribute_events_to(source: Option<Location>) {
+    execution::with(|execution| {
+        let task = execution.current_task();
+        execution.tasks[task.index()].source = source;
+    });
 }

@@ -85,6 +85,7 @@ pub(crate) fn add_task<T>(
             execution.active,
             "racecheck: spawn called outside a racecheck execution (at {location})"
         );
+        let location = execution.source_of(location);
         let task = execution.add_task(body, name, location);
         execution.record(Op::Spawn { child: task }, location);
         (task, execution.id)
