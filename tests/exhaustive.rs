@@ -274,3 +274,35 @@ fn a_preemption_bound_covers_exactly_the_schedules_within_it() {
         matches!(&failure.kind, FailureKind::Panic { message, .. } if message.contains("lost update"))
     );
 }
+
+#[test]
+fn a_preemption_bounded_search_lets_a_yielding_spin_loop_finish() {
+    for preemptions in 0..3 {
+        let report = Builder::new()
+            .strategy(racecheck::Strategy::Bounded { preemptions })
+            .iterations(10_000)
+            .max_steps(1_000)
+            .run(|| async {
+                let ready = Rc::new(std::cell::Cell::new(false));
+                let spinner = {
+                    let ready = ready.clone();
+                    racecheck::spawn(async move {
+                        while !ready.get() {
+                            racecheck::yield_now().await;
+                        }
+                    })
+                };
+                let setter = {
+                    let ready = ready.clone();
+                    racecheck::spawn(async move { ready.set(true) })
+                };
+                spinner.await;
+                setter.await;
+            });
+        assert!(
+            report.failure.is_none(),
+            "bound {preemptions}: {}",
+            report.summary()
+        );
+    }
+}

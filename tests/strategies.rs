@@ -49,6 +49,31 @@ fn pct_of_depth_two_finds_a_bug_that_needs_one_preemption() {
 }
 
 #[test]
+fn pct_lets_a_yielding_spin_loop_wait_for_the_others() {
+    // Under strict priorities the spinner, once ahead, would spin forever.
+    let report = pct(1).iterations(300).max_steps(1_000).run(|| async {
+        let ready = Rc::new(std::cell::Cell::new(false));
+        let spinner = {
+            let ready = ready.clone();
+            racecheck::spawn(async move {
+                while !ready.get() {
+                    racecheck::yield_now().await;
+                }
+            })
+        };
+        let setter = {
+            let ready = ready.clone();
+            racecheck::spawn(async move { ready.set(true) })
+        };
+        spinner.await;
+        setter.await;
+    });
+    if let Some(failure) = report.failure {
+        panic!("{failure}");
+    }
+}
+
+#[test]
 fn pct_of_depth_one_never_preempts_a_running_task() {
     let report = pct(1).iterations(300).run(|| async {
         let order = Rc::new(RefCell::new(Vec::new()));
@@ -56,9 +81,11 @@ fn pct_of_depth_one_never_preempts_a_running_task() {
             .map(|task| {
                 let order = order.clone();
                 racecheck::spawn(async move {
+                    // A scheduling point that is not an explicit yield.
+                    let mine = racecheck::sync::Shared::new(0);
                     for _ in 0..4 {
                         order.borrow_mut().push(task);
-                        racecheck::yield_now().await;
+                        mine.load().await;
                     }
                 })
             })

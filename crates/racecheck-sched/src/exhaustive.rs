@@ -12,7 +12,7 @@
 
 use crate::strategy::Scheduler;
 use racecheck_detect::{Footprint, Key};
-use racecheck_trace::{Event, TaskId};
+use racecheck_trace::{Event, Op, TaskId};
 use std::collections::BTreeMap;
 
 /// A state of the search: what could run, what ran, what remains to try.
@@ -267,6 +267,11 @@ fn join(clock: &mut [u32], other: &[u32]) {
 /// bounds find them in few executions; when the search runs out, every
 /// schedule within the bound was covered.
 ///
+/// A task that yields explicitly (`yield_now`) gives up its turn: switching
+/// away from it is not a preemption, and it goes on at once only if no
+/// other task can run, so a spin loop that yields lets the others run
+/// instead of spinning forever (CHESS's fair-scheduling rule).
+///
 /// ```
 /// use racecheck_sched::{BoundedScheduler, Scheduler};
 /// use racecheck_trace::TaskId;
@@ -287,6 +292,8 @@ pub struct BoundedScheduler {
     bound: usize,
     nodes: Vec<BoundedNode>,
     depth: usize,
+    /// The last step ended in an explicit yield.
+    yielded: bool,
 }
 
 /// A step of a [`BoundedScheduler`] search: the candidates in the order
@@ -301,6 +308,7 @@ impl BoundedScheduler {
             bound,
             nodes: Vec::new(),
             depth: 0,
+            yielded: false,
         }
     }
 }
@@ -308,6 +316,7 @@ impl BoundedScheduler {
 impl Scheduler for BoundedScheduler {
     fn new_execution(&mut self, iteration: u64) -> bool {
         self.depth = 0;
+        self.yielded = false;
         if iteration == 0 {
             return true;
         }
@@ -331,18 +340,27 @@ impl Scheduler for BoundedScheduler {
             before + usize::from(candidates[*tried].1)
         });
         let running = current.filter(|task| runnable.contains(task));
-        let mut candidates: Vec<(TaskId, bool)> =
-            running.map(|task| (task, false)).into_iter().collect();
-        if running.is_none() || preemptions < self.bound {
-            candidates.extend(
-                runnable
-                    .iter()
-                    .filter(|&&task| Some(task) != running)
-                    .map(|&task| (task, running.is_some())),
-            );
+        let others = runnable.iter().filter(|&&task| Some(task) != running);
+        let mut candidates: Vec<(TaskId, bool)>;
+        if self.yielded {
+            // A voluntary switch to any other task, none a preemption; the
+            // yielding task goes on only if nobody else can.
+            candidates = others.map(|&task| (task, false)).collect();
+            if candidates.is_empty() {
+                candidates.extend(running.map(|task| (task, false)));
+            }
+        } else {
+            candidates = running.map(|task| (task, false)).into_iter().collect();
+            if running.is_none() || preemptions < self.bound {
+                candidates.extend(others.map(|&task| (task, running.is_some())));
+            }
         }
         let chosen = candidates[0].0;
         self.nodes.push((candidates, 0, preemptions));
         Some(chosen)
+    }
+
+    fn observe_step(&mut self, _task: TaskId, events: &[Event]) {
+        self.yielded = events.iter().any(|event| event.op == Op::Yield);
     }
 }
