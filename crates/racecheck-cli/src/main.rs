@@ -395,7 +395,7 @@ fn replay(
             for other in &failure.also {
                 println!(
                     "  (this execution also: {})",
-                    other.to_string().lines().next().unwrap_or("")
+                    racecheck_scenario::headline(other)
                 );
             }
             println!(

@@ -42,7 +42,12 @@ fn the_catalog_meets_every_expectation() {
         text(&output.stderr)
     );
     assert!(stdout.contains("web_scraper_lost_update"), "{stdout}");
+    assert!(stdout.contains("condition_wait_no_loop"), "{stdout}");
     assert!(stdout.contains(" 0 unmet"), "{stdout}");
+    assert!(
+        stdout.contains("web_scraper_lost_update: data race on Shared 'rows' (created at scenarios/web_scraper_lost_update.toml:10:1)"),
+        "{stdout}"
+    );
     assert!(
         stdout.contains(
             "replay: racecheck replay scenarios/web_scraper_lost_update.toml --schedule rc1:"
@@ -182,6 +187,13 @@ fn a_saved_failure_replays_with_its_whole_timeline() {
     );
     assert!(stdout.contains("racecheck: deadlock"), "{stdout}");
     assert!(stdout.contains("alice_to_bob"), "{stdout}");
+    // Events are located in the scenario: `lock alice_lock` is its `with`.
+    assert!(
+        stdout.contains("lock Mutex 'alice_lock'")
+            && stdout.contains("scenarios/bank_transfer_deadlock.toml:19:5"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("interpret.rs"), "{stdout}");
     assert!(
         stdout.contains("scenario steps as they started:"),
         "{stdout}"
@@ -222,7 +234,7 @@ fn list_shows_the_catalog() {
     let output = racecheck(&["list"]);
     let stdout = text(&output.stdout);
     assert_eq!(output.status.code(), Some(0));
-    assert!(stdout.lines().count() >= 14, "{stdout}");
+    assert!(stdout.lines().count() >= 20, "{stdout}");
     assert!(stdout.contains("bank_transfer_deadlock"));
     assert!(stdout.contains("Two transfers lock their accounts in opposite orders: deadlock"));
 }

@@ -3,6 +3,7 @@
 
 use crate::error::Pos;
 use crate::expr::Expr;
+use racecheck::Location;
 use std::fmt;
 use std::time::Duration;
 
@@ -156,12 +157,16 @@ impl PrimitiveKind {
 pub(crate) struct Primitive {
     pub(crate) name: String,
     pub(crate) kind: PrimitiveKind,
+    /// Its declaration, to which the object's creation is attributed.
+    pub(crate) location: Location,
 }
 
 #[derive(Clone, Debug)]
 pub(crate) struct SharedVariable {
     pub(crate) name: String,
     pub(crate) initial: i64,
+    /// Its declaration, to which the object's creation is attributed.
+    pub(crate) location: Location,
 }
 
 #[derive(Clone, Debug)]
@@ -171,6 +176,9 @@ pub(crate) struct Task {
     /// Started by the root at the beginning (or else only by `spawn`).
     pub(crate) start: bool,
     pub(crate) steps: Vec<Step>,
+    /// Its `name`: the root's spawns and joins of it, and its end, are
+    /// attributed here.
+    pub(crate) location: Location,
 }
 
 #[derive(Clone, Debug)]
@@ -190,6 +198,8 @@ pub(crate) struct Predicate {
 #[derive(Clone, Debug)]
 pub(crate) struct Step {
     pub(crate) pos: Pos,
+    /// `pos` in the scenario file: the step's events are attributed here.
+    pub(crate) location: Location,
     /// The step as written (`with db` for blocks), for logs.
     pub(crate) text: String,
     pub(crate) kind: StepKind,
@@ -216,36 +226,29 @@ pub(crate) enum StepKind {
     Set(usize),
     Clear(usize),
     WaitEvent(usize),
-    // Parsed and validated; run once racecheck::sync::Condition and
-    // Queue land (the interpreter panics with a clear message until then).
-    #[allow(dead_code)]
     WaitCondition {
         condition: usize,
         lock: usize,
         while_: Option<Predicate>,
     },
-    // Parsed and validated; run once racecheck::sync::Condition and
-    // Queue land (the interpreter panics with a clear message until then).
-    #[allow(dead_code)]
+    /// `notify C [n]` wakes `count` waiters (`Some(1)` by default);
+    /// `notify_all C` has `None`.
     Notify {
         condition: usize,
         lock: usize,
-        all: bool,
+        count: Option<Expr>,
     },
-    // Parsed and validated; run once racecheck::sync::Condition and
-    // Queue land (the interpreter panics with a clear message until then).
-    #[allow(dead_code)]
     Put {
         queue: usize,
         value: Expr,
     },
-    // Parsed and validated; run once racecheck::sync::Condition and
-    // Queue land (the interpreter panics with a clear message until then).
-    #[allow(dead_code)]
     Get {
         queue: usize,
         local: Option<usize>,
     },
+    TaskDone(usize),
+    /// `join Q` on a queue (`join T` on a task is [`StepKind::Join`]).
+    JoinQueue(usize),
     Sleep(Duration),
     Yield,
     Spawn(usize),

@@ -3,25 +3,36 @@
 //!
 //! Mapping: `Lock` → [`Mutex<()>`](racecheck::sync::Mutex), `RLock` →
 //! [`ReentrantMutex`](racecheck::sync::ReentrantMutex), `Semaphore` →
-//! [`Semaphore`](racecheck::sync::Semaphore), `Event` →
-//! [`Event`](racecheck::sync::Event), shared variables →
+//! [`Semaphore`](racecheck::sync::Semaphore), `BoundedSemaphore` →
+//! [`BoundedSemaphore`](racecheck::sync::BoundedSemaphore), `Event` →
+//! [`Event`](racecheck::sync::Event), `Condition` →
+//! [`Condition`](racecheck::sync::Condition) on its lock's `Mutex`, `Queue`
+//! → [`Queue<i64>`](racecheck::sync::Queue), shared variables →
 //! [`Shared<i64>`](racecheck::sync::Shared) (`read` is `load().await`,
 //! `write` is `store(v).await`: scheduling points the race detector sees),
 //! `sleep` → virtual time, `yield` → `yield_now`, `spawn`/`join` → tasks.
 //!
-//! asyncio semantics kept: a lock acquired by `acquire` and never released
-//! stays held when its task ends (the guard is forgotten, not dropped), so
-//! the leak is reported; `with` releases on every exit path, `fail`
-//! included.
+//! asyncio semantics kept: a lock or permit acquired by `acquire` and never
+//! released stays held when its task ends (the guard is forgotten, not
+//! dropped), so the leak is reported; `with` releases on every exit path,
+//! `fail` included. `wait C` and `notify C` need `C`'s lock held by the
+//! task (asyncio's `RuntimeError` otherwise).
+//!
+//! Before each step the task attributes its events to the step's place in
+//! the scenario file ([`attribute_events_to`]), so traces and findings name
+//! `scenario.toml:line:col`, not this file; objects are attributed to their
+//! declarations, and the root's spawns and joins to the `[[task]]`'s name.
 
 use crate::ast::{Predicate, PrimitiveKind, Program, Step, StepKind};
 use crate::error::Pos;
 use crate::expr::Var;
+use racecheck::sched::attribute_events_to;
 use racecheck::sync::{
-    Event, Mutex, MutexGuard, ReentrantMutex, Semaphore, SemaphorePermit, Shared,
+    BoundedSemaphore, BoundedSemaphorePermit, Condition, Event, Mutex, MutexGuard, Queue,
+    ReentrantMutex, Semaphore, SemaphorePermit, Shared,
 };
-use racecheck::JoinHandle;
-use std::cell::RefCell;
+use racecheck::{FailureKind, JoinHandle, Location, Report};
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -41,9 +52,9 @@ struct World {
     path: String,
     shared: Vec<Shared<i64>>,
     primitives: Vec<Object>,
-    /// Handles of tasks whose spawner ended without joining them; the root
-    /// joins them at the end.
-    orphans: RefCell<Vec<JoinHandle<()>>>,
+    /// Handles of tasks whose spawner ended without joining them, with
+    /// their task's index; the root joins them at the end.
+    orphans: RefCell<Vec<(usize, JoinHandle<()>)>>,
     log: Option<StepLog>,
 }
 
@@ -51,14 +62,16 @@ enum Object {
     Lock(Mutex<()>),
     RLock(ReentrantMutex<()>),
     Semaphore(Semaphore),
-    /// asyncio's `BoundedSemaphore` is a semaphore whose unpaired release
-    /// fails once the value is back at its bound; `bound` is that value.
-    BoundedSemaphore {
-        semaphore: Semaphore,
-        bound: usize,
-    },
+    BoundedSemaphore(BoundedSemaphore),
     Event(Event),
-    Unavailable(&'static str),
+    Condition(Condition),
+    Queue {
+        queue: Queue<i64>,
+        /// Items put and not yet marked done, mirrored so that one
+        /// `task_done` too many fails with asyncio's message and the
+        /// scenario's location before it reaches the queue.
+        unfinished: Cell<u64>,
+    },
 }
 
 /// What a task holds.
@@ -67,6 +80,7 @@ enum Hold<'w> {
     Lock(Option<MutexGuard<'w, ()>>),
     RLock,
     Permit(SemaphorePermit<'w>),
+    BoundedPermit(BoundedSemaphorePermit<'w>),
 }
 
 struct Held<'w> {
@@ -103,20 +117,31 @@ pub(crate) async fn execution(program: Arc<Program>, path: String, log: Option<S
     let mut handles = Vec::new();
     for (index, task) in program.tasks.iter().enumerate() {
         if task.start {
+            attribute_events_to(Some(task.location));
             handles.extend(spawn_replicas(&world, index));
         }
     }
-    for (_, handle) in handles {
+    for (task, handle) in handles {
+        attribute_events_to(Some(program.tasks[task].location));
         handle.await;
     }
     loop {
         let orphan = world.orphans.borrow_mut().pop();
         match orphan {
-            Some(handle) => handle.await,
+            Some((task, handle)) => {
+                attribute_events_to(Some(program.tasks[task].location));
+                handle.await;
+            }
             None => break,
         }
     }
     if let Some(final_state) = &program.final_state {
+        let pos = final_state.pos;
+        attribute_events_to(Some(Location::from_parts(
+            &world.path,
+            pos.line,
+            pos.column,
+        )));
         let holds = final_state.expr.eval(&mut |var| match var {
             Var::Shared(index) => Ok(world.shared[index].get()),
             _ => Err("the final state reads shared variables only".into()),
@@ -143,12 +168,16 @@ impl World {
         let shared = program
             .shared
             .iter()
-            .map(|variable| Shared::named(variable.name.clone(), variable.initial))
+            .map(|variable| {
+                attribute_events_to(Some(variable.location));
+                Shared::named(variable.name.clone(), variable.initial)
+            })
             .collect();
         let primitives = program
             .primitives
             .iter()
             .map(|primitive| {
+                attribute_events_to(Some(primitive.location));
                 let name = primitive.name.clone();
                 match primitive.kind {
                     PrimitiveKind::Lock => Object::Lock(Mutex::named(name, ())),
@@ -156,13 +185,15 @@ impl World {
                     PrimitiveKind::Semaphore(permits) => {
                         Object::Semaphore(Semaphore::named(name, permits as usize))
                     }
+                    PrimitiveKind::BoundedSemaphore(permits) => {
+                        Object::BoundedSemaphore(BoundedSemaphore::named(name, permits as usize))
+                    }
                     PrimitiveKind::Event => Object::Event(Event::named(name)),
-                    PrimitiveKind::BoundedSemaphore(permits) => Object::BoundedSemaphore {
-                        semaphore: Semaphore::named(name, permits as usize),
-                        bound: permits as usize,
+                    PrimitiveKind::Condition { .. } => Object::Condition(Condition::named(name)),
+                    PrimitiveKind::Queue(maxsize) => Object::Queue {
+                        queue: Queue::named(name, maxsize as usize),
+                        unfinished: Cell::new(0),
                     },
-                    PrimitiveKind::Condition { .. } => Object::Unavailable("Condition"),
-                    PrimitiveKind::Queue(_) => Object::Unavailable("Queue"),
                 }
             })
             .collect();
@@ -223,7 +254,12 @@ async fn task_body(world: Rc<World>, task: usize, replica: u32, name: String) {
         serial: 0,
         depth: 0,
     };
-    let _ = run(&mut state, &program.tasks[task].steps).await;
+    let declaration = &program.tasks[task];
+    attribute_events_to(Some(declaration.location));
+    let _ = run(&mut state, &declaration.steps).await;
+    // The task's end (and its leaks) belong to its declaration, not to its
+    // last step.
+    attribute_events_to(Some(declaration.location));
     state.end();
 }
 
@@ -235,13 +271,14 @@ impl TaskState<'_> {
             match held.hold {
                 Hold::Lock(guard) => std::mem::forget(guard),
                 Hold::Permit(permit) => std::mem::forget(permit),
+                Hold::BoundedPermit(permit) => std::mem::forget(permit),
                 Hold::RLock => {}
             }
         }
         self.world
             .orphans
             .borrow_mut()
-            .extend(self.spawned.drain(..).map(|(_, handle)| handle));
+            .extend(self.spawned.drain(..));
     }
 
     fn at(&self, pos: Pos) -> String {
@@ -307,6 +344,7 @@ fn run<'a, 'w: 'a>(
                     step.text
                 ));
             }
+            attribute_events_to(Some(step.location));
             if let Flow::Fail = perform(state, step).await {
                 return Flow::Fail;
             }
@@ -323,17 +361,17 @@ async fn acquire<'w>(state: &mut TaskState<'w>, primitive: usize, scoped: bool) 
             lock.acquire().await;
             Hold::RLock
         }
-        Object::Semaphore(semaphore) | Object::BoundedSemaphore { semaphore, .. } => {
-            match semaphore.acquire().await {
-                Ok(permit) => Hold::Permit(permit),
-                Err(_) => panic!(
-                    "semaphore `{}` is closed",
-                    world.program.primitives[primitive].name
-                ),
-            }
+        Object::Semaphore(semaphore) => match semaphore.acquire().await {
+            Ok(permit) => Hold::Permit(permit),
+            Err(_) => panic!(
+                "semaphore `{}` is closed",
+                world.program.primitives[primitive].name
+            ),
+        },
+        Object::BoundedSemaphore(semaphore) => Hold::BoundedPermit(semaphore.acquire().await),
+        Object::Event(_) | Object::Condition(_) | Object::Queue { .. } => {
+            unreachable!("validated: only locks and semaphores are acquired (a condition's lock stands for it)")
         }
-        Object::Event(_) => unreachable!("validated: events are not acquired"),
-        Object::Unavailable(kind) => unavailable(kind),
     };
     state.serial += 1;
     let serial = state.serial;
@@ -346,15 +384,12 @@ async fn acquire<'w>(state: &mut TaskState<'w>, primitive: usize, scoped: bool) 
     serial
 }
 
-fn unavailable(kind: &str) -> ! {
-    panic!("racecheck-scenario: `{kind}` needs racecheck::sync::{kind}, which this build does not have yet")
-}
-
 /// Releases a hold (its guard or permit is dropped: the release event).
 fn release_hold(world: &World, held: Held<'_>) {
     match held.hold {
         Hold::Lock(guard) => drop(guard),
         Hold::Permit(permit) => drop(permit),
+        Hold::BoundedPermit(permit) => drop(permit),
         Hold::RLock => {
             if let Object::RLock(lock) = &world.primitives[held.primitive] {
                 if let Err(error) = lock.release() {
@@ -385,20 +420,22 @@ async fn perform<'w>(state: &mut TaskState<'w>, step: &Step) -> Flow {
                 // asyncio: `Semaphore.release()` without an acquire adds a
                 // permit.
                 (None, Object::Semaphore(semaphore)) => semaphore.add_permits(1),
-                // asyncio: `if self._value >= self._bound_value: raise
-                // ValueError(...)`, then the release.
-                (None, Object::BoundedSemaphore { semaphore, bound }) => {
-                    if semaphore.available_permits() >= *bound {
+                // A release by a task holding no permit: racecheck's
+                // `release()` brings back only a permit given up with
+                // `forget`, and the interpreter forgets none, so this is
+                // asyncio's `ValueError` (asyncio would raise it at the
+                // release that reaches the bound, which may be another
+                // task's, later).
+                (None, Object::BoundedSemaphore(semaphore)) => {
+                    if let Err(error) = semaphore.release() {
                         panic!(
-                            "ValueError: BoundedSemaphore `{}` released too many times (task '{}' at {})",
+                            "ValueError: {error}: `{}` released by task '{}', which holds no permit of it, at {}",
                             program.primitives[*primitive].name,
                             state.name,
                             state.at(step.pos)
                         );
                     }
-                    semaphore.add_permits(1);
                 }
-                (None, Object::Unavailable(kind)) => unavailable(kind),
                 (None, _) => panic!(
                     "RuntimeError: `{}` released by task '{}', which does not hold it, at {}",
                     program.primitives[*primitive].name,
@@ -427,8 +464,73 @@ async fn perform<'w>(state: &mut TaskState<'w>, step: &Step) -> Flow {
                 _ => object.wait().await,
             }
         }
-        StepKind::WaitCondition { .. } | StepKind::Notify { .. } => unavailable("Condition"),
-        StepKind::Put { .. } | StepKind::Get { .. } => unavailable("Queue"),
+        StepKind::WaitCondition {
+            condition,
+            lock,
+            while_,
+        } => wait_condition(state, step, *condition, *lock, while_.as_ref()).await,
+        StepKind::Notify {
+            condition,
+            lock,
+            count,
+        } => {
+            let Object::Condition(object) = &world.primitives[*condition] else {
+                unreachable!("validated: a condition")
+            };
+            if !state.held.iter().any(|held| held.primitive == *lock) {
+                panic!(
+                    "RuntimeError: cannot notify on un-acquired lock: `{}` by task '{}', which does not hold `{}`, at {}",
+                    step.text,
+                    state.name,
+                    program.primitives[*lock].name,
+                    state.at(step.pos)
+                );
+            }
+            match count {
+                None => object.notify_all(),
+                // asyncio's `notify(n)` with `n <= 0` wakes nobody.
+                Some(count) => object
+                    .notify(usize::try_from(state.eval(&step.text, count, step.pos)).unwrap_or(0)),
+            }
+        }
+        StepKind::Put { queue, value } => {
+            let Object::Queue { queue, unfinished } = &world.primitives[*queue] else {
+                unreachable!("validated: a queue")
+            };
+            let value = state.eval(&step.text, value, step.pos);
+            queue.put(value).await;
+            unfinished.set(unfinished.get() + 1);
+        }
+        StepKind::Get { queue, local } => {
+            let Object::Queue { queue, .. } = &world.primitives[*queue] else {
+                unreachable!("validated: a queue")
+            };
+            let value = queue.get().await;
+            if let Some(local) = local {
+                state.locals[*local] = Some(value);
+            }
+        }
+        StepKind::TaskDone(index) => {
+            let Object::Queue { queue, unfinished } = &world.primitives[*index] else {
+                unreachable!("validated: a queue")
+            };
+            if unfinished.get() == 0 {
+                panic!(
+                    "ValueError: task_done() called too many times on `{}` by task '{}' at {}",
+                    program.primitives[*index].name,
+                    state.name,
+                    state.at(step.pos)
+                );
+            }
+            unfinished.set(unfinished.get() - 1);
+            queue.task_done();
+        }
+        StepKind::JoinQueue(queue) => {
+            let Object::Queue { queue, .. } = &world.primitives[*queue] else {
+                unreachable!("validated: a queue")
+            };
+            queue.join().await;
+        }
         StepKind::Sleep(duration) => racecheck::time::sleep(*duration).await,
         StepKind::Yield => racecheck::yield_now().await,
         StepKind::Spawn(task) => {
@@ -472,6 +574,8 @@ async fn perform<'w>(state: &mut TaskState<'w>, step: &Step) -> Flow {
         StepKind::With { primitive, body } => {
             let serial = acquire(state, *primitive, true).await;
             let flow = run(state, body).await;
+            // The release at the block's end is the `with` step's.
+            attribute_events_to(Some(step.location));
             if let Some(position) = state.held.iter().position(|held| held.serial == serial) {
                 let held = state.held.remove(position);
                 release_hold(world, held);
@@ -515,4 +619,67 @@ async fn perform<'w>(state: &mut TaskState<'w>, step: &Step) -> Flow {
         }
     }
     Flow::Next
+}
+
+/// `wait C` (or `wait C while PRED`): the task's guard of `C`'s lock goes
+/// into the wait and comes back re-locked. `PRED` reads shared variables
+/// with the lock held, before waiting at all and after every wake-up, as
+/// asyncio's `wait_for` does.
+async fn wait_condition<'w>(
+    state: &mut TaskState<'w>,
+    step: &Step,
+    condition: usize,
+    lock: usize,
+    while_: Option<&Predicate>,
+) {
+    let world = state.world;
+    let Object::Condition(object) = &world.primitives[condition] else {
+        unreachable!("validated: a condition")
+    };
+    let Some(position) = state.held.iter().rposition(|held| held.primitive == lock) else {
+        panic!(
+            "RuntimeError: cannot wait on un-acquired lock: `{}` by task '{}', which does not hold `{}`, at {}",
+            step.text,
+            state.name,
+            world.program.primitives[lock].name,
+            state.at(step.pos)
+        );
+    };
+    let Hold::Lock(slot) = &mut state.held[position].hold else {
+        unreachable!("validated: a condition's lock is a Lock")
+    };
+    let guard = slot
+        .take()
+        .expect("a task holding a lock waits on one condition at a time");
+    let guard = match while_ {
+        None => object.wait(guard).await,
+        Some(predicate) => {
+            let holder: &TaskState<'w> = state;
+            object
+                .wait_while(guard, |_| {
+                    holder.eval(&predicate.text, &predicate.expr, predicate.pos) != 0
+                })
+                .await
+        }
+    };
+    let Hold::Lock(slot) = &mut state.held[position].hold else {
+        unreachable!("the hold stays in place while its guard waits")
+    };
+    *slot = Some(guard);
+}
+
+/// `report` with the interpreter's own source line taken out of the panics
+/// it raised: their messages name the scenario's `path:line:col`, and the
+/// line of this file that raised them says nothing about the scenario.
+pub(crate) fn without_interpreter_locations(mut report: Report) -> Report {
+    if let Some(failure) = &mut report.failure {
+        for kind in std::iter::once(&mut failure.kind).chain(&mut failure.also) {
+            if let FailureKind::Panic { location, .. } = kind {
+                if location.is_some_and(|location| location.file() == file!()) {
+                    *location = None;
+                }
+            }
+        }
+    }
+    report
 }

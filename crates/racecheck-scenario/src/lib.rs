@@ -46,7 +46,7 @@ mod run;
 
 pub use ast::{Expectation, FindingKind};
 pub use error::{LoadError, Pos};
-pub use run::{Outcome, RunSettings, Verdict};
+pub use run::{headline, Outcome, RunSettings, Verdict};
 
 use racecheck::{Schedule, Strategy};
 use std::path::{Path, PathBuf};
@@ -92,7 +92,8 @@ impl Scenario {
     /// problem.
     pub fn parse(source: &str, path: impl AsRef<Path>) -> Result<Scenario, LoadError> {
         let path = path.as_ref();
-        let program = parse::parse(source).map_err(|error| error.in_file(path))?;
+        let program = parse::parse(source, &path.display().to_string())
+            .map_err(|error| error.in_file(path))?;
         let name = path.file_stem().map_or_else(
             || path.display().to_string(),
             |stem| stem.to_string_lossy().into_owned(),
@@ -143,11 +144,11 @@ impl Scenario {
         let path = self.path.display().to_string();
         let test = move || interpret::execution(program.clone(), path.clone(), None);
         let started = Instant::now();
-        let report = if settings.jobs > 1 {
+        let report = interpret::without_interpreter_locations(if settings.jobs > 1 {
             builder.run_parallel(test)
         } else {
             builder.run(test)
-        };
+        });
         Outcome {
             verdict: run::judge(self.program.expectation, &report),
             report,
@@ -176,10 +177,10 @@ impl Scenario {
         let path = self.path.display().to_string();
         let recorder = log.clone();
         let started = Instant::now();
-        let report = builder.run(move || {
+        let report = interpret::without_interpreter_locations(builder.run(move || {
             recorder.borrow_mut().clear();
             interpret::execution(program.clone(), path.clone(), Some(recorder.clone()))
-        });
+        }));
         let steps = log.borrow().clone();
         Outcome {
             verdict: run::judge(self.program.expectation, &report),

@@ -7,6 +7,7 @@ use crate::ast::{
 };
 use crate::error::{Located, Pos, SourceMap};
 use crate::expr::{self, Var};
+use racecheck::Location;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use std::time::Duration;
@@ -46,6 +47,7 @@ const KEYWORDS: &[&str] = &[
     "notify_all",
     "put",
     "get",
+    "task_done",
     "sleep",
     "yield",
     "spawn",
@@ -62,15 +64,16 @@ const KEYWORDS: &[&str] = &[
 
 type Value<'i> = Spanned<DeValue<'i>>;
 
-/// Parses and validates a scenario's source.
-pub(crate) fn parse(source: &str) -> Result<Program, Located> {
+/// Parses and validates a scenario's source; `file` names it in the
+/// locations that the execution's events are attributed to.
+pub(crate) fn parse(source: &str, file: &str) -> Result<Program, Located> {
     let map = SourceMap::new(source);
     let document = DeTable::parse(source).map_err(|error| {
         let pos = map.pos(error.span().map_or(0, |span| span.start));
         let message = error.message().trim().replace('\n', " ");
         Located::new(pos, format!("invalid TOML: {message}"))
     })?;
-    Loader::new(&map, source).document(document.get_ref())
+    Loader::new(&map, source, file).document(document.get_ref())
 }
 
 /// A string value and where its characters are in the file.
@@ -143,6 +146,8 @@ impl Scope {
 
 struct Loader<'m, 's> {
     map: &'m SourceMap<'s>,
+    /// The scenario's path, for [`Loader::location`].
+    file: &'m str,
     program: Program,
     /// Names declared so far, for duplicate and kind errors.
     names: BTreeMap<String, &'static str>,
@@ -152,10 +157,11 @@ struct Loader<'m, 's> {
 }
 
 impl<'m, 's> Loader<'m, 's> {
-    fn new(map: &'m SourceMap<'s>, source: &str) -> Loader<'m, 's> {
+    fn new(map: &'m SourceMap<'s>, source: &str, file: &'m str) -> Loader<'m, 's> {
         let assigned_anywhere = assigned_names(source);
         Loader {
             map,
+            file,
             program: Program {
                 description: String::new(),
                 expectation: Expectation::Pass,
@@ -178,6 +184,21 @@ impl<'m, 's> Loader<'m, 's> {
 
     fn pos(&self, span: Range<usize>) -> Pos {
         self.map.pos(span.start)
+    }
+
+    /// `pos` in the scenario file, as the runtime records locations
+    /// (interned once here, not at every step of every execution).
+    fn location(&self, pos: Pos) -> Location {
+        Location::from_parts(self.file, pos.line, pos.column)
+    }
+
+    fn step(&self, pos: Pos, text: String, kind: StepKind) -> Step {
+        Step {
+            pos,
+            location: self.location(pos),
+            text,
+            kind,
+        }
     }
 
     fn error<T>(&self, span: Range<usize>, message: impl Into<String>) -> Result<T, Located> {
@@ -340,7 +361,12 @@ impl<'m, 's> Loader<'m, 's> {
                     &format!("shared variable `{name}`'s initial value"),
                     (i64::MIN, i64::MAX),
                 )?;
-                self.program.shared.push(SharedVariable { name, initial });
+                let location = self.location(self.pos(key.span()));
+                self.program.shared.push(SharedVariable {
+                    name,
+                    initial,
+                    location,
+                });
             }
         }
         if let Some(primitives) = document.get("primitives") {
@@ -377,6 +403,7 @@ impl<'m, 's> Loader<'m, 's> {
                 return self.error(task.span(), "a [[task]] needs a `name`");
             };
             let name_text = self.text(name, "a task's `name`")?;
+            let location = self.location(name_text.at(0));
             let key = Spanned::new(name.span(), std::borrow::Cow::Borrowed(name_text.value));
             let name = self.declare(&key, "task")?;
             let count = match table.get("count") {
@@ -407,6 +434,7 @@ impl<'m, 's> Loader<'m, 's> {
                 count,
                 start,
                 steps: Vec::new(),
+                location,
             });
         }
         if let Some(functions) = functions {
@@ -465,6 +493,7 @@ impl<'m, 's> Loader<'m, 's> {
             self.program.primitives.push(Primitive {
                 name: name.clone(),
                 kind: PrimitiveKind::Lock,
+                location: self.location(self.pos(key.span())),
             });
             pending.push((index, kind, argument, text));
         }
@@ -528,8 +557,10 @@ impl<'m, 's> Loader<'m, 's> {
                             }
                         }
                         None => {
-                            let name = format!("{}.lock", self.program.primitives[index].name);
-                            self.program.primitives.push(Primitive { name, kind: PrimitiveKind::Lock });
+                            let condition = &self.program.primitives[index];
+                            let name = format!("{}.lock", condition.name);
+                            let location = condition.location;
+                            self.program.primitives.push(Primitive { name, kind: PrimitiveKind::Lock, location });
                             self.program.primitives.len() - 1
                         }
                     };
@@ -644,11 +675,11 @@ impl<'m, 's> Loader<'m, 's> {
                 *inner.scoped.entry(primitive).or_insert(0) += 1;
                 let body = self.steps(body, &mut inner, "`do`")?;
                 *inner.scoped.entry(primitive).or_insert(1) -= 1;
-                Step {
+                self.step(
                     pos,
-                    text: format!("with {name}"),
-                    kind: StepKind::With { primitive, body },
-                }
+                    format!("with {name}"),
+                    StepKind::With { primitive, body },
+                )
             }
             "if" => {
                 let condition = self.predicate_of_locals(head_value, scope)?;
@@ -660,33 +691,33 @@ impl<'m, 's> Loader<'m, 's> {
                     None => Vec::new(),
                 };
                 scope.merge_block(other);
-                Step {
+                self.step(
                     pos,
-                    text: format!("if {}", condition.text),
-                    kind: StepKind::If {
+                    format!("if {}", condition.text),
+                    StepKind::If {
                         condition,
                         then,
                         otherwise,
                     },
-                }
+                )
             }
             "while" => {
                 let condition = self.predicate_of_locals(head_value, scope)?;
                 let body = self.steps(body, &mut inner, "`do`")?;
-                Step {
+                self.step(
                     pos,
-                    text: format!("while {}", condition.text),
-                    kind: StepKind::While { condition, body },
-                }
+                    format!("while {}", condition.text),
+                    StepKind::While { condition, body },
+                )
             }
             _ => {
                 let times = self.integer(head_value, "`repeat`", (0, REPEAT_MAX))? as u32;
                 let body = self.steps(body, &mut inner, "`do`")?;
-                Step {
+                self.step(
                     pos,
-                    text: format!("repeat {times}"),
-                    kind: StepKind::Repeat { times, body },
-                }
+                    format!("repeat {times}"),
+                    StepKind::Repeat { times, body },
+                )
             }
         };
         scope.merge_block(inner);
@@ -884,11 +915,7 @@ impl<'m, 's> Loader<'m, 's> {
                         StepKind::Assign { local, value }
                     }
                 };
-                return Ok(Step {
-                    pos,
-                    text: step_text,
-                    kind,
-                });
+                return Ok(self.step(pos, step_text, kind));
             }
         }
         let name_after = |what: &str| -> Result<(&str, Pos), Located> {
@@ -972,13 +999,21 @@ impl<'m, 's> Loader<'m, 's> {
             }
             "notify" | "notify_all" => {
                 let (name, at) = name_after("a condition")?;
-                self.no_more(&words, 2, text)?;
                 let (condition, kind) = self.expect_kind(name, at, first, &["Condition"])?;
                 let PrimitiveKind::Condition { lock } = kind else {
                     return Err(Located::new(at, "expected a condition"));
                 };
                 self.needs_lock(name, lock, pos, scope, first)?;
-                StepKind::Notify { condition, lock, all: first == "notify_all" }
+                // `notify C n`: asyncio's `C.notify(n)`, `n` over locals.
+                let count = match (first, word(2)) {
+                    ("notify_all", _) => {
+                        self.no_more(&words, 2, text)?;
+                        None
+                    }
+                    (_, None) => Some(expr::Expr::Int(1)),
+                    (_, Some((_, count_at))) => Some(self.local_expr(text, count_at, scope)?),
+                };
+                StepKind::Notify { condition, lock, count }
             }
             "put" => {
                 let (name, at) = name_after("a queue")?;
@@ -989,11 +1024,15 @@ impl<'m, 's> Loader<'m, 's> {
                 let value = self.local_expr(text, value_at, scope)?;
                 StepKind::Put { queue, value }
             }
-            "get" => {
+            "get" | "task_done" => {
                 let (name, at) = name_after("a queue")?;
                 self.no_more(&words, 2, text)?;
-                let (queue, _) = self.expect_kind(name, at, "get", &["Queue"])?;
-                StepKind::Get { queue, local: None }
+                let (queue, _) = self.expect_kind(name, at, first, &["Queue"])?;
+                if first == "get" {
+                    StepKind::Get { queue, local: None }
+                } else {
+                    StepKind::TaskDone(queue)
+                }
             }
             "sleep" => {
                 let (duration, at) = name_after("a duration such as `10ms`")?;
@@ -1011,6 +1050,10 @@ impl<'m, 's> Loader<'m, 's> {
             "spawn" | "join" => {
                 let (name, at) = name_after("a task")?;
                 self.no_more(&words, 2, text)?;
+                if first == "join" && self.program.primitives.iter().any(|p| p.name == name) {
+                    let (queue, _) = self.expect_kind(name, at, "join", &["Queue"])?;
+                    return Ok(self.step(pos, step_text, StepKind::JoinQueue(queue)));
+                }
                 let Some(task) = self.program.tasks.iter().position(|task| task.name == name) else {
                     return Err(Located::new(at, format!("undefined task `{name}`")));
                 };
@@ -1043,17 +1086,13 @@ impl<'m, 's> Loader<'m, 's> {
                     text.at(first_at),
                     format!(
                         "unknown step `{other}` (expected acquire, release, `x = read v`, `write v = ...`, \
-                         `x = ...`, set, clear, wait, notify, notify_all, put, get, sleep, yield, spawn, \
-                         join, assert, call, fail, or a block table)"
+                         `x = ...`, set, clear, wait, notify, notify_all, put, get, task_done, sleep, yield, \
+                         spawn, join, assert, call, fail, or a block table)"
                     ),
                 ))
             }
         };
-        Ok(Step {
-            pos,
-            text: step_text,
-            kind,
-        })
+        Ok(self.step(pos, step_text, kind))
     }
 
     fn needs_lock(

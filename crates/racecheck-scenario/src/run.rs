@@ -3,7 +3,7 @@
 
 use crate::ast::{Expectation, FindingKind};
 use racecheck::sched::Shard;
-use racecheck::{Check, Failure, FailureKind, Finding, Report, Strategy};
+use racecheck::{Check, FailureKind, Finding, Report, Strategy};
 use std::fmt;
 use std::time::Duration;
 
@@ -99,7 +99,7 @@ impl Outcome {
     pub fn finding(&self) -> Option<String> {
         let first_line = |text: String| short(text.lines().next().unwrap_or(""));
         match &self.report.failure {
-            Some(failure) => Some(headline(failure)),
+            Some(failure) => Some(headline(&failure.kind)),
             None => self
                 .report
                 .warnings
@@ -155,10 +155,24 @@ fn finding_kind(finding: &Finding) -> FindingKind {
     }
 }
 
-/// The first line of a failure, with a panic's message rather than the
-/// interpreter's location.
-fn headline(failure: &Failure) -> String {
-    match &failure.kind {
+/// One line naming a failure, for tables and lists: a panic's first line
+/// of message (which names the scenario's `path:line:col`), or a finding's
+/// first line.
+///
+/// ```
+/// let panic = racecheck::FailureKind::Panic {
+///     task: racecheck::TaskId(1),
+///     task_name: "worker".into(),
+///     message: "assertion failed: `n > 0` (n = 0) at q.toml:9:6\nmore".into(),
+///     location: None,
+/// };
+/// assert_eq!(
+///     racecheck_scenario::headline(&panic),
+///     "task 'worker' panicked: assertion failed: `n > 0` (n = 0) at q.toml:9:6"
+/// );
+/// ```
+pub fn headline(kind: &FailureKind) -> String {
+    match kind {
         FailureKind::Panic {
             task_name, message, ..
         } => format!(
@@ -169,18 +183,9 @@ fn headline(failure: &Failure) -> String {
     }
 }
 
-/// A finding's first line without the interpreter's source locations
-/// (` (created at .../interpret.rs:12:5)`), which say nothing about the
-/// scenario.
+/// A finding's first line, without the colon that introduces its details.
 fn short(line: &str) -> String {
-    let mut line = line.trim().trim_end_matches(':').to_string();
-    while let Some(start) = line.find(" (created at ") {
-        let Some(length) = line[start..].find(')') else {
-            break;
-        };
-        line.replace_range(start..start + length + 1, "");
-    }
-    line
+    line.trim().trim_end_matches(':').to_string()
 }
 
 /// The verdict on `report` for `expectation`.
@@ -188,14 +193,17 @@ pub(crate) fn judge(expectation: Expectation, report: &Report) -> Verdict {
     let failure = report.failure.as_ref();
     if let Some(failure) = failure.filter(|failure| failure.kind.is_schedule_error()) {
         return Verdict::Unmet {
-            reason: headline(failure),
+            reason: headline(&failure.kind),
         };
     }
     let unmet = |reason: String| Verdict::Unmet { reason };
     match expectation {
         Expectation::Pass => match failure {
             None => Verdict::Met,
-            Some(failure) => unmet(format!("expected no finding, found: {}", headline(failure))),
+            Some(failure) => unmet(format!(
+                "expected no finding, found: {}",
+                headline(&failure.kind)
+            )),
         },
         Expectation::NoRace | Expectation::NoDeadlock => {
             let about = if expectation == Expectation::NoRace {
@@ -208,11 +216,11 @@ pub(crate) fn judge(expectation: Expectation, report: &Report) -> Verdict {
                 Some(failure) if kind_of(&failure.kind) == Some(about) => unmet(format!(
                     "expected no {}, found: {}",
                     about.name(),
-                    headline(failure)
+                    headline(&failure.kind)
                 )),
                 Some(failure) => unmet(format!(
                     "the exploration stopped at another failure before its budget: {}",
-                    headline(failure)
+                    headline(&failure.kind)
                 )),
             }
         }
@@ -230,7 +238,7 @@ pub(crate) fn judge(expectation: Expectation, report: &Report) -> Verdict {
                 return Verdict::Met;
             }
             match failure {
-                Some(failure) => unmet(format!("expected a {}, found instead: {}", kind.name(), headline(failure))),
+                Some(failure) => unmet(format!("expected a {}, found instead: {}", kind.name(), headline(&failure.kind))),
                 None => unmet(format!(
                     "expected a {}, but none of the {} executions had one (raise the iterations, or try --strategy pct)",
                     kind.name(),

@@ -31,7 +31,7 @@ fn errors_are_located_and_name_what_was_expected() {
         ("description = \"d\"\n[shared]\nx = 0\n[primitives]\nx = \"Lock\"\n", "s.toml:5:1: `x` is already declared as a shared variable"),
         // Steps.
         ("description = \"d\"\n[[task]]\nname = \"t\"\nsteps = [\"acquire db\"]\n", "s.toml:4:19: undefined primitive `db` (declare it in [primitives])"),
-        ("description = \"d\"\n[[task]]\nname = \"t\"\nsteps = [\"jump\"]\n", "s.toml:4:11: unknown step `jump` (expected acquire, release, `x = read v`, `write v = ...`, `x = ...`, set, clear, wait, notify, notify_all, put, get, sleep, yield, spawn, join, assert, call, fail, or a block table)"),
+        ("description = \"d\"\n[[task]]\nname = \"t\"\nsteps = [\"jump\"]\n", "s.toml:4:11: unknown step `jump` (expected acquire, release, `x = read v`, `write v = ...`, `x = ...`, set, clear, wait, notify, notify_all, put, get, task_done, sleep, yield, spawn, join, assert, call, fail, or a block table)"),
         ("description = \"d\"\n[shared]\nrows = 0\n[[task]]\nname = \"t\"\nsteps = [\"write rows = n + 1\"]\n", "s.toml:6:24: undefined local `n` (assign it first, e.g. `n = read <shared>` or `n = 0`)"),
         ("description = \"d\"\n[shared]\nrows = 0\n[[task]]\nname = \"t\"\nsteps = [\"n = read rows\", \"write rows = (n + 1\"]\n", "s.toml:6:47: expected `)` to close the `(` at column 41"),
         ("description = \"d\"\n[shared]\nrows = 0\n[[task]]\nname = \"t\"\nsteps = [\"assert rows > 0\"]\n", "s.toml:6:18: `rows` is a shared variable: read it into a local first (`n = read rows`)"),

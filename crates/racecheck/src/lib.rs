@@ -49,7 +49,7 @@ pub use racecheck_sched::{
     block_on, spawn, spawn_named, thread, timeline, yield_now, Failure, FailureKind, Granularity,
     JoinHandle, Minimized, Report, Strategy, STACK_SIZE_DEFAULT, TIMELINE_EVENTS_MAX,
 };
-pub use racecheck_trace::{Schedule, ScheduleError, TaskId, Trace};
+pub use racecheck_trace::{Location, Schedule, ScheduleError, TaskId, Trace};
 
 /// The detector's findings in detail, and its analyses for saved traces.
 /// See [`racecheck_detect`].
@@ -65,9 +65,11 @@ pub mod sync {
 }
 
 /// The runtime underneath: custom strategies ([`sched::Scheduler`],
-/// [`sched::explore_with`]) and the schedulers themselves. See
-/// [`racecheck_sched`].
+/// [`sched::explore_with`]), the schedulers themselves, and
+/// [`sched::attribute_events_to`] for interpreters whose users' code is not
+/// Rust. See [`racecheck_sched`].
 pub mod sched {
+    pub use racecheck_sched::rt::attribute_events_to;
     pub use racecheck_sched::{
         explore, explore_parallel, explore_with, BoundedScheduler, Config, ExhaustiveScheduler,
         PctScheduler, RandomScheduler, ReplayScheduler, Scheduler, Shard,
