@@ -23,6 +23,28 @@
 //! or an unmet expectation, 2 a usage or input error (a malformed scenario
 //! prints `file:line:col: message`).
 
+/// `println!` that ends the process quietly when stdout is gone (piped into
+/// `head`, say) instead of panicking: exit code 141, as if killed by
+/// SIGPIPE.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stdout().lock(), $($arg)*).is_err() {
+            std::process::exit(141);
+        }
+    }};
+}
+
+/// `print!`, quiet on a closed stdout like [`say!`].
+macro_rules! say_raw {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if write!(std::io::stdout().lock(), $($arg)*).is_err() {
+            std::process::exit(141);
+        }
+    }};
+}
+
 mod output;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -104,6 +126,10 @@ enum Command {
         /// `racecheck replay --from`.
         #[arg(long, value_name = "DIR")]
         save_failures: Option<PathBuf>,
+        /// Print the full report (finding, timeline, replay line) of every
+        /// scenario with a finding, the expected ones too.
+        #[arg(long)]
+        reports: bool,
     },
     /// Re-run exactly one execution of a scenario and print its whole
     /// timeline and the finding.
@@ -167,6 +193,7 @@ fn main() -> ExitCode {
             junit,
             json,
             save_failures,
+            reports,
         } => strategy_of(strategy, depth, preemption_bound).and_then(|strategy| {
             let settings = RunSettings {
                 strategy,
@@ -182,7 +209,7 @@ fn main() -> ExitCode {
                 json,
                 save_failures,
             };
-            run(&paths, &settings, &outputs)
+            run(&paths, &settings, &outputs, reports)
         }),
         Command::Replay {
             file,
@@ -197,7 +224,7 @@ fn main() -> ExitCode {
         Command::List { path } => list(&path),
         Command::Schedule { schedule } => match schedule.trim().parse::<Schedule>() {
             Ok(schedule) => {
-                print!("{}", describe(&schedule));
+                say_raw!("{}", describe(&schedule));
                 Ok(ExitCode::SUCCESS)
             }
             Err(error) => Err(InputError(format!("invalid schedule: {error}"))),
@@ -270,6 +297,7 @@ fn run(
     paths: &[PathBuf],
     settings: &RunSettings,
     outputs: &output::Outputs,
+    reports: bool,
 ) -> Result<ExitCode, InputError> {
     let scenarios = load_all(paths)?;
     let progress = if std::io::stderr().is_terminal() {
@@ -293,16 +321,16 @@ fn run(
         results.push((scenario, outcome));
     }
     progress.finish_and_clear();
-    print!("{}", output::summary_table(&results));
+    say_raw!("{}", output::summary_table(&results));
     let mut unmet = 0;
     for (scenario, outcome) in &results {
         if !outcome.verdict.is_met() {
             unmet += 1;
-            println!();
-            println!("=== {}: {}", scenario.name(), outcome.verdict);
+            say!("");
+            say!("=== {}: {}", scenario.name(), outcome.verdict);
             match &outcome.report.failure {
-                Some(failure) => println!("{failure}"),
-                None => println!("  ({})", outcome.report.summary()),
+                Some(failure) => say!("{failure}"),
+                None => say!("  ({})", outcome.report.summary()),
             }
         }
     }
@@ -317,13 +345,21 @@ fn run(
         })
         .collect();
     if !found.is_empty() {
-        println!();
-        println!("findings of the scenarios that demonstrate a bug:");
+        say!("");
+        say!("findings of the scenarios that demonstrate a bug:");
         for (scenario, outcome) in found {
+            if let (true, Some(failure)) = (reports, &outcome.report.failure) {
+                say!(
+                    "\n=== {} (expected: {})",
+                    scenario.name(),
+                    scenario.expectation()
+                );
+                say!("{failure}");
+            }
             let finding = outcome.finding().unwrap_or_default();
-            println!("  {}: {finding}", scenario.name());
+            say!("  {}: {finding}", scenario.name());
             if let Some(failure) = &outcome.report.failure {
-                println!(
+                say!(
                     "    replay: racecheck replay {} --schedule {}",
                     scenario.path().display(),
                     failure.schedule
@@ -331,8 +367,8 @@ fn run(
             }
         }
     }
-    println!();
-    println!(
+    say!("");
+    say!(
         "{} scenarios: {} met, {unmet} unmet ({:.2}s)",
         results.len(),
         results.len() - unmet,
@@ -369,36 +405,36 @@ fn replay(
         .parse()
         .map_err(|error| InputError(format!("invalid schedule: {error}")))?;
     let outcome = scenario.replay(&schedule);
-    println!(
+    say!(
         "scenario {} ({}), expects: {}",
         scenario.name(),
         scenario.path().display(),
         scenario.expectation()
     );
-    println!("schedule {schedule}");
-    println!();
+    say!("schedule {schedule}");
+    say!("");
     if let Some(failure) = &outcome.report.failure {
         if failure.kind.is_schedule_error() {
             return Err(InputError(format!("{}", failure.kind)));
         }
-        print!("{}", racecheck::timeline(&failure.trace, usize::MAX));
-        println!();
+        say_raw!("{}", racecheck::timeline(&failure.trace, usize::MAX));
+        say!("");
     }
-    println!("scenario steps as they started:");
+    say!("scenario steps as they started:");
     for step in &outcome.steps {
-        println!("  {step}");
+        say!("  {step}");
     }
-    println!();
+    say!("");
     match &outcome.report.failure {
         Some(failure) => {
-            println!("racecheck: {}", failure.kind);
+            say!("racecheck: {}", failure.kind);
             for other in &failure.also {
-                println!(
+                say!(
                     "  (this execution also: {})",
                     racecheck_scenario::headline(other)
                 );
             }
-            println!(
+            say!(
                 "expectation {}: {}",
                 scenario.expectation(),
                 outcome.verdict
@@ -406,8 +442,8 @@ fn replay(
             Ok(ExitCode::from(1))
         }
         None => {
-            println!("the execution passed: no finding");
-            println!(
+            say!("the execution passed: no finding");
+            say!(
                 "expectation {}: {}",
                 scenario.expectation(),
                 outcome.verdict
@@ -425,31 +461,31 @@ fn explain(file: &Path, schedule: &str, dot: &Path) -> Result<ExitCode, InputErr
         .map_err(|error| InputError(format!("invalid schedule: {error}")))?;
     let outcome = scenario.replay(&schedule);
     let Some(failure) = &outcome.report.failure else {
-        println!("the execution passed: nothing to explain");
+        say!("the execution passed: nothing to explain");
         return Ok(ExitCode::SUCCESS);
     };
     if failure.kind.is_schedule_error() {
         return Err(InputError(format!("{}", failure.kind)));
     }
-    println!("racecheck: {}", failure.kind);
-    println!();
+    say!("racecheck: {}", failure.kind);
+    say!("");
     match failure.dot() {
         Some(graph) => {
             std::fs::write(dot, &graph)
                 .map_err(|error| InputError(format!("{}: {error}", dot.display())))?;
             let nodes = graph.lines().filter(|line| line.contains("[label")).count();
-            println!(
+            say!(
                 "wrote the happens-before graph around the finding ({nodes} nodes) to {}",
                 dot.display()
             );
-            println!(
+            say!(
                 "  nodes are the events of the tasks involved; solid edges order them \
                  (program order, locks, joins, ...); the finding's events are highlighted, \
                  and two accesses with no path between them are the race"
             );
-            println!("  render it with: dot -Tsvg {} -o finding.svg", dot.display());
+            say!("  render it with: dot -Tsvg {} -o finding.svg", dot.display());
         }
-        None => println!(
+        None => say!(
             "a {} has no happens-before graph; `racecheck replay {} --schedule {schedule}` shows its timeline",
             outcome.finding().unwrap_or_default(),
             file.display()
@@ -471,7 +507,7 @@ fn list(path: &Path) -> Result<ExitCode, InputError> {
         .max()
         .unwrap_or(0);
     for scenario in &scenarios {
-        println!(
+        say!(
             "{:<width$}  {:<expectation_width$}  {}",
             scenario.name(),
             scenario.expectation().to_string(),

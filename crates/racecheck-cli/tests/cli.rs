@@ -250,3 +250,47 @@ fn a_damaged_schedule_is_an_input_error() {
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output.stderr).contains("invalid schedule"));
 }
+
+#[test]
+fn reports_show_the_expected_findings_in_full() {
+    let output = racecheck(&[
+        "run",
+        "scenarios/web_scraper_lost_update.toml",
+        "scenarios/web_scraper_locked.toml",
+        "--reports",
+    ]);
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("data race on Shared 'rows'"), "{stdout}");
+    assert!(
+        stdout.contains("write by 'scraper-")
+            && stdout.contains("web_scraper_lost_update.toml:18:"),
+        "the race names the scenario's lines: {stdout}"
+    );
+    assert!(stdout.contains("timeline ("), "{stdout}");
+    assert!(!stdout.contains("interpret.rs"), "{stdout}");
+}
+
+#[test]
+fn a_closed_stdout_ends_the_run_quietly() {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_racecheck"))
+        .args(["run", "scenarios/", "--iterations", "20"])
+        .current_dir(workspace())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    drop(child.stdout.take());
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("piped")
+        .read_to_string(&mut stderr)
+        .expect("stderr reads");
+    let status = child.wait().expect("the binary ends");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(status.code(), Some(141));
+}
