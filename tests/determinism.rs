@@ -1,14 +1,19 @@
-//! Determinism, property-tested: random programs of tasks and operations,
-//! run twice with the same seed, give identical schedules and traces; the
-//! schedule of a failure replays to the identical trace and failure.
+//! Determinism, property-tested: random programs of tasks (async tasks and
+//! threads) and operations over every primitive, at await and at step
+//! granularity, run twice with the same seed, give identical schedules and
+//! traces; the schedule of a failure replays to the identical trace and
+//! failure.
 //!
 //! Programs are data, run by a small interpreter over racecheck's
 //! primitives, so proptest can generate and shrink them.
 
 use proptest::prelude::*;
-use racecheck::sync::{mpsc, Event, Mutex, Notify, Semaphore, Shared};
+use racecheck::sync::atomic::{AtomicU64, Ordering};
+use racecheck::sync::{
+    broadcast, mpsc, watch, Condition, Event, Mutex, Notify, Queue, Semaphore, Shared,
+};
 use racecheck::time::sleep;
-use racecheck::{Builder, Failure};
+use racecheck::{Builder, Failure, Granularity};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -54,9 +59,67 @@ enum Operation {
         counter: usize,
         bound: u64,
     },
+    /// Load, then store one more: a lost update at step granularity.
+    AtomicIncrement {
+        atomic: usize,
+    },
+    Put {
+        queue: usize,
+    },
+    Get {
+        queue: usize,
+    },
+    /// Lock, notify the condition, unlock.
+    ConditionNotify {
+        condition: usize,
+    },
+    /// Lock, wait for a notification (at most one wait per call), unlock.
+    ConditionWait {
+        condition: usize,
+    },
+    WatchSend {
+        watch: usize,
+    },
+    BroadcastSend {
+        broadcast: usize,
+    },
+    BroadcastRecv {
+        broadcast: usize,
+    },
 }
 
 fn operation() -> impl Strategy<Value = Operation> {
+    prop_oneof![
+        4 => first_operations(),
+        1 => newer_operations(),
+    ]
+}
+
+fn newer_operations() -> impl Strategy<Value = Operation> {
+    let object = 0..OBJECTS;
+    prop_oneof![
+        object
+            .clone()
+            .prop_map(|atomic| Operation::AtomicIncrement { atomic }),
+        object.clone().prop_map(|queue| Operation::Put { queue }),
+        object.clone().prop_map(|queue| Operation::Get { queue }),
+        object
+            .clone()
+            .prop_map(|condition| Operation::ConditionNotify { condition }),
+        object
+            .clone()
+            .prop_map(|condition| Operation::ConditionWait { condition }),
+        object
+            .clone()
+            .prop_map(|watch| Operation::WatchSend { watch }),
+        object
+            .clone()
+            .prop_map(|broadcast| Operation::BroadcastSend { broadcast }),
+        object.prop_map(|broadcast| Operation::BroadcastRecv { broadcast }),
+    ]
+}
+
+fn first_operations() -> impl Strategy<Value = Operation> {
     let object = 0..OBJECTS;
     prop_oneof![
         Just(Operation::Yield),
@@ -106,10 +169,22 @@ struct World {
     events: Vec<Event>,
     senders: Vec<mpsc::Sender<u64>>,
     receivers: Vec<Mutex<mpsc::Receiver<u64>>>,
+    atomics: Vec<AtomicU64>,
+    queues: Vec<Queue<u64>>,
+    conditions: Vec<(Mutex<()>, Condition)>,
+    watches: Vec<watch::Sender<u64>>,
+    broadcasts: Vec<broadcast::Sender<u64>>,
+    subscribers: Vec<Mutex<broadcast::Receiver<u64>>>,
 }
 
 impl World {
     fn new() -> World {
+        let (broadcasts, subscribers) = (0..OBJECTS)
+            .map(|_| {
+                let (sender, receiver) = broadcast::channel(2);
+                (sender, Mutex::new(receiver))
+            })
+            .unzip();
         let (senders, receivers) = (0..OBJECTS)
             .map(|_| {
                 let (sender, receiver) = mpsc::channel(1);
@@ -124,6 +199,14 @@ impl World {
             events: (0..OBJECTS).map(|_| Event::new()).collect(),
             senders,
             receivers,
+            atomics: (0..OBJECTS).map(|_| AtomicU64::new(0)).collect(),
+            queues: (0..OBJECTS).map(|_| Queue::new(1)).collect(),
+            conditions: (0..OBJECTS)
+                .map(|_| (Mutex::new(()), Condition::new()))
+                .collect(),
+            watches: (0..OBJECTS).map(|_| watch::channel(0).0).collect(),
+            broadcasts,
+            subscribers,
         }
     }
 
@@ -159,20 +242,57 @@ impl World {
                     "counter above {bound}"
                 );
             }
+            Operation::AtomicIncrement { atomic } => {
+                let seen = self.atomics[atomic].load(Ordering::Acquire);
+                self.atomics[atomic].store(seen + 1, Ordering::Release);
+            }
+            Operation::Put { queue } => self.queues[queue].put(1).await,
+            Operation::Get { queue } => {
+                self.queues[queue].get().await;
+            }
+            Operation::ConditionNotify { condition } => {
+                let (lock, condition) = &self.conditions[condition];
+                let _guard = lock.lock().await;
+                condition.notify_one();
+            }
+            Operation::ConditionWait { condition } => {
+                let (lock, condition) = &self.conditions[condition];
+                drop(condition.wait(lock.lock().await).await);
+            }
+            Operation::WatchSend { watch } => {
+                let _ = self.watches[watch].send(1);
+            }
+            Operation::BroadcastSend { broadcast } => {
+                let _ = self.broadcasts[broadcast].send(1);
+            }
+            Operation::BroadcastRecv { broadcast } => {
+                let _ = self.subscribers[broadcast].lock().await.recv().await;
+            }
         }
     }
 }
 
-async fn interpret(program: Arc<Vec<Vec<Operation>>>) {
+/// Runs each list of operations as a task; at step granularity the odd ones
+/// as threads, which block on each operation.
+async fn interpret(program: Arc<Vec<Vec<Operation>>>, granularity: Granularity) {
     let world = Arc::new(World::new());
     let tasks: Vec<_> = (0..program.len())
         .map(|index| {
             let (world, program) = (world.clone(), program.clone());
-            racecheck::spawn(async move {
-                for operation in &program[index] {
-                    world.perform(operation).await;
-                }
-            })
+            if granularity == Granularity::Step && index % 2 == 1 {
+                racecheck::thread::spawn(move || {
+                    for operation in &program[index] {
+                        racecheck::block_on(world.perform(operation));
+                    }
+                })
+                .into_future()
+            } else {
+                racecheck::spawn(async move {
+                    for operation in &program[index] {
+                        world.perform(operation).await;
+                    }
+                })
+            }
         })
         .collect();
     for task in tasks {
@@ -186,6 +306,7 @@ fn run_once(
     program: &Arc<Vec<Vec<Operation>>>,
     strategy: racecheck::Strategy,
     seed: u64,
+    granularity: Granularity,
 ) -> Failure {
     let program = program.clone();
     Builder::new()
@@ -193,31 +314,44 @@ fn run_once(
         .iterations(1)
         .max_steps(2_000)
         .strategy(strategy)
-        .run(move || interpret(program.clone()))
+        .granularity(granularity)
+        .run(move || interpret(program.clone(), granularity))
         .failure
         .expect("every execution fails, at the latest at its end")
+}
+
+fn granularity() -> impl Strategy<Value = Granularity> {
+    prop_oneof![Just(Granularity::Await), Just(Granularity::Step)]
 }
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(128))]
 
     #[test]
-    fn the_same_seed_gives_the_same_schedule_and_trace(program in program(), seed in any::<u64>()) {
+    fn the_same_seed_gives_the_same_schedule_and_trace(
+        program in program(),
+        seed in any::<u64>(),
+        granularity in granularity(),
+    ) {
         let program = Arc::new(program);
-        let first = run_once(&program, racecheck::Strategy::Random, seed);
-        let second = run_once(&program, racecheck::Strategy::Random, seed);
+        let first = run_once(&program, racecheck::Strategy::Random, seed, granularity);
+        let second = run_once(&program, racecheck::Strategy::Random, seed, granularity);
         prop_assert_eq!(&first.schedule, &second.schedule);
         prop_assert_eq!(&first.trace, &second.trace);
         prop_assert_eq!(&first.kind, &second.kind);
     }
 
     #[test]
-    fn replaying_the_schedule_gives_the_same_trace_and_failure(program in program(), seed in any::<u64>()) {
+    fn replaying_the_schedule_gives_the_same_trace_and_failure(
+        program in program(),
+        seed in any::<u64>(),
+        granularity in granularity(),
+    ) {
         let program = Arc::new(program);
-        let original = run_once(&program, racecheck::Strategy::Random, seed);
+        let original = run_once(&program, racecheck::Strategy::Random, seed, granularity);
         let printed = original.schedule.to_string();
         let parsed: racecheck::Schedule = printed.parse().unwrap();
-        let replayed = run_once(&program, racecheck::Strategy::Replay(parsed), seed);
+        let replayed = run_once(&program, racecheck::Strategy::Replay(parsed), seed, granularity);
         prop_assert_eq!(&replayed.kind, &original.kind);
         prop_assert_eq!(&replayed.trace, &original.trace);
         prop_assert_eq!(&replayed.schedule, &original.schedule);
@@ -243,7 +377,7 @@ fn the_first_failure_of_an_exploration_is_the_same_every_time() {
         let racy = racy.clone();
         Builder::new()
             .seed(42)
-            .run(move || interpret(racy.clone()))
+            .run(move || interpret(racy.clone(), Granularity::Await))
             .failure
             .expect("a failure")
     };
