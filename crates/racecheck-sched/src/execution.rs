@@ -169,6 +169,9 @@ pub(crate) struct Execution {
     pub(crate) spawned: Vec<TaskFuture>,
     /// Where tasks switch: at awaits only, or at every visible operation.
     pub(crate) granularity: Granularity,
+    /// The running task's attributed source (its slot's `source`), kept
+    /// here so that recording an event reads one field.
+    pub(crate) source: Option<Location>,
 }
 
 impl Execution {
@@ -188,6 +191,7 @@ impl Execution {
             schedule: Schedule::new(),
             spawned: Vec::new(),
             granularity: Granularity::Await,
+            source: None,
         }
     }
 
@@ -211,6 +215,7 @@ impl Execution {
         self.schedule.clear();
         self.spawned.clear();
         self.granularity = granularity;
+        self.source = None;
         STEP_GRANULARITY.set(granularity == Granularity::Step);
     }
 
@@ -284,7 +289,7 @@ impl Execution {
         let task = self
             .current
             .expect("racecheck: a visible operation was performed outside any task");
-        let location = self.tasks[task.index()].source.unwrap_or(location);
+        let location = self.source.unwrap_or(location);
         let index = self.trace.events.len() as u32;
         self.trace.events.push(Event {
             step: self.step,
@@ -297,9 +302,7 @@ impl Execution {
 
     /// `location`, or the running task's attributed source if it has one.
     pub(crate) fn source_of(&self, location: Location) -> Location {
-        self.current
-            .and_then(|task| self.tasks[task.index()].source)
-            .unwrap_or(location)
+        self.source.unwrap_or(location)
     }
 
     /// The running task.

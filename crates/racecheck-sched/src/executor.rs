@@ -218,6 +218,7 @@ fn choose<S: Scheduler + ?Sized>(
     slot.state = TaskState::Running;
     slot.woken = false;
     slot.block_reason = BlockReason::Unknown;
+    execution.source = slot.source;
     Some(task)
 }
 

@@ -235,5 +235,6 @@ pub fn attribute_events_to(source: Option<Location>) {
     execution::with(|execution| {
         let task = execution.current_task();
         execution.tasks[task.index()].source = source;
+        execution.source = source;
     });
 }
