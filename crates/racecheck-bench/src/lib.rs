@@ -441,26 +441,7 @@ pub fn measure_racecheck(
             completed.fetch_add(1, Ordering::Relaxed);
         }
     });
-    let elapsed = start.elapsed();
-
-    if let Some(failure) = report.failure {
-        return Err(BenchError::Failure {
-            checker: Checker::Racecheck,
-            workload,
-            message: failure.to_string(),
-        });
-    }
-    let throughput = Throughput {
-        executions: report.executions,
-        elapsed,
-    };
-    check_executions(
-        Checker::Racecheck,
-        workload,
-        iterations,
-        throughput,
-        &completed,
-    )
+    racecheck_outcome(report, start.elapsed(), workload, iterations, &completed)
 }
 
 /// Explores `workload` under shuttle's random scheduler from [`SEED`] for
@@ -515,24 +496,7 @@ pub fn measure_shuttle(workload: Workload, iterations: u64) -> Result<Throughput
             });
         })
     }));
-    let elapsed = start.elapsed();
-
-    let executions = outcome.map_err(|payload| BenchError::Failure {
-        checker: Checker::Shuttle,
-        workload,
-        message: panic_message(payload.as_ref()),
-    })?;
-    let throughput = Throughput {
-        executions: u64::try_from(executions).expect("a usize fits in a u64"),
-        elapsed,
-    };
-    check_executions(
-        Checker::Shuttle,
-        workload,
-        iterations,
-        throughput,
-        &completed,
-    )
+    shuttle_outcome(outcome, start.elapsed(), workload, iterations, &completed)
 }
 
 /// Like [`compare`], for the T×K program written with threads and the
@@ -608,25 +572,7 @@ pub fn measure_racecheck_threads(
                 completed.fetch_add(1, Ordering::Relaxed);
             })
         });
-    let elapsed = start.elapsed();
-    if let Some(failure) = report.failure {
-        return Err(BenchError::Failure {
-            checker: Checker::Racecheck,
-            workload,
-            message: failure.to_string(),
-        });
-    }
-    let throughput = Throughput {
-        executions: report.executions,
-        elapsed,
-    };
-    check_executions(
-        Checker::Racecheck,
-        workload,
-        iterations,
-        throughput,
-        &completed,
-    )
+    racecheck_outcome(report, start.elapsed(), workload, iterations, &completed)
 }
 
 /// The T×K program with threads under shuttle's random scheduler:
@@ -670,7 +616,47 @@ pub fn measure_shuttle_threads(
             program_completed.fetch_add(1, Ordering::Relaxed);
         })
     }));
-    let elapsed = start.elapsed();
+    shuttle_outcome(outcome, start.elapsed(), workload, iterations, &completed)
+}
+
+/// A racecheck measurement's result: its throughput if every execution
+/// passed and reached the end.
+fn racecheck_outcome(
+    report: racecheck::Report,
+    elapsed: Duration,
+    workload: Workload,
+    iterations: u64,
+    completed: &AtomicU64,
+) -> Result<Throughput, BenchError> {
+    if let Some(failure) = report.failure {
+        return Err(BenchError::Failure {
+            checker: Checker::Racecheck,
+            workload,
+            message: failure.to_string(),
+        });
+    }
+    let throughput = Throughput {
+        executions: report.executions,
+        elapsed,
+    };
+    check_executions(
+        Checker::Racecheck,
+        workload,
+        iterations,
+        throughput,
+        completed,
+    )
+}
+
+/// A shuttle measurement's result: shuttle reports a failing execution by
+/// panicking, which the caller caught.
+fn shuttle_outcome(
+    outcome: std::thread::Result<usize>,
+    elapsed: Duration,
+    workload: Workload,
+    iterations: u64,
+    completed: &AtomicU64,
+) -> Result<Throughput, BenchError> {
     let executions = outcome.map_err(|payload| BenchError::Failure {
         checker: Checker::Shuttle,
         workload,
@@ -685,7 +671,7 @@ pub fn measure_shuttle_threads(
         workload,
         iterations,
         throughput,
-        &completed,
+        completed,
     )
 }
 
