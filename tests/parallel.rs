@@ -81,3 +81,101 @@ fn a_shard_runs_its_iterations_exactly_as_unsharded() {
         }
     }
 }
+
+/// Five workers start in a random order; only two of the 120 orders nest
+/// locks, one taking `a` then `b`, the other `b` then `a`. The potential
+/// deadlock needs both orders, which may happen in executions that different
+/// threads of a parallel exploration run.
+async fn rare_lock_orders() {
+    use racecheck::sync::Mutex;
+    use std::sync::Arc;
+    let (a, b) = (
+        Arc::new(Mutex::named("a", ())),
+        Arc::new(Mutex::named("b", ())),
+    );
+    let order = Rc::new(RefCell::new(Vec::new()));
+    let workers: Vec<_> = (0..5)
+        .map(|worker| {
+            let (a, b, order) = (a.clone(), b.clone(), order.clone());
+            racecheck::spawn(async move {
+                racecheck::yield_now().await;
+                order.borrow_mut().push(worker);
+                if order.borrow().len() < 5 {
+                    return;
+                }
+                let seen = order.borrow().clone();
+                if seen == [0, 1, 2, 3, 4] {
+                    let _a = a.lock().await;
+                    let _b = b.lock().await;
+                } else if seen == [4, 3, 2, 1, 0] {
+                    let _b = b.lock().await;
+                    let _a = a.lock().await;
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.await;
+    }
+}
+
+#[test]
+fn parallel_exploration_reports_the_same_warnings_as_one_thread() {
+    let explore = |seed: u64, jobs: usize| {
+        Builder::new()
+            .seed(seed)
+            .iterations(300)
+            .jobs(jobs)
+            .run_parallel(rare_lock_orders)
+    };
+    let mut seeds_with_warnings = 0;
+    for seed in 0..40 {
+        let sequential = explore(seed, 1);
+        let expected: Vec<String> = sequential
+            .warnings
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        seeds_with_warnings += usize::from(!expected.is_empty());
+        for jobs in [2, 3] {
+            let parallel = explore(seed, jobs);
+            let warnings: Vec<String> = parallel.warnings.iter().map(ToString::to_string).collect();
+            assert_eq!(warnings, expected, "seed {seed}, {jobs} jobs");
+            assert_eq!(parallel.executions, sequential.executions);
+        }
+    }
+    assert!(seeds_with_warnings > 0, "some seed meets both orders");
+}
+
+#[test]
+fn a_potential_deadlock_that_fails_is_the_same_failure_in_parallel() {
+    let explore = |seed: u64, jobs: usize| {
+        Builder::new()
+            .seed(seed)
+            .iterations(300)
+            .potential_deadlocks(racecheck::Check::Fail)
+            .minimize_failures(false)
+            .jobs(jobs)
+            .run_parallel(rare_lock_orders)
+    };
+    let mut seeds_failing = 0;
+    for seed in 0..20 {
+        let sequential = explore(seed, 1);
+        seeds_failing += usize::from(sequential.failure.is_some());
+        for jobs in [2, 3] {
+            let parallel = explore(seed, jobs);
+            let texts = |report: &racecheck::Report| {
+                report
+                    .failure
+                    .as_ref()
+                    .map(|failure| (failure.iteration, failure.to_string()))
+            };
+            assert_eq!(
+                texts(&parallel),
+                texts(&sequential),
+                "seed {seed}, {jobs} jobs"
+            );
+        }
+    }
+    assert!(seeds_failing > 0, "some seed meets both orders");
+}

@@ -3,7 +3,7 @@
 
 use crate::finding::{Access, Finding, Leak, Race};
 use crate::hb::{HappensBefore, RacePair};
-use crate::lock_order::LockOrder;
+use crate::lock_order::{LockOrder, LockOrderDelta};
 use crate::stuck::{explain, Stuck};
 use crate::waits::Holdings;
 use racecheck_trace::{Location, ObjectId, ObjectKind, Op, TaskId, Trace, WaitTarget};
@@ -97,6 +97,9 @@ pub struct Verdict {
     pub failures: Vec<Finding>,
     /// Findings whose check is [`Check::Warn`], new in this exploration.
     pub warnings: Vec<Finding>,
+    /// With [`Detector::deferring_lock_orders`]: the execution's lock
+    /// orders, for [`Detector::apply_lock_orders`].
+    pub lock_orders: Option<LockOrderDelta>,
 }
 
 /// Runs the checks over each execution of an exploration.
@@ -119,6 +122,8 @@ pub struct Detector {
     warned: BTreeSet<String>,
     /// Scratch space of the leak check, kept between executions.
     balance: Vec<i64>,
+    /// Hand each execution's lock orders back instead of adding them.
+    defer_lock_orders: bool,
 }
 
 impl Detector {
@@ -128,6 +133,41 @@ impl Detector {
             checks,
             ..Detector::default()
         }
+    }
+
+    /// A detector for one thread of a parallel exploration: instead of
+    /// adding each execution's lock orders to its own graph, it returns them
+    /// in [`Verdict::lock_orders`], so that one detector can apply every
+    /// thread's in iteration order ([`Detector::apply_lock_orders`]) and find
+    /// the same potential deadlocks as a sequential exploration.
+    ///
+    /// ```
+    /// use racecheck_detect::{Checks, Detector, ExecutionEnd};
+    /// use racecheck_trace::Trace;
+    ///
+    /// let mut worker = Detector::deferring_lock_orders(Checks::default());
+    /// let end = ExecutionEnd { blocked: Vec::new(), root_finished: true, failed: false };
+    /// let verdict = worker.analyze(&Trace::default(), &end);
+    /// assert!(verdict.lock_orders.is_none(), "no nested locks");
+    /// ```
+    pub fn deferring_lock_orders(checks: Checks) -> Detector {
+        Detector {
+            defer_lock_orders: true,
+            ..Detector::new(checks)
+        }
+    }
+
+    /// Adds one execution's lock orders (from a deferring detector) and
+    /// returns the potential deadlocks they complete, as failures or
+    /// warnings according to the checks.
+    pub fn apply_lock_orders(&mut self, delta: &LockOrderDelta) -> Verdict {
+        let findings = self
+            .lock_order
+            .apply(delta)
+            .into_iter()
+            .map(Finding::PotentialDeadlock)
+            .collect();
+        self.classify(findings)
     }
 
     /// The checks in force.
@@ -155,14 +195,27 @@ impl Detector {
                     .map(Finding::Leak),
             );
         }
+        let mut lock_orders = None;
         if self.checks.potential_deadlocks != Check::Off {
-            findings.extend(
-                self.lock_order
-                    .add(trace)
-                    .into_iter()
-                    .map(Finding::PotentialDeadlock),
-            );
+            if self.defer_lock_orders {
+                lock_orders = self.lock_order.observe(trace);
+            } else {
+                findings.extend(
+                    self.lock_order
+                        .add(trace)
+                        .into_iter()
+                        .map(Finding::PotentialDeadlock),
+                );
+            }
         }
+        Verdict {
+            lock_orders,
+            ..self.classify(findings)
+        }
+    }
+
+    /// Sorts findings into failures and new warnings.
+    fn classify(&mut self, findings: Vec<Finding>) -> Verdict {
         let mut verdict = Verdict::default();
         for finding in findings {
             match self.checks.of(&finding) {

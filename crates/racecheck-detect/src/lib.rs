@@ -55,4 +55,5 @@ pub use finding::{
 };
 pub use graph::{finding_dot, Edge, HbGraph, DOT_EVENTS_MAX};
 pub use hb::{event_clocks, HappensBefore, RacePair};
+pub use lock_order::LockOrderDelta;
 pub use waits::{stuck_tasks, Holdings, StuckTask};

@@ -49,16 +49,39 @@ struct Held {
     count: u32,
 }
 
+/// One execution's contribution to the lock-order graph: its locks (in
+/// creation order) and the orders it took them in. Applying the deltas of
+/// an exploration's executions in iteration order gives the same graph, and
+/// the same potential deadlocks, whichever threads ran the executions.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LockOrderDelta {
+    /// The execution's locks: how they are known across executions, and
+    /// their labels.
+    locks: Vec<(LockKey, String)>,
+    /// Lock orders, as indices into `locks`, with their samples (guards as
+    /// indices into `locks` too), in the order they were seen.
+    edges: Vec<(u32, u32, Sample)>,
+}
+
 impl LockOrder {
     /// Adds the lock orders of one execution's trace and returns cycles not
     /// reported before.
     pub(crate) fn add(&mut self, trace: &Trace) -> Vec<PotentialDeadlock> {
-        if !takes_nested_locks(trace, &mut self.held_counts) {
-            return Vec::new();
+        match self.observe(trace) {
+            Some(delta) => self.apply(&delta),
+            None => Vec::new(),
         }
-        let nodes = self.nodes_of(trace);
+    }
+
+    /// The lock orders of one execution, without adding them; `None` when
+    /// no task takes a lock while holding another.
+    pub(crate) fn observe(&mut self, trace: &Trace) -> Option<LockOrderDelta> {
+        if !takes_nested_locks(trace, &mut self.held_counts) {
+            return None;
+        }
+        let mut delta = LockOrderDelta::default();
+        let locals = locks_of(trace, &mut delta.locks);
         let mut held: BTreeMap<TaskId, Vec<Held>> = BTreeMap::new();
-        let mut changed = false;
         for event in &trace.events {
             match event.op {
                 // A blocked attempt counts: in a deadlocked execution the
@@ -67,7 +90,7 @@ impl LockOrder {
                     on: WaitTarget::Object(object),
                 }
                 | Op::Lock { object, .. } => {
-                    let Some(node) = nodes[object.index()] else {
+                    let Some(node) = locals[object.index()] else {
                         continue;
                     };
                     let attempt = matches!(event.op, Op::Block { .. });
@@ -89,7 +112,7 @@ impl LockOrder {
                             acquired_at: event.location,
                             guards,
                         };
-                        changed |= self.add_edge(entry.node, node, sample);
+                        delta.edges.push((entry.node, node, sample));
                     }
                     if attempt {
                         continue;
@@ -114,41 +137,41 @@ impl LockOrder {
                 _ => {}
             }
         }
+        Some(delta)
+    }
+
+    /// Adds one execution's lock orders and returns cycles not reported
+    /// before.
+    pub(crate) fn apply(&mut self, delta: &LockOrderDelta) -> Vec<PotentialDeadlock> {
+        let nodes: Vec<u32> = delta
+            .locks
+            .iter()
+            .map(|(key, label)| {
+                let next = self.keys.len() as u32;
+                let node = *self.keys.entry(*key).or_insert(next);
+                if node == next {
+                    self.labels.push(label.clone());
+                    self.graph.add_node(node);
+                }
+                node
+            })
+            .collect();
+        let mut changed = false;
+        for (from, to, sample) in &delta.edges {
+            let sample = Sample {
+                guards: sample
+                    .guards
+                    .iter()
+                    .map(|&guard| nodes[guard as usize])
+                    .collect(),
+                ..sample.clone()
+            };
+            changed |= self.add_edge(nodes[*from as usize], nodes[*to as usize], sample);
+        }
         if !changed {
             return Vec::new();
         }
         self.new_cycles()
-    }
-
-    /// The graph node of every lock of the trace (`None` for other objects).
-    /// A lock is known across executions by where it was created and how
-    /// many objects were created there before it.
-    fn nodes_of(&mut self, trace: &Trace) -> Vec<Option<u32>> {
-        let mut seen_at: BTreeMap<Location, u32> = BTreeMap::new();
-        trace
-            .objects
-            .iter()
-            .enumerate()
-            .map(|(index, info)| {
-                let occurrence = seen_at.entry(info.created_at).or_insert(0);
-                let key = (info.created_at, *occurrence);
-                *occurrence += 1;
-                let is_lock = matches!(
-                    info.kind,
-                    ObjectKind::Mutex | ObjectKind::RwLock | ObjectKind::ReentrantMutex
-                );
-                if !is_lock {
-                    return None;
-                }
-                let next = self.keys.len() as u32;
-                let node = *self.keys.entry(key).or_insert(next);
-                if node == next {
-                    self.labels.push(trace.object_label(ObjectId(index as u32)));
-                    self.graph.add_node(node);
-                }
-                Some(node)
-            })
-            .collect()
     }
 
     fn add_edge(&mut self, from: u32, to: u32, sample: Sample) -> bool {
@@ -264,6 +287,33 @@ impl LockOrder {
             }
         }
     }
+}
+
+/// The trace's locks, pushed onto `locks` with their keys and labels, and
+/// for every object its index among them (`None` for other objects). A lock
+/// is known across executions by where it was created and how many objects
+/// were created there before it.
+fn locks_of(trace: &Trace, locks: &mut Vec<(LockKey, String)>) -> Vec<Option<u32>> {
+    let mut seen_at: BTreeMap<Location, u32> = BTreeMap::new();
+    trace
+        .objects
+        .iter()
+        .enumerate()
+        .map(|(index, info)| {
+            let occurrence = seen_at.entry(info.created_at).or_insert(0);
+            let key = (info.created_at, *occurrence);
+            *occurrence += 1;
+            let is_lock = matches!(
+                info.kind,
+                ObjectKind::Mutex | ObjectKind::RwLock | ObjectKind::ReentrantMutex
+            );
+            if !is_lock {
+                return None;
+            }
+            locks.push((key, trace.object_label(ObjectId(index as u32))));
+            Some(locks.len() as u32 - 1)
+        })
+        .collect()
 }
 
 /// Whether some task takes a lock while holding another: the only way to

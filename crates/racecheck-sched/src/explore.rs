@@ -5,7 +5,7 @@ use crate::executor::{Executor, Limits};
 use crate::exhaustive::{BoundedScheduler, ExhaustiveScheduler};
 use crate::panic;
 use crate::strategy::{PctScheduler, RandomScheduler, ReplayScheduler, Scheduler};
-use racecheck_detect::{interleaving_class, Checks, Detector, Finding, Verdict};
+use racecheck_detect::{interleaving_class, Checks, Detector, Finding, LockOrderDelta, Verdict};
 use racecheck_trace::{Location, Schedule, TaskId, Trace};
 use std::any::Any;
 use std::collections::BTreeSet;
@@ -476,7 +476,12 @@ where
             break;
         }
         report.executions += 1;
-        let (failure, warnings, class) = explorer.run(iteration, scheduler, &body);
+        let IterationOutcome {
+            failure,
+            warnings,
+            class,
+            ..
+        } = explorer.run(iteration, scheduler, &body);
         report.warnings.extend(warnings);
         classes.extend(class);
         if failure.is_some() {
@@ -517,12 +522,12 @@ where
     }
     let iterations: Vec<u64> = config.iterations_of_shard().collect();
     let lowest_failure = AtomicU64::new(u64::MAX);
-    let results: Vec<Vec<Outcome>> = std::thread::scope(|scope| {
+    let results: Vec<Vec<(usize, IterationOutcome)>> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..config.jobs)
             .map(|worker| {
                 let (iterations, lowest_failure, body) = (&iterations, &lowest_failure, &body);
                 scope.spawn(move || {
-                    let mut explorer = Explorer::new(config);
+                    let mut explorer = Explorer::deferring_lock_orders(config);
                     let mut scheduler = RandomScheduler::new(config.seed);
                     let mut outcomes = Vec::new();
                     for position in (worker..iterations.len()).step_by(config.jobs) {
@@ -531,10 +536,9 @@ where
                         }
                         let iteration = iterations[position];
                         scheduler.new_execution(iteration);
-                        let (failure, warnings, class) =
-                            explorer.run(iteration, &mut scheduler, body);
-                        let failed = failure.is_some();
-                        outcomes.push((position, failure, warnings, class));
+                        let outcome = explorer.run(iteration, &mut scheduler, body);
+                        let failed = outcome.failure.is_some();
+                        outcomes.push((position, outcome));
                         if failed {
                             lowest_failure.fetch_min(position as u64, Ordering::SeqCst);
                             break;
@@ -553,19 +557,41 @@ where
             })
             .collect()
     });
-    let mut outcomes: Vec<Outcome> = results.into_iter().flatten().collect();
-    outcomes.sort_by_key(|(position, ..)| *position);
+    let mut outcomes: Vec<(usize, IterationOutcome)> = results.into_iter().flatten().collect();
+    outcomes.sort_by_key(|(position, _)| *position);
+    // The lock orders go through one detector in iteration order, as in a
+    // sequential exploration: a cycle may need executions two threads ran.
+    let mut lock_orders = Detector::new(config.checks);
     let mut report = Report::empty(config);
     let mut warned = BTreeSet::new();
     let mut classes = BTreeSet::new();
-    for (position, failure, warnings, class) in outcomes {
+    for (position, outcome) in outcomes {
         report.executions = position as u64 + 1;
-        classes.extend(class);
-        for warning in warnings {
+        classes.extend(outcome.class);
+        let completed = outcome
+            .lock_orders
+            .map(|delta| lock_orders.apply_lock_orders(&delta))
+            .unwrap_or_default();
+        for warning in outcome.warnings.into_iter().chain(completed.warnings) {
             if warned.insert(warning.to_string()) {
                 report.warnings.push(warning);
             }
         }
+        let cycles = completed.failures.into_iter().map(FailureKind::Finding);
+        let failure = match outcome.failure {
+            Some(mut failure) => {
+                failure.also.extend(cycles);
+                failure.also.sort_by_key(FailureKind::precedence);
+                Some(failure)
+            }
+            None => {
+                let mut cycles: Vec<FailureKind> = cycles.collect();
+                (!cycles.is_empty()).then(|| {
+                    let kind = cycles.remove(0);
+                    rerun_failing(config, iterations[position], kind, cycles, &body)
+                })
+            }
+        };
         if failure.is_some() {
             report.failure = failure;
             break;
@@ -575,9 +601,40 @@ where
     report
 }
 
-/// An iteration's position among the run's iterations, its failure, its
-/// new warnings and its interleaving class (with coverage on).
-type Outcome = (usize, Option<Failure>, Vec<Finding>, Option<u64>);
+/// The failure of iteration `iteration`, run again on this thread for its
+/// trace and schedule: a potential deadlock (checked as a failure) that only
+/// the lock orders of several threads' executions complete.
+fn rerun_failing<F, Fut>(
+    config: &Config,
+    iteration: u64,
+    kind: FailureKind,
+    also: Vec<FailureKind>,
+    body: &F,
+) -> Failure
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = ()> + 'static,
+{
+    let mut explorer = Explorer::new(config);
+    let mut scheduler = RandomScheduler::new(config.seed);
+    scheduler.new_execution(iteration);
+    let outcome = explorer.run(iteration, &mut scheduler, body);
+    debug_assert!(
+        outcome.failure.is_none(),
+        "the same iteration passed before"
+    );
+    capture(config, iteration, kind, also)
+}
+
+/// What one iteration found.
+struct IterationOutcome {
+    failure: Option<Failure>,
+    warnings: Vec<Finding>,
+    /// With coverage on.
+    class: Option<u64>,
+    /// From a deferring explorer.
+    lock_orders: Option<LockOrderDelta>,
+}
 
 /// What one thread of an exploration keeps across executions.
 struct Explorer<'a> {
@@ -588,23 +645,28 @@ struct Explorer<'a> {
 
 impl<'a> Explorer<'a> {
     fn new(config: &'a Config) -> Explorer<'a> {
+        Explorer::with_detector(config, Detector::new(config.checks))
+    }
+
+    /// An explorer for one thread of a parallel exploration: it hands each
+    /// execution's lock orders back (see `Detector::deferring_lock_orders`).
+    fn deferring_lock_orders(config: &'a Config) -> Explorer<'a> {
+        Explorer::with_detector(config, Detector::deferring_lock_orders(config.checks))
+    }
+
+    fn with_detector(config: &'a Config, detector: Detector) -> Explorer<'a> {
         crate::stackful::set_stack_size(config.stack_size);
         Explorer {
             config,
             executor: Executor::default(),
-            detector: Detector::new(config.checks),
+            detector,
         }
     }
 
     /// Runs iteration `iteration` and returns its failure (the most
-    /// important first), its new warnings and, with coverage on, its
-    /// interleaving class.
-    fn run<F, Fut, S>(
-        &mut self,
-        iteration: u64,
-        scheduler: &mut S,
-        body: &F,
-    ) -> (Option<Failure>, Vec<Finding>, Option<u64>)
+    /// important first), its new warnings, with coverage on its
+    /// interleaving class, and from a deferring explorer its lock orders.
+    fn run<F, Fut, S>(&mut self, iteration: u64, scheduler: &mut S, body: &F) -> IterationOutcome
     where
         F: Fn() -> Fut,
         Fut: Future<Output = ()> + 'static,
@@ -635,13 +697,17 @@ impl<'a> Explorer<'a> {
             .into_iter()
             .chain(verdict.failures.into_iter().map(FailureKind::Finding))
             .collect();
-        if failures.is_empty() {
-            return (None, verdict.warnings, class);
+        let failure = (!failures.is_empty()).then(|| {
+            failures.sort_by_key(FailureKind::precedence);
+            let kind = failures.remove(0);
+            capture(self.config, iteration, kind, failures)
+        });
+        IterationOutcome {
+            failure,
+            warnings: verdict.warnings,
+            class,
+            lock_orders: verdict.lock_orders,
         }
-        failures.sort_by_key(FailureKind::precedence);
-        let kind = failures.remove(0);
-        let failure = capture(self.config, iteration, kind, failures);
-        (Some(failure), verdict.warnings, class)
     }
 }
 
