@@ -179,3 +179,29 @@ fn a_potential_deadlock_that_fails_is_the_same_failure_in_parallel() {
     }
     assert!(seeds_failing > 0, "some seed meets both orders");
 }
+
+#[test]
+fn pct_runs_in_parallel_and_sharded_exactly_as_on_one_thread() {
+    let pct = || {
+        Builder::new()
+            .strategy(racecheck::Strategy::Pct { depth: 3 })
+            .iterations(20_000)
+            .minimize_failures(false)
+    };
+    let sequential = pct().run(rare_order);
+    let first = sequential
+        .failure
+        .as_ref()
+        .expect("PCT finds the rare order");
+    for jobs in [2, 3] {
+        let parallel = pct().jobs(jobs).run_parallel(rare_order);
+        let failure = parallel.failure.as_ref().expect("found in parallel too");
+        assert_eq!(failure.iteration, first.iteration, "{jobs} jobs");
+        assert_eq!(failure.to_string(), first.to_string());
+    }
+    let shard = first.iteration % 4;
+    let sharded = pct().shard(shard, 4).run(rare_order);
+    let failure = sharded.failure.as_ref().expect("its shard finds it");
+    assert_eq!(failure.iteration, first.iteration);
+    assert_eq!(failure.schedule, first.schedule);
+}

@@ -429,7 +429,8 @@ where
             explore_with(config, &mut scheduler, body)
         }
         Strategy::Pct { depth } => {
-            let mut scheduler = PctScheduler::new(config.seed, *depth);
+            let estimate = calibrate_pct(config, &body);
+            let mut scheduler = PctScheduler::new(config.seed, *depth, estimate);
             explore_with(config, &mut scheduler, body)
         }
         Strategy::Replay(schedule) => {
@@ -493,14 +494,14 @@ where
     report
 }
 
-/// Random exploration on `config.jobs` threads, with the same result as
-/// [`explore`] on one: iteration `i` draws from stream `i` whichever
-/// thread runs it, and the failure reported is the one of the lowest
+/// Random or PCT exploration on `config.jobs` threads, with the same
+/// result as [`explore`] on one: iteration `i` draws from stream `i`
+/// whichever thread runs it, the failure reported is the one of the lowest
 /// failing iteration (`executions` counts the iterations up to it, as a
-/// sequential run would). Other strategies run sequentially.
-///
-/// Lock-order cycles whose edges were seen by different threads are not
-/// put together: potential deadlocks are best found sequentially.
+/// sequential run would), and the lock orders of all threads' executions
+/// are put together in iteration order, so potential deadlocks are the
+/// same too. The exhaustive and bounded searches, whose executions each
+/// depend on the ones before, run sequentially.
 ///
 /// ```
 /// use racecheck_sched::{explore, explore_parallel, Config};
@@ -517,18 +518,78 @@ where
     F: Fn() -> Fut + Sync,
     Fut: Future<Output = ()> + 'static,
 {
-    if config.strategy != Strategy::Random || config.jobs <= 1 {
+    if config.jobs <= 1 {
         return explore(config, body);
     }
+    match config.strategy {
+        Strategy::Random => explore_on_threads(config, &body, || RandomScheduler::new(config.seed)),
+        Strategy::Pct { depth } => {
+            let estimate = calibrate_pct(config, &body);
+            explore_on_threads(config, &body, || {
+                PctScheduler::new(config.seed, depth, estimate)
+            })
+        }
+        // Each execution of these depends on the ones before it.
+        Strategy::Exhaustive | Strategy::Bounded { .. } | Strategy::Replay(_) => {
+            explore(config, body)
+        }
+    }
+}
+
+/// Steps of one random execution of the test (iteration 0 of the seed's
+/// random streams, without the detector): the horizon over which PCT
+/// draws its change points. Measured once per exploration, the same way on
+/// every thread and shard, so that PCT's iteration `i` depends only on `i`.
+///
+/// ```
+/// use racecheck_sched::{calibrate_pct, Config};
+///
+/// let steps = calibrate_pct(&Config::default(), &|| async {
+///     racecheck_sched::spawn(async {}).await;
+/// });
+/// assert!(steps >= 2);
+/// ```
+pub fn calibrate_pct<F, Fut>(config: &Config, body: &F) -> u32
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = ()> + 'static,
+{
+    let quiet = Config {
+        checks: Checks::all(racecheck_detect::Check::Off),
+        coverage: false,
+        ..config.clone()
+    };
+    let mut explorer = Explorer::new(&quiet);
+    let mut scheduler = RandomScheduler::new(config.seed);
+    scheduler.new_execution(0);
+    explorer.run(0, &mut scheduler, body);
+    crate::execution::with(|execution| execution.step).max(1)
+}
+
+/// [`explore_parallel`] for a strategy whose iteration `i` depends only on
+/// `i`: `config.jobs` threads, each with its own scheduler from
+/// `new_scheduler`, iterations dealt round-robin, results merged in
+/// iteration order.
+fn explore_on_threads<F, Fut, S>(
+    config: &Config,
+    body: &F,
+    new_scheduler: impl Fn() -> S + Sync,
+) -> Report
+where
+    F: Fn() -> Fut + Sync,
+    Fut: Future<Output = ()> + 'static,
+    S: Scheduler,
+{
     let iterations: Vec<u64> = config.iterations_of_shard().collect();
     let lowest_failure = AtomicU64::new(u64::MAX);
     let results: Vec<Vec<(usize, IterationOutcome)>> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..config.jobs)
             .map(|worker| {
-                let (iterations, lowest_failure, body) = (&iterations, &lowest_failure, &body);
+                let (iterations, lowest_failure, new_scheduler) =
+                    (&iterations, &lowest_failure, &new_scheduler);
                 scope.spawn(move || {
                     let mut explorer = Explorer::deferring_lock_orders(config);
-                    let mut scheduler = RandomScheduler::new(config.seed);
+                    let mut scheduler = new_scheduler();
                     let mut outcomes = Vec::new();
                     for position in (worker..iterations.len()).step_by(config.jobs) {
                         if position as u64 > lowest_failure.load(Ordering::SeqCst) {
@@ -588,7 +649,15 @@ where
                 let mut cycles: Vec<FailureKind> = cycles.collect();
                 (!cycles.is_empty()).then(|| {
                     let kind = cycles.remove(0);
-                    rerun_failing(config, iterations[position], kind, cycles, &body)
+                    let mut scheduler = new_scheduler();
+                    rerun_failing(
+                        config,
+                        iterations[position],
+                        kind,
+                        cycles,
+                        &mut scheduler,
+                        body,
+                    )
                 })
             }
         };
@@ -604,21 +673,22 @@ where
 /// The failure of iteration `iteration`, run again on this thread for its
 /// trace and schedule: a potential deadlock (checked as a failure) that only
 /// the lock orders of several threads' executions complete.
-fn rerun_failing<F, Fut>(
+fn rerun_failing<F, Fut, S>(
     config: &Config,
     iteration: u64,
     kind: FailureKind,
     also: Vec<FailureKind>,
+    scheduler: &mut S,
     body: &F,
 ) -> Failure
 where
     F: Fn() -> Fut,
     Fut: Future<Output = ()> + 'static,
+    S: Scheduler,
 {
     let mut explorer = Explorer::new(config);
-    let mut scheduler = RandomScheduler::new(config.seed);
     scheduler.new_execution(iteration);
-    let outcome = explorer.run(iteration, &mut scheduler, body);
+    let outcome = explorer.run(iteration, scheduler, body);
     debug_assert!(
         outcome.failure.is_none(),
         "the same iteration passed before"

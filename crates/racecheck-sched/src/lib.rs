@@ -60,8 +60,8 @@ pub mod time;
 
 pub use exhaustive::{BoundedScheduler, ExhaustiveScheduler};
 pub use explore::{
-    explore, explore_parallel, explore_with, Config, Failure, FailureKind, Granularity, Report,
-    Shard, Strategy,
+    calibrate_pct, explore, explore_parallel, explore_with, Config, Failure, FailureKind,
+    Granularity, Report, Shard, Strategy,
 };
 pub use minimize::{minimize, Minimized};
 pub use report::{timeline, TIMELINE_EVENTS_MAX};

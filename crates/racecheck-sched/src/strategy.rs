@@ -107,9 +107,12 @@ impl Scheduler for RandomScheduler {
 /// steps is found by each execution with probability at least
 /// `1 / (n · k^(depth − 1))`.
 ///
-/// The change points are drawn over the longest execution seen so far (at
-/// first, [`PctScheduler::STEPS_ESTIMATE_INITIAL`]). Like
-/// [`RandomScheduler`], execution `i` draws from ChaCha8 stream `i`.
+/// The change points are drawn over `steps_estimate` steps, fixed for the
+/// exploration (`explore` measures one random execution of the test, see
+/// [`calibrate_pct`](crate::calibrate_pct)). Like [`RandomScheduler`],
+/// execution `i` draws from ChaCha8 stream `i` and depends on nothing else,
+/// so a sharded or parallel PCT exploration runs iteration `i` exactly as a
+/// sequential one does.
 ///
 /// A task that yields explicitly (`yield_now`, `thread::yield_now`) drops
 /// to the lowest priority of all, below the demoted ones too, as in
@@ -121,7 +124,7 @@ impl Scheduler for RandomScheduler {
 /// use racecheck_trace::TaskId;
 ///
 /// // Depth 1: no change points, the highest priority runs until it blocks.
-/// let mut pct = PctScheduler::new(3, 1);
+/// let mut pct = PctScheduler::new(3, 1, 100);
 /// pct.new_execution(0);
 /// let runnable = [TaskId(0), TaskId(1)];
 /// let first = pct.next_task(&runnable, None).unwrap();
@@ -141,18 +144,18 @@ pub struct PctScheduler {
     /// ascending by step.
     change_points: Vec<(u32, u64)>,
     steps: u32,
-    steps_max_seen: u32,
+    /// The steps an execution is expected to take, for the change points.
+    steps_estimate: u32,
     /// The priority the next yielding task drops to: below every other
     /// priority, lower at each yield.
     yield_priority: u64,
 }
 
 impl PctScheduler {
-    /// The step estimate before any execution has been seen.
-    pub const STEPS_ESTIMATE_INITIAL: u32 = 100;
-
-    /// A scheduler for `seed` with bug depth `depth` (at least 1).
-    pub fn new(seed: u64, depth: u32) -> PctScheduler {
+    /// A scheduler for `seed` with bug depth `depth` (at least 1), whose
+    /// change points fall within the first `steps_estimate` steps (at
+    /// least 1).
+    pub fn new(seed: u64, depth: u32, steps_estimate: u32) -> PctScheduler {
         PctScheduler {
             seed,
             depth: depth.max(1),
@@ -160,7 +163,7 @@ impl PctScheduler {
             priorities: Vec::new(),
             change_points: Vec::new(),
             steps: 0,
-            steps_max_seen: 0,
+            steps_estimate: steps_estimate.max(1),
             yield_priority: 0,
         }
     }
@@ -174,17 +177,12 @@ impl PctScheduler {
 
 impl Scheduler for PctScheduler {
     fn new_execution(&mut self, iteration: u64) -> bool {
-        self.steps_max_seen = self.steps_max_seen.max(self.steps);
         self.steps = 0;
         self.rng = ChaCha8Rng::seed_from_u64(self.seed);
         self.rng.set_stream(iteration);
         self.priorities.clear();
         self.yield_priority = PctScheduler::DEMOTED_BASE - 1;
-        let estimate = if self.steps_max_seen == 0 {
-            PctScheduler::STEPS_ESTIMATE_INITIAL
-        } else {
-            self.steps_max_seen
-        };
+        let estimate = self.steps_estimate;
         self.change_points.clear();
         for priority in 1..u64::from(self.depth) {
             let point = 1 + ((u64::from(self.rng.next_u32()) * u64::from(estimate)) >> 32) as u32;

@@ -197,7 +197,8 @@ impl Builder {
         self
     }
 
-    /// Like [`run`](Self::run), on several threads for the random strategy,
+    /// Like [`run`](Self::run), on several threads for the random and PCT
+    /// strategies,
     /// with the same report as on one thread (see
     /// [`racecheck_sched::explore_parallel`]). The test closure must be
     /// `Sync`; its futures need not be `Send`.
