@@ -208,7 +208,9 @@ fn choose<S: Scheduler + ?Sized>(
             .get(task.index())
             .is_some_and(|slot| slot.state == TaskState::Runnable)
     }) else {
-        *halt = Some(schedule_does_not_fit(execution, chosen));
+        // A strategy that stops a redundant execution ends it quietly.
+        *halt = (chosen.is_some() || !scheduler.redundant())
+            .then(|| schedule_does_not_fit(execution, chosen));
         return None;
     };
     execution.schedule.push(task);

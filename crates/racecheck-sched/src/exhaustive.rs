@@ -49,7 +49,7 @@ pub struct ExhaustiveScheduler {
     /// Steps taken in the current execution.
     depth: usize,
     /// The depth at which every runnable task was asleep: the rest of this
-    /// execution is covered elsewhere and adds no backtrack points.
+    /// execution is covered elsewhere, so it was stopped there.
     sleep_blocked_at: Option<usize>,
     /// Plain depth-first search: every runnable task at every state.
     without_reduction: bool,
@@ -217,12 +217,11 @@ impl Scheduler for ExhaustiveScheduler {
             .iter()
             .copied()
             .find(|task| !sleep.iter().any(|(asleep, _)| asleep == task));
-        let chosen = match awake {
-            Some(task) => task,
-            None => {
-                self.sleep_blocked_at.get_or_insert(depth);
-                runnable[0]
-            }
+        let Some(chosen) = awake else {
+            // Every runnable task is asleep: each continuation from here is
+            // explored in another execution. Stop this one.
+            self.sleep_blocked_at = Some(depth);
+            return None;
         };
         let backtrack = if self.without_reduction {
             runnable.to_vec()
@@ -245,6 +244,10 @@ impl Scheduler for ExhaustiveScheduler {
             debug_assert_eq!(node.chosen, task);
             node.footprint = Footprint::of(task, events);
         }
+    }
+
+    fn redundant(&self) -> bool {
+        self.sleep_blocked_at.is_some()
     }
 }
 

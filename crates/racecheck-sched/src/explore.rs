@@ -230,6 +230,10 @@ pub struct Report {
     /// (executions that differ in the order of some conflicting steps) the
     /// executions covered.
     pub classes: Option<u64>,
+    /// Executions the strategy stopped part-way because every way to go on
+    /// was covered by other executions (the exhaustive search's sleep-set
+    /// blocked prefixes); not counted in `executions`.
+    pub redundant: u64,
 }
 
 impl Report {
@@ -243,6 +247,7 @@ impl Report {
             warnings: Vec::new(),
             complete: false,
             classes: None,
+            redundant: 0,
         }
     }
 
@@ -254,10 +259,13 @@ impl Report {
         } else {
             "no failure"
         };
-        let classes = match self.classes {
+        let mut classes = match self.classes {
             Some(classes) => format!(", {classes} distinct interleaving classes"),
             None => String::new(),
         };
+        if self.redundant > 0 {
+            classes += &format!(" ({} redundant prefixes cut short)", self.redundant);
+        }
         if self.complete {
             format!(
                 "{}: all {} executions explored{classes}, {outcome}",
@@ -476,13 +484,18 @@ where
             report.complete = true;
             break;
         }
-        report.executions += 1;
         let IterationOutcome {
             failure,
             warnings,
             class,
+            redundant,
             ..
         } = explorer.run(iteration, scheduler, &body);
+        if redundant {
+            report.redundant += 1;
+            continue;
+        }
+        report.executions += 1;
         report.warnings.extend(warnings);
         classes.extend(class);
         if failure.is_some() {
@@ -697,6 +710,7 @@ where
 }
 
 /// What one iteration found.
+#[derive(Default)]
 struct IterationOutcome {
     failure: Option<Failure>,
     warnings: Vec<Finding>,
@@ -704,6 +718,8 @@ struct IterationOutcome {
     class: Option<u64>,
     /// From a deferring explorer.
     lock_orders: Option<LockOrderDelta>,
+    /// The strategy stopped the execution as redundant.
+    redundant: bool,
 }
 
 /// What one thread of an exploration keeps across executions.
@@ -750,6 +766,12 @@ impl<'a> Explorer<'a> {
                 granularity: self.config.granularity,
             },
         );
+        if scheduler.redundant() {
+            return IterationOutcome {
+                redundant: true,
+                ..IterationOutcome::default()
+            };
+        }
         let detector = &mut self.detector;
         let coverage = self.config.coverage;
         let (verdict, class) = if runtime_failure
@@ -777,6 +799,7 @@ impl<'a> Explorer<'a> {
             warnings: verdict.warnings,
             class,
             lock_orders: verdict.lock_orders,
+            redundant: false,
         }
     }
 }

@@ -42,6 +42,16 @@ pub trait Scheduler {
     /// recorded. Strategies that reason about dependencies (exhaustive
     /// search) use it; the others ignore it.
     fn observe_step(&mut self, _task: TaskId, _events: &[Event]) {}
+
+    /// Whether the strategy stopped the execution under way (`next_task`
+    /// returned `None`) because every way to continue it is covered by other
+    /// executions, as the exhaustive search does when every runnable task is
+    /// in its sleep set. Such an execution is not analysed and not counted
+    /// as an execution; [`Report::redundant`](crate::Report::redundant)
+    /// counts them.
+    fn redundant(&self) -> bool {
+        false
+    }
 }
 
 /// Uniformly random choices from a ChaCha8 stream.
