@@ -379,6 +379,7 @@ pub fn schedules_to_bug(
     budget: u64,
 ) -> Option<u64> {
     let report = builder(program, strategy, seed, budget).run(program.run);
+    let executions = report.executions;
     let failure = report.failure?;
     assert!(
         program.expect.matches(&failure.kind),
@@ -386,7 +387,9 @@ pub fn schedules_to_bug(
         program.name,
         program.expect,
     );
-    Some(failure.iteration + 1)
+    // Executions, not iterations: the exhaustive search does not count the
+    // redundant prefixes it cuts short.
+    Some(executions)
 }
 
 /// Whether a program runs as in SCTBench or with its bug fixed.
