@@ -1,11 +1,14 @@
 //! The exhaustive strategy: it explores every schedule up to reordering
 //! independent steps, says when it has, and reaches exactly the outcomes a
-//! plain depth-first search without reduction reaches.
+//! plain depth-first search without reduction reaches. Iterative context
+//! bounding runs exactly the schedules of the plain search within its
+//! preemption bound, each once, fewest preemptions first.
 
 use proptest::prelude::*;
-use racecheck::sched::{explore_with, Config, ExhaustiveScheduler};
+use racecheck::sched::{explore_with, BoundedScheduler, Config, ExhaustiveScheduler, Scheduler};
 use racecheck::sync::{Mutex, Shared};
-use racecheck::{Builder, Check, FailureKind};
+use racecheck::{Builder, Check, FailureKind, TaskId};
+use racecheck_trace::{Event, Op};
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::rc::Rc;
@@ -146,7 +149,7 @@ struct Covered {
 /// if the budget was too small to finish.
 fn outcomes(
     program: &Rc<Vec<Vec<Operation>>>,
-    mut scheduler: ExhaustiveScheduler,
+    scheduler: &mut impl Scheduler,
     budget: u64,
 ) -> Option<Covered> {
     let finals: Rc<RefCell<BTreeSet<String>>> = Rc::default();
@@ -157,7 +160,7 @@ fn outcomes(
         ..Config::default()
     };
     let (program, recorded) = (program.clone(), finals.clone());
-    let report = explore_with(&config, &mut scheduler, move || {
+    let report = explore_with(&config, scheduler, move || {
         let (program, recorded) = (program.clone(), recorded.clone());
         async move {
             let mutexes = Rc::new([Mutex::new(()), Mutex::new(())]);
@@ -220,23 +223,116 @@ proptest! {
     /// grows as a multinomial of the steps. The reduced search reaches the
     /// same final states and runs one execution per interleaving class.
     #[test]
-    fn reduction_reaches_every_outcome_plain_search_reaches(
-        program in prop_oneof![
-            prop::collection::vec(prop::collection::vec(operation(), 1..4), 2..=2),
-            prop::collection::vec(prop::collection::vec(operation(), 1..3), 3..=3),
-        ]
-    ) {
+    fn reduction_reaches_every_outcome_plain_search_reaches(program in small_program()) {
         let program = Rc::new(program);
-        let plain = outcomes(&program, ExhaustiveScheduler::without_reduction(), PLAIN_BUDGET);
+        let plain = outcomes(&program, &mut ExhaustiveScheduler::without_reduction(), PLAIN_BUDGET);
         prop_assume!(plain.is_some());
         let plain = plain.unwrap();
-        let reduced = outcomes(&program, ExhaustiveScheduler::new(), PLAIN_BUDGET)
+        let reduced = outcomes(&program, &mut ExhaustiveScheduler::new(), PLAIN_BUDGET)
             .expect("the reduced search finishes within the plain search's budget");
         prop_assert_eq!(&reduced.finals, &plain.finals);
         // Every class once, and nothing else: the executions the reduced
         // search counts are exactly the classes plain search finds.
         prop_assert_eq!(reduced.classes, plain.classes);
         prop_assert_eq!(reduced.executions, plain.classes);
+    }
+
+    /// The plain search runs every schedule; those within the bound that
+    /// keep the fair-scheduling rule are exactly what the bounded search
+    /// must run.
+    #[test]
+    fn context_bounding_runs_each_schedule_within_the_bound_once_fewest_first(
+        program in small_program(),
+        bound in 0..3usize,
+    ) {
+        let program = Rc::new(program);
+        let mut plain = Recorder::new(ExhaustiveScheduler::without_reduction());
+        prop_assume!(outcomes(&program, &mut plain, PLAIN_BUDGET).is_some());
+        let within: BTreeSet<&Vec<TaskId>> = plain
+            .runs
+            .iter()
+            .filter(|run| run.fair && run.preemptions <= bound)
+            .map(|run| &run.schedule)
+            .collect();
+        let mut bounded = Recorder::new(BoundedScheduler::new(bound));
+        outcomes(&program, &mut bounded, PLAIN_BUDGET)
+            .expect("the bounded search finishes within the plain search's budget");
+        let ran: BTreeSet<&Vec<TaskId>> = bounded.runs.iter().map(|run| &run.schedule).collect();
+        prop_assert_eq!(ran.len(), bounded.runs.len(), "a schedule ran twice");
+        prop_assert_eq!(ran, within);
+        prop_assert!(bounded.runs.windows(2).all(|pair| pair[0].preemptions <= pair[1].preemptions));
+    }
+}
+
+fn small_program() -> impl Strategy<Value = Vec<Vec<Operation>>> {
+    prop_oneof![
+        prop::collection::vec(prop::collection::vec(operation(), 1..4), 2..=2),
+        prop::collection::vec(prop::collection::vec(operation(), 1..3), 3..=3),
+    ]
+}
+
+/// An execution as a [`Recorder`] saw it.
+#[derive(Clone, Debug, Default)]
+struct Run {
+    schedule: Vec<TaskId>,
+    /// Switches away from a task that could go on, except right after it
+    /// yielded explicitly.
+    preemptions: usize,
+    /// The schedule keeps CHESS's fair-scheduling rule: a task that yielded
+    /// goes on at once only if no other task can.
+    fair: bool,
+}
+
+/// Records what another scheduler chooses, execution by execution.
+struct Recorder<S> {
+    inner: S,
+    runs: Vec<Run>,
+    yielded: bool,
+}
+
+impl<S> Recorder<S> {
+    fn new(inner: S) -> Recorder<S> {
+        Recorder {
+            inner,
+            runs: Vec::new(),
+            yielded: false,
+        }
+    }
+}
+
+impl<S: Scheduler> Scheduler for Recorder<S> {
+    fn new_execution(&mut self, iteration: u64) -> bool {
+        let more = self.inner.new_execution(iteration);
+        if more {
+            self.runs.push(Run {
+                fair: true,
+                ..Run::default()
+            });
+            self.yielded = false;
+        }
+        more
+    }
+
+    fn next_task(&mut self, runnable: &[TaskId], current: Option<TaskId>) -> Option<TaskId> {
+        let task = self.inner.next_task(runnable, current)?;
+        let run = self.runs.last_mut().expect("an execution was started");
+        let running = current.filter(|running| runnable.contains(running));
+        if self.yielded {
+            run.fair &= running != Some(task) || runnable.len() == 1;
+        } else if running.is_some_and(|running| running != task) {
+            run.preemptions += 1;
+        }
+        run.schedule.push(task);
+        Some(task)
+    }
+
+    fn observe_step(&mut self, task: TaskId, events: &[Event]) {
+        self.yielded = events.iter().any(|event| event.op == Op::Yield);
+        self.inner.observe_step(task, events);
+    }
+
+    fn redundant(&self) -> bool {
+        self.inner.redundant()
     }
 }
 
@@ -287,6 +383,90 @@ fn a_preemption_bound_covers_exactly_the_schedules_within_it() {
     let failure = one.failure.expect("one preemption is enough");
     assert!(
         matches!(&failure.kind, FailureKind::Panic { message, .. } if message.contains("lost update"))
+    );
+}
+
+/// Runs `test` under a recorded bounded search, with no check but panics.
+fn bounded_runs<F, Fut>(bound: usize, iterations: u64, test: F) -> (racecheck::Report, Vec<Run>)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = ()> + 'static,
+{
+    let config = Config {
+        iterations,
+        checks: racecheck::detect::Checks::all(Check::Off),
+        ..Config::default()
+    };
+    let mut recorder = Recorder::new(BoundedScheduler::new(bound));
+    let report = explore_with(&config, &mut recorder, test);
+    (report, recorder.runs)
+}
+
+#[test]
+fn a_bug_that_needs_one_preemption_is_found_with_one_after_every_schedule_without() {
+    let (none, without) = bounded_runs(0, 1_000_000, lost_update);
+    assert!(none.failure.is_none());
+    assert!(none.complete);
+    assert!(without.iter().all(|run| run.preemptions == 0));
+    let (one, runs) = bounded_runs(1, 1_000_000, lost_update);
+    let failure = one.failure.expect("one preemption is enough");
+    assert!(
+        matches!(&failure.kind, FailureKind::Panic { message, .. } if message.contains("lost update"))
+    );
+    assert_eq!(failure.iteration + 1, runs.len() as u64);
+    assert!(runs.len() > without.len());
+    let (first, rest) = runs.split_at(without.len());
+    let schedules = |runs: &[Run]| {
+        runs.iter()
+            .map(|run| run.schedule.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(schedules(first), schedules(&without));
+    assert!(rest.iter().all(|run| run.preemptions == 1));
+    assert_eq!(failure.schedule.steps(), &runs.last().unwrap().schedule[..]);
+    // A higher bound runs the same schedules first: the same failure, as
+    // early.
+    let (two, _) = bounded_runs(2, 1_000_000, lost_update);
+    let again = two.failure.expect("found again");
+    assert_eq!(again.iteration, failure.iteration);
+    assert_eq!(again.schedule, failure.schedule);
+}
+
+#[test]
+fn a_complete_bounded_search_says_so() {
+    let program = Rc::new(vec![
+        vec![
+            Operation::LockedYield { mutex: 0 },
+            Operation::Add { value: 0 },
+        ],
+        vec![Operation::LoadStore { value: 0 }, Operation::Yield],
+    ]);
+    let mut plain = Recorder::new(ExhaustiveScheduler::without_reduction());
+    outcomes(&program, &mut plain, PLAIN_BUDGET).expect("plain search finishes");
+    for bound in 0..3 {
+        let within = plain
+            .runs
+            .iter()
+            .filter(|run| run.fair && run.preemptions <= bound)
+            .count() as u64;
+        let mut bounded = BoundedScheduler::new(bound);
+        let executions = outcomes(&program, &mut bounded, PLAIN_BUDGET)
+            .expect("the bounded search says it is complete")
+            .executions;
+        assert_eq!(executions, within, "bound {bound}");
+        let mut cut = BoundedScheduler::new(bound);
+        assert!(outcomes(&program, &mut cut, within - 1).is_none());
+    }
+    let report = Builder::new()
+        .strategy(racecheck::Strategy::Bounded { preemptions: 1 })
+        .iterations(1_000)
+        .run(|| lock_rounds(2, 2));
+    assert_eq!(
+        report.summary(),
+        format!(
+            "bounded: all {} executions explored, no failure",
+            report.executions
+        )
     );
 }
 

@@ -102,7 +102,7 @@ enum Command {
         #[arg(long)]
         depth: Option<u32>,
         /// With --strategy exhaustive: at most this many preemptions per
-        /// schedule.
+        /// schedule, fewest first (iterative context bounding).
         #[arg(long)]
         preemption_bound: Option<u32>,
         /// Explore only shard i of n (`i/n`, from 0), to split a run across

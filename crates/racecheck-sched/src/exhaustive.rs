@@ -12,7 +12,7 @@
 
 use crate::strategy::Scheduler;
 use racecheck_detect::{Footprint, Key};
-use racecheck_trace::{Event, Op, TaskId};
+use racecheck_trace::{Event, TaskId};
 use std::collections::BTreeMap;
 
 /// A state of the search: what could run, what ran, what remains to try.
@@ -260,110 +260,5 @@ fn add(tasks: &mut Vec<TaskId>, task: TaskId) {
 fn join(clock: &mut [u32], other: &[u32]) {
     for (mine, theirs) in clock.iter_mut().zip(other) {
         *mine = (*mine).max(*theirs);
-    }
-}
-
-/// Every schedule with at most `bound` preemptions (switches away from a
-/// task that could have gone on), depth first, the running task first at
-/// every step: iterative context bounding's search for one bound, without
-/// partial-order reduction. Bugs usually need few preemptions, so small
-/// bounds find them in few executions; when the search runs out, every
-/// schedule within the bound was covered.
-///
-/// A task that yields explicitly (`yield_now`) gives up its turn: switching
-/// away from it is not a preemption, and it goes on at once only if no
-/// other task can run, so a spin loop that yields lets the others run
-/// instead of spinning forever (CHESS's fair-scheduling rule).
-///
-/// ```
-/// use racecheck_sched::{BoundedScheduler, Scheduler};
-/// use racecheck_trace::TaskId;
-///
-/// let mut search = BoundedScheduler::new(0);
-/// let both = [TaskId(0), TaskId(1)];
-/// let mut schedules = 0;
-/// while search.new_execution(schedules) {
-///     let first = search.next_task(&both, None).unwrap();
-///     // No preemption allowed: the running task goes on.
-///     assert_eq!(search.next_task(&both, Some(first)), Some(first));
-///     schedules += 1;
-/// }
-/// assert_eq!(schedules, 2, "who starts is not a preemption");
-/// ```
-#[derive(Clone, Debug)]
-pub struct BoundedScheduler {
-    bound: usize,
-    nodes: Vec<BoundedNode>,
-    depth: usize,
-    /// The last step ended in an explicit yield.
-    yielded: bool,
-}
-
-/// A step of a [`BoundedScheduler`] search: the candidates in the order
-/// tried (with whether each is a preemption), the index tried now, and the
-/// preemptions before the step.
-type BoundedNode = (Vec<(TaskId, bool)>, usize, usize);
-
-impl BoundedScheduler {
-    /// A search over the schedules with at most `bound` preemptions.
-    pub fn new(bound: usize) -> BoundedScheduler {
-        BoundedScheduler {
-            bound,
-            nodes: Vec::new(),
-            depth: 0,
-            yielded: false,
-        }
-    }
-}
-
-impl Scheduler for BoundedScheduler {
-    fn new_execution(&mut self, iteration: u64) -> bool {
-        self.depth = 0;
-        self.yielded = false;
-        if iteration == 0 {
-            return true;
-        }
-        while let Some((candidates, tried, _)) = self.nodes.last_mut() {
-            if *tried + 1 < candidates.len() {
-                *tried += 1;
-                return true;
-            }
-            self.nodes.pop();
-        }
-        false
-    }
-
-    fn next_task(&mut self, runnable: &[TaskId], current: Option<TaskId>) -> Option<TaskId> {
-        let depth = self.depth;
-        self.depth += 1;
-        if let Some((candidates, tried, _)) = self.nodes.get(depth) {
-            return Some(candidates[*tried].0);
-        }
-        let preemptions = self.nodes.last().map_or(0, |(candidates, tried, before)| {
-            before + usize::from(candidates[*tried].1)
-        });
-        let running = current.filter(|task| runnable.contains(task));
-        let others = runnable.iter().filter(|&&task| Some(task) != running);
-        let mut candidates: Vec<(TaskId, bool)>;
-        if self.yielded {
-            // A voluntary switch to any other task, none a preemption; the
-            // yielding task goes on only if nobody else can.
-            candidates = others.map(|&task| (task, false)).collect();
-            if candidates.is_empty() {
-                candidates.extend(running.map(|task| (task, false)));
-            }
-        } else {
-            candidates = running.map(|task| (task, false)).into_iter().collect();
-            if running.is_none() || preemptions < self.bound {
-                candidates.extend(others.map(|&task| (task, running.is_some())));
-            }
-        }
-        let chosen = candidates[0].0;
-        self.nodes.push((candidates, 0, preemptions));
-        Some(chosen)
-    }
-
-    fn observe_step(&mut self, _task: TaskId, events: &[Event]) {
-        self.yielded = events.iter().any(|event| event.op == Op::Yield);
     }
 }

@@ -1,8 +1,9 @@
 //! The exploration loop: many executions under one strategy, stopping at the
 //! first failure.
 
+use crate::bounded::BoundedScheduler;
 use crate::executor::{Executor, Limits};
-use crate::exhaustive::{BoundedScheduler, ExhaustiveScheduler};
+use crate::exhaustive::ExhaustiveScheduler;
 use crate::panic;
 use crate::strategy::{PctScheduler, RandomScheduler, ReplayScheduler, Scheduler};
 use racecheck_detect::{interleaving_class, Checks, Detector, Finding, LockOrderDelta, Verdict};
@@ -33,9 +34,11 @@ pub enum Strategy {
     /// ([`ExhaustiveScheduler`]); when it runs out before the iteration
     /// budget, [`Report::complete`] says the test holds for every schedule.
     Exhaustive,
-    /// Every schedule with at most `preemptions` preemptions, depth first
-    /// ([`BoundedScheduler`]); complete means every schedule within the
-    /// bound was covered.
+    /// Iterative context bounding: every schedule with at most
+    /// `preemptions` preemptions, those with fewer first, each once
+    /// ([`BoundedScheduler`]); the first failure has the fewest preemptions
+    /// of any within the bound, and complete means every schedule within
+    /// the bound was covered.
     Bounded {
         /// The most preemptions a schedule may have.
         preemptions: u32,
@@ -433,7 +436,8 @@ where
             explore_with(config, &mut scheduler, body)
         }
         Strategy::Bounded { preemptions } => {
-            let mut scheduler = BoundedScheduler::new(*preemptions as usize);
+            let mut scheduler =
+                BoundedScheduler::new(*preemptions as usize).with_executions_max(config.iterations);
             explore_with(config, &mut scheduler, body)
         }
         Strategy::Pct { depth } => {

@@ -44,6 +44,7 @@
 //! assert_eq!(report.executions, 1000);
 //! ```
 
+mod bounded;
 mod execution;
 mod executor;
 mod exhaustive;
@@ -58,7 +59,8 @@ mod task;
 pub mod thread;
 pub mod time;
 
-pub use exhaustive::{BoundedScheduler, ExhaustiveScheduler};
+pub use bounded::BoundedScheduler;
+pub use exhaustive::ExhaustiveScheduler;
 pub use explore::{
     calibrate_pct, explore, explore_parallel, explore_with, Config, Failure, FailureKind,
     Granularity, Report, Shard, Strategy,

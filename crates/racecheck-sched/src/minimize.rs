@@ -7,8 +7,11 @@
 //! schedule is followed, minus the steps that task has already taken. A
 //! candidate that fails the same way with fewer preemptions replaces the
 //! schedule; the rounds stop when no switch can go, or at the budget.
+//! Then iterative context bounding ([`BoundedScheduler`]) runs the
+//! schedules with fewer preemptions than found so far, fewest first, until
+//! one fails the same way or the budget ends.
 
-use crate::exhaustive::BoundedScheduler;
+use crate::bounded::BoundedScheduler;
 use crate::explore::{explore_with, Config, Failure, FailureKind, Strategy};
 use crate::strategy::Scheduler;
 use racecheck_detect::Finding;
@@ -84,40 +87,30 @@ where
         }
         break;
     }
-    // Then iterative context bounding: every schedule with 0, 1, ...
-    // preemptions, fewer than found so far, in depth-first order.
-    for bound in 0..best_preemptions {
-        if executions >= budget {
-            break;
-        }
-        let mut search = BoundedScheduler::new(bound);
-        let limited = Config {
-            iterations: budget - executions,
+    // Then iterative context bounding below the fewest preemptions found:
+    // it runs the schedules in order of their preemptions, so its first
+    // failure like the original has the fewest of any within the bound.
+    if best_preemptions > 0 && executions < budget {
+        let mut search =
+            BoundedScheduler::new(best_preemptions - 1).with_executions_max(budget - executions);
+        let single = Config {
+            iterations: 1,
             shard: Default::default(),
             ..config.clone()
         };
-        let mut found = None;
         let mut iteration = 0;
-        while iteration < limited.iterations && search.new_execution(iteration) {
+        while executions < budget && search.new_execution(iteration) {
             iteration += 1;
-            let single = Config {
-                iterations: 1,
-                ..limited.clone()
-            };
-            let mut step = OneExecution(&mut search);
-            let report = explore_with(&single, &mut step, &test);
-            if let Some(candidate) = report.failure {
-                if same_failure(&candidate.kind, &failure.kind) {
-                    found = Some(candidate);
-                    break;
-                }
+            executions += 1;
+            let report = explore_with(&single, &mut OneExecution(&mut search), &test);
+            let same = report
+                .failure
+                .filter(|candidate| same_failure(&candidate.kind, &failure.kind));
+            if let Some(candidate) = same {
+                best = candidate;
+                best_preemptions = search.preemptions();
+                break;
             }
-        }
-        executions += iteration;
-        if let Some(candidate) = found {
-            best = candidate;
-            best_preemptions = bound;
-            break;
         }
     }
     best.iteration = failure.iteration;
@@ -278,7 +271,11 @@ impl Scheduler for Guided {
 }
 
 /// One execution of a [`BoundedScheduler`] search, so that each can be
-/// checked on its own.
+/// checked on its own. It does not pass on what each step did: the
+/// minimiser counts a switch away from a task that could go on as a
+/// preemption even right after an explicit yield (as [`Guided`] counts and
+/// [`Minimized`] reports), so the search must not take such a switch as
+/// free.
 struct OneExecution<'a>(&'a mut BoundedScheduler);
 
 impl Scheduler for OneExecution<'_> {
