@@ -60,6 +60,11 @@ fn three_tasks_take_exactly_one_execution_per_lock_order() {
         assert_eq!(report.executions, orders, "3x{rounds}");
         assert!(report.summary().contains("redundant prefixes cut short"));
     }
+    let report = exhaustive().run(|| lock_rounds(3, 2));
+    assert_eq!(
+        report.summary(),
+        "exhaustive: all 90 executions explored (5 redundant prefixes cut short), no failure"
+    );
 }
 
 #[test]
