@@ -329,7 +329,7 @@ fn run(
             say!("");
             say!("=== {}: {}", scenario.name(), outcome.verdict);
             match &outcome.report.failure {
-                Some(failure) => say!("{failure}"),
+                Some(failure) => say!("{}", full_report(scenario, failure)),
                 None => say!("  ({})", outcome.report.summary()),
             }
         }
@@ -354,7 +354,7 @@ fn run(
                     scenario.name(),
                     scenario.expectation()
                 );
-                say!("{failure}");
+                say!("{}", full_report(scenario, failure));
             }
             let finding = outcome.finding().unwrap_or_default();
             say!("  {}: {finding}", scenario.name());
@@ -380,6 +380,15 @@ fn run(
     } else {
         ExitCode::from(1)
     })
+}
+
+/// A failure's report, ending with the command that replays it.
+fn full_report(scenario: &Scenario, failure: &racecheck::Failure) -> String {
+    failure.report_replaying_with(&format!(
+        "replay this execution exactly with:\n  racecheck replay {} --schedule {}",
+        scenario.path().display(),
+        failure.schedule
+    ))
 }
 
 fn replay(

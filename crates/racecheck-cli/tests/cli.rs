@@ -75,7 +75,9 @@ fn a_fix_that_still_races_fails_with_its_report() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("RACECHECK_REPLAY=rc1:"),
+        stdout.contains("timeline (")
+            && stdout.contains("racecheck replay ")
+            && stdout.contains("still_races.toml --schedule rc1:"),
         "the full report is printed: {stdout}"
     );
 }
@@ -269,6 +271,14 @@ fn reports_show_the_expected_findings_in_full() {
     );
     assert!(stdout.contains("timeline ("), "{stdout}");
     assert!(!stdout.contains("interpret.rs"), "{stdout}");
+    assert!(
+        stdout.contains("replay this execution exactly with:\n  racecheck replay scenarios/web_scraper_lost_update.toml --schedule rc1:"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("cargo test"),
+        "the CLI replays with itself: {stdout}"
+    );
 }
 
 #[test]

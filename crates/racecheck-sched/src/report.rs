@@ -55,8 +55,30 @@ impl fmt::Display for FailureKind {
     }
 }
 
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Failure {
+    /// The report with `replay` in place of the lines that tell a Rust test
+    /// how to replay the execution: for front ends that replay another way,
+    /// such as the `racecheck` CLI on scenario files.
+    ///
+    /// ```
+    /// use racecheck_sched::{explore, Config};
+    ///
+    /// let report = explore(&Config::default(), || async { panic!("boom") });
+    /// let failure = report.failure.unwrap();
+    /// let text = failure.report_replaying_with("replay: racecheck replay bank.toml --schedule ...");
+    /// assert!(text.ends_with("replay: racecheck replay bank.toml --schedule ..."));
+    /// assert!(!text.contains("cargo test"));
+    /// ```
+    pub fn report_replaying_with(&self, replay: &str) -> String {
+        let mut text = String::new();
+        let _ = self.write_findings(&mut text);
+        text.push_str(replay);
+        text
+    }
+
+    /// Everything but the replay lines: the failure, where it was found, the
+    /// timeline.
+    fn write_findings(&self, f: &mut impl Write) -> fmt::Result {
         writeln!(f, "racecheck: {}", self.kind)?;
         for other in &self.also {
             let text = other.to_string();
@@ -79,7 +101,15 @@ impl fmt::Display for Failure {
         }
         writeln!(f)?;
         f.write_str(&timeline(&self.trace, TIMELINE_EVENTS_MAX))?;
-        writeln!(f)?;
+        writeln!(f)
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut findings = String::new();
+        self.write_findings(&mut findings)?;
+        f.write_str(&findings)?;
         writeln!(f, "replay this execution exactly with:")?;
         writeln!(f, "  RACECHECK_REPLAY={} cargo test ...", self.schedule)?;
         write!(
