@@ -449,7 +449,7 @@ pub fn measure_racecheck(
 ///
 /// This is `shuttle::check_random` with a fixed seed: the same `Runner`, the
 /// same default `Config`. Its tasks are shuttle's async tasks, and its mutex
-/// is awaited like racecheck's (see [`ShuttleMutex`]).
+/// is awaited like racecheck's (see `ShuttleMutex`).
 ///
 /// # Panics
 ///

@@ -17,7 +17,7 @@
 //!   access per access of the C code; a global accessed under the lock that
 //!   guards it is accessed immediately (`get`/`set`), since the lock's own
 //!   scheduling points already order it;
-//! - a condition variable is a [`Condition`] over a [`Notify`], waited on
+//! - a condition variable is a `Condition` over a [`Notify`], waited on
 //!   in the same loop as in C;
 //! - an `assert` is an `assert!` in the task; a deadlock is left for the
 //!   detector to report.

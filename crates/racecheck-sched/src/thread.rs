@@ -2,7 +2,7 @@
 //!
 //! A racecheck thread is a task whose body is a closure running on its own
 //! stack: blocking operations inside it (a blocking `Mutex::lock`,
-//! [`JoinHandle::join`], [`sleep`], [`block_on`](crate::block_on) on a
+//! [`JoinHandle::join`], [`sleep`], [`block_on`] on a
 //! future) suspend it at a scheduling point, and the strategy decides who
 //! runs next, exactly as for async tasks. Threads and async tasks mix
 //! freely in one test. Nothing here starts an OS thread: everything runs on

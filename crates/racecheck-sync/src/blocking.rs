@@ -551,7 +551,7 @@ pub mod mpsc {
         )
     }
 
-    /// The sending half of [`channel`].
+    /// The sending half of [`channel()`].
     pub struct Sender<T> {
         inner: channel::UnboundedSender<T>,
     }
