@@ -8,6 +8,8 @@
 //! task can run, so every waiter has queued before the next one wakes, under
 //! every schedule.
 
+mod support;
+
 use racecheck::sync::mpsc::{self, SendError, TrySendError};
 use racecheck::sync::oneshot;
 use racecheck::sync::{
@@ -24,54 +26,10 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
-
-/// Executions per scenario that must pass under every schedule.
-const ITERATIONS: u64 = 1000;
-/// Executions within which a scenario with a bug must fail.
-const FAILURE_SEARCH_ITERATIONS: u64 = 1000;
+use support::{explore, first_failure, join_all, log, ms, ITERATIONS};
 
 /// Waiter ids in the order they queue; deliberately not their spawn order.
 const QUEUE_ORDERS: [&[usize]; 3] = [&[0, 1, 2], &[2, 0, 1], &[1, 3, 0, 2]];
-
-fn explore<F, Fut>(test: F)
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = ()> + 'static,
-{
-    Builder::new().iterations(ITERATIONS).check(test);
-}
-
-fn first_failure<F, Fut>(test: F) -> FailureKind
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = ()> + 'static,
-{
-    let report = Builder::new()
-        .iterations(FAILURE_SEARCH_ITERATIONS)
-        .run(test);
-    match report.failure {
-        Some(failure) => failure.kind,
-        None => panic!("no failure in {} executions", report.executions),
-    }
-}
-
-fn ms(millis: u64) -> Duration {
-    Duration::from_millis(millis)
-}
-
-type Log<T> = Rc<RefCell<Vec<T>>>;
-
-fn log<T>() -> Log<T> {
-    Rc::new(RefCell::new(Vec::new()))
-}
-
-async fn join_all<T: 'static>(handles: Vec<JoinHandle<T>>) -> Vec<T> {
-    let mut outputs = Vec::with_capacity(handles.len());
-    for handle in handles {
-        outputs.push(handle.await);
-    }
-    outputs
-}
 
 /// Spawns `waiter-0`, `waiter-1`, ...; waiter `i` sleeps until its turn in
 /// `queue_order` (turns are 1 ms apart), then runs `request(i)`.

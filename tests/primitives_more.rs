@@ -7,61 +7,17 @@
 //! `i` sleeps until its turn and then queues. The clock only moves when no
 //! task can run, so every waiter has queued before the next one wakes.
 
+mod support;
+
 use racecheck::sync::broadcast::{self, RecvError, TryRecvError};
 use racecheck::sync::{
     watch, Barrier, BoundedSemaphore, Condition, Mutex, Queue, QueueEmpty, TryAcquireError,
 };
 use racecheck::time::sleep;
-use racecheck::{spawn_named, Builder, FailureKind, Finding, JoinHandle};
-use std::cell::{Cell, RefCell};
-use std::future::Future;
+use racecheck::{spawn_named, Builder, FailureKind, Finding};
+use std::cell::Cell;
 use std::rc::Rc;
-use std::time::Duration;
-
-/// Executions per scenario that must pass under every schedule.
-const ITERATIONS: u64 = 1000;
-/// Executions within which a scenario with a bug must fail.
-const FAILURE_SEARCH_ITERATIONS: u64 = 1000;
-
-fn explore<F, Fut>(test: F)
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = ()> + 'static,
-{
-    Builder::new().iterations(ITERATIONS).check(test);
-}
-
-fn first_failure<F, Fut>(test: F) -> FailureKind
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = ()> + 'static,
-{
-    let report = Builder::new()
-        .iterations(FAILURE_SEARCH_ITERATIONS)
-        .run(test);
-    match report.failure {
-        Some(failure) => failure.kind,
-        None => panic!("no failure in {} executions", report.executions),
-    }
-}
-
-fn ms(millis: u64) -> Duration {
-    Duration::from_millis(millis)
-}
-
-type Log<T> = Rc<RefCell<Vec<T>>>;
-
-fn log<T>() -> Log<T> {
-    Rc::new(RefCell::new(Vec::new()))
-}
-
-async fn join_all<T: 'static>(handles: Vec<JoinHandle<T>>) -> Vec<T> {
-    let mut outputs = Vec::with_capacity(handles.len());
-    for handle in handles {
-        outputs.push(handle.await);
-    }
-    outputs
-}
+use support::{explore, first_failure, join_all, log, ms};
 
 /// The descriptions of the waits of a deadlock or a hang.
 fn stuck_waits(failure: &FailureKind) -> Vec<String> {
