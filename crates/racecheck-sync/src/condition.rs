@@ -1,7 +1,7 @@
 //! asyncio's `Condition`: wait for a notification with a mutex released.
 
 use crate::mutex::MutexGuard;
-use crate::wait_queue::{wake_all, WaitQueue, Waiter};
+use crate::wait_queue::{wake_all, Causes, WaitQueue, Waiter};
 use crate::{lock_state, StateLock};
 use racecheck_sched::rt::{self, ObjectRef, SchedulePoint};
 use racecheck_trace::{Location, ObjectId, ObjectKind, Op};
@@ -65,7 +65,7 @@ struct ConditionState {
     waiters: WaitQueue<()>,
     /// Waiters picked by a notification, with that notification's event
     /// index.
-    chosen: Vec<(u64, u32)>,
+    chosen: Causes,
     /// The mutex of the first wait: every wait must use it.
     mutex: Option<ObjectId>,
 }
@@ -104,7 +104,7 @@ impl Condition {
         Condition {
             state: StateLock::new(ConditionState {
                 waiters: WaitQueue::default(),
-                chosen: Vec::new(),
+                chosen: Causes::default(),
                 mutex: None,
             }),
             object: rt::register(ObjectKind::Condition, name, location),
@@ -254,10 +254,9 @@ impl Condition {
             Location::caller(),
         );
         let served = {
-            let mut state = lock_state(&self.state);
+            let state = &mut *lock_state(&self.state);
             let mut served = Vec::new();
-            while let Some(waiter) = state.waiters.grant_front() {
-                state.chosen.push((waiter.ticket, event));
+            while let Some(waiter) = state.chosen.grant_front(&mut state.waiters, event) {
                 served.push(waiter);
             }
             served
@@ -286,12 +285,8 @@ impl Condition {
     /// if nobody waits.
     fn pass_on(&self, event: u32) {
         let served: Option<Waiter<()>> = {
-            let mut state = lock_state(&self.state);
-            let served = state.waiters.grant_front();
-            if let Some(waiter) = &served {
-                state.chosen.push((waiter.ticket, event));
-            }
-            served
+            let state = &mut *lock_state(&self.state);
+            state.chosen.grant_front(&mut state.waiters, event)
         };
         if let Some(waiter) = served {
             waiter.waker.wake();
@@ -355,7 +350,7 @@ impl<T> Future for Waiting<'_, '_, T> {
                 drop(guard);
             }
             Some(ticket) if state.waiters.take_grant(ticket) => {
-                let by = take_chosen(&mut state, ticket);
+                let by = state.chosen.take(ticket);
                 drop(state);
                 this.ticket = None;
                 debug_assert!(
@@ -387,25 +382,11 @@ impl<T> Drop for Waiting<'_, '_, T> {
             return;
         };
         let chosen = {
-            let mut state = lock_state(&self.condition.state);
-            if state.waiters.take_grant(ticket) {
-                take_chosen(&mut state, ticket)
-            } else {
-                state.waiters.remove(ticket);
-                None
-            }
+            let state = &mut *lock_state(&self.condition.state);
+            state.chosen.cancel(&mut state.waiters, ticket)
         };
         if let Some(event) = chosen {
             self.condition.pass_on(event);
         }
     }
-}
-
-/// The event index of the notification that chose `ticket`, forgetting it.
-fn take_chosen(state: &mut ConditionState, ticket: u64) -> Option<u32> {
-    let position = state
-        .chosen
-        .iter()
-        .position(|&(chosen, _)| chosen == ticket)?;
-    Some(state.chosen.swap_remove(position).1)
 }

@@ -1,6 +1,6 @@
 //! Task notification with tokio's `Notify` semantics.
 
-use crate::wait_queue::WaitQueue;
+use crate::wait_queue::{Causes, WaitQueue};
 use crate::{lock_state, StateLock};
 use racecheck_sched::rt::{self, ObjectRef, SchedulePoint};
 use racecheck_trace::{Location, ObjectKind, Op};
@@ -49,7 +49,7 @@ struct NotifyState {
     broadcasts: Vec<u32>,
     waiters: WaitQueue<()>,
     /// Waiters chosen by `notify_one`, with that call's event index.
-    chosen: Vec<(u64, u32)>,
+    chosen: Causes,
 }
 
 impl Notify {
@@ -75,7 +75,7 @@ impl Notify {
                 generation: 0,
                 broadcasts: Vec::new(),
                 waiters: WaitQueue::default(),
-                chosen: Vec::new(),
+                chosen: Causes::default(),
             }),
             object: rt::register(ObjectKind::Notify, name, location),
         }
@@ -131,11 +131,10 @@ impl Notify {
     /// stores it as the permit.
     fn pass_on(&self, event: u32) {
         let served = {
-            let mut state = lock_state(&self.state);
-            let served = state.waiters.grant_front();
-            match &served {
-                Some(waiter) => state.chosen.push((waiter.ticket, event)),
-                None => state.permit = Some(event),
+            let state = &mut *lock_state(&self.state);
+            let served = state.chosen.grant_front(&mut state.waiters, event);
+            if served.is_none() {
+                state.permit = Some(event);
             }
             served
         };
@@ -194,11 +193,11 @@ impl Future for Notified<'_> {
             _ if state.generation != this.generation => {
                 if let Some(ticket) = this.ticket {
                     state.waiters.remove(ticket);
-                    take_chosen(&mut state, ticket);
+                    state.chosen.take(ticket);
                 }
                 Some(state.broadcasts[this.generation as usize])
             }
-            Some(ticket) if state.waiters.take_grant(ticket) => take_chosen(&mut state, ticket),
+            Some(ticket) if state.waiters.take_grant(ticket) => state.chosen.take(ticket),
             Some(_) => None,
             None => state.permit.take(),
         };
@@ -231,25 +230,11 @@ impl Drop for Notified<'_> {
             return;
         };
         let chosen = {
-            let mut state = lock_state(&self.notify.state);
-            if state.waiters.take_grant(ticket) {
-                take_chosen(&mut state, ticket)
-            } else {
-                state.waiters.remove(ticket);
-                None
-            }
+            let state = &mut *lock_state(&self.notify.state);
+            state.chosen.cancel(&mut state.waiters, ticket)
         };
         if let Some(event) = chosen {
             self.notify.pass_on(event);
         }
     }
-}
-
-/// The event index of the `notify_one` that chose `ticket`, forgetting it.
-fn take_chosen(state: &mut NotifyState, ticket: u64) -> Option<u32> {
-    let position = state
-        .chosen
-        .iter()
-        .position(|&(chosen, _)| chosen == ticket)?;
-    Some(state.chosen.swap_remove(position).1)
 }

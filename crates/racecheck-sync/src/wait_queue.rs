@@ -96,6 +96,43 @@ impl<P> WaitQueue<P> {
     }
 }
 
+/// The event that granted each granted ticket, for waiters that learn what
+/// that event published: a notification choosing a waiter (`Notify`,
+/// `Condition`).
+#[derive(Debug, Default)]
+pub(crate) struct Causes(Vec<(u64, u32)>);
+
+impl Causes {
+    /// Grants the front waiter of `waiters` on behalf of event `event`.
+    pub(crate) fn grant_front<P>(
+        &mut self,
+        waiters: &mut WaitQueue<P>,
+        event: u32,
+    ) -> Option<Waiter<P>> {
+        let waiter = waiters.grant_front()?;
+        self.0.push((waiter.ticket, event));
+        Some(waiter)
+    }
+
+    /// The event that granted `ticket`, forgetting it.
+    pub(crate) fn take(&mut self, ticket: u64) -> Option<u32> {
+        let position = self.0.iter().position(|&(granted, _)| granted == ticket)?;
+        Some(self.0.swap_remove(position).1)
+    }
+
+    /// A waiter's future was dropped: it leaves the queue, or, if it had
+    /// been granted, gives back the event that granted it, for the caller
+    /// to pass on to the next waiter.
+    pub(crate) fn cancel<P>(&mut self, waiters: &mut WaitQueue<P>, ticket: u64) -> Option<u32> {
+        if waiters.take_grant(ticket) {
+            self.take(ticket)
+        } else {
+            waiters.remove(ticket);
+            None
+        }
+    }
+}
+
 /// Wakes the waiters, after the caller released its state lock.
 pub(crate) fn wake_all<P>(waiters: Vec<Waiter<P>>) {
     for waiter in waiters {
