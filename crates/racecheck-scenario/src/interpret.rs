@@ -32,7 +32,7 @@ use racecheck::sync::{
     ReentrantMutex, Semaphore, SemaphorePermit, Shared,
 };
 use racecheck::{FailureKind, JoinHandle, Location, Report};
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -65,13 +65,7 @@ enum Object {
     BoundedSemaphore(BoundedSemaphore),
     Event(Event),
     Condition(Condition),
-    Queue {
-        queue: Queue<i64>,
-        /// Items put and not yet marked done, mirrored so that one
-        /// `task_done` too many fails with asyncio's message and the
-        /// scenario's location before it reaches the queue.
-        unfinished: Cell<u64>,
-    },
+    Queue(Queue<i64>),
 }
 
 /// What a task holds.
@@ -190,10 +184,9 @@ impl World {
                     }
                     PrimitiveKind::Event => Object::Event(Event::named(name)),
                     PrimitiveKind::Condition { .. } => Object::Condition(Condition::named(name)),
-                    PrimitiveKind::Queue(maxsize) => Object::Queue {
-                        queue: Queue::named(name, maxsize as usize),
-                        unfinished: Cell::new(0),
-                    },
+                    PrimitiveKind::Queue(maxsize) => {
+                        Object::Queue(Queue::named(name, maxsize as usize))
+                    }
                 }
             })
             .collect();
@@ -369,7 +362,7 @@ async fn acquire<'w>(state: &mut TaskState<'w>, primitive: usize, scoped: bool) 
             ),
         },
         Object::BoundedSemaphore(semaphore) => Hold::BoundedPermit(semaphore.acquire().await),
-        Object::Event(_) | Object::Condition(_) | Object::Queue { .. } => {
+        Object::Event(_) | Object::Condition(_) | Object::Queue(_) => {
             unreachable!("validated: only locks and semaphores are acquired (a condition's lock stands for it)")
         }
     };
@@ -494,15 +487,14 @@ async fn perform<'w>(state: &mut TaskState<'w>, step: &Step) -> Flow {
             }
         }
         StepKind::Put { queue, value } => {
-            let Object::Queue { queue, unfinished } = &world.primitives[*queue] else {
+            let Object::Queue(queue) = &world.primitives[*queue] else {
                 unreachable!("validated: a queue")
             };
             let value = state.eval(&step.text, value, step.pos);
             queue.put(value).await;
-            unfinished.set(unfinished.get() + 1);
         }
         StepKind::Get { queue, local } => {
-            let Object::Queue { queue, .. } = &world.primitives[*queue] else {
+            let Object::Queue(queue) = &world.primitives[*queue] else {
                 unreachable!("validated: a queue")
             };
             let value = queue.get().await;
@@ -511,10 +503,10 @@ async fn perform<'w>(state: &mut TaskState<'w>, step: &Step) -> Flow {
             }
         }
         StepKind::TaskDone(index) => {
-            let Object::Queue { queue, unfinished } = &world.primitives[*index] else {
+            let Object::Queue(queue) = &world.primitives[*index] else {
                 unreachable!("validated: a queue")
             };
-            if unfinished.get() == 0 {
+            if queue.try_task_done().is_err() {
                 panic!(
                     "ValueError: task_done() called too many times on `{}` by task '{}' at {}",
                     program.primitives[*index].name,
@@ -522,11 +514,9 @@ async fn perform<'w>(state: &mut TaskState<'w>, step: &Step) -> Flow {
                     state.at(step.pos)
                 );
             }
-            unfinished.set(unfinished.get() - 1);
-            queue.task_done();
         }
         StepKind::JoinQueue(queue) => {
-            let Object::Queue { queue, .. } = &world.primitives[*queue] else {
+            let Object::Queue(queue) = &world.primitives[*queue] else {
                 unreachable!("validated: a queue")
             };
             queue.join().await;

@@ -72,7 +72,7 @@ pub use condition::Condition;
 pub use event::Event;
 pub use mutex::{Mutex, MutexGuard, TryLockError};
 pub use notify::{Notified, Notify};
-pub use queue::{Queue, QueueEmpty, QueueFull};
+pub use queue::{Queue, QueueEmpty, QueueFull, TaskDoneTooOften};
 pub use reentrant::{NotOwnerError, ReentrantMutex, ReentrantMutexGuard};
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub use semaphore::{

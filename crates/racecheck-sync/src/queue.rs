@@ -130,6 +130,12 @@ impl<T> fmt::Debug for QueueFull<T> {
     }
 }
 
+/// `try_task_done` was called more times than items were put (asyncio's
+/// `ValueError: task_done() called too many times`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("task_done() called too many times")]
+pub struct TaskDoneTooOften;
+
 /// `get_nowait` found no item it could take.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("queue empty")]
@@ -339,15 +345,33 @@ impl<T> Queue<T> {
     /// ```
     #[track_caller]
     pub fn task_done(&self) {
-        let location = Location::caller();
+        if self.try_task_done_at(Location::caller()).is_err() {
+            panic!(
+                "task_done() called too many times on a Queue created at {}",
+                self.created_at
+            );
+        }
+    }
+
+    /// [`Queue::task_done`], returning an error instead of panicking when
+    /// no item is pending, for callers that report it their own way.
+    ///
+    /// ```
+    /// racecheck_sched::explore(&Default::default(), || async {
+    ///     let queue = racecheck_sync::Queue::<u8>::new(0);
+    ///     assert!(queue.try_task_done().is_err());
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn try_task_done(&self) -> Result<(), TaskDoneTooOften> {
+        self.try_task_done_at(Location::caller())
+    }
+
+    fn try_task_done_at(&self, location: Location) -> Result<(), TaskDoneTooOften> {
         let joiners = {
             let mut state = lock_state(&self.state);
             if state.unfinished == 0 {
-                drop(state);
-                panic!(
-                    "task_done() called too many times on a Queue created at {}",
-                    self.created_at
-                );
+                return Err(TaskDoneTooOften);
             }
             state.unfinished -= 1;
             if state.unfinished == 0 {
@@ -364,6 +388,7 @@ impl<T> Queue<T> {
             location,
         );
         wake_all(joiners);
+        Ok(())
     }
 
     /// Waits until every item put so far has been marked done with
