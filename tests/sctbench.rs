@@ -1,4 +1,4 @@
-//! SCTBench's programs (see `racecheck_bench::sctbench`): the random
+//! SCTBench's programs (see `racecheck_programs::sctbench`): the random
 //! strategy finds every bug within its budget, the sanity checks fail on
 //! every schedule, and every fixed twin passes.
 //!
@@ -7,7 +7,7 @@
 //! sought is the assertion or the deadlock, as in SCTBench.
 
 use racecheck::Strategy;
-use racecheck_bench::sctbench::{builder, program, schedules_to_bug, PROGRAMS};
+use racecheck_programs::sctbench::{builder, program, schedules_to_bug, PROGRAMS};
 
 /// Executions of each fixed twin that must all pass, per strategy.
 const FIXED_ITERATIONS: [(Strategy, u64); 2] =

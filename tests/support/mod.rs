@@ -1,5 +1,5 @@
 //! Helpers shared by the primitive-semantics tests (`primitives.rs`,
-//! `primitives_more.rs`): explore a scenario under many schedules, find its
+//! `primitives_coordination.rs`): explore a scenario under many schedules, find its
 //! first failure, and small conveniences.
 
 use racecheck::{Builder, FailureKind, JoinHandle};

@@ -13,9 +13,8 @@
 //!   scheduling from seed [`SEED`] and time the whole exploration;
 //! - [`compare`] warms both up, then measures both, and returns a
 //!   [`Comparison`];
-//! - [`sctbench`] ports SCTBench's "CS" programs (known bugs, published
-//!   schedules-to-bug counts) and counts the schedules racecheck's
-//!   strategies need to find each bug.
+//! - the `sctbench` binary counts the schedules racecheck's strategies
+//!   need on SCTBench's programs (`racecheck-programs`).
 //!
 //! **Architecture invariant:** this crate is a client of the `racecheck`
 //! facade and nothing in racecheck depends on it. It reads the wall clock,
@@ -34,7 +33,6 @@
 
 pub mod cli;
 pub mod exhaustive;
-pub mod sctbench;
 
 use shuttle::future::batch_semaphore::{BatchSemaphore, Fairness};
 use shuttle::scheduler::RandomScheduler;

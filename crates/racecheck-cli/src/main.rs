@@ -316,7 +316,10 @@ fn run(
     let mut results = Vec::new();
     for scenario in &scenarios {
         progress.set_message(scenario.name().to_string());
-        let outcome = scenario.run(settings);
+        let mut outcome = scenario.run(settings);
+        if let Some(failure) = &mut outcome.report.failure {
+            failure.replay = vec![replay_command(scenario, failure)];
+        }
         progress.inc(1);
         results.push((scenario, outcome));
     }
@@ -329,7 +332,7 @@ fn run(
             say!("");
             say!("=== {}: {}", scenario.name(), outcome.verdict);
             match &outcome.report.failure {
-                Some(failure) => say!("{}", full_report(scenario, failure)),
+                Some(failure) => say!("{failure}"),
                 None => say!("  ({})", outcome.report.summary()),
             }
         }
@@ -354,16 +357,12 @@ fn run(
                     scenario.name(),
                     scenario.expectation()
                 );
-                say!("{}", full_report(scenario, failure));
+                say!("{failure}");
             }
             let finding = outcome.finding().unwrap_or_default();
             say!("  {}: {finding}", scenario.name());
             if let Some(failure) = &outcome.report.failure {
-                say!(
-                    "    replay: racecheck replay {} --schedule {}",
-                    scenario.path().display(),
-                    failure.schedule
-                );
+                say!("    replay: {}", replay_command(scenario, failure));
             }
         }
     }
@@ -382,13 +381,13 @@ fn run(
     })
 }
 
-/// A failure's report, ending with the command that replays it.
-fn full_report(scenario: &Scenario, failure: &racecheck::Failure) -> String {
-    failure.report_replaying_with(&format!(
-        "replay this execution exactly with:\n  racecheck replay {} --schedule {}",
+/// The command that replays `failure` of `scenario`.
+fn replay_command(scenario: &Scenario, failure: &racecheck::Failure) -> String {
+    format!(
+        "racecheck replay {} --schedule {}",
         scenario.path().display(),
         failure.schedule
-    ))
+    )
 }
 
 fn replay(

@@ -144,7 +144,7 @@ fn junit_and_json_reports_parse() {
         .attribute("message")
         .unwrap()
         .contains("data race on Shared 'rows'"));
-    assert!(failure.text().unwrap().contains("RACECHECK_REPLAY="));
+    assert!(failure.text().unwrap().contains("racecheck replay "));
 
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();

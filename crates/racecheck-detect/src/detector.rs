@@ -6,7 +6,7 @@ use crate::hb::{HappensBefore, RacePair};
 use crate::lock_order::{LockOrder, LockOrderDelta};
 use crate::stuck::{explain, Stuck};
 use crate::waits::Holdings;
-use racecheck_trace::{Location, ObjectId, ObjectKind, Op, TaskId, Trace, WaitTarget};
+use racecheck_trace::{ExecutionEnd, Location, ObjectId, ObjectKind, Op, TaskId, Trace};
 use std::collections::BTreeSet;
 
 /// What to do with one kind of finding.
@@ -75,18 +75,6 @@ impl Checks {
             Finding::Leak(_) => self.leaks,
         }
     }
-}
-
-/// How an execution ended, as the runtime saw it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ExecutionEnd {
-    /// Tasks blocked (not sleeping) at the end, with what they wait for.
-    pub blocked: Vec<(TaskId, WaitTarget)>,
-    /// The root task finished (the execution was not stuck).
-    pub root_finished: bool,
-    /// The runtime itself failed the execution (a panic, the step limit):
-    /// only races and lock orders are analysed.
-    pub failed: bool,
 }
 
 /// The findings of one execution: those that fail it, and warnings not
@@ -170,9 +158,18 @@ impl Detector {
         self.classify(findings)
     }
 
-    /// The checks in force.
-    pub fn checks(&self) -> Checks {
-        self.checks
+    /// Forgets what earlier executions taught it (lock orders, warnings
+    /// already given), as if new: for analysing executions that are not
+    /// part of one exploration, such as the minimiser's candidates.
+    ///
+    /// ```
+    /// use racecheck_detect::{Checks, Detector};
+    /// let mut detector = Detector::new(Checks::default());
+    /// detector.forget_exploration();
+    /// ```
+    pub fn forget_exploration(&mut self) {
+        self.lock_order = LockOrder::default();
+        self.warned.clear();
     }
 
     /// Analyses one execution.

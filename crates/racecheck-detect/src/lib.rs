@@ -49,11 +49,12 @@ mod waits;
 pub use clock::VectorClock;
 pub use coverage::interleaving_class;
 pub use dependency::{Footprint, Key};
-pub use detector::{Check, Checks, Detector, ExecutionEnd, Verdict};
+pub use detector::{Check, Checks, Detector, Verdict};
 pub use finding::{
     Access, Deadlock, Finding, Hang, Leak, LockOrderEdge, PotentialDeadlock, Race, Wait,
 };
 pub use graph::{finding_dot, Edge, HbGraph, DOT_EVENTS_MAX};
 pub use hb::{event_clocks, HappensBefore, RacePair};
 pub use lock_order::LockOrderDelta;
+pub use racecheck_trace::ExecutionEnd;
 pub use waits::{stuck_tasks, Holdings, StuckTask};

@@ -12,13 +12,14 @@
 //! reported as a data race.
 //!
 //! ```
-//! use racecheck_sched::{thread, Config, Granularity};
+//! use racecheck_explore::Config;
+//! use racecheck_runtime::{thread, Granularity};
 //! use racecheck_sync::atomic::{AtomicUsize, Ordering};
 //! use std::sync::Arc;
 //!
 //! // A lost update between a load and a store: found at step granularity.
 //! let config = Config { granularity: Granularity::Step, ..Config::default() };
-//! let report = racecheck_sched::explore(&config, || thread::main(|| {
+//! let report = racecheck_explore::explore(&config, || thread::main(|| {
 //!     let hits = Arc::new(AtomicUsize::new(0));
 //!     let workers: Vec<_> = (0..2)
 //!         .map(|_| {
@@ -35,7 +36,7 @@
 //! assert!(report.failure.is_some());
 //! ```
 
-use racecheck_sched::rt::{self, ObjectRef};
+use racecheck_runtime::rt::{self, ObjectRef};
 use racecheck_trace::{Location, MemoryOrder, ObjectKind, Op};
 use std::borrow::Cow;
 use std::fmt;
@@ -274,7 +275,7 @@ macro_rules! atomic_integer {
                 "`std::sync::atomic::", stringify!($name), "`, recorded (see the ",
                 "[module](self) for the memory model).\n\n```\n",
                 "use racecheck_sync::atomic::{", stringify!($name), ", Ordering};\n\n",
-                "racecheck_sched::explore(&Default::default(), || async {\n",
+                "racecheck_explore::explore(&Default::default(), || async {\n",
                 "    let count = ", stringify!($name), "::new(1);\n",
                 "    assert_eq!(count.fetch_add(2, Ordering::SeqCst), 1);\n",
                 "    assert_eq!(count.load(Ordering::Acquire), 3);\n",
@@ -327,7 +328,7 @@ atomic_integer!(
 /// ```
 /// use racecheck_sync::atomic::{AtomicBool, Ordering};
 ///
-/// racecheck_sched::explore(&Default::default(), || async {
+/// racecheck_explore::explore(&Default::default(), || async {
 ///     let ready = AtomicBool::new(false);
 ///     ready.store(true, Ordering::Release);
 ///     assert!(ready.fetch_and(false, Ordering::AcqRel));
@@ -362,7 +363,7 @@ impl Default for AtomicBool {
 /// ```
 /// use racecheck_sync::atomic::{AtomicPtr, Ordering};
 ///
-/// racecheck_sched::explore(&Default::default(), || async {
+/// racecheck_explore::explore(&Default::default(), || async {
 ///     let mut slot = 5;
 ///     let pointer = AtomicPtr::new(std::ptr::null_mut());
 ///     pointer.store(&mut slot, Ordering::Release);

@@ -2,7 +2,7 @@
 
 use crate::wait_queue::{wake_all, WaitQueue};
 use crate::{lock_state, StateLock};
-use racecheck_sched::rt::{self, ObjectRef, SchedulePoint};
+use racecheck_runtime::rt::{self, ObjectRef, SchedulePoint};
 use racecheck_trace::{Location, ObjectKind, Op};
 use std::borrow::Cow;
 use std::fmt;
@@ -34,11 +34,11 @@ use std::task::{Context, Poll};
 /// use racecheck_sync::Barrier;
 /// use std::sync::Arc;
 ///
-/// racecheck_sched::explore(&Default::default(), || async {
+/// racecheck_explore::explore(&Default::default(), || async {
 ///     let start = Arc::new(Barrier::new(2));
 ///     let other = {
 ///         let start = start.clone();
-///         racecheck_sched::spawn(async move { start.wait().await.is_leader() })
+///         racecheck_runtime::spawn(async move { start.wait().await.is_leader() })
 ///     };
 ///     let me = start.wait().await.is_leader();
 ///     assert!(me != other.await); // exactly one leader
@@ -63,7 +63,7 @@ struct BarrierState {
 /// leader.
 ///
 /// ```
-/// racecheck_sched::explore(&Default::default(), || async {
+/// racecheck_explore::explore(&Default::default(), || async {
 ///     let alone = racecheck_sync::Barrier::new(1);
 ///     assert!(alone.wait().await.is_leader());
 /// });
@@ -76,7 +76,7 @@ impl BarrierWaitResult {
     /// completed it.
     ///
     /// ```
-    /// racecheck_sched::explore(&Default::default(), || async {
+    /// racecheck_explore::explore(&Default::default(), || async {
     ///     let barrier = racecheck_sync::Barrier::new(1);
     ///     assert!(barrier.wait().await.is_leader());
     /// });
@@ -93,7 +93,7 @@ impl Barrier {
     /// Outside a racecheck execution.
     ///
     /// ```
-    /// racecheck_sched::explore(&Default::default(), || async {
+    /// racecheck_explore::explore(&Default::default(), || async {
     ///     let barrier = racecheck_sync::Barrier::new(0);
     ///     assert!(barrier.wait().await.is_leader()); // as Barrier::new(1)
     /// });
@@ -106,7 +106,7 @@ impl Barrier {
     /// A barrier with a name for reports (`Barrier 'start'`).
     ///
     /// ```
-    /// racecheck_sched::explore(&Default::default(), || async {
+    /// racecheck_explore::explore(&Default::default(), || async {
     ///     let start = racecheck_sync::Barrier::named("start", 1);
     ///     start.wait().await;
     /// });
@@ -134,11 +134,11 @@ impl Barrier {
     /// use racecheck_sync::Barrier;
     /// use std::sync::Arc;
     ///
-    /// racecheck_sched::explore(&Default::default(), || async {
+    /// racecheck_explore::explore(&Default::default(), || async {
     ///     let round = Arc::new(Barrier::new(2));
     ///     let peer = {
     ///         let round = round.clone();
-    ///         racecheck_sched::spawn(async move {
+    ///         racecheck_runtime::spawn(async move {
     ///             for _ in 0..3 {
     ///                 round.wait().await; // reusable: one generation per round
     ///             }

@@ -14,7 +14,7 @@
 
 use crate::wait_queue::{wake_all, WaitQueue, Waiter};
 use crate::{lock_state, StateLock};
-use racecheck_sched::rt::{self, ObjectRef, SchedulePoint};
+use racecheck_runtime::rt::{self, ObjectRef, SchedulePoint};
 use racecheck_trace::{Location, ObjectKind, Op};
 use std::borrow::Cow;
 use std::future::Future;

@@ -4,7 +4,7 @@
 //! granularity: `lock()` blocks the calling thread, not a future.
 //!
 //! Each is the async primitive of the same role underneath, driven by
-//! `racecheck_sched::block_on`, so the happens-before edges, deadlock
+//! `racecheck_runtime::block_on`, so the happens-before edges, deadlock
 //! detection and lock-order checks are exactly the async ones. Nothing is
 //! ever poisoned: a panic while holding a lock fails the execution first,
 //! so `lock()` always returns `Ok`.
@@ -15,11 +15,11 @@
 //! call would block the runtime's only thread for good.
 //!
 //! ```
-//! use racecheck_sched::thread;
+//! use racecheck_runtime::thread;
 //! use racecheck_sync::blocking::Mutex;
 //! use std::sync::Arc;
 //!
-//! racecheck_sched::explore(&Default::default(), || thread::main(|| {
+//! racecheck_explore::explore(&Default::default(), || thread::main(|| {
 //!     let hits = Arc::new(Mutex::new(0));
 //!     let worker = {
 //!         let hits = hits.clone();
@@ -31,7 +31,7 @@
 //! }));
 //! ```
 
-use racecheck_sched::{block_on, rt};
+use racecheck_runtime::{block_on, rt};
 use std::borrow::Cow;
 use std::fmt;
 use std::ops::{Deref, DerefMut};
@@ -64,7 +64,7 @@ fn block_or_try<T>(
 /// ```
 /// use racecheck_sync::blocking::Mutex;
 ///
-/// racecheck_sched::explore(&Default::default(), || racecheck_sched::thread::main(|| {
+/// racecheck_explore::explore(&Default::default(), || racecheck_runtime::thread::main(|| {
 ///     let rows = Mutex::named("rows", vec![1]);
 ///     rows.lock().unwrap().push(2);
 ///     assert_eq!(rows.into_inner().unwrap(), [1, 2]);
@@ -165,7 +165,7 @@ impl<T> fmt::Debug for Mutex<T> {
 /// ```
 /// use racecheck_sync::blocking::RwLock;
 ///
-/// racecheck_sched::explore(&Default::default(), || racecheck_sched::thread::main(|| {
+/// racecheck_explore::explore(&Default::default(), || racecheck_runtime::thread::main(|| {
 ///     let config = RwLock::new(1);
 ///     *config.write().unwrap() = 2;
 ///     assert_eq!(*config.read().unwrap(), 2);
@@ -296,11 +296,11 @@ impl<T> fmt::Debug for RwLock<T> {
 /// use racecheck_sync::blocking::{Condvar, Mutex};
 /// use std::sync::Arc;
 ///
-/// racecheck_sched::explore(&Default::default(), || racecheck_sched::thread::main(|| {
+/// racecheck_explore::explore(&Default::default(), || racecheck_runtime::thread::main(|| {
 ///     let pair = Arc::new((Mutex::new(false), Condvar::new()));
 ///     let starter = {
 ///         let pair = pair.clone();
-///         racecheck_sched::thread::spawn(move || {
+///         racecheck_runtime::thread::spawn(move || {
 ///             *pair.0.lock().unwrap() = true;
 ///             pair.1.notify_one();
 ///         })
@@ -392,11 +392,11 @@ impl fmt::Debug for Condvar {
 /// use racecheck_sync::blocking::Barrier;
 /// use std::sync::Arc;
 ///
-/// racecheck_sched::explore(&Default::default(), || racecheck_sched::thread::main(|| {
+/// racecheck_explore::explore(&Default::default(), || racecheck_runtime::thread::main(|| {
 ///     let barrier = Arc::new(Barrier::new(2));
 ///     let other = {
 ///         let barrier = barrier.clone();
-///         racecheck_sched::thread::spawn(move || barrier.wait().is_leader())
+///         racecheck_runtime::thread::spawn(move || barrier.wait().is_leader())
 ///     };
 ///     let leaders = [barrier.wait().is_leader(), other.join().unwrap()];
 ///     assert_eq!(leaders.iter().filter(|leader| **leader).count(), 1);
@@ -434,7 +434,7 @@ impl fmt::Debug for Barrier {
 /// ```
 /// use racecheck_sync::blocking::Once;
 ///
-/// racecheck_sched::explore(&Default::default(), || racecheck_sched::thread::main(|| {
+/// racecheck_explore::explore(&Default::default(), || racecheck_runtime::thread::main(|| {
 ///     let init = Once::new();
 ///     let mut runs = 0;
 ///     init.call_once(|| runs += 1);
@@ -505,9 +505,9 @@ impl fmt::Debug for Once {
 /// ```
 /// use racecheck_sync::blocking::mpsc;
 ///
-/// racecheck_sched::explore(&Default::default(), || racecheck_sched::thread::main(|| {
+/// racecheck_explore::explore(&Default::default(), || racecheck_runtime::thread::main(|| {
 ///     let (sender, receiver) = mpsc::channel();
-///     racecheck_sched::thread::spawn(move || sender.send("page").unwrap());
+///     racecheck_runtime::thread::spawn(move || sender.send("page").unwrap());
 ///     assert_eq!(receiver.recv(), Ok("page"));
 ///     assert!(receiver.recv().is_err(), "the sender is gone");
 /// }));
@@ -588,8 +588,8 @@ pub mod mpsc {
         /// the receiver is gone.
         #[track_caller]
         pub fn send(&self, value: T) -> Result<(), SendError<T>> {
-            if racecheck_sched::rt::can_block() {
-                return racecheck_sched::block_on(self.inner.send(value))
+            if racecheck_runtime::rt::can_block() {
+                return racecheck_runtime::block_on(self.inner.send(value))
                     .map_err(|error| SendError(error.0));
             }
             self.try_send(value).map_err(|error| match error {

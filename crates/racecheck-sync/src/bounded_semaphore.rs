@@ -34,7 +34,7 @@ use std::future::Future;
 /// ```
 /// use racecheck_sync::BoundedSemaphore;
 ///
-/// racecheck_sched::explore(&Default::default(), || async {
+/// racecheck_explore::explore(&Default::default(), || async {
 ///     let slots = BoundedSemaphore::named("slots", 2);
 ///     slots.acquire().await.forget(); // asyncio's `await slots.acquire()`
 ///     assert_eq!(slots.available_permits(), 1);
@@ -63,7 +63,7 @@ impl BoundedSemaphore {
     /// or outside a racecheck execution.
     ///
     /// ```
-    /// racecheck_sched::explore(&Default::default(), || async {
+    /// racecheck_explore::explore(&Default::default(), || async {
     ///     let semaphore = racecheck_sync::BoundedSemaphore::new(3);
     ///     assert_eq!(semaphore.available_permits(), 3);
     /// });
@@ -76,7 +76,7 @@ impl BoundedSemaphore {
     /// A bounded semaphore with a name for reports (`Semaphore 'slots'`).
     ///
     /// ```
-    /// racecheck_sched::explore(&Default::default(), || async {
+    /// racecheck_explore::explore(&Default::default(), || async {
     ///     let slots = racecheck_sync::BoundedSemaphore::named("slots", 1);
     ///     drop(slots.acquire().await);
     /// });
@@ -106,7 +106,7 @@ impl BoundedSemaphore {
     /// Permits free now.
     ///
     /// ```
-    /// racecheck_sched::explore(&Default::default(), || async {
+    /// racecheck_explore::explore(&Default::default(), || async {
     ///     let semaphore = racecheck_sync::BoundedSemaphore::new(1);
     ///     let permit = semaphore.acquire().await;
     ///     assert_eq!(semaphore.available_permits(), 0);
@@ -121,7 +121,7 @@ impl BoundedSemaphore {
     /// Waits for a permit; it returns when dropped.
     ///
     /// ```
-    /// racecheck_sched::explore(&Default::default(), || async {
+    /// racecheck_explore::explore(&Default::default(), || async {
     ///     let semaphore = racecheck_sync::BoundedSemaphore::new(1);
     ///     let _permit = semaphore.acquire().await;
     ///     assert!(semaphore.try_acquire().is_err());
@@ -148,7 +148,7 @@ impl BoundedSemaphore {
     /// ```
     /// use racecheck_sync::{BoundedSemaphore, TryAcquireError};
     ///
-    /// racecheck_sched::explore(&Default::default(), || async {
+    /// racecheck_explore::explore(&Default::default(), || async {
     ///     let semaphore = BoundedSemaphore::new(1);
     ///     let permit = semaphore.try_acquire().unwrap();
     ///     assert_eq!(semaphore.try_acquire().unwrap_err(), TryAcquireError::NoPermits);
@@ -177,7 +177,7 @@ impl BoundedSemaphore {
     /// ```
     /// use racecheck_sync::{BoundedSemaphore, ReleasedTooOften};
     ///
-    /// racecheck_sched::explore(&Default::default(), || async {
+    /// racecheck_explore::explore(&Default::default(), || async {
     ///     let semaphore = BoundedSemaphore::new(1);
     ///     assert!(semaphore.release().is_err()); // already at its bound
     ///     semaphore.acquire().await.forget();
@@ -244,7 +244,7 @@ impl fmt::Debug for BoundedSemaphore {
 /// A permit of a [`BoundedSemaphore`]; returned when dropped.
 ///
 /// ```
-/// racecheck_sched::explore(&Default::default(), || async {
+/// racecheck_explore::explore(&Default::default(), || async {
 ///     let semaphore = racecheck_sync::BoundedSemaphore::new(1);
 ///     {
 ///         let _permit = semaphore.acquire().await;
@@ -265,7 +265,7 @@ impl BoundedSemaphorePermit<'_> {
     /// [`BoundedSemaphore::release`] brings it back.
     ///
     /// ```
-    /// racecheck_sched::explore(&Default::default(), || async {
+    /// racecheck_explore::explore(&Default::default(), || async {
     ///     let semaphore = racecheck_sync::BoundedSemaphore::new(1);
     ///     semaphore.acquire().await.forget();
     ///     assert_eq!(semaphore.available_permits(), 0);

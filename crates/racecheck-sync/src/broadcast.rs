@@ -25,10 +25,10 @@
 //! ```
 //! use racecheck_sync::broadcast;
 //!
-//! racecheck_sched::explore(&Default::default(), || async {
+//! racecheck_explore::explore(&Default::default(), || async {
 //!     let (events, mut first) = broadcast::channel(4);
 //!     let mut second = events.subscribe();
-//!     let listener = racecheck_sched::spawn(async move { second.recv().await.unwrap() });
+//!     let listener = racecheck_runtime::spawn(async move { second.recv().await.unwrap() });
 //!     assert_eq!(events.send("started").unwrap(), 2); // two receivers
 //!     assert_eq!(first.recv().await.unwrap(), "started");
 //!     assert_eq!(listener.await, "started");
@@ -37,7 +37,7 @@
 
 use crate::wait_queue::{wake_all, WaitQueue};
 use crate::{lock_state, StateLock};
-use racecheck_sched::rt::{self, ObjectRef, SchedulePoint};
+use racecheck_runtime::rt::{self, ObjectRef, SchedulePoint};
 use racecheck_trace::{Location, ObjectKind, Op};
 use std::collections::VecDeque;
 use std::fmt;
@@ -54,7 +54,7 @@ use std::task::{Context, Poll};
 /// outside a racecheck execution.
 ///
 /// ```
-/// racecheck_sched::explore(&Default::default(), || async {
+/// racecheck_explore::explore(&Default::default(), || async {
 ///     let (sender, mut receiver) = racecheck_sync::broadcast::channel(3);
 ///     sender.send(1).unwrap();
 ///     assert_eq!(receiver.try_recv(), Ok(1));
@@ -204,7 +204,7 @@ impl<T: Clone> Sender<T> {
     /// are; fails, handing the value back, if there are none. Never blocks.
     ///
     /// ```
-    /// racecheck_sched::explore(&Default::default(), || async {
+    /// racecheck_explore::explore(&Default::default(), || async {
     ///     let (sender, receiver) = racecheck_sync::broadcast::channel(2);
     ///     assert_eq!(sender.send("a").unwrap(), 1);
     ///     drop(receiver);
@@ -239,7 +239,7 @@ impl<T: Clone> Sender<T> {
     /// ```
     /// use racecheck_sync::broadcast::{self, TryRecvError};
     ///
-    /// racecheck_sched::explore(&Default::default(), || async {
+    /// racecheck_explore::explore(&Default::default(), || async {
     ///     let (sender, _first) = broadcast::channel(2);
     ///     sender.send(1).unwrap();
     ///     let mut late = sender.subscribe();
@@ -270,7 +270,7 @@ impl<T: Clone> Sender<T> {
     /// How many receivers exist now.
     ///
     /// ```
-    /// racecheck_sched::explore(&Default::default(), || async {
+    /// racecheck_explore::explore(&Default::default(), || async {
     ///     let (sender, _receiver) = racecheck_sync::broadcast::channel::<u8>(1);
     ///     assert_eq!(sender.receiver_count(), 1);
     /// });
@@ -340,7 +340,7 @@ impl<T: Clone> Receiver<T> {
     /// ```
     /// use racecheck_sync::broadcast::{self, RecvError};
     ///
-    /// racecheck_sched::explore(&Default::default(), || async {
+    /// racecheck_explore::explore(&Default::default(), || async {
     ///     let (sender, mut receiver) = broadcast::channel(1);
     ///     sender.send(1).unwrap();
     ///     sender.send(2).unwrap(); // drops 1: the capacity is 1
@@ -365,7 +365,7 @@ impl<T: Clone> Receiver<T> {
     /// ```
     /// use racecheck_sync::broadcast::{self, TryRecvError};
     ///
-    /// racecheck_sched::explore(&Default::default(), || async {
+    /// racecheck_explore::explore(&Default::default(), || async {
     ///     let (sender, mut receiver) = broadcast::channel(2);
     ///     assert_eq!(receiver.try_recv(), Err(TryRecvError::Empty));
     ///     sender.send('a').unwrap();

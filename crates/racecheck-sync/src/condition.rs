@@ -3,7 +3,7 @@
 use crate::mutex::MutexGuard;
 use crate::wait_queue::{wake_all, Causes, WaitQueue, Waiter};
 use crate::{lock_state, StateLock};
-use racecheck_sched::rt::{self, ObjectRef, SchedulePoint};
+use racecheck_runtime::rt::{self, ObjectRef, SchedulePoint};
 use racecheck_trace::{Location, ObjectId, ObjectKind, Op};
 use std::borrow::Cow;
 use std::fmt;
@@ -40,11 +40,11 @@ use std::task::{Context, Poll};
 /// use racecheck_sync::{Condition, Mutex};
 /// use std::sync::Arc;
 ///
-/// racecheck_sched::explore(&Default::default(), || async {
+/// racecheck_explore::explore(&Default::default(), || async {
 ///     let ready = Arc::new((Mutex::new(false), Condition::named("ready")));
 ///     let waiter = {
 ///         let ready = ready.clone();
-///         racecheck_sched::spawn(async move {
+///         racecheck_runtime::spawn(async move {
 ///             let (flag, changed) = &*ready;
 ///             let guard = changed.wait_while(flag.lock().await, |set| !*set).await;
 ///             assert!(*guard);
@@ -77,7 +77,7 @@ impl Condition {
     /// Outside a racecheck execution.
     ///
     /// ```
-    /// racecheck_sched::explore(&Default::default(), || async {
+    /// racecheck_explore::explore(&Default::default(), || async {
     ///     let condition = racecheck_sync::Condition::new();
     ///     condition.notify_all(); // nobody waits: nothing happens
     /// });
@@ -90,7 +90,7 @@ impl Condition {
     /// A new condition with a name for reports (`Condition 'ready'`).
     ///
     /// ```
-    /// racecheck_sched::explore(&Default::default(), || async {
+    /// racecheck_explore::explore(&Default::default(), || async {
     ///     let not_empty = racecheck_sync::Condition::named("not empty");
     ///     not_empty.notify_one();
     /// });
@@ -120,11 +120,11 @@ impl Condition {
     /// use racecheck_sync::{Condition, Mutex};
     /// use std::sync::Arc;
     ///
-    /// racecheck_sched::explore(&Default::default(), || async {
+    /// racecheck_explore::explore(&Default::default(), || async {
     ///     let jobs = Arc::new((Mutex::new(Vec::<u32>::new()), Condition::new()));
     ///     let worker = {
     ///         let jobs = jobs.clone();
-    ///         racecheck_sched::spawn(async move {
+    ///         racecheck_runtime::spawn(async move {
     ///             let (queue, added) = &*jobs;
     ///             let mut guard = queue.lock().await;
     ///             while guard.is_empty() {
@@ -175,11 +175,11 @@ impl Condition {
     /// use racecheck_sync::{Condition, Mutex};
     /// use std::sync::Arc;
     ///
-    /// racecheck_sched::explore(&Default::default(), || async {
+    /// racecheck_explore::explore(&Default::default(), || async {
     ///     let count = Arc::new((Mutex::new(0), Condition::new()));
     ///     let incrementer = {
     ///         let count = count.clone();
-    ///         racecheck_sched::spawn(async move {
+    ///         racecheck_runtime::spawn(async move {
     ///             for _ in 0..2 {
     ///                 *count.0.lock().await += 1;
     ///                 count.1.notify_all();
@@ -215,7 +215,7 @@ impl Condition {
     /// Wakes the longest waiter, if any.
     ///
     /// ```
-    /// racecheck_sched::explore(&Default::default(), || async {
+    /// racecheck_explore::explore(&Default::default(), || async {
     ///     racecheck_sync::Condition::new().notify_one();
     /// });
     /// ```
@@ -228,7 +228,7 @@ impl Condition {
     /// notification per task woken (one in all if nobody waits).
     ///
     /// ```
-    /// racecheck_sched::explore(&Default::default(), || async {
+    /// racecheck_explore::explore(&Default::default(), || async {
     ///     racecheck_sync::Condition::new().notify(3);
     /// });
     /// ```
@@ -240,7 +240,7 @@ impl Condition {
     /// Wakes every task waiting now.
     ///
     /// ```
-    /// racecheck_sched::explore(&Default::default(), || async {
+    /// racecheck_explore::explore(&Default::default(), || async {
     ///     racecheck_sync::Condition::new().notify_all();
     /// });
     /// ```

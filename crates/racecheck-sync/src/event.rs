@@ -2,7 +2,7 @@
 
 use crate::wait_queue::{wake_all, WaitQueue};
 use crate::{lock_state, StateLock};
-use racecheck_sched::rt::{self, ObjectRef, SchedulePoint};
+use racecheck_runtime::rt::{self, ObjectRef, SchedulePoint};
 use racecheck_trace::{Location, ObjectKind, Op};
 use std::borrow::Cow;
 use std::fmt;
@@ -22,11 +22,11 @@ use std::task::{Context, Poll};
 /// use racecheck_sync::Event;
 /// use std::sync::Arc;
 ///
-/// racecheck_sched::explore(&Default::default(), || async {
+/// racecheck_explore::explore(&Default::default(), || async {
 ///     let loaded = Arc::new(Event::named("loaded"));
 ///     let reader = {
 ///         let loaded = loaded.clone();
-///         racecheck_sched::spawn(async move { loaded.wait().await })
+///         racecheck_runtime::spawn(async move { loaded.wait().await })
 ///     };
 ///     loaded.set();
 ///     reader.await;

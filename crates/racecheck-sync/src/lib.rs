@@ -28,17 +28,17 @@
 //!
 //! **Architecture invariant:** primitives decide *when they block and whom
 //! they wake*; they never decide who runs. All scheduling goes through
-//! `racecheck_sched::rt`.
+//! `racecheck_runtime::rt`.
 //!
 //! ```
 //! use racecheck_sync::Mutex;
 //! use std::sync::Arc;
 //!
-//! racecheck_sched::explore(&Default::default(), || async {
+//! racecheck_explore::explore(&Default::default(), || async {
 //!     let hits = Arc::new(Mutex::new(0));
 //!     let worker = {
 //!         let hits = hits.clone();
-//!         racecheck_sched::spawn(async move { *hits.lock().await += 1 })
+//!         racecheck_runtime::spawn(async move { *hits.lock().await += 1 })
 //!     };
 //!     *hits.lock().await += 1;
 //!     worker.await;

@@ -15,9 +15,9 @@
 //! ```
 //! use racecheck_sync::mpsc;
 //!
-//! racecheck_sched::explore(&Default::default(), || async {
+//! racecheck_explore::explore(&Default::default(), || async {
 //!     let (pages, mut inbox) = mpsc::channel(2);
-//!     let crawler = racecheck_sched::spawn(async move {
+//!     let crawler = racecheck_runtime::spawn(async move {
 //!         for page in ["/", "/about"] {
 //!             pages.send(page).await.unwrap();
 //!         }
@@ -31,7 +31,7 @@
 
 use crate::wait_queue::{wake_all, WaitQueue, Waiter};
 use crate::{lock_state, StateGuard, StateLock};
-use racecheck_sched::rt::{self, ObjectRef, SchedulePoint};
+use racecheck_runtime::rt::{self, ObjectRef, SchedulePoint};
 use racecheck_trace::{Location, ObjectKind, Op};
 use std::collections::VecDeque;
 use std::fmt;
@@ -59,7 +59,7 @@ pub fn channel<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
 /// A channel without a bound: sending never blocks.
 ///
 /// ```
-/// racecheck_sched::explore(&Default::default(), || async {
+/// racecheck_explore::explore(&Default::default(), || async {
 ///     let (log, mut lines) = racecheck_sync::mpsc::unbounded_channel();
 ///     log.send("started").unwrap();
 ///     assert_eq!(lines.recv().await, Some("started"));

@@ -22,7 +22,7 @@ use std::task::{Context, Poll};
 /// ```
 /// use racecheck_sync::Mutex;
 ///
-/// racecheck_sched::explore(&Default::default(), || async {
+/// racecheck_explore::explore(&Default::default(), || async {
 ///     let rows = Mutex::named("db", 0);
 ///     {
 ///         let mut guard = rows.lock().await;
@@ -59,7 +59,7 @@ impl<T> Mutex<T> {
     /// A new mutex with a name for reports (`Mutex 'db'`).
     ///
     /// ```
-    /// racecheck_sched::explore(&Default::default(), || async {
+    /// racecheck_explore::explore(&Default::default(), || async {
     ///     let db = racecheck_sync::Mutex::named("db", Vec::<u32>::new());
     ///     db.lock().await.push(1);
     /// });
@@ -79,7 +79,7 @@ impl<T> Mutex<T> {
     /// Waits for the lock and returns a guard that releases it when dropped.
     ///
     /// ```
-    /// racecheck_sched::explore(&Default::default(), || async {
+    /// racecheck_explore::explore(&Default::default(), || async {
     ///     let counter = racecheck_sync::Mutex::new(1);
     ///     *counter.lock().await *= 5;
     ///     assert_eq!(*counter.lock().await, 5);
@@ -103,7 +103,7 @@ impl<T> Mutex<T> {
     /// scheduling point (it is synchronous); recorded either way.
     ///
     /// ```
-    /// racecheck_sched::explore(&Default::default(), || async {
+    /// racecheck_explore::explore(&Default::default(), || async {
     ///     let mutex = racecheck_sync::Mutex::new(());
     ///     let guard = mutex.try_lock().unwrap();
     ///     assert!(mutex.try_lock().is_err());
@@ -130,7 +130,7 @@ impl<T> Mutex<T> {
     }
 
     /// The mutex's object, for primitives that work with its guards.
-    pub(crate) fn object(&self) -> racecheck_sched::rt::ObjectRef {
+    pub(crate) fn object(&self) -> racecheck_runtime::rt::ObjectRef {
         self.semaphore.object()
     }
 

@@ -2,7 +2,7 @@
 
 use crate::wait_queue::{Causes, WaitQueue};
 use crate::{lock_state, StateLock};
-use racecheck_sched::rt::{self, ObjectRef, SchedulePoint};
+use racecheck_runtime::rt::{self, ObjectRef, SchedulePoint};
 use racecheck_trace::{Location, ObjectKind, Op};
 use std::borrow::Cow;
 use std::fmt;
@@ -24,11 +24,11 @@ use std::task::{Context, Poll};
 /// use racecheck_sync::Notify;
 /// use std::sync::Arc;
 ///
-/// racecheck_sched::explore(&Default::default(), || async {
+/// racecheck_explore::explore(&Default::default(), || async {
 ///     let ready = Arc::new(Notify::new());
 ///     let waiter = {
 ///         let ready = ready.clone();
-///         racecheck_sched::spawn(async move { ready.notified().await })
+///         racecheck_runtime::spawn(async move { ready.notified().await })
 ///     };
 ///     ready.notify_one(); // wakes the waiter, or leaves it a permit
 ///     waiter.await;

@@ -8,15 +8,15 @@
 //! ```
 //! use racecheck_sync::oneshot;
 //!
-//! racecheck_sched::explore(&Default::default(), || async {
+//! racecheck_explore::explore(&Default::default(), || async {
 //!     let (reply, answer) = oneshot::channel();
-//!     racecheck_sched::spawn(async move { reply.send(42).unwrap() });
+//!     racecheck_runtime::spawn(async move { reply.send(42).unwrap() });
 //!     assert_eq!(answer.await, Ok(42));
 //! });
 //! ```
 
 use crate::{lock_state, StateLock};
-use racecheck_sched::rt::{self, ObjectRef, SchedulePoint};
+use racecheck_runtime::rt::{self, ObjectRef, SchedulePoint};
 use racecheck_trace::{Location, ObjectKind, Op};
 use std::fmt;
 use std::future::Future;

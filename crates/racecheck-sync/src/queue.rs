@@ -2,7 +2,7 @@
 
 use crate::wait_queue::{wake_all, WaitQueue, Waiter};
 use crate::{lock_state, StateGuard, StateLock};
-use racecheck_sched::rt::{self, ObjectRef, SchedulePoint};
+use racecheck_runtime::rt::{self, ObjectRef, SchedulePoint};
 use racecheck_trace::{Location, ObjectKind, Op};
 use std::borrow::Cow;
 use std::collections::VecDeque;
@@ -41,11 +41,11 @@ use std::task::{Context, Poll};
 /// use racecheck_sync::Queue;
 /// use std::sync::Arc;
 ///
-/// racecheck_sched::explore(&Default::default(), || async {
+/// racecheck_explore::explore(&Default::default(), || async {
 ///     let urls = Arc::new(Queue::named("urls", 1));
 ///     let crawler = {
 ///         let urls = urls.clone();
-///         racecheck_sched::spawn(async move {
+///         racecheck_runtime::spawn(async move {
 ///             for _ in 0..2 {
 ///                 let url: &str = urls.get().await;
 ///                 assert!(url.starts_with('/'));
@@ -148,7 +148,7 @@ impl<T> Queue<T> {
     /// Outside a racecheck execution.
     ///
     /// ```
-    /// racecheck_sched::explore(&Default::default(), || async {
+    /// racecheck_explore::explore(&Default::default(), || async {
     ///     let queue = racecheck_sync::Queue::<u32>::new(0);
     ///     assert_eq!(queue.maxsize(), 0);
     ///     assert!(!queue.full()); // unbounded: never full
@@ -162,7 +162,7 @@ impl<T> Queue<T> {
     /// A queue with a name for reports (`Queue 'jobs'`).
     ///
     /// ```
-    /// racecheck_sched::explore(&Default::default(), || async {
+    /// racecheck_explore::explore(&Default::default(), || async {
     ///     let jobs = racecheck_sync::Queue::named("jobs", 4);
     ///     jobs.put_nowait(1).unwrap();
     ///     assert_eq!(jobs.qsize(), 1);
@@ -194,7 +194,7 @@ impl<T> Queue<T> {
     /// Items in the queue now.
     ///
     /// ```
-    /// racecheck_sched::explore(&Default::default(), || async {
+    /// racecheck_explore::explore(&Default::default(), || async {
     ///     let queue = racecheck_sync::Queue::new(0);
     ///     queue.put("a").await;
     ///     assert_eq!(queue.qsize(), 1);
@@ -207,7 +207,7 @@ impl<T> Queue<T> {
     /// Whether the queue holds no item.
     ///
     /// ```
-    /// racecheck_sched::explore(&Default::default(), || async {
+    /// racecheck_explore::explore(&Default::default(), || async {
     ///     assert!(racecheck_sync::Queue::<u8>::new(1).empty());
     /// });
     /// ```
@@ -219,7 +219,7 @@ impl<T> Queue<T> {
     /// promised to blocked putters. Never for an unbounded queue.
     ///
     /// ```
-    /// racecheck_sched::explore(&Default::default(), || async {
+    /// racecheck_explore::explore(&Default::default(), || async {
     ///     let queue = racecheck_sync::Queue::new(1);
     ///     queue.put(()).await;
     ///     assert!(queue.full());
@@ -232,7 +232,7 @@ impl<T> Queue<T> {
     /// The bound given at creation; 0 for unbounded.
     ///
     /// ```
-    /// racecheck_sched::explore(&Default::default(), || async {
+    /// racecheck_explore::explore(&Default::default(), || async {
     ///     assert_eq!(racecheck_sync::Queue::<u8>::new(3).maxsize(), 3);
     /// });
     /// ```
@@ -243,7 +243,7 @@ impl<T> Queue<T> {
     /// Waits for room, then puts the item at the back.
     ///
     /// ```
-    /// racecheck_sched::explore(&Default::default(), || async {
+    /// racecheck_explore::explore(&Default::default(), || async {
     ///     let queue = racecheck_sync::Queue::new(2);
     ///     queue.put(1).await;
     ///     queue.put(2).await;
@@ -264,7 +264,7 @@ impl<T> Queue<T> {
     /// Puts the item now if there is room; not a scheduling point.
     ///
     /// ```
-    /// racecheck_sched::explore(&Default::default(), || async {
+    /// racecheck_explore::explore(&Default::default(), || async {
     ///     let queue = racecheck_sync::Queue::new(1);
     ///     queue.put_nowait("a").unwrap();
     ///     let full = queue.put_nowait("b").unwrap_err();
@@ -287,7 +287,7 @@ impl<T> Queue<T> {
     /// Waits for an item and takes the oldest.
     ///
     /// ```
-    /// racecheck_sched::explore(&Default::default(), || async {
+    /// racecheck_explore::explore(&Default::default(), || async {
     ///     let queue = racecheck_sync::Queue::new(0);
     ///     queue.put_nowait('x').unwrap();
     ///     assert_eq!(queue.get().await, 'x');
@@ -308,7 +308,7 @@ impl<T> Queue<T> {
     /// ```
     /// use racecheck_sync::{Queue, QueueEmpty};
     ///
-    /// racecheck_sched::explore(&Default::default(), || async {
+    /// racecheck_explore::explore(&Default::default(), || async {
     ///     let queue = Queue::new(0);
     ///     assert_eq!(queue.get_nowait(), Err(QueueEmpty));
     ///     queue.put_nowait(5).unwrap();
@@ -335,7 +335,7 @@ impl<T> Queue<T> {
     /// `ValueError: task_done() called too many times`).
     ///
     /// ```
-    /// racecheck_sched::explore(&Default::default(), || async {
+    /// racecheck_explore::explore(&Default::default(), || async {
     ///     let queue = racecheck_sync::Queue::new(0);
     ///     queue.put(1).await;
     ///     queue.get().await;
@@ -357,7 +357,7 @@ impl<T> Queue<T> {
     /// no item is pending, for callers that report it their own way.
     ///
     /// ```
-    /// racecheck_sched::explore(&Default::default(), || async {
+    /// racecheck_explore::explore(&Default::default(), || async {
     ///     let queue = racecheck_sync::Queue::<u8>::new(0);
     ///     assert!(queue.try_task_done().is_err());
     /// });
@@ -398,11 +398,11 @@ impl<T> Queue<T> {
     /// use racecheck_sync::Queue;
     /// use std::sync::Arc;
     ///
-    /// racecheck_sched::explore(&Default::default(), || async {
+    /// racecheck_explore::explore(&Default::default(), || async {
     ///     let queue = Arc::new(Queue::new(0));
     ///     let worker = {
     ///         let queue = queue.clone();
-    ///         racecheck_sched::spawn(async move {
+    ///         racecheck_runtime::spawn(async move {
     ///             let _job: u32 = queue.get().await;
     ///             queue.task_done();
     ///         })

@@ -2,7 +2,7 @@
 
 use crate::wait_queue::{WaitQueue, Waiter};
 use crate::{lock_state, StateLock};
-use racecheck_sched::rt::{self, ObjectRef, SchedulePoint};
+use racecheck_runtime::rt::{self, ObjectRef, SchedulePoint};
 use racecheck_trace::{Location, LockMode, ObjectKind, Op, TaskId};
 use std::borrow::Cow;
 use std::fmt;
@@ -26,7 +26,7 @@ use std::task::{Context, Poll};
 /// ```
 /// use racecheck_sync::ReentrantMutex;
 ///
-/// racecheck_sched::explore(&Default::default(), || async {
+/// racecheck_explore::explore(&Default::default(), || async {
 ///     let tree = ReentrantMutex::named("tree", ());
 ///     let outer = tree.lock().await;
 ///     let inner = tree.lock().await; // same task: re-enters

@@ -29,7 +29,7 @@ const READERS_MAX: usize = u32::MAX as usize >> 3;
 /// ```
 /// use racecheck_sync::RwLock;
 ///
-/// racecheck_sched::explore(&Default::default(), || async {
+/// racecheck_explore::explore(&Default::default(), || async {
 ///     let config = RwLock::new(String::from("v1"));
 ///     {
 ///         let first = config.read().await;

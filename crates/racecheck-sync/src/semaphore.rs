@@ -21,7 +21,7 @@ use std::sync::Arc;
 /// ```
 /// use racecheck_sync::Semaphore;
 ///
-/// racecheck_sched::explore(&Default::default(), || async {
+/// racecheck_explore::explore(&Default::default(), || async {
 ///     let fetches = Semaphore::new(3);
 ///     let permit = fetches.acquire_many(2).await.unwrap();
 ///     assert_eq!(fetches.available_permits(), 1);
@@ -132,10 +132,10 @@ impl Semaphore {
     /// use racecheck_sync::Semaphore;
     /// use std::sync::Arc;
     ///
-    /// racecheck_sched::explore(&Default::default(), || async {
+    /// racecheck_explore::explore(&Default::default(), || async {
     ///     let slots = Arc::new(Semaphore::new(1));
     ///     let permit = slots.clone().acquire_owned().await.unwrap();
-    ///     let worker = racecheck_sched::spawn(async move { drop(permit) });
+    ///     let worker = racecheck_runtime::spawn(async move { drop(permit) });
     ///     worker.await;
     ///     assert_eq!(slots.available_permits(), 1);
     /// });
@@ -194,7 +194,7 @@ impl Semaphore {
     /// Adds `permits` new permits, serving queued acquires in order.
     ///
     /// ```
-    /// racecheck_sched::explore(&Default::default(), || async {
+    /// racecheck_explore::explore(&Default::default(), || async {
     ///     let semaphore = racecheck_sync::Semaphore::new(0);
     ///     semaphore.add_permits(2);
     ///     assert_eq!(semaphore.available_permits(), 2);
@@ -216,7 +216,7 @@ impl Semaphore {
     /// Closes the semaphore: pending and future acquires fail.
     ///
     /// ```
-    /// racecheck_sched::explore(&Default::default(), || async {
+    /// racecheck_explore::explore(&Default::default(), || async {
     ///     let semaphore = racecheck_sync::Semaphore::new(1);
     ///     semaphore.close();
     ///     assert!(semaphore.acquire().await.is_err());

@@ -1,7 +1,7 @@
 //! Tracked shared state.
 
 use crate::{lock_state, StateLock};
-use racecheck_sched::rt::{self, ObjectRef, SchedulePoint};
+use racecheck_runtime::rt::{self, ObjectRef, SchedulePoint};
 use racecheck_trace::{Location, ObjectKind, Op};
 use std::borrow::Cow;
 use std::fmt;
@@ -29,7 +29,7 @@ use std::future::{poll_fn, Future};
 /// ```
 /// use racecheck_sync::Shared;
 ///
-/// racecheck_sched::explore(&Default::default(), || async {
+/// racecheck_explore::explore(&Default::default(), || async {
 ///     let rows = Shared::named("rows", 0);
 ///     let seen = rows.load().await;
 ///     rows.store(seen + 1).await;

@@ -26,9 +26,9 @@
 //! ```
 //! use racecheck_sync::watch;
 //!
-//! racecheck_sched::explore(&Default::default(), || async {
+//! racecheck_explore::explore(&Default::default(), || async {
 //!     let (config, mut updates) = watch::channel("v1");
-//!     let reloader = racecheck_sched::spawn(async move {
+//!     let reloader = racecheck_runtime::spawn(async move {
 //!         updates.changed().await.unwrap();
 //!         *updates.borrow_and_update()
 //!     });
@@ -39,7 +39,7 @@
 
 use crate::wait_queue::{wake_all, WaitQueue};
 use crate::{lock_state, StateLock};
-use racecheck_sched::rt::{self, ObjectRef, SchedulePoint};
+use racecheck_runtime::rt::{self, ObjectRef, SchedulePoint};
 use racecheck_trace::{Location, ObjectKind, Op};
 use std::fmt;
 use std::future::Future;
@@ -54,7 +54,7 @@ use std::task::{Context, Poll};
 /// Outside a racecheck execution.
 ///
 /// ```
-/// racecheck_sched::explore(&Default::default(), || async {
+/// racecheck_explore::explore(&Default::default(), || async {
 ///     let (_sender, receiver) = racecheck_sync::watch::channel(0);
 ///     assert_eq!(*receiver.borrow(), 0);
 /// });
@@ -181,7 +181,7 @@ impl<T> Sender<T> {
     /// value back and changing nothing, if every receiver is gone.
     ///
     /// ```
-    /// racecheck_sched::explore(&Default::default(), || async {
+    /// racecheck_explore::explore(&Default::default(), || async {
     ///     let (sender, receiver) = racecheck_sync::watch::channel(1);
     ///     sender.send(2).unwrap();
     ///     drop(receiver);
@@ -208,7 +208,7 @@ impl<T> Sender<T> {
     /// old one.
     ///
     /// ```
-    /// racecheck_sched::explore(&Default::default(), || async {
+    /// racecheck_explore::explore(&Default::default(), || async {
     ///     let (sender, _) = racecheck_sync::watch::channel("old");
     ///     assert_eq!(sender.send_replace("new"), "old");
     ///     assert_eq!(*sender.borrow(), "new");
@@ -222,7 +222,7 @@ impl<T> Sender<T> {
     /// The latest value.
     ///
     /// ```
-    /// racecheck_sched::explore(&Default::default(), || async {
+    /// racecheck_explore::explore(&Default::default(), || async {
     ///     let (sender, _receiver) = racecheck_sync::watch::channel(5);
     ///     assert_eq!(*sender.borrow(), 5);
     /// });
@@ -235,7 +235,7 @@ impl<T> Sender<T> {
     /// A new receiver that has seen the current value.
     ///
     /// ```
-    /// racecheck_sched::explore(&Default::default(), || async {
+    /// racecheck_explore::explore(&Default::default(), || async {
     ///     let (sender, _) = racecheck_sync::watch::channel(1);
     ///     let receiver = sender.subscribe();
     ///     assert!(!receiver.has_changed().unwrap());
@@ -263,7 +263,7 @@ impl<T> Sender<T> {
     /// How many receivers exist now.
     ///
     /// ```
-    /// racecheck_sched::explore(&Default::default(), || async {
+    /// racecheck_explore::explore(&Default::default(), || async {
     ///     let (sender, receiver) = racecheck_sync::watch::channel(());
     ///     assert_eq!(sender.receiver_count(), 1);
     ///     drop(receiver);
@@ -311,7 +311,7 @@ impl<T> Receiver<T> {
     /// The latest value, without marking it seen.
     ///
     /// ```
-    /// racecheck_sched::explore(&Default::default(), || async {
+    /// racecheck_explore::explore(&Default::default(), || async {
     ///     let (sender, receiver) = racecheck_sync::watch::channel(1);
     ///     sender.send(2).unwrap();
     ///     assert_eq!(*receiver.borrow(), 2);
@@ -326,7 +326,7 @@ impl<T> Receiver<T> {
     /// The latest value, marking it seen.
     ///
     /// ```
-    /// racecheck_sched::explore(&Default::default(), || async {
+    /// racecheck_explore::explore(&Default::default(), || async {
     ///     let (sender, mut receiver) = racecheck_sync::watch::channel(1);
     ///     sender.send(2).unwrap();
     ///     assert_eq!(*receiver.borrow_and_update(), 2);
@@ -343,7 +343,7 @@ impl<T> Receiver<T> {
     /// once the sender is gone. Not recorded.
     ///
     /// ```
-    /// racecheck_sched::explore(&Default::default(), || async {
+    /// racecheck_explore::explore(&Default::default(), || async {
     ///     let (sender, receiver) = racecheck_sync::watch::channel(1);
     ///     assert_eq!(receiver.has_changed(), Ok(false));
     ///     drop(sender);
@@ -362,7 +362,7 @@ impl<T> Receiver<T> {
     /// fails once the sender is gone and nothing unseen is left.
     ///
     /// ```
-    /// racecheck_sched::explore(&Default::default(), || async {
+    /// racecheck_explore::explore(&Default::default(), || async {
     ///     let (sender, mut receiver) = racecheck_sync::watch::channel(0);
     ///     sender.send(1).unwrap();
     ///     assert!(receiver.changed().await.is_ok());
@@ -422,7 +422,7 @@ impl<T> fmt::Debug for Receiver<T> {
 /// a send while it is held panics.
 ///
 /// ```
-/// racecheck_sched::explore(&Default::default(), || async {
+/// racecheck_explore::explore(&Default::default(), || async {
 ///     let (_sender, receiver) = racecheck_sync::watch::channel(String::from("hi"));
 ///     let value = receiver.borrow();
 ///     assert_eq!(value.len(), 2);

@@ -710,3 +710,15 @@ mod tests {
         );
     }
 }
+
+/// How an execution ended, as the runtime saw it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExecutionEnd {
+    /// Tasks blocked (not sleeping) at the end, with what they wait for.
+    pub blocked: Vec<(TaskId, WaitTarget)>,
+    /// The root task finished (the execution was not stuck).
+    pub root_finished: bool,
+    /// The runtime itself failed the execution (a panic, the step limit):
+    /// only races and lock orders are analysed.
+    pub failed: bool,
+}

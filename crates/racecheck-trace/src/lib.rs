@@ -25,7 +25,8 @@ mod location;
 mod schedule;
 
 pub use event::{
-    Event, LockMode, MemoryOrder, ObjectInfo, ObjectKind, Op, TaskInfo, Trace, WaitTarget,
+    Event, ExecutionEnd, LockMode, MemoryOrder, ObjectInfo, ObjectKind, Op, TaskInfo, Trace,
+    WaitTarget,
 };
 pub use location::Location;
 pub use schedule::{Schedule, ScheduleError};

@@ -1,7 +1,8 @@
 //! The exploration builder and the environment variables that override it.
 
 use racecheck_detect::Check;
-use racecheck_sched::{Config, Granularity, Report, Strategy};
+use racecheck_explore::{Config, Failure, Report, Strategy};
+use racecheck_runtime::Granularity;
 use racecheck_trace::Schedule;
 use std::future::Future;
 use std::io::IsTerminal;
@@ -185,7 +186,7 @@ impl Builder {
             count > 0 && index < count,
             "racecheck: shard {index}/{count}: need 0 <= index < count"
         );
-        self.config.shard = racecheck_sched::Shard { index, count };
+        self.config.shard = racecheck_explore::Shard { index, count };
         self
     }
 
@@ -200,7 +201,7 @@ impl Builder {
     /// Like [`run`](Self::run), on several threads for the random and PCT
     /// strategies,
     /// with the same report as on one thread (see
-    /// [`racecheck_sched::explore_parallel`]). The test closure must be
+    /// [`racecheck_explore::explore_parallel`]). The test closure must be
     /// `Sync`; its futures need not be `Send`.
     ///
     /// ```
@@ -218,8 +219,8 @@ impl Builder {
         if config.jobs == 0 {
             config.jobs = std::thread::available_parallelism().map_or(1, usize::from);
         }
-        let report = racecheck_sched::explore_parallel(&config, &test);
-        self.minimized(&config, report, test)
+        let report = racecheck_explore::explore_parallel(&config, &test);
+        with_replay_lines(self.minimized(&config, report, test))
     }
 
     /// Like [`check`](Self::check), on several threads.
@@ -252,7 +253,7 @@ impl Builder {
 
     /// Searches for a schedule that fails like `failure` (found with this
     /// builder's settings on `test`) with fewer preemptions, trying at most
-    /// `budget` executions; see [`racecheck_sched::minimize`].
+    /// `budget` executions; see [`racecheck_explore::minimize`].
     ///
     /// ```
     /// let test = || async {
@@ -268,15 +269,15 @@ impl Builder {
     /// ```
     pub fn minimize<F, Fut>(
         &self,
-        failure: &racecheck_sched::Failure,
+        failure: &Failure,
         budget: u64,
         test: F,
-    ) -> racecheck_sched::Minimized
+    ) -> racecheck_explore::Minimized
     where
         F: Fn() -> Fut,
         Fut: Future<Output = ()> + 'static,
     {
-        racecheck_sched::minimize(&self.config_or_panic(), failure, budget, test)
+        racecheck_explore::minimize(&self.config_or_panic(), failure, budget, test)
     }
 
     /// Where tasks may be interrupted: at awaits only (the default, exact
@@ -343,8 +344,8 @@ impl Builder {
         Fut: Future<Output = ()> + 'static,
     {
         let config = self.config_or_panic();
-        let report = racecheck_sched::explore(&config, &test);
-        self.minimized(&config, report, test)
+        let report = racecheck_explore::explore(&config, &test);
+        with_replay_lines(self.minimized(&config, report, test))
     }
 
     /// Replaces a failure found by random or PCT search with a schedule that
@@ -361,7 +362,7 @@ impl Builder {
         }
         if let Some(failure) = &report.failure {
             if !failure.kind.is_schedule_error() {
-                let minimized = racecheck_sched::minimize(config, failure, MINIMIZE_BUDGET, test);
+                let minimized = racecheck_explore::minimize(config, failure, MINIMIZE_BUDGET, test);
                 report.failure = Some(minimized.failure);
             }
         }
@@ -397,19 +398,7 @@ impl Builder {
         F: Fn() -> Fut,
         Fut: Future<Output = ()> + 'static,
     {
-        let report = self.run(test);
-        let colour = std::io::stderr().is_terminal();
-        for warning in &report.warnings {
-            eprintln!(
-                "{}",
-                paint(colour, YELLOW, &format!("racecheck warning: {warning}"))
-            );
-        }
-        if let Some(failure) = report.failure {
-            let text = failure.to_string();
-            let (headline, rest) = text.split_once('\n').unwrap_or((&text, ""));
-            panic!("{}\n{rest}", paint(colour, RED, headline));
-        }
+        fail_on(self.run(test));
     }
 
     /// The configuration with environment overrides applied; `lookup` reads
@@ -439,6 +428,39 @@ impl Builder {
         }
         Ok(config)
     }
+}
+
+/// The report with the lines that replay its failure from a Rust test:
+/// `RACECHECK_REPLAY=<schedule> cargo test <this test>` and
+/// `racecheck::replay("<schedule>", ...)`.
+fn with_replay_lines(mut report: Report) -> Report {
+    if let Some(failure) = &mut report.failure {
+        failure.replay = replay_lines(failure, current_test().as_deref());
+    }
+    report
+}
+
+/// The commands that replay `failure` in the Rust test `test` (all tests
+/// when the name is unknown).
+fn replay_lines(failure: &Failure, test: Option<&str>) -> Vec<String> {
+    let schedule = &failure.schedule;
+    let cargo_test = match test {
+        Some(test) => format!("RACECHECK_REPLAY={schedule} cargo test {test} -- --exact"),
+        None => format!("RACECHECK_REPLAY={schedule} cargo test"),
+    };
+    vec![
+        cargo_test,
+        format!("racecheck::replay(\"{schedule}\", ...) in the test"),
+    ]
+}
+
+/// The name of the test running on this thread: libtest names each test's
+/// thread after the test's path. `None` outside a test harness's thread.
+fn current_test() -> Option<String> {
+    std::thread::current()
+        .name()
+        .filter(|name| *name != "main")
+        .map(str::to_string)
 }
 
 /// Prints the warnings, and panics with the failure's report if there is

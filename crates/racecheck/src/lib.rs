@@ -33,8 +33,10 @@
 //! the `RACECHECK_REPLAY=...` line that reproduces it.
 //!
 //! **Architecture invariant:** this crate is the public surface and nothing
-//! more: it wires the runtime (`racecheck-sched`) and the primitives
-//! (`racecheck-sync`) together and reads the environment, in one place.
+//! more: it wires the engine (`racecheck-runtime`), the exploration
+//! (`racecheck-explore`) and the primitives (`racecheck-sync`) together,
+//! reads the environment, in one place, and writes the lines that replay a
+//! failure from a Rust test.
 
 mod builder;
 
@@ -45,9 +47,11 @@ pub struct ReadmeDoctests;
 
 pub use builder::{check, replay, Builder, MINIMIZE_BUDGET};
 pub use racecheck_detect::{Check, Finding};
-pub use racecheck_sched::{
-    block_on, spawn, spawn_named, thread, timeline, yield_now, Failure, FailureKind, Granularity,
-    JoinHandle, Minimized, Report, Strategy, STACK_SIZE_DEFAULT, TIMELINE_EVENTS_MAX,
+pub use racecheck_explore::{
+    timeline, Failure, FailureKind, Minimized, Report, Strategy, TIMELINE_EVENTS_MAX,
+};
+pub use racecheck_runtime::{
+    block_on, spawn, spawn_named, thread, yield_now, Granularity, JoinHandle, STACK_SIZE_DEFAULT,
 };
 pub use racecheck_trace::{Location, Schedule, ScheduleError, TaskId, Trace};
 
@@ -64,19 +68,21 @@ pub mod sync {
     pub use racecheck_sync::*;
 }
 
-/// The runtime underneath: custom strategies ([`sched::Scheduler`],
-/// [`sched::explore_with`]), the schedulers themselves, and
-/// [`sched::attribute_events_to`] for interpreters whose users' code is not
-/// Rust. See [`racecheck_sched`].
+/// The engine and the exploration underneath: custom strategies
+/// ([`sched::Scheduler`], [`sched::explore_with`]), the schedulers
+/// themselves, and [`sched::attribute_events_to`] for interpreters whose
+/// users' code is not Rust. See [`racecheck_runtime`] and
+/// [`racecheck_explore`].
 pub mod sched {
-    pub use racecheck_sched::rt::attribute_events_to;
-    pub use racecheck_sched::{
+    pub use racecheck_explore::{
         explore, explore_parallel, explore_with, BoundedScheduler, Config, ExhaustiveScheduler,
-        PctScheduler, RandomScheduler, ReplayScheduler, Scheduler, Shard,
+        PctScheduler, RandomScheduler, ReplayScheduler, Shard,
     };
+    pub use racecheck_runtime::rt::attribute_events_to;
+    pub use racecheck_runtime::Scheduler;
 }
 
 /// Virtual time: a clock that jumps to the next timer when no task can run.
 pub mod time {
-    pub use racecheck_sched::time::*;
+    pub use racecheck_runtime::time::*;
 }

@@ -1,5 +1,5 @@
 //! How many schedules racecheck's strategies need to find the bug of each
-//! ported SCTBench program (see `racecheck_bench::sctbench`).
+//! ported SCTBench program (see `racecheck_programs::sctbench`).
 //!
 //! For every program and every strategy (random; PCT with depths 1, 2 and
 //! 3), it explores from seed 0 for at most the budget of executions and
@@ -16,7 +16,7 @@
 
 use racecheck::Strategy;
 use racecheck_bench::cli::overriding_variable;
-use racecheck_bench::sctbench::{schedules_to_bug, PROGRAMS};
+use racecheck_programs::sctbench::{schedules_to_bug, PROGRAMS};
 use std::process::ExitCode;
 
 /// The seed of every search.

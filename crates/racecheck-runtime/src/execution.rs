@@ -7,8 +7,8 @@
 //! borrow. That is what lets primitives record events and wakers mark tasks
 //! runnable from inside a poll.
 
-use crate::explore::Granularity;
 use crate::stackful::{self, StackfulTask};
+use crate::Granularity;
 use racecheck_trace::{Event, Location, Op, Schedule, TaskId, TaskInfo, Trace, WaitTarget};
 use std::any::Any;
 use std::borrow::Cow;

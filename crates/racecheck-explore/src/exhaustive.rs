@@ -10,8 +10,8 @@
 //! so the other order is explored too. Sleep sets skip alternatives whose
 //! every continuation was already covered.
 
-use crate::strategy::Scheduler;
 use racecheck_detect::{Footprint, Key};
+use racecheck_runtime::Scheduler;
 use racecheck_trace::{Event, TaskId};
 use std::collections::BTreeMap;
 
@@ -35,7 +35,8 @@ struct Node {
 /// been covered: the exploration is then a proof for that test.
 ///
 /// ```
-/// use racecheck_sched::{ExhaustiveScheduler, Scheduler};
+/// use racecheck_explore::ExhaustiveScheduler;
+/// use racecheck_runtime::Scheduler;
 /// use racecheck_trace::TaskId;
 ///
 /// let mut search = ExhaustiveScheduler::new();
@@ -66,7 +67,8 @@ impl ExhaustiveScheduler {
     /// a measure of what the reduction saves.
     ///
     /// ```
-    /// use racecheck_sched::{ExhaustiveScheduler, Scheduler};
+    /// use racecheck_explore::ExhaustiveScheduler;
+    /// use racecheck_runtime::Scheduler;
     /// use racecheck_trace::TaskId;
     ///
     /// let mut search = ExhaustiveScheduler::without_reduction();

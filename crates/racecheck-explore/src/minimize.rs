@@ -11,11 +11,11 @@
 //! schedules with fewer preemptions than found so far, fewest first, until
 //! one fails the same way or the budget ends.
 
-use crate::bounded::BoundedScheduler;
-use crate::explore::{explore_with, Config, Failure, FailureKind, Strategy};
-use crate::strategy::Scheduler;
+use crate::explore::Explorer;
+use crate::{BoundedScheduler, Config, Failure, FailureKind};
 use racecheck_detect::Finding;
-use racecheck_trace::{Schedule, TaskId};
+use racecheck_runtime::Scheduler;
+use racecheck_trace::TaskId;
 use std::future::Future;
 
 /// The outcome of [`minimize`].
@@ -37,11 +37,11 @@ pub struct Minimized {
 /// step limit; `test` must be the test that failed.
 ///
 /// ```
-/// use racecheck_sched::{explore, minimize, Config};
+/// use racecheck_explore::{explore, minimize, Config};
 ///
 /// let test = || async {
-///     let worker = racecheck_sched::spawn(async { racecheck_sched::yield_now().await });
-///     racecheck_sched::yield_now().await;
+///     let worker = racecheck_runtime::spawn(async { racecheck_runtime::yield_now().await });
+///     racecheck_runtime::yield_now().await;
 ///     worker.await;
 ///     panic!("always");
 /// };
@@ -54,7 +54,13 @@ where
     F: Fn() -> Fut,
     Fut: Future<Output = ()> + 'static,
 {
-    let (best_preemptions, _) = run_guided(config, failure.schedule.steps(), usize::MAX, 0, &test);
+    let mut explorer = Explorer::new(config);
+    let mut run_guided = |steps: &[TaskId], keep: usize, delay: usize| {
+        let mut scheduler = Guided::new(steps, keep, delay);
+        let failure = explorer.run_alone(&mut scheduler, &test);
+        (scheduler.preemptions, failure)
+    };
+    let (best_preemptions, _) = run_guided(failure.schedule.steps(), usize::MAX, 0);
     let mut best = failure.clone();
     let mut best_preemptions = best_preemptions;
     let before = best_preemptions;
@@ -75,7 +81,7 @@ where
             }
             executions += 1;
             let steps = best.schedule.steps();
-            let (preemptions, candidate) = run_guided(config, steps, switch, delay, &test);
+            let (preemptions, candidate) = run_guided(steps, switch, delay);
             let Some(candidate) = candidate else {
                 continue;
             };
@@ -93,18 +99,12 @@ where
     if best_preemptions > 0 && executions < budget {
         let mut search =
             BoundedScheduler::new(best_preemptions - 1).with_executions_max(budget - executions);
-        let single = Config {
-            iterations: 1,
-            shard: Default::default(),
-            ..config.clone()
-        };
         let mut iteration = 0;
         while executions < budget && search.new_execution(iteration) {
             iteration += 1;
             executions += 1;
-            let report = explore_with(&single, &mut OneExecution(&mut search), &test);
-            let same = report
-                .failure
+            let same = explorer
+                .run_alone(&mut OneExecution(&mut search), &test)
                 .filter(|candidate| same_failure(&candidate.kind, &failure.kind));
             if let Some(candidate) = same {
                 best = candidate;
@@ -125,31 +125,6 @@ where
         preemptions_after: best_preemptions,
         executions,
     }
-}
-
-/// Runs `steps` up to `keep`, then lets the running task go on for up to
-/// `delay` steps, then follows the rest; returns the preemptions of the run
-/// and its failure.
-fn run_guided<F, Fut>(
-    config: &Config,
-    steps: &[TaskId],
-    keep: usize,
-    delay: usize,
-    test: &F,
-) -> (usize, Option<Failure>)
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = ()> + 'static,
-{
-    let mut scheduler = Guided::new(steps, keep, delay);
-    let single = Config {
-        iterations: 1,
-        shard: Default::default(),
-        strategy: Strategy::Replay(Schedule::from_steps(steps.to_vec())),
-        ..config.clone()
-    };
-    let report = explore_with(&single, &mut scheduler, test);
-    (scheduler.preemptions, report.failure)
 }
 
 /// Whether two failures are the same bug: the same kind at the same place.

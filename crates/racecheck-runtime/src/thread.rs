@@ -12,7 +12,7 @@
 //! - a panicking thread fails the execution at once (racecheck reports it
 //!   with the thread's name), so [`JoinHandle::join`] always returns `Ok`;
 //! - [`sleep`] sleeps on the virtual clock;
-//! - the stack size is the exploration's (`Config::stack_size`, 256 KiB
+//! - the stack size is the exploration's (`Limits::stack_size`, 256 KiB
 //!   unless raised), not the [`Builder`]'s; on Linux (x86_64, aarch64) a
 //!   thread that overflows it fails the execution with a panic saying so,
 //!   elsewhere the overflow kills the process.
@@ -21,11 +21,11 @@
 //! returns [`main`]`(body)` as its root future:
 //!
 //! ```
-//! use racecheck_sched::{thread, Config};
+//! use racecheck_runtime::thread;
 //! use std::sync::atomic::{AtomicU32, Ordering};
 //! use std::sync::Arc;
 //!
-//! racecheck_sched::explore(&Config::default(), || thread::main(|| {
+//! racecheck_runtime::run_once(|| thread::main(|| {
 //!     let hits = Arc::new(AtomicU32::new(0));
 //!     let workers: Vec<_> = (0..2)
 //!         .map(|_| {
@@ -56,9 +56,9 @@ use std::time::Duration;
 /// locks) instead of awaiting.
 ///
 /// ```
-/// use racecheck_sched::thread;
+/// use racecheck_runtime::thread;
 ///
-/// racecheck_sched::explore(&Default::default(), || thread::main(|| {
+/// racecheck_runtime::run_once(|| thread::main(|| {
 ///     let worker = thread::spawn(|| 1 + 1);
 ///     assert_eq!(worker.join().unwrap(), 2);
 /// }));
@@ -87,9 +87,9 @@ impl fmt::Debug for MainThread {
 /// Spawns a simulated thread running `body` and returns its handle.
 ///
 /// ```
-/// use racecheck_sched::thread;
+/// use racecheck_runtime::thread;
 ///
-/// racecheck_sched::explore(&Default::default(), || thread::main(|| {
+/// racecheck_runtime::run_once(|| thread::main(|| {
 ///     let answer = thread::spawn(|| 6 * 7);
 ///     assert_eq!(answer.join().unwrap(), 42);
 /// }));
@@ -123,9 +123,9 @@ where
 /// Configures a thread before spawning it, like `std::thread::Builder`.
 ///
 /// ```
-/// use racecheck_sched::thread;
+/// use racecheck_runtime::thread;
 ///
-/// racecheck_sched::explore(&Default::default(), || thread::main(|| {
+/// racecheck_runtime::run_once(|| thread::main(|| {
 ///     let worker = thread::Builder::new()
 ///         .name("worker".into())
 ///         .spawn(|| thread::current().name().map(str::to_owned))
@@ -151,7 +151,7 @@ impl Builder {
     }
 
     /// Accepted for std compatibility and ignored: every stackful task of an
-    /// exploration gets `Config::stack_size`.
+    /// exploration gets `Limits::stack_size`.
     pub fn stack_size(self, _bytes: usize) -> Builder {
         self
     }
@@ -178,9 +178,9 @@ impl<T: 'static> JoinHandle<T> {
     /// a panicking thread fails the execution before anyone can join it.
     ///
     /// ```
-    /// use racecheck_sched::thread;
+    /// use racecheck_runtime::thread;
     ///
-    /// racecheck_sched::explore(&Default::default(), || thread::main(|| {
+    /// racecheck_runtime::run_once(|| thread::main(|| {
     ///     assert_eq!(thread::spawn(|| "done").join().unwrap(), "done");
     /// }));
     /// ```
@@ -198,8 +198,8 @@ impl<T: 'static> JoinHandle<T> {
     /// The handle as a future, for joining a thread from an async task.
     ///
     /// ```
-    /// racecheck_sched::explore(&Default::default(), || async {
-    ///     let worker = racecheck_sched::thread::spawn(|| 5);
+    /// racecheck_runtime::run_once(|| async {
+    ///     let worker = racecheck_runtime::thread::spawn(|| 5);
     ///     assert_eq!(worker.into_future().await, 5);
     /// });
     /// ```
@@ -252,8 +252,8 @@ pub struct ThreadId(pub TaskId);
 /// The running thread or task.
 ///
 /// ```
-/// racecheck_sched::explore(&Default::default(), || async {
-///     assert_eq!(racecheck_sched::thread::current().name(), Some("main"));
+/// racecheck_runtime::run_once(|| async {
+///     assert_eq!(racecheck_runtime::thread::current().name(), Some("main"));
 /// });
 /// ```
 pub fn current() -> Thread {
@@ -274,9 +274,9 @@ pub fn current() -> Thread {
 /// use `racecheck::yield_now().await`.
 ///
 /// ```
-/// use racecheck_sched::thread;
+/// use racecheck_runtime::thread;
 ///
-/// racecheck_sched::explore(&Default::default(), || thread::main(|| {
+/// racecheck_runtime::run_once(|| thread::main(|| {
 ///     thread::spawn(thread::yield_now).join().unwrap();
 /// }));
 /// ```
@@ -298,9 +298,9 @@ pub fn yield_now() {
 ///
 /// ```
 /// use std::time::Duration;
-/// use racecheck_sched::{thread, time::Instant};
+/// use racecheck_runtime::{thread, time::Instant};
 ///
-/// racecheck_sched::explore(&Default::default(), || thread::main(|| {
+/// racecheck_runtime::run_once(|| thread::main(|| {
 ///     let start = Instant::now();
 ///     thread::sleep(Duration::from_secs(60));
 ///     assert_eq!(start.elapsed(), Duration::from_secs(60));

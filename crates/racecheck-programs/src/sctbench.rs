@@ -27,7 +27,7 @@
 //! deadlock, as in SCTBench.
 //!
 //! ```
-//! use racecheck_bench::sctbench::{schedules_to_bug, PROGRAMS};
+//! use racecheck_programs::sctbench::{schedules_to_bug, PROGRAMS};
 //!
 //! let lazy01 = PROGRAMS.iter().find(|program| program.name == "lazy01").unwrap();
 //! let found = schedules_to_bug(lazy01, racecheck::Strategy::Random, 0, 1_000);
@@ -340,8 +340,8 @@ pub const PROGRAMS: &[Program] = &[
 /// The program named `name`, if it is ported.
 ///
 /// ```
-/// let account = racecheck_bench::sctbench::program("account").unwrap();
-/// assert_eq!(account.expect, racecheck_bench::sctbench::Bug::Assertion);
+/// let account = racecheck_programs::sctbench::program("account").unwrap();
+/// assert_eq!(account.expect, racecheck_programs::sctbench::Bug::Assertion);
 /// ```
 pub fn program(name: &str) -> Option<&'static Program> {
     PROGRAMS.iter().find(|program| program.name == name)

@@ -8,10 +8,10 @@
 //! whenever both are runnable at the same virtual instant.
 //!
 //! ```
-//! use racecheck_sched::time::{sleep, Instant};
+//! use racecheck_runtime::time::{sleep, Instant};
 //! use std::time::Duration;
 //!
-//! racecheck_sched::explore(&Default::default(), || async {
+//! racecheck_runtime::run_once(|| async {
 //!     let start = Instant::now();
 //!     sleep(Duration::from_secs(3600)).await;
 //!     assert_eq!(start.elapsed(), Duration::from_secs(3600));
@@ -31,10 +31,10 @@ use std::time::Duration;
 /// A point on the virtual clock of the current execution.
 ///
 /// ```
-/// use racecheck_sched::time::Instant;
+/// use racecheck_runtime::time::Instant;
 /// use std::time::Duration;
 ///
-/// racecheck_sched::explore(&Default::default(), || async {
+/// racecheck_runtime::run_once(|| async {
 ///     let start = Instant::now();
 ///     let later = start + Duration::from_millis(5);
 ///     assert_eq!(later - start, Duration::from_millis(5));
@@ -106,8 +106,8 @@ impl Sub<Instant> for Instant {
 /// ```
 /// use std::time::Duration;
 ///
-/// racecheck_sched::explore(&Default::default(), || async {
-///     racecheck_sched::time::sleep(Duration::from_millis(10)).await;
+/// racecheck_runtime::run_once(|| async {
+///     racecheck_runtime::time::sleep(Duration::from_millis(10)).await;
 /// });
 /// ```
 #[track_caller]
@@ -118,10 +118,10 @@ pub fn sleep(duration: Duration) -> Sleep {
 /// Waits until the virtual clock reads `deadline`.
 ///
 /// ```
-/// use racecheck_sched::time::{sleep_until, Instant};
+/// use racecheck_runtime::time::{sleep_until, Instant};
 /// use std::time::Duration;
 ///
-/// racecheck_sched::explore(&Default::default(), || async {
+/// racecheck_runtime::run_once(|| async {
 ///     let deadline = Instant::now() + Duration::from_secs(1);
 ///     sleep_until(deadline).await;
 ///     assert_eq!(Instant::now(), deadline);
@@ -273,10 +273,10 @@ impl std::error::Error for Elapsed {}
 /// passes before it completes (and the future is dropped).
 ///
 /// ```
-/// use racecheck_sched::time::{sleep, timeout};
+/// use racecheck_runtime::time::{sleep, timeout};
 /// use std::time::Duration;
 ///
-/// racecheck_sched::explore(&Default::default(), || async {
+/// racecheck_runtime::run_once(|| async {
 ///     let slow = timeout(Duration::from_millis(5), sleep(Duration::from_secs(1))).await;
 ///     assert!(slow.is_err());
 ///     let fast = timeout(Duration::from_secs(1), async { 3 }).await;

@@ -19,8 +19,8 @@ use std::task::{Context, Poll};
 /// reports is `task-N`; use [`spawn_named`] to choose one.
 ///
 /// ```
-/// racecheck_sched::explore(&Default::default(), || async {
-///     let handle = racecheck_sched::spawn(async { 40 + 2 });
+/// racecheck_runtime::run_once(|| async {
+///     let handle = racecheck_runtime::spawn(async { 40 + 2 });
 ///     assert_eq!(handle.await, 42);
 /// });
 /// ```
@@ -36,8 +36,8 @@ where
 /// Spawns a task with a name, shown in reports and timelines.
 ///
 /// ```
-/// racecheck_sched::explore(&Default::default(), || async {
-///     let scraper = racecheck_sched::spawn_named("scraper-1", async { "page" });
+/// racecheck_runtime::run_once(|| async {
+///     let scraper = racecheck_runtime::spawn_named("scraper-1", async { "page" });
 ///     assert_eq!(scraper.await, "page");
 /// });
 /// ```
@@ -108,8 +108,8 @@ pub(crate) fn add_task<T>(
 /// Dropping the handle detaches the task; it keeps running.
 ///
 /// ```
-/// racecheck_sched::explore(&Default::default(), || async {
-///     let handle = racecheck_sched::spawn(async { 7 });
+/// racecheck_runtime::run_once(|| async {
+///     let handle = racecheck_runtime::spawn(async { 7 });
 ///     let id = handle.id();
 ///     assert_eq!(handle.await, 7);
 ///     assert_eq!(id.0, 1);
@@ -195,8 +195,8 @@ impl<T: 'static> Future for JoinHandle<T> {
 /// resumes.
 ///
 /// ```
-/// racecheck_sched::explore(&Default::default(), || async {
-///     racecheck_sched::yield_now().await;
+/// racecheck_runtime::run_once(|| async {
+///     racecheck_runtime::yield_now().await;
 /// });
 /// ```
 #[track_caller]

@@ -8,11 +8,11 @@
 //! who waits for whom from exactly these calls.
 //!
 //! ```
-//! use racecheck_sched::rt::{self, SchedulePoint};
+//! use racecheck_runtime::rt::{self, SchedulePoint};
 //! use racecheck_trace::{Location, ObjectKind, Op};
 //! use std::future::poll_fn;
 //!
-//! racecheck_sched::explore(&Default::default(), || async {
+//! racecheck_runtime::run_once(|| async {
 //!     let object = rt::register(ObjectKind::Event, Some("ready".into()), Location::caller());
 //!     let mut point = SchedulePoint::new();
 //!     poll_fn(|_| point.poll_point()).await;
@@ -131,11 +131,6 @@ pub fn current_task() -> TaskId {
     execution::with(|execution| execution.current_task())
 }
 
-/// Whether the current thread is inside an execution.
-pub fn in_execution() -> bool {
-    execution::with_active(|_| ()).is_some()
-}
-
 /// A scheduling point, passed by polling it until it is ready: the first
 /// poll returns `Pending` with the task still runnable, so the strategy
 /// chooses who performs the next visible operation; the next poll returns
@@ -188,13 +183,21 @@ impl SchedulePoint {
 /// two awaits runs without interruption.
 ///
 /// ```
-/// use racecheck_sched::{rt, Config, Granularity};
+/// use racecheck_runtime::{rt, Executor, Granularity, Limits, Scheduler};
+/// use racecheck_trace::TaskId;
 ///
-/// let config = Config { granularity: Granularity::Step, iterations: 10, ..Config::default() };
-/// let report = racecheck_sched::explore(&config, || async {
+/// struct First;
+/// impl Scheduler for First {
+///     fn new_execution(&mut self, _: u64) -> bool { true }
+///     fn next_task(&mut self, runnable: &[TaskId], _: Option<TaskId>) -> Option<TaskId> {
+///         runnable.first().copied()
+///     }
+/// }
+/// let mut executor = Executor::new(Limits { granularity: Granularity::Step, ..Limits::default() });
+/// let outcome = executor.run(&|| async {
 ///     rt::sync_point(); // a step boundary at Step granularity
-/// });
-/// assert!(report.failure.is_none());
+/// }, &mut First);
+/// assert_eq!(outcome.steps, 2);
 /// ```
 #[inline]
 pub fn sync_point() {
@@ -207,9 +210,9 @@ pub fn sync_point() {
 /// fall back to trying once when it cannot.
 ///
 /// ```
-/// racecheck_sched::explore(&Default::default(), || async {
-///     assert!(!racecheck_sched::rt::can_block());
-///     racecheck_sched::thread::spawn(|| assert!(racecheck_sched::rt::can_block()));
+/// racecheck_runtime::run_once(|| async {
+///     assert!(!racecheck_runtime::rt::can_block());
+///     racecheck_runtime::thread::spawn(|| assert!(racecheck_runtime::rt::can_block()));
 /// });
 /// ```
 #[inline]
@@ -225,10 +228,10 @@ pub fn can_block() -> bool {
 /// ```
 /// use racecheck_trace::Location;
 ///
-/// racecheck_sched::explore(&Default::default(), || async {
-///     racecheck_sched::rt::attribute_events_to(Some(Location::from_parts("bank.toml", 12, 5)));
-///     racecheck_sched::yield_now().await;
-///     racecheck_sched::rt::attribute_events_to(None);
+/// racecheck_runtime::run_once(|| async {
+///     racecheck_runtime::rt::attribute_events_to(Some(Location::from_parts("bank.toml", 12, 5)));
+///     racecheck_runtime::yield_now().await;
+///     racecheck_runtime::rt::attribute_events_to(None);
 /// });
 /// ```
 pub fn attribute_events_to(source: Option<Location>) {

@@ -2,45 +2,104 @@
 //! task and everything it left runnable are done, or something fails.
 
 use crate::execution::{self, BlockReason, Execution, TaskBody, TaskFuture, TaskState, WakerPool};
-use crate::explore::FailureKind;
-use crate::explore::Granularity;
 use crate::panic;
-use crate::strategy::Scheduler;
 use crate::thread::MainThread;
-use racecheck_detect::ExecutionEnd;
-use racecheck_trace::{Location, Op, TaskId, WaitTarget};
+use crate::{Granularity, RuntimeFailure, Scheduler};
+use racecheck_trace::{ExecutionEnd, Location, Op, Schedule, TaskId, Trace, WaitTarget};
 use std::any::TypeId;
 use std::borrow::Cow;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::task::{Context, Waker};
 
-/// What the executor keeps across executions: the task futures of the
-/// current one (outside the shared state, so polling them needs no borrow)
-/// and the pool of wakers.
-#[derive(Default)]
-pub(crate) struct Executor {
+/// Runs executions, one at a time, on the current thread.
+///
+/// It keeps what is worth keeping across executions: the task futures of
+/// the current one (outside the shared state, so polling them needs no
+/// borrow), the pool of wakers, and the last execution's trace and
+/// schedule, whose allocations the next execution reuses.
+///
+/// ```
+/// use racecheck_runtime::{spawn, Executor, Limits, Scheduler};
+/// use racecheck_trace::TaskId;
+///
+/// /// Always runs the runnable task with the highest id.
+/// struct Newest;
+/// impl Scheduler for Newest {
+///     fn new_execution(&mut self, _: u64) -> bool { true }
+///     fn next_task(&mut self, runnable: &[TaskId], _: Option<TaskId>) -> Option<TaskId> {
+///         runnable.last().copied()
+///     }
+/// }
+/// let mut executor = Executor::new(Limits::default());
+/// let outcome = executor.run(&|| async { spawn(async {}).await }, &mut Newest);
+/// assert!(outcome.failure.is_none() && outcome.end.root_finished);
+/// assert_eq!(outcome.trace.tasks.len(), 2);
+/// assert_eq!(outcome.schedule.len(), outcome.steps as usize);
+/// ```
+pub struct Executor {
+    limits: Limits,
     futures: Vec<Option<TaskFuture>>,
     wakers: WakerPool,
+    trace: Trace,
+    schedule: Schedule,
+}
+
+/// What one execution did: how it ended, everything it recorded, and the
+/// choices that reproduce it.
+#[derive(Debug)]
+pub struct ExecutionOutcome<'a> {
+    /// The runtime's own failure (a panic, the step limit, a schedule that
+    /// does not fit), if any.
+    pub failure: Option<RuntimeFailure>,
+    /// The tasks left blocked, and whether the root finished.
+    pub end: ExecutionEnd,
+    /// Steps taken.
+    pub steps: u32,
+    /// Every visible operation, in order.
+    pub trace: &'a Trace,
+    /// The scheduling choices: replaying them reproduces the execution.
+    pub schedule: &'a Schedule,
 }
 
 impl Executor {
+    /// An executor whose executions run within `limits`.
+    pub fn new(limits: Limits) -> Executor {
+        Executor {
+            limits,
+            futures: Vec::new(),
+            wakers: WakerPool::default(),
+            trace: Trace::default(),
+            schedule: Schedule::default(),
+        }
+    }
+
+    /// The trace of the last execution run (empty before the first).
+    pub fn last_trace(&self) -> &Trace {
+        &self.trace
+    }
+
+    /// The schedule of the last execution run (empty before the first).
+    pub fn last_schedule(&self) -> &Schedule {
+        &self.schedule
+    }
+
+    /// The limits of this executor's executions.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
     /// Runs the execution whose root future `make_root` creates, under
-    /// `scheduler`, for at most `steps_max` steps. Returns the runtime's own
-    /// failure, if any, and how the execution ended; the trace and schedule
-    /// stay in the thread's execution state.
-    pub(crate) fn run<F, Fut, S>(
-        &mut self,
-        make_root: &F,
-        scheduler: &mut S,
-        limits: Limits,
-    ) -> (Option<FailureKind>, ExecutionEnd)
+    /// `scheduler`, and returns what it did.
+    pub fn run<F, Fut, S>(&mut self, make_root: &F, scheduler: &mut S) -> ExecutionOutcome<'_>
     where
         F: Fn() -> Fut,
         Fut: Future<Output = ()> + 'static,
         S: Scheduler + ?Sized,
     {
+        let limits = self.limits;
         let steps_max = limits.steps_max;
+        crate::stackful::set_stack_size(limits.stack_size);
         let execution_id = execution::with(|execution| {
             execution.begin(limits.granularity);
             execution.id
@@ -64,25 +123,38 @@ impl Executor {
                 });
                 self.run_steps(scheduler, steps_max)
             }
-            Err(payload) => Some(FailureKind::from_panic(TaskId::ROOT, "main", payload)),
+            Err(payload) => Some(RuntimeFailure::from_panic(TaskId::ROOT, "main", payload)),
         };
-        let end = execution::with(|execution| ExecutionEnd {
-            blocked: blocked_tasks(execution),
-            root_finished: execution
-                .tasks
-                .first()
-                .is_some_and(|root| root.state == TaskState::Finished),
-            failed: outcome.is_some(),
+        let (end, steps) = execution::with(|execution| {
+            // The recording leaves the state; the state gets the last
+            // execution's buffers to clear and fill next time.
+            std::mem::swap(&mut execution.trace, &mut self.trace);
+            std::mem::swap(&mut execution.schedule, &mut self.schedule);
+            let end = ExecutionEnd {
+                blocked: blocked_tasks(execution),
+                root_finished: execution
+                    .tasks
+                    .first()
+                    .is_some_and(|root| root.state == TaskState::Finished),
+                failed: outcome.is_some(),
+            };
+            (end, execution.step)
         });
         self.teardown();
-        (outcome, end)
+        ExecutionOutcome {
+            failure: outcome,
+            end,
+            steps,
+            trace: &self.trace,
+            schedule: &self.schedule,
+        }
     }
 
     fn run_steps<S: Scheduler + ?Sized>(
         &mut self,
         scheduler: &mut S,
         steps_max: u32,
-    ) -> Option<FailureKind> {
+    ) -> Option<RuntimeFailure> {
         // The hot path returns only the chosen task, which fits in a
         // register; anything else goes through `halt`.
         let mut halt = None;
@@ -121,7 +193,7 @@ impl Executor {
                         execution.step += 1;
                         execution.trace.task_label(task)
                     });
-                    return Some(FailureKind::from_panic(task, &name, payload));
+                    return Some(RuntimeFailure::from_panic(task, &name, payload));
                 }
             };
             if finished {
@@ -163,13 +235,36 @@ impl Executor {
     }
 }
 
-/// What bounds one execution.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Limits {
+/// What bounds one execution, and where its tasks may be interrupted.
+///
+/// ```
+/// use racecheck_runtime::{Granularity, Limits};
+/// let limits = Limits { granularity: Granularity::Step, ..Limits::default() };
+/// assert_eq!(limits.steps_max, Limits::STEPS_MAX_DEFAULT);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
     /// Steps after which the execution fails as a livelock.
-    pub(crate) steps_max: u32,
+    pub steps_max: u32,
     /// Where tasks switch.
-    pub(crate) granularity: Granularity,
+    pub granularity: Granularity,
+    /// The stack size of stackful tasks, in bytes.
+    pub stack_size: usize,
+}
+
+impl Limits {
+    /// Default step limit per execution.
+    pub const STEPS_MAX_DEFAULT: u32 = 100_000;
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            steps_max: Limits::STEPS_MAX_DEFAULT,
+            granularity: Granularity::Await,
+            stack_size: crate::STACK_SIZE_DEFAULT,
+        }
+    }
 }
 
 /// Why no task was chosen.
@@ -177,7 +272,7 @@ enum Halt {
     /// No task can run until these timers' tasks are woken.
     FireTimers(Vec<Waker>),
     /// The execution failed.
-    Fail(Box<FailureKind>),
+    Fail(Box<RuntimeFailure>),
 }
 
 /// Takes over the futures of tasks spawned since the last step.
@@ -230,7 +325,9 @@ fn choose<S: Scheduler + ?Sized>(
 #[inline(never)]
 fn cannot_continue(execution: &mut Execution, steps_max: u32) -> Option<Halt> {
     if !execution.runnable.is_empty() {
-        return Some(Halt::Fail(Box::new(FailureKind::StepLimit { steps_max })));
+        return Some(Halt::Fail(Box::new(RuntimeFailure::StepLimit {
+            steps_max,
+        })));
     }
     if execution.tasks[TaskId::ROOT.index()].state == TaskState::Finished {
         return None;
@@ -250,8 +347,8 @@ fn schedule_does_not_fit(execution: &mut Execution, chosen: Option<TaskId>) -> H
     let step = execution.step;
     let runnable = execution.runnable.clone();
     let failure = match chosen {
-        None => FailureKind::ScheduleEnded { step, runnable },
-        Some(chosen) => FailureKind::ScheduleMismatch {
+        None => RuntimeFailure::ScheduleEnded { step, runnable },
+        Some(chosen) => RuntimeFailure::ScheduleMismatch {
             step,
             chosen,
             runnable,

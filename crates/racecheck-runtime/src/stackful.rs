@@ -18,7 +18,7 @@
 //! its argument. Stacks are pooled per OS thread and reused across
 //! executions.
 //!
-//! **Stack overflow.** Every task gets a stack of `Config::stack_size`
+//! **Stack overflow.** Every task gets a stack of `Limits::stack_size`
 //! bytes ([`STACK_SIZE_DEFAULT`] unless raised with `Builder::stack_size`),
 //! ending in a guard page. On Linux (x86_64 and aarch64), a task that
 //! overflows it fails its execution with a panic, "racecheck: stack
@@ -48,16 +48,16 @@ use std::task::{Context, Poll, Waker};
 
 /// The default size of a task's stack: 256 KiB. Stacks are mapped lazily by
 /// the kernel, so only the pages a task touches cost memory. Raise it with
-/// `Builder::stack_size` (`Config::stack_size`) for deeply recursive code; on
+/// `Builder::stack_size` (`Limits::stack_size`) for deeply recursive code; on
 /// Linux a task that overflows its stack fails the execution with a panic
 /// saying so.
 ///
 /// ```
-/// let config = racecheck_sched::Config {
-///     stack_size: 4 * racecheck_sched::STACK_SIZE_DEFAULT,
+/// let limits = racecheck_runtime::Limits {
+///     stack_size: 4 * racecheck_runtime::STACK_SIZE_DEFAULT,
 ///     ..Default::default()
 /// };
-/// # let _ = config;
+/// # let _ = limits;
 /// ```
 pub const STACK_SIZE_DEFAULT: usize = 256 * 1024;
 
@@ -268,11 +268,11 @@ pub(crate) fn suspend() -> bool {
 /// suspended inside a poll) or outside an execution.
 ///
 /// ```
-/// use racecheck_sched::{block_on, thread, Config};
+/// use racecheck_runtime::{block_on, thread};
 ///
-/// racecheck_sched::explore(&Config::default(), || thread::main(|| {
+/// racecheck_runtime::run_once(|| thread::main(|| {
 ///     let answer = block_on(async {
-///         racecheck_sched::yield_now().await;
+///         racecheck_runtime::yield_now().await;
 ///         6 * 7
 ///     });
 ///     assert_eq!(answer, 42);

@@ -2,7 +2,7 @@
 //! CHESS): every schedule with at most a bound of preemptions, in order of
 //! their number of preemptions, each exactly once.
 
-use crate::strategy::Scheduler;
+use racecheck_runtime::Scheduler;
 use racecheck_trace::{Event, Op, TaskId};
 
 /// Every schedule with at most `bound` preemptions, the ones with fewer
@@ -54,7 +54,8 @@ use racecheck_trace::{Event, Op, TaskId};
 /// execution wait as (step, task) pairs until it ends.
 ///
 /// ```
-/// use racecheck_sched::{BoundedScheduler, Scheduler};
+/// use racecheck_explore::BoundedScheduler;
+/// use racecheck_runtime::Scheduler;
 /// use racecheck_trace::TaskId;
 ///
 /// let mut search = BoundedScheduler::new(0);
@@ -176,7 +177,8 @@ impl BoundedScheduler {
     /// prefix it did not keep is due.
     ///
     /// ```
-    /// use racecheck_sched::{BoundedScheduler, Scheduler};
+    /// use racecheck_explore::BoundedScheduler;
+    /// use racecheck_runtime::Scheduler;
     ///
     /// let mut search = BoundedScheduler::new(2).with_executions_max(100);
     /// assert!(search.new_execution(0));

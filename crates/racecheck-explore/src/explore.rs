@@ -1,0 +1,274 @@
+//! The exploration loop: many executions under one strategy, stopping at the
+//! first failure.
+
+use crate::pct::calibrate_pct;
+use crate::{
+    BoundedScheduler, Config, ExhaustiveScheduler, Failure, FailureKind, PctScheduler,
+    RandomScheduler, ReplayScheduler, Report, Strategy,
+};
+use racecheck_detect::{interleaving_class, Detector, Finding, LockOrderDelta, Verdict};
+use racecheck_runtime::{Executor, Scheduler};
+use racecheck_trace::{Schedule, Trace};
+use std::collections::BTreeSet;
+use std::future::Future;
+
+/// Runs up to `config.iterations` executions of the future `body` creates,
+/// under `config.strategy`, and stops at the first failure.
+///
+/// ```
+/// use racecheck_explore::{explore, Config, FailureKind};
+///
+/// let report = explore(&Config::default(), || async {
+///     let task = racecheck_runtime::spawn(async { panic!("boom") });
+///     task.await;
+/// });
+/// let failure = report.failure.unwrap();
+/// assert!(matches!(failure.kind, FailureKind::Panic { ref message, .. } if message == "boom"));
+/// ```
+pub fn explore<F, Fut>(config: &Config, body: F) -> Report
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = ()> + 'static,
+{
+    match &config.strategy {
+        Strategy::Random => {
+            let mut scheduler = RandomScheduler::new(config.seed);
+            explore_with(config, &mut scheduler, body)
+        }
+        Strategy::Exhaustive => {
+            let mut scheduler = ExhaustiveScheduler::new();
+            explore_with(config, &mut scheduler, body)
+        }
+        Strategy::Bounded { preemptions } => {
+            let mut scheduler =
+                BoundedScheduler::new(*preemptions as usize).with_executions_max(config.iterations);
+            explore_with(config, &mut scheduler, body)
+        }
+        Strategy::Pct { depth } => {
+            let estimate = calibrate_pct(config, &body);
+            let mut scheduler = PctScheduler::new(config.seed, *depth, estimate);
+            explore_with(config, &mut scheduler, body)
+        }
+        Strategy::Replay(schedule) => replay(config, schedule, &body),
+    }
+}
+
+/// One execution following `schedule`; a schedule longer than the
+/// execution is a failure too.
+fn replay<F, Fut>(config: &Config, schedule: &Schedule, body: &F) -> Report
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = ()> + 'static,
+{
+    let mut scheduler = ReplayScheduler::new(schedule.clone());
+    let mut explorer = Explorer::new(config);
+    let mut report = Report::empty(config);
+    scheduler.new_execution(0);
+    let outcome = explorer.run(0, &mut scheduler, body);
+    report.executions = 1;
+    report.warnings = outcome.warnings;
+    report.failure = outcome.failure.or_else(|| {
+        let remaining = scheduler.remaining();
+        (remaining > 0).then(|| {
+            let unused = FailureKind::ScheduleUnused {
+                step: schedule.len().saturating_sub(remaining) as u32,
+                remaining,
+            };
+            explorer.capture_last(0, unused, Vec::new())
+        })
+    });
+    report
+}
+
+/// Like [`explore`], with a scheduler of the caller's: the way to run a
+/// custom strategy.
+///
+/// ```
+/// use racecheck_explore::{explore_with, Config, RandomScheduler};
+///
+/// let mut scheduler = RandomScheduler::new(1);
+/// let report = explore_with(&Config::default(), &mut scheduler, || async {});
+/// assert_eq!(report.executions, 1000);
+/// ```
+pub fn explore_with<F, Fut, S>(config: &Config, scheduler: &mut S, body: F) -> Report
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = ()> + 'static,
+    S: Scheduler + ?Sized,
+{
+    let mut report = Report::empty(config);
+    let mut explorer = Explorer::new(config);
+    let mut classes = BTreeSet::new();
+    for iteration in config.iterations_of_shard() {
+        if !scheduler.new_execution(iteration) {
+            report.complete = true;
+            break;
+        }
+        let IterationOutcome {
+            failure,
+            warnings,
+            class,
+            redundant,
+            ..
+        } = explorer.run(iteration, scheduler, &body);
+        if redundant {
+            report.redundant += 1;
+            continue;
+        }
+        report.executions += 1;
+        report.warnings.extend(warnings);
+        classes.extend(class);
+        if failure.is_some() {
+            report.failure = failure;
+            break;
+        }
+    }
+    report.classes = config.coverage.then_some(classes.len() as u64);
+    report
+}
+
+/// What one iteration found.
+#[derive(Default)]
+pub(crate) struct IterationOutcome {
+    pub(crate) failure: Option<Failure>,
+    pub(crate) warnings: Vec<Finding>,
+    /// With coverage on.
+    pub(crate) class: Option<u64>,
+    /// From a deferring explorer.
+    pub(crate) lock_orders: Option<LockOrderDelta>,
+    /// The strategy stopped the execution as redundant.
+    pub(crate) redundant: bool,
+}
+
+/// What one thread of an exploration keeps across executions: the executor
+/// and the detector.
+pub(crate) struct Explorer<'a> {
+    config: &'a Config,
+    executor: Executor,
+    detector: Detector,
+}
+
+impl<'a> Explorer<'a> {
+    pub(crate) fn new(config: &'a Config) -> Explorer<'a> {
+        Explorer::with_detector(config, Detector::new(config.checks))
+    }
+
+    /// An explorer for one thread of a parallel exploration: it hands each
+    /// execution's lock orders back (see `Detector::deferring_lock_orders`).
+    pub(crate) fn deferring_lock_orders(config: &'a Config) -> Explorer<'a> {
+        Explorer::with_detector(config, Detector::deferring_lock_orders(config.checks))
+    }
+
+    fn with_detector(config: &'a Config, detector: Detector) -> Explorer<'a> {
+        Explorer {
+            config,
+            executor: Executor::new(config.limits()),
+            detector,
+        }
+    }
+
+    /// Runs iteration `iteration` and returns its failure (the most
+    /// important first), its new warnings, with coverage on its
+    /// interleaving class, and from a deferring explorer its lock orders.
+    pub(crate) fn run<F, Fut, S>(
+        &mut self,
+        iteration: u64,
+        scheduler: &mut S,
+        body: &F,
+    ) -> IterationOutcome
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = ()> + 'static,
+        S: Scheduler + ?Sized,
+    {
+        let config = self.config;
+        let outcome = self.executor.run(body, scheduler);
+        if scheduler.redundant() {
+            return IterationOutcome {
+                redundant: true,
+                ..IterationOutcome::default()
+            };
+        }
+        let runtime_failure = outcome.failure.clone().map(FailureKind::from);
+        let (verdict, class) = if runtime_failure
+            .as_ref()
+            .is_some_and(FailureKind::is_schedule_error)
+        {
+            (Verdict::default(), None)
+        } else {
+            let class = config.coverage.then(|| interleaving_class(outcome.trace));
+            (self.detector.analyze(outcome.trace, &outcome.end), class)
+        };
+        let mut failures: Vec<FailureKind> = runtime_failure
+            .into_iter()
+            .chain(verdict.failures.into_iter().map(FailureKind::Finding))
+            .collect();
+        let failure = (!failures.is_empty()).then(|| {
+            failures.sort_by_key(FailureKind::precedence);
+            let kind = failures.remove(0);
+            capture(
+                config,
+                iteration,
+                outcome.trace,
+                outcome.schedule,
+                kind,
+                failures,
+            )
+        });
+        IterationOutcome {
+            failure,
+            warnings: verdict.warnings,
+            class,
+            lock_orders: verdict.lock_orders,
+            redundant: false,
+        }
+    }
+
+    /// Runs one execution under `scheduler` on its own, as if it were a
+    /// whole exploration (nothing learnt from earlier executions), and
+    /// returns its failure: the minimiser's candidates.
+    pub(crate) fn run_alone<F, Fut, S>(&mut self, scheduler: &mut S, body: &F) -> Option<Failure>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = ()> + 'static,
+        S: Scheduler + ?Sized,
+    {
+        self.detector.forget_exploration();
+        if !scheduler.new_execution(0) {
+            return None;
+        }
+        self.run(0, scheduler, body).failure
+    }
+
+    /// The last execution run, as a failure of kind `kind`.
+    pub(crate) fn capture_last(
+        &self,
+        iteration: u64,
+        kind: FailureKind,
+        also: Vec<FailureKind>,
+    ) -> Failure {
+        let (trace, schedule) = (self.executor.last_trace(), self.executor.last_schedule());
+        capture(self.config, iteration, trace, schedule, kind, also)
+    }
+}
+
+fn capture(
+    config: &Config,
+    iteration: u64,
+    trace: &Trace,
+    schedule: &Schedule,
+    kind: FailureKind,
+    also: Vec<FailureKind>,
+) -> Failure {
+    Failure {
+        kind,
+        iteration,
+        seed: config.seed,
+        strategy: config.strategy.name(),
+        schedule: schedule.clone(),
+        trace: trace.clone(),
+        also,
+        minimized: None,
+        replay: Vec::new(),
+    }
+}

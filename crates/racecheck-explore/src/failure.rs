@@ -1,0 +1,327 @@
+//! A failing execution, and its human form: what went wrong, where it was
+//! found, the timeline of the last steps.
+
+use racecheck_detect::Finding;
+use racecheck_runtime::RuntimeFailure;
+use racecheck_trace::{Location, Schedule, TaskId, Trace};
+use std::fmt::{self, Write};
+
+/// A failing execution: what went wrong, and how to get there again.
+///
+/// Its `Display` is the report users read: the failure, where it was found,
+/// the timeline of the last steps, and, when the front end that ran the
+/// exploration filled in [`Failure::replay`], how to replay it.
+#[derive(Clone, Debug)]
+pub struct Failure {
+    /// What went wrong.
+    pub kind: FailureKind,
+    /// The 0-based iteration of the failing execution.
+    pub iteration: u64,
+    /// The exploration's seed.
+    pub seed: u64,
+    /// The strategy's name.
+    pub strategy: &'static str,
+    /// The scheduling choices up to the failure: replaying them reproduces it.
+    pub schedule: Schedule,
+    /// Everything that happened up to the failure.
+    pub trace: Trace,
+    /// Other failures of the same execution, less important than `kind`.
+    pub also: Vec<FailureKind>,
+    /// `(before, after)`: the schedule was minimised from `before`
+    /// preemptions to `after` (see [`crate::minimize`]).
+    pub minimized: Option<(usize, usize)>,
+    /// Commands that replay this execution, in the syntax of the front end
+    /// that ran the exploration (the `racecheck` crate writes a
+    /// `RACECHECK_REPLAY=… cargo test …` line, the CLI a `racecheck replay`
+    /// line); empty from this crate, which knows no front end.
+    pub replay: Vec<String>,
+}
+
+impl Failure {
+    /// The happens-before graph around the finding, as Graphviz DOT (see
+    /// [`racecheck_detect::finding_dot`]), for findings that have one.
+    pub fn dot(&self) -> Option<String> {
+        match &self.kind {
+            FailureKind::Finding(finding) => racecheck_detect::finding_dot(&self.trace, finding),
+            _ => None,
+        }
+    }
+}
+
+/// The kinds of failure the runtime finds by itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FailureKind {
+    /// A task panicked: an assertion in the test, or a bug in its code.
+    Panic {
+        /// The task.
+        task: TaskId,
+        /// Its name.
+        task_name: String,
+        /// The panic message.
+        message: String,
+        /// Where it panicked, if known.
+        location: Option<Location>,
+    },
+    /// The detector found a race, a deadlock, a hang or a leak (whichever
+    /// its checks say fail).
+    Finding(Finding),
+    /// The execution did not finish within the step limit.
+    StepLimit {
+        /// The limit.
+        steps_max: u32,
+    },
+    /// Replay: the schedule chose a task that cannot run at this step.
+    ScheduleMismatch {
+        /// The first step that diverged.
+        step: u32,
+        /// The task the schedule chose.
+        chosen: TaskId,
+        /// The tasks that could run.
+        runnable: Vec<TaskId>,
+    },
+    /// Replay: the schedule ended while tasks could still run.
+    ScheduleEnded {
+        /// The step at which it ended.
+        step: u32,
+        /// The tasks that could run.
+        runnable: Vec<TaskId>,
+    },
+    /// Replay: the program finished before the schedule did.
+    ScheduleUnused {
+        /// The step at which the program finished.
+        step: u32,
+        /// How many steps of the schedule were left.
+        remaining: usize,
+    },
+}
+
+impl FailureKind {
+    /// Whether this says the schedule does not fit the program, rather than
+    /// something about the program.
+    pub fn is_schedule_error(&self) -> bool {
+        matches!(
+            self,
+            FailureKind::ScheduleMismatch { .. }
+                | FailureKind::ScheduleEnded { .. }
+                | FailureKind::ScheduleUnused { .. }
+        )
+    }
+
+    /// Which failure a report leads with when an execution has several: a
+    /// schedule that does not fit first (nothing else is meaningful then),
+    /// then races (they usually explain the rest), panics, deadlocks and
+    /// hangs, the step limit, and leaks and lock orders last.
+    pub(crate) fn precedence(&self) -> u8 {
+        match self {
+            FailureKind::ScheduleMismatch { .. }
+            | FailureKind::ScheduleEnded { .. }
+            | FailureKind::ScheduleUnused { .. } => 0,
+            FailureKind::Finding(Finding::Race(_)) => 1,
+            FailureKind::Panic { .. } => 2,
+            FailureKind::Finding(Finding::Deadlock(_) | Finding::Hang(_)) => 3,
+            FailureKind::StepLimit { .. } => 4,
+            FailureKind::Finding(Finding::Leak(_) | Finding::PotentialDeadlock(_)) => 5,
+        }
+    }
+}
+impl From<RuntimeFailure> for FailureKind {
+    fn from(failure: RuntimeFailure) -> FailureKind {
+        match failure {
+            RuntimeFailure::Panic {
+                task,
+                task_name,
+                message,
+                location,
+            } => FailureKind::Panic {
+                task,
+                task_name,
+                message,
+                location,
+            },
+            RuntimeFailure::StepLimit { steps_max } => FailureKind::StepLimit { steps_max },
+            RuntimeFailure::ScheduleMismatch {
+                step,
+                chosen,
+                runnable,
+            } => FailureKind::ScheduleMismatch {
+                step,
+                chosen,
+                runnable,
+            },
+            RuntimeFailure::ScheduleEnded { step, runnable } => {
+                FailureKind::ScheduleEnded { step, runnable }
+            }
+        }
+    }
+}
+
+/// How many of the last events a report's timeline shows.
+pub const TIMELINE_EVENTS_MAX: usize = 40;
+
+impl fmt::Display for FailureKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FailureKind::Panic {
+                task_name,
+                message,
+                location,
+                ..
+            } => {
+                write!(f, "task '{task_name}' panicked")?;
+                if let Some(location) = location {
+                    write!(f, " at {location}")?;
+                }
+                write!(f, ":\n{}", indent(message, "    "))
+            }
+            FailureKind::Finding(finding) => finding.fmt(f),
+            FailureKind::StepLimit { steps_max } => write!(
+                f,
+                "step limit: the execution did not finish within {steps_max} steps \
+                 (a livelock or an endless loop; raise max_steps if it is legitimate)"
+            ),
+            FailureKind::ScheduleMismatch {
+                step,
+                chosen,
+                runnable,
+            } => write!(
+                f,
+                "the schedule does not fit this program: at step {step} it runs {chosen}, \
+                 but the runnable tasks are {} (the code changed, or the schedule \
+                 comes from another test)",
+                task_list(runnable)
+            ),
+            FailureKind::ScheduleEnded { step, runnable } => write!(
+                f,
+                "the schedule does not fit this program: it ends after {step} steps, \
+                 but {} can still run",
+                task_list(runnable)
+            ),
+            FailureKind::ScheduleUnused { step, remaining } => write!(
+                f,
+                "the schedule does not fit this program: the program finished after \
+                 {step} steps, but the schedule has {remaining} more"
+            ),
+        }
+    }
+}
+
+impl Failure {
+    /// The failure, where it was found, the timeline.
+    fn write_findings(&self, f: &mut impl Write) -> fmt::Result {
+        writeln!(f, "racecheck: {}", self.kind)?;
+        for other in &self.also {
+            let text = other.to_string();
+            let summary: Vec<&str> = text.lines().take(2).map(str::trim).collect();
+            writeln!(f, "  (this execution also: {})", summary.join(" "))?;
+        }
+        writeln!(
+            f,
+            "  found in execution {} (seed {}, strategy {}) after {} steps",
+            self.iteration + 1,
+            self.seed,
+            self.strategy,
+            self.schedule.len()
+        )?;
+        if let Some((before, after)) = self.minimized {
+            writeln!(
+                f,
+                "  schedule minimised from {before} to {after} preemptions (timeline and replay below are the minimised ones)"
+            )?;
+        }
+        writeln!(f)?;
+        f.write_str(&timeline(&self.trace, TIMELINE_EVENTS_MAX))?;
+        writeln!(f)
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut findings = String::new();
+        self.write_findings(&mut findings)?;
+        let Some((first, others)) = self.replay.split_first() else {
+            return f.write_str(findings.trim_end());
+        };
+        f.write_str(&findings)?;
+        write!(f, "replay this execution exactly with:\n  {first}")?;
+        for other in others {
+            write!(f, "\nor {other}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The last `events_max` events of a trace as an aligned table: step, task,
+/// operation (names resolved), source location.
+///
+/// ```
+/// use racecheck_explore::timeline;
+/// use racecheck_trace::{Event, Location, Op, TaskId, TaskInfo, Trace};
+///
+/// let mut trace = Trace::default();
+/// trace.tasks.push(TaskInfo { name: "main".into(), parent: None, spawned_at: Location::caller() });
+/// trace.events.push(Event { step: 0, task: TaskId::ROOT, op: Op::Yield, location: Location::caller() });
+/// assert!(timeline(&trace, 10).contains("main"));
+/// ```
+pub fn timeline(trace: &Trace, events_max: usize) -> String {
+    let shown = &trace.events[trace.events.len().saturating_sub(events_max)..];
+    let rows: Vec<[String; 4]> = shown
+        .iter()
+        .map(|event| {
+            [
+                event.step.to_string(),
+                trace.task_label(event.task),
+                trace.describe(&event.op),
+                event.location.to_string(),
+            ]
+        })
+        .collect();
+    let header = ["step", "task", "operation", "location"];
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let omitted = trace.events.len() - shown.len();
+    if omitted > 0 {
+        let _ = writeln!(
+            out,
+            "timeline (last {} of {} events):",
+            shown.len(),
+            trace.events.len()
+        );
+    } else {
+        let _ = writeln!(out, "timeline ({} events):", trace.events.len());
+    }
+    let mut line = |cells: [&str; 4]| {
+        let _ = writeln!(
+            out,
+            "  {:>w0$}  {:<w1$}  {:<w2$}  {}",
+            cells[0],
+            cells[1],
+            cells[2],
+            cells[3],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2],
+        );
+    };
+    line(header);
+    for row in &rows {
+        line([&row[0], &row[1], &row[2], &row[3]]);
+    }
+    out
+}
+
+fn task_list(tasks: &[TaskId]) -> String {
+    let names: Vec<String> = tasks.iter().map(TaskId::to_string).collect();
+    format!("[{}]", names.join(", "))
+}
+
+fn indent(text: &str, prefix: &str) -> String {
+    text.lines()
+        .map(|line| format!("{prefix}{line}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

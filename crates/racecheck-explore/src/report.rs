@@ -1,0 +1,74 @@
+//! The outcome of an exploration.
+
+use crate::{Config, Failure};
+use racecheck_detect::Finding;
+
+/// The outcome of an exploration.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// Executions run, including a failing one.
+    pub executions: u64,
+    /// The seed used.
+    pub seed: u64,
+    /// The strategy's name.
+    pub strategy: &'static str,
+    /// The first failure, if any.
+    pub failure: Option<Failure>,
+    /// Findings configured to warn, each once, in the order found.
+    pub warnings: Vec<Finding>,
+    /// The strategy ran out of schedules before the budget: with no failure,
+    /// the exhaustive strategy has proved the test for every schedule.
+    pub complete: bool,
+    /// With [`Config::coverage`], how many distinct interleaving classes
+    /// (executions that differ in the order of some conflicting steps) the
+    /// executions covered.
+    pub classes: Option<u64>,
+    /// Executions the strategy stopped part-way because every way to go on
+    /// was covered by other executions (the exhaustive search's sleep-set
+    /// blocked prefixes); not counted in `executions`.
+    pub redundant: u64,
+}
+
+impl Report {
+    /// No execution yet.
+    pub(crate) fn empty(config: &Config) -> Report {
+        Report {
+            executions: 0,
+            seed: config.seed,
+            strategy: config.strategy.name(),
+            failure: None,
+            warnings: Vec::new(),
+            complete: false,
+            classes: None,
+            redundant: 0,
+        }
+    }
+
+    /// One line saying what was explored: `exhaustive: all 90 executions
+    /// explored, no failure`, or `random: 1000 executions, no failure`.
+    pub fn summary(&self) -> String {
+        let outcome = if self.failure.is_some() {
+            "a failure"
+        } else {
+            "no failure"
+        };
+        let mut classes = match self.classes {
+            Some(classes) => format!(", {classes} distinct interleaving classes"),
+            None => String::new(),
+        };
+        if self.redundant > 0 {
+            classes += &format!(" ({} redundant prefixes cut short)", self.redundant);
+        }
+        if self.complete {
+            format!(
+                "{}: all {} executions explored{classes}, {outcome}",
+                self.strategy, self.executions
+            )
+        } else {
+            format!(
+                "{}: {} executions{classes}, {outcome}",
+                self.strategy, self.executions
+            )
+        }
+    }
+}
