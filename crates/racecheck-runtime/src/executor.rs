@@ -121,7 +121,7 @@ impl Executor {
                     TaskBody::Async(root)
                 };
                 execution::with(|execution| {
-                    execution.add_task(root, Cow::Borrowed("main"), Location::caller())
+                    execution.add_task(root, Cow::Borrowed("main"), Location::ROOT_TASK)
                 });
                 self.run_steps(scheduler, steps_max)
             }
@@ -406,7 +406,7 @@ fn after_poll(execution: &mut Execution, task: TaskId, finished: bool, yielded: 
 #[cold]
 #[inline(never)]
 fn leave_runnable(execution: &mut Execution, task: TaskId, finished: bool) {
-    let location = execution.trace.tasks[task.index()].spawned_at;
+    let location = last_location(execution, task);
     let slot = &mut execution.tasks[task.index()];
     if finished {
         slot.state = TaskState::Finished;
@@ -420,6 +420,22 @@ fn leave_runnable(execution: &mut Execution, task: TaskId, finished: bool) {
         }
     }
     execution.remove_runnable(task);
+}
+
+/// Where `task` is, for the events the runtime records on its behalf (its
+/// finish, a block on a foreign future): where it was spawned, or for the
+/// root, which user code did not spawn, where it last did something
+/// visible.
+fn last_location(execution: &Execution, task: TaskId) -> Location {
+    if task != TaskId::ROOT {
+        return execution.trace.tasks[task.index()].spawned_at;
+    }
+    let events = &execution.trace.events;
+    events
+        .iter()
+        .rev()
+        .find(|event| event.task == task)
+        .map_or(Location::ROOT_TASK, |event| event.location)
 }
 
 /// Tasks blocked (not sleeping) at the end, with what they wait for.
