@@ -77,7 +77,7 @@ pub mod sync {
 pub mod sched {
     pub use racecheck_explore::{
         explore, explore_parallel, explore_with, BoundedScheduler, Config, ExhaustiveScheduler,
-        PctScheduler, RandomScheduler, ReplayScheduler, Shard,
+        PctScheduler, RandomScheduler, ReplayScheduler, Shard, MINIMIZE_STEPS_MAX,
     };
     pub use racecheck_runtime::rt::attribute_events_to;
     pub use racecheck_runtime::Scheduler;
