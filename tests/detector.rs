@@ -302,6 +302,44 @@ fn a_deadlock_that_others_outlive_is_a_partial_deadlock() {
     assert!(report.failure.unwrap().to_string().contains("partial"));
 }
 
+/// The root returns while `waiter` waits on `ready`; a detached `waker`
+/// would set it after sleeping (`sleeping_waker`), or has already finished
+/// without setting it.
+async fn root_returns_before_the_waker(sleeping_waker: bool) {
+    let ready = Arc::new(Notify::named("ready"));
+    let waiter = {
+        let ready = ready.clone();
+        racecheck::spawn_named("waiter", async move { ready.notified().await })
+    };
+    let waker = racecheck::spawn_named("waker", async move {
+        if sleeping_waker {
+            sleep(Duration::from_secs(1)).await;
+            ready.notify_one();
+        }
+    });
+    let _detached = (waiter, waker);
+    racecheck::yield_now().await;
+    racecheck::yield_now().await;
+}
+
+#[test]
+fn a_task_that_could_still_wake_the_waiter_is_no_hang() {
+    let report = Builder::new()
+        .iterations(300)
+        .run(|| root_returns_before_the_waker(true));
+    assert!(report.failure.is_none(), "{}", report.failure.unwrap());
+    // The twin: nobody is left to wake the waiter.
+    let report = Builder::new()
+        .iterations(300)
+        .run(|| root_returns_before_the_waker(false));
+    let failure = report.failure.expect("the waiter hangs");
+    assert!(
+        matches!(failure.kind, FailureKind::Finding(Finding::Hang(_))),
+        "{}",
+        failure.kind
+    );
+}
+
 #[test]
 fn a_wait_nobody_will_end_is_a_hang_naming_the_last_toucher() {
     let report = Builder::new().iterations(200).run(|| async {

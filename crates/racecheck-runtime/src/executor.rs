@@ -139,6 +139,9 @@ impl Executor {
                     .first()
                     .is_some_and(|root| root.state == TaskState::Finished),
                 failed: outcome.is_some(),
+                sleeping: execution.tasks.iter().any(|slot| {
+                    slot.state == TaskState::Blocked && slot.block_reason == BlockReason::Sleep
+                }),
             };
             (end, execution.step)
         });
