@@ -8,9 +8,15 @@
 //! [`Event`](racecheck::sync::Event), `Condition` →
 //! [`Condition`](racecheck::sync::Condition) on its lock's `Mutex`, `Queue`
 //! → [`Queue<i64>`](racecheck::sync::Queue), shared variables →
-//! [`Shared<i64>`](racecheck::sync::Shared) (`read` is `load().await`,
-//! `write` is `store(v).await`: scheduling points the race detector sees),
-//! `sleep` → virtual time, `yield` → `yield_now`, `spawn`/`join` → tasks.
+//! [`Shared<i64>`](racecheck::sync::Shared) (`read` is `get()`, `write` is
+//! `set(v)`: accesses the race detector sees, not yields), `sleep` →
+//! virtual time, `yield` → `yield_now`, `spawn`/`join` → tasks.
+//!
+//! Yields are asyncio's: every awaited operation is polled
+//! [`without_schedule_points`], so it gives other tasks a turn only where it
+//! waits (a free lock, a set event, a non-empty queue are taken at once, as
+//! asyncio's fast paths do); `sleep` and `yield` always yield. The rules,
+//! per primitive, are in docs/scenarios.md ("Where a task yields").
 //!
 //! asyncio semantics kept: a lock or permit acquired by `acquire` and never
 //! released stays held when its task ends (the guard is forgotten, not
@@ -26,7 +32,7 @@
 use crate::ast::{Predicate, PrimitiveKind, Program, Step, StepKind};
 use crate::error::Pos;
 use crate::expr::Var;
-use racecheck::sched::attribute_events_to;
+use racecheck::sched::{attribute_events_to, without_schedule_points};
 use racecheck::sync::{
     BoundedSemaphore, BoundedSemaphorePermit, Condition, Event, Mutex, MutexGuard, Queue,
     ReentrantMutex, Semaphore, SemaphorePermit, Shared,
@@ -349,19 +355,21 @@ fn run<'a, 'w: 'a>(
 async fn acquire<'w>(state: &mut TaskState<'w>, primitive: usize, scoped: bool) -> u64 {
     let world = state.world;
     let hold = match &world.primitives[primitive] {
-        Object::Lock(lock) => Hold::Lock(Some(lock.lock().await)),
+        Object::Lock(lock) => Hold::Lock(Some(without_schedule_points(lock.lock()).await)),
         Object::RLock(lock) => {
-            lock.acquire().await;
+            without_schedule_points(lock.acquire()).await;
             Hold::RLock
         }
-        Object::Semaphore(semaphore) => match semaphore.acquire().await {
+        Object::Semaphore(semaphore) => match without_schedule_points(semaphore.acquire()).await {
             Ok(permit) => Hold::Permit(permit),
             Err(_) => panic!(
                 "semaphore `{}` is closed",
                 world.program.primitives[primitive].name
             ),
         },
-        Object::BoundedSemaphore(semaphore) => Hold::BoundedPermit(semaphore.acquire().await),
+        Object::BoundedSemaphore(semaphore) => {
+            Hold::BoundedPermit(without_schedule_points(semaphore.acquire()).await)
+        }
         Object::Event(_) | Object::Condition(_) | Object::Queue(_) => {
             unreachable!("validated: only locks and semaphores are acquired (a condition's lock stands for it)")
         }
@@ -438,11 +446,11 @@ async fn perform<'w>(state: &mut TaskState<'w>, step: &Step) -> Flow {
             }
         }
         StepKind::Read { local, shared } => {
-            state.locals[*local] = Some(world.shared[*shared].load().await);
+            state.locals[*local] = Some(world.shared[*shared].get());
         }
         StepKind::Write { shared, value } => {
             let value = state.eval(&step.text, value, step.pos);
-            world.shared[*shared].store(value).await;
+            world.shared[*shared].set(value);
         }
         StepKind::Assign { local, value } => {
             state.locals[*local] = Some(state.eval(&step.text, value, step.pos));
@@ -454,7 +462,7 @@ async fn perform<'w>(state: &mut TaskState<'w>, step: &Step) -> Flow {
             match step.kind {
                 StepKind::Set(_) => object.set(),
                 StepKind::Clear(_) => object.clear(),
-                _ => object.wait().await,
+                _ => without_schedule_points(object.wait()).await,
             }
         }
         StepKind::WaitCondition {
@@ -491,13 +499,13 @@ async fn perform<'w>(state: &mut TaskState<'w>, step: &Step) -> Flow {
                 unreachable!("validated: a queue")
             };
             let value = state.eval(&step.text, value, step.pos);
-            queue.put(value).await;
+            without_schedule_points(queue.put(value)).await;
         }
         StepKind::Get { queue, local } => {
             let Object::Queue(queue) = &world.primitives[*queue] else {
                 unreachable!("validated: a queue")
             };
-            let value = queue.get().await;
+            let value = without_schedule_points(queue.get()).await;
             if let Some(local) = local {
                 state.locals[*local] = Some(value);
             }
@@ -519,7 +527,7 @@ async fn perform<'w>(state: &mut TaskState<'w>, step: &Step) -> Flow {
             let Object::Queue(queue) = &world.primitives[*queue] else {
                 unreachable!("validated: a queue")
             };
-            queue.join().await;
+            without_schedule_points(queue.join()).await;
         }
         StepKind::Sleep(duration) => racecheck::time::sleep(*duration).await,
         StepKind::Yield => racecheck::yield_now().await,
@@ -532,7 +540,7 @@ async fn perform<'w>(state: &mut TaskState<'w>, step: &Step) -> Flow {
             while index < state.spawned.len() {
                 if state.spawned[index].0 == *task {
                     let (_, handle) = state.spawned.remove(index);
-                    handle.await;
+                    without_schedule_points(handle).await;
                 } else {
                     index += 1;
                 }
@@ -642,14 +650,13 @@ async fn wait_condition<'w>(
         .take()
         .expect("a task holding a lock waits on one condition at a time");
     let guard = match while_ {
-        None => object.wait(guard).await,
+        None => without_schedule_points(object.wait(guard)).await,
         Some(predicate) => {
             let holder: &TaskState<'w> = state;
-            object
-                .wait_while(guard, |_| {
-                    holder.eval(&predicate.text, &predicate.expr, predicate.pos) != 0
-                })
-                .await
+            without_schedule_points(object.wait_while(guard, |_| {
+                holder.eval(&predicate.text, &predicate.expr, predicate.pos) != 0
+            }))
+            .await
         }
     };
     let Hold::Lock(slot) = &mut state.held[position].hold else {
