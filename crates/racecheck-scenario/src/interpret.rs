@@ -206,6 +206,22 @@ impl World {
         }
     }
 
+    /// The event at `index` (validated: an event).
+    fn event(&self, index: usize) -> &Event {
+        let Object::Event(event) = &self.primitives[index] else {
+            unreachable!("validated: an event")
+        };
+        event
+    }
+
+    /// The queue at `index` (validated: a queue).
+    fn queue(&self, index: usize) -> &Queue<i64> {
+        let Object::Queue(queue) = &self.primitives[index] else {
+            unreachable!("validated: a queue")
+        };
+        queue
+    }
+
     /// `rows = 20, pages = 3`: the shared values a predicate reads.
     fn values_of(&self, predicate: &Predicate) -> String {
         let mut vars = Vec::new();
@@ -401,185 +417,13 @@ fn release_hold(world: &World, held: Held<'_>) {
     }
 }
 
+/// Performs one step: a block or a call runs its steps, an operation acts
+/// on the world.
 async fn perform<'w>(state: &mut TaskState<'w>, step: &Step) -> Flow {
-    let world = state.world;
-    let program = &*world.program;
     match &step.kind {
-        StepKind::Acquire(primitive) => {
-            acquire(state, *primitive, false).await;
-        }
-        StepKind::Release(primitive) => {
-            let position = state
-                .held
-                .iter()
-                .rposition(|held| held.primitive == *primitive && !held.scoped);
-            match (position, &world.primitives[*primitive]) {
-                (Some(position), _) => {
-                    let held = state.held.remove(position);
-                    release_hold(world, held);
-                }
-                // asyncio: `Semaphore.release()` without an acquire adds a
-                // permit.
-                (None, Object::Semaphore(semaphore)) => semaphore.add_permits(1),
-                // A release by a task holding no permit: racecheck's
-                // `release()` brings back only a permit given up with
-                // `forget`, and the interpreter forgets none, so this is
-                // asyncio's `ValueError` (asyncio would raise it at the
-                // release that reaches the bound, which may be another
-                // task's, later).
-                (None, Object::BoundedSemaphore(semaphore)) => {
-                    if let Err(error) = semaphore.release() {
-                        panic!(
-                            "ValueError: {error}: `{}` released by task '{}', which holds no permit of it, at {}",
-                            program.primitives[*primitive].name,
-                            state.name,
-                            state.at(step.pos)
-                        );
-                    }
-                }
-                (None, _) => panic!(
-                    "RuntimeError: `{}` released by task '{}', which does not hold it, at {}",
-                    program.primitives[*primitive].name,
-                    state.name,
-                    state.at(step.pos)
-                ),
-            }
-        }
-        StepKind::Read { local, shared } => {
-            state.locals[*local] = Some(world.shared[*shared].get());
-        }
-        StepKind::Write { shared, value } => {
-            let value = state.eval(&step.text, value, step.pos);
-            world.shared[*shared].set(value);
-        }
-        StepKind::Assign { local, value } => {
-            state.locals[*local] = Some(state.eval(&step.text, value, step.pos));
-        }
-        StepKind::Set(event) | StepKind::Clear(event) | StepKind::WaitEvent(event) => {
-            let Object::Event(object) = &world.primitives[*event] else {
-                unreachable!("validated: an event")
-            };
-            match step.kind {
-                StepKind::Set(_) => object.set(),
-                StepKind::Clear(_) => object.clear(),
-                _ => without_schedule_points(object.wait()).await,
-            }
-        }
-        StepKind::WaitCondition {
-            condition,
-            lock,
-            while_,
-        } => wait_condition(state, step, *condition, *lock, while_.as_ref()).await,
-        StepKind::Notify {
-            condition,
-            lock,
-            count,
-        } => {
-            let Object::Condition(object) = &world.primitives[*condition] else {
-                unreachable!("validated: a condition")
-            };
-            if !state.held.iter().any(|held| held.primitive == *lock) {
-                panic!(
-                    "RuntimeError: cannot notify on un-acquired lock: `{}` by task '{}', which does not hold `{}`, at {}",
-                    step.text,
-                    state.name,
-                    program.primitives[*lock].name,
-                    state.at(step.pos)
-                );
-            }
-            match count {
-                None => object.notify_all(),
-                // asyncio's `notify(n)` with `n <= 0` wakes nobody.
-                Some(count) => object
-                    .notify(usize::try_from(state.eval(&step.text, count, step.pos)).unwrap_or(0)),
-            }
-        }
-        StepKind::Put { queue, value } => {
-            let Object::Queue(queue) = &world.primitives[*queue] else {
-                unreachable!("validated: a queue")
-            };
-            let value = state.eval(&step.text, value, step.pos);
-            without_schedule_points(queue.put(value)).await;
-        }
-        StepKind::Get { queue, local } => {
-            let Object::Queue(queue) = &world.primitives[*queue] else {
-                unreachable!("validated: a queue")
-            };
-            let value = without_schedule_points(queue.get()).await;
-            if let Some(local) = local {
-                state.locals[*local] = Some(value);
-            }
-        }
-        StepKind::TaskDone(index) => {
-            let Object::Queue(queue) = &world.primitives[*index] else {
-                unreachable!("validated: a queue")
-            };
-            if queue.try_task_done().is_err() {
-                panic!(
-                    "ValueError: task_done() called too many times on `{}` by task '{}' at {}",
-                    program.primitives[*index].name,
-                    state.name,
-                    state.at(step.pos)
-                );
-            }
-        }
-        StepKind::JoinQueue(queue) => {
-            let Object::Queue(queue) = &world.primitives[*queue] else {
-                unreachable!("validated: a queue")
-            };
-            without_schedule_points(queue.join()).await;
-        }
-        StepKind::Sleep(duration) => racecheck::time::sleep(*duration).await,
-        StepKind::Yield => racecheck::yield_now().await,
-        StepKind::Spawn(task) => {
-            let handles = spawn_replicas(&state.owner, *task);
-            state.spawned.extend(handles);
-        }
-        StepKind::Join(task) => {
-            let mut index = 0;
-            while index < state.spawned.len() {
-                if state.spawned[index].0 == *task {
-                    let (_, handle) = state.spawned.remove(index);
-                    without_schedule_points(handle).await;
-                } else {
-                    index += 1;
-                }
-            }
-        }
-        StepKind::Assert(predicate) => {
-            if state.eval(&predicate.text, &predicate.expr, predicate.pos) == 0 {
-                panic!(
-                    "assertion failed: `{}`{} at {}",
-                    predicate.text,
-                    state.locals_of(&predicate.expr),
-                    state.at(predicate.pos)
-                );
-            }
-        }
-        StepKind::Call(function) => {
-            if state.depth >= CALL_DEPTH_MAX {
-                panic!(
-                    "call depth exceeds {CALL_DEPTH_MAX} at {} (endless recursion?)",
-                    state.at(step.pos)
-                );
-            }
-            state.depth += 1;
-            let flow = run(state, &program.functions[*function].steps).await;
-            state.depth -= 1;
-            return flow;
-        }
-        StepKind::Fail => return Flow::Fail,
-        StepKind::With { primitive, body } => {
-            let serial = acquire(state, *primitive, true).await;
-            let flow = run(state, body).await;
-            // The release at the block's end is the `with` step's.
-            attribute_events_to(Some(step.location));
-            if let Some(position) = state.held.iter().position(|held| held.serial == serial) {
-                let held = state.held.remove(position);
-                release_hold(world, held);
-            }
-            return flow;
-        }
+        StepKind::Call(function) => call(state, step, *function).await,
+        StepKind::Fail => Flow::Fail,
+        StepKind::With { primitive, body } => with_block(state, step, *primitive, body).await,
         StepKind::If {
             condition,
             then,
@@ -590,30 +434,249 @@ async fn perform<'w>(state: &mut TaskState<'w>, step: &Step) -> Flow {
             } else {
                 otherwise
             };
-            return run(state, branch).await;
+            run(state, branch).await
         }
-        StepKind::While { condition, body } => {
-            let mut iterations = 0u64;
-            while state.eval(&condition.text, &condition.expr, condition.pos) != 0 {
-                iterations += 1;
-                if iterations > LOOP_ITERATIONS_MAX {
-                    panic!(
-                        "`while {}` ran {LOOP_ITERATIONS_MAX} times without ending at {}",
-                        condition.text,
-                        state.at(step.pos)
-                    );
-                }
-                if let Flow::Fail = run(state, body).await {
-                    return Flow::Fail;
-                }
-            }
-        }
+        StepKind::While { condition, body } => while_loop(state, step, condition, body).await,
         StepKind::Repeat { times, body } => {
             for _ in 0..*times {
                 if let Flow::Fail = run(state, body).await {
                     return Flow::Fail;
                 }
             }
+            Flow::Next
+        }
+        _ => {
+            operation(state, step).await;
+            Flow::Next
+        }
+    }
+}
+
+/// Performs a step that is one operation (not a block, `call` or `fail`).
+async fn operation<'w>(state: &mut TaskState<'w>, step: &Step) {
+    let world = state.world;
+    match &step.kind {
+        StepKind::Acquire(primitive) => {
+            acquire(state, *primitive, false).await;
+        }
+        StepKind::Release(primitive) => release(state, step, *primitive),
+        StepKind::Read { local, shared } => {
+            state.locals[*local] = Some(world.shared[*shared].get());
+        }
+        StepKind::Write { shared, value } => {
+            let value = state.eval(&step.text, value, step.pos);
+            world.shared[*shared].set(value);
+        }
+        StepKind::Assign { local, value } => {
+            state.locals[*local] = Some(state.eval(&step.text, value, step.pos));
+        }
+        StepKind::Set(event) => world.event(*event).set(),
+        StepKind::Clear(event) => world.event(*event).clear(),
+        StepKind::WaitEvent(event) => without_schedule_points(world.event(*event).wait()).await,
+        StepKind::WaitCondition {
+            condition,
+            lock,
+            while_,
+        } => wait_condition(state, step, *condition, *lock, while_.as_ref()).await,
+        StepKind::Notify {
+            condition,
+            lock,
+            count,
+        } => notify(state, step, *condition, *lock, count.as_ref()),
+        StepKind::Put { queue, value } => {
+            let value = state.eval(&step.text, value, step.pos);
+            without_schedule_points(world.queue(*queue).put(value)).await;
+        }
+        StepKind::Get { queue, local } => {
+            let value = without_schedule_points(world.queue(*queue).get()).await;
+            if let Some(local) = local {
+                state.locals[*local] = Some(value);
+            }
+        }
+        StepKind::TaskDone(queue) => task_done(state, step, *queue),
+        StepKind::JoinQueue(queue) => without_schedule_points(world.queue(*queue).join()).await,
+        StepKind::Sleep(duration) => racecheck::time::sleep(*duration).await,
+        StepKind::Yield => racecheck::yield_now().await,
+        StepKind::Spawn(task) => {
+            let handles = spawn_replicas(&state.owner, *task);
+            state.spawned.extend(handles);
+        }
+        StepKind::Join(task) => join_tasks(state, *task).await,
+        StepKind::Assert(predicate) => check_assertion(state, predicate),
+        StepKind::Call(_)
+        | StepKind::Fail
+        | StepKind::With { .. }
+        | StepKind::If { .. }
+        | StepKind::While { .. }
+        | StepKind::Repeat { .. } => {
+            unreachable!("blocks, calls and `fail` are performed by `perform`")
+        }
+    }
+}
+
+/// `release L`: the task's latest hold of `L` not taken by a `with`, or
+/// asyncio's behaviour for a release without an acquire.
+fn release(state: &mut TaskState<'_>, step: &Step, primitive: usize) {
+    let world = state.world;
+    let program = &*world.program;
+    let position = state
+        .held
+        .iter()
+        .rposition(|held| held.primitive == primitive && !held.scoped);
+    match (position, &world.primitives[primitive]) {
+        (Some(position), _) => {
+            let held = state.held.remove(position);
+            release_hold(world, held);
+        }
+        // asyncio: `Semaphore.release()` without an acquire adds a
+        // permit.
+        (None, Object::Semaphore(semaphore)) => semaphore.add_permits(1),
+        // A release by a task holding no permit: racecheck's
+        // `release()` brings back only a permit given up with
+        // `forget`, and the interpreter forgets none, so this is
+        // asyncio's `ValueError` (asyncio would raise it at the
+        // release that reaches the bound, which may be another
+        // task's, later).
+        (None, Object::BoundedSemaphore(semaphore)) => {
+            if let Err(error) = semaphore.release() {
+                panic!(
+                    "ValueError: {error}: `{}` released by task '{}', which holds no permit of it, at {}",
+                    program.primitives[primitive].name,
+                    state.name,
+                    state.at(step.pos)
+                );
+            }
+        }
+        (None, _) => panic!(
+            "RuntimeError: `{}` released by task '{}', which does not hold it, at {}",
+            program.primitives[primitive].name,
+            state.name,
+            state.at(step.pos)
+        ),
+    }
+}
+
+/// `notify C [n]` or `notify_all C`, which need `C`'s lock held.
+fn notify(
+    state: &TaskState<'_>,
+    step: &Step,
+    condition: usize,
+    lock: usize,
+    count: Option<&crate::expr::Expr>,
+) {
+    let world = state.world;
+    let Object::Condition(object) = &world.primitives[condition] else {
+        unreachable!("validated: a condition")
+    };
+    if !state.held.iter().any(|held| held.primitive == lock) {
+        panic!(
+            "RuntimeError: cannot notify on un-acquired lock: `{}` by task '{}', which does not hold `{}`, at {}",
+            step.text,
+            state.name,
+            world.program.primitives[lock].name,
+            state.at(step.pos)
+        );
+    }
+    match count {
+        None => object.notify_all(),
+        // asyncio's `notify(n)` with `n <= 0` wakes nobody.
+        Some(count) => {
+            object.notify(usize::try_from(state.eval(&step.text, count, step.pos)).unwrap_or(0))
+        }
+    }
+}
+
+/// `task_done Q`; one too many is asyncio's `ValueError`.
+fn task_done(state: &TaskState<'_>, step: &Step, queue: usize) {
+    if state.world.queue(queue).try_task_done().is_err() {
+        panic!(
+            "ValueError: task_done() called too many times on `{}` by task '{}' at {}",
+            state.world.program.primitives[queue].name,
+            state.name,
+            state.at(step.pos)
+        );
+    }
+}
+
+/// `join T`: waits for every copy of `T` that this task started.
+async fn join_tasks(state: &mut TaskState<'_>, task: usize) {
+    let mut index = 0;
+    while index < state.spawned.len() {
+        if state.spawned[index].0 == task {
+            let (_, handle) = state.spawned.remove(index);
+            without_schedule_points(handle).await;
+        } else {
+            index += 1;
+        }
+    }
+}
+
+/// `assert EXPR`: the task panics with the locals it read if `EXPR` is 0.
+fn check_assertion(state: &TaskState<'_>, predicate: &Predicate) {
+    if state.eval(&predicate.text, &predicate.expr, predicate.pos) == 0 {
+        panic!(
+            "assertion failed: `{}`{} at {}",
+            predicate.text,
+            state.locals_of(&predicate.expr),
+            state.at(predicate.pos)
+        );
+    }
+}
+
+/// `call F`: `F`'s steps in this task, within the bound on nesting.
+async fn call<'w>(state: &mut TaskState<'w>, step: &Step, function: usize) -> Flow {
+    if state.depth >= CALL_DEPTH_MAX {
+        panic!(
+            "call depth exceeds {CALL_DEPTH_MAX} at {} (endless recursion?)",
+            state.at(step.pos)
+        );
+    }
+    let world = state.world;
+    state.depth += 1;
+    let flow = run(state, &world.program.functions[function].steps).await;
+    state.depth -= 1;
+    flow
+}
+
+/// `with L`: acquires `L`, runs the body, and releases `L` however the
+/// body ends.
+async fn with_block<'w>(
+    state: &mut TaskState<'w>,
+    step: &Step,
+    primitive: usize,
+    body: &[Step],
+) -> Flow {
+    let serial = acquire(state, primitive, true).await;
+    let flow = run(state, body).await;
+    // The release at the block's end is the `with` step's.
+    attribute_events_to(Some(step.location));
+    if let Some(position) = state.held.iter().position(|held| held.serial == serial) {
+        let held = state.held.remove(position);
+        release_hold(state.world, held);
+    }
+    flow
+}
+
+/// `while PRED`: the body as long as `PRED` holds, within the bound on
+/// rounds.
+async fn while_loop<'w>(
+    state: &mut TaskState<'w>,
+    step: &Step,
+    condition: &Predicate,
+    body: &[Step],
+) -> Flow {
+    let mut iterations = 0u64;
+    while state.eval(&condition.text, &condition.expr, condition.pos) != 0 {
+        iterations += 1;
+        if iterations > LOOP_ITERATIONS_MAX {
+            panic!(
+                "`while {}` ran {LOOP_ITERATIONS_MAX} times without ending at {}",
+                condition.text,
+                state.at(step.pos)
+            );
+        }
+        if let Flow::Fail = run(state, body).await {
+            return Flow::Fail;
         }
     }
     Flow::Next
