@@ -49,10 +49,6 @@ thread_local! {
     /// visible operations are scheduling points too. Apart from the state
     /// for the same reason as `YIELDED`.
     static STEP_GRANULARITY: Cell<bool> = const { Cell::new(false) };
-    /// Set while a future is polled under
-    /// [`rt::without_schedule_points`](crate::rt::without_schedule_points):
-    /// the scheduling points it reaches pass at once.
-    static POINTS_SKIPPED: Cell<bool> = const { Cell::new(false) };
 }
 
 /// A scheduling point before a synchronous visible operation (an atomic
@@ -62,7 +58,7 @@ thread_local! {
 /// stack, it does nothing.
 #[inline]
 pub(crate) fn sync_point() {
-    if STEP_GRANULARITY.get() && !POINTS_SKIPPED.get() && stackful::on_task_stack() {
+    if STEP_GRANULARITY.get() && stackful::on_task_stack() {
         yield_current();
         stackful::suspend();
     }
@@ -73,19 +69,6 @@ pub(crate) fn sync_point() {
 #[inline]
 pub(crate) fn yield_current() {
     YIELDED.set(true);
-}
-
-/// Makes the scheduling points reached from now on pass at once (`true`)
-/// or yield again (`false`); returns the previous setting.
-#[inline]
-pub(crate) fn skip_points(skip: bool) -> bool {
-    POINTS_SKIPPED.replace(skip)
-}
-
-/// Whether scheduling points pass at once (see [`skip_points`]).
-#[inline]
-pub(crate) fn points_skipped() -> bool {
-    POINTS_SKIPPED.get()
 }
 
 /// Whether the task that just ran passed a scheduling point; resets the
@@ -187,6 +170,12 @@ pub(crate) struct Execution {
     pub(crate) runnable: Vec<TaskId>,
     pub(crate) current: Option<TaskId>,
     pub(crate) step: u32,
+    /// The step from which the executor takes its cold path to choose
+    /// (the step limit, or 0 while a task waits for a data choice), so
+    /// that the hot path tests one number per step.
+    pub(crate) step_cold_at: u32,
+    /// Tasks waiting for the scheduler to make their data choice.
+    pub(crate) choices_asked: u32,
     /// The index of the running step's first event.
     pub(crate) step_first_event: usize,
     pub(crate) now_ns: u64,
@@ -216,6 +205,8 @@ impl Execution {
             runnable: Vec::new(),
             current: None,
             step: 0,
+            step_cold_at: 0,
+            choices_asked: 0,
             step_first_event: 0,
             now_ns: 0,
             timers: BinaryHeap::new(),
@@ -241,6 +232,8 @@ impl Execution {
         self.runnable.clear();
         self.current = None;
         self.step = 0;
+        self.step_cold_at = 0;
+        self.choices_asked = 0;
         self.now_ns = 0;
         self.timers.clear();
         self.timer_wakers.clear();

@@ -104,6 +104,7 @@ impl Executor {
         crate::stackful::set_stack_size(limits.stack_size);
         let execution_id = execution::with(|execution| {
             execution.begin(limits.granularity);
+            execution.step_cold_at = steps_max;
             execution.id
         });
         self.wakers.begin(execution_id);
@@ -297,10 +298,46 @@ fn choose<S: Scheduler + ?Sized>(
     steps_max: u32,
     halt: &mut Option<Halt>,
 ) -> Option<TaskId> {
+    if execution.runnable.is_empty() || execution.step >= execution.step_cold_at {
+        return choose_cold(execution, scheduler, steps_max, halt);
+    }
+    choose_task(execution, scheduler, halt)
+}
+
+/// Chooses the next task when the execution cannot go on as usual: no task
+/// can run, the step limit is reached, or a task waits for a data choice.
+#[cold]
+#[inline(never)]
+fn choose_cold<S: Scheduler + ?Sized>(
+    execution: &mut Execution,
+    scheduler: &mut S,
+    steps_max: u32,
+    halt: &mut Option<Halt>,
+) -> Option<TaskId> {
     if execution.runnable.is_empty() || execution.step >= steps_max {
         *halt = cannot_continue(execution, steps_max);
         return None;
     }
+    let task = choose_task(execution, scheduler, halt)?;
+    if let Err(failure) = make_choice(execution, scheduler, task) {
+        *halt = Some(Halt::Fail(Box::new(failure)));
+        return None;
+    }
+    execution.step_cold_at = if execution.choices_asked > 0 {
+        0
+    } else {
+        steps_max
+    };
+    Some(task)
+}
+
+/// Asks the scheduler for the next task and marks it running.
+#[inline(always)]
+fn choose_task<S: Scheduler + ?Sized>(
+    execution: &mut Execution,
+    scheduler: &mut S,
+    halt: &mut Option<Halt>,
+) -> Option<TaskId> {
     let chosen = scheduler.next_task(&execution.runnable, execution.current);
     let Some(task) = chosen.filter(|task| {
         execution
@@ -313,12 +350,6 @@ fn choose<S: Scheduler + ?Sized>(
             .then(|| schedule_does_not_fit(execution, chosen));
         return None;
     };
-    if execution.tasks[task.index()].choice != Choice::None {
-        if let Err(failure) = make_choice(execution, scheduler, task) {
-            *halt = Some(Halt::Fail(Box::new(failure)));
-            return None;
-        }
-    }
     execution.schedule.push(task);
     execution.current = Some(task);
     execution.step_first_event = execution.trace.events.len();
@@ -330,9 +361,8 @@ fn choose<S: Scheduler + ?Sized>(
     Some(task)
 }
 
-/// The scheduler chooses the data choice `task` asked for before it runs.
-#[cold]
-#[inline(never)]
+/// The scheduler makes the data choice `task` asked for, if it asked, before
+/// it runs.
 fn make_choice<S: Scheduler + ?Sized>(
     execution: &mut Execution,
     scheduler: &mut S,
@@ -345,6 +375,7 @@ fn make_choice<S: Scheduler + ?Sized>(
     match scheduler.choose(options) {
         Some(value) if value < options => {
             slot.choice = Choice::Made(value);
+            execution.choices_asked -= 1;
             execution.schedule.push_choice(value);
             Ok(())
         }

@@ -164,10 +164,6 @@ impl SchedulePoint {
     #[inline]
     pub fn poll_point(&mut self) -> Poll<()> {
         match self.state {
-            PointState::Fresh if execution::points_skipped() => {
-                self.state = PointState::Passed;
-                Poll::Ready(())
-            }
             PointState::Fresh => {
                 execution::yield_current();
                 self.state = PointState::Yielded;
@@ -229,6 +225,9 @@ impl Future for Choose {
             execution::with(|execution| {
                 let task = execution.current_task();
                 execution.tasks[task.index()].choice = Choice::Asked(options);
+                // The executor's next choice goes the cold way, which asks.
+                execution.choices_asked += 1;
+                execution.step_cold_at = 0;
             });
             execution::yield_current();
             return Poll::Pending;
@@ -325,7 +324,12 @@ pub fn attribute_events_to(source: Option<Location>) {
 /// The operation itself is the primitive's own, so its events and
 /// happens-before edges are recorded as usual; only the scheduling point
 /// before it is gone. Points reached by the future's later polls (after a
-/// wake-up) pass at once as well.
+/// wake-up) pass at once as well. It works by polling `future` again
+/// whenever it stops at a scheduling point (up to 1,000 times in one poll,
+/// so that a spin loop of yields still switches), which leaves the hot path
+/// of every other scheduling point untouched. Points are async scheduling
+/// points: at [`Granularity::Step`](crate::Granularity::Step), the
+/// synchronous points inside atomics and immediate accesses still switch.
 ///
 /// ```
 /// use racecheck_runtime::rt::{self, SchedulePoint};
@@ -354,28 +358,37 @@ pub fn attribute_events_to(source: Option<Location>) {
 pub async fn without_schedule_points<F: Future>(future: F) -> F::Output {
     let mut future = std::pin::pin!(future);
     std::future::poll_fn(|cx| {
-        let _skipping = SkippingPoints::start();
-        future.as_mut().poll(cx)
+        // Whether the task had passed a point before this poll: kept, so
+        // that only the points of `future` are skipped.
+        let yielded_before = execution::take_yielded();
+        for _ in 0..SKIPPED_POINTS_MAX {
+            match future.as_mut().poll(cx) {
+                Poll::Ready(output) => {
+                    if yielded_before {
+                        execution::yield_current();
+                    }
+                    return Poll::Ready(output);
+                }
+                // Pending at a scheduling point (the task stays runnable):
+                // pass it at once by polling again.
+                Poll::Pending if execution::take_yielded() => continue,
+                // Pending because it must wait: a real switch.
+                Poll::Pending => {
+                    if yielded_before {
+                        execution::yield_current();
+                    }
+                    return Poll::Pending;
+                }
+            }
+        }
+        // A future that does nothing but pass points (a spin loop of
+        // yields) gets its switch after all, so the step limit can catch it.
+        execution::yield_current();
+        Poll::Pending
     })
     .await
 }
 
-/// Skips scheduling points while it lives, then restores the previous
-/// setting (also when the poll panics).
-struct SkippingPoints {
-    previous: bool,
-}
-
-impl SkippingPoints {
-    fn start() -> SkippingPoints {
-        SkippingPoints {
-            previous: execution::skip_points(true),
-        }
-    }
-}
-
-impl Drop for SkippingPoints {
-    fn drop(&mut self) {
-        execution::skip_points(self.previous);
-    }
-}
+/// Scheduling points [`without_schedule_points`] passes in one poll before
+/// it lets the task switch anyway.
+const SKIPPED_POINTS_MAX: u32 = 1_000;
