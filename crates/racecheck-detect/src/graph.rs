@@ -155,6 +155,26 @@ impl HbGraph {
         HbGraph { graph }
     }
 
+    /// Every edge, as `(from, to, why)` with events as indices into the
+    /// trace's events.
+    ///
+    /// ```
+    /// use racecheck_detect::{Edge, HbGraph};
+    /// use racecheck_trace::{Event, Location, Op, TaskId, Trace};
+    ///
+    /// let mut trace = Trace::default();
+    /// for _ in 0..2 {
+    ///     trace.events.push(Event { step: 0, task: TaskId(0), op: Op::Yield, location: Location::caller() });
+    /// }
+    /// let edges: Vec<_> = HbGraph::from_trace(&trace).edges().collect();
+    /// assert_eq!(edges, [(0, 1, Edge::ProgramOrder)]);
+    /// ```
+    pub fn edges(&self) -> impl Iterator<Item = (usize, usize, Edge)> + '_ {
+        self.graph
+            .edge_references()
+            .map(|edge| (edge.source().index(), edge.target().index(), *edge.weight()))
+    }
+
     /// Whether event `first` happens before event `second` (indices into
     /// the trace's events).
     pub fn happens_before(&self, first: usize, second: usize) -> bool {

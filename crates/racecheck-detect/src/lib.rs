@@ -34,6 +34,7 @@
 //! assert!(matches!(verdict.failures[0], Finding::Race(_)));
 //! ```
 
+mod chrome;
 mod clock;
 mod coverage;
 mod dependency;
@@ -46,6 +47,7 @@ mod stuck;
 mod sync;
 mod waits;
 
+pub use chrome::{chrome_trace, CHROME_FLOWS_MAX};
 pub use clock::VectorClock;
 pub use coverage::interleaving_class;
 pub use dependency::{Footprint, Key};

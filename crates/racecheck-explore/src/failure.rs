@@ -46,6 +46,29 @@ impl Failure {
             _ => None,
         }
     }
+
+    /// The execution as a Chrome trace (JSON), for Perfetto's UI
+    /// (<https://ui.perfetto.dev>) or `chrome://tracing`: a track per task
+    /// with its steps, waits, sleeps and held locks, counters of each
+    /// lock's waiters, and for a finding its events marked and the
+    /// happens-before edges that order them as arrows (see
+    /// [`racecheck_detect::chrome_trace`]).
+    ///
+    /// ```
+    /// use racecheck_explore::{explore, Config};
+    ///
+    /// let report = explore(&Config::default(), || async { panic!("boom") });
+    /// let trace: serde_json::Value =
+    ///     serde_json::from_str(&report.failure.unwrap().chrome_trace()).unwrap();
+    /// assert!(trace["traceEvents"].is_array());
+    /// ```
+    pub fn chrome_trace(&self) -> String {
+        let finding = match &self.kind {
+            FailureKind::Finding(finding) => Some(finding),
+            _ => None,
+        };
+        racecheck_detect::chrome_trace(&self.trace, finding)
+    }
 }
 
 /// The kinds of failure the runtime finds by itself.

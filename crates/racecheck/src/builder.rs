@@ -64,7 +64,9 @@ where
 /// - `RACECHECK_ITERATIONS=<u64>`: the number of executions;
 /// - `RACECHECK_REPLAY=<schedule>`: replay one schedule instead of
 ///   exploring;
-/// - `RACECHECK_SHARD=<i>/<n>`: explore only shard `i` of `n`.
+/// - `RACECHECK_SHARD=<i>/<n>`: explore only shard `i` of `n`;
+/// - `RACECHECK_TRACE_DIR=<dir>`: when `check` fails, also write the
+///   failing execution as a Chrome trace (`<test>.trace.json`) there.
 ///
 /// ```
 /// let report = racecheck::Builder::new()
@@ -464,7 +466,8 @@ fn current_test() -> Option<String> {
 }
 
 /// Prints the warnings, and panics with the failure's report if there is
-/// one.
+/// one. With `RACECHECK_TRACE_DIR` set, the failure's Chrome trace is
+/// written there first, named after the test, and the report says where.
 #[track_caller]
 fn fail_on(report: Report) {
     let colour = std::io::stderr().is_terminal();
@@ -475,9 +478,41 @@ fn fail_on(report: Report) {
         );
     }
     if let Some(failure) = report.failure {
-        let text = failure.to_string();
+        let mut text = failure.to_string();
+        if let Some(directory) = std::env::var_os("RACECHECK_TRACE_DIR") {
+            text += &write_chrome_trace(&failure, std::path::Path::new(&directory));
+        }
         let (headline, rest) = text.split_once('\n').unwrap_or((&text, ""));
         panic!("{}\n{rest}", paint(colour, RED, headline));
+    }
+}
+
+/// Writes `failure`'s Chrome trace into `directory` as
+/// `<test name>.trace.json`, and returns the line that says so (or why not).
+fn write_chrome_trace(failure: &Failure, directory: &std::path::Path) -> String {
+    let name = current_test().unwrap_or_else(|| "racecheck".to_string());
+    let file_name: String = name
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let path = directory.join(format!("{file_name}.trace.json"));
+    let written = std::fs::create_dir_all(directory)
+        .and_then(|()| std::fs::write(&path, failure.chrome_trace()));
+    match written {
+        Ok(()) => format!(
+            "\nthe execution as a Chrome trace (open it in https://ui.perfetto.dev): {}",
+            path.display()
+        ),
+        Err(error) => format!(
+            "\nRACECHECK_TRACE_DIR: could not write {}: {error}",
+            path.display()
+        ),
     }
 }
 
