@@ -79,6 +79,16 @@ pub enum FailureKind {
         /// The tasks that could run.
         runnable: Vec<TaskId>,
     },
+    /// Replay: the schedule made no data choice, or one out of range, where
+    /// the program asked for one.
+    ChoiceMismatch {
+        /// The step at which the program asked.
+        step: u32,
+        /// How many options the program offered.
+        options: u32,
+        /// What the schedule chose, if anything.
+        chosen: Option<u32>,
+    },
     /// Replay: the schedule ended while tasks could still run.
     ScheduleEnded {
         /// The step at which it ended.
@@ -102,6 +112,7 @@ impl FailureKind {
         matches!(
             self,
             FailureKind::ScheduleMismatch { .. }
+                | FailureKind::ChoiceMismatch { .. }
                 | FailureKind::ScheduleEnded { .. }
                 | FailureKind::ScheduleUnused { .. }
         )
@@ -114,6 +125,7 @@ impl FailureKind {
     pub(crate) fn precedence(&self) -> u8 {
         match self {
             FailureKind::ScheduleMismatch { .. }
+            | FailureKind::ChoiceMismatch { .. }
             | FailureKind::ScheduleEnded { .. }
             | FailureKind::ScheduleUnused { .. } => 0,
             FailureKind::Finding(Finding::Race(_)) => 1,
@@ -147,6 +159,15 @@ impl From<RuntimeFailure> for FailureKind {
                 step,
                 chosen,
                 runnable,
+            },
+            RuntimeFailure::ChoiceMismatch {
+                step,
+                options,
+                chosen,
+            } => FailureKind::ChoiceMismatch {
+                step,
+                options,
+                chosen,
             },
             RuntimeFailure::ScheduleEnded { step, runnable } => {
                 FailureKind::ScheduleEnded { step, runnable }
@@ -190,6 +211,21 @@ impl fmt::Display for FailureKind {
                  comes from another test)",
                 task_list(runnable)
             ),
+            FailureKind::ChoiceMismatch {
+                step,
+                options,
+                chosen,
+            } => {
+                write!(
+                    f,
+                    "the schedule does not fit this program: at step {step} the program \
+                     chooses among {options} options, but the schedule "
+                )?;
+                match chosen {
+                    Some(chosen) => write!(f, "chooses option {chosen}"),
+                    None => write!(f, "has no choice left"),
+                }
+            }
             FailureKind::ScheduleEnded { step, runnable } => write!(
                 f,
                 "the schedule does not fit this program: it ends after {step} steps, \

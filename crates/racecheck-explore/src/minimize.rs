@@ -15,7 +15,7 @@ use crate::explore::Explorer;
 use crate::{BoundedScheduler, Config, Failure, FailureKind};
 use racecheck_detect::Finding;
 use racecheck_runtime::Scheduler;
-use racecheck_trace::TaskId;
+use racecheck_trace::{Schedule, TaskId};
 use std::future::Future;
 
 /// The outcome of [`minimize`].
@@ -55,12 +55,12 @@ where
     Fut: Future<Output = ()> + 'static,
 {
     let mut explorer = Explorer::new(config);
-    let mut run_guided = |steps: &[TaskId], keep: usize, delay: usize| {
-        let mut scheduler = Guided::new(steps, keep, delay);
+    let mut run_guided = |original: &Schedule, keep: usize, delay: usize| {
+        let mut scheduler = Guided::new(original, keep, delay);
         let failure = explorer.run_alone(&mut scheduler, &test);
         (scheduler.preemptions, failure)
     };
-    let (best_preemptions, _) = run_guided(failure.schedule.steps(), usize::MAX, 0);
+    let (best_preemptions, _) = run_guided(&failure.schedule, usize::MAX, 0);
     let mut best = failure.clone();
     let mut best_preemptions = best_preemptions;
     let before = best_preemptions;
@@ -80,8 +80,7 @@ where
                 break 'rounds;
             }
             executions += 1;
-            let steps = best.schedule.steps();
-            let (preemptions, candidate) = run_guided(steps, switch, delay);
+            let (preemptions, candidate) = run_guided(&best.schedule, switch, delay);
             let Some(candidate) = candidate else {
                 continue;
             };
@@ -175,11 +174,19 @@ struct Guided {
     delay: usize,
     preemptions: usize,
     schedule: Vec<TaskId>,
+    /// The original's data choices, made again in the same order (a
+    /// candidate whose tasks ask in another order fails otherwise, or not
+    /// at all, and is not taken).
+    choices: Vec<u32>,
+    choices_made: usize,
 }
 
 impl Guided {
-    fn new(original: &[TaskId], keep: usize, delay: usize) -> Guided {
+    fn new(original: &Schedule, keep: usize, delay: usize) -> Guided {
+        let (choices, original) = (original.choices().to_vec(), original.steps());
         Guided {
+            choices,
+            choices_made: 0,
             original: original.to_vec(),
             keep,
             position: keep.min(original.len()),
@@ -243,6 +250,12 @@ impl Scheduler for Guided {
         self.schedule.push(chosen);
         Some(chosen)
     }
+
+    fn choose(&mut self, options: u32) -> Option<u32> {
+        let choice = self.choices.get(self.choices_made).copied().unwrap_or(0);
+        self.choices_made += 1;
+        Some(choice.min(options - 1))
+    }
 }
 
 /// One execution of a [`BoundedScheduler`] search, so that each can be
@@ -260,5 +273,9 @@ impl Scheduler for OneExecution<'_> {
 
     fn next_task(&mut self, runnable: &[TaskId], current: Option<TaskId>) -> Option<TaskId> {
         self.0.next_task(runnable, current)
+    }
+
+    fn choose(&mut self, options: u32) -> Option<u32> {
+        self.0.choose(options)
     }
 }

@@ -139,6 +139,22 @@ pub(crate) struct TaskSlot {
     /// Where the task's events are attributed instead of the Rust caller
     /// (see `rt::attribute_events_to`).
     pub(crate) source: Option<Location>,
+    /// A data choice the task waits for (see `rt::choose`): the number of
+    /// options until the scheduler chooses, then the value chosen.
+    pub(crate) choice: Choice,
+}
+
+/// A task's data choice (see `rt::choose`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Choice {
+    /// None asked for.
+    #[default]
+    None,
+    /// Asked for, among this many options; the scheduler chooses when the
+    /// task is next chosen to run.
+    Asked(u32),
+    /// Chosen, not yet taken by the task.
+    Made(u32),
 }
 
 /// Everything one execution owns. Reused across executions: `begin` clears
@@ -271,6 +287,7 @@ impl Execution {
             output: None,
             joiner: None,
             source: None,
+            choice: Choice::None,
         });
         self.trace.tasks.push(TaskInfo {
             name,

@@ -1,7 +1,9 @@
 //! One execution: poll the chosen task, one step at a time, until the root
 //! task and everything it left runnable are done, or something fails.
 
-use crate::execution::{self, BlockReason, Execution, TaskBody, TaskFuture, TaskState, WakerPool};
+use crate::execution::{
+    self, BlockReason, Choice, Execution, TaskBody, TaskFuture, TaskState, WakerPool,
+};
 use crate::panic;
 use crate::thread::MainThread;
 use crate::{Granularity, RuntimeFailure, Scheduler};
@@ -308,6 +310,12 @@ fn choose<S: Scheduler + ?Sized>(
             .then(|| schedule_does_not_fit(execution, chosen));
         return None;
     };
+    if execution.tasks[task.index()].choice != Choice::None {
+        if let Err(failure) = make_choice(execution, scheduler, task) {
+            *halt = Some(Halt::Fail(Box::new(failure)));
+            return None;
+        }
+    }
     execution.schedule.push(task);
     execution.current = Some(task);
     execution.step_first_event = execution.trace.events.len();
@@ -317,6 +325,32 @@ fn choose<S: Scheduler + ?Sized>(
     slot.block_reason = BlockReason::Unknown;
     execution.source = slot.source;
     Some(task)
+}
+
+/// The scheduler chooses the data choice `task` asked for before it runs.
+#[cold]
+#[inline(never)]
+fn make_choice<S: Scheduler + ?Sized>(
+    execution: &mut Execution,
+    scheduler: &mut S,
+    task: TaskId,
+) -> Result<(), RuntimeFailure> {
+    let slot = &mut execution.tasks[task.index()];
+    let Choice::Asked(options) = slot.choice else {
+        return Ok(());
+    };
+    match scheduler.choose(options) {
+        Some(value) if value < options => {
+            slot.choice = Choice::Made(value);
+            execution.schedule.push_choice(value);
+            Ok(())
+        }
+        chosen => Err(RuntimeFailure::ChoiceMismatch {
+            step: execution.step,
+            options,
+            chosen,
+        }),
+    }
 }
 
 /// No task is runnable, or the step limit is reached. `None`: the

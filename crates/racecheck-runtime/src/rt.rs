@@ -20,10 +20,12 @@
 //! });
 //! ```
 
-use crate::execution::{self, BlockReason};
+use crate::execution::{self, BlockReason, Choice};
 use racecheck_trace::{Location, ObjectId, ObjectInfo, ObjectKind, Op, TaskId, WaitTarget};
 use std::borrow::Cow;
-use std::task::Poll;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 /// The event index [`ObjectRef::record`] returns when nothing was recorded.
 pub const NO_EVENT: u32 = u32::MAX;
@@ -184,6 +186,72 @@ impl SchedulePoint {
             PointState::Yielded | PointState::Passed => {
                 self.state = PointState::Passed;
                 Poll::Ready(())
+            }
+        }
+    }
+}
+
+/// Lets the scheduler choose one of `options` values: a decision the
+/// program leaves open, such as which ready branch of a `select!` wins or
+/// which waiter a notification wakes. The awaiting task passes a scheduling
+/// point, and the scheduler chooses the value when it next runs the task;
+/// the value is recorded in the schedule, so random and PCT search draw it,
+/// the exhaustive search tries every value, and replay reproduces it.
+/// With one option (or none) it returns 0 at once.
+///
+/// ```
+/// use racecheck_explore::{explore, Config, Strategy};
+///
+/// // Both values are explored: the exhaustive search finds the failing one.
+/// let config = Config { strategy: Strategy::Exhaustive, ..Config::default() };
+/// let report = explore(&config, || async {
+///     let branch = racecheck_runtime::rt::choose(2).await;
+///     assert_eq!(branch, 0, "the second branch won");
+/// });
+/// let failure = report.failure.expect("the second value is tried");
+/// assert_eq!(failure.schedule.choices(), &[1]);
+/// ```
+pub fn choose(options: u32) -> Choose {
+    Choose {
+        options,
+        asked: false,
+    }
+}
+
+/// The future of [`choose`].
+#[derive(Debug)]
+#[must_use = "futures do nothing unless awaited"]
+pub struct Choose {
+    options: u32,
+    asked: bool,
+}
+
+impl Future for Choose {
+    type Output = usize;
+
+    fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<usize> {
+        if self.options <= 1 {
+            return Poll::Ready(0);
+        }
+        if !self.asked {
+            self.asked = true;
+            let options = self.options;
+            execution::with(|execution| {
+                let task = execution.current_task();
+                execution.tasks[task.index()].choice = Choice::Asked(options);
+            });
+            execution::yield_current();
+            return Poll::Pending;
+        }
+        let choice = execution::with(|execution| {
+            let task = execution.current_task();
+            std::mem::take(&mut execution.tasks[task.index()].choice)
+        });
+        match choice {
+            Choice::Made(value) => Poll::Ready(value as usize),
+            // Chosen when the task is chosen to run, which it was.
+            Choice::None | Choice::Asked(_) => {
+                unreachable!("racecheck internal error: a task resumed without its data choice")
             }
         }
     }

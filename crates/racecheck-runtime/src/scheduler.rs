@@ -41,6 +41,16 @@ pub trait Scheduler {
     /// search) use it; the others ignore it.
     fn observe_step(&mut self, _task: TaskId, _events: &[Event]) {}
 
+    /// Chooses one of `options` values (at least 2), for the task that
+    /// `next_task` just chose: its code left a decision to the scheduler
+    /// (`rt::choose`, such as which ready branch of a `select!` wins). The
+    /// runtime records the value in the schedule. `None`, or a value not
+    /// below `options`, fails the execution as a schedule that does not fit
+    /// (only replay does that). The default takes the first option.
+    fn choose(&mut self, _options: u32) -> Option<u32> {
+        Some(0)
+    }
+
     /// Whether the strategy stopped the execution under way (`next_task`
     /// returned `None`) because every way to continue it is covered by other
     /// executions, as the exhaustive search does when every runnable task is

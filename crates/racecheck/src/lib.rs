@@ -50,6 +50,7 @@ pub use racecheck_detect::{Check, Finding};
 pub use racecheck_explore::{
     timeline, Failure, FailureKind, Minimized, Report, Strategy, TIMELINE_EVENTS_MAX,
 };
+pub use racecheck_runtime::rt::choose;
 pub use racecheck_runtime::{
     block_on, spawn, spawn_named, thread, yield_now, Granularity, JoinHandle, STACK_SIZE_DEFAULT,
 };
