@@ -150,6 +150,30 @@ impl<T> Mutex<T> {
     }
 }
 
+impl<T: Default> Default for Mutex<T> {
+    /// A new Mutex holding `T::default()`, as tokio's.
+    #[track_caller]
+    fn default() -> Mutex<T> {
+        Mutex::create(None, T::default(), Location::caller())
+    }
+}
+
+impl<T> From<T> for Mutex<T> {
+    /// A new Mutex holding `value`, as tokio's.
+    ///
+    /// ```
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let lock = racecheck_sync::Mutex::from(5);
+    ///     let empty: racecheck_sync::Mutex<Vec<u8>> = Default::default();
+    ///     # let _ = (lock, empty);
+    /// });
+    /// ```
+    #[track_caller]
+    fn from(value: T) -> Mutex<T> {
+        Mutex::create(None, value, Location::caller())
+    }
+}
+
 impl<T: fmt::Debug> fmt::Debug for Mutex<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Mutex")

@@ -150,6 +150,30 @@ impl<T> RwLock<T> {
     }
 }
 
+impl<T: Default> Default for RwLock<T> {
+    /// A new RwLock holding `T::default()`, as tokio's.
+    #[track_caller]
+    fn default() -> RwLock<T> {
+        RwLock::create(None, T::default(), Location::caller())
+    }
+}
+
+impl<T> From<T> for RwLock<T> {
+    /// A new RwLock holding `value`, as tokio's.
+    ///
+    /// ```
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let lock = racecheck_sync::RwLock::from(5);
+    ///     let empty: racecheck_sync::RwLock<Vec<u8>> = Default::default();
+    ///     # let _ = (lock, empty);
+    /// });
+    /// ```
+    #[track_caller]
+    fn from(value: T) -> RwLock<T> {
+        RwLock::create(None, value, Location::caller())
+    }
+}
+
 impl<T> fmt::Debug for RwLock<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RwLock")
