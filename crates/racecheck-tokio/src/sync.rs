@@ -33,9 +33,9 @@ mod once_cell;
 
 pub use once_cell::{OnceCell, SetError};
 pub use racecheck_sync::{
-    AcquireError, Barrier, BarrierWaitResult, Mutex, MutexGuard, Notify, OwnedSemaphorePermit,
-    RwLock, RwLockReadGuard, RwLockWriteGuard, Semaphore, SemaphorePermit, TryAcquireError,
-    TryLockError,
+    AcquireError, Barrier, BarrierWaitResult, Mutex, MutexGuard, Notify, OwnedMutexGuard,
+    OwnedRwLockReadGuard, OwnedRwLockWriteGuard, OwnedSemaphorePermit, RwLock, RwLockReadGuard,
+    RwLockWriteGuard, Semaphore, SemaphorePermit, TryAcquireError, TryLockError,
 };
 
 /// Named future types of the primitives, as in `tokio::sync::futures`.

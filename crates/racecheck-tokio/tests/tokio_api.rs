@@ -187,6 +187,30 @@ async fn sync_primitives_at_tokios_paths() {
 }
 
 #[tokio::test]
+async fn owned_guards_move_into_tasks() {
+    let rows = Arc::new(Mutex::new(Vec::new()));
+    let mut guard = rows.clone().lock_owned().await;
+    assert!(rows.clone().try_lock_owned().is_err());
+    let writer = tokio::spawn(async move { guard.push(1) });
+    writer.await.unwrap();
+    assert_eq!(*rows.lock().await, [1]);
+
+    let config = Arc::new(RwLock::new(1));
+    let reader: tokio::sync::OwnedRwLockReadGuard<u32> = config.clone().read_owned().await;
+    assert!(config.clone().try_write_owned().is_err());
+    drop(reader);
+    *config.clone().write_owned().await += 1;
+    assert_eq!(*config.clone().try_read_owned().unwrap(), 2);
+
+    let slots = Arc::new(Semaphore::new(3));
+    let two = slots.clone().acquire_many_owned(2).await.unwrap();
+    let one = slots.clone().try_acquire_owned().unwrap();
+    assert!(slots.clone().try_acquire_many_owned(1).is_err());
+    drop((two, one));
+    assert_eq!(slots.available_permits(), 3);
+}
+
+#[tokio::test]
 async fn a_test_may_return_a_result() -> Result<(), String> {
     let value = tokio::spawn(async { 3 })
         .await
