@@ -189,7 +189,11 @@ pub(crate) fn expand(input: TokenStream) -> TokenStream {
             ::core::future::poll_fn(|__cx: &mut ::core::task::Context<'_>| {
                 let mut __pending = false;
                 for __offset in 0..#count {
-                    match (__start + __offset) % #count {
+                    let mut __branch = __start + __offset;
+                    if __branch >= #count {
+                        __branch -= #count;
+                    }
+                    match __branch {
                         #( #polls )*
                         _ => ::core::unreachable!(),
                     }
