@@ -14,8 +14,8 @@
 //!   tokio::*`, with tokio's features passed through. Production builds
 //!   contain no racecheck code.
 //! - With it (`cargo test --features racecheck`), the same source compiles
-//!   against tokio's module tree backed by racecheck: [`task`], [`sync`],
-//!   [`time`], [`runtime`] and the macros (`select!`, `join!`,
+//!   against tokio's module tree backed by racecheck: `task`, `sync`,
+//!   `time`, `runtime` and the macros (`select!`, `join!`,
 //!   `try_join!`, `pin!`, `#[tokio::test]`, `#[tokio::main]`). Every
 //!   `#[tokio::test]` runs its body as a racecheck exploration with the
 //!   detector on; a failure panics with the report and a

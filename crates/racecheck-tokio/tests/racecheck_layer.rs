@@ -130,3 +130,28 @@ async fn an_err_from_the_body_fails_the_test() -> Result<(), &'static str> {
     }
     Ok(())
 }
+
+/// An atomic load-then-store lost update: a scheduling point between the
+/// two only at step granularity.
+async fn atomic_lost_update() {
+    use racecheck::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    let hits = Arc::new(AtomicUsize::new(0));
+    let worker = {
+        let hits = hits.clone();
+        tokio::spawn(async move { hits.store(hits.load(SeqCst) + 1, SeqCst) })
+    };
+    hits.store(hits.load(SeqCst) + 1, SeqCst);
+    worker.await.unwrap();
+    assert_eq!(hits.load(SeqCst), 2, "lost update");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[should_panic(expected = "lost update")]
+async fn multi_thread_flavor_interleaves_every_operation() {
+    atomic_lost_update().await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn current_thread_flavor_switches_at_awaits_only() {
+    atomic_lost_update().await;
+}

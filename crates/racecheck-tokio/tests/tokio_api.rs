@@ -218,3 +218,29 @@ async fn a_test_may_return_a_result() -> Result<(), String> {
     assert_eq!(value, 3);
     Ok(())
 }
+
+/// Code written for a multi-threaded tokio boxes futures as `Send`; the
+/// simulated ones must be `Send` too.
+#[test]
+fn futures_and_handles_are_send() {
+    fn send<T: Send>(_: &T) {}
+    fn sync<T: Send + Sync>() {}
+    let body = async {
+        let lock = Mutex::new(0);
+        *lock.lock().await += 1;
+        let (sender, mut receiver) = mpsc::channel::<u32>(1);
+        sender.send(1).await.unwrap();
+        receiver.recv().await;
+        sleep(Duration::from_millis(1)).await;
+        let _ = timeout(Duration::from_millis(1), async {}).await;
+        let mut ticks = tokio::time::interval(Duration::from_millis(1));
+        ticks.tick().await;
+        tokio::task::yield_now().await;
+        let worker = tokio::spawn(async { 1 });
+        worker.await.unwrap();
+    };
+    send(&body);
+    sync::<tokio::task::JoinHandle<u32>>();
+    sync::<tokio::task::AbortHandle>();
+    sync::<tokio::task::JoinError>();
+}
