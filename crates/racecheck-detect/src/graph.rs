@@ -238,7 +238,7 @@ pub const DOT_EVENTS_MAX: usize = 40;
 /// for task in [1, 2] {
 ///     trace.events.push(Event { step: task, task: TaskId(task), op: Op::Write { object: ObjectId(0) }, location: Location::caller() });
 /// }
-/// let end = ExecutionEnd { blocked: Vec::new(), root_finished: true, failed: false };
+/// let end = ExecutionEnd { root_finished: true, ..ExecutionEnd::default() };
 /// let verdict = Detector::new(Checks::default()).analyze(&trace, &end);
 /// let dot = finding_dot(&trace, &verdict.failures[0]).unwrap();
 /// assert!(dot.starts_with("digraph"));

@@ -29,7 +29,7 @@
 //! for task in [1, 2] {
 //!     trace.events.push(Event { step: task, task: TaskId(task), op: Op::Write { object: ObjectId(0) }, location: Location::caller() });
 //! }
-//! let end = ExecutionEnd { blocked: Vec::new(), root_finished: true, failed: false };
+//! let end = ExecutionEnd { root_finished: true, ..ExecutionEnd::default() };
 //! let verdict = Detector::new(Checks::default()).analyze(&trace, &end);
 //! assert!(matches!(verdict.failures[0], Finding::Race(_)));
 //! ```

@@ -146,6 +146,8 @@ pub(crate) struct Explorer<'a> {
     config: &'a Config,
     executor: Executor,
     detector: Detector,
+    /// Steps of every execution run so far.
+    steps_run: u64,
 }
 
 impl<'a> Explorer<'a> {
@@ -164,6 +166,7 @@ impl<'a> Explorer<'a> {
             config,
             executor: Executor::new(config.limits()),
             detector,
+            steps_run: 0,
         }
     }
 
@@ -183,6 +186,7 @@ impl<'a> Explorer<'a> {
     {
         let config = self.config;
         let outcome = self.executor.run(body, scheduler);
+        self.steps_run += u64::from(outcome.steps);
         if scheduler.redundant() {
             return IterationOutcome {
                 redundant: true,
@@ -238,6 +242,11 @@ impl<'a> Explorer<'a> {
             return None;
         }
         self.run(0, scheduler, body).failure
+    }
+
+    /// Steps of every execution this explorer ran.
+    pub(crate) fn steps_run(&self) -> u64 {
+        self.steps_run
     }
 
     /// The last execution run, as a failure of kind `kind`.

@@ -32,9 +32,17 @@ pub struct Minimized {
     pub executions: u64,
 }
 
-/// Searches, within `budget` executions, for a schedule that fails like
-/// `failure` with fewer preemptions. `config` supplies the checks and the
-/// step limit; `test` must be the test that failed.
+/// Steps the minimiser runs at most, in all its candidates, whatever its
+/// budget of executions: a candidate that runs into the step limit (a
+/// livelock) costs the whole limit, and a report should not wait for a
+/// thousand of them. Counted in steps, not time, so that the schedule
+/// reported does not depend on the machine.
+pub const MINIMIZE_STEPS_MAX: u64 = 2_000_000;
+
+/// Searches, within `budget` executions (and [`MINIMIZE_STEPS_MAX`]
+/// steps), for a schedule that fails like `failure` with fewer
+/// preemptions. `config` supplies the checks and the step limit; `test`
+/// must be the test that failed.
 ///
 /// ```
 /// use racecheck_explore::{explore, minimize, Config};
@@ -55,12 +63,12 @@ where
     Fut: Future<Output = ()> + 'static,
 {
     let mut explorer = Explorer::new(config);
-    let mut run_guided = |original: &Schedule, keep: usize, delay: usize| {
+    let run_guided = |explorer: &mut Explorer<'_>, original: &Schedule, keep, delay| {
         let mut scheduler = Guided::new(original, keep, delay);
         let failure = explorer.run_alone(&mut scheduler, &test);
         (scheduler.preemptions, failure)
     };
-    let (best_preemptions, _) = run_guided(&failure.schedule, usize::MAX, 0);
+    let (best_preemptions, _) = run_guided(&mut explorer, &failure.schedule, usize::MAX, 0);
     let mut best = failure.clone();
     let mut best_preemptions = best_preemptions;
     let before = best_preemptions;
@@ -76,11 +84,11 @@ where
             .iter()
             .flat_map(|&switch| [(switch, usize::MAX), (switch, 1)]);
         for (switch, delay) in candidates {
-            if executions >= budget {
+            if executions >= budget || explorer.steps_run() >= MINIMIZE_STEPS_MAX {
                 break 'rounds;
             }
             executions += 1;
-            let (preemptions, candidate) = run_guided(&best.schedule, switch, delay);
+            let (preemptions, candidate) = run_guided(&mut explorer, &best.schedule, switch, delay);
             let Some(candidate) = candidate else {
                 continue;
             };
@@ -99,7 +107,10 @@ where
         let mut search =
             BoundedScheduler::new(best_preemptions - 1).with_executions_max(budget - executions);
         let mut iteration = 0;
-        while executions < budget && search.new_execution(iteration) {
+        while executions < budget
+            && explorer.steps_run() < MINIMIZE_STEPS_MAX
+            && search.new_execution(iteration)
+        {
             iteration += 1;
             executions += 1;
             let same = explorer

@@ -49,6 +49,10 @@ thread_local! {
     /// visible operations are scheduling points too. Apart from the state
     /// for the same reason as `YIELDED`.
     static STEP_GRANULARITY: Cell<bool> = const { Cell::new(false) };
+    /// Set while a future is polled under
+    /// [`rt::without_schedule_points`](crate::rt::without_schedule_points):
+    /// the scheduling points it reaches pass at once.
+    static POINTS_SKIPPED: Cell<bool> = const { Cell::new(false) };
 }
 
 /// A scheduling point before a synchronous visible operation (an atomic
@@ -58,7 +62,7 @@ thread_local! {
 /// stack, it does nothing.
 #[inline]
 pub(crate) fn sync_point() {
-    if STEP_GRANULARITY.get() && stackful::on_task_stack() {
+    if STEP_GRANULARITY.get() && !POINTS_SKIPPED.get() && stackful::on_task_stack() {
         yield_current();
         stackful::suspend();
     }
@@ -69,6 +73,19 @@ pub(crate) fn sync_point() {
 #[inline]
 pub(crate) fn yield_current() {
     YIELDED.set(true);
+}
+
+/// Makes the scheduling points reached from now on pass at once (`true`)
+/// or yield again (`false`); returns the previous setting.
+#[inline]
+pub(crate) fn skip_points(skip: bool) -> bool {
+    POINTS_SKIPPED.replace(skip)
+}
+
+/// Whether scheduling points pass at once (see [`skip_points`]).
+#[inline]
+pub(crate) fn points_skipped() -> bool {
+    POINTS_SKIPPED.get()
 }
 
 /// Whether the task that just ran passed a scheduling point; resets the

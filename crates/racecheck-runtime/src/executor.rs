@@ -121,7 +121,7 @@ impl Executor {
                     TaskBody::Async(root)
                 };
                 execution::with(|execution| {
-                    execution.add_task(root, Cow::Borrowed("main"), Location::caller())
+                    execution.add_task(root, Cow::Borrowed("main"), Location::ROOT_TASK)
                 });
                 self.run_steps(scheduler, steps_max)
             }
@@ -139,6 +139,9 @@ impl Executor {
                     .first()
                     .is_some_and(|root| root.state == TaskState::Finished),
                 failed: outcome.is_some(),
+                sleeping: execution.tasks.iter().any(|slot| {
+                    slot.state == TaskState::Blocked && slot.block_reason == BlockReason::Sleep
+                }),
             };
             (end, execution.step)
         });
@@ -406,7 +409,7 @@ fn after_poll(execution: &mut Execution, task: TaskId, finished: bool, yielded: 
 #[cold]
 #[inline(never)]
 fn leave_runnable(execution: &mut Execution, task: TaskId, finished: bool) {
-    let location = execution.trace.tasks[task.index()].spawned_at;
+    let location = last_location(execution, task);
     let slot = &mut execution.tasks[task.index()];
     if finished {
         slot.state = TaskState::Finished;
@@ -420,6 +423,22 @@ fn leave_runnable(execution: &mut Execution, task: TaskId, finished: bool) {
         }
     }
     execution.remove_runnable(task);
+}
+
+/// Where `task` is, for the events the runtime records on its behalf (its
+/// finish, a block on a foreign future): where it was spawned, or for the
+/// root, which user code did not spawn, where it last did something
+/// visible.
+fn last_location(execution: &Execution, task: TaskId) -> Location {
+    if task != TaskId::ROOT {
+        return execution.trace.tasks[task.index()].spawned_at;
+    }
+    let events = &execution.trace.events;
+    events
+        .iter()
+        .rev()
+        .find(|event| event.task == task)
+        .map_or(Location::ROOT_TASK, |event| event.location)
 }
 
 /// Tasks blocked (not sleeping) at the end, with what they wait for.
@@ -438,4 +457,56 @@ fn blocked_tasks(execution: &Execution) -> Vec<(TaskId, WaitTarget)> {
             Some((TaskId(index as u32), target))
         })
         .collect()
+}
+
+/// The schedule of a plain single-threaded executor: the task that ran last
+/// goes on while it can, otherwise the runnable task with the lowest id.
+/// One execution, no choices; [`run_once`] uses it.
+struct Cooperative;
+
+impl Scheduler for Cooperative {
+    fn new_execution(&mut self, iteration: u64) -> bool {
+        iteration == 0
+    }
+
+    fn next_task(&mut self, runnable: &[TaskId], current: Option<TaskId>) -> Option<TaskId> {
+        current
+            .filter(|task| runnable.contains(task))
+            .or_else(|| runnable.first().copied())
+    }
+}
+
+/// Runs the future `make_root` creates once, on a cooperative schedule (the
+/// running task goes on while it can, else the lowest id), within the
+/// default [`Limits`]: a simulated program run once, without exploring.
+///
+/// # Panics
+/// If the execution fails (a task panics, the step limit) or the root
+/// future never finishes (every task blocked), with what went wrong.
+///
+/// ```
+/// racecheck_runtime::run_once(|| async {
+///     let answer = racecheck_runtime::spawn(async { 6 * 7 }).await;
+///     assert_eq!(answer, 42);
+/// });
+/// let stuck = std::panic::catch_unwind(|| {
+///     racecheck_runtime::run_once(|| std::future::pending::<()>())
+/// });
+/// assert!(stuck.is_err());
+/// ```
+pub fn run_once<F, Fut>(make_root: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = ()> + 'static,
+{
+    let mut executor = Executor::new(Limits::default());
+    let outcome = executor.run(&make_root, &mut Cooperative);
+    if let Some(failure) = outcome.failure {
+        panic!("racecheck: the execution failed: {failure:?}");
+    }
+    assert!(
+        outcome.end.root_finished,
+        "racecheck: the root future never finished; blocked: {:?}",
+        outcome.end.blocked
+    );
 }

@@ -178,6 +178,10 @@ impl SchedulePoint {
     #[inline]
     pub fn poll_point(&mut self) -> Poll<()> {
         match self.state {
+            PointState::Fresh if execution::points_skipped() => {
+                self.state = PointState::Passed;
+                Poll::Ready(())
+            }
             PointState::Fresh => {
                 execution::yield_current();
                 self.state = PointState::Yielded;
@@ -322,4 +326,70 @@ pub fn attribute_events_to(source: Option<Location>) {
         execution.tasks[task.index()].source = source;
         execution.source = source;
     });
+}
+
+/// Polls `future` with every scheduling point it reaches passed at once, so
+/// that it gives other tasks a turn only where it blocks: for interpreters
+/// of languages whose operations switch tasks only when they must wait, such
+/// as asyncio, where `await lock.acquire()` on a free lock or
+/// `await event.wait()` on a set event does not yield to the event loop.
+/// Rust code keeps its points: a multi-threaded runtime can interleave
+/// there.
+///
+/// The operation itself is the primitive's own, so its events and
+/// happens-before edges are recorded as usual; only the scheduling point
+/// before it is gone. Points reached by the future's later polls (after a
+/// wake-up) pass at once as well.
+///
+/// ```
+/// use racecheck_runtime::rt::{self, SchedulePoint};
+/// use racecheck_runtime::{Executor, Limits, Scheduler};
+/// use racecheck_trace::TaskId;
+/// use std::future::poll_fn;
+///
+/// struct First;
+/// impl Scheduler for First {
+///     fn new_execution(&mut self, _: u64) -> bool { true }
+///     fn next_task(&mut self, runnable: &[TaskId], _: Option<TaskId>) -> Option<TaskId> {
+///         runnable.first().copied()
+///     }
+/// }
+/// async fn point() {
+///     let mut point = SchedulePoint::new();
+///     poll_fn(|_| point.poll_point()).await
+/// }
+/// let mut executor = Executor::new(Limits::default());
+/// let outcome = executor.run(&|| async {
+///     point().await; // a scheduling point: the task's first step ends here
+///     rt::without_schedule_points(point()).await; // passed at once
+/// }, &mut First);
+/// assert_eq!(outcome.steps, 2);
+/// ```
+pub async fn without_schedule_points<F: Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    std::future::poll_fn(|cx| {
+        let _skipping = SkippingPoints::start();
+        future.as_mut().poll(cx)
+    })
+    .await
+}
+
+/// Skips scheduling points while it lives, then restores the previous
+/// setting (also when the poll panics).
+struct SkippingPoints {
+    previous: bool,
+}
+
+impl SkippingPoints {
+    fn start() -> SkippingPoints {
+        SkippingPoints {
+            previous: execution::skip_points(true),
+        }
+    }
+}
+
+impl Drop for SkippingPoints {
+    fn drop(&mut self) {
+        execution::skip_points(self.previous);
+    }
 }

@@ -2,9 +2,7 @@
 //! [`Scheduler`] at every scheduling point and never knows which strategy it
 //! talks to. The strategies themselves live in `racecheck-explore`.
 
-use crate::{Executor, Limits};
 use racecheck_trace::{Event, TaskId};
-use std::future::Future;
 
 /// Picks the task to run at each scheduling point of an execution.
 ///
@@ -60,56 +58,4 @@ pub trait Scheduler {
     fn redundant(&self) -> bool {
         false
     }
-}
-
-/// The schedule of a plain single-threaded executor: the task that ran last
-/// goes on while it can, otherwise the runnable task with the lowest id.
-/// One execution, no choices; [`run_once`] uses it.
-struct Cooperative;
-
-impl Scheduler for Cooperative {
-    fn new_execution(&mut self, iteration: u64) -> bool {
-        iteration == 0
-    }
-
-    fn next_task(&mut self, runnable: &[TaskId], current: Option<TaskId>) -> Option<TaskId> {
-        current
-            .filter(|task| runnable.contains(task))
-            .or_else(|| runnable.first().copied())
-    }
-}
-
-/// Runs the future `make_root` creates once, on a cooperative schedule (the
-/// running task goes on while it can, else the lowest id), within the
-/// default [`Limits`]: a simulated program run once, without exploring.
-///
-/// # Panics
-/// If the execution fails (a task panics, the step limit) or the root
-/// future never finishes (every task blocked), with what went wrong.
-///
-/// ```
-/// racecheck_runtime::run_once(|| async {
-///     let answer = racecheck_runtime::spawn(async { 6 * 7 }).await;
-///     assert_eq!(answer, 42);
-/// });
-/// let stuck = std::panic::catch_unwind(|| {
-///     racecheck_runtime::run_once(|| std::future::pending::<()>())
-/// });
-/// assert!(stuck.is_err());
-/// ```
-pub fn run_once<F, Fut>(make_root: F)
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = ()> + 'static,
-{
-    let mut executor = Executor::new(Limits::default());
-    let outcome = executor.run(&make_root, &mut Cooperative);
-    if let Some(failure) = outcome.failure {
-        panic!("racecheck: the execution failed: {failure:?}");
-    }
-    assert!(
-        outcome.end.root_finished,
-        "racecheck: the root future never finished; blocked: {:?}",
-        outcome.end.blocked
-    );
 }
