@@ -135,17 +135,50 @@ pub(crate) fn expand(input: TokenStream) -> TokenStream {
         Ok(select) => select,
         Err(error) => return error.to_compile_error(),
     };
+    let names = Names::new(select.branches.len());
+    let (variants, types) = (&names.variants, &names.types);
+    let polling = poll_until_one_wins(&select, &names, &krate);
+    let dispatch = run_the_handler(select, &names);
+    quote! {{
+        #[allow(non_camel_case_types)]
+        enum __Output<#(#types,)*> {
+            #( #variants(#types), )*
+            Disabled,
+        }
+        let __output = #polling;
+        #dispatch
+    }}
+}
+
+/// The identifiers of the expansion, one per branch, hygienic.
+struct Names {
+    futures: Vec<syn::Ident>,
+    variants: Vec<syn::Ident>,
+    types: Vec<syn::Ident>,
+}
+
+impl Names {
+    fn new(count: usize) -> Names {
+        let mixed = Span::mixed_site();
+        let names = |prefix: &str| -> Vec<syn::Ident> {
+            (0..count)
+                .map(|index| format_ident!("{}{}", prefix, index, span = mixed))
+                .collect()
+        };
+        Names {
+            futures: names("__future"),
+            variants: names("_"),
+            types: names("__T"),
+        }
+    }
+}
+
+/// The block that evaluates the conditions and futures, chooses where to
+/// start, and polls until a branch wins (or none is left): its value is
+/// the `__Output`. The futures are dropped at its end.
+fn poll_until_one_wins(select: &Select, names: &Names, krate: &TokenStream) -> TokenStream {
     let count = select.branches.len();
-    let mixed = Span::mixed_site();
-    let futures: Vec<_> = (0..count)
-        .map(|index| format_ident!("__future{}", index, span = mixed))
-        .collect();
-    let variants: Vec<_> = (0..count)
-        .map(|index| format_ident!("_{}", index, span = mixed))
-        .collect();
-    let types: Vec<_> = (0..count)
-        .map(|index| format_ident!("__T{}", index, span = mixed))
-        .collect();
+    let futures = &names.futures;
     let enabled = select
         .branches
         .iter()
@@ -154,65 +187,68 @@ pub(crate) fn expand(input: TokenStream) -> TokenStream {
             None => quote! { true },
         });
     let future_expressions = select.branches.iter().map(|branch| &branch.future);
-    let polls = select
-        .branches
-        .iter()
-        .enumerate()
-        .map(|(index, branch)| poll_branch(index, branch, &futures[index], &variants[index]));
-    let handlers = select.branches.iter().enumerate().map(|(index, branch)| {
-        let (pattern, handler, variant) = (&branch.pattern, &branch.handler, &variants[index]);
-        quote! { __Output::#variant(#pattern) => #handler, }
-    });
-    let otherwise = select.otherwise.map_or_else(
-        || quote! { ::core::panic!("all branches are disabled and there is no else branch") },
-        |otherwise| quote! { #otherwise },
-    );
+    let polls =
+        select.branches.iter().enumerate().map(|(index, branch)| {
+            poll_branch(index, branch, &futures[index], &names.variants[index])
+        });
     let start = if select.biased {
         quote! { 0usize }
     } else {
         quote! { #krate::__private::select_start(&__enabled).await }
     };
     quote! {{
-        #[allow(non_camel_case_types)]
-        enum __Output<#(#types,)*> {
-            #( #variants(#types), )*
-            Disabled,
-        }
-        let __output = {
-            let mut __enabled: [bool; #count] = [#(#enabled,)*];
-            #(
-                let mut #futures = ::core::pin::pin!(
-                    ::core::future::IntoFuture::into_future(#future_expressions)
-                );
-            )*
-            let __start: usize = #start;
-            ::core::future::poll_fn(|__cx: &mut ::core::task::Context<'_>| {
-                let mut __pending = false;
-                for __offset in 0..#count {
-                    let mut __branch = __start + __offset;
-                    if __branch >= #count {
-                        __branch -= #count;
-                    }
-                    match __branch {
-                        #( #polls )*
-                        _ => ::core::unreachable!(),
-                    }
+        let mut __enabled: [bool; #count] = [#(#enabled,)*];
+        #(
+            let mut #futures = ::core::pin::pin!(
+                ::core::future::IntoFuture::into_future(#future_expressions)
+            );
+        )*
+        let __start: usize = #start;
+        ::core::future::poll_fn(|__cx: &mut ::core::task::Context<'_>| {
+            let mut __pending = false;
+            for __offset in 0..#count {
+                let mut __branch = __start + __offset;
+                if __branch >= #count {
+                    __branch -= #count;
                 }
-                if __pending {
-                    ::core::task::Poll::Pending
-                } else {
-                    ::core::task::Poll::Ready(__Output::Disabled)
+                match __branch {
+                    #( #polls )*
+                    _ => ::core::unreachable!(),
                 }
-            })
-            .await
-        };
+            }
+            if __pending {
+                ::core::task::Poll::Pending
+            } else {
+                ::core::task::Poll::Ready(__Output::Disabled)
+            }
+        })
+        .await
+    }}
+}
+
+/// The `match` that binds the winner's pattern and runs its handler, or
+/// the `else` expression.
+fn run_the_handler(select: Select, names: &Names) -> TokenStream {
+    let handlers = select
+        .branches
+        .iter()
+        .zip(&names.variants)
+        .map(|(branch, variant)| {
+            let (pattern, handler) = (&branch.pattern, &branch.handler);
+            quote! { __Output::#variant(#pattern) => #handler, }
+        });
+    let otherwise = select.otherwise.map_or_else(
+        || quote! { ::core::panic!("all branches are disabled and there is no else branch") },
+        |otherwise| quote! { #otherwise },
+    );
+    quote! {
         #[allow(unreachable_patterns)]
         match __output {
             #( #handlers )*
             __Output::Disabled => #otherwise,
             _ => ::core::unreachable!("a select! output matched its pattern when polled"),
         }
-    }}
+    }
 }
 
 /// The match arm that polls branch `index`, if enabled.
