@@ -5,7 +5,9 @@
 //!   `flavor = "multi_thread"` at step granularity, `"current_thread"` (the
 //!   default) at await granularity; `iterations`, `seed`, `strategy`
 //!   (`"random"`, `"pct"`, `"exhaustive"`, `"bounded"`) and `depth` (PCT's
-//!   depth, the bounded search's preemptions) configure it.
+//!   depth, the bounded search's preemptions) configure it;
+//!   `unhandled_panic = "shutdown_runtime"` makes a panic in any task fail
+//!   the execution instead of becoming a `JoinError`.
 //! - `#[tokio::main]` runs `main`'s body as one execution.
 //! - `select!`, `join!` and `try_join!` are reached through `macro_rules`
 //!   wrappers in `racecheck-tokio` that pass `$crate` first, so the code

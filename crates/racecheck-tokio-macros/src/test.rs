@@ -22,6 +22,9 @@ struct Settings {
     seed: Option<u64>,
     strategy: Option<String>,
     depth: Option<u32>,
+    /// `unhandled_panic = "shutdown_runtime"`: a task's panic fails the
+    /// execution.
+    panics_fail: bool,
     /// `crate = "path"`: where racecheck-tokio is.
     krate: Option<syn::Path>,
 }
@@ -59,6 +62,7 @@ fn parse_settings(args: TokenStream, entry: Entry) -> syn::Result<Settings> {
         seed: None,
         strategy: None,
         depth: None,
+        panics_fail: false,
         krate: None,
     };
     for pair in pairs {
@@ -66,7 +70,8 @@ fn parse_settings(args: TokenStream, entry: Entry) -> syn::Result<Settings> {
         let value = &pair.value;
         match name.as_str() {
             "flavor" => settings.step = flavor_is_multi_thread(value)?,
-            "worker_threads" | "start_paused" | "unhandled_panic" => {}
+            "worker_threads" | "start_paused" => {}
+            "unhandled_panic" => settings.panics_fail = shutdown_on_panic(value)?,
             "iterations" => settings.iterations = Some(integer(value)?),
             "seed" => settings.seed = Some(integer(value)?),
             "depth" => settings.depth = Some(integer(value)?),
@@ -83,7 +88,8 @@ fn parse_settings(args: TokenStream, entry: Entry) -> syn::Result<Settings> {
             _ => {
                 let message = format!(
                     "unknown attribute argument `{name}`; expected `flavor`, `worker_threads`, \
-                     `start_paused`, `crate`, `iterations`, `seed`, `strategy` or `depth`"
+                     `start_paused`, `unhandled_panic`, `crate`, `iterations`, `seed`, \
+                     `strategy` or `depth`"
                 );
                 return Err(syn::Error::new_spanned(&pair.path, message));
             }
@@ -99,6 +105,19 @@ fn flavor_is_multi_thread(value: &Expr) -> syn::Result<bool> {
         other => Err(syn::Error::new_spanned(
             value,
             format!("unknown flavor {other:?}; expected \"current_thread\" or \"multi_thread\""),
+        )),
+    }
+}
+
+fn shutdown_on_panic(value: &Expr) -> syn::Result<bool> {
+    match string(value)?.as_str() {
+        "shutdown_runtime" => Ok(true),
+        "ignore" => Ok(false),
+        other => Err(syn::Error::new_spanned(
+            value,
+            format!(
+                "unknown unhandled_panic {other:?}; expected \"ignore\" or \"shutdown_runtime\""
+            ),
         )),
     }
 }
@@ -163,6 +182,7 @@ fn expand_test(function: ItemFn, settings: &Settings, krate: &TokenStream) -> To
     let seed = option(&settings.seed);
     let strategy = option(&settings.strategy);
     let depth = option(&settings.depth);
+    let panics_fail = settings.panics_fail;
     quote! {
         #[::core::prelude::v1::test]
         #(#attrs)*
@@ -175,6 +195,7 @@ fn expand_test(function: ItemFn, settings: &Settings, krate: &TokenStream) -> To
                     seed: #seed,
                     strategy: #strategy,
                     depth: #depth,
+                    panics_fail: #panics_fail,
                     package: ::core::env!("CARGO_PKG_NAME"),
                 },
                 __racecheck_body,

@@ -23,11 +23,47 @@ mod join_set;
 pub use join_set::JoinSet;
 
 use racecheck_runtime::{block_on, catch_unwind, PanicPayload};
+use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex as StdMutex, PoisonError};
 use std::task::{ready, Context, Poll, Waker};
+
+thread_local! {
+    /// Whether a panic in a spawned task fails the execution instead of
+    /// becoming a `JoinError`: tokio's `unhandled_panic = "shutdown_runtime"`.
+    static PANICS_FAIL: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Makes panics in tasks spawned on this thread fail the execution (or
+/// become `JoinError`s again) until the returned guard is dropped.
+pub(crate) fn panics_fail(fail: bool) -> PanicModeGuard {
+    PanicModeGuard {
+        was: PANICS_FAIL.replace(fail),
+    }
+}
+
+/// Restores the panic mode of [`panics_fail`].
+pub(crate) struct PanicModeGuard {
+    was: bool,
+}
+
+impl Drop for PanicModeGuard {
+    fn drop(&mut self) {
+        PANICS_FAIL.set(self.was);
+    }
+}
+
+/// Runs `future` as the task's body: its panic becomes the task's output,
+/// unless panics fail the execution.
+async fn catching<F: Future>(future: F) -> Result<F::Output, PanicPayload> {
+    if PANICS_FAIL.get() {
+        Ok(future.await)
+    } else {
+        catch_unwind(future).await
+    }
+}
 
 /// Yields to the scheduler: another task may run before this one resumes.
 pub use racecheck_runtime::yield_now;
@@ -160,7 +196,7 @@ where
         future: Some(Box::pin(future)),
         control: control.clone(),
     };
-    JoinHandle::new(racecheck_runtime::spawn(catch_unwind(task)), control)
+    JoinHandle::new(racecheck_runtime::spawn(catching(task)), control)
 }
 
 /// Spawns a task on the current thread, like `tokio::task::spawn_local`.
@@ -214,7 +250,7 @@ where
             control.with(|state| state.finished = true);
             return Ok(None);
         }
-        let output = block_on(catch_unwind(async move { body() }));
+        let output = block_on(catching(async move { body() }));
         control.with(|state| state.finished = true);
         output.map(Some)
     });

@@ -155,3 +155,20 @@ async fn multi_thread_flavor_interleaves_every_operation() {
 async fn current_thread_flavor_switches_at_awaits_only() {
     atomic_lost_update().await;
 }
+
+/// A task's panic, joined or not: a `JoinError` by default, as in tokio.
+async fn a_task_panics() {
+    let failed = tokio::spawn(async { panic!("the worker failed") });
+    assert!(failed.await.unwrap_err().is_panic());
+}
+
+#[tokio::test]
+async fn a_task_panic_is_a_join_error_by_default() {
+    a_task_panics().await;
+}
+
+#[tokio::test(unhandled_panic = "shutdown_runtime")]
+#[should_panic(expected = "racecheck: task 'task-1' panicked")]
+async fn shutdown_runtime_makes_a_task_panic_fail_the_test() {
+    a_task_panics().await;
+}

@@ -18,6 +18,9 @@ pub struct TestSettings {
     /// PCT's depth (default 3), or the bounded search's preemptions
     /// (default 2).
     pub depth: Option<u32>,
+    /// `unhandled_panic = "shutdown_runtime"`: a panic in any task fails
+    /// the execution, instead of becoming a `JoinError`.
+    pub panics_fail: bool,
     /// The package whose test this is, for the replay line.
     pub package: &'static str,
 }
@@ -83,6 +86,7 @@ where
     Fut: Future + 'static,
     Fut::Output: TestOutput,
 {
+    let _mode = crate::task::panics_fail(settings.panics_fail);
     settings.builder().check(|| {
         let test = body();
         async move { test.await.check() }
