@@ -11,27 +11,31 @@ use std::pin::Pin;
 
 type Scenario = fn(bool) -> Pin<Box<dyn Future<Output = ()>>>;
 
-fn scenarios() -> [(&'static str, Granularity, Scenario); 4] {
+fn scenarios() -> [(&'static str, Scenario); 4] {
     [
-        ("pool", Granularity::Await, |fixed| {
+        ("pool", |fixed| {
             Box::pin(crate::pool::three_clients_two_connections(fixed))
         }),
-        ("cache", Granularity::Await, |fixed| {
+        ("cache", |fixed| {
             Box::pin(crate::cache::read_during_update(fixed))
         }),
-        ("workers", Granularity::Await, |fixed| {
+        ("workers", |fixed| {
             Box::pin(crate::workers::shutdown_after_the_jobs(fixed))
         }),
-        ("flusher", Granularity::Await, |fixed| {
+        ("flusher", |fixed| {
             Box::pin(crate::flusher::nothing_lost(fixed))
         }),
     ]
 }
 
 #[test]
-#[ignore = "measurement: 4 x (100 seeds + 100 replays + 10,000 executions)"]
+#[ignore = "measurement: 2 x 4 x (100 seeds + 100 replays + 10,000 executions)"]
 fn measure() {
-    for (name, granularity, scenario) in scenarios() {
+    let granularities = [Granularity::Await, Granularity::Step];
+    for (granularity, (name, scenario)) in granularities
+        .into_iter()
+        .flat_map(|granularity| scenarios().map(|scenario| (granularity, scenario)))
+    {
         let builder = Builder::new()
             .granularity(granularity)
             .minimize_failures(false);
@@ -70,7 +74,7 @@ fn measure() {
             .count();
         let fixed = builder.clone().iterations(10_000).run(|| scenario(true));
         println!(
-            "service={name} bug_executions_median={} bug_executions_max={} replayed={reproduced}/100 fixed_executions={} fixed_failure={}",
+            "service={name} granularity={granularity:?} bug_executions_median={} bug_executions_max={} replayed={reproduced}/100 fixed_executions={} fixed_failure={}",
             needed[needed.len() / 2],
             needed[needed.len() - 1],
             fixed.executions,
