@@ -14,8 +14,10 @@ const LAYERS: &[(&str, u32)] = &[
     ("racecheck-explore", 2),
     ("racecheck-sync", 2),
     ("racecheck", 3),
+    ("racecheck-tokio-macros", 3),
     ("racecheck-programs", 4),
     ("racecheck-scenario", 4),
+    ("racecheck-tokio", 4),
     ("racecheck-cli", 5),
     ("racecheck-bench", 5),
 ];

@@ -60,6 +60,7 @@
 //! assert!(outcome.failure.is_none());
 //! ```
 
+mod catch;
 mod execution;
 mod executor;
 mod failure;
@@ -71,6 +72,7 @@ mod task;
 pub mod thread;
 pub mod time;
 
+pub use catch::{catch_unwind, CatchUnwind, PanicPayload};
 pub use executor::{run_once, ExecutionOutcome, Executor, Limits};
 pub use failure::RuntimeFailure;
 pub use scheduler::Scheduler;

@@ -133,6 +133,20 @@ pub fn current_task() -> TaskId {
     execution::with(|execution| execution.current_task())
 }
 
+/// The task running now, or `None` outside a task of an active execution:
+/// for front ends that behave differently inside an execution (tokio's
+/// `Handle::try_current`).
+///
+/// ```
+/// assert_eq!(racecheck_runtime::rt::try_current_task(), None);
+/// racecheck_runtime::run_once(|| async {
+///     assert!(racecheck_runtime::rt::try_current_task().is_some());
+/// });
+/// ```
+pub fn try_current_task() -> Option<TaskId> {
+    execution::with_active(|execution| execution.current).flatten()
+}
+
 /// A scheduling point, passed by polling it until it is ready: the first
 /// poll returns `Pending` with the task still runnable, so the strategy
 /// chooses who performs the next visible operation; the next poll returns

@@ -80,6 +80,8 @@ where
 pub struct Builder {
     config: Config,
     minimize_failures: bool,
+    /// Arguments between `cargo test` and the test's name in replay lines.
+    cargo_test_args: String,
 }
 
 /// Executions a failure's minimisation may take.
@@ -93,6 +95,7 @@ impl Default for Builder {
                 ..Config::default()
             },
             minimize_failures: true,
+            cargo_test_args: String::new(),
         }
     }
 }
@@ -222,7 +225,7 @@ impl Builder {
             config.jobs = std::thread::available_parallelism().map_or(1, usize::from);
         }
         let report = racecheck_explore::explore_parallel(&config, &test);
-        with_replay_lines(self.minimized(&config, report, test))
+        self.with_replay_lines(self.minimized(&config, report, test))
     }
 
     /// Like [`check`](Self::check), on several threads.
@@ -330,6 +333,23 @@ impl Builder {
         self
     }
 
+    /// Arguments that the failing test needs after `cargo test` in the
+    /// replay line of a report, such as the features that make it run under
+    /// racecheck (the tokio layer passes `-p <package> --features
+    /// racecheck`).
+    ///
+    /// ```
+    /// let report = racecheck::Builder::new()
+    ///     .cargo_test_args("--features racecheck")
+    ///     .run(|| async { panic!("always") });
+    /// let replay = &report.failure.unwrap().replay[0];
+    /// assert!(replay.contains(" cargo test --features racecheck"), "{replay}");
+    /// ```
+    pub fn cargo_test_args(mut self, args: impl Into<String>) -> Builder {
+        self.cargo_test_args = args.into();
+        self
+    }
+
     /// Steps after which an execution counts as a livelock.
     pub fn max_steps(mut self, steps_max: u32) -> Builder {
         self.config.steps_max = steps_max;
@@ -347,7 +367,7 @@ impl Builder {
     {
         let config = self.config_or_panic();
         let report = racecheck_explore::explore(&config, &test);
-        with_replay_lines(self.minimized(&config, report, test))
+        self.with_replay_lines(self.minimized(&config, report, test))
     }
 
     /// Replaces a failure found by random or PCT search with a schedule that
@@ -432,23 +452,31 @@ impl Builder {
     }
 }
 
-/// The report with the lines that replay its failure from a Rust test:
-/// `RACECHECK_REPLAY=<schedule> cargo test <this test>` and
-/// `racecheck::replay("<schedule>", ...)`.
-fn with_replay_lines(mut report: Report) -> Report {
-    if let Some(failure) = &mut report.failure {
-        failure.replay = replay_lines(failure, current_test().as_deref());
+impl Builder {
+    /// The report with the lines that replay its failure from a Rust test:
+    /// `RACECHECK_REPLAY=<schedule> cargo test <args> <this test>` and
+    /// `racecheck::replay("<schedule>", ...)`.
+    fn with_replay_lines(&self, mut report: Report) -> Report {
+        if let Some(failure) = &mut report.failure {
+            let test = current_test();
+            failure.replay = replay_lines(failure, &self.cargo_test_args, test.as_deref());
+        }
+        report
     }
-    report
 }
 
 /// The commands that replay `failure` in the Rust test `test` (all tests
-/// when the name is unknown).
-fn replay_lines(failure: &Failure, test: Option<&str>) -> Vec<String> {
+/// when the name is unknown), with `args` after `cargo test`.
+fn replay_lines(failure: &Failure, args: &str, test: Option<&str>) -> Vec<String> {
     let schedule = &failure.schedule;
+    let cargo_test = ["cargo test", args]
+        .into_iter()
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
     let cargo_test = match test {
-        Some(test) => format!("RACECHECK_REPLAY={schedule} cargo test {test} -- --exact"),
-        None => format!("RACECHECK_REPLAY={schedule} cargo test"),
+        Some(test) => format!("RACECHECK_REPLAY={schedule} {cargo_test} {test} -- --exact"),
+        None => format!("RACECHECK_REPLAY={schedule} {cargo_test}"),
     };
     vec![
         cargo_test,
@@ -574,6 +602,25 @@ mod tests {
             .config_from_environment(environment(&[("RACECHECK_REPLAY", &schedule.to_string())]))
             .unwrap();
         assert_eq!(config.strategy, Strategy::Replay(schedule));
+    }
+
+    #[test]
+    fn replay_lines_name_the_test_and_the_cargo_arguments() {
+        let report = Builder::new().run(|| async { panic!("always") });
+        let failure = report.failure.unwrap();
+        let schedule = failure.schedule.to_string();
+        let cases = [
+            ("", Some("pool::leaks"), format!("RACECHECK_REPLAY={schedule} cargo test pool::leaks -- --exact")),
+            ("", None, format!("RACECHECK_REPLAY={schedule} cargo test")),
+            (
+                "-p app --features racecheck",
+                Some("pool::leaks"),
+                format!("RACECHECK_REPLAY={schedule} cargo test -p app --features racecheck pool::leaks -- --exact"),
+            ),
+        ];
+        for (args, test, expected) in cases {
+            assert_eq!(replay_lines(&failure, args, test)[0], expected);
+        }
     }
 
     #[test]
