@@ -311,72 +311,11 @@ fn run(
     reports: bool,
 ) -> Result<ExitCode, InputError> {
     let scenarios = load_all(paths)?;
-    let progress = if std::io::stderr().is_terminal() {
-        let bar = indicatif::ProgressBar::new(scenarios.len() as u64);
-        if let Ok(style) = indicatif::ProgressStyle::with_template(
-            "{spinner} [{bar:30}] {pos}/{len} {elapsed} {wide_msg}",
-        ) {
-            bar.set_style(style.progress_chars("=> "));
-        }
-        bar.enable_steady_tick(std::time::Duration::from_millis(120));
-        bar
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
     let started = std::time::Instant::now();
-    let mut results = Vec::new();
-    for scenario in &scenarios {
-        progress.set_message(scenario.name().to_string());
-        let mut outcome = scenario.run(settings);
-        if let Some(failure) = &mut outcome.report.failure {
-            failure.replay = vec![replay_command(scenario, failure)];
-        }
-        progress.inc(1);
-        results.push((scenario, outcome));
-    }
-    progress.finish_and_clear();
+    let results = run_all(&scenarios, settings);
     say_raw!("{}", output::summary_table(&results));
-    let mut unmet = 0;
-    for (scenario, outcome) in &results {
-        if !outcome.verdict.is_met() {
-            unmet += 1;
-            say!("");
-            say!("=== {}: {}", scenario.name(), outcome.verdict);
-            match &outcome.report.failure {
-                Some(failure) => say!("{failure}"),
-                None => say!("  ({})", outcome.report.summary()),
-            }
-        }
-    }
-    let found: Vec<_> = results
-        .iter()
-        .filter(|(scenario, outcome)| {
-            outcome.verdict.is_met()
-                && matches!(
-                    scenario.expectation(),
-                    racecheck_scenario::Expectation::Find(_)
-                )
-        })
-        .collect();
-    if !found.is_empty() {
-        say!("");
-        say!("findings of the scenarios that demonstrate a bug:");
-        for (scenario, outcome) in found {
-            if let (true, Some(failure)) = (reports, &outcome.report.failure) {
-                say!(
-                    "\n=== {} (expected: {})",
-                    scenario.name(),
-                    scenario.expectation()
-                );
-                say!("{failure}");
-            }
-            let finding = outcome.finding().unwrap_or_default();
-            say!("  {}: {finding}", scenario.name());
-            if let Some(failure) = &outcome.report.failure {
-                say!("    replay: {}", replay_command(scenario, failure));
-            }
-        }
-    }
+    let unmet = say_unmet(&results);
+    say_found(&results, reports);
     say!("");
     say!(
         "{} scenarios: {} met, {unmet} unmet ({:.2}s)",
@@ -390,6 +329,88 @@ fn run(
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Runs every scenario, with a progress bar on a terminal; each failure
+/// carries the command that replays it.
+fn run_all<'a>(scenarios: &'a [Scenario], settings: &RunSettings) -> Vec<output::Result<'a>> {
+    let progress = if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(scenarios.len() as u64);
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{spinner} [{bar:30}] {pos}/{len} {elapsed} {wide_msg}",
+        ) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let mut results = Vec::new();
+    for scenario in scenarios {
+        progress.set_message(scenario.name().to_string());
+        let mut outcome = scenario.run(settings);
+        if let Some(failure) = &mut outcome.report.failure {
+            failure.replay = vec![replay_command(scenario, failure)];
+        }
+        progress.inc(1);
+        results.push((scenario, outcome));
+    }
+    progress.finish_and_clear();
+    results
+}
+
+/// Prints the scenarios whose expectation was not met, with their
+/// reports; returns how many.
+fn say_unmet(results: &[output::Result<'_>]) -> usize {
+    let mut unmet = 0;
+    for (scenario, outcome) in results {
+        if !outcome.verdict.is_met() {
+            unmet += 1;
+            say!("");
+            say!("=== {}: {}", scenario.name(), outcome.verdict);
+            match &outcome.report.failure {
+                Some(failure) => say!("{failure}"),
+                None => say!("  ({})", outcome.report.summary()),
+            }
+        }
+    }
+    unmet
+}
+
+/// Prints what the scenarios that demonstrate a bug found, with the full
+/// reports if `reports`.
+fn say_found(results: &[output::Result<'_>], reports: bool) {
+    let found: Vec<_> = results
+        .iter()
+        .filter(|(scenario, outcome)| {
+            outcome.verdict.is_met()
+                && matches!(
+                    scenario.expectation(),
+                    racecheck_scenario::Expectation::Find(_)
+                )
+        })
+        .collect();
+    if found.is_empty() {
+        return;
+    }
+    say!("");
+    say!("findings of the scenarios that demonstrate a bug:");
+    for (scenario, outcome) in found {
+        if let (true, Some(failure)) = (reports, &outcome.report.failure) {
+            say!(
+                "\n=== {} (expected: {})",
+                scenario.name(),
+                scenario.expectation()
+            );
+            say!("{failure}");
+        }
+        let finding = outcome.finding().unwrap_or_default();
+        say!("  {}: {finding}", scenario.name());
+        if let Some(failure) = &outcome.report.failure {
+            say!("    replay: {}", replay_command(scenario, failure));
+        }
+    }
 }
 
 /// The command that replays `failure` of `scenario`.

@@ -264,7 +264,11 @@ fn explain_and_run_write_chrome_traces() {
     assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
     assert!(text(&output.stdout).contains("Chrome trace"));
     let again = std::fs::read_to_string(&explained).unwrap();
-    assert_eq!(again, std::fs::read_to_string(&saved).unwrap(), "the same execution");
+    assert_eq!(
+        again,
+        std::fs::read_to_string(&saved).unwrap(),
+        "the same execution"
+    );
 }
 
 #[test]

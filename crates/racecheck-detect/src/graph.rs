@@ -5,7 +5,7 @@
 use crate::sync::{role, Channel, Role};
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::{Dfs, EdgeRef, Reversed};
-use racecheck_trace::{Op, Trace};
+use racecheck_trace::{Event, Op, Trace};
 use std::collections::{BTreeSet, VecDeque};
 use std::fmt::Write;
 
@@ -51,105 +51,23 @@ impl HbGraph {
         let nodes: Vec<NodeIndex> = (0..trace.events.len())
             .map(|index| graph.add_node(index))
             .collect();
-        let mut last_of_task: Vec<Option<NodeIndex>> = Vec::new();
-        let mut pending_spawn: Vec<Option<NodeIndex>> = Vec::new();
-        let mut finish_of_task: Vec<Option<NodeIndex>> = Vec::new();
-        let mut releases: Vec<[Vec<NodeIndex>; 2]> = Vec::new();
-        let mut messages: Vec<VecDeque<NodeIndex>> = Vec::new();
-        let mut published = vec![false; trace.events.len()];
-        let grow = |table: &mut Vec<Option<NodeIndex>>, index: usize| {
-            if table.len() <= index {
-                table.resize(index + 1, None);
-            }
+        let mut tasks = TaskEdges::default();
+        let mut objects = ObjectEdges {
+            releases: Vec::new(),
+            messages: Vec::new(),
+            published: vec![false; trace.events.len()],
         };
         for (index, event) in trace.events.iter().enumerate() {
-            let node = nodes[index];
-            let task = event.task.index();
-            grow(&mut last_of_task, task);
-            grow(&mut pending_spawn, task);
-            grow(&mut finish_of_task, task);
-            match last_of_task[task] {
-                Some(previous) => {
-                    graph.add_edge(previous, node, Edge::ProgramOrder);
-                }
-                None => {
-                    if let Some(spawn) = pending_spawn[task] {
-                        graph.add_edge(spawn, node, Edge::Spawn);
-                    }
-                }
-            }
-            last_of_task[task] = Some(node);
-            match event.op {
-                Op::Spawn { child } => {
-                    grow(&mut pending_spawn, child.index());
-                    pending_spawn[child.index()] = Some(node);
-                }
-                Op::Finish => finish_of_task[task] = Some(node),
-                Op::Join { target } => {
-                    if let Some(Some(finish)) = finish_of_task.get(target.index()) {
-                        graph.add_edge(*finish, node, Edge::Join);
-                    }
-                }
-                _ => {}
-            }
+            tasks.add(&mut graph, nodes[index], event);
             let Some(object) = event.op.object() else {
                 continue;
             };
             if matches!(event.op, Op::Block { .. }) {
                 continue;
             }
-            let Some(info) = trace.objects.get(object.index()) else {
-                continue;
-            };
-            if releases.len() <= object.index() {
-                releases.resize_with(object.index() + 1, Default::default);
-                messages.resize_with(object.index() + 1, VecDeque::new);
-            }
-            match role(info.kind, &event.op) {
-                Role::Release(channel) => {
-                    let [main, readers] = &mut releases[object.index()];
-                    match channel {
-                        Channel::Main => main.push(node),
-                        Channel::Last => *main = vec![node],
-                        Channel::Readers => readers.push(node),
-                    }
-                }
-                Role::Acquire { with_readers } => {
-                    let [main, readers] = &releases[object.index()];
-                    let sources = main.iter().chain(readers.iter().filter(|_| with_readers));
-                    for &source in sources {
-                        graph.add_edge(source, node, Edge::Synchronises);
-                    }
-                }
-                Role::AcquireFrom(source) => {
-                    let source = source as usize;
-                    if source < index && published[source] {
-                        graph.add_edge(nodes[source], node, Edge::Synchronises);
-                    }
-                }
-                Role::SendMessage => messages[object.index()].push_back(node),
-                Role::ReceiveMessage => {
-                    if let Some(send) = messages[object.index()].pop_front() {
-                        graph.add_edge(send, node, Edge::Synchronises);
-                    }
-                }
-                Role::Publish => published[index] = true,
-                Role::Overwrite => releases[object.index()][0].clear(),
-                Role::ReadModifyWrite {
-                    acquires,
-                    releases: publishes,
-                } => {
-                    let main = &mut releases[object.index()][0];
-                    if acquires {
-                        for &source in main.iter() {
-                            graph.add_edge(source, node, Edge::Synchronises);
-                        }
-                    }
-                    if publishes {
-                        main.push(node);
-                    }
-                }
-                Role::None | Role::Access => {}
+            if let Some(info) = trace.objects.get(object.index()) {
+                let role = role(info.kind, &event.op);
+                objects.add(&mut graph, &nodes, index, object.index(), role);
             }
         }
         HbGraph { graph }
@@ -238,6 +156,126 @@ impl HbGraph {
         }
         dot.push_str("}\n");
         dot
+    }
+}
+
+/// The edges of program order, spawns and joins, built event by event.
+#[derive(Default)]
+struct TaskEdges {
+    last_of_task: Vec<Option<NodeIndex>>,
+    pending_spawn: Vec<Option<NodeIndex>>,
+    finish_of_task: Vec<Option<NodeIndex>>,
+}
+
+impl TaskEdges {
+    fn add(&mut self, graph: &mut DiGraph<usize, Edge>, node: NodeIndex, event: &Event) {
+        let grow = |table: &mut Vec<Option<NodeIndex>>, index: usize| {
+            if table.len() <= index {
+                table.resize(index + 1, None);
+            }
+        };
+        let task = event.task.index();
+        grow(&mut self.last_of_task, task);
+        grow(&mut self.pending_spawn, task);
+        grow(&mut self.finish_of_task, task);
+        match self.last_of_task[task] {
+            Some(previous) => {
+                graph.add_edge(previous, node, Edge::ProgramOrder);
+            }
+            None => {
+                if let Some(spawn) = self.pending_spawn[task] {
+                    graph.add_edge(spawn, node, Edge::Spawn);
+                }
+            }
+        }
+        self.last_of_task[task] = Some(node);
+        match event.op {
+            Op::Spawn { child } => {
+                grow(&mut self.pending_spawn, child.index());
+                self.pending_spawn[child.index()] = Some(node);
+            }
+            Op::Finish => self.finish_of_task[task] = Some(node),
+            Op::Join { target } => {
+                if let Some(Some(finish)) = self.finish_of_task.get(target.index()) {
+                    graph.add_edge(*finish, node, Edge::Join);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The edges objects create (`sync.rs`'s roles), built event by event.
+struct ObjectEdges {
+    /// Per object, the releases a later acquire learns from: the main
+    /// channel and the readers' one.
+    releases: Vec<[Vec<NodeIndex>; 2]>,
+    /// Per object, the messages sent and not yet received.
+    messages: Vec<VecDeque<NodeIndex>>,
+    /// Events that published for a completion that names them.
+    published: Vec<bool>,
+}
+
+impl ObjectEdges {
+    fn add(
+        &mut self,
+        graph: &mut DiGraph<usize, Edge>,
+        nodes: &[NodeIndex],
+        index: usize,
+        object: usize,
+        role: Role,
+    ) {
+        let node = nodes[index];
+        if self.releases.len() <= object {
+            self.releases.resize_with(object + 1, Default::default);
+            self.messages.resize_with(object + 1, VecDeque::new);
+        }
+        match role {
+            Role::Release(channel) => {
+                let [main, readers] = &mut self.releases[object];
+                match channel {
+                    Channel::Main => main.push(node),
+                    Channel::Last => *main = vec![node],
+                    Channel::Readers => readers.push(node),
+                }
+            }
+            Role::Acquire { with_readers } => {
+                let [main, readers] = &self.releases[object];
+                let sources = main.iter().chain(readers.iter().filter(|_| with_readers));
+                for &source in sources {
+                    graph.add_edge(source, node, Edge::Synchronises);
+                }
+            }
+            Role::AcquireFrom(source) => {
+                let source = source as usize;
+                if source < index && self.published[source] {
+                    graph.add_edge(nodes[source], node, Edge::Synchronises);
+                }
+            }
+            Role::SendMessage => self.messages[object].push_back(node),
+            Role::ReceiveMessage => {
+                if let Some(send) = self.messages[object].pop_front() {
+                    graph.add_edge(send, node, Edge::Synchronises);
+                }
+            }
+            Role::Publish => self.published[index] = true,
+            Role::Overwrite => self.releases[object][0].clear(),
+            Role::ReadModifyWrite {
+                acquires,
+                releases: publishes,
+            } => {
+                let main = &mut self.releases[object][0];
+                if acquires {
+                    for &source in main.iter() {
+                        graph.add_edge(source, node, Edge::Synchronises);
+                    }
+                }
+                if publishes {
+                    main.push(node);
+                }
+            }
+            Role::None | Role::Access => {}
+        }
     }
 }
 

@@ -138,6 +138,16 @@ impl HappensBefore {
         }
 
         // Acquire before the tick: the event itself knows what it learned.
+        self.learn(task, role, object, &event.op);
+        let epoch = self.tasks[task.index()].tick(task);
+        self.teach(index, event, role, object, epoch, races);
+        self.spawn_or_finish(task, &event.op);
+    }
+
+    /// What `task` learns from the event's object (its role) or from the
+    /// task it joins.
+    #[inline]
+    fn learn(&mut self, task: TaskId, role: Role, object: Option<ObjectId>, op: &Op) {
         match (role, object) {
             (Role::Acquire { with_readers }, Some(object)) => {
                 let state = &self.objects[object.index()];
@@ -166,15 +176,27 @@ impl HappensBefore {
             }
             _ => {}
         }
-        if let Op::Join { target } = event.op {
+        if let Op::Join { target } = *op {
             if let Some(finished) = self.finished.get(target.index()) {
                 self.scratch.assign(finished);
                 self.tasks[task.index()].join(&self.scratch);
             }
         }
+    }
 
-        let epoch = self.tasks[task.index()].tick(task);
-
+    /// What the event publishes to the object (its role), and the race
+    /// check of a tracked access, after the task's tick.
+    #[inline]
+    fn teach(
+        &mut self,
+        index: usize,
+        event: &Event,
+        role: Role,
+        object: Option<ObjectId>,
+        epoch: u32,
+        races: &mut Vec<RacePair>,
+    ) {
+        let task = event.task;
         match (role, object) {
             (Role::Release(channel), Some(object)) => {
                 let clock = &self.tasks[task.index()];
@@ -212,7 +234,13 @@ impl HappensBefore {
             }
             _ => {}
         }
-        match event.op {
+    }
+
+    /// A spawn passes the parent's clock to the child; a finish keeps the
+    /// task's clock for the joins to come.
+    #[inline]
+    fn spawn_or_finish(&mut self, task: TaskId, op: &Op) {
+        match *op {
             Op::Spawn { child } => {
                 self.ensure_task(child);
                 let (parent, child) = pick_two(&mut self.tasks, task.index(), child.index());

@@ -62,67 +62,25 @@ where
     F: Fn() -> Fut,
     Fut: Future<Output = ()> + 'static,
 {
-    let mut explorer = Explorer::new(config);
-    let run_guided = |explorer: &mut Explorer<'_>, original: &Schedule, keep, delay| {
-        let mut scheduler = Guided::new(original, keep, delay);
-        let failure = explorer.run_alone(&mut scheduler, &test);
-        (scheduler.preemptions, failure)
+    let mut search = Search {
+        explorer: Explorer::new(config),
+        test: &test,
+        original: &failure.kind,
+        budget,
+        executions: 1,
+        best: failure.clone(),
+        best_preemptions: 0,
     };
-    let (best_preemptions, _) = run_guided(&mut explorer, &failure.schedule, usize::MAX, 0);
-    let mut best = failure.clone();
-    let mut best_preemptions = best_preemptions;
-    let before = best_preemptions;
-    let mut executions = 1;
-    'rounds: loop {
-        let switches: Vec<usize> = (1..best.schedule.len())
-            .rev()
-            .filter(|&step| best.schedule.steps()[step] != best.schedule.steps()[step - 1])
-            .collect();
-        // Delay each switch as long as the running task can go on, or by a
-        // single step.
-        let candidates = switches
-            .iter()
-            .flat_map(|&switch| [(switch, usize::MAX), (switch, 1)]);
-        for (switch, delay) in candidates {
-            if executions >= budget || explorer.steps_run() >= MINIMIZE_STEPS_MAX {
-                break 'rounds;
-            }
-            executions += 1;
-            let (preemptions, candidate) = run_guided(&mut explorer, &best.schedule, switch, delay);
-            let Some(candidate) = candidate else {
-                continue;
-            };
-            if preemptions < best_preemptions && same_failure(&candidate.kind, &failure.kind) {
-                best = candidate;
-                best_preemptions = preemptions;
-                continue 'rounds;
-            }
-        }
-        break;
-    }
-    // Then iterative context bounding below the fewest preemptions found:
-    // it runs the schedules in order of their preemptions, so its first
-    // failure like the original has the fewest of any within the bound.
-    if best_preemptions > 0 && executions < budget {
-        let mut search =
-            BoundedScheduler::new(best_preemptions - 1).with_executions_max(budget - executions);
-        let mut iteration = 0;
-        while executions < budget
-            && explorer.steps_run() < MINIMIZE_STEPS_MAX
-            && search.new_execution(iteration)
-        {
-            iteration += 1;
-            executions += 1;
-            let same = explorer
-                .run_alone(&mut OneExecution(&mut search), &test)
-                .filter(|candidate| same_failure(&candidate.kind, &failure.kind));
-            if let Some(candidate) = same {
-                best = candidate;
-                best_preemptions = search.preemptions();
-                break;
-            }
-        }
-    }
+    let (before, _) = search.run_guided(usize::MAX, 0);
+    search.best_preemptions = before;
+    search.delay_switches();
+    search.bound_below();
+    let Search {
+        mut best,
+        best_preemptions,
+        executions,
+        ..
+    } = search;
     best.iteration = failure.iteration;
     best.seed = failure.seed;
     best.strategy = failure.strategy;
@@ -134,6 +92,98 @@ where
         preemptions_before: before,
         preemptions_after: best_preemptions,
         executions,
+    }
+}
+
+/// A minimisation under way: the best failure found so far and what the
+/// search has spent.
+struct Search<'a, 'c, F> {
+    explorer: Explorer<'c>,
+    test: &'a F,
+    original: &'a FailureKind,
+    budget: u64,
+    executions: u64,
+    best: Failure,
+    best_preemptions: usize,
+}
+
+impl<F, Fut> Search<'_, '_, F>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = ()> + 'static,
+{
+    /// Whether the budget of executions or of steps is spent.
+    fn spent(&self) -> bool {
+        self.executions >= self.budget || self.explorer.steps_run() >= MINIMIZE_STEPS_MAX
+    }
+
+    /// Follows the best schedule for `keep` steps, lets the running task
+    /// go on for up to `delay` steps, then follows the rest; returns the
+    /// run's preemptions and its failure.
+    fn run_guided(&mut self, keep: usize, delay: usize) -> (usize, Option<Failure>) {
+        let mut scheduler = Guided::new(&self.best.schedule, keep, delay);
+        let failure = self.explorer.run_alone(&mut scheduler, self.test);
+        (scheduler.preemptions, failure)
+    }
+
+    /// Rounds of delaying each context switch, from the last to the first,
+    /// as long as the running task can go on or by a single step; a
+    /// candidate that fails the same way with fewer preemptions starts the
+    /// next round.
+    fn delay_switches(&mut self) {
+        'rounds: loop {
+            let steps = self.best.schedule.steps();
+            let switches: Vec<usize> = (1..steps.len())
+                .rev()
+                .filter(|&step| steps[step] != steps[step - 1])
+                .collect();
+            let candidates = switches
+                .iter()
+                .flat_map(|&switch| [(switch, usize::MAX), (switch, 1)]);
+            for (switch, delay) in candidates {
+                if self.spent() {
+                    return;
+                }
+                self.executions += 1;
+                let (preemptions, candidate) = self.run_guided(switch, delay);
+                let Some(candidate) = candidate else {
+                    continue;
+                };
+                if preemptions < self.best_preemptions
+                    && same_failure(&candidate.kind, self.original)
+                {
+                    self.best = candidate;
+                    self.best_preemptions = preemptions;
+                    continue 'rounds;
+                }
+            }
+            return;
+        }
+    }
+
+    /// Iterative context bounding below the fewest preemptions found: it
+    /// runs the schedules in order of their preemptions, so its first
+    /// failure like the original has the fewest of any within the bound.
+    fn bound_below(&mut self) {
+        if self.best_preemptions == 0 || self.spent() {
+            return;
+        }
+        let mut search = BoundedScheduler::new(self.best_preemptions - 1)
+            .with_executions_max(self.budget - self.executions);
+        let mut iteration = 0;
+        while !self.spent() && search.new_execution(iteration) {
+            iteration += 1;
+            self.executions += 1;
+            let same = self
+                .explorer
+                .run_alone(&mut OneExecution(&mut search), self.test)
+                .filter(|candidate| same_failure(&candidate.kind, self.original));
+            if let Some(candidate) = same {
+                self.best = candidate;
+                self.best_preemptions = search.preemptions();
+                return;
+            }
+        }
     }
 }
 

@@ -74,24 +74,15 @@ where
                 let (iterations, lowest_failure, new_scheduler) =
                     (&iterations, &lowest_failure, &new_scheduler);
                 scope.spawn(move || {
-                    let mut explorer = Explorer::deferring_lock_orders(config);
-                    let mut scheduler = new_scheduler();
-                    let mut outcomes = Vec::new();
-                    for position in (worker..iterations.len()).step_by(config.jobs) {
-                        if position as u64 > lowest_failure.load(Ordering::SeqCst) {
-                            break;
-                        }
-                        let iteration = iterations[position];
-                        scheduler.new_execution(iteration);
-                        let outcome = explorer.run(iteration, &mut scheduler, body);
-                        let failed = outcome.failure.is_some();
-                        outcomes.push((position, outcome));
-                        if failed {
-                            lowest_failure.fetch_min(position as u64, Ordering::SeqCst);
-                            break;
-                        }
-                    }
-                    outcomes
+                    let positions = (worker..iterations.len()).step_by(config.jobs);
+                    run_worker(
+                        config,
+                        body,
+                        new_scheduler(),
+                        iterations,
+                        positions,
+                        lowest_failure,
+                    )
                 })
             })
             .collect();
@@ -106,8 +97,62 @@ where
     });
     let mut outcomes: Vec<(usize, IterationOutcome)> = results.into_iter().flatten().collect();
     outcomes.sort_by_key(|(position, _)| *position);
-    // The lock orders go through one detector in iteration order, as in a
-    // sequential exploration: a cycle may need executions two threads ran.
+    merge(config, outcomes, |position, kind, also| {
+        let mut scheduler = new_scheduler();
+        rerun_failing(
+            config,
+            iterations[position],
+            kind,
+            also,
+            &mut scheduler,
+            body,
+        )
+    })
+}
+
+/// One worker thread: the iterations at `positions` of `iterations`, until
+/// one fails or a lower one failed on another thread.
+fn run_worker<F, Fut, S>(
+    config: &Config,
+    body: &F,
+    mut scheduler: S,
+    iterations: &[u64],
+    positions: impl Iterator<Item = usize>,
+    lowest_failure: &AtomicU64,
+) -> Vec<(usize, IterationOutcome)>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = ()> + 'static,
+    S: Scheduler,
+{
+    let mut explorer = Explorer::deferring_lock_orders(config);
+    let mut outcomes = Vec::new();
+    for position in positions {
+        if position as u64 > lowest_failure.load(Ordering::SeqCst) {
+            break;
+        }
+        let iteration = iterations[position];
+        scheduler.new_execution(iteration);
+        let outcome = explorer.run(iteration, &mut scheduler, body);
+        let failed = outcome.failure.is_some();
+        outcomes.push((position, outcome));
+        if failed {
+            lowest_failure.fetch_min(position as u64, Ordering::SeqCst);
+            break;
+        }
+    }
+    outcomes
+}
+
+/// The report of the outcomes, in iteration order: the lock orders go
+/// through one detector in that order, as in a sequential exploration (a
+/// cycle may need executions two threads ran); a cycle that only the merge
+/// completes fails its iteration, which `rerun` runs again for its trace.
+fn merge(
+    config: &Config,
+    outcomes: Vec<(usize, IterationOutcome)>,
+    rerun: impl Fn(usize, FailureKind, Vec<FailureKind>) -> Failure,
+) -> Report {
     let mut lock_orders = Detector::new(config.checks);
     let mut report = Report::empty(config);
     let mut warned = BTreeSet::new();
@@ -124,27 +169,21 @@ where
                 report.warnings.push(warning);
             }
         }
-        let cycles = completed.failures.into_iter().map(FailureKind::Finding);
+        let mut cycles: Vec<FailureKind> = completed
+            .failures
+            .into_iter()
+            .map(FailureKind::Finding)
+            .collect();
         let failure = match outcome.failure {
             Some(mut failure) => {
                 failure.also.extend(cycles);
                 failure.also.sort_by_key(FailureKind::precedence);
                 Some(failure)
             }
+            None if cycles.is_empty() => None,
             None => {
-                let mut cycles: Vec<FailureKind> = cycles.collect();
-                (!cycles.is_empty()).then(|| {
-                    let kind = cycles.remove(0);
-                    let mut scheduler = new_scheduler();
-                    rerun_failing(
-                        config,
-                        iterations[position],
-                        kind,
-                        cycles,
-                        &mut scheduler,
-                        body,
-                    )
-                })
+                let kind = cycles.remove(0);
+                Some(rerun(position, kind, cycles))
             }
         };
         if failure.is_some() {
