@@ -256,6 +256,41 @@ fn many_guarded_samples_do_not_hide_the_unguarded_one() {
 }
 
 #[test]
+fn a_reader_queued_behind_a_writer_deadlocks_naming_the_writer() {
+    let report = Builder::new().iterations(1000).run(|| async {
+        let config = Arc::new(RwLock::named("config", 0));
+        let handler = {
+            let config = config.clone();
+            racecheck::spawn_named("handler", async move {
+                let first = config.read().await;
+                racecheck::yield_now().await;
+                // A writer queued meanwhile: this read waits behind it.
+                let second = config.read().await;
+                drop((first, second));
+            })
+        };
+        let reloader = racecheck::spawn_named("reloader", async move {
+            *config.write().await += 1;
+        });
+        handler.await;
+        reloader.await;
+    });
+    let deadlock = deadlock_of(&report).expect("the writer queues between the two reads");
+    let waits: Vec<&str> = deadlock
+        .cycle
+        .iter()
+        .map(|wait| wait.description.as_str())
+        .collect();
+    assert_eq!(
+        waits,
+        [
+            "task 'handler' waits to lock RwLock 'config', held by itself, queued behind 'reloader'",
+            "task 'reloader' waits to lock RwLock 'config', held by 'handler'",
+        ]
+    );
+}
+
+#[test]
 fn reentering_a_reentrant_mutex_is_fine_but_a_mutex_deadlocks_on_one_task() {
     let report = Builder::new().iterations(100).run(|| async {
         let tree = ReentrantMutex::named("tree", ());

@@ -27,7 +27,12 @@ pub(crate) fn explain(
     for entry in &stuck {
         graph.add_node(entry.task.0);
         let waits_for: Vec<TaskId> = match entry.target {
-            WaitTarget::Object(_) => entry.holders.clone(),
+            WaitTarget::Object(_) => entry
+                .holders
+                .iter()
+                .chain(&entry.queued_ahead)
+                .copied()
+                .collect(),
             WaitTarget::Task(target) => vec![target],
             WaitTarget::Untracked => Vec::new(),
         };
@@ -94,10 +99,12 @@ fn walk_cycle(graph: &DiGraphMap<u32, ()>, component: &[u32]) -> Vec<u32> {
     let mut order = vec![start];
     let mut current = start;
     loop {
+        // Through the others first: a task that also waits on itself (a
+        // read lock it holds) shows the wait that involves someone else.
         let next = graph
             .neighbors(current)
             .filter(|node| component.contains(node))
-            .min()
+            .min_by_key(|&node| (node == current && component.len() > 1, node))
             .expect("every task of a cycle waits for another task of it");
         if next == start || order.contains(&next) {
             return order;

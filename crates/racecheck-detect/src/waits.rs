@@ -102,6 +102,9 @@ pub struct StuckTask {
     pub target: WaitTarget,
     /// The tasks holding the object it waits for (locks and semaphores).
     pub holders: Vec<TaskId>,
+    /// The tasks queued for the same lock or semaphore before it: it is
+    /// served after them (the queue is first in, first out).
+    pub queued_ahead: Vec<TaskId>,
     description: String,
 }
 
@@ -126,25 +129,63 @@ impl fmt::Display for StuckTask {
 /// ```
 pub fn stuck_tasks(trace: &Trace, blocked: &[(TaskId, WaitTarget)]) -> Vec<StuckTask> {
     let holdings = Holdings::from_trace(trace);
+    // When each blocked task queued: its last block event.
+    let queued_at = |task: TaskId| {
+        trace
+            .events
+            .iter()
+            .rposition(|event| event.task == task && matches!(event.op, Op::Block { .. }))
+    };
     blocked
         .iter()
         .map(|&(task, target)| {
-            let holders = match target {
-                WaitTarget::Object(object) => holdings.holders(object),
-                WaitTarget::Task(_) | WaitTarget::Untracked => Vec::new(),
+            let (holders, queued_ahead) = match target {
+                WaitTarget::Object(object) if is_fifo(trace, object) => {
+                    let mine = queued_at(task);
+                    let ahead = blocked
+                        .iter()
+                        .filter(|&&(other, on)| other != task && on == target)
+                        .filter(|&&(other, _)| queued_at(other) < mine)
+                        .map(|&(other, _)| other)
+                        .collect();
+                    (holdings.holders(object), ahead)
+                }
+                WaitTarget::Object(object) => (holdings.holders(object), Vec::new()),
+                WaitTarget::Task(_) | WaitTarget::Untracked => (Vec::new(), Vec::new()),
             };
-            let description = describe(trace, task, target, &holders);
+            let description = describe(trace, task, target, &holders, &queued_ahead);
             StuckTask {
                 task,
                 target,
                 holders,
+                queued_ahead,
                 description,
             }
         })
         .collect()
 }
 
-fn describe(trace: &Trace, task: TaskId, target: WaitTarget, holders: &[TaskId]) -> String {
+/// Whether waiters for `object` are served first in, first out: the locks
+/// and semaphores, all over one fair queue (no barging).
+fn is_fifo(trace: &Trace, object: ObjectId) -> bool {
+    matches!(
+        trace.objects.get(object.index()).map(|info| info.kind),
+        Some(
+            ObjectKind::Mutex
+                | ObjectKind::RwLock
+                | ObjectKind::ReentrantMutex
+                | ObjectKind::Semaphore
+        )
+    )
+}
+
+fn describe(
+    trace: &Trace,
+    task: TaskId,
+    target: WaitTarget,
+    holders: &[TaskId],
+    queued_ahead: &[TaskId],
+) -> String {
     let waiter = format!("task '{}'", trace.task_label(task));
     let object = match target {
         WaitTarget::Task(other) => {
@@ -169,12 +210,21 @@ fn describe(trace: &Trace, task: TaskId, target: WaitTarget, holders: &[TaskId])
         Some(ObjectKind::Barrier) => format!("{waiter} waits for the other tasks at {label}"),
         _ => format!("{waiter} waits on {label}"),
     };
+    let queue = if queued_ahead.is_empty() {
+        String::new()
+    } else {
+        let names: Vec<String> = queued_ahead
+            .iter()
+            .map(|&other| format!("'{}'", trace.task_label(other)))
+            .collect();
+        format!(", queued behind {}", names.join(", "))
+    };
     if holders.is_empty() {
         return match kind {
             Some(ObjectKind::Mutex | ObjectKind::RwLock | ObjectKind::ReentrantMutex) => {
-                format!("{wait}, held by no task")
+                format!("{wait}, held by no task{queue}")
             }
-            _ => wait,
+            _ => format!("{wait}{queue}"),
         };
     }
     let names: Vec<String> = holders
@@ -187,7 +237,7 @@ fn describe(trace: &Trace, task: TaskId, target: WaitTarget, holders: &[TaskId])
             }
         })
         .collect();
-    format!("{wait}, held by {}", names.join(", "))
+    format!("{wait}, held by {}{queue}", names.join(", "))
 }
 
 #[cfg(test)]
