@@ -52,6 +52,9 @@ pub struct ExhaustiveScheduler {
     /// The depth at which every runnable task was asleep: the rest of this
     /// execution is covered elsewhere, so it was stopped there.
     sleep_blocked_at: Option<usize>,
+    /// The program did not follow a replayed prefix: it is not
+    /// deterministic.
+    diverged: bool,
     /// Plain depth-first search: every runnable task at every state.
     without_reduction: bool,
 }
@@ -190,6 +193,7 @@ impl Scheduler for ExhaustiveScheduler {
         }
         self.depth = 0;
         self.sleep_blocked_at = None;
+        self.diverged = false;
         true
     }
 
@@ -197,7 +201,10 @@ impl Scheduler for ExhaustiveScheduler {
         let depth = self.depth;
         self.depth += 1;
         if let Some(node) = self.nodes.get(depth) {
-            debug_assert_eq!(node.runnable, runnable, "the program is deterministic");
+            if node.runnable != runnable {
+                self.diverged = true;
+                return None;
+            }
             return Some(node.chosen);
         }
         // A new state: its sleep set is what slept or was done at the
@@ -250,6 +257,10 @@ impl Scheduler for ExhaustiveScheduler {
 
     fn redundant(&self) -> bool {
         self.sleep_blocked_at.is_some()
+    }
+
+    fn diverged(&self) -> bool {
+        self.diverged
     }
 }
 

@@ -108,6 +108,18 @@ pub(crate) fn with_active<R>(f: impl FnOnce(&mut Execution) -> R) -> Option<R> {
         .flatten()
 }
 
+/// Whether the executor is dropping what an execution left: code running
+/// now is a destructor, and racecheck operations do what they can without
+/// an execution (they record nothing and wake nobody; sleeps end at once).
+pub(crate) fn tearing_down() -> bool {
+    EXECUTION
+        .try_with(|cell| {
+            cell.try_borrow()
+                .is_ok_and(|execution| execution.tearing_down)
+        })
+        .unwrap_or(false)
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum TaskState {
     Runnable,
@@ -149,6 +161,12 @@ pub(crate) struct Execution {
     pub(crate) id: u64,
     /// Between `begin` and `end`: events are recorded, wakes are honoured.
     pub(crate) active: bool,
+    /// Between `end` and the end of the teardown, while the executor drops
+    /// what the execution left: tasks spawned then (by destructors) never
+    /// run, and primitives created then record nothing.
+    pub(crate) tearing_down: bool,
+    /// Bodies of tasks spawned during the teardown, for it to drop.
+    pub(crate) abandoned: Vec<TaskBody>,
     pub(crate) tasks: Vec<TaskSlot>,
     /// Runnable tasks, sorted by id. The running task stays in it.
     pub(crate) runnable: Vec<TaskId>,
@@ -179,6 +197,8 @@ impl Execution {
         Execution {
             id: 0,
             active: false,
+            tearing_down: false,
+            abandoned: Vec::new(),
             tasks: Vec::new(),
             runnable: Vec::new(),
             current: None,
@@ -219,12 +239,15 @@ impl Execution {
         STEP_GRANULARITY.set(granularity == Granularity::Step);
     }
 
-    /// Ends the execution: no more events, no more wakes. Returns futures
-    /// of tasks the executor never took, for the caller to drop outside the
-    /// borrow.
+    /// Ends the execution: no more events, no more wakes, and the teardown
+    /// begins. Returns futures of tasks the executor never took, for the
+    /// caller to drop outside the borrow.
     pub(crate) fn end(&mut self) -> Vec<TaskFuture> {
         self.active = false;
+        self.tearing_down = true;
         self.current = None;
+        self.source = None;
+        STEP_GRANULARITY.set(false);
         self.timer_wakers.clear();
         self.timers.clear();
         if self.spawned.is_empty() {
@@ -245,17 +268,15 @@ impl Execution {
             .find_map(|(index, slot)| slot.output.take().map(|output| (index, output)))
     }
 
-    /// Adds a task, runnable, and returns its id.
+    /// Adds a task, runnable, and returns its id. The caller checks
+    /// [`Execution::admits_task`] first.
     pub(crate) fn add_task(
         &mut self,
         body: TaskBody,
         name: Cow<'static, str>,
         location: Location,
     ) -> TaskId {
-        assert!(
-            self.tasks.len() < TASKS_MAX,
-            "racecheck: more than {TASKS_MAX} tasks in one execution"
-        );
+        debug_assert!(self.active && self.tasks.len() < TASKS_MAX);
         let task = TaskId(self.tasks.len() as u32);
         let future: TaskFuture = match body {
             TaskBody::Async(future) if self.granularity == Granularity::Await => future,
@@ -280,6 +301,29 @@ impl Execution {
         // Ids grow, so pushing keeps `runnable` sorted.
         self.runnable.push(task);
         task
+    }
+
+    /// Whether a task spawned at `location` can be added now: `Err` with a
+    /// sentence if spawning now is a mistake, `Err(None)` during the
+    /// teardown, when the task is not added but that is no error (see
+    /// [`Execution::tearing_down`]).
+    pub(crate) fn admits_task(&self, location: Location) -> Result<(), Option<String>> {
+        if self.tearing_down {
+            return Err(None);
+        }
+        if !self.active {
+            return Err(Some(format!(
+                "racecheck: spawn called at {location} outside a racecheck execution; spawn \
+                 tasks inside the future given to racecheck::check"
+            )));
+        }
+        if self.tasks.len() >= TASKS_MAX {
+            return Err(Some(format!(
+                "racecheck: more than {TASKS_MAX} tasks in one execution (a spawn at {location} \
+                 went over): a runaway spawn loop?"
+            )));
+        }
+        Ok(())
     }
 
     /// Records an event of the running task in the current step and

@@ -1,7 +1,9 @@
 //! One execution: poll the chosen task, one step at a time, until the root
 //! task and everything it left runnable are done, or something fails.
 
-use crate::execution::{self, BlockReason, Execution, TaskBody, TaskFuture, TaskState, WakerPool};
+use crate::execution::{
+    self, BlockReason, Execution, TaskBody, TaskFuture, TaskState, WakerPool, TASKS_MAX,
+};
 use crate::panic;
 use crate::thread::MainThread;
 use crate::{Granularity, RuntimeFailure, Scheduler};
@@ -91,6 +93,11 @@ impl Executor {
 
     /// Runs the execution whose root future `make_root` creates, under
     /// `scheduler`, and returns what it did.
+    ///
+    /// Every way out, a panic of the strategy or of racecheck itself
+    /// included, ends the execution and drops what it left, so the thread
+    /// is ready for the next one; such a panic is then raised again with
+    /// its message.
     pub fn run<F, Fut, S>(&mut self, make_root: &F, scheduler: &mut S) -> ExecutionOutcome<'_>
     where
         F: Fn() -> Fut,
@@ -98,7 +105,6 @@ impl Executor {
         S: Scheduler + ?Sized,
     {
         let limits = self.limits;
-        let steps_max = limits.steps_max;
         crate::stackful::set_stack_size(limits.stack_size);
         let execution_id = execution::with(|execution| {
             execution.begin(limits.granularity);
@@ -108,131 +114,186 @@ impl Executor {
         // The flag is taken after every poll; clear what an earlier,
         // aborted execution may have left.
         execution::take_yielded();
-        let _silence = panic::Silenced::begin();
-        let outcome = match std::panic::catch_unwind(AssertUnwindSafe(make_root)) {
-            Ok(root) => {
-                // A `thread::main` root already runs on its own stack.
-                let root: TaskFuture = Box::pin(root);
-                let root = if TypeId::of::<Fut>() == TypeId::of::<MainThread>() {
-                    TaskBody::Stackful(root)
-                } else {
-                    TaskBody::Async(root)
-                };
-                execution::with(|execution| {
-                    execution.add_task(root, Cow::Borrowed("main"), Location::caller())
-                });
-                self.run_steps(scheduler, steps_max)
-            }
-            Err(payload) => Some(RuntimeFailure::from_panic(TaskId::ROOT, "main", payload)),
-        };
-        let (end, steps) = execution::with(|execution| {
-            // The recording leaves the state; the state gets the last
-            // execution's buffers to clear and fill next time.
-            std::mem::swap(&mut execution.trace, &mut self.trace);
-            std::mem::swap(&mut execution.schedule, &mut self.schedule);
-            let end = ExecutionEnd {
-                blocked: blocked_tasks(execution),
-                root_finished: execution
-                    .tasks
-                    .first()
-                    .is_some_and(|root| root.state == TaskState::Finished),
-                failed: outcome.is_some(),
-            };
-            (end, execution.step)
-        });
-        self.teardown();
+        let silence = panic::Silenced::begin();
+        let Executor {
+            futures,
+            wakers,
+            trace,
+            schedule,
+            ..
+        } = self;
+        let ran = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            let running = Running { futures };
+            let failure = start(make_root, running.futures, wakers, scheduler, limits);
+            let (end, steps) = execution::with(|execution| {
+                // The recording leaves the state; the state gets the last
+                // execution's buffers to clear and fill next time.
+                std::mem::swap(&mut execution.trace, trace);
+                std::mem::swap(&mut execution.schedule, schedule);
+                (end_of(execution, failure.is_some()), execution.step)
+            });
+            drop(running);
+            (failure, end, steps)
+        }));
+        drop(silence);
+        let (failure, end, steps) = ran.unwrap_or_else(|payload| panic::raise_again(payload));
         ExecutionOutcome {
-            failure: outcome,
+            failure,
             end,
             steps,
             trace: &self.trace,
             schedule: &self.schedule,
         }
     }
+}
 
-    fn run_steps<S: Scheduler + ?Sized>(
-        &mut self,
-        scheduler: &mut S,
-        steps_max: u32,
-    ) -> Option<RuntimeFailure> {
-        // The hot path returns only the chosen task, which fits in a
-        // register; anything else goes through `halt`.
-        let mut halt = None;
-        let futures = &mut self.futures;
-        let mut next = execution::with(|execution| {
+/// Creates the root task and runs the execution's steps.
+fn start<F, Fut, S>(
+    make_root: &F,
+    futures: &mut Vec<Option<TaskFuture>>,
+    wakers: &mut WakerPool,
+    scheduler: &mut S,
+    limits: Limits,
+) -> Option<RuntimeFailure>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = ()> + 'static,
+    S: Scheduler + ?Sized,
+{
+    let root = match std::panic::catch_unwind(AssertUnwindSafe(make_root)) {
+        Ok(root) => root,
+        Err(payload) => return Some(RuntimeFailure::from_panic(TaskId::ROOT, "main", payload)),
+    };
+    // A `thread::main` root already runs on its own stack.
+    let root: TaskFuture = Box::pin(root);
+    let root = if TypeId::of::<Fut>() == TypeId::of::<MainThread>() {
+        TaskBody::Stackful(root)
+    } else {
+        TaskBody::Async(root)
+    };
+    execution::with(|execution| {
+        execution.add_task(root, Cow::Borrowed("main"), Location::caller())
+    });
+    run_steps(futures, wakers, scheduler, limits.steps_max)
+}
+
+/// How the execution ended, for the detector.
+fn end_of(execution: &Execution, failed: bool) -> ExecutionEnd {
+    ExecutionEnd {
+        blocked: blocked_tasks(execution),
+        root_finished: execution
+            .tasks
+            .first()
+            .is_some_and(|root| root.state == TaskState::Finished),
+        failed,
+    }
+}
+
+fn run_steps<S: Scheduler + ?Sized>(
+    futures: &mut Vec<Option<TaskFuture>>,
+    wakers: &mut WakerPool,
+    scheduler: &mut S,
+    steps_max: u32,
+) -> Option<RuntimeFailure> {
+    // The hot path returns only the chosen task, which fits in a
+    // register; anything else goes through `halt`.
+    let mut halt = None;
+    let mut next = execution::with(|execution| {
+        adopt_spawned(execution, futures);
+        choose(execution, scheduler, steps_max, &mut halt)
+    });
+    loop {
+        let Some(task) = next else {
+            match halt.take() {
+                Some(Halt::FireTimers(due)) => {
+                    due.into_iter().for_each(Waker::wake);
+                    next = execution::with(|execution| {
+                        adopt_spawned(execution, futures);
+                        choose(execution, scheduler, steps_max, &mut halt)
+                    });
+                    continue;
+                }
+                Some(Halt::Fail(failure)) => return Some(*failure),
+                None => return None,
+            }
+        };
+        let mut context = Context::from_waker(wakers.waker(task));
+        let future = futures[task.index()]
+            .as_mut()
+            .expect("racecheck internal error: a runnable task has no future");
+        let outcome =
+            std::panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut context)));
+        let yielded = execution::take_yielded();
+        let finished = match outcome {
+            Ok(poll) => poll.is_ready(),
+            Err(payload) => {
+                let name = execution::with(|execution| {
+                    execution.step += 1;
+                    execution.trace.task_label(task)
+                });
+                return Some(RuntimeFailure::from_panic(task, &name, payload));
+            }
+        };
+        if finished {
+            // Dropped here, outside the borrow: a drop may run user code
+            // that touches the runtime.
+            futures[task.index()] = None;
+        }
+        // Filing this step and choosing the next take one borrow.
+        next = execution::with(|execution| {
+            after_poll(execution, task, finished, yielded);
+            let events = &execution.trace.events[execution.step_first_event..];
+            scheduler.observe_step(task, events);
+            execution.step += 1;
             adopt_spawned(execution, futures);
             choose(execution, scheduler, steps_max, &mut halt)
         });
-        loop {
-            let Some(task) = next else {
-                match halt.take() {
-                    Some(Halt::FireTimers(due)) => {
-                        due.into_iter().for_each(Waker::wake);
-                        let futures = &mut self.futures;
-                        next = execution::with(|execution| {
-                            adopt_spawned(execution, futures);
-                            choose(execution, scheduler, steps_max, &mut halt)
-                        });
-                        continue;
-                    }
-                    Some(Halt::Fail(failure)) => return Some(*failure),
-                    None => return None,
-                }
-            };
-            let mut context = Context::from_waker(self.wakers.waker(task));
-            let future = self.futures[task.index()]
-                .as_mut()
-                .expect("racecheck internal error: a runnable task has no future");
-            let outcome =
-                std::panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut context)));
-            let yielded = execution::take_yielded();
-            let finished = match outcome {
-                Ok(poll) => poll.is_ready(),
-                Err(payload) => {
-                    let name = execution::with(|execution| {
-                        execution.step += 1;
-                        execution.trace.task_label(task)
-                    });
-                    return Some(RuntimeFailure::from_panic(task, &name, payload));
-                }
-            };
-            if finished {
-                // Dropped here, outside the borrow: a drop may run user code
-                // that touches the runtime.
-                self.futures[task.index()] = None;
-            }
-            // Filing this step and choosing the next take one borrow.
-            let futures = &mut self.futures;
-            next = execution::with(|execution| {
-                after_poll(execution, task, finished, yielded);
-                let events = &execution.trace.events[execution.step_first_event..];
-                scheduler.observe_step(task, events);
-                execution.step += 1;
-                adopt_spawned(execution, futures);
-                choose(execution, scheduler, steps_max, &mut halt)
-            });
-        }
     }
+}
 
-    /// Ends the execution and drops every task future outside the borrow,
-    /// with recording off: drops release locks and wake tasks, which is now
-    /// moot.
-    fn teardown(&mut self) {
+/// The execution under way. Dropping it, on every path out of
+/// [`Executor::run`], ends the execution and drops every task future
+/// outside the borrow, with recording off: drops release locks and wake
+/// tasks, which is now moot.
+struct Running<'a> {
+    futures: &'a mut Vec<Option<TaskFuture>>,
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
         let never_taken = execution::with(Execution::end);
-        // A panicking destructor must not take the exploration down with it;
-        // the execution is already decided.
-        let drop_quietly = |value: Box<dyn std::any::Any>| {
-            let _ = std::panic::catch_unwind(AssertUnwindSafe(move || drop(value)));
-        };
         for future in self.futures.drain(..).flatten().chain(never_taken) {
-            drop_quietly(Box::new(future));
+            drop_quietly(future);
         }
         let mut index = 0;
         while let Some((task, output)) = execution::with(|execution| execution.take_output(index)) {
             drop_quietly(output);
             index = task + 1;
         }
+        // Destructors may spawn tasks, whose destructors may spawn again:
+        // they never run, and are dropped in rounds, up to the task limit;
+        // an endless chain beyond it is leaked rather than followed.
+        let mut dropped = 0;
+        loop {
+            let abandoned = execution::with(|execution| std::mem::take(&mut execution.abandoned));
+            if abandoned.is_empty() {
+                break;
+            }
+            dropped += abandoned.len();
+            if dropped > TASKS_MAX {
+                std::mem::forget(abandoned);
+                break;
+            }
+            abandoned.into_iter().for_each(drop_quietly);
+        }
+        execution::with(|execution| execution.tearing_down = false);
     }
+}
+
+/// Drops a value of the program's. A panicking destructor must not take the
+/// exploration down with it; the execution is already decided.
+fn drop_quietly<T>(value: T) {
+    let _ = std::panic::catch_unwind(AssertUnwindSafe(move || drop(value)));
 }
 
 /// What bounds one execution, and where its tasks may be interrupted.
@@ -305,7 +366,7 @@ fn choose<S: Scheduler + ?Sized>(
     }) else {
         // A strategy that stops a redundant execution ends it quietly.
         *halt = (chosen.is_some() || !scheduler.redundant())
-            .then(|| schedule_does_not_fit(execution, chosen));
+            .then(|| schedule_does_not_fit(execution, chosen, scheduler.diverged()));
         return None;
     };
     execution.schedule.push(task);
@@ -340,13 +401,20 @@ fn cannot_continue(execution: &mut Execution, steps_max: u32) -> Option<Halt> {
     Some(Halt::FireTimers(due))
 }
 
-/// The scheduler chose no task, or one that cannot run.
+/// The scheduler chose no task (having found the program not
+/// deterministic, or at the end of a replayed schedule), or one that
+/// cannot run.
 #[cold]
 #[inline(never)]
-fn schedule_does_not_fit(execution: &mut Execution, chosen: Option<TaskId>) -> Halt {
+fn schedule_does_not_fit(
+    execution: &mut Execution,
+    chosen: Option<TaskId>,
+    diverged: bool,
+) -> Halt {
     let step = execution.step;
     let runnable = execution.runnable.clone();
     let failure = match chosen {
+        None if diverged => RuntimeFailure::Nondeterministic { step, runnable },
         None => RuntimeFailure::ScheduleEnded { step, runnable },
         Some(chosen) => RuntimeFailure::ScheduleMismatch {
             step,

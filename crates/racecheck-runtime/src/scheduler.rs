@@ -50,6 +50,17 @@ pub trait Scheduler {
     fn redundant(&self) -> bool {
         false
     }
+
+    /// Whether the strategy stopped the execution under way (`next_task`
+    /// returned `None`) because the program offered other runnable tasks
+    /// than in an earlier execution with the same choices so far: the
+    /// program is not deterministic (it depends on randomness, the wall
+    /// clock, addresses or state kept across executions), and a strategy
+    /// that replays prefixes cannot explore it. The execution fails with
+    /// [`RuntimeFailure::Nondeterministic`](crate::RuntimeFailure::Nondeterministic).
+    fn diverged(&self) -> bool {
+        false
+    }
 }
 
 /// The schedule of a plain single-threaded executor: the task that ran last

@@ -239,6 +239,26 @@ pub(crate) fn on_task_stack() -> bool {
     !CURRENT.get().is_null()
 }
 
+/// `block_on` off a task stack: in a destructor run while the execution is
+/// torn down, the future gets one poll (nothing can wake it later);
+/// anywhere else it is a mistake.
+#[cold]
+#[inline(never)]
+fn block_off_task<F: Future>(future: Pin<&mut F>, caller: &std::panic::Location<'_>) -> F::Output {
+    assert!(
+        crate::execution::tearing_down(),
+        "racecheck: block_on (or a blocking primitive) called at {caller} outside a racecheck \
+         thread; use racecheck::thread::spawn, or Granularity::Step to run async tasks on stacks"
+    );
+    match future.poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(output) => output,
+        Poll::Pending => panic!(
+            "racecheck: block_on at {caller}, in a destructor run after the execution ended, \
+             would block: nothing runs any more to unblock it"
+        ),
+    }
+}
+
 /// Suspends the running stackful task: its poll returns `Pending`, and this
 /// returns when the task is next polled. Returns `false`, doing nothing, off
 /// a task stack.
@@ -265,7 +285,9 @@ pub(crate) fn suspend() -> bool {
 ///
 /// # Panics
 /// Off a task stack: in an async task at await granularity (which cannot be
-/// suspended inside a poll) or outside an execution.
+/// suspended inside a poll) or outside an execution. In a destructor run
+/// while the execution is torn down, the future is polled once, and the
+/// call panics only if it is not ready.
 ///
 /// ```
 /// use racecheck_runtime::{block_on, thread};
@@ -283,13 +305,9 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
     let mut future = pin!(future);
     loop {
         let frame = CURRENT.get();
-        assert!(
-            !frame.is_null(),
-            "racecheck: block_on (or a blocking primitive) called at {} outside a racecheck \
-             thread; use racecheck::thread::spawn, or Granularity::Step to run async tasks \
-             on stacks",
-            std::panic::Location::caller()
-        );
+        if frame.is_null() {
+            return block_off_task(future, std::panic::Location::caller());
+        }
         // SAFETY: as in `suspend`: a non-null `CURRENT` is the running
         // body's frame, alive for the whole poll.
         let waker = unsafe { &(*frame).waker };
