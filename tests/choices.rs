@@ -1,8 +1,13 @@
 //! Choices the modelled APIs leave open are scheduling choices racecheck
-//! explores: which waiter std's `Condvar::notify_one` wakes.
+//! explores: which waiter std's `Condvar::notify_one` wakes, and (when
+//! asked) where tokio's runtime shuts down after the root returns.
 
 use racecheck::sync::{blocking, Condition, Mutex};
-use racecheck::{thread, Builder, FailureKind, Finding, Strategy};
+use racecheck::{thread, Builder, FailureKind, Finding, Shutdown, Strategy};
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::rc::Rc;
 use std::sync::Arc;
 
 fn exhaustive() -> Builder {
@@ -186,4 +191,193 @@ fn a_single_waiter_is_always_the_one_woken() {
     });
     assert!(report.failure.is_none(), "{:?}", report.failure);
     assert!(report.complete);
+}
+
+// Shutdown: whether the runtime may drop the tasks left when the root
+// returns, as tokio's does.
+
+/// Records, when dropped, how far its task got.
+struct Progress {
+    steps: Rc<Cell<u32>>,
+    outcomes: Rc<RefCell<BTreeSet<u32>>>,
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.outcomes.borrow_mut().insert(self.steps.get());
+    }
+}
+
+/// The root spawns a task that takes three steps, and returns at once.
+fn detached_steps(outcomes: &Rc<RefCell<BTreeSet<u32>>>) -> impl Future<Output = ()> + 'static {
+    let outcomes = outcomes.clone();
+    async move {
+        let steps = Rc::new(Cell::new(0));
+        let progress = Progress {
+            steps: steps.clone(),
+            outcomes,
+        };
+        racecheck::spawn(async move {
+            let _progress = progress;
+            for _ in 0..3 {
+                steps.set(steps.get() + 1);
+                racecheck::yield_now().await;
+            }
+        });
+    }
+}
+
+#[test]
+fn by_default_a_detached_task_runs_to_its_end() {
+    let outcomes = Rc::new(RefCell::new(BTreeSet::new()));
+    let report = exhaustive().run(|| detached_steps(&outcomes));
+    assert!(report.complete && report.failure.is_none());
+    assert_eq!(*outcomes.borrow(), BTreeSet::from([3]));
+}
+
+#[test]
+fn an_explored_shutdown_drops_the_detached_task_at_every_point() {
+    let outcomes = Rc::new(RefCell::new(BTreeSet::new()));
+    let report = exhaustive()
+        .shutdown(Shutdown::Explored)
+        .run(|| detached_steps(&outcomes));
+    assert!(report.complete && report.failure.is_none());
+    assert_eq!(*outcomes.borrow(), BTreeSet::from([0, 1, 2, 3]));
+    // Shut down before each of the task's four steps (three yields, then
+    // the end), or never: five executions.
+    assert_eq!(report.executions, 5);
+    outcomes.borrow_mut().clear();
+    let report = Builder::new()
+        .shutdown(Shutdown::Explored)
+        .iterations(200)
+        .run(|| detached_steps(&outcomes));
+    assert!(report.failure.is_none());
+    assert_eq!(*outcomes.borrow(), BTreeSet::from([0, 1, 2, 3]), "random");
+}
+
+/// A task that must flush before it is dropped, detached by the root.
+async fn unflushed_at_shutdown() {
+    let flushed = Arc::new(racecheck::sync::Shared::named("flushed", false));
+    let lock = Arc::new(Mutex::named("buffer", ()));
+    struct Buffer(Arc<racecheck::sync::Shared<bool>>);
+    impl Drop for Buffer {
+        fn drop(&mut self) {
+            assert!(self.0.get(), "a buffer dropped before it was flushed");
+        }
+    }
+    let buffer = Buffer(flushed.clone());
+    racecheck::spawn(async move {
+        let guard = lock.lock().await;
+        racecheck::yield_now().await;
+        flushed.set(true);
+        drop(guard);
+        drop(buffer);
+    });
+}
+
+#[test]
+fn a_destructor_that_panics_at_shutdown_fails_and_replays() {
+    let report = exhaustive()
+        .shutdown(Shutdown::Explored)
+        .run(unflushed_at_shutdown);
+    let failure = report.failure.expect("a shutdown before the flush");
+    let FailureKind::Panic {
+        task_name, message, ..
+    } = &failure.kind
+    else {
+        panic!("expected a panic, got {failure}");
+    };
+    assert_eq!(message, "a buffer dropped before it was flushed");
+    assert!(
+        task_name.contains("dropped when the runtime shut down"),
+        "{task_name}"
+    );
+    let replayed = Builder::new()
+        .strategy(Strategy::Replay(failure.schedule.clone()))
+        .shutdown(Shutdown::Explored)
+        .run(unflushed_at_shutdown);
+    assert_eq!(
+        replayed.failure.map(|again| again.kind),
+        Some(failure.kind.clone())
+    );
+    // Without the shutdown choice the task always flushes.
+    let run_to_end = exhaustive().run(unflushed_at_shutdown);
+    assert!(run_to_end.failure.is_none() && run_to_end.complete);
+}
+
+#[test]
+fn a_lock_held_by_a_task_dropped_at_shutdown_is_released_not_leaked() {
+    let report = exhaustive().shutdown(Shutdown::Explored).run(|| async {
+        let lock = Arc::new(Mutex::named("held", 0));
+        racecheck::spawn(async move {
+            let mut guard = lock.lock().await;
+            racecheck::yield_now().await;
+            *guard += 1;
+        });
+    });
+    assert!(report.complete, "{}", report.summary());
+    assert!(report.failure.is_none(), "{:?}", report.failure);
+}
+
+/// T tasks, each K times: lock, increment, unlock; the root joins them.
+async fn lock_rounds(tasks: u64, rounds: u64) {
+    let counter = Arc::new(Mutex::new(0u64));
+    let handles: Vec<_> = (0..tasks)
+        .map(|_| {
+            let counter = counter.clone();
+            racecheck::spawn(async move {
+                for _ in 0..rounds {
+                    *counter.lock().await += 1;
+                }
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.await;
+    }
+}
+
+#[test]
+fn the_shutdown_choice_costs_nothing_where_the_root_joins_every_task() {
+    for (tasks, rounds, orders) in [(2, 2, 6), (2, 5, 252), (3, 2, 90)] {
+        let report = exhaustive()
+            .shutdown(Shutdown::Explored)
+            .run(move || lock_rounds(tasks, rounds));
+        assert!(report.complete && report.failure.is_none());
+        assert_eq!(report.executions, orders, "{tasks}x{rounds}");
+    }
+}
+
+/// Records, when the last of its holders is gone, which flags were set.
+struct Witness {
+    flags: [Cell<bool>; 2],
+    outcomes: Rc<RefCell<BTreeSet<[bool; 2]>>>,
+}
+
+impl Drop for Witness {
+    fn drop(&mut self) {
+        let flags = [self.flags[0].get(), self.flags[1].get()];
+        self.outcomes.borrow_mut().insert(flags);
+    }
+}
+
+#[test]
+fn an_explored_shutdown_reaches_every_subset_of_independent_detached_steps() {
+    let outcomes = Rc::new(RefCell::new(BTreeSet::new()));
+    let report = exhaustive().shutdown(Shutdown::Explored).run(|| {
+        let outcomes = outcomes.clone();
+        async move {
+            let witness = Rc::new(Witness {
+                flags: [Cell::new(false), Cell::new(false)],
+                outcomes,
+            });
+            for which in 0..2 {
+                let witness = witness.clone();
+                racecheck::spawn(async move { witness.flags[which].set(true) });
+            }
+        }
+    });
+    assert!(report.complete && report.failure.is_none());
+    let every = BTreeSet::from([[false, false], [true, false], [false, true], [true, true]]);
+    assert_eq!(*outcomes.borrow(), every);
 }

@@ -2,7 +2,7 @@
 
 use crate::Strategy;
 use racecheck_detect::Checks;
-use racecheck_runtime::{Granularity, Limits};
+use racecheck_runtime::{Granularity, Limits, Shutdown};
 
 /// What to explore and how far.
 ///
@@ -40,6 +40,10 @@ pub struct Config {
     ///
     /// [`STACK_SIZE_DEFAULT`]: racecheck_runtime::STACK_SIZE_DEFAULT
     pub stack_size: usize,
+    /// What happens to the tasks left when the root returns: they run to
+    /// their end (the default), or the runtime may shut down at any
+    /// scheduling point after it, dropping them, as tokio's does.
+    pub shutdown: Shutdown,
 }
 
 /// One of `count` disjoint parts of an exploration's iterations, for
@@ -113,6 +117,7 @@ impl Config {
             steps_max: self.steps_max,
             granularity: self.granularity,
             stack_size: self.stack_size,
+            shutdown: self.shutdown,
         }
     }
 
@@ -135,6 +140,7 @@ impl Default for Config {
             coverage: false,
             granularity: Granularity::Await,
             stack_size: racecheck_runtime::STACK_SIZE_DEFAULT,
+            shutdown: Shutdown::AfterLastTask,
         }
     }
 }

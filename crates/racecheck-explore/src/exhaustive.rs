@@ -12,7 +12,7 @@
 
 use racecheck_detect::{Footprint, Key};
 use racecheck_runtime::Scheduler;
-use racecheck_trace::{Event, TaskId};
+use racecheck_trace::{Event, Op, TaskId};
 use std::collections::BTreeMap;
 
 /// A state of the search: what could run, what ran, what remains to try.
@@ -55,6 +55,10 @@ pub struct ExhaustiveScheduler {
     /// The program did not follow a replayed prefix: it is not
     /// deterministic.
     diverged: bool,
+    /// The root task has finished in the current execution: from then on,
+    /// a runnable root stands for shutting the runtime down
+    /// (`Shutdown::Explored`).
+    root_finished: bool,
     /// Plain depth-first search: every runnable task at every state.
     without_reduction: bool,
 }
@@ -194,6 +198,7 @@ impl Scheduler for ExhaustiveScheduler {
         self.depth = 0;
         self.sleep_blocked_at = None;
         self.diverged = false;
+        self.root_finished = false;
         true
     }
 
@@ -207,6 +212,9 @@ impl Scheduler for ExhaustiveScheduler {
             }
             return Some(node.chosen);
         }
+        // Shutting down disables every task: it depends on every step, so
+        // it never sleeps, and every choice is tried where it is offered.
+        let shutdown_offered = self.root_finished && runnable.first() == Some(&TaskId::ROOT);
         // A new state: its sleep set is what slept or was done at the
         // previous state, minus what the step taken from there woke up.
         let sleep: Vec<(TaskId, Footprint)> = match self.nodes.last() {
@@ -216,7 +224,9 @@ impl Scheduler for ExhaustiveScheduler {
                 .iter()
                 .chain(&parent.done)
                 .filter(|(task, footprint)| {
-                    *task != parent.chosen && !footprint.conflicts_with(&parent.footprint)
+                    *task != parent.chosen
+                        && !footprint.conflicts_with(&parent.footprint)
+                        && !(shutdown_offered && *task == TaskId::ROOT)
                 })
                 .cloned()
                 .collect(),
@@ -232,7 +242,7 @@ impl Scheduler for ExhaustiveScheduler {
             self.sleep_blocked_at = Some(depth);
             return None;
         };
-        let backtrack = if self.without_reduction {
+        let backtrack = if self.without_reduction || shutdown_offered {
             runnable.to_vec()
         } else {
             vec![chosen]
@@ -249,6 +259,9 @@ impl Scheduler for ExhaustiveScheduler {
     }
 
     fn observe_step(&mut self, task: TaskId, events: &[Event]) {
+        if task == TaskId::ROOT && events.iter().any(|event| event.op == Op::Finish) {
+            self.root_finished = true;
+        }
         if let Some(node) = self.nodes.get_mut(self.depth - 1) {
             debug_assert_eq!(node.chosen, task);
             node.footprint = Footprint::of(task, events);

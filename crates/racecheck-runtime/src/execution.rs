@@ -8,7 +8,7 @@
 //! runnable from inside a poll.
 
 use crate::stackful::{self, StackfulTask};
-use crate::Granularity;
+use crate::{Granularity, Shutdown};
 use racecheck_trace::{Event, Location, Op, Schedule, TaskId, TaskInfo, Trace, WaitTarget};
 use std::any::Any;
 use std::borrow::Cow;
@@ -126,6 +126,9 @@ pub(crate) enum TaskState {
     Running,
     Blocked,
     Finished,
+    /// Dropped unfinished when the runtime shut down (see
+    /// [`Shutdown::Explored`](crate::Shutdown::Explored)).
+    Dropped,
 }
 
 /// Why a task returned `Pending`, as told by the primitive it blocked in.
@@ -161,10 +164,16 @@ pub(crate) struct Execution {
     pub(crate) id: u64,
     /// Between `begin` and `end`: events are recorded, wakes are honoured.
     pub(crate) active: bool,
-    /// Between `end` and the end of the teardown, while the executor drops
-    /// what the execution left: tasks spawned then (by destructors) never
-    /// run, and primitives created then record nothing.
+    /// While the executor drops what the execution left, at its teardown
+    /// (recording off) or when the runtime shuts down (recording on): code
+    /// running then is a destructor; tasks it spawns never run, and
+    /// primitives it creates during the teardown record nothing.
     pub(crate) tearing_down: bool,
+    /// Whether the runtime may shut down before every task finished.
+    pub(crate) shutdown: Shutdown,
+    /// The root finished and others can still run: the root's id stays in
+    /// `runnable`, standing for "shut the runtime down now".
+    pub(crate) shutdown_offered: bool,
     /// Bodies of tasks spawned during the teardown, for it to drop.
     pub(crate) abandoned: Vec<TaskBody>,
     pub(crate) tasks: Vec<TaskSlot>,
@@ -198,6 +207,8 @@ impl Execution {
             id: 0,
             active: false,
             tearing_down: false,
+            shutdown: Shutdown::AfterLastTask,
+            shutdown_offered: false,
             abandoned: Vec::new(),
             tasks: Vec::new(),
             runnable: Vec::new(),
@@ -216,7 +227,7 @@ impl Execution {
     }
 
     /// Starts a fresh execution on the reused state.
-    pub(crate) fn begin(&mut self, granularity: Granularity) {
+    pub(crate) fn begin(&mut self, granularity: Granularity, shutdown: Shutdown) {
         assert!(
             !self.active,
             "racecheck: an execution is already running on this thread \
@@ -235,6 +246,8 @@ impl Execution {
         self.schedule.clear();
         self.spawned.clear();
         self.granularity = granularity;
+        self.shutdown = shutdown;
+        self.shutdown_offered = false;
         self.source = None;
         STEP_GRANULARITY.set(granularity == Granularity::Step);
     }
@@ -370,7 +383,7 @@ impl Execution {
                 }
             }
             TaskState::Running => slot.woken = true,
-            TaskState::Runnable | TaskState::Finished => {}
+            TaskState::Runnable | TaskState::Finished | TaskState::Dropped => {}
         }
     }
 

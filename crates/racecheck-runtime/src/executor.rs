@@ -6,7 +6,7 @@ use crate::execution::{
 };
 use crate::panic;
 use crate::thread::MainThread;
-use crate::{Granularity, RuntimeFailure, Scheduler};
+use crate::{Granularity, RuntimeFailure, Scheduler, Shutdown};
 use racecheck_trace::{ExecutionEnd, Location, Op, Schedule, TaskId, Trace, WaitTarget};
 use std::any::TypeId;
 use std::borrow::Cow;
@@ -107,7 +107,7 @@ impl Executor {
         let limits = self.limits;
         crate::stackful::set_stack_size(limits.stack_size);
         let execution_id = execution::with(|execution| {
-            execution.begin(limits.granularity);
+            execution.begin(limits.granularity, limits.shutdown);
             execution.id
         });
         self.wakers.begin(execution_id);
@@ -214,6 +214,7 @@ fn run_steps<S: Scheduler + ?Sized>(
                     continue;
                 }
                 Some(Halt::Fail(failure)) => return Some(*failure),
+                Some(Halt::ShutDown) => return shut_down(futures, scheduler),
                 None => return None,
             }
         };
@@ -311,6 +312,8 @@ pub struct Limits {
     pub granularity: Granularity,
     /// The stack size of stackful tasks, in bytes.
     pub stack_size: usize,
+    /// What happens to the tasks left when the root returns.
+    pub shutdown: Shutdown,
 }
 
 impl Limits {
@@ -324,6 +327,7 @@ impl Default for Limits {
             steps_max: Limits::STEPS_MAX_DEFAULT,
             granularity: Granularity::Await,
             stack_size: crate::STACK_SIZE_DEFAULT,
+            shutdown: Shutdown::AfterLastTask,
         }
     }
 }
@@ -334,6 +338,8 @@ enum Halt {
     FireTimers(Vec<Waker>),
     /// The execution failed.
     Fail(Box<RuntimeFailure>),
+    /// The strategy chose to shut the runtime down.
+    ShutDown,
 }
 
 /// Takes over the futures of tasks spawned since the last step.
@@ -357,7 +363,13 @@ fn choose<S: Scheduler + ?Sized>(
         *halt = cannot_continue(execution, steps_max);
         return None;
     }
-    let chosen = scheduler.next_task(&execution.runnable, execution.current);
+    let current = if execution.shutdown_offered {
+        // The root has finished: what runs next is a free choice.
+        execution.current.filter(|&task| task != TaskId::ROOT)
+    } else {
+        execution.current
+    };
+    let chosen = scheduler.next_task(&execution.runnable, current);
     let Some(task) = chosen.filter(|task| {
         execution
             .tasks
@@ -403,7 +415,7 @@ fn cannot_continue(execution: &mut Execution, steps_max: u32) -> Option<Halt> {
 
 /// The scheduler chose no task (having found the program not
 /// deterministic, or at the end of a replayed schedule), or one that
-/// cannot run.
+/// cannot run, or the finished root: shut down.
 #[cold]
 #[inline(never)]
 fn schedule_does_not_fit(
@@ -411,6 +423,10 @@ fn schedule_does_not_fit(
     chosen: Option<TaskId>,
     diverged: bool,
 ) -> Halt {
+    if execution.shutdown_offered && chosen == Some(TaskId::ROOT) {
+        execution.schedule.push(TaskId::ROOT);
+        return Halt::ShutDown;
+    }
     let step = execution.step;
     let runnable = execution.runnable.clone();
     let failure = match chosen {
@@ -453,7 +469,61 @@ fn leave_runnable(execution: &mut Execution, task: TaskId, finished: bool) {
             execution.record(Op::Block { on }, location);
         }
     }
+    let others = execution.runnable.len() > 1;
+    if finished && task == TaskId::ROOT && others && execution.shutdown == Shutdown::Explored {
+        // The root's id stays runnable: choosing it shuts the runtime down.
+        execution.shutdown_offered = true;
+        return;
+    }
     execution.remove_runnable(task);
+    if execution.shutdown_offered && execution.runnable == [TaskId::ROOT] {
+        // Nothing else can run: the execution ends as it would anyway.
+        execution.runnable.clear();
+        execution.shutdown_offered = false;
+    }
+}
+
+/// The runtime shuts down at this step, as the strategy chose: every
+/// unfinished task is dropped, in id order, with its destructors' events
+/// recorded as its own, all in this last step. The first destructor that
+/// panics fails the execution.
+#[cold]
+#[inline(never)]
+fn shut_down<S: Scheduler + ?Sized>(
+    futures: &mut [Option<TaskFuture>],
+    scheduler: &mut S,
+) -> Option<RuntimeFailure> {
+    execution::with(|execution| {
+        execution.tearing_down = true;
+        execution.step_first_event = execution.trace.events.len();
+    });
+    let mut failure = None;
+    for (index, future) in futures.iter_mut().enumerate().skip(1) {
+        let Some(future) = future.take() else {
+            continue;
+        };
+        let task = TaskId(index as u32);
+        execution::with(|execution| {
+            execution.current = Some(task);
+            execution.source = execution.tasks[index].source;
+            execution.tasks[index].state = TaskState::Dropped;
+        });
+        let dropped = std::panic::catch_unwind(AssertUnwindSafe(move || drop(future)));
+        if let (Err(payload), None) = (dropped, &failure) {
+            let name = execution::with(|execution| execution.trace.task_label(task));
+            let name = format!("{name}, dropped when the runtime shut down");
+            failure = Some(RuntimeFailure::from_panic(task, &name, payload));
+        }
+    }
+    execution::with(|execution| {
+        let events = &execution.trace.events[execution.step_first_event..];
+        scheduler.observe_step(TaskId::ROOT, events);
+        execution.step += 1;
+        execution.current = None;
+        execution.runnable.clear();
+        execution.shutdown_offered = false;
+    });
+    failure
 }
 
 /// Tasks blocked (not sleeping) at the end, with what they wait for.

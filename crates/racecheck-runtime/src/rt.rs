@@ -49,8 +49,8 @@ pub fn register(
     location: Location,
 ) -> ObjectRef {
     execution::with(|execution| {
-        if execution.tearing_down {
-            // Created by a destructor at the end: it records nothing, and
+        if execution.tearing_down && !execution.active {
+            // Created by a destructor at the teardown: it records nothing, and
             // belongs to no execution that could still use it.
             return ObjectRef {
                 id: ObjectId(u32::MAX),

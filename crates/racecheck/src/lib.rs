@@ -51,7 +51,8 @@ pub use racecheck_explore::{
     timeline, Failure, FailureKind, Minimized, Report, Strategy, TIMELINE_EVENTS_MAX,
 };
 pub use racecheck_runtime::{
-    block_on, spawn, spawn_named, thread, yield_now, Granularity, JoinHandle, STACK_SIZE_DEFAULT,
+    block_on, spawn, spawn_named, thread, yield_now, Granularity, JoinHandle, Shutdown,
+    STACK_SIZE_DEFAULT,
 };
 pub use racecheck_trace::{Location, Schedule, ScheduleError, TaskId, Trace};
 
