@@ -29,8 +29,9 @@ pub(crate) enum TaskBody {
     /// An async task: polled directly at await granularity, on its own
     /// stack at step granularity.
     Async(TaskFuture),
-    /// A thread: always on its own stack.
-    Thread(Box<dyn FnOnce()>),
+    /// A thread: always on its own stack, of at least the size given
+    /// (0: the exploration's).
+    Thread(Box<dyn FnOnce()>, usize),
     /// A future that already runs on its own stack (`thread::main`).
     Stackful(TaskFuture),
 }
@@ -294,7 +295,9 @@ impl Execution {
         let future: TaskFuture = match body {
             TaskBody::Async(future) if self.granularity == Granularity::Await => future,
             TaskBody::Async(future) => Box::pin(StackfulTask::from_future(future)),
-            TaskBody::Thread(body) => Box::pin(StackfulTask::new(body)),
+            TaskBody::Thread(body, stack_bytes) => {
+                Box::pin(StackfulTask::with_stack_at_least(body, stack_bytes))
+            }
             TaskBody::Stackful(future) => future,
         };
         self.spawned.push(future);

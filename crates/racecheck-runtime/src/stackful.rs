@@ -19,8 +19,9 @@
 //! executions.
 //!
 //! **Stack overflow.** Every task gets a stack of `Limits::stack_size`
-//! bytes ([`STACK_SIZE_DEFAULT`] unless raised with `Builder::stack_size`),
-//! ending in a guard page. On Linux (x86_64 and aarch64), a task that
+//! bytes ([`STACK_SIZE_DEFAULT`] unless raised with `Builder::stack_size`;
+//! a thread spawned with `thread::Builder::stack_size` gets at least what
+//! it asks), ending in a guard page. Stacks are pooled by size. On Linux (x86_64 and aarch64), a task that
 //! overflows it fails its execution with a panic, "racecheck: stack
 //! overflow in a task (stack size N bytes; raise it with
 //! Builder::stack_size)", reported like any other panic of the task; the
@@ -74,18 +75,27 @@ thread_local! {
     /// The frame of the coroutine running on this thread; null when the
     /// thread is on its own stack.
     static CURRENT: Cell<*const Frame> = const { Cell::new(ptr::null()) };
-    /// Stacks of finished tasks, for the next ones.
-    static STACKS: RefCell<Vec<DefaultStack>> = const { RefCell::new(Vec::new()) };
+    /// Stacks of finished tasks with their sizes, for the next ones.
+    static STACKS: RefCell<Vec<(usize, DefaultStack)>> = const { RefCell::new(Vec::new()) };
     /// The size of stacks created from now on.
     static STACK_SIZE: Cell<usize> = const { Cell::new(STACK_SIZE_DEFAULT) };
 }
 
 /// Sets the size of the stacks this thread creates from now on, and drops
-/// pooled stacks of another size.
+/// the pooled stacks if it changed.
 pub(crate) fn set_stack_size(bytes: usize) {
     if STACK_SIZE.replace(bytes) != bytes {
         STACKS.with_borrow_mut(Vec::clear);
     }
+}
+
+/// A stack of `bytes` bytes: a pooled one if there is one.
+fn take_stack(bytes: usize) -> DefaultStack {
+    let pooled = STACKS.with_borrow_mut(|stacks| {
+        let index = stacks.iter().rposition(|&(size, _)| size == bytes)?;
+        Some(stacks.swap_remove(index).1)
+    });
+    pooled.unwrap_or_else(|| new_stack(bytes))
 }
 
 /// A task whose body runs on its own stack.
@@ -94,18 +104,26 @@ pub(crate) struct StackfulTask {
     coroutine: Option<TaskCoroutine>,
     /// What the overflow handler needs while the coroutine runs.
     trap: Option<Trap>,
-    /// The size of the coroutine's stack, for the overflow message.
+    /// The size of the coroutine's stack; before it starts, the least size
+    /// asked for it.
     stack_bytes: usize,
 }
 
 impl StackfulTask {
-    /// A task that will run `body` on a stack from the pool.
+    /// A task that will run `body` on a stack of the exploration's size.
     pub(crate) fn new(body: Box<dyn FnOnce()>) -> StackfulTask {
+        StackfulTask::with_stack_at_least(body, 0)
+    }
+
+    /// A task that will run `body` on a stack of at least `bytes` bytes
+    /// (and at least the exploration's size), as
+    /// `thread::Builder::stack_size` asks.
+    pub(crate) fn with_stack_at_least(body: Box<dyn FnOnce()>, bytes: usize) -> StackfulTask {
         StackfulTask {
             body: Some(body),
             coroutine: None,
             trap: None,
-            stack_bytes: 0,
+            stack_bytes: bytes,
         }
     }
 
@@ -117,12 +135,8 @@ impl StackfulTask {
 
     fn start(&mut self, body: Box<dyn FnOnce()>, waker: Waker) {
         overflow::prepare_thread();
-        // Pooled stacks have the current size: `set_stack_size` drops the
-        // others.
-        self.stack_bytes = STACK_SIZE.get();
-        let stack = STACKS
-            .with_borrow_mut(Vec::pop)
-            .unwrap_or_else(|| new_stack(self.stack_bytes));
+        self.stack_bytes = self.stack_bytes.max(STACK_SIZE.get());
+        let stack = take_stack(self.stack_bytes);
         let stack_limit = Trap::stack_limit(&stack);
         let coroutine = Coroutine::with_stack(stack, move |yielder: &Yielder<(), ()>, ()| {
             let frame = Frame {
@@ -142,7 +156,8 @@ impl StackfulTask {
             // Unwinds a suspended body, running its destructors; the
             // execution is over by then, so they record nothing.
             coroutine.force_unwind();
-            STACKS.with_borrow_mut(|stacks| stacks.push(coroutine.into_stack()));
+            let stack = coroutine.into_stack();
+            STACKS.with_borrow_mut(|stacks| stacks.push((self.stack_bytes, stack)));
         }
     }
 }
@@ -407,7 +422,9 @@ mod tests {
     ))]
     #[test]
     fn a_stack_overflow_is_a_panic_of_the_task_and_the_thread_runs_on() {
-        STACKS.with_borrow_mut(|stacks| stacks.push(new_stack(STACK_SIZE_DEFAULT)));
+        STACKS.with_borrow_mut(|stacks| {
+            stacks.push((STACK_SIZE_DEFAULT, new_stack(STACK_SIZE_DEFAULT)));
+        });
         let pooled = STACKS.with_borrow(Vec::len);
         let mut task = StackfulTask::new(Box::new(|| {
             recurse(std::hint::black_box(u64::MAX));
