@@ -1,14 +1,18 @@
 //! Choices the modelled APIs leave open are scheduling choices racecheck
 //! explores: which waiter std's `Condvar::notify_one` wakes, and (when
-//! asked) where tokio's runtime shuts down after the root returns.
+//! asked) where tokio's runtime shuts down after the root returns and
+//! whether a future is polled spuriously.
 
-use racecheck::sync::{blocking, Condition, Mutex};
-use racecheck::{thread, Builder, FailureKind, Finding, Shutdown, Strategy};
+use racecheck::sync::atomic::{AtomicBool, Ordering};
+use racecheck::sync::{blocking, Condition, Mutex, Semaphore};
+use racecheck::{thread, Builder, FailureKind, Finding, Granularity, Shutdown, Strategy};
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
 use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 
 fn exhaustive() -> Builder {
     Builder::new()
@@ -315,8 +319,8 @@ fn a_lock_held_by_a_task_dropped_at_shutdown_is_released_not_leaked() {
             *guard += 1;
         });
     });
+    assert!(report.failure.is_none(), "{}", report.failure.unwrap());
     assert!(report.complete, "{}", report.summary());
-    assert!(report.failure.is_none(), "{:?}", report.failure);
 }
 
 /// T tasks, each K times: lock, increment, unlock; the root joins them.
@@ -380,4 +384,135 @@ fn an_explored_shutdown_reaches_every_subset_of_independent_detached_steps() {
     assert!(report.complete && report.failure.is_none());
     let every = BTreeSet::from([[false, false], [true, false], [false, true], [true, true]]);
     assert_eq!(*outcomes.borrow(), every);
+}
+
+// Spurious wake-ups: a future polled again before anything woke it.
+
+/// Set once, by a task that then wakes the waiter.
+#[derive(Default)]
+struct Signal {
+    set: bool,
+    waker: Option<Waker>,
+}
+
+/// Waits for the signal, but trusts that being polled again means the
+/// signal came: the bug spurious wake-ups reveal.
+struct Trusting {
+    signal: Arc<std::sync::Mutex<Signal>>,
+    waiting: bool,
+}
+
+impl Future for Trusting {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let signal = self.signal.clone();
+        let mut signal = signal.lock().unwrap();
+        if signal.set || self.waiting {
+            return Poll::Ready(());
+        }
+        signal.waker = Some(cx.waker().clone());
+        self.waiting = true;
+        Poll::Pending
+    }
+}
+
+/// A task awaits the signal and checks the flag set before it; the root
+/// sets the flag, then the signal. With `thread`, the waiter is a thread
+/// that waits in `block_on`.
+async fn trusting_waiter(thread: bool) {
+    let signal = Arc::new(std::sync::Mutex::new(Signal::default()));
+    let done = Arc::new(AtomicBool::new(false));
+    let wait = {
+        let (signal, done) = (signal.clone(), done.clone());
+        move || {
+            let waiting = Trusting {
+                signal,
+                waiting: false,
+            };
+            (waiting, move || {
+                assert!(done.load(Ordering::SeqCst), "woken too early")
+            })
+        }
+    };
+    let waiter = if thread {
+        let (waiting, check) = wait();
+        thread::spawn(move || {
+            racecheck::block_on(waiting);
+            check();
+        })
+        .into_future()
+    } else {
+        let (waiting, check) = wait();
+        racecheck::spawn(async move {
+            waiting.await;
+            check();
+        })
+    };
+    racecheck::yield_now().await;
+    done.store(true, Ordering::SeqCst);
+    let waker = {
+        let mut signal = signal.lock().unwrap();
+        signal.set = true;
+        signal.waker.take()
+    };
+    if let Some(waker) = waker {
+        waker.wake();
+    }
+    waiter.await;
+}
+
+#[test]
+fn spurious_wake_ups_are_a_choice_the_search_explores_when_asked() {
+    for thread in [false, true] {
+        let genuine = exhaustive().run(move || trusting_waiter(thread));
+        assert!(genuine.complete && genuine.failure.is_none(), "{thread}");
+        let report = exhaustive()
+            .spurious_wakeups(true)
+            .run(move || trusting_waiter(thread));
+        let failure = report.failure.expect("a spurious poll before the signal");
+        let FailureKind::Panic { message, .. } = &failure.kind else {
+            panic!("expected a panic, got {failure}");
+        };
+        assert_eq!(message, "woken too early");
+        let replayed = Builder::new()
+            .strategy(Strategy::Replay(failure.schedule.clone()))
+            .spurious_wakeups(true)
+            .run(move || trusting_waiter(thread));
+        assert_eq!(replayed.failure.map(|again| again.kind), Some(failure.kind));
+        let random = Builder::new()
+            .spurious_wakeups(true)
+            .run(move || trusting_waiter(thread));
+        assert!(random.failure.is_some(), "random search, thread: {thread}");
+    }
+}
+
+#[test]
+fn racecheck_primitives_tolerate_spurious_wake_ups() {
+    let report = exhaustive()
+        .spurious_wakeups(true)
+        .granularity(Granularity::Step)
+        .run(|| {
+            thread::main(|| {
+                let lock = Arc::new(blocking::Mutex::new(0));
+                let permits = Arc::new(Semaphore::new(0));
+                let others: Vec<_> = (0..2)
+                    .map(|_| {
+                        let (lock, permits) = (lock.clone(), permits.clone());
+                        thread::spawn(move || {
+                            *lock.lock().unwrap() += 1;
+                            drop(racecheck::block_on(permits.acquire()));
+                        })
+                    })
+                    .collect();
+                *lock.lock().unwrap() += 1;
+                permits.add_permits(2);
+                for other in others {
+                    other.join().unwrap();
+                }
+                assert_eq!(*lock.lock().unwrap(), 3);
+            })
+        });
+    assert!(report.failure.is_none(), "{}", report.failure.unwrap());
+    assert!(report.complete, "{}", report.summary());
 }

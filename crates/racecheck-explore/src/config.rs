@@ -44,6 +44,10 @@ pub struct Config {
     /// their end (the default), or the runtime may shut down at any
     /// scheduling point after it, dropping them, as tokio's does.
     pub shutdown: Shutdown,
+    /// Whether a task that returned `Pending` may be polled once more
+    /// before anything wakes it (a spurious wake-up), as a choice of the
+    /// strategy after every block.
+    pub spurious_wakeups: bool,
 }
 
 /// One of `count` disjoint parts of an exploration's iterations, for
@@ -118,6 +122,7 @@ impl Config {
             granularity: self.granularity,
             stack_size: self.stack_size,
             shutdown: self.shutdown,
+            spurious_wakeups: self.spurious_wakeups,
         }
     }
 
@@ -141,6 +146,7 @@ impl Default for Config {
             granularity: Granularity::Await,
             stack_size: racecheck_runtime::STACK_SIZE_DEFAULT,
             shutdown: Shutdown::AfterLastTask,
+            spurious_wakeups: false,
         }
     }
 }

@@ -8,7 +8,7 @@
 //! runnable from inside a poll.
 
 use crate::stackful::{self, StackfulTask};
-use crate::{Granularity, Shutdown};
+use crate::{Granularity, Limits, Shutdown};
 use racecheck_trace::{Event, Location, Op, Schedule, TaskId, TaskInfo, Trace, WaitTarget};
 use std::any::Any;
 use std::borrow::Cow;
@@ -155,6 +155,9 @@ pub(crate) struct TaskSlot {
     /// Where the task's events are attributed instead of the Rust caller
     /// (see `rt::attribute_events_to`).
     pub(crate) source: Option<Location>,
+    /// Runnable only to be polled once more, spuriously: nothing woke it
+    /// since it last returned `Pending` (see `Limits::spurious_wakeups`).
+    pub(crate) spurious: bool,
 }
 
 /// Everything one execution owns. Reused across executions: `begin` clears
@@ -175,6 +178,9 @@ pub(crate) struct Execution {
     /// The root finished and others can still run: the root's id stays in
     /// `runnable`, standing for "shut the runtime down now".
     pub(crate) shutdown_offered: bool,
+    /// A task that returns `Pending` may be polled once more before
+    /// anything wakes it.
+    pub(crate) spurious_wakeups: bool,
     /// Bodies of tasks spawned during the teardown, for it to drop.
     pub(crate) abandoned: Vec<TaskBody>,
     pub(crate) tasks: Vec<TaskSlot>,
@@ -210,6 +216,7 @@ impl Execution {
             tearing_down: false,
             shutdown: Shutdown::AfterLastTask,
             shutdown_offered: false,
+            spurious_wakeups: false,
             abandoned: Vec::new(),
             tasks: Vec::new(),
             runnable: Vec::new(),
@@ -228,7 +235,7 @@ impl Execution {
     }
 
     /// Starts a fresh execution on the reused state.
-    pub(crate) fn begin(&mut self, granularity: Granularity, shutdown: Shutdown) {
+    pub(crate) fn begin(&mut self, limits: &Limits) {
         assert!(
             !self.active,
             "racecheck: an execution is already running on this thread \
@@ -246,11 +253,12 @@ impl Execution {
         self.trace.clear();
         self.schedule.clear();
         self.spawned.clear();
-        self.granularity = granularity;
-        self.shutdown = shutdown;
+        self.granularity = limits.granularity;
+        self.shutdown = limits.shutdown;
         self.shutdown_offered = false;
+        self.spurious_wakeups = limits.spurious_wakeups;
         self.source = None;
-        STEP_GRANULARITY.set(granularity == Granularity::Step);
+        STEP_GRANULARITY.set(limits.granularity == Granularity::Step);
     }
 
     /// Ends the execution: no more events, no more wakes, and the teardown
@@ -308,6 +316,7 @@ impl Execution {
             output: None,
             joiner: None,
             source: None,
+            spurious: false,
         });
         self.trace.tasks.push(TaskInfo {
             name,
@@ -386,7 +395,9 @@ impl Execution {
                 }
             }
             TaskState::Running => slot.woken = true,
-            TaskState::Runnable | TaskState::Finished | TaskState::Dropped => {}
+            // Woken for real: its next poll is no longer spurious.
+            TaskState::Runnable => slot.spurious = false,
+            TaskState::Finished | TaskState::Dropped => {}
         }
     }
 

@@ -107,7 +107,7 @@ impl Executor {
         let limits = self.limits;
         crate::stackful::set_stack_size(limits.stack_size);
         let execution_id = execution::with(|execution| {
-            execution.begin(limits.granularity, limits.shutdown);
+            execution.begin(&limits);
             execution.id
         });
         self.wakers.begin(execution_id);
@@ -314,6 +314,10 @@ pub struct Limits {
     pub stack_size: usize,
     /// What happens to the tasks left when the root returns.
     pub shutdown: Shutdown,
+    /// Whether a task that returned `Pending` may be polled once more
+    /// before anything wakes it: a spurious wake-up, one more choice for
+    /// the strategy after every block (off by default).
+    pub spurious_wakeups: bool,
 }
 
 impl Limits {
@@ -328,6 +332,7 @@ impl Default for Limits {
             granularity: Granularity::Await,
             stack_size: crate::STACK_SIZE_DEFAULT,
             shutdown: Shutdown::AfterLastTask,
+            spurious_wakeups: false,
         }
     }
 }
@@ -447,6 +452,7 @@ fn after_poll(execution: &mut Execution, task: TaskId, finished: bool, yielded: 
     let slot = &mut execution.tasks[task.index()];
     if !finished && (slot.woken || yielded) {
         slot.state = TaskState::Runnable;
+        slot.spurious = false;
         return;
     }
     leave_runnable(execution, task, finished);
@@ -462,11 +468,22 @@ fn leave_runnable(execution: &mut Execution, task: TaskId, finished: bool) {
         slot.state = TaskState::Finished;
         execution.record(Op::Finish, location);
     } else {
-        slot.state = TaskState::Blocked;
+        let spurious_next = execution.spurious_wakeups && !slot.spurious;
+        // After a genuine poll, the task may be polled once more before it
+        // is woken; after that spurious one, it blocks for real.
+        slot.spurious = spurious_next;
+        slot.state = if spurious_next {
+            TaskState::Runnable
+        } else {
+            TaskState::Blocked
+        };
         if slot.block_reason == BlockReason::Unknown {
             let on = WaitTarget::Untracked;
             slot.block_reason = BlockReason::Wait(on);
             execution.record(Op::Block { on }, location);
+        }
+        if spurious_next {
+            return;
         }
     }
     let others = execution.runnable.len() > 1;
