@@ -466,7 +466,11 @@ async fn trusting_waiter(thread: bool) {
 fn spurious_wake_ups_are_a_choice_the_search_explores_when_asked() {
     for thread in [false, true] {
         let genuine = exhaustive().run(move || trusting_waiter(thread));
-        assert!(genuine.complete && genuine.failure.is_none(), "{thread}");
+        assert!(
+            genuine.complete && genuine.failure.is_none(),
+            "{thread} {}",
+            genuine.summary()
+        );
         let report = exhaustive()
             .spurious_wakeups(true)
             .run(move || trusting_waiter(thread));

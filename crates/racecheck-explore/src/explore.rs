@@ -37,7 +37,8 @@ where
         }
         Strategy::Exhaustive => {
             let mut scheduler = ExhaustiveScheduler::new();
-            explore_with(config, &mut scheduler, body)
+            let report = explore_with(config, &mut scheduler, &body);
+            crate::probe::check_complete(config, report, &body)
         }
         Strategy::Bounded { preemptions } => {
             let mut scheduler =
@@ -238,6 +239,11 @@ impl<'a> Explorer<'a> {
             return None;
         }
         self.run(0, scheduler, body).failure
+    }
+
+    /// The trace and schedule of the last execution run.
+    pub(crate) fn last_execution(&self) -> (&Trace, &Schedule) {
+        (self.executor.last_trace(), self.executor.last_schedule())
     }
 
     /// The last execution run, as a failure of kind `kind`.
