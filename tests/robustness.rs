@@ -256,3 +256,78 @@ fn a_panic_out_of_an_exploration_keeps_its_message_and_leaves_the_thread_ready()
     assert!(next.failure.is_none());
     assert_eq!(next.executions, 5);
 }
+
+/// Locks its lock when dropped, blocking until it is free, and then counts
+/// the drop.
+struct LocksOnDrop(Arc<blocking::Mutex<u32>>, Arc<AtomicU64>);
+
+impl Drop for LocksOnDrop {
+    fn drop(&mut self) {
+        *self.0.lock().unwrap() += 1;
+        self.1.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// A thread that never finishes, holding `value` until it is torn down.
+fn thread_parked_forever<T: Send + 'static>(value: T) {
+    thread::spawn(move || {
+        let _value = value;
+        racecheck::block_on(std::future::pending::<()>());
+    });
+}
+
+#[test]
+fn a_destructor_that_blocks_at_teardown_waits_for_the_other_tasks_to_end() {
+    let dropped = Arc::new(AtomicU64::new(0));
+    let report = Builder::new().iterations(20).hangs(Check::Off).run(|| {
+        let dropped = dropped.clone();
+        thread::main(move || {
+            let lock = Arc::new(blocking::Mutex::new(0));
+            // Torn down first, its destructor waits for the lock the
+            // next thread holds until it is torn down too.
+            thread_parked_forever(LocksOnDrop(lock.clone(), dropped));
+            let holder = lock.clone();
+            thread::spawn(move || {
+                let _guard = holder.lock().unwrap();
+                racecheck::block_on(std::future::pending::<()>());
+            });
+            thread::yield_now();
+        })
+    });
+    assert!(report.failure.is_none(), "{:?}", report.failure);
+    assert_eq!(report.executions, 20);
+    assert_eq!(
+        dropped.load(Ordering::SeqCst),
+        20,
+        "every destructor got the lock"
+    );
+}
+
+#[test]
+fn destructors_that_deadlock_at_teardown_are_left_not_aborted() {
+    let report = Builder::new()
+        .iterations(20)
+        .hangs(Check::Off)
+        .deadlocks(Check::Off)
+        .run(|| {
+            thread::main(|| {
+                let locks = [0, 1].map(|_| Arc::new(blocking::Mutex::new(0)));
+                for me in 0..2 {
+                    let (mine, theirs) = (locks[me].clone(), locks[1 - me].clone());
+                    thread::spawn(move || {
+                        let _guard = mine.lock().unwrap();
+                        // Dropped before the guard: it waits for the other
+                        // thread's lock, held by a destructor that waits too.
+                        let _locker = LocksOnDrop(theirs, Arc::default());
+                        racecheck::block_on(std::future::pending::<()>());
+                    });
+                }
+                thread::yield_now();
+            })
+        });
+    assert!(report.failure.is_none(), "{:?}", report.failure);
+    let next = Builder::new().iterations(5).run(|| async {
+        racecheck::spawn(async {}).await;
+    });
+    assert_eq!(next.executions, 5);
+}

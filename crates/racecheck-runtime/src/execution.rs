@@ -158,6 +158,9 @@ pub(crate) struct TaskSlot {
     /// Runnable only to be polled once more, spuriously: nothing woke it
     /// since it last returned `Pending` (see `Limits::spurious_wakeups`).
     pub(crate) spurious: bool,
+    /// The task runs on its own stack (a thread, or any task at step
+    /// granularity): ending it early unwinds that stack.
+    pub(crate) stackful: bool,
 }
 
 /// Everything one execution owns. Reused across executions: `begin` clears
@@ -300,6 +303,7 @@ impl Execution {
     ) -> TaskId {
         debug_assert!(self.active && self.tasks.len() < TASKS_MAX);
         let task = TaskId(self.tasks.len() as u32);
+        let stackful = !matches!(body, TaskBody::Async(_)) || self.granularity == Granularity::Step;
         let future: TaskFuture = match body {
             TaskBody::Async(future) if self.granularity == Granularity::Await => future,
             TaskBody::Async(future) => Box::pin(StackfulTask::from_future(future)),
@@ -317,6 +321,7 @@ impl Execution {
             joiner: None,
             source: None,
             spurious: false,
+            stackful,
         });
         self.trace.tasks.push(TaskInfo {
             name,

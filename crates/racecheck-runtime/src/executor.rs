@@ -8,7 +8,7 @@ use crate::panic;
 use crate::thread::MainThread;
 use crate::{Granularity, RuntimeFailure, Scheduler, Shutdown};
 use racecheck_trace::{ExecutionEnd, Location, Op, Schedule, TaskId, Trace, WaitTarget};
-use std::any::TypeId;
+use std::any::{Any, TypeId};
 use std::borrow::Cow;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -263,8 +263,11 @@ struct Running<'a> {
 impl Drop for Running<'_> {
     fn drop(&mut self) {
         let never_taken = execution::with(Execution::end);
-        for future in self.futures.drain(..).flatten().chain(never_taken) {
-            drop_quietly(future);
+        never_taken.into_iter().for_each(drop_quietly);
+        let left = self.futures.drain(..).enumerate();
+        let left = left.filter_map(|(index, future)| Some((index, future?)));
+        if let Some((_, payload)) = end_tasks(left.collect(), |_| {}) {
+            drop_quietly(payload);
         }
         let mut index = 0;
         while let Some((task, output)) = execution::with(|execution| execution.take_output(index)) {
@@ -289,6 +292,76 @@ impl Drop for Running<'_> {
         }
         execution::with(|execution| execution.tearing_down = false);
     }
+}
+
+/// Rounds of unwinding stackful tasks before those left are taken as blocked
+/// for good (a destructor that yields forever).
+const END_ROUNDS_MAX: usize = 10_000;
+
+/// Ends the tasks an execution leaves unfinished, given as `(index,
+/// future)`, at the runtime's shutdown or the teardown. Plain futures are
+/// dropped first (which may release what a thread's destructors wait for),
+/// then stackful tasks are unwound in rounds (see `stackful::cancelling`):
+/// one whose destructor blocks waits for the next round, after the others
+/// ended. Those still blocked after a round in which none ended or passed a
+/// scheduling point are blocked for good, and are leaked as they are:
+/// unwinding them further would make their destructors panic while
+/// unwinding, which aborts the process. `enter` runs
+/// before each task's destructors. Returns the first panic of a
+/// destructor, with its task's index.
+fn end_tasks(
+    tasks: Vec<(usize, TaskFuture)>,
+    mut enter: impl FnMut(usize),
+) -> Option<(usize, Box<dyn Any + Send>)> {
+    let mut first_panic = None;
+    let mut note = |index: usize, payload: Box<dyn Any + Send>| match first_panic {
+        None => first_panic = Some((index, payload)),
+        Some(_) => drop_quietly(payload),
+    };
+    let (mut pending, plain): (Vec<_>, Vec<_>) = execution::with(|execution| {
+        (tasks.into_iter()).partition(|(index, _)| execution.tasks[*index].stackful)
+    });
+    for (index, future) in plain {
+        enter(index);
+        if let Err(payload) = std::panic::catch_unwind(AssertUnwindSafe(move || drop(future))) {
+            note(index, payload);
+        }
+    }
+    crate::stackful::cancelling(true);
+    let mut rounds = 0;
+    while !pending.is_empty() {
+        rounds += 1;
+        let before = pending.len();
+        let mut blocked = Vec::new();
+        // A task that passed a scheduling point is not blocked.
+        let mut moved = false;
+        for (index, mut future) in pending {
+            enter(index);
+            let mut context = Context::from_waker(Waker::noop());
+            let ended = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                future.as_mut().poll(&mut context).is_ready()
+            }));
+            moved |= execution::take_yielded();
+            match ended {
+                Ok(false) => blocked.push((index, future)),
+                Ok(true) => drop_quietly(future),
+                Err(payload) if crate::stackful::is_cancellation(payload.as_ref()) => {
+                    drop_quietly(future);
+                }
+                Err(payload) => {
+                    note(index, payload);
+                    drop_quietly(future);
+                }
+            }
+        }
+        if (blocked.len() == before && !moved) || rounds == END_ROUNDS_MAX {
+            blocked.into_iter().for_each(std::mem::forget);
+            break;
+        }
+        pending = blocked;
+    }
+    crate::stackful::cancelling(false);
+    first_panic
 }
 
 /// Drops a value of the program's. A panicking destructor must not take the
@@ -514,24 +587,21 @@ fn shut_down<S: Scheduler + ?Sized>(
         execution.tearing_down = true;
         execution.step_first_event = execution.trace.events.len();
     });
-    let mut failure = None;
-    for (index, future) in futures.iter_mut().enumerate().skip(1) {
-        let Some(future) = future.take() else {
-            continue;
-        };
-        let task = TaskId(index as u32);
+    let left = futures.iter_mut().enumerate().skip(1);
+    let left = left.filter_map(|(index, future)| Some((index, future.take()?)));
+    let panicked = end_tasks(left.collect(), |index| {
         execution::with(|execution| {
-            execution.current = Some(task);
+            execution.current = Some(TaskId(index as u32));
             execution.source = execution.tasks[index].source;
             execution.tasks[index].state = TaskState::Dropped;
         });
-        let dropped = std::panic::catch_unwind(AssertUnwindSafe(move || drop(future)));
-        if let (Err(payload), None) = (dropped, &failure) {
-            let name = execution::with(|execution| execution.trace.task_label(task));
-            let name = format!("{name}, dropped when the runtime shut down");
-            failure = Some(RuntimeFailure::from_panic(task, &name, payload));
-        }
-    }
+    });
+    let failure = panicked.map(|(index, payload)| {
+        let task = TaskId(index as u32);
+        let name = execution::with(|execution| execution.trace.task_label(task));
+        let name = format!("{name}, dropped when the runtime shut down");
+        RuntimeFailure::from_panic(task, &name, payload)
+    });
     execution::with(|execution| {
         let events = &execution.trace.events[execution.step_first_event..];
         scheduler.observe_step(TaskId::ROOT, events);

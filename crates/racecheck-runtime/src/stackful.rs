@@ -62,12 +62,30 @@ use std::task::{Context, Poll, Waker};
 /// ```
 pub const STACK_SIZE_DEFAULT: usize = 256 * 1024;
 
-type TaskCoroutine = Coroutine<(), (), Exit, DefaultStack>;
+type TaskCoroutine = Coroutine<Resume, (), Exit, DefaultStack>;
+
+/// How a suspended body goes on when it is resumed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Resume {
+    /// From where it was suspended.
+    Run,
+    /// By unwinding from there, as a panic would: the teardown ends it.
+    Cancel,
+}
+
+/// The payload of the unwinding that cancels a body.
+struct Cancelled;
+
+/// Whether a panic payload is the unwinding of a cancelled body, not a
+/// panic of the program.
+pub(crate) fn is_cancellation(payload: &(dyn std::any::Any + Send)) -> bool {
+    payload.is::<Cancelled>()
+}
 
 /// What the body of a running coroutine keeps on its own stack for the code
 /// it calls: the way back to the executor, and the task's waker.
 struct Frame {
-    yielder: *const Yielder<(), ()>,
+    yielder: *const Yielder<Resume, ()>,
     waker: Waker,
 }
 
@@ -79,6 +97,19 @@ thread_local! {
     static STACKS: RefCell<Vec<(usize, DefaultStack)>> = const { RefCell::new(Vec::new()) };
     /// The size of stacks created from now on.
     static STACK_SIZE: Cell<usize> = const { Cell::new(STACK_SIZE_DEFAULT) };
+    /// Set while the executor ends the stackful tasks an execution left
+    /// (see [`cancelling`]).
+    static CANCELLING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// While `on`, polling a stackful task ends it instead of running it: the
+/// first poll unwinds its body from where it is suspended, running its
+/// destructors; `Ready` once it is done. A destructor that blocks (on a lock
+/// another task still holds) suspends the body again, and the poll returns
+/// `Pending`: polled again after the other tasks ended, it goes on. A task
+/// never started is done at once.
+pub(crate) fn cancelling(on: bool) {
+    CANCELLING.set(on);
 }
 
 /// Sets the size of the stacks this thread creates from now on, and drops
@@ -107,6 +138,8 @@ pub(crate) struct StackfulTask {
     /// The size of the coroutine's stack; before it starts, the least size
     /// asked for it.
     stack_bytes: usize,
+    /// The body was told to unwind (see [`cancelling`]).
+    cancelled: bool,
 }
 
 impl StackfulTask {
@@ -124,6 +157,7 @@ impl StackfulTask {
             coroutine: None,
             trap: None,
             stack_bytes: bytes,
+            cancelled: false,
         }
     }
 
@@ -138,7 +172,7 @@ impl StackfulTask {
         self.stack_bytes = self.stack_bytes.max(STACK_SIZE.get());
         let stack = take_stack(self.stack_bytes);
         let stack_limit = Trap::stack_limit(&stack);
-        let coroutine = Coroutine::with_stack(stack, move |yielder: &Yielder<(), ()>, ()| {
+        let coroutine = Coroutine::with_stack(stack, move |yielder: &Yielder<Resume, ()>, _| {
             let frame = Frame {
                 yielder: yielder as *const _,
                 waker,
@@ -212,17 +246,26 @@ impl Future for StackfulTask {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
+        let cancel = CANCELLING.get();
         if this.coroutine.is_none() {
+            if cancel {
+                return Poll::Ready(());
+            }
             let body = this
                 .body
                 .take()
                 .expect("racecheck internal error: a stackful task polled after completion");
             this.start(body, cx.waker().clone());
         }
+        let resume = if cancel && !std::mem::replace(&mut this.cancelled, true) {
+            Resume::Cancel
+        } else {
+            Resume::Run
+        };
         let coroutine = this.coroutine.as_mut().expect("started above");
         let result = {
             let _resumer = Resumer::enter(this.trap);
-            coroutine.resume(())
+            coroutine.resume(resume)
         };
         match result {
             CoroutineResult::Yield(()) => Poll::Pending,
@@ -288,8 +331,13 @@ pub(crate) fn suspend() -> bool {
     // that coroutine, inside its body, so `frame` and the yielder it points
     // to (the body's argument, on the same stack) are alive.
     let yielder = unsafe { &*(*frame).yielder };
-    yielder.suspend(());
+    let resume = yielder.suspend(());
     CURRENT.set(frame);
+    if resume == Resume::Cancel {
+        // Unwinds the body from here, running its destructors; the poll
+        // that cancelled it sees the payload.
+        std::panic::resume_unwind(Box::new(Cancelled));
+    }
     true
 }
 
