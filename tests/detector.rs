@@ -2,7 +2,7 @@
 //! `detector_corpus.rs`): deadlocks actual and potential, hangs, leaks, and
 //! the JSON and Graphviz forms of a finding.
 
-use racecheck::sync::{Event, Mutex, Notify, ReentrantMutex, Semaphore, Shared};
+use racecheck::sync::{Event, Mutex, Notify, ReentrantMutex, RwLock, Semaphore, Shared};
 use racecheck::time::sleep;
 use racecheck::{Builder, Check, FailureKind, Finding, Report};
 use std::sync::Arc;
@@ -152,6 +152,109 @@ fn a_common_guard_lock_makes_opposite_orders_safe() {
     assert!(report.warnings.is_empty(), "{:?}", report.warnings);
 }
 
+/// Two tasks take `a` and `b` in opposite orders while both hold `outer`:
+/// exclusively (a guard: they cannot both be inside) or in read mode (no
+/// guard: two readers hold it together, and the opposite orders deadlock).
+async fn opposite_orders_inside(outer_shared: bool) {
+    let outer = Arc::new(RwLock::named("outer", ()));
+    let (a, b) = (
+        Arc::new(Mutex::named("a", ())),
+        Arc::new(Mutex::named("b", ())),
+    );
+    let tasks: Vec<_> = [false, true]
+        .into_iter()
+        .map(|backward| {
+            let (outer, a, b) = (outer.clone(), a.clone(), b.clone());
+            racecheck::spawn(async move {
+                let (first, second) = if backward { (b, a) } else { (a, b) };
+                if outer_shared {
+                    let _outer = outer.read().await;
+                    let _first = first.lock().await;
+                    let _second = second.lock().await;
+                } else {
+                    let _outer = outer.write().await;
+                    let _first = first.lock().await;
+                    let _second = second.lock().await;
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await;
+    }
+}
+
+#[test]
+fn a_lock_both_tasks_hold_in_read_mode_is_no_guard() {
+    for seed in 0..20 {
+        let report = Builder::new()
+            .seed(seed)
+            .iterations(1)
+            .run(|| opposite_orders_inside(true));
+        let potential = potential_deadlocks(&report);
+        assert_eq!(potential.len(), 1, "seed {seed}: {:?}", report.warnings);
+    }
+    // And the deadlock it predicts happens.
+    let report = Builder::new()
+        .iterations(1000)
+        .run(|| opposite_orders_inside(true));
+    assert!(deadlock_of(&report).is_some(), "{:?}", report.failure);
+}
+
+#[test]
+fn a_lock_both_tasks_hold_in_write_mode_is_a_guard() {
+    let report = Builder::new()
+        .iterations(300)
+        .run(|| opposite_orders_inside(false));
+    assert!(report.failure.is_none(), "{:?}", report.failure);
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+}
+
+/// Five tasks take `a` then `b` and five take `b` then `a`, all under
+/// `guard`, one after the other; then one more task takes `b` then `a`,
+/// under the guard too (`last_guarded`) or without it.
+async fn many_guarded_then_one(last_guarded: bool) {
+    let guard = Arc::new(Mutex::named("guard", ()));
+    let (a, b) = (
+        Arc::new(Mutex::named("a", ())),
+        Arc::new(Mutex::named("b", ())),
+    );
+    let take = |first: Arc<Mutex<()>>, second: Arc<Mutex<()>>, guarded: bool| {
+        let guard = guard.clone();
+        racecheck::spawn(async move {
+            let _guard = if guarded {
+                Some(guard.lock().await)
+            } else {
+                None
+            };
+            let _first = first.lock().await;
+            let _second = second.lock().await;
+        })
+    };
+    for _ in 0..5 {
+        take(a.clone(), b.clone(), true).await;
+        take(b.clone(), a.clone(), true).await;
+    }
+    take(b.clone(), a.clone(), last_guarded).await;
+}
+
+#[test]
+fn many_guarded_samples_do_not_hide_the_unguarded_one() {
+    let report = Builder::new()
+        .iterations(1)
+        .run(|| many_guarded_then_one(false));
+    assert_eq!(
+        potential_deadlocks(&report).len(),
+        1,
+        "{:?}",
+        report.warnings
+    );
+    let twin = Builder::new()
+        .iterations(20)
+        .run(|| many_guarded_then_one(true));
+    assert!(twin.warnings.is_empty(), "{:?}", twin.warnings);
+}
+
 #[test]
 fn reentering_a_reentrant_mutex_is_fine_but_a_mutex_deadlocks_on_one_task() {
     let report = Builder::new().iterations(100).run(|| async {
@@ -197,6 +300,44 @@ fn a_deadlock_that_others_outlive_is_a_partial_deadlock() {
     let deadlock = deadlock_of(&report).expect("a deadlocking interleaving");
     assert!(deadlock.partial);
     assert!(report.failure.unwrap().to_string().contains("partial"));
+}
+
+/// The root returns while `waiter` waits on `ready`; a detached `waker`
+/// would set it after sleeping (`sleeping_waker`), or has already finished
+/// without setting it.
+async fn root_returns_before_the_waker(sleeping_waker: bool) {
+    let ready = Arc::new(Notify::named("ready"));
+    let waiter = {
+        let ready = ready.clone();
+        racecheck::spawn_named("waiter", async move { ready.notified().await })
+    };
+    let waker = racecheck::spawn_named("waker", async move {
+        if sleeping_waker {
+            sleep(Duration::from_secs(1)).await;
+            ready.notify_one();
+        }
+    });
+    let _detached = (waiter, waker);
+    racecheck::yield_now().await;
+    racecheck::yield_now().await;
+}
+
+#[test]
+fn a_task_that_could_still_wake_the_waiter_is_no_hang() {
+    let report = Builder::new()
+        .iterations(300)
+        .run(|| root_returns_before_the_waker(true));
+    assert!(report.failure.is_none(), "{}", report.failure.unwrap());
+    // The twin: nobody is left to wake the waiter.
+    let report = Builder::new()
+        .iterations(300)
+        .run(|| root_returns_before_the_waker(false));
+    let failure = report.failure.expect("the waiter hangs");
+    assert!(
+        matches!(failure.kind, FailureKind::Finding(Finding::Hang(_))),
+        "{}",
+        failure.kind
+    );
 }
 
 #[test]

@@ -256,3 +256,78 @@ fn a_replayed_failure_is_identical_to_the_original() {
     assert!(message.contains(&schedule), "{message}");
     assert!(message.contains("strategy replay"), "{message}");
 }
+
+/// Every event of `failure` in `task`, with the file it names.
+fn event_files(failure: &racecheck::Failure, task: TaskId) -> Vec<(String, String)> {
+    failure
+        .trace
+        .events
+        .iter()
+        .filter(|event| event.task == task)
+        .map(|event| {
+            let operation = failure.trace.describe(&event.op);
+            (operation, event.location.file().to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn the_root_tasks_events_name_the_test_not_racecheck() {
+    let failure = Builder::new()
+        .run(|| async {
+            let worker = racecheck::spawn(async { racecheck::yield_now().await });
+            worker.await;
+            racecheck::yield_now().await;
+            panic!("at the end");
+        })
+        .failure
+        .expect("the panic");
+    let events = event_files(&failure, TaskId::ROOT);
+    assert!(events.len() >= 3, "{events:?}");
+    for (operation, file) in &events {
+        assert!(file.ends_with("tests/runtime.rs"), "{operation} at {file}");
+    }
+    // A root that finishes records its finish event at the test too: a
+    // leaked guard fails the execution after the root finished.
+    let leak = Builder::new()
+        .run(|| async {
+            let lock = Mutex::new(());
+            std::mem::forget(lock.lock().await);
+        })
+        .failure
+        .expect("the leaked lock");
+    let events = event_files(&leak, TaskId::ROOT);
+    assert!(
+        events.iter().any(|(operation, _)| operation == "finish"),
+        "{events:?}"
+    );
+    for (operation, file) in &events {
+        assert!(file.ends_with("tests/runtime.rs"), "{operation} at {file}");
+    }
+}
+
+#[test]
+fn a_blocking_lock_in_an_async_task_reports_the_callers_line() {
+    use racecheck::sync::blocking;
+    let line = line!() + 4;
+    let failure = Builder::new()
+        .run(|| async {
+            let lock = blocking::Mutex::new(0);
+            *lock.lock().unwrap() += 1;
+            panic!("after the lock");
+        })
+        .failure
+        .expect("the panic");
+    let lock = failure
+        .trace
+        .events
+        .iter()
+        .find(|event| failure.trace.describe(&event.op).starts_with("lock "))
+        .expect("the lock event");
+    assert!(
+        lock.location.file().ends_with("tests/runtime.rs"),
+        "{}",
+        lock.location
+    );
+    assert_eq!(lock.location.line(), line);
+}

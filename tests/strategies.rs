@@ -176,3 +176,48 @@ fn a_failure_with_many_preemptions_is_minimised_to_one() {
         "only {checked} seeds had 5 or more preemptions"
     );
 }
+
+/// Two tasks that each spin, yielding, until the other sets a flag it
+/// never sets: a livelock that hits the step limit with a switch at
+/// almost every step.
+async fn spinning_pair() {
+    let flags = Arc::new([Shared::named("left", false), Shared::named("right", false)]);
+    let spinners: Vec<_> = (0..2)
+        .map(|side| {
+            let flags = flags.clone();
+            racecheck::spawn(async move {
+                while !flags[1 - side].load().await {
+                    racecheck::yield_now().await;
+                }
+            })
+        })
+        .collect();
+    for spinner in spinners {
+        spinner.await;
+    }
+}
+
+#[test]
+fn a_livelock_is_minimised_within_the_step_budget() {
+    let builder = Builder::new().races(Check::Off).minimize_failures(false);
+    let failure = builder.run(spinning_pair).failure.expect("the livelock");
+    assert!(
+        matches!(failure.kind, FailureKind::StepLimit { .. }),
+        "{}",
+        failure.kind
+    );
+    assert!(failure.schedule.context_switches() > 10_000);
+    let minimized = builder.minimize(&failure, racecheck::MINIMIZE_BUDGET, spinning_pair);
+    // Every candidate runs into the step limit (100,000 steps): the step
+    // budget stops the search after about twenty of them, not a thousand.
+    let steps_max = u64::from(racecheck::sched::Config::STEPS_MAX_DEFAULT);
+    assert!(
+        minimized.executions <= racecheck::sched::MINIMIZE_STEPS_MAX / steps_max + 2,
+        "{} candidates",
+        minimized.executions
+    );
+    assert!(matches!(
+        minimized.failure.kind,
+        FailureKind::StepLimit { .. }
+    ));
+}

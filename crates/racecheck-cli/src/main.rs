@@ -130,6 +130,10 @@ enum Command {
         /// scenario with a finding, the expected ones too.
         #[arg(long)]
         reports: bool,
+        /// Write each failing execution here as a Chrome trace
+        /// (`<scenario>.trace.json`, for https://ui.perfetto.dev).
+        #[arg(long, value_name = "DIR")]
+        traces: Option<PathBuf>,
     },
     /// Re-run exactly one execution of a scenario and print its whole
     /// timeline and the finding.
@@ -152,8 +156,12 @@ enum Command {
         #[arg(long)]
         schedule: String,
         /// Where to write the DOT graph.
+        #[arg(long, value_name = "FILE", required_unless_present = "trace")]
+        dot: Option<PathBuf>,
+        /// Where to write the execution as a Chrome trace (JSON, for
+        /// https://ui.perfetto.dev or chrome://tracing).
         #[arg(long, value_name = "FILE")]
-        dot: PathBuf,
+        trace: Option<PathBuf>,
     },
     /// List the scenarios of a catalog with their expectation and
     /// description.
@@ -194,6 +202,7 @@ fn main() -> ExitCode {
             json,
             save_failures,
             reports,
+            traces,
         } => strategy_of(strategy, depth, preemption_bound).and_then(|strategy| {
             let settings = RunSettings {
                 strategy,
@@ -208,6 +217,7 @@ fn main() -> ExitCode {
                 junit,
                 json,
                 save_failures,
+                traces,
             };
             run(&paths, &settings, &outputs, reports)
         }),
@@ -220,7 +230,8 @@ fn main() -> ExitCode {
             file,
             schedule,
             dot,
-        } => explain(&file, &schedule, &dot),
+            trace,
+        } => explain(&file, &schedule, dot.as_deref(), trace.as_deref()),
         Command::List { path } => list(&path),
         Command::Schedule { schedule } => match schedule.trim().parse::<Schedule>() {
             Ok(schedule) => {
@@ -461,7 +472,12 @@ fn replay(
     }
 }
 
-fn explain(file: &Path, schedule: &str, dot: &Path) -> Result<ExitCode, InputError> {
+fn explain(
+    file: &Path,
+    schedule: &str,
+    dot: Option<&Path>,
+    trace: Option<&Path>,
+) -> Result<ExitCode, InputError> {
     let scenario = Scenario::load(file)?;
     let schedule: Schedule = schedule
         .trim()
@@ -477,6 +493,30 @@ fn explain(file: &Path, schedule: &str, dot: &Path) -> Result<ExitCode, InputErr
     }
     say!("racecheck: {}", failure.kind);
     say!("");
+    if let Some(dot) = dot {
+        write_dot(failure, dot, &outcome, file, &schedule)?;
+    }
+    if let Some(path) = trace {
+        std::fs::write(path, failure.chrome_trace())
+            .map_err(|error| InputError(format!("{}: {error}", path.display())))?;
+        say!(
+            "wrote the execution as a Chrome trace to {} (open it in https://ui.perfetto.dev \
+             or chrome://tracing: a track per task, the finding marked, arrows for the \
+             happens-before edges that order it)",
+            path.display()
+        );
+    }
+    Ok(ExitCode::from(1))
+}
+
+/// Writes the happens-before graph around `failure`'s finding to `dot`.
+fn write_dot(
+    failure: &racecheck::Failure,
+    dot: &Path,
+    outcome: &racecheck_scenario::Outcome,
+    file: &Path,
+    schedule: &Schedule,
+) -> Result<(), InputError> {
     match failure.dot() {
         Some(graph) => {
             std::fs::write(dot, &graph)
@@ -499,7 +539,7 @@ fn explain(file: &Path, schedule: &str, dot: &Path) -> Result<ExitCode, InputErr
             file.display()
         ),
     }
-    Ok(ExitCode::from(1))
+    Ok(())
 }
 
 fn list(path: &Path) -> Result<ExitCode, InputError> {

@@ -12,6 +12,7 @@ pub(crate) struct Outputs {
     pub(crate) junit: Option<PathBuf>,
     pub(crate) json: Option<PathBuf>,
     pub(crate) save_failures: Option<PathBuf>,
+    pub(crate) traces: Option<PathBuf>,
 }
 
 /// A scenario and how its run went.
@@ -28,6 +29,16 @@ impl Outputs {
         if let Some(path) = &self.json {
             let text = serde_json::to_string_pretty(&json(results))?;
             write_file(path, &(text + "\n"))?;
+        }
+        if let Some(directory) = &self.traces {
+            std::fs::create_dir_all(directory)
+                .map_err(|error| InputError(format!("{}: {error}", directory.display())))?;
+            for (scenario, outcome) in results {
+                if let Some(failure) = &outcome.report.failure {
+                    let path = directory.join(format!("{}.trace.json", scenario.name()));
+                    write_file(&path, &failure.chrome_trace())?;
+                }
+            }
         }
         if let Some(directory) = &self.save_failures {
             std::fs::create_dir_all(directory)

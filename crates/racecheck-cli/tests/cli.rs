@@ -232,6 +232,46 @@ fn explain_writes_the_happens_before_graph() {
 }
 
 #[test]
+fn explain_and_run_write_chrome_traces() {
+    let directory = scratch("traces");
+    let traces = directory.join("traces");
+    let run = racecheck(&[
+        "run",
+        "scenarios/web_scraper_lost_update.toml",
+        "--json",
+        directory.join("r.json").to_str().unwrap(),
+        "--traces",
+        traces.to_str().unwrap(),
+    ]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+    let saved = traces.join("web_scraper_lost_update.trace.json");
+    let trace: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
+    let events = trace["traceEvents"].as_array().unwrap();
+    assert!(events.iter().any(|event| event["cat"] == "finding"));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(directory.join("r.json")).unwrap()).unwrap();
+    let schedule = report[0]["schedule"].as_str().unwrap().to_string();
+    let explained = directory.join("explained.json");
+    let output = racecheck(&[
+        "explain",
+        "scenarios/web_scraper_lost_update.toml",
+        "--schedule",
+        &schedule,
+        "--trace",
+        explained.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    assert!(text(&output.stdout).contains("Chrome trace"));
+    let again = std::fs::read_to_string(&explained).unwrap();
+    assert_eq!(
+        again,
+        std::fs::read_to_string(&saved).unwrap(),
+        "the same execution"
+    );
+}
+
+#[test]
 fn list_shows_the_catalog() {
     let output = racecheck(&["list"]);
     let stdout = text(&output.stdout);

@@ -58,6 +58,32 @@ impl Footprint {
         Footprint { accesses }
     }
 
+    /// Adds `other`'s accesses: the footprint of either step, for a step
+    /// that may do one or the other.
+    ///
+    /// ```
+    /// use racecheck_detect::Footprint;
+    /// use racecheck_trace::{Event, Location, ObjectId, Op, TaskId};
+    ///
+    /// let write = Event { step: 0, task: TaskId(1), op: Op::Write { object: ObjectId(0) }, location: Location::caller() };
+    /// let mut either = Footprint::of(TaskId(1), &[]);
+    /// either.add(&Footprint::of(TaskId(1), &[write]));
+    /// let read = Event { step: 0, task: TaskId(2), op: Op::Read { object: ObjectId(0) }, location: Location::caller() };
+    /// assert!(either.conflicts_with(&Footprint::of(TaskId(2), &[read])));
+    /// ```
+    pub fn add(&mut self, other: &Footprint) {
+        self.accesses.extend_from_slice(&other.accesses);
+        self.accesses.sort_unstable();
+        self.accesses.dedup_by(|later, earlier| {
+            if later.0 == earlier.0 {
+                earlier.1 |= later.1;
+                true
+            } else {
+                false
+            }
+        });
+    }
+
     /// The keys and whether the step changed them.
     pub fn accesses(&self) -> &[(Key, bool)] {
         &self.accesses

@@ -97,7 +97,7 @@ pub struct Verdict {
 /// use racecheck_trace::Trace;
 ///
 /// let mut detector = Detector::new(Checks::default());
-/// let end = ExecutionEnd { blocked: Vec::new(), root_finished: true, failed: false };
+/// let end = ExecutionEnd { root_finished: true, ..ExecutionEnd::default() };
 /// let verdict = detector.analyze(&Trace::default(), &end);
 /// assert!(verdict.failures.is_empty());
 /// ```
@@ -134,7 +134,7 @@ impl Detector {
     /// use racecheck_trace::Trace;
     ///
     /// let mut worker = Detector::deferring_lock_orders(Checks::default());
-    /// let end = ExecutionEnd { blocked: Vec::new(), root_finished: true, failed: false };
+    /// let end = ExecutionEnd { root_finished: true, ..ExecutionEnd::default() };
     /// let verdict = worker.analyze(&Trace::default(), &end);
     /// assert!(verdict.lock_orders.is_none(), "no nested locks");
     /// ```
@@ -180,10 +180,13 @@ impl Detector {
         }
         let stuck = !end.failed && !end.blocked.is_empty();
         if stuck && (self.checks.deadlocks != Check::Off || self.checks.hangs != Check::Off) {
-            findings.push(match explain(trace, &end.blocked, end.root_finished) {
-                Stuck::Deadlock(deadlock) => Finding::Deadlock(deadlock),
-                Stuck::Hang(hang) => Finding::Hang(hang),
-            });
+            match explain(trace, &end.blocked, end.root_finished) {
+                Stuck::Deadlock(deadlock) => findings.push(Finding::Deadlock(deadlock)),
+                // A sleeping task outlived the root and could still have
+                // woken them: they are dropped at shutdown, not hung.
+                Stuck::Hang(_) if end.root_finished && end.sleeping => {}
+                Stuck::Hang(hang) => findings.push(Finding::Hang(hang)),
+            }
         }
         if !end.failed && !stuck && self.checks.leaks != Check::Off {
             findings.extend(

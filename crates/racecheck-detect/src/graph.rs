@@ -155,6 +155,26 @@ impl HbGraph {
         HbGraph { graph }
     }
 
+    /// Every edge, as `(from, to, why)` with events as indices into the
+    /// trace's events.
+    ///
+    /// ```
+    /// use racecheck_detect::{Edge, HbGraph};
+    /// use racecheck_trace::{Event, Location, Op, TaskId, Trace};
+    ///
+    /// let mut trace = Trace::default();
+    /// for _ in 0..2 {
+    ///     trace.events.push(Event { step: 0, task: TaskId(0), op: Op::Yield, location: Location::caller() });
+    /// }
+    /// let edges: Vec<_> = HbGraph::from_trace(&trace).edges().collect();
+    /// assert_eq!(edges, [(0, 1, Edge::ProgramOrder)]);
+    /// ```
+    pub fn edges(&self) -> impl Iterator<Item = (usize, usize, Edge)> + '_ {
+        self.graph
+            .edge_references()
+            .map(|edge| (edge.source().index(), edge.target().index(), *edge.weight()))
+    }
+
     /// Whether event `first` happens before event `second` (indices into
     /// the trace's events).
     pub fn happens_before(&self, first: usize, second: usize) -> bool {
@@ -238,7 +258,7 @@ pub const DOT_EVENTS_MAX: usize = 40;
 /// for task in [1, 2] {
 ///     trace.events.push(Event { step: task, task: TaskId(task), op: Op::Write { object: ObjectId(0) }, location: Location::caller() });
 /// }
-/// let end = ExecutionEnd { blocked: Vec::new(), root_finished: true, failed: false };
+/// let end = ExecutionEnd { root_finished: true, ..ExecutionEnd::default() };
 /// let verdict = Detector::new(Checks::default()).analyze(&trace, &end);
 /// let dot = finding_dot(&trace, &verdict.failures[0]).unwrap();
 /// assert!(dot.starts_with("digraph"));

@@ -29,11 +29,12 @@
 //! for task in [1, 2] {
 //!     trace.events.push(Event { step: task, task: TaskId(task), op: Op::Write { object: ObjectId(0) }, location: Location::caller() });
 //! }
-//! let end = ExecutionEnd { blocked: Vec::new(), root_finished: true, failed: false };
+//! let end = ExecutionEnd { root_finished: true, ..ExecutionEnd::default() };
 //! let verdict = Detector::new(Checks::default()).analyze(&trace, &end);
 //! assert!(matches!(verdict.failures[0], Finding::Race(_)));
 //! ```
 
+mod chrome;
 mod clock;
 mod coverage;
 mod dependency;
@@ -46,6 +47,7 @@ mod stuck;
 mod sync;
 mod waits;
 
+pub use chrome::{chrome_trace, CHROME_FLOWS_MAX};
 pub use clock::VectorClock;
 pub use coverage::interleaving_class;
 pub use dependency::{Footprint, Key};

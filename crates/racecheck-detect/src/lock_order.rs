@@ -6,12 +6,19 @@
 use crate::finding::{LockOrderEdge, PotentialDeadlock};
 use petgraph::algo::tarjan_scc;
 use petgraph::graphmap::DiGraphMap;
-use racecheck_trace::{Location, ObjectId, ObjectKind, Op, TaskId, Trace, WaitTarget};
+use racecheck_trace::{Location, LockMode, ObjectId, ObjectKind, Op, TaskId, Trace, WaitTarget};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Edge samples kept per pair of locks: enough to find tasks and guards
-/// that make a cycle real, bounded so memory stays flat.
-const SAMPLES_PER_EDGE_MAX: usize = 4;
+/// Samples kept per pair of locks and distinct set of guards: two tasks,
+/// enough to pair the edge with another task's in a cycle.
+const SAMPLES_PER_GUARD_SET: usize = 2;
+
+/// Distinct guard sets kept per pair of locks, so memory stays bounded
+/// when a program takes the same two locks under ever new guards.
+const GUARD_SETS_PER_EDGE_MAX: usize = 64;
+
+/// Combinations of samples tried per cycle before giving up on it.
+const COMBINATIONS_PER_CYCLE_MAX: usize = 100_000;
 
 /// Longest cycle examined.
 const CYCLE_LENGTH_MAX: usize = 8;
@@ -26,8 +33,9 @@ struct Sample {
     task_name: String,
     held_at: Location,
     acquired_at: Location,
-    /// Other locks held at the time.
-    guards: BTreeSet<u32>,
+    /// Other locks held at the time, each with whether it was held in
+    /// shared mode (a read lock), which excludes no other reader.
+    guards: BTreeSet<(u32, bool)>,
 }
 
 /// The lock-order graph of an exploration.
@@ -47,6 +55,7 @@ struct Held {
     object: ObjectId,
     taken_at: Location,
     count: u32,
+    shared: bool,
 }
 
 /// One execution's contribution to the lock-order graph: its locks (in
@@ -90,6 +99,13 @@ impl LockOrder {
                     on: WaitTarget::Object(object),
                 }
                 | Op::Lock { object, .. } => {
+                    let shared = matches!(
+                        event.op,
+                        Op::Lock {
+                            mode: LockMode::Shared,
+                            ..
+                        }
+                    );
                     let Some(node) = locals[object.index()] else {
                         continue;
                     };
@@ -103,7 +119,7 @@ impl LockOrder {
                         let guards = mine
                             .iter()
                             .filter(|other| other.node != entry.node)
-                            .map(|other| other.node)
+                            .map(|other| (other.node, other.shared))
                             .collect();
                         let sample = Sample {
                             task: event.task,
@@ -122,6 +138,7 @@ impl LockOrder {
                         object,
                         taken_at: event.location,
                         count: 1,
+                        shared,
                     });
                 }
                 Op::Unlock { object, .. } => {
@@ -162,7 +179,7 @@ impl LockOrder {
                 guards: sample
                     .guards
                     .iter()
-                    .map(|&guard| nodes[guard as usize])
+                    .map(|&(guard, shared)| (nodes[guard as usize], shared))
                     .collect(),
                 ..sample.clone()
             };
@@ -174,9 +191,28 @@ impl LockOrder {
         self.new_cycles()
     }
 
+    /// Keeps `sample` of the edge `from → to` if it brings a guard set
+    /// not seen yet, or a second task for one: a cap on samples per edge
+    /// must not hide the one unguarded instance behind many guarded ones.
     fn add_edge(&mut self, from: u32, to: u32, sample: Sample) -> bool {
         let samples = self.samples.entry((from, to)).or_default();
-        if samples.contains(&sample) || samples.len() >= SAMPLES_PER_EDGE_MAX {
+        let same_guards: Vec<&Sample> = samples
+            .iter()
+            .filter(|kept| kept.guards == sample.guards)
+            .collect();
+        let new_guard_set = same_guards.is_empty();
+        let guard_sets = samples
+            .iter()
+            .map(|kept| &kept.guards)
+            .collect::<BTreeSet<_>>()
+            .len();
+        let keep = if new_guard_set {
+            guard_sets < GUARD_SETS_PER_EDGE_MAX
+        } else {
+            same_guards.len() < SAMPLES_PER_GUARD_SET
+                && same_guards.iter().all(|kept| kept.task != sample.task)
+        };
+        if !keep {
             return false;
         }
         samples.push(sample);
@@ -244,20 +280,14 @@ impl LockOrder {
             .map(|pair| self.samples.get(pair))
             .collect::<Option<_>>()?;
         let mut choice = vec![0; pairs.len()];
-        loop {
+        for _ in 0..COMBINATIONS_PER_CYCLE_MAX {
             let chosen: Vec<&Sample> = choice
                 .iter()
                 .zip(&options)
                 .map(|(&index, samples)| &samples[index])
                 .collect();
             let tasks: BTreeSet<TaskId> = chosen.iter().map(|sample| sample.task).collect();
-            let common_guard = chosen
-                .iter()
-                .skip(1)
-                .fold(chosen[0].guards.clone(), |common, sample| {
-                    common.intersection(&sample.guards).copied().collect()
-                });
-            if tasks.len() >= 2 && common_guard.is_empty() {
+            if tasks.len() >= 2 && !has_common_guard(&chosen) {
                 return Some(
                     pairs
                         .iter()
@@ -286,7 +316,28 @@ impl LockOrder {
                 position += 1;
             }
         }
+        None
     }
+}
+
+/// Whether a lock held by every sample's task keeps them from all holding
+/// their locks at once: held by each, and in exclusive mode by all of the
+/// cycle's tasks but at most one (two readers of an `RwLock` hold it
+/// together, so a lock both hold in shared mode guards nothing).
+fn has_common_guard(samples: &[&Sample]) -> bool {
+    let Some(first) = samples.first() else {
+        return false;
+    };
+    first.guards.iter().any(|&(guard, _)| {
+        let mut shared_holders = BTreeSet::new();
+        samples.iter().all(|sample| {
+            let held = sample.guards.iter().find(|&&(node, _)| node == guard);
+            if let Some(&(_, true)) = held {
+                shared_holders.insert(sample.task);
+            }
+            held.is_some()
+        }) && shared_holders.len() <= 1
+    })
 }
 
 /// The trace's locks, pushed onto `locks` with their keys and labels, and

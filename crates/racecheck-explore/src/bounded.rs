@@ -19,7 +19,8 @@ use racecheck_trace::{Event, Op, TaskId};
 /// switches after an explicit yield (`yield_now`): the yielding task gives
 /// up its turn and goes on at once only if no other task can run, so a spin
 /// loop that yields lets the others run instead of spinning forever
-/// (CHESS's fair-scheduling rule).
+/// (CHESS's fair-scheduling rule). Data choices (`rt::choose`) are free
+/// decisions too: every value is tried, and none is a preemption.
 ///
 /// The search is stateless, with a work list per level. Level `c` holds
 /// schedule prefixes whose last choice is the `c`-th preemption (level 0
@@ -323,6 +324,26 @@ impl Scheduler for BoundedScheduler {
         let chosen = self.candidates[start];
         self.schedule.push(chosen);
         Some(chosen)
+    }
+
+    /// A data choice is a free decision, like who runs after a block: every
+    /// value is tried, none counts as a preemption.
+    fn choose(&mut self, options: u32) -> Option<u32> {
+        let depth = self.depth;
+        self.depth += 1;
+        if let Some(&value) = self.schedule.get(depth) {
+            return Some(value.0);
+        }
+        debug_assert_eq!(depth, self.prefix_len + self.free_steps.len());
+        let start = self.candidates.len();
+        self.candidates.extend((0..options).map(TaskId));
+        self.free_steps.push(FreeStep {
+            start,
+            chosen: start,
+            end: self.candidates.len(),
+        });
+        self.schedule.push(TaskId(0));
+        Some(0)
     }
 
     fn observe_step(&mut self, _task: TaskId, events: &[Event]) {

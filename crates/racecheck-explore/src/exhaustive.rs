@@ -22,6 +22,11 @@ struct Node {
     chosen: TaskId,
     /// What the chosen step did.
     footprint: Footprint,
+    /// The data choice the chosen step made (`rt::choose`), as
+    /// `(value, options)`: every value is tried before the next task.
+    data: Option<(u32, u32)>,
+    /// What the chosen step did with each data value tried so far.
+    footprints_tried: Footprint,
     /// Tasks to run from this state in some execution.
     backtrack: Vec<TaskId>,
     /// Tasks already run from this state, with what their step did.
@@ -169,7 +174,16 @@ impl ExhaustiveScheduler {
     /// is none.
     fn backtrack(&mut self) -> bool {
         while let Some(node) = self.nodes.last_mut() {
-            let explored = (node.chosen, std::mem::take(&mut node.footprint));
+            let footprint = std::mem::take(&mut node.footprint);
+            node.footprints_tried.add(&footprint);
+            if let Some((value, options)) = &mut node.data {
+                if *value + 1 < *options {
+                    *value += 1;
+                    return true;
+                }
+            }
+            node.data = None;
+            let explored = (node.chosen, std::mem::take(&mut node.footprints_tried));
             node.done.push(explored);
             let next = node.backtrack.iter().copied().find(|task| {
                 !node.done.iter().any(|(done, _)| done == task)
@@ -251,11 +265,27 @@ impl Scheduler for ExhaustiveScheduler {
             runnable: runnable.to_vec(),
             chosen,
             footprint: Footprint::default(),
+            data: None,
+            footprints_tried: Footprint::default(),
             backtrack,
             done: Vec::new(),
             sleep,
         });
         Some(chosen)
+    }
+
+    /// Data choices branch like tasks, with no reduction among values: a
+    /// step is tried with every value before the next task, and the tasks
+    /// it put to sleep stay asleep only while independent of everything the
+    /// step did with any value.
+    fn choose(&mut self, options: u32) -> Option<u32> {
+        let node = self.nodes.get_mut(self.depth.checked_sub(1)?)?;
+        let (value, asked) = *node.data.get_or_insert((0, options));
+        if asked != options {
+            self.diverged = true;
+            return None;
+        }
+        Some(value)
     }
 
     fn observe_step(&mut self, task: TaskId, events: &[Event]) {

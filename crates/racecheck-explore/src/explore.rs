@@ -2,6 +2,7 @@
 //! first failure.
 
 use crate::pct::calibrate_pct;
+use crate::probe::Run;
 use crate::{
     BoundedScheduler, Config, ExhaustiveScheduler, Failure, FailureKind, PctScheduler,
     RandomScheduler, ReplayScheduler, Report, Strategy,
@@ -38,7 +39,16 @@ where
         Strategy::Exhaustive => {
             let mut scheduler = ExhaustiveScheduler::new();
             let report = explore_with(config, &mut scheduler, &body);
-            crate::probe::check_complete(config, report, &body)
+            let mut explorer = Explorer::new(config);
+            crate::probe::check_complete(report, |scheduler| {
+                let failure = explorer.run(0, scheduler, &body).failure;
+                let (trace, schedule) = explorer.last_execution();
+                Run {
+                    failure,
+                    trace: trace.clone(),
+                    schedule: schedule.clone(),
+                }
+            })
         }
         Strategy::Bounded { preemptions } => {
             let mut scheduler =
@@ -147,6 +157,8 @@ pub(crate) struct Explorer<'a> {
     config: &'a Config,
     executor: Executor,
     detector: Detector,
+    /// Steps of every execution run so far.
+    steps_run: u64,
 }
 
 impl<'a> Explorer<'a> {
@@ -165,6 +177,7 @@ impl<'a> Explorer<'a> {
             config,
             executor: Executor::new(config.limits()),
             detector,
+            steps_run: 0,
         }
     }
 
@@ -184,6 +197,7 @@ impl<'a> Explorer<'a> {
     {
         let config = self.config;
         let outcome = self.executor.run(body, scheduler);
+        self.steps_run += u64::from(outcome.steps);
         if scheduler.redundant() {
             return IterationOutcome {
                 redundant: true,
@@ -244,6 +258,11 @@ impl<'a> Explorer<'a> {
     /// The trace and schedule of the last execution run.
     pub(crate) fn last_execution(&self) -> (&Trace, &Schedule) {
         (self.executor.last_trace(), self.executor.last_schedule())
+    }
+
+    /// Steps of every execution this explorer ran.
+    pub(crate) fn steps_run(&self) -> u64 {
+        self.steps_run
     }
 
     /// The last execution run, as a failure of kind `kind`.

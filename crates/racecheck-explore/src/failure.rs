@@ -46,6 +46,29 @@ impl Failure {
             _ => None,
         }
     }
+
+    /// The execution as a Chrome trace (JSON), for Perfetto's UI
+    /// (<https://ui.perfetto.dev>) or `chrome://tracing`: a track per task
+    /// with its steps, waits, sleeps and held locks, counters of each
+    /// lock's waiters, and for a finding its events marked and the
+    /// happens-before edges that order them as arrows (see
+    /// [`racecheck_detect::chrome_trace`]).
+    ///
+    /// ```
+    /// use racecheck_explore::{explore, Config};
+    ///
+    /// let report = explore(&Config::default(), || async { panic!("boom") });
+    /// let trace: serde_json::Value =
+    ///     serde_json::from_str(&report.failure.unwrap().chrome_trace()).unwrap();
+    /// assert!(trace["traceEvents"].is_array());
+    /// ```
+    pub fn chrome_trace(&self) -> String {
+        let finding = match &self.kind {
+            FailureKind::Finding(finding) => Some(finding),
+            _ => None,
+        };
+        racecheck_detect::chrome_trace(&self.trace, finding)
+    }
 }
 
 /// The kinds of failure the runtime finds by itself.
@@ -78,6 +101,16 @@ pub enum FailureKind {
         chosen: TaskId,
         /// The tasks that could run.
         runnable: Vec<TaskId>,
+    },
+    /// Replay: the schedule made no data choice, or one out of range, where
+    /// the program asked for one.
+    ChoiceMismatch {
+        /// The step at which the program asked.
+        step: u32,
+        /// How many options the program offered.
+        options: u32,
+        /// What the schedule chose, if anything.
+        chosen: Option<u32>,
     },
     /// Replay: the schedule ended while tasks could still run.
     ScheduleEnded {
@@ -112,6 +145,7 @@ impl FailureKind {
         matches!(
             self,
             FailureKind::ScheduleMismatch { .. }
+                | FailureKind::ChoiceMismatch { .. }
                 | FailureKind::ScheduleEnded { .. }
                 | FailureKind::ScheduleUnused { .. }
                 | FailureKind::Nondeterministic { .. }
@@ -125,6 +159,7 @@ impl FailureKind {
     pub(crate) fn precedence(&self) -> u8 {
         match self {
             FailureKind::ScheduleMismatch { .. }
+            | FailureKind::ChoiceMismatch { .. }
             | FailureKind::ScheduleEnded { .. }
             | FailureKind::ScheduleUnused { .. }
             | FailureKind::Nondeterministic { .. } => 0,
@@ -159,6 +194,15 @@ impl From<RuntimeFailure> for FailureKind {
                 step,
                 chosen,
                 runnable,
+            },
+            RuntimeFailure::ChoiceMismatch {
+                step,
+                options,
+                chosen,
+            } => FailureKind::ChoiceMismatch {
+                step,
+                options,
+                chosen,
             },
             RuntimeFailure::ScheduleEnded { step, runnable } => {
                 FailureKind::ScheduleEnded { step, runnable }
@@ -205,6 +249,21 @@ impl fmt::Display for FailureKind {
                  comes from another test)",
                 task_list(runnable)
             ),
+            FailureKind::ChoiceMismatch {
+                step,
+                options,
+                chosen,
+            } => {
+                write!(
+                    f,
+                    "the schedule does not fit this program: at step {step} the program \
+                     chooses among {options} options, but the schedule "
+                )?;
+                match chosen {
+                    Some(chosen) => write!(f, "chooses option {chosen}"),
+                    None => write!(f, "has no choice left"),
+                }
+            }
             FailureKind::ScheduleEnded { step, runnable } => write!(
                 f,
                 "the schedule does not fit this program: it ends after {step} steps, \

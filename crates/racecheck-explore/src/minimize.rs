@@ -15,7 +15,7 @@ use crate::explore::Explorer;
 use crate::{BoundedScheduler, Config, Failure, FailureKind};
 use racecheck_detect::Finding;
 use racecheck_runtime::Scheduler;
-use racecheck_trace::TaskId;
+use racecheck_trace::{Schedule, TaskId};
 use std::future::Future;
 
 /// The outcome of [`minimize`].
@@ -32,9 +32,17 @@ pub struct Minimized {
     pub executions: u64,
 }
 
-/// Searches, within `budget` executions, for a schedule that fails like
-/// `failure` with fewer preemptions. `config` supplies the checks and the
-/// step limit; `test` must be the test that failed.
+/// Steps the minimiser runs at most, in all its candidates, whatever its
+/// budget of executions: a candidate that runs into the step limit (a
+/// livelock) costs the whole limit, and a report should not wait for a
+/// thousand of them. Counted in steps, not time, so that the schedule
+/// reported does not depend on the machine.
+pub const MINIMIZE_STEPS_MAX: u64 = 2_000_000;
+
+/// Searches, within `budget` executions (and [`MINIMIZE_STEPS_MAX`]
+/// steps), for a schedule that fails like `failure` with fewer
+/// preemptions. `config` supplies the checks and the step limit; `test`
+/// must be the test that failed.
 ///
 /// ```
 /// use racecheck_explore::{explore, minimize, Config};
@@ -55,12 +63,12 @@ where
     Fut: Future<Output = ()> + 'static,
 {
     let mut explorer = Explorer::new(config);
-    let mut run_guided = |steps: &[TaskId], keep: usize, delay: usize| {
-        let mut scheduler = Guided::new(steps, keep, delay);
+    let run_guided = |explorer: &mut Explorer<'_>, original: &Schedule, keep, delay| {
+        let mut scheduler = Guided::new(original, keep, delay);
         let failure = explorer.run_alone(&mut scheduler, &test);
         (scheduler.preemptions, failure)
     };
-    let (best_preemptions, _) = run_guided(failure.schedule.steps(), usize::MAX, 0);
+    let (best_preemptions, _) = run_guided(&mut explorer, &failure.schedule, usize::MAX, 0);
     let mut best = failure.clone();
     let mut best_preemptions = best_preemptions;
     let before = best_preemptions;
@@ -76,12 +84,11 @@ where
             .iter()
             .flat_map(|&switch| [(switch, usize::MAX), (switch, 1)]);
         for (switch, delay) in candidates {
-            if executions >= budget {
+            if executions >= budget || explorer.steps_run() >= MINIMIZE_STEPS_MAX {
                 break 'rounds;
             }
             executions += 1;
-            let steps = best.schedule.steps();
-            let (preemptions, candidate) = run_guided(steps, switch, delay);
+            let (preemptions, candidate) = run_guided(&mut explorer, &best.schedule, switch, delay);
             let Some(candidate) = candidate else {
                 continue;
             };
@@ -100,7 +107,10 @@ where
         let mut search =
             BoundedScheduler::new(best_preemptions - 1).with_executions_max(budget - executions);
         let mut iteration = 0;
-        while executions < budget && search.new_execution(iteration) {
+        while executions < budget
+            && explorer.steps_run() < MINIMIZE_STEPS_MAX
+            && search.new_execution(iteration)
+        {
             iteration += 1;
             executions += 1;
             let same = explorer
@@ -175,11 +185,19 @@ struct Guided {
     delay: usize,
     preemptions: usize,
     schedule: Vec<TaskId>,
+    /// The original's data choices, made again in the same order (a
+    /// candidate whose tasks ask in another order fails otherwise, or not
+    /// at all, and is not taken).
+    choices: Vec<u32>,
+    choices_made: usize,
 }
 
 impl Guided {
-    fn new(original: &[TaskId], keep: usize, delay: usize) -> Guided {
+    fn new(original: &Schedule, keep: usize, delay: usize) -> Guided {
+        let (choices, original) = (original.choices().to_vec(), original.steps());
         Guided {
+            choices,
+            choices_made: 0,
             original: original.to_vec(),
             keep,
             position: keep.min(original.len()),
@@ -243,6 +261,12 @@ impl Scheduler for Guided {
         self.schedule.push(chosen);
         Some(chosen)
     }
+
+    fn choose(&mut self, options: u32) -> Option<u32> {
+        let choice = self.choices.get(self.choices_made).copied().unwrap_or(0);
+        self.choices_made += 1;
+        Some(choice.min(options - 1))
+    }
 }
 
 /// One execution of a [`BoundedScheduler`] search, so that each can be
@@ -260,5 +284,9 @@ impl Scheduler for OneExecution<'_> {
 
     fn next_task(&mut self, runnable: &[TaskId], current: Option<TaskId>) -> Option<TaskId> {
         self.0.next_task(runnable, current)
+    }
+
+    fn choose(&mut self, options: u32) -> Option<u32> {
+        self.0.choose(options)
     }
 }

@@ -130,6 +130,12 @@ impl Scheduler for PctScheduler {
             .max_by_key(|task| self.priorities[task.index()])
     }
 
+    /// Data choices are uniformly random: PCT's priorities order tasks,
+    /// not values.
+    fn choose(&mut self, options: u32) -> Option<u32> {
+        Some(((u64::from(self.rng.next_u32()) * u64::from(options)) >> 32) as u32)
+    }
+
     fn observe_step(&mut self, task: TaskId, events: &[Event]) {
         if events.iter().any(|event| event.op == Op::Yield)
             && self.priority_slot(task) != 0

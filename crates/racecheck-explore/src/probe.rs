@@ -26,12 +26,10 @@
 //! goes unnoticed. It is a check, not a cure: docs/architecture.md says
 //! what a complete search guarantees.
 
-use crate::explore::Explorer;
-use crate::{Config, ExhaustiveScheduler, Failure, ReplayScheduler, Report};
+use crate::{ExhaustiveScheduler, Failure, ReplayScheduler, Report};
 use racecheck_detect::Footprint;
 use racecheck_runtime::Scheduler;
 use racecheck_trace::{Event, Location, Op, Schedule, TaskId, Trace};
-use std::future::Future;
 use std::mem::Discriminant;
 
 /// The most moved executions the probe replays after a search.
@@ -51,26 +49,41 @@ enum Hoist {
     Fails(Box<Failure>),
 }
 
+/// One execution the probe ran, analysed as in the search.
+pub(crate) struct Run {
+    /// Its failure, if any.
+    pub(crate) failure: Option<Failure>,
+    pub(crate) trace: Trace,
+    pub(crate) schedule: Schedule,
+}
+
 /// Checks a complete exhaustive search without failure (see the module
 /// documentation) and returns its report, amended if the check failed.
-pub(crate) fn check_complete<F, Fut>(config: &Config, mut report: Report, body: &F) -> Report
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = ()> + 'static,
-{
+/// `run` runs one execution of the test under a scheduler, prepared for
+/// its first execution.
+pub(crate) fn check_complete(
+    mut report: Report,
+    mut run: impl FnMut(&mut dyn Scheduler) -> Run,
+) -> Report {
     if !report.complete || report.failure.is_some() {
         return report;
     }
-    let mut explorer = Explorer::new(config);
-    let mut first = ExhaustiveScheduler::new();
+    let mut first = Recording {
+        search: ExhaustiveScheduler::new(),
+        steps: 0,
+        choosing: Vec::new(),
+    };
     first.new_execution(0);
-    if explorer.run(0, &mut first, body).failure.is_some() {
+    let Run {
+        failure: None,
+        trace,
+        schedule,
+    } = run(&mut first)
+    else {
         // Not the execution the search ran first: the program is not
         // deterministic, and the search would have said so.
         return report;
-    }
-    let (trace, schedule) = explorer.last_execution();
-    let (trace, schedule) = (trace.clone(), schedule.clone());
+    };
     let steps = step_events(&trace, schedule.len());
     let footprints: Vec<Footprint> = steps
         .iter()
@@ -78,14 +91,21 @@ where
         .map(|(events, &task)| Footprint::of(task, events))
         .collect();
     let projection = projection(&trace);
+    let first = First {
+        schedule: &schedule,
+        steps: &steps,
+        footprints: &footprints,
+        choosing: &first.choosing,
+        root_finished: root_finished(&trace),
+    };
     let moves = (1..schedule.len())
         .filter_map(|step| {
-            let earliest = earliest(&schedule, &steps, &footprints, step);
+            let earliest = first.earliest(step);
             (earliest < step).then_some((earliest, step))
         })
         .take(HOISTS_MAX);
     for (earliest, step) in moves {
-        let failure = match hoist(&mut explorer, &schedule, earliest, step, body, &projection) {
+        let failure = match hoist(&mut run, &schedule, earliest, step, &projection) {
             Hoist::Inconclusive | Hoist::Commutes => continue,
             Hoist::Differs => None,
             Hoist::Fails(failure) => Some(*failure),
@@ -98,54 +118,107 @@ where
     report
 }
 
-/// How early step `step` can run by the search's reasoning: before every
-/// step of another task just before it that it does not conflict with (two
-/// spawns conflict: in the other order they number the tasks otherwise).
-fn earliest(
-    schedule: &Schedule,
-    steps: &[&[Event]],
-    footprints: &[Footprint],
-    step: usize,
-) -> usize {
-    let task = schedule.steps()[step];
-    let mut earliest = step;
-    while earliest > 0 {
-        let before = earliest - 1;
-        let independent = schedule.steps()[before] != task
-            && !footprints[before].conflicts_with(&footprints[step])
-            && !(spawns(steps[before]) && spawns(steps[step]));
-        if !independent {
-            break;
+/// The search's first execution, step by step.
+struct First<'a> {
+    schedule: &'a Schedule,
+    steps: &'a [&'a [Event]],
+    footprints: &'a [Footprint],
+    /// The steps that started with a data choice, in order.
+    choosing: &'a [usize],
+    /// The step in which the root finished: a later step of the root is
+    /// the runtime shutting down (`Shutdown::Explored`).
+    root_finished: Option<usize>,
+}
+
+impl First<'_> {
+    /// How early step `step` can run by the search's reasoning: before
+    /// every step of another task just before it that it does not conflict
+    /// with. Two spawns conflict (in the other order they number the tasks
+    /// otherwise), and so do two data choices (the schedule gives values in
+    /// order); the runtime's shutdown moves nowhere.
+    fn earliest(&self, step: usize) -> usize {
+        let task = self.schedule.steps()[step];
+        if self.shuts_down(step) {
+            return step;
         }
-        earliest = before;
+        let mut earliest = step;
+        while earliest > 0 {
+            let before = earliest - 1;
+            let dependent = self.schedule.steps()[before] == task
+                || self.footprints[before].conflicts_with(&self.footprints[step])
+                || (spawns(self.steps[before]) && spawns(self.steps[step]))
+                || (self.choosing.contains(&before) && self.choosing.contains(&step));
+            if dependent {
+                break;
+            }
+            earliest = before;
+        }
+        earliest
     }
-    earliest
+
+    fn shuts_down(&self, step: usize) -> bool {
+        self.schedule.steps()[step] == TaskId::ROOT
+            && self.root_finished.is_some_and(|finished| step > finished)
+    }
+}
+
+/// The step in which the root finished, if it did.
+fn root_finished(trace: &Trace) -> Option<usize> {
+    trace
+        .events
+        .iter()
+        .find(|event| event.task == TaskId::ROOT && event.op == Op::Finish)
+        .map(|event| event.step as usize)
+}
+
+/// The exhaustive search's first execution, noting the steps that start
+/// with a data choice.
+struct Recording {
+    search: ExhaustiveScheduler,
+    steps: usize,
+    choosing: Vec<usize>,
+}
+
+impl Scheduler for Recording {
+    fn new_execution(&mut self, iteration: u64) -> bool {
+        self.search.new_execution(iteration)
+    }
+
+    fn next_task(&mut self, runnable: &[TaskId], current: Option<TaskId>) -> Option<TaskId> {
+        self.steps += 1;
+        self.search.next_task(runnable, current)
+    }
+
+    fn choose(&mut self, options: u32) -> Option<u32> {
+        self.choosing.push(self.steps - 1);
+        self.search.choose(options)
+    }
+
+    fn observe_step(&mut self, task: TaskId, events: &[Event]) {
+        self.search.observe_step(task, events);
+    }
 }
 
 /// Replays `schedule` with step `step` moved to position `earliest`.
-fn hoist<F, Fut>(
-    explorer: &mut Explorer<'_>,
+fn hoist(
+    run: &mut impl FnMut(&mut dyn Scheduler) -> Run,
     schedule: &Schedule,
     earliest: usize,
     step: usize,
-    body: &F,
     projection: &[Vec<(Discriminant<Op>, Location)>],
-) -> Hoist
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = ()> + 'static,
-{
+) -> Hoist {
     let mut steps = schedule.steps().to_vec();
     let task = steps.remove(step);
     steps.insert(earliest, task);
-    let mut replay = ReplayScheduler::new(Schedule::from_steps(steps));
+    let choices = schedule.choices().to_vec();
+    let mut replay = ReplayScheduler::new(Schedule::from_parts(steps, choices));
     replay.new_execution(0);
-    let outcome = explorer.run(0, &mut replay, body);
-    match outcome.failure {
+    let moved = run(&mut replay);
+    match moved.failure {
         Some(failure) if failure.kind.is_schedule_error() => Hoist::Inconclusive,
         Some(failure) => Hoist::Fails(Box::new(failure)),
         None if replay.remaining() > 0 => Hoist::Inconclusive,
-        None if self::projection(explorer.last_execution().0) != projection => Hoist::Differs,
+        None if self::projection(&moved.trace) != projection => Hoist::Differs,
         None => Hoist::Commutes,
     }
 }

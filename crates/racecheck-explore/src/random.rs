@@ -59,6 +59,10 @@ impl Scheduler for RandomScheduler {
         let index = (u64::from(self.rng.next_u32()) * runnable.len() as u64) >> 32;
         Some(runnable[index as usize])
     }
+
+    fn choose(&mut self, options: u32) -> Option<u32> {
+        Some(((u64::from(self.rng.next_u32()) * u64::from(options)) >> 32) as u32)
+    }
 }
 
 #[cfg(test)]

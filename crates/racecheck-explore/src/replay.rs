@@ -22,6 +22,7 @@ use racecheck_trace::{Schedule, TaskId};
 pub struct ReplayScheduler {
     schedule: Schedule,
     position: usize,
+    choice_position: usize,
 }
 
 impl ReplayScheduler {
@@ -30,6 +31,7 @@ impl ReplayScheduler {
         ReplayScheduler {
             schedule,
             position: 0,
+            choice_position: 0,
         }
     }
 
@@ -45,6 +47,7 @@ impl Scheduler for ReplayScheduler {
             return false;
         }
         self.position = 0;
+        self.choice_position = 0;
         true
     }
 
@@ -52,5 +55,11 @@ impl Scheduler for ReplayScheduler {
         let task = self.schedule.steps().get(self.position).copied()?;
         self.position += 1;
         Some(task)
+    }
+
+    fn choose(&mut self, _options: u32) -> Option<u32> {
+        let choice = self.schedule.choices().get(self.choice_position).copied()?;
+        self.choice_position += 1;
+        Some(choice)
     }
 }

@@ -8,7 +8,7 @@
 //! runnable from inside a poll.
 
 use crate::stackful::{self, StackfulTask};
-use crate::{Granularity, Limits, Shutdown};
+use crate::{Granularity, Shutdown};
 use racecheck_trace::{Event, Location, Op, Schedule, TaskId, TaskInfo, Trace, WaitTarget};
 use std::any::Any;
 use std::borrow::Cow;
@@ -161,6 +161,22 @@ pub(crate) struct TaskSlot {
     /// The task runs on its own stack (a thread, or any task at step
     /// granularity): ending it early unwinds that stack.
     pub(crate) stackful: bool,
+    /// A data choice the task waits for (see `rt::choose`): the number of
+    /// options until the scheduler chooses, then the value chosen.
+    pub(crate) choice: Choice,
+}
+
+/// A task's data choice (see `rt::choose`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Choice {
+    /// None asked for.
+    #[default]
+    None,
+    /// Asked for, among this many options; the scheduler chooses when the
+    /// task is next chosen to run.
+    Asked(u32),
+    /// Chosen, not yet taken by the task.
+    Made(u32),
 }
 
 /// Everything one execution owns. Reused across executions: `begin` clears
@@ -191,6 +207,12 @@ pub(crate) struct Execution {
     pub(crate) runnable: Vec<TaskId>,
     pub(crate) current: Option<TaskId>,
     pub(crate) step: u32,
+    /// The step from which the executor takes its cold path to choose
+    /// (the step limit, or 0 while a task waits for a data choice), so
+    /// that the hot path tests one number per step.
+    pub(crate) step_cold_at: u32,
+    /// Tasks waiting for the scheduler to make their data choice.
+    pub(crate) choices_asked: u32,
     /// The index of the running step's first event.
     pub(crate) step_first_event: usize,
     pub(crate) now_ns: u64,
@@ -225,6 +247,8 @@ impl Execution {
             runnable: Vec::new(),
             current: None,
             step: 0,
+            step_cold_at: 0,
+            choices_asked: 0,
             step_first_event: 0,
             now_ns: 0,
             timers: BinaryHeap::new(),
@@ -238,7 +262,12 @@ impl Execution {
     }
 
     /// Starts a fresh execution on the reused state.
-    pub(crate) fn begin(&mut self, limits: &Limits) {
+    pub(crate) fn begin(
+        &mut self,
+        granularity: Granularity,
+        shutdown: Shutdown,
+        spurious_wakeups: bool,
+    ) {
         assert!(
             !self.active,
             "racecheck: an execution is already running on this thread \
@@ -250,18 +279,20 @@ impl Execution {
         self.runnable.clear();
         self.current = None;
         self.step = 0;
+        self.step_cold_at = 0;
+        self.choices_asked = 0;
         self.now_ns = 0;
         self.timers.clear();
         self.timer_wakers.clear();
         self.trace.clear();
         self.schedule.clear();
         self.spawned.clear();
-        self.granularity = limits.granularity;
-        self.shutdown = limits.shutdown;
+        self.granularity = granularity;
+        self.shutdown = shutdown;
         self.shutdown_offered = false;
-        self.spurious_wakeups = limits.spurious_wakeups;
+        self.spurious_wakeups = spurious_wakeups;
         self.source = None;
-        STEP_GRANULARITY.set(limits.granularity == Granularity::Step);
+        STEP_GRANULARITY.set(granularity == Granularity::Step);
     }
 
     /// Ends the execution: no more events, no more wakes, and the teardown
@@ -322,6 +353,7 @@ impl Execution {
             source: None,
             spurious: false,
             stackful,
+            choice: Choice::None,
         });
         self.trace.tasks.push(TaskInfo {
             name,

@@ -2,7 +2,7 @@
 //! task and everything it left runnable are done, or something fails.
 
 use crate::execution::{
-    self, BlockReason, Execution, TaskBody, TaskFuture, TaskState, WakerPool, TASKS_MAX,
+    self, BlockReason, Choice, Execution, TaskBody, TaskFuture, TaskState, WakerPool, TASKS_MAX,
 };
 use crate::panic;
 use crate::thread::MainThread;
@@ -107,7 +107,8 @@ impl Executor {
         let limits = self.limits;
         crate::stackful::set_stack_size(limits.stack_size);
         let execution_id = execution::with(|execution| {
-            execution.begin(&limits);
+            execution.begin(limits.granularity, limits.shutdown, limits.spurious_wakeups);
+            execution.step_cold_at = limits.steps_max;
             execution.id
         });
         self.wakers.begin(execution_id);
@@ -172,7 +173,7 @@ where
         TaskBody::Async(root)
     };
     execution::with(|execution| {
-        execution.add_task(root, Cow::Borrowed("main"), Location::caller())
+        execution.add_task(root, Cow::Borrowed("main"), Location::ROOT_TASK)
     });
     run_steps(futures, wakers, scheduler, limits.steps_max)
 }
@@ -186,6 +187,9 @@ fn end_of(execution: &Execution, failed: bool) -> ExecutionEnd {
             .first()
             .is_some_and(|root| root.state == TaskState::Finished),
         failed,
+        sleeping: execution.tasks.iter().any(|slot| {
+            slot.state == TaskState::Blocked && slot.block_reason == BlockReason::Sleep
+        }),
     }
 }
 
@@ -263,6 +267,7 @@ struct Running<'a> {
 impl Drop for Running<'_> {
     fn drop(&mut self) {
         let never_taken = execution::with(Execution::end);
+        crate::stackful::ending(true);
         never_taken.into_iter().for_each(drop_quietly);
         let left = self.futures.drain(..).enumerate();
         let left = left.filter_map(|(index, future)| Some((index, future?)));
@@ -290,6 +295,7 @@ impl Drop for Running<'_> {
             }
             abandoned.into_iter().for_each(drop_quietly);
         }
+        crate::stackful::ending(false);
         execution::with(|execution| execution.tearing_down = false);
     }
 }
@@ -301,7 +307,8 @@ const END_ROUNDS_MAX: usize = 10_000;
 /// Ends the tasks an execution leaves unfinished, given as `(index,
 /// future)`, at the runtime's shutdown or the teardown. Plain futures are
 /// dropped first (which may release what a thread's destructors wait for),
-/// then stackful tasks are unwound in rounds (see `stackful::cancelling`):
+/// then stackful tasks are unwound in rounds (see `stackful::ending`, which
+/// the caller sets):
 /// one whose destructor blocks waits for the next round, after the others
 /// ended. Those still blocked after a round in which none ended or passed a
 /// scheduling point are blocked for good, and are leaked as they are:
@@ -327,7 +334,6 @@ fn end_tasks(
             note(index, payload);
         }
     }
-    crate::stackful::cancelling(true);
     let mut rounds = 0;
     while !pending.is_empty() {
         rounds += 1;
@@ -360,7 +366,6 @@ fn end_tasks(
         }
         pending = blocked;
     }
-    crate::stackful::cancelling(false);
     first_panic
 }
 
@@ -437,6 +442,23 @@ fn choose<S: Scheduler + ?Sized>(
     steps_max: u32,
     halt: &mut Option<Halt>,
 ) -> Option<TaskId> {
+    if execution.runnable.is_empty() || execution.step >= execution.step_cold_at {
+        return choose_cold(execution, scheduler, steps_max, halt);
+    }
+    choose_task(execution, scheduler, execution.current, halt)
+}
+
+/// Chooses the next task when the execution cannot go on as usual: no task
+/// can run, the step limit is reached, a task waits for a data choice, or
+/// the runtime may shut down.
+#[cold]
+#[inline(never)]
+fn choose_cold<S: Scheduler + ?Sized>(
+    execution: &mut Execution,
+    scheduler: &mut S,
+    steps_max: u32,
+    halt: &mut Option<Halt>,
+) -> Option<TaskId> {
     if execution.runnable.is_empty() || execution.step >= steps_max {
         *halt = cannot_continue(execution, steps_max);
         return None;
@@ -447,6 +469,28 @@ fn choose<S: Scheduler + ?Sized>(
     } else {
         execution.current
     };
+    let task = choose_task(execution, scheduler, current, halt)?;
+    if let Err(failure) = make_choice(execution, scheduler, task) {
+        *halt = Some(Halt::Fail(Box::new(failure)));
+        return None;
+    }
+    execution.step_cold_at = if execution.choices_asked > 0 || execution.shutdown_offered {
+        0
+    } else {
+        steps_max
+    };
+    Some(task)
+}
+
+/// Asks the scheduler for the next task, `current` having run the last
+/// step, and marks it running.
+#[inline(always)]
+fn choose_task<S: Scheduler + ?Sized>(
+    execution: &mut Execution,
+    scheduler: &mut S,
+    current: Option<TaskId>,
+    halt: &mut Option<Halt>,
+) -> Option<TaskId> {
     let chosen = scheduler.next_task(&execution.runnable, current);
     let Some(task) = chosen.filter(|task| {
         execution
@@ -468,6 +512,36 @@ fn choose<S: Scheduler + ?Sized>(
     slot.block_reason = BlockReason::Unknown;
     execution.source = slot.source;
     Some(task)
+}
+
+/// The scheduler makes the data choice `task` asked for, if it asked, before
+/// it runs.
+fn make_choice<S: Scheduler + ?Sized>(
+    execution: &mut Execution,
+    scheduler: &mut S,
+    task: TaskId,
+) -> Result<(), RuntimeFailure> {
+    let slot = &mut execution.tasks[task.index()];
+    let Choice::Asked(options) = slot.choice else {
+        return Ok(());
+    };
+    match scheduler.choose(options) {
+        Some(value) if value < options => {
+            slot.choice = Choice::Made(value);
+            execution.choices_asked -= 1;
+            execution.schedule.push_choice(value);
+            Ok(())
+        }
+        None if scheduler.diverged() => Err(RuntimeFailure::Nondeterministic {
+            step: execution.step,
+            runnable: execution.runnable.clone(),
+        }),
+        chosen => Err(RuntimeFailure::ChoiceMismatch {
+            step: execution.step,
+            options,
+            chosen,
+        }),
+    }
 }
 
 /// No task is runnable, or the step limit is reached. `None`: the
@@ -535,7 +609,7 @@ fn after_poll(execution: &mut Execution, task: TaskId, finished: bool, yielded: 
 #[cold]
 #[inline(never)]
 fn leave_runnable(execution: &mut Execution, task: TaskId, finished: bool) {
-    let location = execution.trace.tasks[task.index()].spawned_at;
+    let location = last_location(execution, task);
     let slot = &mut execution.tasks[task.index()];
     if finished {
         slot.state = TaskState::Finished;
@@ -562,7 +636,9 @@ fn leave_runnable(execution: &mut Execution, task: TaskId, finished: bool) {
     let others = execution.runnable.len() > 1;
     if finished && task == TaskId::ROOT && others && execution.shutdown == Shutdown::Explored {
         // The root's id stays runnable: choosing it shuts the runtime down.
+        // The choice takes the executor's cold path.
         execution.shutdown_offered = true;
+        execution.step_cold_at = 0;
         return;
     }
     execution.remove_runnable(task);
@@ -589,6 +665,7 @@ fn shut_down<S: Scheduler + ?Sized>(
     });
     let left = futures.iter_mut().enumerate().skip(1);
     let left = left.filter_map(|(index, future)| Some((index, future.take()?)));
+    crate::stackful::ending(true);
     let panicked = end_tasks(left.collect(), |index| {
         execution::with(|execution| {
             execution.current = Some(TaskId(index as u32));
@@ -596,6 +673,7 @@ fn shut_down<S: Scheduler + ?Sized>(
             execution.tasks[index].state = TaskState::Dropped;
         });
     });
+    crate::stackful::ending(false);
     let failure = panicked.map(|(index, payload)| {
         let task = TaskId(index as u32);
         let name = execution::with(|execution| execution.trace.task_label(task));
@@ -611,6 +689,22 @@ fn shut_down<S: Scheduler + ?Sized>(
         execution.shutdown_offered = false;
     });
     failure
+}
+
+/// Where `task` is, for the events the runtime records on its behalf (its
+/// finish, a block on a foreign future): where it was spawned, or for the
+/// root, which user code did not spawn, where it last did something
+/// visible.
+fn last_location(execution: &Execution, task: TaskId) -> Location {
+    if task != TaskId::ROOT {
+        return execution.trace.tasks[task.index()].spawned_at;
+    }
+    let events = &execution.trace.events;
+    events
+        .iter()
+        .rev()
+        .find(|event| event.task == task)
+        .map_or(Location::ROOT_TASK, |event| event.location)
 }
 
 /// Tasks blocked (not sleeping) at the end, with what they wait for.
@@ -629,4 +723,56 @@ fn blocked_tasks(execution: &Execution) -> Vec<(TaskId, WaitTarget)> {
             Some((TaskId(index as u32), target))
         })
         .collect()
+}
+
+/// The schedule of a plain single-threaded executor: the task that ran last
+/// goes on while it can, otherwise the runnable task with the lowest id.
+/// One execution, no choices; [`run_once`] uses it.
+struct Cooperative;
+
+impl Scheduler for Cooperative {
+    fn new_execution(&mut self, iteration: u64) -> bool {
+        iteration == 0
+    }
+
+    fn next_task(&mut self, runnable: &[TaskId], current: Option<TaskId>) -> Option<TaskId> {
+        current
+            .filter(|task| runnable.contains(task))
+            .or_else(|| runnable.first().copied())
+    }
+}
+
+/// Runs the future `make_root` creates once, on a cooperative schedule (the
+/// running task goes on while it can, else the lowest id), within the
+/// default [`Limits`]: a simulated program run once, without exploring.
+///
+/// # Panics
+/// If the execution fails (a task panics, the step limit) or the root
+/// future never finishes (every task blocked), with what went wrong.
+///
+/// ```
+/// racecheck_runtime::run_once(|| async {
+///     let answer = racecheck_runtime::spawn(async { 6 * 7 }).await;
+///     assert_eq!(answer, 42);
+/// });
+/// let stuck = std::panic::catch_unwind(|| {
+///     racecheck_runtime::run_once(|| std::future::pending::<()>())
+/// });
+/// assert!(stuck.is_err());
+/// ```
+pub fn run_once<F, Fut>(make_root: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = ()> + 'static,
+{
+    let mut executor = Executor::new(Limits::default());
+    let outcome = executor.run(&make_root, &mut Cooperative);
+    if let Some(failure) = outcome.failure {
+        panic!("racecheck: the execution failed: {failure:?}");
+    }
+    assert!(
+        outcome.end.root_finished,
+        "racecheck: the root future never finished; blocked: {:?}",
+        outcome.end.blocked
+    );
 }

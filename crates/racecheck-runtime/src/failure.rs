@@ -51,6 +51,16 @@ pub enum RuntimeFailure {
         /// The tasks that could run.
         runnable: Vec<TaskId>,
     },
+    /// The scheduler made no data choice, or one out of range, where the
+    /// program asked for one (a replayed schedule that does not fit).
+    ChoiceMismatch {
+        /// The step at which the program asked.
+        step: u32,
+        /// How many options the program offered.
+        options: u32,
+        /// What the scheduler chose, if anything.
+        chosen: Option<u32>,
+    },
     /// The scheduler chose no task while tasks could still run (a replayed
     /// schedule that ended early).
     ScheduleEnded {

@@ -60,6 +60,7 @@
 //! assert!(outcome.failure.is_none());
 //! ```
 
+mod catch;
 mod execution;
 mod executor;
 mod failure;
@@ -71,9 +72,10 @@ mod task;
 pub mod thread;
 pub mod time;
 
-pub use executor::{ExecutionOutcome, Executor, Limits};
+pub use catch::{catch_unwind, CatchUnwind, PanicPayload};
+pub use executor::{run_once, ExecutionOutcome, Executor, Limits};
 pub use failure::RuntimeFailure;
-pub use scheduler::{run_once, Scheduler};
+pub use scheduler::Scheduler;
 pub use stackful::{block_on, STACK_SIZE_DEFAULT};
 pub use task::{spawn, spawn_named, yield_now, JoinHandle, YieldNow};
 

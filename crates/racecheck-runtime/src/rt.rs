@@ -20,10 +20,12 @@
 //! });
 //! ```
 
-use crate::execution::{self, BlockReason};
+use crate::execution::{self, BlockReason, Choice};
 use racecheck_trace::{Location, ObjectId, ObjectInfo, ObjectKind, Op, TaskId, WaitTarget};
 use std::borrow::Cow;
-use std::task::Poll;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 /// The event index [`ObjectRef::record`] returns when nothing was recorded.
 pub const NO_EVENT: u32 = u32::MAX;
@@ -141,6 +143,20 @@ pub fn current_task() -> TaskId {
     execution::with(|execution| execution.current_task())
 }
 
+/// The task running now, or `None` outside a task of an active execution:
+/// for front ends that behave differently inside an execution (tokio's
+/// `Handle::try_current`).
+///
+/// ```
+/// assert_eq!(racecheck_runtime::rt::try_current_task(), None);
+/// racecheck_runtime::run_once(|| async {
+///     assert!(racecheck_runtime::rt::try_current_task().is_some());
+/// });
+/// ```
+pub fn try_current_task() -> Option<TaskId> {
+    execution::with_active(|execution| execution.current).flatten()
+}
+
 /// A scheduling point, passed by polling it until it is ready: the first
 /// poll returns `Pending` with the task still runnable, so the strategy
 /// chooses who performs the next visible operation; the next poll returns
@@ -180,6 +196,75 @@ impl SchedulePoint {
             PointState::Yielded | PointState::Passed => {
                 self.state = PointState::Passed;
                 Poll::Ready(())
+            }
+        }
+    }
+}
+
+/// Lets the scheduler choose one of `options` values: a decision the
+/// program leaves open, such as which ready branch of a `select!` wins or
+/// which waiter a notification wakes. The awaiting task passes a scheduling
+/// point, and the scheduler chooses the value when it next runs the task;
+/// the value is recorded in the schedule, so random and PCT search draw it,
+/// the exhaustive search tries every value, and replay reproduces it.
+/// With one option (or none) it returns 0 at once.
+///
+/// ```
+/// use racecheck_explore::{explore, Config, Strategy};
+///
+/// // Both values are explored: the exhaustive search finds the failing one.
+/// let config = Config { strategy: Strategy::Exhaustive, ..Config::default() };
+/// let report = explore(&config, || async {
+///     let branch = racecheck_runtime::rt::choose(2).await;
+///     assert_eq!(branch, 0, "the second branch won");
+/// });
+/// let failure = report.failure.expect("the second value is tried");
+/// assert_eq!(failure.schedule.choices(), &[1]);
+/// ```
+pub fn choose(options: u32) -> Choose {
+    Choose {
+        options,
+        asked: false,
+    }
+}
+
+/// The future of [`choose`].
+#[derive(Debug)]
+#[must_use = "futures do nothing unless awaited"]
+pub struct Choose {
+    options: u32,
+    asked: bool,
+}
+
+impl Future for Choose {
+    type Output = usize;
+
+    fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<usize> {
+        if self.options <= 1 {
+            return Poll::Ready(0);
+        }
+        if !self.asked {
+            self.asked = true;
+            let options = self.options;
+            execution::with(|execution| {
+                let task = execution.current_task();
+                execution.tasks[task.index()].choice = Choice::Asked(options);
+                // The executor's next choice goes the cold way, which asks.
+                execution.choices_asked += 1;
+                execution.step_cold_at = 0;
+            });
+            execution::yield_current();
+            return Poll::Pending;
+        }
+        let choice = execution::with(|execution| {
+            let task = execution.current_task();
+            std::mem::take(&mut execution.tasks[task.index()].choice)
+        });
+        match choice {
+            Choice::Made(value) => Poll::Ready(value as usize),
+            // Chosen when the task is chosen to run, which it was.
+            Choice::None | Choice::Asked(_) => {
+                unreachable!("racecheck internal error: a task resumed without its data choice")
             }
         }
     }
@@ -251,3 +336,83 @@ pub fn attribute_events_to(source: Option<Location>) {
         execution.source = source;
     });
 }
+
+/// Polls `future` with every scheduling point it reaches passed at once, so
+/// that it gives other tasks a turn only where it blocks: for interpreters
+/// of languages whose operations switch tasks only when they must wait, such
+/// as asyncio, where `await lock.acquire()` on a free lock or
+/// `await event.wait()` on a set event does not yield to the event loop.
+/// Rust code keeps its points: a multi-threaded runtime can interleave
+/// there.
+///
+/// The operation itself is the primitive's own, so its events and
+/// happens-before edges are recorded as usual; only the scheduling point
+/// before it is gone. Points reached by the future's later polls (after a
+/// wake-up) pass at once as well. It works by polling `future` again
+/// whenever it stops at a scheduling point (up to 1,000 times in one poll,
+/// so that a spin loop of yields still switches), which leaves the hot path
+/// of every other scheduling point untouched. Points are async scheduling
+/// points: at [`Granularity::Step`](crate::Granularity::Step), the
+/// synchronous points inside atomics and immediate accesses still switch.
+///
+/// ```
+/// use racecheck_runtime::rt::{self, SchedulePoint};
+/// use racecheck_runtime::{Executor, Limits, Scheduler};
+/// use racecheck_trace::TaskId;
+/// use std::future::poll_fn;
+///
+/// struct First;
+/// impl Scheduler for First {
+///     fn new_execution(&mut self, _: u64) -> bool { true }
+///     fn next_task(&mut self, runnable: &[TaskId], _: Option<TaskId>) -> Option<TaskId> {
+///         runnable.first().copied()
+///     }
+/// }
+/// async fn point() {
+///     let mut point = SchedulePoint::new();
+///     poll_fn(|_| point.poll_point()).await
+/// }
+/// let mut executor = Executor::new(Limits::default());
+/// let outcome = executor.run(&|| async {
+///     point().await; // a scheduling point: the task's first step ends here
+///     rt::without_schedule_points(point()).await; // passed at once
+/// }, &mut First);
+/// assert_eq!(outcome.steps, 2);
+/// ```
+pub async fn without_schedule_points<F: Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    std::future::poll_fn(|cx| {
+        // Whether the task had passed a point before this poll: kept, so
+        // that only the points of `future` are skipped.
+        let yielded_before = execution::take_yielded();
+        for _ in 0..SKIPPED_POINTS_MAX {
+            match future.as_mut().poll(cx) {
+                Poll::Ready(output) => {
+                    if yielded_before {
+                        execution::yield_current();
+                    }
+                    return Poll::Ready(output);
+                }
+                // Pending at a scheduling point (the task stays runnable):
+                // pass it at once by polling again.
+                Poll::Pending if execution::take_yielded() => continue,
+                // Pending because it must wait: a real switch.
+                Poll::Pending => {
+                    if yielded_before {
+                        execution::yield_current();
+                    }
+                    return Poll::Pending;
+                }
+            }
+        }
+        // A future that does nothing but pass points (a spin loop of
+        // yields) gets its switch after all, so the step limit can catch it.
+        execution::yield_current();
+        Poll::Pending
+    })
+    .await
+}
+
+/// Scheduling points [`without_schedule_points`] passes in one poll before
+/// it lets the task switch anyway.
+const SKIPPED_POINTS_MAX: u32 = 1_000;

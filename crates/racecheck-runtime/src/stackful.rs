@@ -97,19 +97,22 @@ thread_local! {
     static STACKS: RefCell<Vec<(usize, DefaultStack)>> = const { RefCell::new(Vec::new()) };
     /// The size of stacks created from now on.
     static STACK_SIZE: Cell<usize> = const { Cell::new(STACK_SIZE_DEFAULT) };
-    /// Set while the executor ends the stackful tasks an execution left
-    /// (see [`cancelling`]).
-    static CANCELLING: Cell<bool> = const { Cell::new(false) };
+    /// Set while the executor ends the tasks an execution left (see
+    /// [`ending`]).
+    static ENDING: Cell<bool> = const { Cell::new(false) };
 }
 
-/// While `on`, polling a stackful task ends it instead of running it: the
-/// first poll unwinds its body from where it is suspended, running its
-/// destructors; `Ready` once it is done. A destructor that blocks (on a lock
-/// another task still holds) suspends the body again, and the poll returns
-/// `Pending`: polled again after the other tasks ended, it goes on. A task
-/// never started is done at once.
-pub(crate) fn cancelling(on: bool) {
-    CANCELLING.set(on);
+/// Set `on` while the executor ends the tasks an execution left (at the
+/// runtime's shutdown or the teardown), when only destructors run. Polling
+/// a stackful task then ends it instead of running it: the first poll
+/// unwinds its body from where it is suspended, running its destructors;
+/// `Ready` once it is done. A destructor that blocks (on a lock another task
+/// still holds) suspends the body again, and the poll returns `Pending`:
+/// polled again after the other tasks ended, it goes on. A task never
+/// started is done at once. And [`block_on`] off a task stack, in the
+/// destructor of an async task, polls its future once.
+pub(crate) fn ending(on: bool) {
+    ENDING.set(on);
 }
 
 /// Sets the size of the stacks this thread creates from now on, and drops
@@ -138,7 +141,7 @@ pub(crate) struct StackfulTask {
     /// The size of the coroutine's stack; before it starts, the least size
     /// asked for it.
     stack_bytes: usize,
-    /// The body was told to unwind (see [`cancelling`]).
+    /// The body was told to unwind (see [`ending`]).
     cancelled: bool,
 }
 
@@ -246,7 +249,7 @@ impl Future for StackfulTask {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
-        let cancel = CANCELLING.get();
+        let cancel = ENDING.get();
         if this.coroutine.is_none() {
             if cancel {
                 return Poll::Ready(());
@@ -298,21 +301,21 @@ pub(crate) fn on_task_stack() -> bool {
 }
 
 /// `block_on` off a task stack: in a destructor run while the execution is
-/// torn down, the future gets one poll (nothing can wake it later);
-/// anywhere else it is a mistake.
+/// torn down or the runtime shuts down (see [`ending`]), the future gets
+/// one poll (nothing can wake it later); anywhere else it is a mistake.
 #[cold]
 #[inline(never)]
 fn block_off_task<F: Future>(future: Pin<&mut F>, caller: &std::panic::Location<'_>) -> F::Output {
     assert!(
-        crate::execution::tearing_down(),
+        ENDING.get(),
         "racecheck: block_on (or a blocking primitive) called at {caller} outside a racecheck \
          thread; use racecheck::thread::spawn, or Granularity::Step to run async tasks on stacks"
     );
     match future.poll(&mut Context::from_waker(Waker::noop())) {
         Poll::Ready(output) => output,
         Poll::Pending => panic!(
-            "racecheck: block_on at {caller}, in a destructor run after the execution ended, \
-             would block: nothing runs any more to unblock it"
+            "racecheck: block_on at {caller}, in a destructor run while the runtime ends its \
+             tasks, would block: nothing runs any more to unblock it"
         ),
     }
 }

@@ -23,7 +23,7 @@ use crate::rt::SchedulePoint;
 use racecheck_trace::{Location, Op};
 use std::fmt;
 use std::future::Future;
-use std::ops::{Add, Sub};
+use std::ops::{Add, AddAssign, Sub, SubAssign};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -72,12 +72,66 @@ impl Instant {
         Instant::now().duration_since(*self)
     }
 
+    /// Time from `earlier` to `self`, or `None` if `earlier` is later.
+    pub fn checked_duration_since(&self, earlier: Instant) -> Option<Duration> {
+        self.nanos
+            .checked_sub(earlier.nanos)
+            .map(Duration::from_nanos)
+    }
+
+    /// Time from `earlier` to `self`, zero if `earlier` is later (as
+    /// [`duration_since`](Self::duration_since)).
+    pub fn saturating_duration_since(&self, earlier: Instant) -> Duration {
+        self.duration_since(earlier)
+    }
+
     /// `self + duration`, or `None` on overflow.
     pub fn checked_add(&self, duration: Duration) -> Option<Instant> {
         let nanos = u64::try_from(duration.as_nanos()).ok()?;
         Some(Instant {
             nanos: self.nanos.checked_add(nanos)?,
         })
+    }
+
+    /// `self - duration`, or `None` before the start of the execution.
+    ///
+    /// ```
+    /// use racecheck_runtime::time::Instant;
+    /// use std::time::Duration;
+    ///
+    /// racecheck_runtime::run_once(|| async {
+    ///     let start = Instant::now();
+    ///     assert_eq!(start.checked_sub(Duration::from_nanos(1)), None);
+    ///     let later = start + Duration::from_secs(2);
+    ///     assert_eq!(later.checked_sub(Duration::from_secs(2)), Some(start));
+    /// });
+    /// ```
+    pub fn checked_sub(&self, duration: Duration) -> Option<Instant> {
+        let nanos = u64::try_from(duration.as_nanos()).ok()?;
+        Some(Instant {
+            nanos: self.nanos.checked_sub(nanos)?,
+        })
+    }
+}
+
+impl Sub<Duration> for Instant {
+    type Output = Instant;
+
+    fn sub(self, duration: Duration) -> Instant {
+        self.checked_sub(duration)
+            .expect("racecheck: an Instant minus a duration is before the execution started")
+    }
+}
+
+impl AddAssign<Duration> for Instant {
+    fn add_assign(&mut self, duration: Duration) {
+        *self = *self + duration;
+    }
+}
+
+impl SubAssign<Duration> for Instant {
+    fn sub_assign(&mut self, duration: Duration) {
+        *self = *self - duration;
     }
 }
 

@@ -94,6 +94,24 @@ impl Located {
     }
 }
 
+/// The file's bytes as text, or an error at the line and column of its
+/// first byte that is not UTF-8.
+pub(crate) fn decode_utf8(bytes: &[u8]) -> Result<&str, Located> {
+    std::str::from_utf8(bytes).map_err(|error| {
+        let valid = error.valid_up_to();
+        // The bytes before `valid` are UTF-8: that is what `valid_up_to` says.
+        let before = std::str::from_utf8(&bytes[..valid]).unwrap_or_default();
+        Located::new(
+            SourceMap::new(before).pos(valid),
+            format!(
+                "the file is not UTF-8: byte 0x{:02X} here does not begin a character \
+                 (save the file as UTF-8)",
+                bytes[valid]
+            ),
+        )
+    })
+}
+
 /// Turns byte offsets of the source into positions.
 pub(crate) struct SourceMap<'a> {
     source: &'a str,
@@ -143,5 +161,23 @@ mod tests {
         assert_eq!(map.pos(5), Pos { line: 2, column: 2 }); // after the two-byte ç
         assert_eq!(map.pos(4), Pos { line: 2, column: 1 }); // inside ç: clamped back
         assert_eq!(map.pos(99), Pos { line: 3, column: 1 });
+    }
+
+    #[test]
+    fn the_first_byte_that_is_not_utf8_is_located() {
+        assert_eq!(decode_utf8("çé\n".as_bytes()), Ok("çé\n"));
+        let cases: &[(&[u8], Pos, &str)] = &[
+            (b"a = 1\nb = \"\xff\"\n", Pos { line: 2, column: 6 }, "0xFF"),
+            // Latin-1 `é` after a two-byte `ç`: columns count characters.
+            (b"\xc3\xa7\xe9", Pos { line: 1, column: 2 }, "0xE9"),
+            (b"\xe7\xe9\n", Pos { line: 1, column: 1 }, "0xE7"),
+            // A character cut off at the end of the file.
+            (b"x\n\xc3", Pos { line: 2, column: 1 }, "0xC3"),
+        ];
+        for (bytes, pos, byte) in cases {
+            let error = decode_utf8(bytes).expect_err("not UTF-8");
+            assert_eq!(error.pos, *pos, "{bytes:?}");
+            assert!(error.message.contains(byte), "{}", error.message);
+        }
     }
 }

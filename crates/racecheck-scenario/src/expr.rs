@@ -221,43 +221,49 @@ fn lex(text: &str, origin: Pos) -> Result<Vec<Spanned<'_>>, Located> {
             continue;
         }
         let next = chars.get(index + 1).map(|&(_, c)| c);
-        let (token, width) = match (c, next) {
-            ('=', Some('=')) => (Token::Binary(BinaryOp::Equal), 2),
-            ('!', Some('=')) => (Token::Binary(BinaryOp::NotEqual), 2),
-            ('<', Some('=')) => (Token::Binary(BinaryOp::LessEqual), 2),
-            ('>', Some('=')) => (Token::Binary(BinaryOp::GreaterEqual), 2),
-            ('&', Some('&')) => (Token::Binary(BinaryOp::And), 2),
-            ('|', Some('|')) => (Token::Binary(BinaryOp::Or), 2),
-            ('<', _) => (Token::Binary(BinaryOp::Less), 1),
-            ('>', _) => (Token::Binary(BinaryOp::Greater), 1),
-            ('+', _) => (Token::Binary(BinaryOp::Add), 1),
-            ('-', _) => (Token::Minus, 1),
-            ('*', _) => (Token::Binary(BinaryOp::Multiply), 1),
-            ('/', _) => (Token::Binary(BinaryOp::Divide), 1),
-            ('%', _) => (Token::Binary(BinaryOp::Remainder), 1),
-            ('!', _) => (Token::Not, 1),
-            ('(', _) => (Token::Open, 1),
-            (')', _) => (Token::Close, 1),
-            ('=', _) => {
-                return Err(Located::new(
-                    at,
-                    "unexpected `=` in an expression (use `==` to compare)",
-                ))
-            }
-            _ => {
-                return Err(Located::new(
-                    at,
-                    format!(
-                        "unexpected character `{c}` in an expression \
-                         (expected integers, names, + - * / %, comparisons, && || !, parentheses)"
-                    ),
-                ))
-            }
-        };
+        let (token, width) = symbol(c, next, at)?;
         tokens.push((token, start));
         index += width;
     }
     Ok(tokens)
+}
+
+/// The operator or parenthesis that starts with `c` (followed by `next`)
+/// and how many characters it takes.
+fn symbol(c: char, next: Option<char>, at: Pos) -> Result<(Token<'static>, usize), Located> {
+    Ok(match (c, next) {
+        ('=', Some('=')) => (Token::Binary(BinaryOp::Equal), 2),
+        ('!', Some('=')) => (Token::Binary(BinaryOp::NotEqual), 2),
+        ('<', Some('=')) => (Token::Binary(BinaryOp::LessEqual), 2),
+        ('>', Some('=')) => (Token::Binary(BinaryOp::GreaterEqual), 2),
+        ('&', Some('&')) => (Token::Binary(BinaryOp::And), 2),
+        ('|', Some('|')) => (Token::Binary(BinaryOp::Or), 2),
+        ('<', _) => (Token::Binary(BinaryOp::Less), 1),
+        ('>', _) => (Token::Binary(BinaryOp::Greater), 1),
+        ('+', _) => (Token::Binary(BinaryOp::Add), 1),
+        ('-', _) => (Token::Minus, 1),
+        ('*', _) => (Token::Binary(BinaryOp::Multiply), 1),
+        ('/', _) => (Token::Binary(BinaryOp::Divide), 1),
+        ('%', _) => (Token::Binary(BinaryOp::Remainder), 1),
+        ('!', _) => (Token::Not, 1),
+        ('(', _) => (Token::Open, 1),
+        (')', _) => (Token::Close, 1),
+        ('=', _) => {
+            return Err(Located::new(
+                at,
+                "unexpected `=` in an expression (use `==` to compare)",
+            ))
+        }
+        _ => {
+            return Err(Located::new(
+                at,
+                format!(
+                    "unexpected character `{c}` in an expression \
+                     (expected integers, names, + - * / %, comparisons, && || !, parentheses)"
+                ),
+            ))
+        }
+    })
 }
 
 /// Parses `text` (which starts at `origin` in the file) and resolves its

@@ -8,9 +8,15 @@
 //! [`Event`](racecheck::sync::Event), `Condition` →
 //! [`Condition`](racecheck::sync::Condition) on its lock's `Mutex`, `Queue`
 //! → [`Queue<i64>`](racecheck::sync::Queue), shared variables →
-//! [`Shared<i64>`](racecheck::sync::Shared) (`read` is `load().await`,
-//! `write` is `store(v).await`: scheduling points the race detector sees),
-//! `sleep` → virtual time, `yield` → `yield_now`, `spawn`/`join` → tasks.
+//! [`Shared<i64>`](racecheck::sync::Shared) (`read` is `get()`, `write` is
+//! `set(v)`: accesses the race detector sees, not yields), `sleep` →
+//! virtual time, `yield` → `yield_now`, `spawn`/`join` → tasks.
+//!
+//! Yields are asyncio's: every awaited operation is polled
+//! [`without_schedule_points`], so it gives other tasks a turn only where it
+//! waits (a free lock, a set event, a non-empty queue are taken at once, as
+//! asyncio's fast paths do); `sleep` and `yield` always yield. The rules,
+//! per primitive, are in docs/scenarios.md ("Where a task yields").
 //!
 //! asyncio semantics kept: a lock or permit acquired by `acquire` and never
 //! released stays held when its task ends (the guard is forgotten, not
@@ -26,7 +32,7 @@
 use crate::ast::{Predicate, PrimitiveKind, Program, Step, StepKind};
 use crate::error::Pos;
 use crate::expr::Var;
-use racecheck::sched::attribute_events_to;
+use racecheck::sched::{attribute_events_to, without_schedule_points};
 use racecheck::sync::{
     BoundedSemaphore, BoundedSemaphorePermit, Condition, Event, Mutex, MutexGuard, Queue,
     ReentrantMutex, Semaphore, SemaphorePermit, Shared,
@@ -200,6 +206,22 @@ impl World {
         }
     }
 
+    /// The event at `index` (validated: an event).
+    fn event(&self, index: usize) -> &Event {
+        let Object::Event(event) = &self.primitives[index] else {
+            unreachable!("validated: an event")
+        };
+        event
+    }
+
+    /// The queue at `index` (validated: a queue).
+    fn queue(&self, index: usize) -> &Queue<i64> {
+        let Object::Queue(queue) = &self.primitives[index] else {
+            unreachable!("validated: a queue")
+        };
+        queue
+    }
+
     /// `rows = 20, pages = 3`: the shared values a predicate reads.
     fn values_of(&self, predicate: &Predicate) -> String {
         let mut vars = Vec::new();
@@ -349,19 +371,21 @@ fn run<'a, 'w: 'a>(
 async fn acquire<'w>(state: &mut TaskState<'w>, primitive: usize, scoped: bool) -> u64 {
     let world = state.world;
     let hold = match &world.primitives[primitive] {
-        Object::Lock(lock) => Hold::Lock(Some(lock.lock().await)),
+        Object::Lock(lock) => Hold::Lock(Some(without_schedule_points(lock.lock()).await)),
         Object::RLock(lock) => {
-            lock.acquire().await;
+            without_schedule_points(lock.acquire()).await;
             Hold::RLock
         }
-        Object::Semaphore(semaphore) => match semaphore.acquire().await {
+        Object::Semaphore(semaphore) => match without_schedule_points(semaphore.acquire()).await {
             Ok(permit) => Hold::Permit(permit),
             Err(_) => panic!(
                 "semaphore `{}` is closed",
                 world.program.primitives[primitive].name
             ),
         },
-        Object::BoundedSemaphore(semaphore) => Hold::BoundedPermit(semaphore.acquire().await),
+        Object::BoundedSemaphore(semaphore) => {
+            Hold::BoundedPermit(without_schedule_points(semaphore.acquire()).await)
+        }
         Object::Event(_) | Object::Condition(_) | Object::Queue(_) => {
             unreachable!("validated: only locks and semaphores are acquired (a condition's lock stands for it)")
         }
@@ -393,185 +417,13 @@ fn release_hold(world: &World, held: Held<'_>) {
     }
 }
 
+/// Performs one step: a block or a call runs its steps, an operation acts
+/// on the world.
 async fn perform<'w>(state: &mut TaskState<'w>, step: &Step) -> Flow {
-    let world = state.world;
-    let program = &*world.program;
     match &step.kind {
-        StepKind::Acquire(primitive) => {
-            acquire(state, *primitive, false).await;
-        }
-        StepKind::Release(primitive) => {
-            let position = state
-                .held
-                .iter()
-                .rposition(|held| held.primitive == *primitive && !held.scoped);
-            match (position, &world.primitives[*primitive]) {
-                (Some(position), _) => {
-                    let held = state.held.remove(position);
-                    release_hold(world, held);
-                }
-                // asyncio: `Semaphore.release()` without an acquire adds a
-                // permit.
-                (None, Object::Semaphore(semaphore)) => semaphore.add_permits(1),
-                // A release by a task holding no permit: racecheck's
-                // `release()` brings back only a permit given up with
-                // `forget`, and the interpreter forgets none, so this is
-                // asyncio's `ValueError` (asyncio would raise it at the
-                // release that reaches the bound, which may be another
-                // task's, later).
-                (None, Object::BoundedSemaphore(semaphore)) => {
-                    if let Err(error) = semaphore.release() {
-                        panic!(
-                            "ValueError: {error}: `{}` released by task '{}', which holds no permit of it, at {}",
-                            program.primitives[*primitive].name,
-                            state.name,
-                            state.at(step.pos)
-                        );
-                    }
-                }
-                (None, _) => panic!(
-                    "RuntimeError: `{}` released by task '{}', which does not hold it, at {}",
-                    program.primitives[*primitive].name,
-                    state.name,
-                    state.at(step.pos)
-                ),
-            }
-        }
-        StepKind::Read { local, shared } => {
-            state.locals[*local] = Some(world.shared[*shared].load().await);
-        }
-        StepKind::Write { shared, value } => {
-            let value = state.eval(&step.text, value, step.pos);
-            world.shared[*shared].store(value).await;
-        }
-        StepKind::Assign { local, value } => {
-            state.locals[*local] = Some(state.eval(&step.text, value, step.pos));
-        }
-        StepKind::Set(event) | StepKind::Clear(event) | StepKind::WaitEvent(event) => {
-            let Object::Event(object) = &world.primitives[*event] else {
-                unreachable!("validated: an event")
-            };
-            match step.kind {
-                StepKind::Set(_) => object.set(),
-                StepKind::Clear(_) => object.clear(),
-                _ => object.wait().await,
-            }
-        }
-        StepKind::WaitCondition {
-            condition,
-            lock,
-            while_,
-        } => wait_condition(state, step, *condition, *lock, while_.as_ref()).await,
-        StepKind::Notify {
-            condition,
-            lock,
-            count,
-        } => {
-            let Object::Condition(object) = &world.primitives[*condition] else {
-                unreachable!("validated: a condition")
-            };
-            if !state.held.iter().any(|held| held.primitive == *lock) {
-                panic!(
-                    "RuntimeError: cannot notify on un-acquired lock: `{}` by task '{}', which does not hold `{}`, at {}",
-                    step.text,
-                    state.name,
-                    program.primitives[*lock].name,
-                    state.at(step.pos)
-                );
-            }
-            match count {
-                None => object.notify_all(),
-                // asyncio's `notify(n)` with `n <= 0` wakes nobody.
-                Some(count) => object
-                    .notify(usize::try_from(state.eval(&step.text, count, step.pos)).unwrap_or(0)),
-            }
-        }
-        StepKind::Put { queue, value } => {
-            let Object::Queue(queue) = &world.primitives[*queue] else {
-                unreachable!("validated: a queue")
-            };
-            let value = state.eval(&step.text, value, step.pos);
-            queue.put(value).await;
-        }
-        StepKind::Get { queue, local } => {
-            let Object::Queue(queue) = &world.primitives[*queue] else {
-                unreachable!("validated: a queue")
-            };
-            let value = queue.get().await;
-            if let Some(local) = local {
-                state.locals[*local] = Some(value);
-            }
-        }
-        StepKind::TaskDone(index) => {
-            let Object::Queue(queue) = &world.primitives[*index] else {
-                unreachable!("validated: a queue")
-            };
-            if queue.try_task_done().is_err() {
-                panic!(
-                    "ValueError: task_done() called too many times on `{}` by task '{}' at {}",
-                    program.primitives[*index].name,
-                    state.name,
-                    state.at(step.pos)
-                );
-            }
-        }
-        StepKind::JoinQueue(queue) => {
-            let Object::Queue(queue) = &world.primitives[*queue] else {
-                unreachable!("validated: a queue")
-            };
-            queue.join().await;
-        }
-        StepKind::Sleep(duration) => racecheck::time::sleep(*duration).await,
-        StepKind::Yield => racecheck::yield_now().await,
-        StepKind::Spawn(task) => {
-            let handles = spawn_replicas(&state.owner, *task);
-            state.spawned.extend(handles);
-        }
-        StepKind::Join(task) => {
-            let mut index = 0;
-            while index < state.spawned.len() {
-                if state.spawned[index].0 == *task {
-                    let (_, handle) = state.spawned.remove(index);
-                    handle.await;
-                } else {
-                    index += 1;
-                }
-            }
-        }
-        StepKind::Assert(predicate) => {
-            if state.eval(&predicate.text, &predicate.expr, predicate.pos) == 0 {
-                panic!(
-                    "assertion failed: `{}`{} at {}",
-                    predicate.text,
-                    state.locals_of(&predicate.expr),
-                    state.at(predicate.pos)
-                );
-            }
-        }
-        StepKind::Call(function) => {
-            if state.depth >= CALL_DEPTH_MAX {
-                panic!(
-                    "call depth exceeds {CALL_DEPTH_MAX} at {} (endless recursion?)",
-                    state.at(step.pos)
-                );
-            }
-            state.depth += 1;
-            let flow = run(state, &program.functions[*function].steps).await;
-            state.depth -= 1;
-            return flow;
-        }
-        StepKind::Fail => return Flow::Fail,
-        StepKind::With { primitive, body } => {
-            let serial = acquire(state, *primitive, true).await;
-            let flow = run(state, body).await;
-            // The release at the block's end is the `with` step's.
-            attribute_events_to(Some(step.location));
-            if let Some(position) = state.held.iter().position(|held| held.serial == serial) {
-                let held = state.held.remove(position);
-                release_hold(world, held);
-            }
-            return flow;
-        }
+        StepKind::Call(function) => call(state, step, *function).await,
+        StepKind::Fail => Flow::Fail,
+        StepKind::With { primitive, body } => with_block(state, step, *primitive, body).await,
         StepKind::If {
             condition,
             then,
@@ -582,30 +434,249 @@ async fn perform<'w>(state: &mut TaskState<'w>, step: &Step) -> Flow {
             } else {
                 otherwise
             };
-            return run(state, branch).await;
+            run(state, branch).await
         }
-        StepKind::While { condition, body } => {
-            let mut iterations = 0u64;
-            while state.eval(&condition.text, &condition.expr, condition.pos) != 0 {
-                iterations += 1;
-                if iterations > LOOP_ITERATIONS_MAX {
-                    panic!(
-                        "`while {}` ran {LOOP_ITERATIONS_MAX} times without ending at {}",
-                        condition.text,
-                        state.at(step.pos)
-                    );
-                }
-                if let Flow::Fail = run(state, body).await {
-                    return Flow::Fail;
-                }
-            }
-        }
+        StepKind::While { condition, body } => while_loop(state, step, condition, body).await,
         StepKind::Repeat { times, body } => {
             for _ in 0..*times {
                 if let Flow::Fail = run(state, body).await {
                     return Flow::Fail;
                 }
             }
+            Flow::Next
+        }
+        _ => {
+            operation(state, step).await;
+            Flow::Next
+        }
+    }
+}
+
+/// Performs a step that is one operation (not a block, `call` or `fail`).
+async fn operation<'w>(state: &mut TaskState<'w>, step: &Step) {
+    let world = state.world;
+    match &step.kind {
+        StepKind::Acquire(primitive) => {
+            acquire(state, *primitive, false).await;
+        }
+        StepKind::Release(primitive) => release(state, step, *primitive),
+        StepKind::Read { local, shared } => {
+            state.locals[*local] = Some(world.shared[*shared].get());
+        }
+        StepKind::Write { shared, value } => {
+            let value = state.eval(&step.text, value, step.pos);
+            world.shared[*shared].set(value);
+        }
+        StepKind::Assign { local, value } => {
+            state.locals[*local] = Some(state.eval(&step.text, value, step.pos));
+        }
+        StepKind::Set(event) => world.event(*event).set(),
+        StepKind::Clear(event) => world.event(*event).clear(),
+        StepKind::WaitEvent(event) => without_schedule_points(world.event(*event).wait()).await,
+        StepKind::WaitCondition {
+            condition,
+            lock,
+            while_,
+        } => wait_condition(state, step, *condition, *lock, while_.as_ref()).await,
+        StepKind::Notify {
+            condition,
+            lock,
+            count,
+        } => notify(state, step, *condition, *lock, count.as_ref()),
+        StepKind::Put { queue, value } => {
+            let value = state.eval(&step.text, value, step.pos);
+            without_schedule_points(world.queue(*queue).put(value)).await;
+        }
+        StepKind::Get { queue, local } => {
+            let value = without_schedule_points(world.queue(*queue).get()).await;
+            if let Some(local) = local {
+                state.locals[*local] = Some(value);
+            }
+        }
+        StepKind::TaskDone(queue) => task_done(state, step, *queue),
+        StepKind::JoinQueue(queue) => without_schedule_points(world.queue(*queue).join()).await,
+        StepKind::Sleep(duration) => racecheck::time::sleep(*duration).await,
+        StepKind::Yield => racecheck::yield_now().await,
+        StepKind::Spawn(task) => {
+            let handles = spawn_replicas(&state.owner, *task);
+            state.spawned.extend(handles);
+        }
+        StepKind::Join(task) => join_tasks(state, *task).await,
+        StepKind::Assert(predicate) => check_assertion(state, predicate),
+        StepKind::Call(_)
+        | StepKind::Fail
+        | StepKind::With { .. }
+        | StepKind::If { .. }
+        | StepKind::While { .. }
+        | StepKind::Repeat { .. } => {
+            unreachable!("blocks, calls and `fail` are performed by `perform`")
+        }
+    }
+}
+
+/// `release L`: the task's latest hold of `L` not taken by a `with`, or
+/// asyncio's behaviour for a release without an acquire.
+fn release(state: &mut TaskState<'_>, step: &Step, primitive: usize) {
+    let world = state.world;
+    let program = &*world.program;
+    let position = state
+        .held
+        .iter()
+        .rposition(|held| held.primitive == primitive && !held.scoped);
+    match (position, &world.primitives[primitive]) {
+        (Some(position), _) => {
+            let held = state.held.remove(position);
+            release_hold(world, held);
+        }
+        // asyncio: `Semaphore.release()` without an acquire adds a
+        // permit.
+        (None, Object::Semaphore(semaphore)) => semaphore.add_permits(1),
+        // A release by a task holding no permit: racecheck's
+        // `release()` brings back only a permit given up with
+        // `forget`, and the interpreter forgets none, so this is
+        // asyncio's `ValueError` (asyncio would raise it at the
+        // release that reaches the bound, which may be another
+        // task's, later).
+        (None, Object::BoundedSemaphore(semaphore)) => {
+            if let Err(error) = semaphore.release() {
+                panic!(
+                    "ValueError: {error}: `{}` released by task '{}', which holds no permit of it, at {}",
+                    program.primitives[primitive].name,
+                    state.name,
+                    state.at(step.pos)
+                );
+            }
+        }
+        (None, _) => panic!(
+            "RuntimeError: `{}` released by task '{}', which does not hold it, at {}",
+            program.primitives[primitive].name,
+            state.name,
+            state.at(step.pos)
+        ),
+    }
+}
+
+/// `notify C [n]` or `notify_all C`, which need `C`'s lock held.
+fn notify(
+    state: &TaskState<'_>,
+    step: &Step,
+    condition: usize,
+    lock: usize,
+    count: Option<&crate::expr::Expr>,
+) {
+    let world = state.world;
+    let Object::Condition(object) = &world.primitives[condition] else {
+        unreachable!("validated: a condition")
+    };
+    if !state.held.iter().any(|held| held.primitive == lock) {
+        panic!(
+            "RuntimeError: cannot notify on un-acquired lock: `{}` by task '{}', which does not hold `{}`, at {}",
+            step.text,
+            state.name,
+            world.program.primitives[lock].name,
+            state.at(step.pos)
+        );
+    }
+    match count {
+        None => object.notify_all(),
+        // asyncio's `notify(n)` with `n <= 0` wakes nobody.
+        Some(count) => {
+            object.notify(usize::try_from(state.eval(&step.text, count, step.pos)).unwrap_or(0))
+        }
+    }
+}
+
+/// `task_done Q`; one too many is asyncio's `ValueError`.
+fn task_done(state: &TaskState<'_>, step: &Step, queue: usize) {
+    if state.world.queue(queue).try_task_done().is_err() {
+        panic!(
+            "ValueError: task_done() called too many times on `{}` by task '{}' at {}",
+            state.world.program.primitives[queue].name,
+            state.name,
+            state.at(step.pos)
+        );
+    }
+}
+
+/// `join T`: waits for every copy of `T` that this task started.
+async fn join_tasks(state: &mut TaskState<'_>, task: usize) {
+    let mut index = 0;
+    while index < state.spawned.len() {
+        if state.spawned[index].0 == task {
+            let (_, handle) = state.spawned.remove(index);
+            without_schedule_points(handle).await;
+        } else {
+            index += 1;
+        }
+    }
+}
+
+/// `assert EXPR`: the task panics with the locals it read if `EXPR` is 0.
+fn check_assertion(state: &TaskState<'_>, predicate: &Predicate) {
+    if state.eval(&predicate.text, &predicate.expr, predicate.pos) == 0 {
+        panic!(
+            "assertion failed: `{}`{} at {}",
+            predicate.text,
+            state.locals_of(&predicate.expr),
+            state.at(predicate.pos)
+        );
+    }
+}
+
+/// `call F`: `F`'s steps in this task, within the bound on nesting.
+async fn call<'w>(state: &mut TaskState<'w>, step: &Step, function: usize) -> Flow {
+    if state.depth >= CALL_DEPTH_MAX {
+        panic!(
+            "call depth exceeds {CALL_DEPTH_MAX} at {} (endless recursion?)",
+            state.at(step.pos)
+        );
+    }
+    let world = state.world;
+    state.depth += 1;
+    let flow = run(state, &world.program.functions[function].steps).await;
+    state.depth -= 1;
+    flow
+}
+
+/// `with L`: acquires `L`, runs the body, and releases `L` however the
+/// body ends.
+async fn with_block<'w>(
+    state: &mut TaskState<'w>,
+    step: &Step,
+    primitive: usize,
+    body: &[Step],
+) -> Flow {
+    let serial = acquire(state, primitive, true).await;
+    let flow = run(state, body).await;
+    // The release at the block's end is the `with` step's.
+    attribute_events_to(Some(step.location));
+    if let Some(position) = state.held.iter().position(|held| held.serial == serial) {
+        let held = state.held.remove(position);
+        release_hold(state.world, held);
+    }
+    flow
+}
+
+/// `while PRED`: the body as long as `PRED` holds, within the bound on
+/// rounds.
+async fn while_loop<'w>(
+    state: &mut TaskState<'w>,
+    step: &Step,
+    condition: &Predicate,
+    body: &[Step],
+) -> Flow {
+    let mut iterations = 0u64;
+    while state.eval(&condition.text, &condition.expr, condition.pos) != 0 {
+        iterations += 1;
+        if iterations > LOOP_ITERATIONS_MAX {
+            panic!(
+                "`while {}` ran {LOOP_ITERATIONS_MAX} times without ending at {}",
+                condition.text,
+                state.at(step.pos)
+            );
+        }
+        if let Flow::Fail = run(state, body).await {
+            return Flow::Fail;
         }
     }
     Flow::Next
@@ -642,14 +713,13 @@ async fn wait_condition<'w>(
         .take()
         .expect("a task holding a lock waits on one condition at a time");
     let guard = match while_ {
-        None => object.wait(guard).await,
+        None => without_schedule_points(object.wait(guard)).await,
         Some(predicate) => {
             let holder: &TaskState<'w> = state;
-            object
-                .wait_while(guard, |_| {
-                    holder.eval(&predicate.text, &predicate.expr, predicate.pos) != 0
-                })
-                .await
+            without_schedule_points(object.wait_while(guard, |_| {
+                holder.eval(&predicate.text, &predicate.expr, predicate.pos) != 0
+            }))
+            .await
         }
     };
     let Hold::Lock(slot) = &mut state.held[position].hold else {

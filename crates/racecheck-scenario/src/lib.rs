@@ -66,13 +66,15 @@ impl Scenario {
     ///
     /// # Errors
     /// [`LoadError::Io`] if it cannot be read, [`LoadError::Invalid`] with
-    /// the line and column if it is not a valid scenario.
+    /// the line and column if it is not a valid scenario (or not UTF-8: at
+    /// its first byte that is not).
     pub fn load(path: &Path) -> Result<Scenario, LoadError> {
-        let source = std::fs::read_to_string(path).map_err(|error| LoadError::Io {
+        let bytes = std::fs::read(path).map_err(|error| LoadError::Io {
             path: path.to_path_buf(),
             message: error.to_string(),
         })?;
-        Scenario::parse(&source, path)
+        let source = error::decode_utf8(&bytes).map_err(|error| error.in_file(path))?;
+        Scenario::parse(source, path)
     }
 
     /// Validates a scenario's source; `path` names it in errors and

@@ -107,6 +107,48 @@ impl Text<'_> {
     }
 }
 
+/// A primitive's declaration, `Kind` or `Kind(argument)`, being resolved.
+struct Declaration<'d, 'v> {
+    kind: &'v str,
+    /// The argument and the character offset where it starts.
+    argument: Option<(&'v str, usize)>,
+    text: &'d Text<'v>,
+}
+
+impl Declaration<'_, '_> {
+    /// `Lock`, `RLock` and `Event` take no argument.
+    fn no_argument(&self) -> Result<(), Located> {
+        match self.argument {
+            Some((_, offset)) => Err(Located::new(
+                self.text.at(offset),
+                format!("`{}` takes no argument", self.kind),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// The argument as a count of permits or slots (`what`).
+    fn number(&self, what: &str) -> Result<u32, Located> {
+        let kind = self.kind;
+        let Some((argument, offset)) = self.argument else {
+            return Err(Located::new(
+                self.text.at(kind.len()),
+                format!("`{kind}` needs {what} in parentheses, e.g. `{kind}(3)`"),
+            ));
+        };
+        match argument.trim().parse::<i64>() {
+            Ok(number) if (0..=PERMITS_MAX).contains(&number) => Ok(number as u32),
+            _ => Err(Located::new(
+                self.text.at(offset),
+                format!(
+                    "{what} must be an integer between 0 and {PERMITS_MAX}, found `{}`",
+                    argument.trim()
+                ),
+            )),
+        }
+    }
+}
+
 /// Which names a lexical context may use, and what it may hold.
 #[derive(Clone, Default)]
 struct Scope {
@@ -322,6 +364,59 @@ impl<'m, 's> Loader<'m, 's> {
 
     fn document(mut self, document: &DeTable<'_>) -> Result<Program, Located> {
         self.check_keys(document, TOP_KEYS, "at the top level")?;
+        self.settings(document)?;
+        if let Some(shared) = document.get("shared") {
+            self.shared_variables(self.table(shared, "`shared`")?)?;
+        }
+        if let Some(primitives) = document.get("primitives") {
+            self.primitives(self.table(primitives, "`primitives`")?)?;
+        }
+        let functions = match document.get("functions") {
+            Some(functions) => Some(self.table(functions, "`functions`")?),
+            None => None,
+        };
+        // Names first, so calls, spawns and joins may refer forward.
+        if let Some(functions) = functions {
+            for (key, _) in functions.iter() {
+                let name = self.declare(key, "function")?;
+                self.program.functions.push(Function {
+                    name,
+                    steps: Vec::new(),
+                });
+            }
+        }
+        let tasks = match document.get("task") {
+            Some(tasks) => self.array(tasks, "`task` (write `[[task]]` sections)")?,
+            None => {
+                return Err(Located::new(
+                    self.map.pos(usize::MAX),
+                    "a scenario needs at least one `[[task]]` section",
+                ))
+            }
+        };
+        let mut replicas_total = 0u32;
+        for task in tasks {
+            self.declare_task(task, &mut replicas_total)?;
+        }
+        if let Some(functions) = functions {
+            for (index, (_, body)) in functions.iter().enumerate() {
+                let mut scope = Scope {
+                    in_function: true,
+                    ..Scope::default()
+                };
+                let steps = self.steps(body, &mut scope, "a function's body")?;
+                self.program.functions[index].steps = steps;
+            }
+        }
+        self.task_steps(tasks)?;
+        if let Some(final_state) = document.get("final") {
+            self.program.final_state = Some(self.final_state(final_state)?);
+        }
+        Ok(self.program)
+    }
+
+    /// `description`, `expect`, `iterations` and `max_steps`.
+    fn settings(&mut self, document: &DeTable<'_>) -> Result<(), Located> {
         let Some(description) = document.get("description") else {
             return Err(Located::new(
                 Pos { line: 1, column: 1 },
@@ -352,101 +447,75 @@ impl<'m, 's> Loader<'m, 's> {
             self.program.max_steps =
                 Some(self.integer(max_steps, "`max_steps`", (1, i64::from(u32::MAX)))? as u32);
         }
-        if let Some(shared) = document.get("shared") {
-            let shared = self.table(shared, "`shared`")?;
-            for (key, value) in shared.iter() {
-                let name = self.declare(key, "shared variable")?;
-                let initial = self.integer(
-                    value,
-                    &format!("shared variable `{name}`'s initial value"),
-                    (i64::MIN, i64::MAX),
-                )?;
-                let location = self.location(self.pos(key.span()));
-                self.program.shared.push(SharedVariable {
-                    name,
-                    initial,
-                    location,
-                });
-            }
-        }
-        if let Some(primitives) = document.get("primitives") {
-            self.primitives(self.table(primitives, "`primitives`")?)?;
-        }
-        let functions = match document.get("functions") {
-            Some(functions) => Some(self.table(functions, "`functions`")?),
-            None => None,
-        };
-        // Names first, so calls, spawns and joins may refer forward.
-        if let Some(functions) = functions {
-            for (key, _) in functions.iter() {
-                let name = self.declare(key, "function")?;
-                self.program.functions.push(Function {
-                    name,
-                    steps: Vec::new(),
-                });
-            }
-        }
-        let tasks = match document.get("task") {
-            Some(tasks) => self.array(tasks, "`task` (write `[[task]]` sections)")?,
-            None => {
-                return Err(Located::new(
-                    self.map.pos(usize::MAX),
-                    "a scenario needs at least one `[[task]]` section",
-                ))
-            }
-        };
-        let mut replicas_total = 0u32;
-        for task in tasks {
-            let table = self.table(task, "a `[[task]]`")?;
-            self.check_keys(table, TASK_KEYS, "in a [[task]]")?;
-            let Some(name) = table.get("name") else {
-                return self.error(task.span(), "a [[task]] needs a `name`");
-            };
-            let name_text = self.text(name, "a task's `name`")?;
-            let location = self.location(name_text.at(0));
-            let key = Spanned::new(name.span(), std::borrow::Cow::Borrowed(name_text.value));
-            let name = self.declare(&key, "task")?;
-            let count = match table.get("count") {
-                Some(count) => self.integer(count, "`count`", (1, i64::from(REPLICAS_MAX)))? as u32,
-                None => 1,
-            };
-            replicas_total += count;
-            if replicas_total > TASKS_TOTAL_MAX {
-                return self.error(
-                    task.span(),
-                    format!("too many tasks: at most {TASKS_TOTAL_MAX} replicas in all"),
-                );
-            }
-            let start = match table.get("start") {
-                Some(start) => match start.get_ref() {
-                    DeValue::Boolean(start) => *start,
-                    other => {
-                        return self.error(
-                            start.span(),
-                            format!("`start` must be a boolean, found {}", article(other)),
-                        )
-                    }
-                },
-                None => true,
-            };
-            self.program.tasks.push(Task {
+        Ok(())
+    }
+
+    /// The `[shared]` table: `name = initial integer`.
+    fn shared_variables(&mut self, shared: &DeTable<'_>) -> Result<(), Located> {
+        for (key, value) in shared.iter() {
+            let name = self.declare(key, "shared variable")?;
+            let initial = self.integer(
+                value,
+                &format!("shared variable `{name}`'s initial value"),
+                (i64::MIN, i64::MAX),
+            )?;
+            let location = self.location(self.pos(key.span()));
+            self.program.shared.push(SharedVariable {
                 name,
-                count,
-                start,
-                steps: Vec::new(),
+                initial,
                 location,
             });
         }
-        if let Some(functions) = functions {
-            for (index, (_, body)) in functions.iter().enumerate() {
-                let mut scope = Scope {
-                    in_function: true,
-                    ..Scope::default()
-                };
-                let steps = self.steps(body, &mut scope, "a function's body")?;
-                self.program.functions[index].steps = steps;
-            }
+        Ok(())
+    }
+
+    /// A `[[task]]`'s name, `count` and `start` (its steps come once every
+    /// task is declared, so `spawn` and `join` may refer forward).
+    fn declare_task(&mut self, task: &Value<'_>, replicas_total: &mut u32) -> Result<(), Located> {
+        let table = self.table(task, "a `[[task]]`")?;
+        self.check_keys(table, TASK_KEYS, "in a [[task]]")?;
+        let Some(name) = table.get("name") else {
+            return self.error(task.span(), "a [[task]] needs a `name`");
+        };
+        let name_text = self.text(name, "a task's `name`")?;
+        let location = self.location(name_text.at(0));
+        let key = Spanned::new(name.span(), std::borrow::Cow::Borrowed(name_text.value));
+        let name = self.declare(&key, "task")?;
+        let count = match table.get("count") {
+            Some(count) => self.integer(count, "`count`", (1, i64::from(REPLICAS_MAX)))? as u32,
+            None => 1,
+        };
+        *replicas_total += count;
+        if *replicas_total > TASKS_TOTAL_MAX {
+            return self.error(
+                task.span(),
+                format!("too many tasks: at most {TASKS_TOTAL_MAX} replicas in all"),
+            );
         }
+        let start = match table.get("start") {
+            Some(start) => match start.get_ref() {
+                DeValue::Boolean(start) => *start,
+                other => {
+                    return self.error(
+                        start.span(),
+                        format!("`start` must be a boolean, found {}", article(other)),
+                    )
+                }
+            },
+            None => true,
+        };
+        self.program.tasks.push(Task {
+            name,
+            count,
+            start,
+            steps: Vec::new(),
+            location,
+        });
+        Ok(())
+    }
+
+    /// Every declared task's `steps`, and that some task starts.
+    fn task_steps(&mut self, tasks: &[Value<'_>]) -> Result<(), Located> {
         for (index, task) in tasks.iter().enumerate() {
             let table = self.table(task, "a `[[task]]`")?;
             let Some(steps) = table.get("steps") else {
@@ -464,20 +533,22 @@ impl<'m, 's> Loader<'m, 's> {
                 "no task has `start = true`: nothing would run",
             );
         }
-        if let Some(final_state) = document.get("final") {
-            let text = self.text(final_state, "`final`")?;
-            let shared = &self.program.shared;
-            let expr = expr::parse(text.value, text.at(0), &mut |name, pos| {
-                shared_var(shared, name, pos)
-            })
-            .map_err(|error| text.relocate(error))?;
-            self.program.final_state = Some(Predicate {
-                expr,
-                text: text.value.trim().to_string(),
-                pos: text.at(0),
-            });
-        }
-        Ok(self.program)
+        Ok(())
+    }
+
+    /// `final`: a predicate over shared variables.
+    fn final_state(&self, final_state: &Value<'_>) -> Result<Predicate, Located> {
+        let text = self.text(final_state, "`final`")?;
+        let shared = &self.program.shared;
+        let expr = expr::parse(text.value, text.at(0), &mut |name, pos| {
+            shared_var(shared, name, pos)
+        })
+        .map_err(|error| text.relocate(error))?;
+        Ok(Predicate {
+            expr,
+            text: text.value.trim().to_string(),
+            pos: text.at(0),
+        })
     }
 
     fn primitives(&mut self, table: &DeTable<'_>) -> Result<(), Located> {
@@ -498,87 +569,99 @@ impl<'m, 's> Loader<'m, 's> {
             pending.push((index, kind, argument, text));
         }
         for (index, kind, argument, text) in pending {
-            let number = |loader: &Loader<'_, '_>, what: &str| -> Result<u32, Located> {
-                let Some((argument, offset)) = argument else {
-                    return Err(Located::new(
-                        text.at(kind.len()),
-                        format!("`{kind}` needs {what} in parentheses, e.g. `{kind}(3)`"),
-                    ));
-                };
-                let _ = loader;
-                match argument.trim().parse::<i64>() {
-                    Ok(number) if (0..=PERMITS_MAX).contains(&number) => Ok(number as u32),
-                    _ => Err(Located::new(
-                        text.at(offset),
-                        format!(
-                            "{what} must be an integer between 0 and {PERMITS_MAX}, found `{}`",
-                            argument.trim()
-                        ),
-                    )),
-                }
+            let declaration = Declaration {
+                kind,
+                argument,
+                text: &text,
             };
-            let no_argument = |kind_name: &str| -> Result<(), Located> {
-                match argument {
-                    Some((_, offset)) => Err(Located::new(
-                        text.at(offset),
-                        format!("`{kind_name}` takes no argument"),
-                    )),
-                    None => Ok(()),
-                }
-            };
-            let primitive_kind = match kind {
-                "Lock" => {
-                    no_argument("Lock")?;
-                    PrimitiveKind::Lock
-                }
-                "RLock" => {
-                    no_argument("RLock")?;
-                    PrimitiveKind::RLock
-                }
-                "Event" => {
-                    no_argument("Event")?;
-                    PrimitiveKind::Event
-                }
-                "Semaphore" => PrimitiveKind::Semaphore(number(self, "the number of permits")?),
-                "BoundedSemaphore" => PrimitiveKind::BoundedSemaphore(number(self, "the number of permits")?),
-                "Queue" => match argument {
-                    None => PrimitiveKind::Queue(0),
-                    Some(_) => PrimitiveKind::Queue(number(self, "`maxsize` (0 = unbounded)")?),
-                },
-                "Condition" => {
-                    let lock = match argument {
-                        Some((lock, offset)) => {
-                            let lock = lock.trim();
-                            let offset = offset + argument.map_or(0, |(raw, _)| raw.len() - raw.trim_start().len());
-                            match self.program.primitives.iter().position(|p| p.name == lock) {
-                                Some(position) if matches!(self.program.primitives[position].kind, PrimitiveKind::Lock) && !self.is_pending_non_lock(position, table) => position,
-                                Some(_) => return Err(Located::new(text.at(offset), format!("`{lock}` is not a Lock: a Condition needs a Lock"))),
-                                None => return Err(Located::new(text.at(offset), format!("undefined lock `{lock}` (declare it in [primitives], e.g. `{lock} = \"Lock\"`)"))),
-                            }
-                        }
-                        None => {
-                            let condition = &self.program.primitives[index];
-                            let name = format!("{}.lock", condition.name);
-                            let location = condition.location;
-                            self.program.primitives.push(Primitive { name, kind: PrimitiveKind::Lock, location });
-                            self.program.primitives.len() - 1
-                        }
-                    };
-                    PrimitiveKind::Condition { lock }
-                }
-                other => {
-                    return Err(Located::new(
-                        text.at(0),
-                        format!(
-                            "unknown primitive `{other}` (expected Lock, RLock, Semaphore(n), \
-                             BoundedSemaphore(n), Event, Condition or Condition(lock), Queue(maxsize))"
-                        ),
-                    ))
-                }
-            };
-            self.program.primitives[index].kind = primitive_kind;
+            self.program.primitives[index].kind =
+                self.primitive_kind(index, &declaration, table)?;
         }
         Ok(())
+    }
+
+    /// What the declaration of the primitive at `index` declares.
+    fn primitive_kind(
+        &mut self,
+        index: usize,
+        declaration: &Declaration<'_, '_>,
+        table: &DeTable<'_>,
+    ) -> Result<PrimitiveKind, Located> {
+        Ok(match declaration.kind {
+            "Lock" => {
+                declaration.no_argument()?;
+                PrimitiveKind::Lock
+            }
+            "RLock" => {
+                declaration.no_argument()?;
+                PrimitiveKind::RLock
+            }
+            "Event" => {
+                declaration.no_argument()?;
+                PrimitiveKind::Event
+            }
+            "Semaphore" => PrimitiveKind::Semaphore(declaration.number("the number of permits")?),
+            "BoundedSemaphore" => {
+                PrimitiveKind::BoundedSemaphore(declaration.number("the number of permits")?)
+            }
+            "Queue" => match declaration.argument {
+                None => PrimitiveKind::Queue(0),
+                Some(_) => PrimitiveKind::Queue(declaration.number("`maxsize` (0 = unbounded)")?),
+            },
+            "Condition" => PrimitiveKind::Condition {
+                lock: self.condition_lock(index, declaration, table)?,
+            },
+            other => {
+                return Err(Located::new(
+                    declaration.text.at(0),
+                    format!(
+                        "unknown primitive `{other}` (expected Lock, RLock, Semaphore(n), \
+                         BoundedSemaphore(n), Event, Condition or Condition(lock), Queue(maxsize))"
+                    ),
+                ))
+            }
+        })
+    }
+
+    /// The lock of the `Condition` at `index`: the one its declaration
+    /// names, or else a new one of its own (`C.lock`).
+    fn condition_lock(
+        &mut self,
+        index: usize,
+        declaration: &Declaration<'_, '_>,
+        table: &DeTable<'_>,
+    ) -> Result<usize, Located> {
+        let Some((raw, offset)) = declaration.argument else {
+            let condition = &self.program.primitives[index];
+            let name = format!("{}.lock", condition.name);
+            let location = condition.location;
+            self.program.primitives.push(Primitive {
+                name,
+                kind: PrimitiveKind::Lock,
+                location,
+            });
+            return Ok(self.program.primitives.len() - 1);
+        };
+        let lock = raw.trim();
+        let at = declaration
+            .text
+            .at(offset + raw.len() - raw.trim_start().len());
+        match self.program.primitives.iter().position(|p| p.name == lock) {
+            Some(position)
+                if matches!(self.program.primitives[position].kind, PrimitiveKind::Lock)
+                    && !self.is_pending_non_lock(position, table) =>
+            {
+                Ok(position)
+            }
+            Some(_) => Err(Located::new(
+                at,
+                format!("`{lock}` is not a Lock: a Condition needs a Lock"),
+            )),
+            None => Err(Located::new(
+                at,
+                format!("undefined lock `{lock}` (declare it in [primitives], e.g. `{lock} = \"Lock\"`)"),
+            )),
+        }
     }
 
     /// Whether the primitive at `position` is declared as something other
@@ -631,28 +714,7 @@ impl<'m, 's> Loader<'m, 's> {
         scope: &mut Scope,
     ) -> Result<Step, Located> {
         let pos = self.pos(span.clone());
-        let heads: Vec<&str> = ["with", "if", "while", "repeat"]
-            .into_iter()
-            .filter(|key| table.contains_key(*key))
-            .collect();
-        let head = match heads.as_slice() {
-            [head] => *head,
-            [] => {
-                return self.error(
-                    span,
-                    "a block needs one of `with`, `if`, `while` or `repeat`, and `do`",
-                )
-            }
-            [_, second, ..] => {
-                let key = table
-                    .get_key_value(*second)
-                    .map_or(span.clone(), |(key, _)| key.span());
-                return self.error(
-                    key,
-                    format!("a block has one head, found `{}` and `{second}`", heads[0]),
-                );
-            }
-        };
+        let head = self.block_head(span.clone(), table)?;
         let allowed: &[&str] = if head == "if" {
             &["if", "do", "else"]
         } else {
@@ -667,45 +729,13 @@ impl<'m, 's> Loader<'m, 's> {
         };
         let mut inner = scope.clone();
         inner.nesting += 1;
-        let step = match head {
-            "with" => {
-                let text = self.text(head_value, "`with`")?;
-                let name = text.value.trim();
-                let primitive = self.acquirable(name, text.at(leading(text.value)))?;
-                *inner.scoped.entry(primitive).or_insert(0) += 1;
-                let body = self.steps(body, &mut inner, "`do`")?;
-                *inner.scoped.entry(primitive).or_insert(1) -= 1;
-                self.step(
-                    pos,
-                    format!("with {name}"),
-                    StepKind::With { primitive, body },
-                )
-            }
-            "if" => {
-                let condition = self.predicate_of_locals(head_value, scope)?;
-                let then = self.steps(body, &mut inner, "`do`")?;
-                let mut other = scope.clone();
-                other.nesting += 1;
-                let otherwise = match table.get("else") {
-                    Some(otherwise) => self.steps(otherwise, &mut other, "`else`")?,
-                    None => Vec::new(),
-                };
-                scope.merge_block(other);
-                self.step(
-                    pos,
-                    format!("if {}", condition.text),
-                    StepKind::If {
-                        condition,
-                        then,
-                        otherwise,
-                    },
-                )
-            }
+        let (text, kind) = match head {
+            "with" => self.with_block(head_value, body, &mut inner)?,
+            "if" => self.if_block(head_value, body, table.get("else"), scope, &mut inner)?,
             "while" => {
                 let condition = self.predicate_of_locals(head_value, scope)?;
                 let body = self.steps(body, &mut inner, "`do`")?;
-                self.step(
-                    pos,
+                (
                     format!("while {}", condition.text),
                     StepKind::While { condition, body },
                 )
@@ -713,15 +743,81 @@ impl<'m, 's> Loader<'m, 's> {
             _ => {
                 let times = self.integer(head_value, "`repeat`", (0, REPEAT_MAX))? as u32;
                 let body = self.steps(body, &mut inner, "`do`")?;
-                self.step(
-                    pos,
-                    format!("repeat {times}"),
-                    StepKind::Repeat { times, body },
-                )
+                (format!("repeat {times}"), StepKind::Repeat { times, body })
             }
         };
         scope.merge_block(inner);
-        Ok(step)
+        Ok(self.step(pos, text, kind))
+    }
+
+    /// The one key of `with`, `if`, `while` and `repeat` that the block
+    /// table has.
+    fn block_head(&self, span: Range<usize>, table: &DeTable<'_>) -> Result<&'static str, Located> {
+        let heads: Vec<&'static str> = ["with", "if", "while", "repeat"]
+            .into_iter()
+            .filter(|key| table.contains_key(*key))
+            .collect();
+        match heads.as_slice() {
+            [head] => Ok(*head),
+            [] => self.error(
+                span,
+                "a block needs one of `with`, `if`, `while` or `repeat`, and `do`",
+            ),
+            [_, second, ..] => {
+                let key = table
+                    .get_key_value(*second)
+                    .map_or(span.clone(), |(key, _)| key.span());
+                self.error(
+                    key,
+                    format!("a block has one head, found `{}` and `{second}`", heads[0]),
+                )
+            }
+        }
+    }
+
+    /// `{ with = "L", do = [...] }`: the body holds `L`.
+    fn with_block(
+        &mut self,
+        head_value: &Value<'_>,
+        body: &Value<'_>,
+        inner: &mut Scope,
+    ) -> Result<(String, StepKind), Located> {
+        let text = self.text(head_value, "`with`")?;
+        let name = text.value.trim();
+        let primitive = self.acquirable(name, text.at(leading(text.value)))?;
+        *inner.scoped.entry(primitive).or_insert(0) += 1;
+        let body = self.steps(body, inner, "`do`")?;
+        *inner.scoped.entry(primitive).or_insert(1) -= 1;
+        Ok((format!("with {name}"), StepKind::With { primitive, body }))
+    }
+
+    /// `{ if = "PRED", do = [...], else = [...] }`; what either branch may
+    /// have acquired counts as held after it.
+    fn if_block(
+        &mut self,
+        head_value: &Value<'_>,
+        body: &Value<'_>,
+        otherwise: Option<&Value<'_>>,
+        scope: &mut Scope,
+        inner: &mut Scope,
+    ) -> Result<(String, StepKind), Located> {
+        let condition = self.predicate_of_locals(head_value, scope)?;
+        let then = self.steps(body, inner, "`do`")?;
+        let mut other = scope.clone();
+        other.nesting += 1;
+        let otherwise = match otherwise {
+            Some(otherwise) => self.steps(otherwise, &mut other, "`else`")?,
+            None => Vec::new(),
+        };
+        scope.merge_block(other);
+        Ok((
+            format!("if {}", condition.text),
+            StepKind::If {
+                condition,
+                then,
+                otherwise,
+            },
+        ))
     }
 
     fn predicate_of_locals(
@@ -868,165 +964,58 @@ impl<'m, 's> Loader<'m, 's> {
     }
 
     fn simple_step(&mut self, text: &Text<'_>, scope: &mut Scope) -> Result<Step, Located> {
-        let start = leading(text.value);
-        let pos = text.at(start);
+        let pos = text.at(leading(text.value));
         let step_text = text.value.trim().to_string();
         let words = words(text.value);
         let Some(&(first, first_at)) = words.first() else {
             return Err(Located::new(pos, "empty step"));
         };
-        let word = |index: usize| words.get(index).copied();
-        let end = text.value.chars().count();
-        // `name = ...`: an assignment to a local.
+        // `name = ...`: an assignment to a local (`write x = ...` is a step
+        // of its own).
         if let Some(equals) = assignment_equals(text.value) {
             let target: String = text.value.chars().take(equals).collect();
             let target = target.trim();
-            if target == "write" || target.starts_with("write ") {
-                // `write x = ...` is handled below.
-            } else {
-                let rest_at = equals + 1;
-                let rest: String = text.value.chars().skip(rest_at).collect();
-                let rest_words = words_from(&rest, rest_at);
-                let kind = match rest_words.first().map(|&(w, _)| w) {
-                    Some("read") => {
-                        let (name, at) = rest_words.get(1).copied().ok_or_else(|| {
-                            Located::new(text.at(end), "expected a shared variable after `read`")
-                        })?;
-                        self.no_more(&rest_words, 2, text)?;
-                        let shared = self.shared_index(name, text.at(at))?;
-                        let local = self.local_slot(target, pos, scope)?;
-                        StepKind::Read { local, shared }
-                    }
-                    Some("get") => {
-                        let (name, at) = rest_words.get(1).copied().ok_or_else(|| {
-                            Located::new(text.at(end), "expected a queue after `get`")
-                        })?;
-                        self.no_more(&rest_words, 2, text)?;
-                        let (queue, _) = self.expect_kind(name, text.at(at), "get", &["Queue"])?;
-                        let local = self.local_slot(target, pos, scope)?;
-                        StepKind::Get {
-                            queue,
-                            local: Some(local),
-                        }
-                    }
-                    _ => {
-                        let value = self.local_expr(text, rest_at, scope)?;
-                        let local = self.local_slot(target, pos, scope)?;
-                        StepKind::Assign { local, value }
-                    }
-                };
+            if target != "write" && !target.starts_with("write ") {
+                let kind = self.assignment(text, target, equals, pos, scope)?;
                 return Ok(self.step(pos, step_text, kind));
             }
         }
-        let name_after = |what: &str| -> Result<(&str, Pos), Located> {
-            match word(1) {
-                Some((name, at)) => Ok((name, text.at(at))),
-                None => Err(Located::new(
-                    text.at(end),
-                    format!("expected {what} after `{first}`"),
-                )),
-            }
+        let step = StepWords {
+            text,
+            words,
+            first,
+            pos,
         };
         let kind = match first {
-            "acquire" | "release" => {
-                let (name, at) = name_after("a lock, semaphore or condition")?;
-                self.no_more(&words, 2, text)?;
-                let primitive = self.acquirable(name, at)?;
-                let kind = self.program.primitives[primitive].kind;
-                let lock_like = matches!(kind, PrimitiveKind::Lock | PrimitiveKind::RLock);
-                if first == "acquire" {
-                    *scope.acquired.entry(primitive).or_insert(0) += 1;
-                    StepKind::Acquire(primitive)
-                } else {
-                    let acquired = Scope::count(&scope.acquired, primitive);
-                    if lock_like && !scope.holds_unknown() && acquired == 0 {
-                        let message = if Scope::count(&scope.scoped, primitive) > 0 {
-                            format!("`release {name}` inside `with {name}`: the block releases it when it ends")
-                        } else {
-                            format!("`release {name}`: this task does not hold `{name}` here (no earlier `acquire {name}`)")
-                        };
-                        return Err(Located::new(pos, message));
-                    }
-                    if acquired > 0 {
-                        scope.acquired.insert(primitive, acquired - 1);
-                    }
-                    StepKind::Release(primitive)
-                }
-            }
-            "write" => {
-                let Some(equals) = assignment_equals(text.value) else {
-                    return Err(Located::new(text.at(first_at + 5), "expected `write <shared> = <expression>`"));
-                };
-                let target: String = text.value.chars().take(equals).skip(first_at + 5).collect();
-                let target_at = first_at + 5 + leading(&target);
-                let shared = self.shared_index(target.trim(), text.at(target_at))?;
-                let value = self.local_expr(text, equals + 1, scope)?;
-                StepKind::Write { shared, value }
-            }
+            "acquire" | "release" => self.acquire_or_release(&step, scope)?,
+            "write" => self.write(text, first_at, scope)?,
             "set" | "clear" => {
-                let (name, at) = name_after("an event")?;
-                self.no_more(&words, 2, text)?;
+                let (name, at) = step.name_after("an event")?;
+                step.no_more(2)?;
                 let (event, _) = self.expect_kind(name, at, first, &["Event"])?;
-                if first == "set" { StepKind::Set(event) } else { StepKind::Clear(event) }
-            }
-            "wait" => {
-                let (name, at) = name_after("an event or condition")?;
-                let (index, kind) = self.expect_kind(name, at, "wait", &["Event", "Condition"])?;
-                match kind {
-                    PrimitiveKind::Condition { lock } => {
-                        self.needs_lock(name, lock, pos, scope, "wait")?;
-                        let while_ = match word(2) {
-                            None => None,
-                            Some(("while", while_at)) => {
-                                let offset = while_at + 5;
-                                let rest: String = text.value.chars().skip(offset).collect();
-                                let shared = &self.program.shared;
-                                let expr = expr::parse(&rest, text.at(offset), &mut |name, pos| shared_var(shared, name, pos))
-                                    .map_err(|error| text.relocate(error))?;
-                                Some(Predicate { expr, text: rest.trim().to_string(), pos: text.at(offset + leading(&rest)) })
-                            }
-                            Some((other, other_at)) => {
-                                return Err(Located::new(text.at(other_at), format!("expected `while <predicate over shared variables>` or the end of the step, found `{other}`")))
-                            }
-                        };
-                        StepKind::WaitCondition { condition: index, lock, while_ }
-                    }
-                    _ => {
-                        self.no_more(&words, 2, text)?;
-                        StepKind::WaitEvent(index)
-                    }
+                if first == "set" {
+                    StepKind::Set(event)
+                } else {
+                    StepKind::Clear(event)
                 }
             }
-            "notify" | "notify_all" => {
-                let (name, at) = name_after("a condition")?;
-                let (condition, kind) = self.expect_kind(name, at, first, &["Condition"])?;
-                let PrimitiveKind::Condition { lock } = kind else {
-                    return Err(Located::new(at, "expected a condition"));
-                };
-                self.needs_lock(name, lock, pos, scope, first)?;
-                // `notify C n`: asyncio's `C.notify(n)`, `n` over locals.
-                let count = match (first, word(2)) {
-                    ("notify_all", _) => {
-                        self.no_more(&words, 2, text)?;
-                        None
-                    }
-                    (_, None) => Some(expr::Expr::Int(1)),
-                    (_, Some((_, count_at))) => Some(self.local_expr(text, count_at, scope)?),
-                };
-                StepKind::Notify { condition, lock, count }
-            }
+            "wait" => self.wait(&step, scope)?,
+            "notify" | "notify_all" => self.notify(&step, scope)?,
             "put" => {
-                let (name, at) = name_after("a queue")?;
+                let (name, at) = step.name_after("a queue")?;
                 let (queue, _) = self.expect_kind(name, at, "put", &["Queue"])?;
-                let Some((_, value_at)) = word(2) else {
-                    return Err(Located::new(text.at(end), "expected `put <queue> <expression>`"));
+                let Some((_, value_at)) = step.word(2) else {
+                    return Err(Located::new(
+                        text.at(step.end()),
+                        "expected `put <queue> <expression>`",
+                    ));
                 };
                 let value = self.local_expr(text, value_at, scope)?;
                 StepKind::Put { queue, value }
             }
             "get" | "task_done" => {
-                let (name, at) = name_after("a queue")?;
-                self.no_more(&words, 2, text)?;
+                let (name, at) = step.name_after("a queue")?;
+                step.no_more(2)?;
                 let (queue, _) = self.expect_kind(name, at, first, &["Queue"])?;
                 if first == "get" {
                     StepKind::Get { queue, local: None }
@@ -1034,38 +1023,34 @@ impl<'m, 's> Loader<'m, 's> {
                     StepKind::TaskDone(queue)
                 }
             }
+            _ => self.other_step(&step, scope)?,
+        };
+        Ok(self.step(pos, step_text, kind))
+    }
+
+    /// The steps that do not act on a primitive: `sleep`, `yield`, `fail`,
+    /// `spawn`, `join`, `call`, `assert` (and the error for an unknown
+    /// word).
+    fn other_step(&self, step: &StepWords<'_, '_>, scope: &mut Scope) -> Result<StepKind, Located> {
+        let (first, text) = (step.first, step.text);
+        Ok(match first {
             "sleep" => {
-                let (duration, at) = name_after("a duration such as `10ms`")?;
-                self.no_more(&words, 2, text)?;
+                let (duration, at) = step.name_after("a duration such as `10ms`")?;
+                step.no_more(2)?;
                 StepKind::Sleep(parse_duration(duration).map_err(|message| Located::new(at, message))?)
             }
             "yield" => {
-                self.no_more(&words, 1, text)?;
+                step.no_more(1)?;
                 StepKind::Yield
             }
             "fail" => {
-                self.no_more(&words, 1, text)?;
+                step.no_more(1)?;
                 StepKind::Fail
             }
-            "spawn" | "join" => {
-                let (name, at) = name_after("a task")?;
-                self.no_more(&words, 2, text)?;
-                if first == "join" && self.program.primitives.iter().any(|p| p.name == name) {
-                    let (queue, _) = self.expect_kind(name, at, "join", &["Queue"])?;
-                    return Ok(self.step(pos, step_text, StepKind::JoinQueue(queue)));
-                }
-                let Some(task) = self.program.tasks.iter().position(|task| task.name == name) else {
-                    return Err(Located::new(at, format!("undefined task `{name}`")));
-                };
-                if first == "spawn" {
-                    StepKind::Spawn(task)
-                } else {
-                    StepKind::Join(task)
-                }
-            }
+            "spawn" | "join" => self.spawn_or_join(step)?,
             "call" => {
-                let (name, at) = name_after("a function")?;
-                self.no_more(&words, 2, text)?;
+                let (name, at) = step.name_after("a function")?;
+                step.no_more(2)?;
                 let Some(function) = self.program.functions.iter().position(|f| f.name == name) else {
                     return Err(Located::new(at, format!("undefined function `{name}` (declare it in [functions])")));
                 };
@@ -1073,17 +1058,17 @@ impl<'m, 's> Loader<'m, 's> {
                 StepKind::Call(function)
             }
             "assert" => {
-                if word(1).is_none() {
-                    return Err(Located::new(text.at(end), "expected an expression after `assert`"));
+                if step.word(1).is_none() {
+                    return Err(Located::new(text.at(step.end()), "expected an expression after `assert`"));
                 }
-                let offset = first_at + 6;
+                let offset = step.words[0].1 + 6;
                 let expr = self.local_expr(text, offset, scope)?;
                 let rest: String = text.value.chars().skip(offset).collect();
                 StepKind::Assert(Predicate { expr, text: rest.trim().to_string(), pos: text.at(offset + leading(&rest)) })
             }
             other => {
                 return Err(Located::new(
-                    text.at(first_at),
+                    text.at(step.words[0].1),
                     format!(
                         "unknown step `{other}` (expected acquire, release, `x = read v`, `write v = ...`, \
                          `x = ...`, set, clear, wait, notify, notify_all, put, get, task_done, sleep, yield, \
@@ -1091,8 +1076,173 @@ impl<'m, 's> Loader<'m, 's> {
                     ),
                 ))
             }
+        })
+    }
+
+    /// `x = read v`, `x = get Q` or `x = EXPR`, whose `=` is at character
+    /// `equals`.
+    fn assignment(
+        &mut self,
+        text: &Text<'_>,
+        target: &str,
+        equals: usize,
+        pos: Pos,
+        scope: &mut Scope,
+    ) -> Result<StepKind, Located> {
+        let end = text.value.chars().count();
+        let rest_at = equals + 1;
+        let rest: String = text.value.chars().skip(rest_at).collect();
+        let rest_words = words_from(&rest, rest_at);
+        Ok(match rest_words.first().map(|&(w, _)| w) {
+            Some("read") => {
+                let (name, at) = rest_words.get(1).copied().ok_or_else(|| {
+                    Located::new(text.at(end), "expected a shared variable after `read`")
+                })?;
+                no_more(&rest_words, 2, text)?;
+                let shared = self.shared_index(name, text.at(at))?;
+                let local = self.local_slot(target, pos, scope)?;
+                StepKind::Read { local, shared }
+            }
+            Some("get") => {
+                let (name, at) = rest_words
+                    .get(1)
+                    .copied()
+                    .ok_or_else(|| Located::new(text.at(end), "expected a queue after `get`"))?;
+                no_more(&rest_words, 2, text)?;
+                let (queue, _) = self.expect_kind(name, text.at(at), "get", &["Queue"])?;
+                let local = self.local_slot(target, pos, scope)?;
+                StepKind::Get {
+                    queue,
+                    local: Some(local),
+                }
+            }
+            _ => {
+                let value = self.local_expr(text, rest_at, scope)?;
+                let local = self.local_slot(target, pos, scope)?;
+                StepKind::Assign { local, value }
+            }
+        })
+    }
+
+    /// `acquire L` or `release L`, checked against what the task holds
+    /// here when the file shows it.
+    fn acquire_or_release(
+        &self,
+        step: &StepWords<'_, '_>,
+        scope: &mut Scope,
+    ) -> Result<StepKind, Located> {
+        let (name, at) = step.name_after("a lock, semaphore or condition")?;
+        step.no_more(2)?;
+        let primitive = self.acquirable(name, at)?;
+        if step.first == "acquire" {
+            *scope.acquired.entry(primitive).or_insert(0) += 1;
+            return Ok(StepKind::Acquire(primitive));
+        }
+        let kind = self.program.primitives[primitive].kind;
+        let lock_like = matches!(kind, PrimitiveKind::Lock | PrimitiveKind::RLock);
+        let acquired = Scope::count(&scope.acquired, primitive);
+        if lock_like && !scope.holds_unknown() && acquired == 0 {
+            let message = if Scope::count(&scope.scoped, primitive) > 0 {
+                format!("`release {name}` inside `with {name}`: the block releases it when it ends")
+            } else {
+                format!("`release {name}`: this task does not hold `{name}` here (no earlier `acquire {name}`)")
+            };
+            return Err(Located::new(step.pos, message));
+        }
+        if acquired > 0 {
+            scope.acquired.insert(primitive, acquired - 1);
+        }
+        Ok(StepKind::Release(primitive))
+    }
+
+    /// `write v = EXPR`, whose `write` is at character `first_at`.
+    fn write(&self, text: &Text<'_>, first_at: usize, scope: &Scope) -> Result<StepKind, Located> {
+        let Some(equals) = assignment_equals(text.value) else {
+            return Err(Located::new(
+                text.at(first_at + 5),
+                "expected `write <shared> = <expression>`",
+            ));
         };
-        Ok(self.step(pos, step_text, kind))
+        let target: String = text.value.chars().take(equals).skip(first_at + 5).collect();
+        let target_at = first_at + 5 + leading(&target);
+        let shared = self.shared_index(target.trim(), text.at(target_at))?;
+        let value = self.local_expr(text, equals + 1, scope)?;
+        Ok(StepKind::Write { shared, value })
+    }
+
+    /// `wait E` on an event; `wait C` or `wait C while PRED` on a
+    /// condition, whose lock the task must hold.
+    fn wait(&self, step: &StepWords<'_, '_>, scope: &Scope) -> Result<StepKind, Located> {
+        let text = step.text;
+        let (name, at) = step.name_after("an event or condition")?;
+        let (index, kind) = self.expect_kind(name, at, "wait", &["Event", "Condition"])?;
+        let PrimitiveKind::Condition { lock } = kind else {
+            step.no_more(2)?;
+            return Ok(StepKind::WaitEvent(index));
+        };
+        self.needs_lock(name, lock, step.pos, scope, "wait")?;
+        let while_ = match step.word(2) {
+            None => None,
+            Some(("while", while_at)) => {
+                let offset = while_at + 5;
+                let rest: String = text.value.chars().skip(offset).collect();
+                let shared = &self.program.shared;
+                let expr = expr::parse(&rest, text.at(offset), &mut |name, pos| shared_var(shared, name, pos))
+                    .map_err(|error| text.relocate(error))?;
+                Some(Predicate { expr, text: rest.trim().to_string(), pos: text.at(offset + leading(&rest)) })
+            }
+            Some((other, other_at)) => {
+                return Err(Located::new(text.at(other_at), format!("expected `while <predicate over shared variables>` or the end of the step, found `{other}`")))
+            }
+        };
+        Ok(StepKind::WaitCondition {
+            condition: index,
+            lock,
+            while_,
+        })
+    }
+
+    /// `notify C`, `notify C EXPR` (asyncio's `C.notify(n)`, `n` over
+    /// locals) or `notify_all C`, with `C`'s lock held.
+    fn notify(&self, step: &StepWords<'_, '_>, scope: &Scope) -> Result<StepKind, Located> {
+        let first = step.first;
+        let (name, at) = step.name_after("a condition")?;
+        let (condition, kind) = self.expect_kind(name, at, first, &["Condition"])?;
+        let PrimitiveKind::Condition { lock } = kind else {
+            return Err(Located::new(at, "expected a condition"));
+        };
+        self.needs_lock(name, lock, step.pos, scope, first)?;
+        let count = match (first, step.word(2)) {
+            ("notify_all", _) => {
+                step.no_more(2)?;
+                None
+            }
+            (_, None) => Some(expr::Expr::Int(1)),
+            (_, Some((_, count_at))) => Some(self.local_expr(step.text, count_at, scope)?),
+        };
+        Ok(StepKind::Notify {
+            condition,
+            lock,
+            count,
+        })
+    }
+
+    /// `spawn T`, `join T`, or `join Q` on a queue.
+    fn spawn_or_join(&self, step: &StepWords<'_, '_>) -> Result<StepKind, Located> {
+        let (name, at) = step.name_after("a task")?;
+        step.no_more(2)?;
+        if step.first == "join" && self.program.primitives.iter().any(|p| p.name == name) {
+            let (queue, _) = self.expect_kind(name, at, "join", &["Queue"])?;
+            return Ok(StepKind::JoinQueue(queue));
+        }
+        let Some(task) = self.program.tasks.iter().position(|task| task.name == name) else {
+            return Err(Located::new(at, format!("undefined task `{name}`")));
+        };
+        Ok(if step.first == "spawn" {
+            StepKind::Spawn(task)
+        } else {
+            StepKind::Join(task)
+        })
     }
 
     fn needs_lock(
@@ -1112,20 +1262,53 @@ impl<'m, 's> Loader<'m, 's> {
         }
         Ok(())
     }
+}
 
-    fn no_more(
-        &self,
-        words: &[(&str, usize)],
-        count: usize,
-        text: &Text<'_>,
-    ) -> Result<(), Located> {
-        match words.get(count) {
-            Some(&(extra, at)) => Err(Located::new(
-                text.at(at),
-                format!("unexpected `{extra}` at the end of the step"),
+/// A step string split into words, for the parsers of its kinds.
+struct StepWords<'t, 'v> {
+    text: &'t Text<'v>,
+    /// The words with the character offset of each; never empty.
+    words: Vec<(&'v str, usize)>,
+    /// The first word, which says what the step is.
+    first: &'v str,
+    /// Where the step starts.
+    pos: Pos,
+}
+
+impl<'v> StepWords<'_, 'v> {
+    fn word(&self, index: usize) -> Option<(&'v str, usize)> {
+        self.words.get(index).copied()
+    }
+
+    /// The step's length in characters: where a missing word is reported.
+    fn end(&self) -> usize {
+        self.text.value.chars().count()
+    }
+
+    /// The word after the first (a name, a duration) and its position.
+    fn name_after(&self, what: &str) -> Result<(&'v str, Pos), Located> {
+        match self.word(1) {
+            Some((name, at)) => Ok((name, self.text.at(at))),
+            None => Err(Located::new(
+                self.text.at(self.end()),
+                format!("expected {what} after `{}`", self.first),
             )),
-            None => Ok(()),
         }
+    }
+
+    fn no_more(&self, count: usize) -> Result<(), Located> {
+        no_more(&self.words, count, self.text)
+    }
+}
+
+/// An error at the word after the first `count`, if there is one.
+fn no_more(words: &[(&str, usize)], count: usize, text: &Text<'_>) -> Result<(), Located> {
+    match words.get(count) {
+        Some(&(extra, at)) => Err(Located::new(
+            text.at(at),
+            format!("unexpected `{extra}` at the end of the step"),
+        )),
+        None => Ok(()),
     }
 }
 

@@ -69,3 +69,17 @@ fn a_missing_file_is_an_io_error() {
         "{error}"
     );
 }
+
+#[test]
+fn a_file_that_is_not_utf8_is_located_at_its_first_bad_byte() {
+    // `café` saved as Latin-1: its `é` is the single byte 0xE9, line 3,
+    // column 4.
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("latin1.toml");
+    std::fs::write(&path, b"description = \"d\"\n[shared]\ncaf\xe9 = 0\n").unwrap();
+    let error = Scenario::load(&path).unwrap_err().to_string();
+    let expected = format!(
+        "{}:3:4: the file is not UTF-8: byte 0xE9 here does not begin a character (save the file as UTF-8)",
+        path.display()
+    );
+    assert_eq!(error, expected);
+}

@@ -39,25 +39,34 @@ use std::ops::{Deref, DerefMut};
 use std::sync::atomic::Ordering;
 use std::sync::{LockResult, TryLockError, TryLockResult};
 
-/// Blocks on `future` where the task can block; otherwise takes `attempt`'s
-/// result, or panics naming `what` when it would block.
+/// Blocks on the future `$blocking` where the task can block; otherwise
+/// takes the `Option` `$attempt`, or panics naming `$what` when it would
+/// block. A macro rather than a function taking a closure, so that both
+/// expressions are evaluated in the `#[track_caller]` method that uses it:
+/// their events then carry the caller's line, not this file's.
+macro_rules! block_or_try {
+    ($blocking:expr, $attempt:expr, $what:expr) => {
+        if rt::can_block() {
+            block_on($blocking)
+        } else {
+            match $attempt {
+                Some(done) => done,
+                None => would_block($what),
+            }
+        }
+    };
+}
+
+/// Panics: a blocking operation in an async task at await granularity
+/// would block.
 #[track_caller]
-fn block_or_try<T>(
-    future: impl std::future::Future<Output = T>,
-    attempt: impl FnOnce() -> Option<T>,
-    what: &str,
-) -> T {
-    if rt::can_block() {
-        return block_on(future);
-    }
-    attempt().unwrap_or_else(|| {
-        panic!(
-            "racecheck: blocking {what} at {} in an async task, and it would block: on a \
-             current-thread runtime this blocks the runtime's only thread for good. Await \
-             the async primitive, or use Granularity::Step to model a multi-threaded runtime",
-            std::panic::Location::caller()
-        )
-    })
+fn would_block(what: &str) -> ! {
+    panic!(
+        "racecheck: blocking {what} at {} in an async task, and it would block: on a \
+         current-thread runtime this blocks the runtime's only thread for good. Await \
+         the async primitive, or use Granularity::Step to model a multi-threaded runtime",
+        std::panic::Location::caller()
+    )
 }
 
 /// `std::sync::Mutex`: mutual exclusion that blocks the calling thread.
@@ -100,11 +109,7 @@ impl<T> Mutex<T> {
     /// Blocks until the lock is free, then takes it. A scheduling point.
     #[track_caller]
     pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
-        let inner = block_or_try(
-            self.inner.lock(),
-            || self.inner.try_lock().ok(),
-            "Mutex::lock",
-        );
+        let inner = block_or_try!(self.inner.lock(), self.inner.try_lock().ok(), "Mutex::lock");
         Ok(MutexGuard { inner })
     }
 
@@ -206,10 +211,10 @@ impl<T> RwLock<T> {
     /// Blocks until no writer holds or waits for the lock, then reads.
     #[track_caller]
     pub fn read(&self) -> LockResult<RwLockReadGuard<'_, T>> {
-        let inner = block_or_try(
+        let inner = block_or_try!(
             self.inner.read(),
-            || self.inner.try_read().ok(),
-            "RwLock::read",
+            self.inner.try_read().ok(),
+            "RwLock::read"
         );
         Ok(RwLockReadGuard { inner })
     }
@@ -217,10 +222,10 @@ impl<T> RwLock<T> {
     /// Blocks until nobody holds the lock, then writes.
     #[track_caller]
     pub fn write(&self) -> LockResult<RwLockWriteGuard<'_, T>> {
-        let inner = block_or_try(
+        let inner = block_or_try!(
             self.inner.write(),
-            || self.inner.try_write().ok(),
-            "RwLock::write",
+            self.inner.try_write().ok(),
+            "RwLock::write"
         );
         Ok(RwLockWriteGuard { inner })
     }
@@ -352,7 +357,7 @@ impl Condvar {
     /// again.
     #[track_caller]
     pub fn wait<'a, T>(&self, guard: MutexGuard<'a, T>) -> LockResult<MutexGuard<'a, T>> {
-        let inner = block_or_try(self.inner.wait(guard.inner), || None, "Condvar::wait");
+        let inner = block_or_try!(self.inner.wait(guard.inner), None, "Condvar::wait");
         Ok(MutexGuard { inner })
     }
 
@@ -363,10 +368,10 @@ impl Condvar {
         guard: MutexGuard<'a, T>,
         condition: impl FnMut(&mut T) -> bool,
     ) -> LockResult<MutexGuard<'a, T>> {
-        let inner = block_or_try(
+        let inner = block_or_try!(
             self.inner.wait_while(guard.inner, condition),
-            || None,
-            "Condvar::wait_while",
+            None,
+            "Condvar::wait_while"
         );
         Ok(MutexGuard { inner })
     }
@@ -433,7 +438,7 @@ impl Barrier {
     /// Blocks until `n` threads are waiting.
     #[track_caller]
     pub fn wait(&self) -> crate::BarrierWaitResult {
-        block_or_try(self.inner.wait(), || None, "Barrier::wait")
+        block_or_try!(self.inner.wait(), None, "Barrier::wait")
     }
 }
 
@@ -481,10 +486,10 @@ impl Once {
         if self.is_completed() {
             return;
         }
-        let _running = block_or_try(
+        let _running = block_or_try!(
             self.running.lock(),
-            || self.running.try_lock().ok(),
-            "Once::call_once",
+            self.running.try_lock().ok(),
+            "Once::call_once"
         );
         if !self.done.load(Ordering::Acquire) {
             init();
@@ -528,8 +533,9 @@ impl fmt::Debug for Once {
 /// }));
 /// ```
 pub mod mpsc {
-    use super::block_or_try;
+    use super::would_block;
     use crate::mpsc as channel;
+    use racecheck_runtime::{block_on, rt};
     use std::cell::RefCell;
     use std::fmt;
     pub use std::sync::mpsc::{RecvError, SendError, TryRecvError, TrySendError};
@@ -660,10 +666,10 @@ pub mod mpsc {
             let mut inner = self.inner.borrow_mut();
             let received = match &mut *inner {
                 Inner::Unbounded(receiver) => {
-                    block_or_try(receiver.recv(), || None, "mpsc::Receiver::recv")
+                    block_or_try!(receiver.recv(), None, "mpsc::Receiver::recv")
                 }
                 Inner::Bounded(receiver) => {
-                    block_or_try(receiver.recv(), || None, "mpsc::Receiver::recv")
+                    block_or_try!(receiver.recv(), None, "mpsc::Receiver::recv")
                 }
             };
             received.ok_or(RecvError)

@@ -70,11 +70,13 @@ pub use barrier::{Barrier, BarrierWaitResult};
 pub use bounded_semaphore::{BoundedSemaphore, BoundedSemaphorePermit, ReleasedTooOften};
 pub use condition::Condition;
 pub use event::Event;
-pub use mutex::{Mutex, MutexGuard, TryLockError};
+pub use mutex::{Mutex, MutexGuard, OwnedMutexGuard, TryLockError};
 pub use notify::{Notified, Notify};
 pub use queue::{Queue, QueueEmpty, QueueFull, TaskDoneTooOften};
 pub use reentrant::{NotOwnerError, ReentrantMutex, ReentrantMutexGuard};
-pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+pub use rwlock::{
+    OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock, RwLockReadGuard, RwLockWriteGuard,
+};
 pub use semaphore::{
     AcquireError, OwnedSemaphorePermit, Semaphore, SemaphorePermit, TryAcquireError,
 };

@@ -1,14 +1,25 @@
 //! An async mutex with tokio's API.
 
 use crate::batch::{Acquire, BatchSemaphore, TryAcquire};
-use crate::{lock_state, StateGuard, StateLock};
 use racecheck_trace::{Location, LockMode, ObjectKind, Op};
 use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::ops::{Deref, DerefMut};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
+
+/// The lock around the value: taken only by the holder of the semaphore's
+/// permit, so never contended. In an `Arc` so that an owned guard can hold
+/// it without borrowing the mutex.
+type DataLock<T> = spin::lock_api::Mutex<T>;
+
+/// The value's lock held through its `Arc`, by an [`OwnedMutexGuard`].
+type DataArcGuard<T> = lock_api::ArcMutexGuard<spin::Mutex<()>, T>;
+
+const UNCONTENDED: &str =
+    "racecheck internal error: a Mutex's value is locked against its semaphore";
 
 /// An async mutual-exclusion lock, like `tokio::sync::Mutex`.
 ///
@@ -33,7 +44,7 @@ use std::task::{Context, Poll};
 /// ```
 pub struct Mutex<T> {
     semaphore: BatchSemaphore,
-    data: StateLock<T>,
+    data: Arc<DataLock<T>>,
 }
 
 /// The lock was held (or had waiters) when `try_lock` was called.
@@ -72,7 +83,7 @@ impl<T> Mutex<T> {
     fn create(name: Option<Cow<'static, str>>, value: T, location: Location) -> Mutex<T> {
         Mutex {
             semaphore: BatchSemaphore::new(1, ObjectKind::Mutex, name, location),
-            data: StateLock::new(value),
+            data: Arc::new(DataLock::new(value)),
         }
     }
 
@@ -121,12 +132,17 @@ impl<T> Mutex<T> {
 
     /// Mutable access without locking: the borrow proves exclusivity.
     pub fn get_mut(&mut self) -> &mut T {
-        self.data.get_mut()
+        Arc::get_mut(&mut self.data)
+            .expect("an owned guard holds an Arc of its mutex, so none outlives &mut")
+            .get_mut()
     }
 
     /// The value, consuming the mutex.
     pub fn into_inner(self) -> T {
-        self.data.into_inner()
+        match Arc::try_unwrap(self.data) {
+            Ok(data) => data.into_inner(),
+            Err(_) => unreachable!("an owned guard holds an Arc of its mutex, so none outlives it"),
+        }
     }
 
     /// The mutex's object, for primitives that work with its guards.
@@ -144,9 +160,82 @@ impl<T> Mutex<T> {
     fn guard(&self, location: Location) -> MutexGuard<'_, T> {
         MutexGuard {
             mutex: self,
-            data: Some(lock_state(&self.data)),
+            data: Some(self.data.try_lock().expect(UNCONTENDED)),
             location,
         }
+    }
+
+    /// Waits for the lock and returns a guard that owns an `Arc` of the
+    /// mutex, so it can outlive the borrow and move into another task.
+    ///
+    /// ```
+    /// use racecheck_sync::Mutex;
+    /// use std::sync::Arc;
+    ///
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let rows = Arc::new(Mutex::new(0));
+    ///     let mut guard = rows.clone().lock_owned().await;
+    ///     let writer = racecheck_runtime::spawn(async move { *guard += 1 });
+    ///     writer.await;
+    ///     assert_eq!(*rows.lock().await, 1);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn lock_owned(self: Arc<Self>) -> impl Future<Output = OwnedMutexGuard<T>> {
+        let location = Location::caller();
+        async move {
+            let acquired = self.semaphore.acquire(1, self.lock_op(), location).await;
+            debug_assert!(acquired.is_ok(), "a mutex is never closed");
+            OwnedMutexGuard::new(self, location)
+        }
+    }
+
+    /// Takes the lock, owned, if it is free and nobody waits for it; not a
+    /// scheduling point.
+    #[track_caller]
+    pub fn try_lock_owned(self: Arc<Self>) -> Result<OwnedMutexGuard<T>, TryLockError> {
+        let location = Location::caller();
+        match self.semaphore.try_acquire(1, self.lock_op(), location) {
+            Ok(()) => Ok(OwnedMutexGuard::new(self, location)),
+            Err(TryAcquire::NoPermits | TryAcquire::Closed) => Err(TryLockError(())),
+        }
+    }
+
+    /// Records the unlock at `location` and hands the lock on.
+    fn unlock(&self, location: Location) {
+        let object = self.semaphore.object();
+        object.record(
+            Op::Unlock {
+                object: object.id(),
+                mode: LockMode::Exclusive,
+            },
+            location,
+        );
+        self.semaphore.release(1);
+    }
+}
+
+impl<T: Default> Default for Mutex<T> {
+    /// A new Mutex holding `T::default()`, as tokio's.
+    #[track_caller]
+    fn default() -> Mutex<T> {
+        Mutex::create(None, T::default(), Location::caller())
+    }
+}
+
+impl<T> From<T> for Mutex<T> {
+    /// A new Mutex holding `value`, as tokio's.
+    ///
+    /// ```
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let lock = racecheck_sync::Mutex::from(5);
+    ///     let empty: racecheck_sync::Mutex<Vec<u8>> = Default::default();
+    ///     # let _ = (lock, empty);
+    /// });
+    /// ```
+    #[track_caller]
+    fn from(value: T) -> Mutex<T> {
+        Mutex::create(None, value, Location::caller())
     }
 }
 
@@ -182,7 +271,7 @@ impl<'a, T> Future for Lock<'a, T> {
 /// Exclusive access to a [`Mutex`]'s value; unlocks when dropped.
 pub struct MutexGuard<'a, T> {
     mutex: &'a Mutex<T>,
-    data: Option<StateGuard<'a, T>>,
+    data: Option<spin::lock_api::MutexGuard<'a, T>>,
     location: Location,
 }
 
@@ -221,14 +310,60 @@ impl<T: fmt::Debug> fmt::Debug for MutexGuard<'_, T> {
 impl<T> Drop for MutexGuard<'_, T> {
     fn drop(&mut self) {
         self.data = None;
-        let object = self.mutex.semaphore.object();
-        object.record(
-            Op::Unlock {
-                object: object.id(),
-                mode: LockMode::Exclusive,
-            },
-            self.location,
-        );
-        self.mutex.semaphore.release(1);
+        self.mutex.unlock(self.location);
+    }
+}
+
+/// Exclusive access to a [`Mutex`]'s value through an `Arc` of the mutex,
+/// like tokio's `OwnedMutexGuard`; unlocks when dropped.
+pub struct OwnedMutexGuard<T> {
+    data: Option<DataArcGuard<T>>,
+    mutex: Arc<Mutex<T>>,
+    location: Location,
+}
+
+impl<T> OwnedMutexGuard<T> {
+    fn new(mutex: Arc<Mutex<T>>, location: Location) -> OwnedMutexGuard<T> {
+        OwnedMutexGuard {
+            data: Some(mutex.data.try_lock_arc().expect(UNCONTENDED)),
+            mutex,
+            location,
+        }
+    }
+
+    /// The mutex this guard holds.
+    pub fn mutex(&self) -> &Arc<Mutex<T>> {
+        &self.mutex
+    }
+}
+
+impl<T> Deref for OwnedMutexGuard<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        self.data
+            .as_ref()
+            .expect("guard holds its data until dropped")
+    }
+}
+
+impl<T> DerefMut for OwnedMutexGuard<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        self.data
+            .as_mut()
+            .expect("guard holds its data until dropped")
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for OwnedMutexGuard<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl<T> Drop for OwnedMutexGuard<T> {
+    fn drop(&mut self) {
+        self.data = None;
+        self.mutex.unlock(self.location);
     }
 }

@@ -2,13 +2,18 @@
 
 use crate::batch::BatchSemaphore;
 use racecheck_trace::{Location, LockMode, ObjectKind, Op};
-use spin::rwlock::{
+use spin::lock_api::{
     RwLock as DataLock, RwLockReadGuard as DataReadGuard, RwLockWriteGuard as DataWriteGuard,
 };
 use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
+
+/// The value's lock held through its `Arc`, by the owned guards.
+type DataArcReadGuard<T> = lock_api::ArcRwLockReadGuard<spin::RwLock<()>, T>;
+type DataArcWriteGuard<T> = lock_api::ArcRwLockWriteGuard<spin::RwLock<()>, T>;
 
 /// The semaphore admits readers or one writer before the value's lock is
 /// touched, so that lock is never contended.
@@ -42,7 +47,8 @@ const READERS_MAX: usize = u32::MAX as usize >> 3;
 /// ```
 pub struct RwLock<T> {
     semaphore: BatchSemaphore,
-    data: DataLock<T>,
+    /// In an `Arc` so that owned guards can hold it without a borrow.
+    data: Arc<DataLock<T>>,
 }
 
 impl<T> RwLock<T> {
@@ -64,7 +70,7 @@ impl<T> RwLock<T> {
     fn create(name: Option<Cow<'static, str>>, value: T, location: Location) -> RwLock<T> {
         RwLock {
             semaphore: BatchSemaphore::new(READERS_MAX, ObjectKind::RwLock, name, location),
-            data: DataLock::new(value),
+            data: Arc::new(DataLock::new(value)),
         }
     }
 
@@ -116,12 +122,93 @@ impl<T> RwLock<T> {
 
     /// Mutable access without locking.
     pub fn get_mut(&mut self) -> &mut T {
-        self.data.get_mut()
+        Arc::get_mut(&mut self.data)
+            .expect("an owned guard holds an Arc of its lock, so none outlives &mut")
+            .get_mut()
     }
 
     /// The value, consuming the lock.
     pub fn into_inner(self) -> T {
-        self.data.into_inner()
+        match Arc::try_unwrap(self.data) {
+            Ok(data) => data.into_inner(),
+            Err(_) => unreachable!("an owned guard holds an Arc of its lock, so none outlives it"),
+        }
+    }
+
+    /// Waits for shared read access through an `Arc` of the lock.
+    ///
+    /// ```
+    /// use racecheck_sync::RwLock;
+    /// use std::sync::Arc;
+    ///
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let config = Arc::new(RwLock::new(1));
+    ///     let reader = config.clone().read_owned().await;
+    ///     let other = config.clone().try_read_owned().unwrap();
+    ///     assert!(config.clone().try_write_owned().is_err());
+    ///     assert_eq!(*reader + *other, 2);
+    ///     drop((reader, other));
+    ///     *config.clone().write_owned().await += 1;
+    ///     assert_eq!(*config.read().await, 2);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn read_owned(self: Arc<Self>) -> impl Future<Output = OwnedRwLockReadGuard<T>> {
+        let location = Location::caller();
+        let success = self.op(LockMode::Shared, true);
+        async move {
+            let acquired = self.semaphore.acquire(1, success, location).await;
+            debug_assert!(acquired.is_ok(), "an RwLock is never closed");
+            OwnedRwLockReadGuard::new(self, location)
+        }
+    }
+
+    /// Waits for exclusive write access through an `Arc` of the lock.
+    #[track_caller]
+    pub fn write_owned(self: Arc<Self>) -> impl Future<Output = OwnedRwLockWriteGuard<T>> {
+        let location = Location::caller();
+        let success = self.op(LockMode::Exclusive, true);
+        async move {
+            let acquired = self.semaphore.acquire(READERS_MAX, success, location).await;
+            debug_assert!(acquired.is_ok(), "an RwLock is never closed");
+            OwnedRwLockWriteGuard::new(self, location)
+        }
+    }
+
+    /// Owned read access if available now; not a scheduling point.
+    #[track_caller]
+    pub fn try_read_owned(self: Arc<Self>) -> Result<OwnedRwLockReadGuard<T>, crate::TryLockError> {
+        let location = Location::caller();
+        let success = self.op(LockMode::Shared, true);
+        match self.semaphore.try_acquire(1, success, location) {
+            Ok(()) => Ok(OwnedRwLockReadGuard::new(self, location)),
+            Err(_) => Err(crate::mutex::try_lock_error()),
+        }
+    }
+
+    /// Owned write access if available now; not a scheduling point.
+    #[track_caller]
+    pub fn try_write_owned(
+        self: Arc<Self>,
+    ) -> Result<OwnedRwLockWriteGuard<T>, crate::TryLockError> {
+        let location = Location::caller();
+        let success = self.op(LockMode::Exclusive, true);
+        match self.semaphore.try_acquire(READERS_MAX, success, location) {
+            Ok(()) => Ok(OwnedRwLockWriteGuard::new(self, location)),
+            Err(_) => Err(crate::mutex::try_lock_error()),
+        }
+    }
+
+    /// Records the release of `mode` at `location` and hands the lock on.
+    fn unlock(&self, mode: LockMode, location: Location) {
+        self.semaphore
+            .object()
+            .record(self.op(mode, false), location);
+        let permits = match mode {
+            LockMode::Shared => 1,
+            LockMode::Exclusive => READERS_MAX,
+        };
+        self.semaphore.release(permits);
     }
 
     fn op(&self, mode: LockMode, lock: bool) -> Op {
@@ -147,6 +234,30 @@ impl<T> RwLock<T> {
             data: Some(self.data.try_write().expect(UNCONTENDED)),
             location,
         }
+    }
+}
+
+impl<T: Default> Default for RwLock<T> {
+    /// A new RwLock holding `T::default()`, as tokio's.
+    #[track_caller]
+    fn default() -> RwLock<T> {
+        RwLock::create(None, T::default(), Location::caller())
+    }
+}
+
+impl<T> From<T> for RwLock<T> {
+    /// A new RwLock holding `value`, as tokio's.
+    ///
+    /// ```
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let lock = racecheck_sync::RwLock::from(5);
+    ///     let empty: racecheck_sync::RwLock<Vec<u8>> = Default::default();
+    ///     # let _ = (lock, empty);
+    /// });
+    /// ```
+    #[track_caller]
+    fn from(value: T) -> RwLock<T> {
+        RwLock::create(None, value, Location::caller())
     }
 }
 
@@ -203,17 +314,91 @@ impl<T> DerefMut for RwLockWriteGuard<'_, T> {
 impl<T> Drop for RwLockReadGuard<'_, T> {
     fn drop(&mut self) {
         self.data = None;
-        let op = self.lock.op(LockMode::Shared, false);
-        self.lock.semaphore.object().record(op, self.location);
-        self.lock.semaphore.release(1);
+        self.lock.unlock(LockMode::Shared, self.location);
     }
 }
 
 impl<T> Drop for RwLockWriteGuard<'_, T> {
     fn drop(&mut self) {
         self.data = None;
-        let op = self.lock.op(LockMode::Exclusive, false);
-        self.lock.semaphore.object().record(op, self.location);
-        self.lock.semaphore.release(READERS_MAX);
+        self.lock.unlock(LockMode::Exclusive, self.location);
+    }
+}
+
+/// Shared access to an [`RwLock`]'s value through an `Arc` of the lock,
+/// like tokio's `OwnedRwLockReadGuard`.
+pub struct OwnedRwLockReadGuard<T> {
+    data: Option<DataArcReadGuard<T>>,
+    lock: Arc<RwLock<T>>,
+    location: Location,
+}
+
+impl<T> OwnedRwLockReadGuard<T> {
+    fn new(lock: Arc<RwLock<T>>, location: Location) -> OwnedRwLockReadGuard<T> {
+        OwnedRwLockReadGuard {
+            data: Some(lock.data.try_read_arc().expect(UNCONTENDED)),
+            lock,
+            location,
+        }
+    }
+}
+
+/// Exclusive access to an [`RwLock`]'s value through an `Arc` of the lock,
+/// like tokio's `OwnedRwLockWriteGuard`.
+pub struct OwnedRwLockWriteGuard<T> {
+    data: Option<DataArcWriteGuard<T>>,
+    lock: Arc<RwLock<T>>,
+    location: Location,
+}
+
+impl<T> OwnedRwLockWriteGuard<T> {
+    fn new(lock: Arc<RwLock<T>>, location: Location) -> OwnedRwLockWriteGuard<T> {
+        OwnedRwLockWriteGuard {
+            data: Some(lock.data.try_write_arc().expect(UNCONTENDED)),
+            lock,
+            location,
+        }
+    }
+}
+
+impl<T> Deref for OwnedRwLockReadGuard<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        self.data
+            .as_ref()
+            .expect("guard holds its data until dropped")
+    }
+}
+
+impl<T> Deref for OwnedRwLockWriteGuard<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        self.data
+            .as_ref()
+            .expect("guard holds its data until dropped")
+    }
+}
+
+impl<T> DerefMut for OwnedRwLockWriteGuard<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        self.data
+            .as_mut()
+            .expect("guard holds its data until dropped")
+    }
+}
+
+impl<T> Drop for OwnedRwLockReadGuard<T> {
+    fn drop(&mut self) {
+        self.data = None;
+        self.lock.unlock(LockMode::Shared, self.location);
+    }
+}
+
+impl<T> Drop for OwnedRwLockWriteGuard<T> {
+    fn drop(&mut self) {
+        self.data = None;
+        self.lock.unlock(LockMode::Exclusive, self.location);
     }
 }

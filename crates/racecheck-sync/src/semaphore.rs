@@ -144,18 +144,83 @@ impl Semaphore {
     pub fn acquire_owned(
         self: Arc<Self>,
     ) -> impl Future<Output = Result<OwnedSemaphorePermit, AcquireError>> {
-        let location = Location::caller();
-        let success = self.op(1, true);
+        self.acquire_permits_owned(1, Location::caller())
+    }
+
+    /// Waits for `permits` permits at once, owned.
+    #[track_caller]
+    pub fn acquire_many_owned(
+        self: Arc<Self>,
+        permits: u32,
+    ) -> impl Future<Output = Result<OwnedSemaphorePermit, AcquireError>> {
+        self.acquire_permits_owned(permits, Location::caller())
+    }
+
+    fn acquire_permits_owned(
+        self: Arc<Self>,
+        permits: u32,
+        location: Location,
+    ) -> impl Future<Output = Result<OwnedSemaphorePermit, AcquireError>> {
+        let success = self.op(permits, true);
         async move {
             self.semaphore
-                .acquire(1, success, location)
+                .acquire(permits as usize, success, location)
                 .await
                 .map_err(|Closed| AcquireError(()))?;
             Ok(OwnedSemaphorePermit {
                 semaphore: self,
-                permits: 1,
+                permits,
                 location,
             })
+        }
+    }
+
+    /// Takes one permit, owned, if one is free and nobody is queued; not a
+    /// scheduling point.
+    ///
+    /// ```
+    /// use racecheck_sync::Semaphore;
+    /// use std::sync::Arc;
+    ///
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let slots = Arc::new(Semaphore::new(2));
+    ///     let both = slots.clone().try_acquire_many_owned(2).unwrap();
+    ///     assert!(slots.clone().try_acquire_owned().is_err());
+    ///     drop(both);
+    ///     assert_eq!(slots.available_permits(), 2);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn try_acquire_owned(self: Arc<Self>) -> Result<OwnedSemaphorePermit, TryAcquireError> {
+        self.try_acquire_permits_owned(1, Location::caller())
+    }
+
+    /// Takes `permits` permits, owned, if they are free and nobody is
+    /// queued.
+    #[track_caller]
+    pub fn try_acquire_many_owned(
+        self: Arc<Self>,
+        permits: u32,
+    ) -> Result<OwnedSemaphorePermit, TryAcquireError> {
+        self.try_acquire_permits_owned(permits, Location::caller())
+    }
+
+    fn try_acquire_permits_owned(
+        self: Arc<Self>,
+        permits: u32,
+        location: Location,
+    ) -> Result<OwnedSemaphorePermit, TryAcquireError> {
+        match self
+            .semaphore
+            .try_acquire(permits as usize, self.op(permits, true), location)
+        {
+            Ok(()) => Ok(OwnedSemaphorePermit {
+                semaphore: self,
+                permits,
+                location,
+            }),
+            Err(TryAcquire::Closed) => Err(TryAcquireError::Closed),
+            Err(TryAcquire::NoPermits) => Err(TryAcquireError::NoPermits),
         }
     }
 

@@ -712,7 +712,13 @@ mod tests {
 }
 
 /// How an execution ended, as the runtime saw it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// ```
+/// use racecheck_trace::ExecutionEnd;
+/// let end = ExecutionEnd { root_finished: true, ..ExecutionEnd::default() };
+/// assert!(end.blocked.is_empty() && !end.sleeping);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ExecutionEnd {
     /// Tasks blocked (not sleeping) at the end, with what they wait for.
     pub blocked: Vec<(TaskId, WaitTarget)>,
@@ -721,4 +727,8 @@ pub struct ExecutionEnd {
     /// The runtime itself failed the execution (a panic, the step limit):
     /// only races and lock orders are analysed.
     pub failed: bool,
+    /// Some task was asleep on the virtual clock at the end: when the root
+    /// finished, it could still have woken the blocked tasks, which are
+    /// then dropped like any task at a runtime's shutdown, not hung.
+    pub sleeping: bool,
 }

@@ -86,6 +86,17 @@ impl Location {
         }
     }
 
+    /// The place of the root task, which no line of user code spawned: it
+    /// is the test's own future. Shown as `the test's root future`.
+    ///
+    /// ```
+    /// use racecheck_trace::Location;
+    /// assert_eq!(Location::ROOT_TASK.to_string(), "the test's root future");
+    /// ```
+    pub const ROOT_TASK: Location = Location {
+        site: Site::Interned(&ROOT_TASK_PARTS),
+    };
+
     /// The source file, as the compiler named it.
     pub fn file(&self) -> &'static str {
         match self.site {
@@ -153,9 +164,20 @@ impl fmt::Debug for Location {
 
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line() == 0 {
+            // A place that is not a line of source, such as `ROOT_TASK`.
+            return f.write_str(self.file());
+        }
         write!(f, "{}:{}:{}", self.file(), self.line(), self.column())
     }
 }
+
+/// The parts of [`Location::ROOT_TASK`].
+static ROOT_TASK_PARTS: Parts = Parts {
+    file: "the test's root future",
+    line: 0,
+    column: 0,
+};
 
 /// Locations read back from saved traces or panics, kept for the life of
 /// the process: each distinct file name and each distinct location is

@@ -3,7 +3,10 @@
 //! A schedule string is `rc1:` followed by URL-safe base64 (no padding) of:
 //! the step count as a LEB128 varint, then runs of `(task, run length)` as
 //! varints (consecutive steps of the same task are one run), then a 4-byte
-//! FNV-1a checksum of everything before it. Runs keep strings short (a task
+//! FNV-1a checksum of everything before it. A schedule with data choices
+//! (see [`Schedule::choices`]) is written `rc2:`, with the count of choices
+//! and each choice as varints between the runs and the checksum; one
+//! without is written `rc1:` as before, so older replay strings still work. Runs keep strings short (a task
 //! usually runs several steps in a row), and the checksum turns a truncated
 //! or mistyped paste into a clear error instead of a different execution.
 
@@ -15,6 +18,8 @@ use std::fmt;
 use std::str::FromStr;
 
 const PREFIX: &str = "rc1:";
+/// The prefix of schedules with data choices.
+const PREFIX_WITH_CHOICES: &str = "rc2:";
 const CHECKSUM_BYTES: usize = 4;
 
 /// The most steps a decoded schedule may declare; bounds the allocation a
@@ -22,7 +27,9 @@ const CHECKSUM_BYTES: usize = 4;
 pub const SCHEDULE_STEPS_MAX: usize = 100_000_000;
 
 /// The sequence of scheduling choices of one execution: at step `i`,
-/// `steps()[i]` is the task that ran.
+/// `steps()[i]` is the task that ran; `choices()` are the data choices the
+/// scheduler made for the program (such as which ready branch of a
+/// `select!` won), in the order they were made.
 ///
 /// Its `Display` form is the replay string printed in reports, and
 /// [`FromStr`] reads it back, rejecting anything that is not a schedule
@@ -41,13 +48,14 @@ pub const SCHEDULE_STEPS_MAX: usize = 100_000_000;
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Schedule {
     steps: Vec<TaskId>,
+    choices: Vec<u32>,
 }
 
 /// Why a string is not a schedule.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ScheduleError {
-    /// The string does not start with the version prefix.
-    #[error("a schedule string starts with `{PREFIX}`, this one starts with `{found}`")]
+    /// The string does not start with a version prefix.
+    #[error("a schedule string starts with `{PREFIX}` or `{PREFIX_WITH_CHOICES}`, this one starts with `{found}`")]
     MissingPrefix {
         /// The first characters found instead.
         found: String,
@@ -81,12 +89,41 @@ impl Schedule {
     /// assert!(racecheck_trace::Schedule::new().is_empty());
     /// ```
     pub const fn new() -> Schedule {
-        Schedule { steps: Vec::new() }
+        Schedule {
+            steps: Vec::new(),
+            choices: Vec::new(),
+        }
     }
 
-    /// A schedule with the given choices.
+    /// A schedule with the given steps and no data choice.
     pub fn from_steps(steps: Vec<TaskId>) -> Schedule {
-        Schedule { steps }
+        Schedule {
+            steps,
+            choices: Vec::new(),
+        }
+    }
+
+    /// A schedule with the given steps and data choices.
+    ///
+    /// ```
+    /// use racecheck_trace::{Schedule, TaskId};
+    /// let schedule = Schedule::from_parts(vec![TaskId(0)], vec![1]);
+    /// assert!(schedule.to_string().starts_with("rc2:"));
+    /// assert_eq!(schedule.to_string().parse::<Schedule>().unwrap().choices(), &[1]);
+    /// ```
+    pub fn from_parts(steps: Vec<TaskId>, choices: Vec<u32>) -> Schedule {
+        Schedule { steps, choices }
+    }
+
+    /// The data choices, in the order the program asked for them: each is
+    /// an index below the number of options it was asked to choose from.
+    pub fn choices(&self) -> &[u32] {
+        &self.choices
+    }
+
+    /// Appends a data choice.
+    pub fn push_choice(&mut self, choice: u32) {
+        self.choices.push(choice);
     }
 
     /// The task chosen at each step.
@@ -113,6 +150,7 @@ impl Schedule {
     /// Empties the schedule, keeping its allocation.
     pub fn clear(&mut self) {
         self.steps.clear();
+        self.choices.clear();
     }
 
     /// The number of context switches: steps that run a different task than
@@ -144,12 +182,18 @@ impl Schedule {
             write_varint(&mut bytes, run as u64);
             index += run;
         }
+        if !self.choices.is_empty() {
+            write_varint(&mut bytes, self.choices.len() as u64);
+            for &choice in &self.choices {
+                write_varint(&mut bytes, u64::from(choice));
+            }
+        }
         let checksum = fnv1a(&bytes);
         bytes.extend_from_slice(&checksum.to_le_bytes());
         bytes
     }
 
-    fn decode(bytes: &[u8]) -> Result<Schedule, ScheduleError> {
+    fn decode(bytes: &[u8], with_choices: bool) -> Result<Schedule, ScheduleError> {
         if bytes.len() < CHECKSUM_BYTES + 1 {
             return Err(ScheduleError::Truncated);
         }
@@ -167,7 +211,7 @@ impl Schedule {
         }
         let declared = declared as usize;
         let mut steps = Vec::with_capacity(declared);
-        while !reader.is_done() {
+        while steps.len() < declared {
             let task = reader.next()?;
             let run = reader.next()? as usize;
             let task = u32::try_from(task).map_err(|_| ScheduleError::Malformed {
@@ -180,18 +224,27 @@ impl Schedule {
             }
             steps.extend(std::iter::repeat_n(TaskId(task), run));
         }
-        if steps.len() != declared {
+        let choices = if with_choices {
+            reader.choices()?
+        } else {
+            Vec::new()
+        };
+        if !reader.is_done() {
             return Err(ScheduleError::Malformed {
-                reason: format!("{} steps encoded, {declared} declared", steps.len()),
+                reason: format!("more than the {declared} declared steps are encoded"),
             });
         }
-        Ok(Schedule { steps })
+        Ok(Schedule { steps, choices })
     }
 }
 
 impl fmt::Display for Schedule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(PREFIX)?;
+        f.write_str(if self.choices.is_empty() {
+            PREFIX
+        } else {
+            PREFIX_WITH_CHOICES
+        })?;
         f.write_str(&URL_SAFE_NO_PAD.encode(self.encode()))
     }
 }
@@ -201,10 +254,17 @@ impl FromStr for Schedule {
 
     fn from_str(text: &str) -> Result<Schedule, ScheduleError> {
         let text = text.trim();
-        let Some(payload) = text.strip_prefix(PREFIX) else {
-            return Err(ScheduleError::MissingPrefix {
-                found: text.chars().take(PREFIX.len()).collect(),
-            });
+        let (payload, with_choices) = match (
+            text.strip_prefix(PREFIX),
+            text.strip_prefix(PREFIX_WITH_CHOICES),
+        ) {
+            (Some(payload), _) => (payload, false),
+            (None, Some(payload)) => (payload, true),
+            (None, None) => {
+                return Err(ScheduleError::MissingPrefix {
+                    found: text.chars().take(PREFIX.len()).collect(),
+                })
+            }
         };
         if let Some((offset, character)) = payload
             .char_indices()
@@ -218,7 +278,7 @@ impl FromStr for Schedule {
         let bytes = URL_SAFE_NO_PAD
             .decode(payload)
             .map_err(|_| ScheduleError::Truncated)?;
-        Schedule::decode(&bytes)
+        Schedule::decode(&bytes, with_choices)
     }
 }
 
@@ -273,6 +333,24 @@ impl VarintReader<'_> {
             reason: "a number is longer than 64 bits".to_string(),
         })
     }
+
+    /// The data choices: their count, then each.
+    fn choices(&mut self) -> Result<Vec<u32>, ScheduleError> {
+        let count = self.next()?;
+        if count == 0 || count > SCHEDULE_STEPS_MAX as u64 {
+            return Err(ScheduleError::Malformed {
+                reason: format!("{count} data choices"),
+            });
+        }
+        (0..count)
+            .map(|_| {
+                let choice = self.next()?;
+                u32::try_from(choice).map_err(|_| ScheduleError::Malformed {
+                    reason: format!("data choice {choice} is out of range"),
+                })
+            })
+            .collect()
+    }
 }
 
 /// 32-bit FNV-1a: a tiny checksum, enough to catch copy-paste damage.
@@ -288,8 +366,13 @@ mod tests {
     use proptest::prelude::*;
 
     fn schedule_strategy() -> impl Strategy<Value = Schedule> {
-        proptest::collection::vec(0u32..6, 0..300)
-            .prop_map(|tasks| Schedule::from_steps(tasks.into_iter().map(TaskId).collect()))
+        (
+            proptest::collection::vec(0u32..6, 0..300),
+            proptest::collection::vec(0u32..300, 0..4),
+        )
+            .prop_map(|(tasks, choices)| {
+                Schedule::from_parts(tasks.into_iter().map(TaskId).collect(), choices)
+            })
     }
 
     proptest! {
@@ -327,6 +410,7 @@ mod tests {
         fn arbitrary_text_never_panics(text in ".{0,64}") {
             let _ = text.parse::<Schedule>();
             let _ = format!("rc1:{text}").parse::<Schedule>();
+            let _ = format!("rc2:{text}").parse::<Schedule>();
         }
     }
 
@@ -341,6 +425,24 @@ mod tests {
             let message = text.parse::<Schedule>().unwrap_err().to_string();
             assert!(message.contains(expected), "{text}: {message}");
         }
+    }
+
+    #[test]
+    fn schedules_without_data_choices_keep_their_rc1_form() {
+        let schedule = Schedule::from_steps(vec![TaskId(0), TaskId(1)]);
+        let text = schedule.to_string();
+        assert!(text.starts_with("rc1:"), "{text}");
+        // A string written before data choices existed reads back the same.
+        let written_before = "rc1:AwABAQLaU5xz";
+        let steps = vec![TaskId(0), TaskId(1), TaskId(1)];
+        assert_eq!(
+            written_before.parse(),
+            Ok(Schedule::from_steps(steps.clone()))
+        );
+        assert_eq!(Schedule::from_steps(steps).to_string(), written_before);
+        let with_choice = Schedule::from_parts(schedule.steps().to_vec(), vec![0]);
+        assert_ne!(with_choice.to_string(), text);
+        assert_eq!(with_choice.to_string().parse::<Schedule>(), Ok(with_choice));
     }
 
     #[test]

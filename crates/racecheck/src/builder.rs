@@ -64,7 +64,9 @@ where
 /// - `RACECHECK_ITERATIONS=<u64>`: the number of executions;
 /// - `RACECHECK_REPLAY=<schedule>`: replay one schedule instead of
 ///   exploring;
-/// - `RACECHECK_SHARD=<i>/<n>`: explore only shard `i` of `n`.
+/// - `RACECHECK_SHARD=<i>/<n>`: explore only shard `i` of `n`;
+/// - `RACECHECK_TRACE_DIR=<dir>`: when `check` fails, also write the
+///   failing execution as a Chrome trace (`<test>.trace.json`) there.
 ///
 /// ```
 /// let report = racecheck::Builder::new()
@@ -78,6 +80,8 @@ where
 pub struct Builder {
     config: Config,
     minimize_failures: bool,
+    /// Arguments between `cargo test` and the test's name in replay lines.
+    cargo_test_args: String,
 }
 
 /// Executions a failure's minimisation may take.
@@ -91,6 +95,7 @@ impl Default for Builder {
                 ..Config::default()
             },
             minimize_failures: true,
+            cargo_test_args: String::new(),
         }
     }
 }
@@ -220,7 +225,7 @@ impl Builder {
             config.jobs = std::thread::available_parallelism().map_or(1, usize::from);
         }
         let report = racecheck_explore::explore_parallel(&config, &test);
-        with_replay_lines(self.minimized(&config, report, test))
+        self.with_replay_lines(self.minimized(&config, report, test))
     }
 
     /// Like [`check`](Self::check), on several threads.
@@ -403,6 +408,23 @@ impl Builder {
         self
     }
 
+    /// Arguments that the failing test needs after `cargo test` in the
+    /// replay line of a report, such as the features that make it run under
+    /// racecheck (the tokio layer passes `-p <package> --features
+    /// racecheck`).
+    ///
+    /// ```
+    /// let report = racecheck::Builder::new()
+    ///     .cargo_test_args("--features racecheck")
+    ///     .run(|| async { panic!("always") });
+    /// let replay = &report.failure.unwrap().replay[0];
+    /// assert!(replay.contains(" cargo test --features racecheck"), "{replay}");
+    /// ```
+    pub fn cargo_test_args(mut self, args: impl Into<String>) -> Builder {
+        self.cargo_test_args = args.into();
+        self
+    }
+
     /// Steps after which an execution counts as a livelock.
     pub fn max_steps(mut self, steps_max: u32) -> Builder {
         self.config.steps_max = steps_max;
@@ -420,7 +442,7 @@ impl Builder {
     {
         let config = self.config_or_panic();
         let report = racecheck_explore::explore(&config, &test);
-        with_replay_lines(self.minimized(&config, report, test))
+        self.with_replay_lines(self.minimized(&config, report, test))
     }
 
     /// Replaces a failure found by random or PCT search with a schedule that
@@ -505,23 +527,31 @@ impl Builder {
     }
 }
 
-/// The report with the lines that replay its failure from a Rust test:
-/// `RACECHECK_REPLAY=<schedule> cargo test <this test>` and
-/// `racecheck::replay("<schedule>", ...)`.
-fn with_replay_lines(mut report: Report) -> Report {
-    if let Some(failure) = &mut report.failure {
-        failure.replay = replay_lines(failure, current_test().as_deref());
+impl Builder {
+    /// The report with the lines that replay its failure from a Rust test:
+    /// `RACECHECK_REPLAY=<schedule> cargo test <args> <this test>` and
+    /// `racecheck::replay("<schedule>", ...)`.
+    fn with_replay_lines(&self, mut report: Report) -> Report {
+        if let Some(failure) = &mut report.failure {
+            let test = current_test();
+            failure.replay = replay_lines(failure, &self.cargo_test_args, test.as_deref());
+        }
+        report
     }
-    report
 }
 
 /// The commands that replay `failure` in the Rust test `test` (all tests
-/// when the name is unknown).
-fn replay_lines(failure: &Failure, test: Option<&str>) -> Vec<String> {
+/// when the name is unknown), with `args` after `cargo test`.
+fn replay_lines(failure: &Failure, args: &str, test: Option<&str>) -> Vec<String> {
     let schedule = &failure.schedule;
+    let cargo_test = ["cargo test", args]
+        .into_iter()
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
     let cargo_test = match test {
-        Some(test) => format!("RACECHECK_REPLAY={schedule} cargo test {test} -- --exact"),
-        None => format!("RACECHECK_REPLAY={schedule} cargo test"),
+        Some(test) => format!("RACECHECK_REPLAY={schedule} {cargo_test} {test} -- --exact"),
+        None => format!("RACECHECK_REPLAY={schedule} {cargo_test}"),
     };
     vec![
         cargo_test,
@@ -539,7 +569,8 @@ fn current_test() -> Option<String> {
 }
 
 /// Prints the warnings, and panics with the failure's report if there is
-/// one.
+/// one. With `RACECHECK_TRACE_DIR` set, the failure's Chrome trace is
+/// written there first, named after the test, and the report says where.
 #[track_caller]
 fn fail_on(report: Report) {
     let colour = std::io::stderr().is_terminal();
@@ -550,9 +581,41 @@ fn fail_on(report: Report) {
         );
     }
     if let Some(failure) = report.failure {
-        let text = failure.to_string();
+        let mut text = failure.to_string();
+        if let Some(directory) = std::env::var_os("RACECHECK_TRACE_DIR") {
+            text += &write_chrome_trace(&failure, std::path::Path::new(&directory));
+        }
         let (headline, rest) = text.split_once('\n').unwrap_or((&text, ""));
         panic!("{}\n{rest}", paint(colour, RED, headline));
+    }
+}
+
+/// Writes `failure`'s Chrome trace into `directory` as
+/// `<test name>.trace.json`, and returns the line that says so (or why not).
+fn write_chrome_trace(failure: &Failure, directory: &std::path::Path) -> String {
+    let name = current_test().unwrap_or_else(|| "racecheck".to_string());
+    let file_name: String = name
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let path = directory.join(format!("{file_name}.trace.json"));
+    let written = std::fs::create_dir_all(directory)
+        .and_then(|()| std::fs::write(&path, failure.chrome_trace()));
+    match written {
+        Ok(()) => format!(
+            "\nthe execution as a Chrome trace (open it in https://ui.perfetto.dev): {}",
+            path.display()
+        ),
+        Err(error) => format!(
+            "\nRACECHECK_TRACE_DIR: could not write {}: {error}",
+            path.display()
+        ),
     }
 }
 
@@ -614,6 +677,25 @@ mod tests {
             .config_from_environment(environment(&[("RACECHECK_REPLAY", &schedule.to_string())]))
             .unwrap();
         assert_eq!(config.strategy, Strategy::Replay(schedule));
+    }
+
+    #[test]
+    fn replay_lines_name_the_test_and_the_cargo_arguments() {
+        let report = Builder::new().run(|| async { panic!("always") });
+        let failure = report.failure.unwrap();
+        let schedule = failure.schedule.to_string();
+        let cases = [
+            ("", Some("pool::leaks"), format!("RACECHECK_REPLAY={schedule} cargo test pool::leaks -- --exact")),
+            ("", None, format!("RACECHECK_REPLAY={schedule} cargo test")),
+            (
+                "-p app --features racecheck",
+                Some("pool::leaks"),
+                format!("RACECHECK_REPLAY={schedule} cargo test -p app --features racecheck pool::leaks -- --exact"),
+            ),
+        ];
+        for (args, test, expected) in cases {
+            assert_eq!(replay_lines(&failure, args, test)[0], expected);
+        }
     }
 
     #[test]

@@ -50,6 +50,7 @@ pub use racecheck_detect::{Check, Finding};
 pub use racecheck_explore::{
     timeline, Failure, FailureKind, Minimized, Report, Strategy, TIMELINE_EVENTS_MAX,
 };
+pub use racecheck_runtime::rt::choose;
 pub use racecheck_runtime::{
     block_on, spawn, spawn_named, thread, yield_now, Granularity, JoinHandle, Shutdown,
     STACK_SIZE_DEFAULT,
@@ -71,15 +72,16 @@ pub mod sync {
 
 /// The engine and the exploration underneath: custom strategies
 /// ([`sched::Scheduler`], [`sched::explore_with`]), the schedulers
-/// themselves, and [`sched::attribute_events_to`] for interpreters whose
-/// users' code is not Rust. See [`racecheck_runtime`] and
+/// themselves, and [`sched::attribute_events_to`] and
+/// [`sched::without_schedule_points`] for interpreters whose users' code is
+/// not Rust. See [`racecheck_runtime`] and
 /// [`racecheck_explore`].
 pub mod sched {
     pub use racecheck_explore::{
         explore, explore_parallel, explore_with, BoundedScheduler, Config, ExhaustiveScheduler,
-        PctScheduler, RandomScheduler, ReplayScheduler, Shard,
+        PctScheduler, RandomScheduler, ReplayScheduler, Shard, MINIMIZE_STEPS_MAX,
     };
-    pub use racecheck_runtime::rt::attribute_events_to;
+    pub use racecheck_runtime::rt::{attribute_events_to, without_schedule_points};
     pub use racecheck_runtime::Scheduler;
 }
 

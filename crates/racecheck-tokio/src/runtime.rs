@@ -1,0 +1,271 @@
+//! `tokio::runtime` on racecheck, as far as tests use it.
+//!
+//! Outside an execution, [`Runtime::block_on`] runs its future as *one*
+//! racecheck execution (seed 0's random schedule, detector on) and panics
+//! with the report if it fails: a plain `#[test]` that builds a runtime
+//! still runs under racecheck's scheduler, but explores one schedule; use
+//! `#[tokio::test]` to explore many. Inside an execution, on a simulated
+//! thread or at step granularity, it blocks the caller on the future, as
+//! `Handle::block_on` does inside `spawn_blocking`.
+//!
+//! ```
+//! use racecheck_tokio::runtime::{Builder, Handle};
+//!
+//! let runtime = Builder::new_current_thread().enable_all().build().unwrap();
+//! let answer = runtime.block_on(async {
+//!     let worker = Handle::current().spawn(async { 6 * 7 });
+//!     worker.await.unwrap()
+//! });
+//! assert_eq!(answer, 42);
+//! ```
+
+pub(crate) mod test;
+
+use crate::task::{self, JoinHandle};
+use racecheck::Granularity;
+use std::cell::RefCell;
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::rc::Rc;
+
+/// A runtime, like `tokio::runtime::Runtime`: a way into racecheck from
+/// synchronous code.
+#[derive(Debug)]
+pub struct Runtime {
+    handle: Handle,
+}
+
+impl Runtime {
+    /// A multi-thread runtime: its executions run at step granularity.
+    pub fn new() -> io::Result<Runtime> {
+        Builder::new_multi_thread().build()
+    }
+
+    /// Runs `future` to completion: as one execution outside an execution,
+    /// by blocking the simulated thread inside one.
+    ///
+    /// # Panics
+    /// If the execution fails (with its report); inside an async task at
+    /// await granularity, which cannot block, as tokio panics when a
+    /// runtime is started from within a runtime.
+    #[track_caller]
+    pub fn block_on<F>(&self, future: F) -> F::Output
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        self.handle.block_on(future)
+    }
+
+    /// Spawns a task (inside an execution), as [`task::spawn`].
+    #[track_caller]
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        task::spawn(future)
+    }
+
+    /// Runs a blocking closure on a simulated thread (inside an execution),
+    /// as [`task::spawn_blocking`].
+    #[track_caller]
+    pub fn spawn_blocking<F, R>(&self, body: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        task::spawn_blocking(body)
+    }
+
+    /// A handle to this runtime.
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    /// Does nothing: tasks left at the end of an execution are dropped when
+    /// it ends.
+    pub fn shutdown_background(self) {}
+
+    /// Does nothing, as [`shutdown_background`](Self::shutdown_background).
+    pub fn shutdown_timeout(self, _timeout: std::time::Duration) {}
+}
+
+/// Configures a [`Runtime`], like `tokio::runtime::Builder`. The flavor
+/// decides the granularity of executions it starts; the other settings are
+/// accepted and do nothing.
+#[derive(Debug)]
+pub struct Builder {
+    granularity: Granularity,
+}
+
+impl Builder {
+    /// A current-thread runtime: executions at await granularity.
+    pub fn new_current_thread() -> Builder {
+        Builder {
+            granularity: Granularity::Await,
+        }
+    }
+
+    /// A multi-thread runtime: executions at step granularity, where every
+    /// visible operation is a scheduling point.
+    pub fn new_multi_thread() -> Builder {
+        Builder {
+            granularity: Granularity::Step,
+        }
+    }
+
+    /// Accepted; racecheck's time is always on.
+    pub fn enable_all(&mut self) -> &mut Builder {
+        self
+    }
+
+    /// Accepted; racecheck's time is always on.
+    pub fn enable_time(&mut self) -> &mut Builder {
+        self
+    }
+
+    /// Accepted; racecheck's clock is always paused.
+    pub fn start_paused(&mut self, _paused: bool) -> &mut Builder {
+        self
+    }
+
+    /// Accepted; every task is simulated on the test's thread.
+    pub fn worker_threads(&mut self, _threads: usize) -> &mut Builder {
+        self
+    }
+
+    /// Accepted; every blocking task is a simulated thread.
+    pub fn max_blocking_threads(&mut self, _threads: usize) -> &mut Builder {
+        self
+    }
+
+    /// Accepted; simulated threads are named after their tasks.
+    pub fn thread_name(&mut self, _name: impl Into<String>) -> &mut Builder {
+        self
+    }
+
+    /// The runtime. Never fails; the `Result` is tokio's signature.
+    pub fn build(&mut self) -> io::Result<Runtime> {
+        Ok(Runtime {
+            handle: Handle {
+                granularity: self.granularity,
+            },
+        })
+    }
+}
+
+/// A handle to the runtime, like `tokio::runtime::Handle`.
+#[derive(Clone, Debug)]
+pub struct Handle {
+    granularity: Granularity,
+}
+
+/// There is no runtime here: [`Handle::try_current`] outside an execution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TryCurrentError(());
+
+impl fmt::Display for TryCurrentError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("no racecheck execution is running on this thread")
+    }
+}
+
+impl std::error::Error for TryCurrentError {}
+
+impl Handle {
+    /// The handle of the running execution.
+    ///
+    /// # Panics
+    /// Outside an execution.
+    #[track_caller]
+    pub fn current() -> Handle {
+        Handle::try_current().unwrap_or_else(|_| {
+            panic!(
+                "there is no reactor running, must be called from the context of a \
+                 racecheck execution (a #[tokio::test] or Runtime::block_on)"
+            )
+        })
+    }
+
+    /// The handle of the running execution, or an error outside one.
+    pub fn try_current() -> Result<Handle, TryCurrentError> {
+        racecheck_runtime::rt::try_current_task()
+            .map(|_| Handle {
+                granularity: Granularity::Await,
+            })
+            .ok_or(TryCurrentError(()))
+    }
+
+    /// Spawns a task, as [`task::spawn`].
+    #[track_caller]
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        task::spawn(future)
+    }
+
+    /// Runs a blocking closure on a simulated thread, as
+    /// [`task::spawn_blocking`].
+    #[track_caller]
+    pub fn spawn_blocking<F, R>(&self, body: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        task::spawn_blocking(body)
+    }
+
+    /// Runs `future` to completion, as [`Runtime::block_on`].
+    #[track_caller]
+    pub fn block_on<F>(&self, future: F) -> F::Output
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        if racecheck_runtime::rt::try_current_task().is_none() {
+            return run_one_execution(self.granularity, future);
+        }
+        assert!(
+            racecheck_runtime::rt::can_block(),
+            "Cannot start a runtime from within a runtime: block_on inside an async task \
+             at await granularity would block the runtime's only thread; use \
+             spawn_blocking, or flavor = \"multi_thread\""
+        );
+        racecheck_runtime::block_on(future)
+    }
+}
+
+/// Runs `future` as the root of one execution and returns its output.
+#[track_caller]
+fn run_one_execution<F>(granularity: Granularity, future: F) -> F::Output
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    let future = RefCell::new(Some(future));
+    let output = Rc::new(RefCell::new(None));
+    let report = racecheck::Builder::new()
+        .granularity(granularity)
+        .iterations(1)
+        .minimize_failures(false)
+        .run(|| {
+            let future = future
+                .borrow_mut()
+                .take()
+                .expect("racecheck-tokio: Runtime::block_on runs its future once");
+            let output = output.clone();
+            async move {
+                let value = future.await;
+                *output.borrow_mut() = Some(value);
+            }
+        });
+    if let Some(failure) = report.failure {
+        panic!("{failure}");
+    }
+    let value = output.borrow_mut().take();
+    value.expect("racecheck-tokio: the block_on future did not finish")
+}

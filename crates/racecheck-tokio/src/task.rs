@@ -1,0 +1,502 @@
+//! `tokio::task` on racecheck: spawning, joining, aborting, yielding.
+//!
+//! Every task is a racecheck task: the scheduler decides when it runs, its
+//! operations are recorded, and the detector sees them. As in tokio, and
+//! unlike racecheck's own `JoinHandle`, awaiting a [`JoinHandle`] gives
+//! `Result<T, JoinError>`: a task that panicked or was aborted completes
+//! with a [`JoinError`] for whoever joins it, and the exploration goes on.
+//! A panic in a task that nobody joins is silent, as in tokio.
+//!
+//! ```
+//! use racecheck_tokio::runtime::Runtime;
+//!
+//! Runtime::new().unwrap().block_on(async {
+//!     let answer = racecheck_tokio::spawn(async { 6 * 7 });
+//!     assert_eq!(answer.await.unwrap(), 42);
+//!     let failed = racecheck_tokio::spawn(async { panic!("boom") });
+//!     assert!(failed.await.unwrap_err().is_panic());
+//! });
+//! ```
+
+mod join_set;
+
+pub use join_set::JoinSet;
+
+use racecheck_runtime::{block_on, catch_unwind, PanicPayload};
+use std::cell::Cell;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex as StdMutex, PoisonError};
+use std::task::{ready, Context, Poll, Waker};
+
+thread_local! {
+    /// Whether a panic in a spawned task fails the execution instead of
+    /// becoming a `JoinError`: tokio's `unhandled_panic = "shutdown_runtime"`.
+    static PANICS_FAIL: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Makes panics in tasks spawned on this thread fail the execution (or
+/// become `JoinError`s again) until the returned guard is dropped.
+pub(crate) fn panics_fail(fail: bool) -> PanicModeGuard {
+    PanicModeGuard {
+        was: PANICS_FAIL.replace(fail),
+    }
+}
+
+/// Restores the panic mode of [`panics_fail`].
+pub(crate) struct PanicModeGuard {
+    was: bool,
+}
+
+impl Drop for PanicModeGuard {
+    fn drop(&mut self) {
+        PANICS_FAIL.set(self.was);
+    }
+}
+
+/// Runs `future` as the task's body: its panic becomes the task's output,
+/// unless panics fail the execution.
+async fn catching<F: Future>(future: F) -> Result<F::Output, PanicPayload> {
+    if PANICS_FAIL.get() {
+        Ok(future.await)
+    } else {
+        catch_unwind(future).await
+    }
+}
+
+/// Yields to the scheduler: another task may run before this one resumes.
+pub use racecheck_runtime::yield_now;
+
+/// A task's id, unique among the tasks of one execution.
+///
+/// ```
+/// use racecheck_tokio::runtime::Runtime;
+///
+/// Runtime::new().unwrap().block_on(async {
+///     let worker = racecheck_tokio::spawn(async { racecheck_tokio::task::id() });
+///     let id = worker.id();
+///     assert_eq!(worker.await.unwrap(), id);
+/// });
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Id(u64);
+
+impl fmt::Display for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl Id {
+    fn of(task: racecheck::TaskId) -> Id {
+        Id(u64::from(task.0))
+    }
+}
+
+/// The id of the running task.
+///
+/// # Panics
+/// Outside a task of a racecheck execution.
+pub fn id() -> Id {
+    Id::of(racecheck_runtime::rt::current_task())
+}
+
+/// The id of the running task, or `None` outside one.
+pub fn try_id() -> Option<Id> {
+    racecheck_runtime::rt::try_current_task().map(Id::of)
+}
+
+/// Whether a task was aborted, and how to wake it so that it notices.
+#[derive(Default)]
+struct AbortState {
+    aborted: bool,
+    /// The task's waker as of its last poll.
+    waker: Option<Waker>,
+    /// The task's future has been dropped: it finished, panicked or was
+    /// cancelled.
+    finished: bool,
+}
+
+/// Shared between a task's wrapper and its handles.
+#[derive(Clone, Default)]
+struct Control(Arc<StdMutex<AbortState>>);
+
+impl Control {
+    fn with<R>(&self, f: impl FnOnce(&mut AbortState) -> R) -> R {
+        f(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    fn abort(&self) {
+        let waker = self.with(|state| {
+            state.aborted = true;
+            state.waker.take()
+        });
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+/// A task's future, cancelled at its next poll once aborted: the future is
+/// dropped inside the task, as tokio drops an aborted task's future.
+struct Abortable<F> {
+    future: Option<Pin<Box<F>>>,
+    control: Control,
+}
+
+impl<F: Future> Future for Abortable<F> {
+    type Output = Option<F::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let aborted = this.control.with(|state| {
+            state.waker = Some(cx.waker().clone());
+            state.aborted
+        });
+        let Some(future) = this.future.as_mut().filter(|_| !aborted) else {
+            this.future = None;
+            return Poll::Ready(None);
+        };
+        let output = ready!(future.as_mut().poll(cx));
+        this.future = None;
+        Poll::Ready(Some(output))
+    }
+}
+
+impl<F> Drop for Abortable<F> {
+    fn drop(&mut self) {
+        self.future = None;
+        self.control.with(|state| state.finished = true);
+    }
+}
+
+/// Spawns a task, like `tokio::spawn`: it starts without being awaited and
+/// keeps running if the handle is dropped.
+///
+/// Unlike tokio, the future need not be `Send`: everything runs on the
+/// test's thread.
+///
+/// ```
+/// use racecheck_tokio::runtime::Runtime;
+///
+/// Runtime::new().unwrap().block_on(async {
+///     let handle = racecheck_tokio::task::spawn(async { "done" });
+///     assert_eq!(handle.await.unwrap(), "done");
+/// });
+/// ```
+#[track_caller]
+pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    let control = Control::default();
+    let task = Abortable {
+        future: Some(Box::pin(future)),
+        control: control.clone(),
+    };
+    JoinHandle::new(racecheck_runtime::spawn(catching(task)), control)
+}
+
+/// Spawns a task on the current thread, like `tokio::task::spawn_local`.
+/// Every racecheck task runs on the test's thread, so this is [`spawn`],
+/// and no `LocalSet` is needed.
+///
+/// ```
+/// use racecheck_tokio::runtime::Runtime;
+/// use std::rc::Rc;
+///
+/// Runtime::new().unwrap().block_on(async {
+///     let local = Rc::new(5);
+///     let handle = racecheck_tokio::task::spawn_local(async move { *local + 1 });
+///     assert_eq!(handle.await.unwrap(), 6);
+/// });
+/// ```
+#[track_caller]
+pub fn spawn_local<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    spawn(future)
+}
+
+/// Runs a blocking closure on a simulated thread, like
+/// `tokio::task::spawn_blocking`: blocking racecheck primitives
+/// (`racecheck::sync::blocking`, `Handle::block_on`) suspend it, and the
+/// scheduler interleaves it with the async tasks. Aborting it before it
+/// starts keeps it from running; once started it runs to the end.
+///
+/// ```
+/// use racecheck_tokio::runtime::Runtime;
+///
+/// Runtime::new().unwrap().block_on(async {
+///     let sum = racecheck_tokio::task::spawn_blocking(|| (1..=10).sum::<u32>());
+///     assert_eq!(sum.await.unwrap(), 55);
+/// });
+/// ```
+#[track_caller]
+pub fn spawn_blocking<F, R>(body: F) -> JoinHandle<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    let control = Control::default();
+    let thread_control = control.clone();
+    let thread = racecheck_runtime::thread::spawn(move || {
+        let control = thread_control;
+        if control.with(|state| state.aborted) {
+            control.with(|state| state.finished = true);
+            return Ok(None);
+        }
+        let output = block_on(catching(async move { body() }));
+        control.with(|state| state.finished = true);
+        output.map(Some)
+    });
+    JoinHandle::new(thread.into_future(), control)
+}
+
+/// Runs `body` on the current task, like `tokio::task::block_in_place`.
+/// At step granularity (`flavor = "multi_thread"`) blocking primitives
+/// inside it suspend the task; at await granularity they cannot block.
+///
+/// ```
+/// use racecheck_tokio::runtime::Runtime;
+///
+/// Runtime::new().unwrap().block_on(async {
+///     assert_eq!(racecheck_tokio::task::block_in_place(|| 2 + 2), 4);
+/// });
+/// ```
+pub fn block_in_place<F: FnOnce() -> R, R>(body: F) -> R {
+    body()
+}
+
+/// The racecheck task's output: `None` if it was aborted, `Err` if it
+/// panicked.
+type TaskOutput<T> = Result<Option<T>, PanicPayload>;
+
+/// An owned permission to join a task, like `tokio::task::JoinHandle`:
+/// awaiting it gives the task's output or a [`JoinError`]. Dropping it
+/// detaches the task.
+pub struct JoinHandle<T> {
+    inner: racecheck_runtime::JoinHandle<TaskOutput<T>>,
+    control: Control,
+    id: Id,
+}
+
+impl<T> JoinHandle<T> {
+    fn new(inner: racecheck_runtime::JoinHandle<TaskOutput<T>>, control: Control) -> Self {
+        let id = Id::of(inner.id());
+        JoinHandle { inner, control, id }
+    }
+
+    /// Cancels the task: it is dropped at its next scheduling point (or
+    /// never runs, if it has not started), and awaiting the handle gives a
+    /// [`JoinError`] that [`is_cancelled`](JoinError::is_cancelled). A task
+    /// that finishes first is not affected.
+    ///
+    /// ```
+    /// use racecheck_tokio::runtime::Runtime;
+    /// use std::time::Duration;
+    ///
+    /// Runtime::new().unwrap().block_on(async {
+    ///     let sleeper = racecheck_tokio::spawn(racecheck_tokio::time::sleep(Duration::from_secs(60)));
+    ///     sleeper.abort();
+    ///     assert!(sleeper.await.unwrap_err().is_cancelled());
+    /// });
+    /// ```
+    pub fn abort(&self) {
+        self.control.abort();
+    }
+
+    /// A handle that can abort the task without owning its output.
+    pub fn abort_handle(&self) -> AbortHandle {
+        AbortHandle {
+            control: self.control.clone(),
+            id: self.id,
+        }
+    }
+
+    /// Whether the task has finished (returned, panicked or been
+    /// cancelled).
+    pub fn is_finished(&self) -> bool {
+        self.control.with(|state| state.finished)
+    }
+
+    /// The task's id.
+    pub fn id(&self) -> Id {
+        self.id
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle").field("id", &self.id).finish()
+    }
+}
+
+impl<T> Unpin for JoinHandle<T> {}
+
+impl<T: 'static> Future for JoinHandle<T> {
+    type Output = Result<T, JoinError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let output = ready!(Pin::new(&mut this.inner).poll(cx));
+        Poll::Ready(match output {
+            Ok(Some(output)) => Ok(output),
+            Ok(None) => Err(JoinError::cancelled(this.id)),
+            Err(payload) => Err(JoinError::panic(this.id, payload)),
+        })
+    }
+}
+
+/// Aborts a task without owning its output, like `tokio::task::AbortHandle`.
+///
+/// ```
+/// use racecheck_tokio::runtime::Runtime;
+///
+/// Runtime::new().unwrap().block_on(async {
+///     let handle = racecheck_tokio::spawn(std::future::pending::<()>());
+///     let abort = handle.abort_handle();
+///     abort.abort();
+///     assert!(handle.await.unwrap_err().is_cancelled());
+///     assert!(abort.is_finished());
+/// });
+/// ```
+#[derive(Clone)]
+pub struct AbortHandle {
+    control: Control,
+    id: Id,
+}
+
+impl AbortHandle {
+    /// Cancels the task, as [`JoinHandle::abort`].
+    pub fn abort(&self) {
+        self.control.abort();
+    }
+
+    /// Whether the task has finished (returned, panicked or been
+    /// cancelled).
+    pub fn is_finished(&self) -> bool {
+        self.control.with(|state| state.finished)
+    }
+
+    /// The task's id.
+    pub fn id(&self) -> Id {
+        self.id
+    }
+}
+
+impl fmt::Debug for AbortHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AbortHandle").field("id", &self.id).finish()
+    }
+}
+
+/// A task failed to return a value: it panicked or was cancelled, like
+/// `tokio::task::JoinError`.
+///
+/// ```
+/// use racecheck_tokio::runtime::Runtime;
+///
+/// Runtime::new().unwrap().block_on(async {
+///     let error = racecheck_tokio::spawn(async { panic!("boom") }).await.unwrap_err();
+///     assert!(error.is_panic() && !error.is_cancelled());
+///     assert_eq!(error.into_panic().downcast_ref::<&str>(), Some(&"boom"));
+/// });
+/// ```
+pub struct JoinError {
+    id: Id,
+    /// The panic's payload; `None` for a cancelled task. In a mutex so that
+    /// `JoinError` is `Sync`, as tokio's is.
+    panic: Option<StdMutex<PanicPayload>>,
+}
+
+impl JoinError {
+    fn cancelled(id: Id) -> JoinError {
+        JoinError { id, panic: None }
+    }
+
+    fn panic(id: Id, payload: PanicPayload) -> JoinError {
+        JoinError {
+            id,
+            panic: Some(StdMutex::new(payload)),
+        }
+    }
+
+    /// Whether the task was cancelled (aborted).
+    pub fn is_cancelled(&self) -> bool {
+        self.panic.is_none()
+    }
+
+    /// Whether the task panicked.
+    pub fn is_panic(&self) -> bool {
+        self.panic.is_some()
+    }
+
+    /// The panic's payload, to resume it with `std::panic::resume_unwind`.
+    ///
+    /// # Panics
+    /// If the task was cancelled rather than panicking.
+    #[track_caller]
+    pub fn into_panic(self) -> PanicPayload {
+        self.try_into_panic()
+            .expect("`JoinError` reason is not a panic.")
+    }
+
+    /// The panic's payload, or the error itself if the task was cancelled.
+    pub fn try_into_panic(self) -> Result<PanicPayload, JoinError> {
+        match self.panic {
+            Some(payload) => Ok(payload.into_inner().unwrap_or_else(PoisonError::into_inner)),
+            None => Err(self),
+        }
+    }
+
+    /// The id of the task that failed.
+    pub fn id(&self) -> Id {
+        self.id
+    }
+
+    fn message(&self) -> Option<String> {
+        let payload = self.panic.as_ref()?;
+        let payload = payload.lock().unwrap_or_else(PoisonError::into_inner);
+        payload
+            .downcast_ref::<&str>()
+            .map(|message| message.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+    }
+}
+
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.panic, self.message()) {
+            (None, _) => write!(f, "task {} was cancelled", self.id),
+            (Some(_), Some(message)) => {
+                write!(f, "task {} panicked with message {message:?}", self.id)
+            }
+            (Some(_), None) => write!(f, "task {} panicked", self.id),
+        }
+    }
+}
+
+impl fmt::Debug for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.panic, self.message()) {
+            (None, _) => write!(f, "JoinError::Cancelled({:?})", self.id),
+            (Some(_), Some(message)) => {
+                write!(f, "JoinError::Panic({:?}, {message:?}, ...)", self.id)
+            }
+            (Some(_), None) => write!(f, "JoinError::Panic({:?}, ...)", self.id),
+        }
+    }
+}
+
+impl std::error::Error for JoinError {}
+
+impl From<JoinError> for std::io::Error {
+    fn from(error: JoinError) -> std::io::Error {
+        std::io::Error::other(error.to_string())
+    }
+}

@@ -1,0 +1,149 @@
+//! `tokio::task::JoinSet`: a set of tasks joined in the order they finish.
+
+use super::{spawn, spawn_blocking, AbortHandle, JoinError, JoinHandle};
+use std::fmt;
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::task::Poll;
+
+/// A collection of spawned tasks, like `tokio::task::JoinSet`: join them as
+/// they finish, abort them all, or drop the set to abort them.
+///
+/// Of several tasks that have finished, `join_next` returns the one spawned
+/// first: which tasks finish before a `join_next` is the scheduler's choice,
+/// so the order still varies across executions.
+///
+/// ```
+/// use racecheck_tokio::runtime::Runtime;
+/// use racecheck_tokio::task::JoinSet;
+///
+/// Runtime::new().unwrap().block_on(async {
+///     let mut set = JoinSet::new();
+///     for page in 0..3 {
+///         set.spawn(async move { page * 10 });
+///     }
+///     let mut total = 0;
+///     while let Some(result) = set.join_next().await {
+///         total += result.unwrap();
+///     }
+///     assert_eq!(total, 30);
+///     assert!(set.is_empty());
+/// });
+/// ```
+pub struct JoinSet<T> {
+    tasks: Vec<JoinHandle<T>>,
+}
+
+impl<T> JoinSet<T> {
+    /// An empty set.
+    pub fn new() -> JoinSet<T> {
+        JoinSet { tasks: Vec::new() }
+    }
+
+    /// The number of tasks in the set, finished or not, not yet joined.
+    pub fn len(&self) -> usize {
+        self.tasks.len()
+    }
+
+    /// Whether the set has no tasks.
+    pub fn is_empty(&self) -> bool {
+        self.tasks.is_empty()
+    }
+
+    /// Aborts every task in the set; they stay in it until joined.
+    pub fn abort_all(&mut self) {
+        self.tasks.iter().for_each(JoinHandle::abort);
+    }
+
+    /// Removes every task from the set without aborting it.
+    pub fn detach_all(&mut self) {
+        self.tasks.clear();
+    }
+}
+
+impl<T: 'static> JoinSet<T> {
+    /// Spawns `future` into the set and returns a handle to abort it.
+    #[track_caller]
+    pub fn spawn<F>(&mut self, future: F) -> AbortHandle
+    where
+        F: Future<Output = T> + 'static,
+    {
+        self.insert(spawn(future))
+    }
+
+    /// Runs `body` on a simulated thread in the set (see
+    /// [`spawn_blocking`](super::spawn_blocking)).
+    #[track_caller]
+    pub fn spawn_blocking<F>(&mut self, body: F) -> AbortHandle
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send,
+    {
+        self.insert(spawn_blocking(body))
+    }
+
+    fn insert(&mut self, handle: JoinHandle<T>) -> AbortHandle {
+        let abort = handle.abort_handle();
+        self.tasks.push(handle);
+        abort
+    }
+
+    /// Waits for a task of the set to finish and returns its result, or
+    /// `None` if the set is empty.
+    pub async fn join_next(&mut self) -> Option<Result<T, JoinError>> {
+        poll_fn(|cx| {
+            if self.tasks.is_empty() {
+                return Poll::Ready(None);
+            }
+            for index in 0..self.tasks.len() {
+                if let Poll::Ready(result) = Pin::new(&mut self.tasks[index]).poll(cx) {
+                    self.tasks.remove(index);
+                    return Poll::Ready(Some(result));
+                }
+            }
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Aborts every task and waits for them all to finish.
+    pub async fn shutdown(&mut self) {
+        self.abort_all();
+        while self.join_next().await.is_some() {}
+    }
+
+    /// Waits for every task and returns their outputs in the order they
+    /// finished.
+    ///
+    /// # Panics
+    /// If a task panicked (resuming its panic) or was cancelled.
+    pub async fn join_all(mut self) -> Vec<T> {
+        let mut outputs = Vec::with_capacity(self.len());
+        while let Some(result) = self.join_next().await {
+            match result {
+                Ok(output) => outputs.push(output),
+                Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+                Err(error) => panic!("{error}"),
+            }
+        }
+        outputs
+    }
+}
+
+impl<T> Default for JoinSet<T> {
+    fn default() -> JoinSet<T> {
+        JoinSet::new()
+    }
+}
+
+impl<T> Drop for JoinSet<T> {
+    fn drop(&mut self) {
+        self.abort_all();
+    }
+}
+
+impl<T> fmt::Debug for JoinSet<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinSet").field("len", &self.len()).finish()
+    }
+}

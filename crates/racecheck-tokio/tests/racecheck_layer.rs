@@ -1,0 +1,174 @@
+//! What only the `racecheck` feature does: `select!`'s choice made by the
+//! scheduler and replayed, the test attribute's settings and report.
+#![cfg(feature = "racecheck")]
+
+use racecheck::{Builder, Strategy};
+use racecheck_tokio as tokio;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// A `select!` between two branches that are both ready at once; returns
+/// the winner.
+async fn two_ready_branches() -> usize {
+    let (first, first_ready) = tokio::sync::oneshot::channel::<()>();
+    let (second, second_ready) = tokio::sync::oneshot::channel::<()>();
+    first.send(()).unwrap();
+    second.send(()).unwrap();
+    tokio::select! {
+        _ = first_ready => 0,
+        _ = second_ready => 1,
+    }
+}
+
+#[test]
+fn select_explores_both_ready_branches() {
+    let wins = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
+    let report = Builder::new().iterations(100).run(|| {
+        let wins = wins.clone();
+        async move {
+            let winner = two_ready_branches().await;
+            wins[winner].fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    assert!(report.failure.is_none());
+    let (first, second) = (
+        wins[0].load(Ordering::SeqCst),
+        wins[1].load(Ordering::SeqCst),
+    );
+    assert_eq!(first + second, 100);
+    assert!(first > 20 && second > 20, "{first} / {second}");
+}
+
+#[test]
+fn exhaustive_search_tries_each_branch_once() {
+    let report = Builder::new().strategy(Strategy::Exhaustive).run(|| async {
+        two_ready_branches().await;
+    });
+    assert!(report.complete);
+    assert_eq!(report.executions, 2);
+}
+
+#[test]
+fn a_select_choice_replays_exactly() {
+    let test = || async {
+        assert_eq!(two_ready_branches().await, 0, "the second branch won");
+    };
+    let failure = Builder::new()
+        .minimize_failures(false)
+        .run(test)
+        .failure
+        .expect("the second branch wins in some execution");
+    assert!(failure.to_string().contains("the second branch won"));
+    let schedule = failure.schedule;
+    let mut reproduced = 0;
+    for _ in 0..1000 {
+        let replayed = Builder::new()
+            .strategy(Strategy::Replay(schedule.clone()))
+            .run(test);
+        let replayed = replayed.failure.expect("the replay fails too");
+        reproduced += usize::from(replayed.to_string().contains("the second branch won"));
+    }
+    assert_eq!(reproduced, 1000);
+}
+
+#[test]
+fn biased_select_makes_no_choice() {
+    let report = Builder::new().strategy(Strategy::Exhaustive).run(|| async {
+        let (first, first_ready) = tokio::sync::oneshot::channel::<()>();
+        let (second, second_ready) = tokio::sync::oneshot::channel::<()>();
+        first.send(()).unwrap();
+        second.send(()).unwrap();
+        let winner = tokio::select! {
+            biased;
+            _ = first_ready => 0,
+            _ = second_ready => 1,
+        };
+        assert_eq!(winner, 0);
+    });
+    assert!(report.failure.is_none());
+    assert_eq!(report.executions, 1);
+}
+
+/// The lost update the report below is about: two tasks read a counter,
+/// yield, and write it back.
+async fn lost_update() {
+    let rows = Arc::new(racecheck::sync::Shared::named("rows", 0));
+    let writers: Vec<_> = (0..2)
+        .map(|_| {
+            let rows = rows.clone();
+            tokio::spawn(async move {
+                let seen = rows.load().await;
+                rows.store(seen + 1).await;
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+}
+
+#[tokio::test(iterations = 50, seed = 3)]
+#[should_panic(
+    expected = "--features racecheck a_failing_test_names_itself_in_the_replay_line -- --exact"
+)]
+async fn a_failing_test_names_itself_in_the_replay_line() {
+    lost_update().await;
+}
+
+#[tokio::test(strategy = "pct", depth = 2, iterations = 50)]
+#[should_panic(expected = "data race on Shared 'rows'")]
+async fn pct_finds_the_race_too() {
+    lost_update().await;
+}
+
+#[tokio::test(strategy = "exhaustive")]
+#[should_panic(expected = "the test returned Err(\"three\")")]
+async fn an_err_from_the_body_fails_the_test() -> Result<(), &'static str> {
+    let three = tokio::spawn(async { 3 }).await.unwrap();
+    if three == 3 {
+        return Err("three");
+    }
+    Ok(())
+}
+
+/// An atomic load-then-store lost update: a scheduling point between the
+/// two only at step granularity.
+async fn atomic_lost_update() {
+    use racecheck::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    let hits = Arc::new(AtomicUsize::new(0));
+    let worker = {
+        let hits = hits.clone();
+        tokio::spawn(async move { hits.store(hits.load(SeqCst) + 1, SeqCst) })
+    };
+    hits.store(hits.load(SeqCst) + 1, SeqCst);
+    worker.await.unwrap();
+    assert_eq!(hits.load(SeqCst), 2, "lost update");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[should_panic(expected = "lost update")]
+async fn multi_thread_flavor_interleaves_every_operation() {
+    atomic_lost_update().await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn current_thread_flavor_switches_at_awaits_only() {
+    atomic_lost_update().await;
+}
+
+/// A task's panic, joined or not: a `JoinError` by default, as in tokio.
+async fn a_task_panics() {
+    let failed = tokio::spawn(async { panic!("the worker failed") });
+    assert!(failed.await.unwrap_err().is_panic());
+}
+
+#[tokio::test]
+async fn a_task_panic_is_a_join_error_by_default() {
+    a_task_panics().await;
+}
+
+#[tokio::test(unhandled_panic = "shutdown_runtime")]
+#[should_panic(expected = "racecheck: task 'task-1' panicked")]
+async fn shutdown_runtime_makes_a_task_panic_fail_the_test() {
+    a_task_panics().await;
+}

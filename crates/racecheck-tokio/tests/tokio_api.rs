@@ -1,0 +1,246 @@
+//! tokio's API as tests use it, written in plain tokio: without the
+//! `racecheck` feature these run on real tokio, with it on racecheck (each
+//! `#[tokio::test]` an exploration). The same assertions must hold on both.
+
+use racecheck_tokio as tokio;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, Mutex, Notify, OnceCell, RwLock, Semaphore};
+use tokio::task::JoinSet;
+use tokio::time::{sleep, timeout, Instant};
+
+#[tokio::test]
+async fn join_handle_gives_the_output_or_a_join_error() {
+    let answer = tokio::spawn(async { 40 + 2 });
+    assert_eq!(answer.await.unwrap(), 42);
+
+    let panicked = tokio::spawn(async { panic!("worker failed") });
+    let error = panicked.await.unwrap_err();
+    assert!(error.is_panic() && !error.is_cancelled());
+    assert_eq!(
+        error.into_panic().downcast_ref::<&str>(),
+        Some(&"worker failed")
+    );
+
+    let sleeper = tokio::spawn(sleep(Duration::from_secs(3600)));
+    sleeper.abort();
+    let error = sleeper.await.unwrap_err();
+    assert!(error.is_cancelled() && !error.is_panic());
+}
+
+#[tokio::test]
+async fn abort_handle_and_is_finished() {
+    let (send, receive) = oneshot::channel::<()>();
+    let waiter = tokio::spawn(async move { receive.await.is_ok() });
+    let abort = waiter.abort_handle();
+    assert_eq!(abort.id(), waiter.id());
+    tokio::task::yield_now().await;
+    assert!(!waiter.is_finished());
+    abort.abort();
+    assert!(waiter.await.unwrap_err().is_cancelled());
+    assert!(abort.is_finished());
+    drop(send);
+}
+
+#[tokio::test]
+async fn spawn_blocking_runs_a_closure() {
+    let sum = tokio::task::spawn_blocking(|| (1..=100u32).sum::<u32>());
+    assert_eq!(sum.await.unwrap(), 5050);
+    let failed = tokio::task::spawn_blocking(|| panic!("blocking failed"));
+    assert!(failed.await.unwrap_err().is_panic());
+}
+
+#[tokio::test]
+async fn join_set_joins_every_task_and_aborts_the_rest() {
+    let mut set = JoinSet::new();
+    for page in 1..=3u32 {
+        set.spawn(async move { page * 10 });
+    }
+    assert_eq!(set.len(), 3);
+    let mut total = 0;
+    while let Some(result) = set.join_next().await {
+        total += result.unwrap();
+    }
+    assert_eq!(total, 60);
+    assert!(set.is_empty());
+
+    set.spawn(async {
+        sleep(Duration::from_secs(3600)).await;
+        1
+    });
+    set.abort_all();
+    let cancelled = set.join_next().await.unwrap().unwrap_err();
+    assert!(cancelled.is_cancelled());
+
+    set.spawn(std::future::pending());
+    set.shutdown().await;
+    assert!(set.is_empty());
+}
+
+#[tokio::test]
+async fn select_takes_tokios_syntax() {
+    // `biased;` polls in order: the first ready branch wins.
+    let first = tokio::select! {
+        biased;
+        value = async { 1 } => value,
+        value = async { 2 } => value,
+    };
+    assert_eq!(first, 1);
+
+    // A branch whose output does not match its pattern is disabled.
+    let (send, receive) = oneshot::channel::<u32>();
+    drop(send);
+    let matched = tokio::select! {
+        Ok(value) = receive => value,
+        value = async { 9 } => value,
+    };
+    assert_eq!(matched, 9);
+
+    // A false precondition disables its branch; `else` when none is left.
+    let skipped = tokio::select! {
+        value = async { 1 }, if false => value,
+        else => 0,
+    };
+    assert_eq!(skipped, 0);
+
+    // Handlers may be blocks without a trailing comma.
+    let (send, mut receive) = mpsc::channel::<u32>(1);
+    send.send(5).await.unwrap();
+    let received = tokio::select! {
+        Some(value) = receive.recv() => {
+            value * 2
+        }
+        _ = sleep(Duration::from_secs(1)) => {
+            0
+        }
+    };
+    assert_eq!(received, 10);
+}
+
+#[tokio::test]
+async fn join_and_try_join() {
+    let (a, b, c) = tokio::join!(async { 1 }, async { "two" }, async { 3.0 });
+    assert_eq!((a, b, c), (1, "two", 3.0));
+    let ok: Result<(u8, u8), &str> = tokio::try_join!(async { Ok(1) }, async { Ok(2) });
+    assert_eq!(ok, Ok((1, 2)));
+    let failed: Result<(u8, u8), &str> =
+        tokio::try_join!(async { Ok(1) }, async { Err("refused") });
+    assert_eq!(failed, Err("refused"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn time_is_virtual_and_pausable() {
+    let start = Instant::now();
+    sleep(Duration::from_secs(60)).await;
+    assert!(start.elapsed() >= Duration::from_secs(60));
+
+    let slow = timeout(Duration::from_millis(10), sleep(Duration::from_secs(5))).await;
+    assert!(slow.is_err());
+    let fast = timeout(Duration::from_secs(5), async { 7 }).await;
+    assert_eq!(fast.unwrap(), 7);
+
+    let mut ticks = tokio::time::interval(Duration::from_secs(10));
+    let first = ticks.tick().await;
+    let second = ticks.tick().await;
+    assert_eq!(second - first, Duration::from_secs(10));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_primitives_at_tokios_paths() {
+    let counter = Arc::new(Mutex::new(0));
+    let config = Arc::new(RwLock::new("v1"));
+    let ready = Arc::new(Notify::new());
+    let slots = Arc::new(Semaphore::new(1));
+    let once = Arc::new(OnceCell::new());
+    let worker = {
+        let (counter, config, ready, slots, once) = (
+            counter.clone(),
+            config.clone(),
+            ready.clone(),
+            slots.clone(),
+            once.clone(),
+        );
+        tokio::spawn(async move {
+            let _permit = slots.acquire().await.unwrap();
+            *counter.lock().await += 1;
+            assert_eq!(*config.read().await, "v1");
+            assert_eq!(*once.get_or_init(|| async { 5 }).await, 5);
+            ready.notify_one();
+        })
+    };
+    ready.notified().await;
+    worker.await.unwrap();
+    assert_eq!(*counter.lock().await, 1);
+    assert_eq!(once.get(), Some(&5));
+    let permit = slots.clone().acquire_owned().await.unwrap();
+    assert!(slots.try_acquire().is_err());
+    drop(permit);
+
+    let (send, receive) = oneshot::channel::<u32>();
+    drop(receive);
+    let returned: Result<(), u32> = send.send(1);
+    assert_eq!(returned, Err(1));
+    let (send, mut receive) = mpsc::channel::<u32>(1);
+    drop(send);
+    let closed: Result<u32, mpsc::error::TryRecvError> = receive.try_recv();
+    assert_eq!(closed, Err(mpsc::error::TryRecvError::Disconnected));
+}
+
+#[tokio::test]
+async fn owned_guards_move_into_tasks() {
+    let rows = Arc::new(Mutex::new(Vec::new()));
+    let mut guard = rows.clone().lock_owned().await;
+    assert!(rows.clone().try_lock_owned().is_err());
+    let writer = tokio::spawn(async move { guard.push(1) });
+    writer.await.unwrap();
+    assert_eq!(*rows.lock().await, [1]);
+
+    let config = Arc::new(RwLock::new(1));
+    let reader: tokio::sync::OwnedRwLockReadGuard<u32> = config.clone().read_owned().await;
+    assert!(config.clone().try_write_owned().is_err());
+    drop(reader);
+    *config.clone().write_owned().await += 1;
+    assert_eq!(*config.clone().try_read_owned().unwrap(), 2);
+
+    let slots = Arc::new(Semaphore::new(3));
+    let two = slots.clone().acquire_many_owned(2).await.unwrap();
+    let one = slots.clone().try_acquire_owned().unwrap();
+    assert!(slots.clone().try_acquire_many_owned(1).is_err());
+    drop((two, one));
+    assert_eq!(slots.available_permits(), 3);
+}
+
+#[tokio::test]
+async fn a_test_may_return_a_result() -> Result<(), String> {
+    let value = tokio::spawn(async { 3 })
+        .await
+        .map_err(|error| error.to_string())?;
+    assert_eq!(value, 3);
+    Ok(())
+}
+
+/// Code written for a multi-threaded tokio boxes futures as `Send`; the
+/// simulated ones must be `Send` too.
+#[test]
+fn futures_and_handles_are_send() {
+    fn send<T: Send>(_: &T) {}
+    fn sync<T: Send + Sync>() {}
+    let body = async {
+        let lock = Mutex::new(0);
+        *lock.lock().await += 1;
+        let (sender, mut receiver) = mpsc::channel::<u32>(1);
+        sender.send(1).await.unwrap();
+        receiver.recv().await;
+        sleep(Duration::from_millis(1)).await;
+        let _ = timeout(Duration::from_millis(1), async {}).await;
+        let mut ticks = tokio::time::interval(Duration::from_millis(1));
+        ticks.tick().await;
+        tokio::task::yield_now().await;
+        let worker = tokio::spawn(async { 1 });
+        worker.await.unwrap();
+    };
+    send(&body);
+    sync::<tokio::task::JoinHandle<u32>>();
+    sync::<tokio::task::AbortHandle>();
+    sync::<tokio::task::JoinError>();
+}
