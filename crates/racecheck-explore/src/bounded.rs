@@ -99,6 +99,8 @@ pub struct BoundedScheduler {
     depth: usize,
     /// The last step ended in an explicit yield.
     yielded: bool,
+    /// The program did not follow a replayed prefix: it is not deterministic.
+    diverged: bool,
 }
 
 /// A step after the prefix: its free candidates are
@@ -166,6 +168,7 @@ impl BoundedScheduler {
             offers: Vec::new(),
             depth: 0,
             yielded: false,
+            diverged: false,
         }
     }
 
@@ -263,6 +266,7 @@ impl Scheduler for BoundedScheduler {
     fn new_execution(&mut self, iteration: u64) -> bool {
         self.depth = 0;
         self.yielded = false;
+        self.diverged = false;
         let more = if iteration == 0 {
             self.executions = 0;
             self.level = 0;
@@ -284,7 +288,10 @@ impl Scheduler for BoundedScheduler {
         let depth = self.depth;
         self.depth += 1;
         if let Some(&task) = self.schedule.get(depth) {
-            debug_assert!(runnable.contains(&task), "the program is deterministic");
+            if !runnable.contains(&task) {
+                self.diverged = true;
+                return None;
+            }
             return Some(task);
         }
         debug_assert_eq!(depth, self.prefix_len + self.free_steps.len());
@@ -341,6 +348,10 @@ impl Scheduler for BoundedScheduler {
 
     fn observe_step(&mut self, _task: TaskId, events: &[Event]) {
         self.yielded = events.iter().any(|event| event.op == Op::Yield);
+    }
+
+    fn diverged(&self) -> bool {
+        self.diverged
     }
 }
 

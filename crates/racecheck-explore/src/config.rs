@@ -2,7 +2,7 @@
 
 use crate::Strategy;
 use racecheck_detect::Checks;
-use racecheck_runtime::{Granularity, Limits};
+use racecheck_runtime::{Granularity, Limits, Shutdown};
 
 /// What to explore and how far.
 ///
@@ -40,6 +40,14 @@ pub struct Config {
     ///
     /// [`STACK_SIZE_DEFAULT`]: racecheck_runtime::STACK_SIZE_DEFAULT
     pub stack_size: usize,
+    /// What happens to the tasks left when the root returns: they run to
+    /// their end (the default), or the runtime may shut down at any
+    /// scheduling point after it, dropping them, as tokio's does.
+    pub shutdown: Shutdown,
+    /// Whether a task that returned `Pending` may be polled once more
+    /// before anything wakes it (a spurious wake-up), as a choice of the
+    /// strategy after every block.
+    pub spurious_wakeups: bool,
 }
 
 /// One of `count` disjoint parts of an exploration's iterations, for
@@ -113,6 +121,8 @@ impl Config {
             steps_max: self.steps_max,
             granularity: self.granularity,
             stack_size: self.stack_size,
+            shutdown: self.shutdown,
+            spurious_wakeups: self.spurious_wakeups,
         }
     }
 
@@ -135,6 +145,8 @@ impl Default for Config {
             coverage: false,
             granularity: Granularity::Await,
             stack_size: racecheck_runtime::STACK_SIZE_DEFAULT,
+            shutdown: Shutdown::AfterLastTask,
+            spurious_wakeups: false,
         }
     }
 }

@@ -12,7 +12,7 @@
 
 use racecheck_detect::{Footprint, Key};
 use racecheck_runtime::Scheduler;
-use racecheck_trace::{Event, TaskId};
+use racecheck_trace::{Event, Op, TaskId};
 use std::collections::BTreeMap;
 
 /// A state of the search: what could run, what ran, what remains to try.
@@ -57,6 +57,13 @@ pub struct ExhaustiveScheduler {
     /// The depth at which every runnable task was asleep: the rest of this
     /// execution is covered elsewhere, so it was stopped there.
     sleep_blocked_at: Option<usize>,
+    /// The program did not follow a replayed prefix: it is not
+    /// deterministic.
+    diverged: bool,
+    /// The root task has finished in the current execution: from then on,
+    /// a runnable root stands for shutting the runtime down
+    /// (`Shutdown::Explored`).
+    root_finished: bool,
     /// Plain depth-first search: every runnable task at every state.
     without_reduction: bool,
 }
@@ -204,6 +211,8 @@ impl Scheduler for ExhaustiveScheduler {
         }
         self.depth = 0;
         self.sleep_blocked_at = None;
+        self.diverged = false;
+        self.root_finished = false;
         true
     }
 
@@ -211,9 +220,15 @@ impl Scheduler for ExhaustiveScheduler {
         let depth = self.depth;
         self.depth += 1;
         if let Some(node) = self.nodes.get(depth) {
-            debug_assert_eq!(node.runnable, runnable, "the program is deterministic");
+            if node.runnable != runnable {
+                self.diverged = true;
+                return None;
+            }
             return Some(node.chosen);
         }
+        // Shutting down disables every task: it depends on every step, so
+        // it never sleeps, and every choice is tried where it is offered.
+        let shutdown_offered = self.root_finished && runnable.first() == Some(&TaskId::ROOT);
         // A new state: its sleep set is what slept or was done at the
         // previous state, minus what the step taken from there woke up.
         let sleep: Vec<(TaskId, Footprint)> = match self.nodes.last() {
@@ -223,7 +238,9 @@ impl Scheduler for ExhaustiveScheduler {
                 .iter()
                 .chain(&parent.done)
                 .filter(|(task, footprint)| {
-                    *task != parent.chosen && !footprint.conflicts_with(&parent.footprint)
+                    *task != parent.chosen
+                        && !footprint.conflicts_with(&parent.footprint)
+                        && !(shutdown_offered && *task == TaskId::ROOT)
                 })
                 .cloned()
                 .collect(),
@@ -239,7 +256,7 @@ impl Scheduler for ExhaustiveScheduler {
             self.sleep_blocked_at = Some(depth);
             return None;
         };
-        let backtrack = if self.without_reduction {
+        let backtrack = if self.without_reduction || shutdown_offered {
             runnable.to_vec()
         } else {
             vec![chosen]
@@ -264,11 +281,17 @@ impl Scheduler for ExhaustiveScheduler {
     fn choose(&mut self, options: u32) -> Option<u32> {
         let node = self.nodes.get_mut(self.depth.checked_sub(1)?)?;
         let (value, asked) = *node.data.get_or_insert((0, options));
-        debug_assert_eq!(asked, options, "the program is deterministic");
+        if asked != options {
+            self.diverged = true;
+            return None;
+        }
         Some(value)
     }
 
     fn observe_step(&mut self, task: TaskId, events: &[Event]) {
+        if task == TaskId::ROOT && events.iter().any(|event| event.op == Op::Finish) {
+            self.root_finished = true;
+        }
         if let Some(node) = self.nodes.get_mut(self.depth - 1) {
             debug_assert_eq!(node.chosen, task);
             node.footprint = Footprint::of(task, events);
@@ -277,6 +300,10 @@ impl Scheduler for ExhaustiveScheduler {
 
     fn redundant(&self) -> bool {
         self.sleep_blocked_at.is_some()
+    }
+
+    fn diverged(&self) -> bool {
+        self.diverged
     }
 }
 

@@ -2,6 +2,7 @@
 //! first failure.
 
 use crate::pct::calibrate_pct;
+use crate::probe::Run;
 use crate::{
     BoundedScheduler, Config, ExhaustiveScheduler, Failure, FailureKind, PctScheduler,
     RandomScheduler, ReplayScheduler, Report, Strategy,
@@ -37,7 +38,17 @@ where
         }
         Strategy::Exhaustive => {
             let mut scheduler = ExhaustiveScheduler::new();
-            explore_with(config, &mut scheduler, body)
+            let report = explore_with(config, &mut scheduler, &body);
+            let mut explorer = Explorer::new(config);
+            crate::probe::check_complete(report, |scheduler| {
+                let failure = explorer.run(0, scheduler, &body).failure;
+                let (trace, schedule) = explorer.last_execution();
+                Run {
+                    failure,
+                    trace: trace.clone(),
+                    schedule: schedule.clone(),
+                }
+            })
         }
         Strategy::Bounded { preemptions } => {
             let mut scheduler =
@@ -242,6 +253,11 @@ impl<'a> Explorer<'a> {
             return None;
         }
         self.run(0, scheduler, body).failure
+    }
+
+    /// The trace and schedule of the last execution run.
+    pub(crate) fn last_execution(&self) -> (&Trace, &Schedule) {
+        (self.executor.last_trace(), self.executor.last_schedule())
     }
 
     /// Steps of every execution this explorer ran.

@@ -119,6 +119,15 @@ pub enum FailureKind {
         /// The tasks that could run.
         runnable: Vec<TaskId>,
     },
+    /// The program is not deterministic: replaying the choices of an
+    /// earlier execution, the strategy met other runnable tasks than that
+    /// execution did.
+    Nondeterministic {
+        /// The step at which the program diverged.
+        step: u32,
+        /// The tasks that could run.
+        runnable: Vec<TaskId>,
+    },
     /// Replay: the program finished before the schedule did.
     ScheduleUnused {
         /// The step at which the program finished.
@@ -129,8 +138,9 @@ pub enum FailureKind {
 }
 
 impl FailureKind {
-    /// Whether this says the schedule does not fit the program, rather than
-    /// something about the program.
+    /// Whether this says the schedule does not fit the program (or the
+    /// program does not follow its schedule), rather than something about
+    /// what the program does.
     pub fn is_schedule_error(&self) -> bool {
         matches!(
             self,
@@ -138,6 +148,7 @@ impl FailureKind {
                 | FailureKind::ChoiceMismatch { .. }
                 | FailureKind::ScheduleEnded { .. }
                 | FailureKind::ScheduleUnused { .. }
+                | FailureKind::Nondeterministic { .. }
         )
     }
 
@@ -150,7 +161,8 @@ impl FailureKind {
             FailureKind::ScheduleMismatch { .. }
             | FailureKind::ChoiceMismatch { .. }
             | FailureKind::ScheduleEnded { .. }
-            | FailureKind::ScheduleUnused { .. } => 0,
+            | FailureKind::ScheduleUnused { .. }
+            | FailureKind::Nondeterministic { .. } => 0,
             FailureKind::Finding(Finding::Race(_)) => 1,
             FailureKind::Panic { .. } => 2,
             FailureKind::Finding(Finding::Deadlock(_) | Finding::Hang(_)) => 3,
@@ -194,6 +206,9 @@ impl From<RuntimeFailure> for FailureKind {
             },
             RuntimeFailure::ScheduleEnded { step, runnable } => {
                 FailureKind::ScheduleEnded { step, runnable }
+            }
+            RuntimeFailure::Nondeterministic { step, runnable } => {
+                FailureKind::Nondeterministic { step, runnable }
             }
         }
     }
@@ -253,6 +268,15 @@ impl fmt::Display for FailureKind {
                 f,
                 "the schedule does not fit this program: it ends after {step} steps, \
                  but {} can still run",
+                task_list(runnable)
+            ),
+            FailureKind::Nondeterministic { step, runnable } => write!(
+                f,
+                "the program is not deterministic: at step {step} the runnable tasks are {}, \
+                 not those of an earlier execution that made the same choices so far. \
+                 Everything it does must follow from the schedule: no randomness, wall-clock \
+                 time, addresses, HashMap order, or state kept across executions (a static, a \
+                 thread-local)",
                 task_list(runnable)
             ),
             FailureKind::ScheduleUnused { step, remaining } => write!(

@@ -43,6 +43,7 @@ mod failure;
 mod minimize;
 mod parallel;
 mod pct;
+mod probe;
 mod random;
 mod replay;
 mod report;

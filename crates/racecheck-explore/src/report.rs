@@ -17,8 +17,19 @@ pub struct Report {
     /// Findings configured to warn, each once, in the order found.
     pub warnings: Vec<Finding>,
     /// The strategy ran out of schedules before the budget: with no failure,
-    /// the exhaustive strategy has proved the test for every schedule.
+    /// the exhaustive strategy has proved the test for every order of
+    /// racecheck's operations. State the tasks share through anything else
+    /// (std atomics, `std::sync`, `Cell`, globals) is invisible to it: its
+    /// interleavings are not explored, and the search checks its first
+    /// execution for such a dependency (see [`Report::hidden_dependency`]).
     pub complete: bool,
+    /// Set when an exhaustive search that ran out of schedules turned out
+    /// not to be complete: two steps of its first execution that touch no
+    /// common racecheck object did something else when swapped, so the
+    /// tasks depend on each other through state racecheck does not see. The
+    /// sentence names the steps; `complete` is then `false`, and if the
+    /// swapped execution failed, that is the reported failure.
+    pub hidden_dependency: Option<String>,
     /// With [`Config::coverage`], how many distinct interleaving classes
     /// (executions that differ in the order of some conflicting steps) the
     /// executions covered.
@@ -39,6 +50,7 @@ impl Report {
             failure: None,
             warnings: Vec::new(),
             complete: false,
+            hidden_dependency: None,
             classes: None,
             redundant: 0,
         }
@@ -59,7 +71,7 @@ impl Report {
         if self.redundant > 0 {
             classes += &format!(" ({} redundant prefixes cut short)", self.redundant);
         }
-        if self.complete {
+        let mut summary = if self.complete {
             format!(
                 "{}: all {} executions explored{classes}, {outcome}",
                 self.strategy, self.executions
@@ -69,6 +81,10 @@ impl Report {
                 "{}: {} executions{classes}, {outcome}",
                 self.strategy, self.executions
             )
+        };
+        if let Some(dependency) = &self.hidden_dependency {
+            summary += &format!("; not a proof: {dependency}");
         }
+        summary
     }
 }

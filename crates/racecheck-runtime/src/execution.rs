@@ -8,7 +8,7 @@
 //! runnable from inside a poll.
 
 use crate::stackful::{self, StackfulTask};
-use crate::Granularity;
+use crate::{Granularity, Shutdown};
 use racecheck_trace::{Event, Location, Op, Schedule, TaskId, TaskInfo, Trace, WaitTarget};
 use std::any::Any;
 use std::borrow::Cow;
@@ -29,8 +29,9 @@ pub(crate) enum TaskBody {
     /// An async task: polled directly at await granularity, on its own
     /// stack at step granularity.
     Async(TaskFuture),
-    /// A thread: always on its own stack.
-    Thread(Box<dyn FnOnce()>),
+    /// A thread: always on its own stack, of at least the size given
+    /// (0: the exploration's).
+    Thread(Box<dyn FnOnce()>, usize),
     /// A future that already runs on its own stack (`thread::main`).
     Stackful(TaskFuture),
 }
@@ -108,12 +109,27 @@ pub(crate) fn with_active<R>(f: impl FnOnce(&mut Execution) -> R) -> Option<R> {
         .flatten()
 }
 
+/// Whether the executor is dropping what an execution left: code running
+/// now is a destructor, and racecheck operations do what they can without
+/// an execution (they record nothing and wake nobody; sleeps end at once).
+pub(crate) fn tearing_down() -> bool {
+    EXECUTION
+        .try_with(|cell| {
+            cell.try_borrow()
+                .is_ok_and(|execution| execution.tearing_down)
+        })
+        .unwrap_or(false)
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum TaskState {
     Runnable,
     Running,
     Blocked,
     Finished,
+    /// Dropped unfinished when the runtime shut down (see
+    /// [`Shutdown::Explored`](crate::Shutdown::Explored)).
+    Dropped,
 }
 
 /// Why a task returned `Pending`, as told by the primitive it blocked in.
@@ -139,6 +155,12 @@ pub(crate) struct TaskSlot {
     /// Where the task's events are attributed instead of the Rust caller
     /// (see `rt::attribute_events_to`).
     pub(crate) source: Option<Location>,
+    /// Runnable only to be polled once more, spuriously: nothing woke it
+    /// since it last returned `Pending` (see `Limits::spurious_wakeups`).
+    pub(crate) spurious: bool,
+    /// The task runs on its own stack (a thread, or any task at step
+    /// granularity): ending it early unwinds that stack.
+    pub(crate) stackful: bool,
     /// A data choice the task waits for (see `rt::choose`): the number of
     /// options until the scheduler chooses, then the value chosen.
     pub(crate) choice: Choice,
@@ -165,6 +187,21 @@ pub(crate) struct Execution {
     pub(crate) id: u64,
     /// Between `begin` and `end`: events are recorded, wakes are honoured.
     pub(crate) active: bool,
+    /// While the executor drops what the execution left, at its teardown
+    /// (recording off) or when the runtime shuts down (recording on): code
+    /// running then is a destructor; tasks it spawns never run, and
+    /// primitives it creates during the teardown record nothing.
+    pub(crate) tearing_down: bool,
+    /// Whether the runtime may shut down before every task finished.
+    pub(crate) shutdown: Shutdown,
+    /// The root finished and others can still run: the root's id stays in
+    /// `runnable`, standing for "shut the runtime down now".
+    pub(crate) shutdown_offered: bool,
+    /// A task that returns `Pending` may be polled once more before
+    /// anything wakes it.
+    pub(crate) spurious_wakeups: bool,
+    /// Bodies of tasks spawned during the teardown, for it to drop.
+    pub(crate) abandoned: Vec<TaskBody>,
     pub(crate) tasks: Vec<TaskSlot>,
     /// Runnable tasks, sorted by id. The running task stays in it.
     pub(crate) runnable: Vec<TaskId>,
@@ -201,6 +238,11 @@ impl Execution {
         Execution {
             id: 0,
             active: false,
+            tearing_down: false,
+            shutdown: Shutdown::AfterLastTask,
+            shutdown_offered: false,
+            spurious_wakeups: false,
+            abandoned: Vec::new(),
             tasks: Vec::new(),
             runnable: Vec::new(),
             current: None,
@@ -220,7 +262,12 @@ impl Execution {
     }
 
     /// Starts a fresh execution on the reused state.
-    pub(crate) fn begin(&mut self, granularity: Granularity) {
+    pub(crate) fn begin(
+        &mut self,
+        granularity: Granularity,
+        shutdown: Shutdown,
+        spurious_wakeups: bool,
+    ) {
         assert!(
             !self.active,
             "racecheck: an execution is already running on this thread \
@@ -241,16 +288,22 @@ impl Execution {
         self.schedule.clear();
         self.spawned.clear();
         self.granularity = granularity;
+        self.shutdown = shutdown;
+        self.shutdown_offered = false;
+        self.spurious_wakeups = spurious_wakeups;
         self.source = None;
         STEP_GRANULARITY.set(granularity == Granularity::Step);
     }
 
-    /// Ends the execution: no more events, no more wakes. Returns futures
-    /// of tasks the executor never took, for the caller to drop outside the
-    /// borrow.
+    /// Ends the execution: no more events, no more wakes, and the teardown
+    /// begins. Returns futures of tasks the executor never took, for the
+    /// caller to drop outside the borrow.
     pub(crate) fn end(&mut self) -> Vec<TaskFuture> {
         self.active = false;
+        self.tearing_down = true;
         self.current = None;
+        self.source = None;
+        STEP_GRANULARITY.set(false);
         self.timer_wakers.clear();
         self.timers.clear();
         if self.spawned.is_empty() {
@@ -271,22 +324,23 @@ impl Execution {
             .find_map(|(index, slot)| slot.output.take().map(|output| (index, output)))
     }
 
-    /// Adds a task, runnable, and returns its id.
+    /// Adds a task, runnable, and returns its id. The caller checks
+    /// [`Execution::admits_task`] first.
     pub(crate) fn add_task(
         &mut self,
         body: TaskBody,
         name: Cow<'static, str>,
         location: Location,
     ) -> TaskId {
-        assert!(
-            self.tasks.len() < TASKS_MAX,
-            "racecheck: more than {TASKS_MAX} tasks in one execution"
-        );
+        debug_assert!(self.active && self.tasks.len() < TASKS_MAX);
         let task = TaskId(self.tasks.len() as u32);
+        let stackful = !matches!(body, TaskBody::Async(_)) || self.granularity == Granularity::Step;
         let future: TaskFuture = match body {
             TaskBody::Async(future) if self.granularity == Granularity::Await => future,
             TaskBody::Async(future) => Box::pin(StackfulTask::from_future(future)),
-            TaskBody::Thread(body) => Box::pin(StackfulTask::new(body)),
+            TaskBody::Thread(body, stack_bytes) => {
+                Box::pin(StackfulTask::with_stack_at_least(body, stack_bytes))
+            }
             TaskBody::Stackful(future) => future,
         };
         self.spawned.push(future);
@@ -297,6 +351,8 @@ impl Execution {
             output: None,
             joiner: None,
             source: None,
+            spurious: false,
+            stackful,
             choice: Choice::None,
         });
         self.trace.tasks.push(TaskInfo {
@@ -307,6 +363,29 @@ impl Execution {
         // Ids grow, so pushing keeps `runnable` sorted.
         self.runnable.push(task);
         task
+    }
+
+    /// Whether a task spawned at `location` can be added now: `Err` with a
+    /// sentence if spawning now is a mistake, `Err(None)` during the
+    /// teardown, when the task is not added but that is no error (see
+    /// [`Execution::tearing_down`]).
+    pub(crate) fn admits_task(&self, location: Location) -> Result<(), Option<String>> {
+        if self.tearing_down {
+            return Err(None);
+        }
+        if !self.active {
+            return Err(Some(format!(
+                "racecheck: spawn called at {location} outside a racecheck execution; spawn \
+                 tasks inside the future given to racecheck::check"
+            )));
+        }
+        if self.tasks.len() >= TASKS_MAX {
+            return Err(Some(format!(
+                "racecheck: more than {TASKS_MAX} tasks in one execution (a spawn at {location} \
+                 went over): a runaway spawn loop?"
+            )));
+        }
+        Ok(())
     }
 
     /// Records an event of the running task in the current step and
@@ -353,7 +432,9 @@ impl Execution {
                 }
             }
             TaskState::Running => slot.woken = true,
-            TaskState::Runnable | TaskState::Finished => {}
+            // Woken for real: its next poll is no longer spurious.
+            TaskState::Runnable => slot.spurious = false,
+            TaskState::Finished | TaskState::Dropped => {}
         }
     }
 

@@ -2,13 +2,13 @@
 //! task and everything it left runnable are done, or something fails.
 
 use crate::execution::{
-    self, BlockReason, Choice, Execution, TaskBody, TaskFuture, TaskState, WakerPool,
+    self, BlockReason, Choice, Execution, TaskBody, TaskFuture, TaskState, WakerPool, TASKS_MAX,
 };
 use crate::panic;
 use crate::thread::MainThread;
-use crate::{Granularity, RuntimeFailure, Scheduler};
+use crate::{Granularity, RuntimeFailure, Scheduler, Shutdown};
 use racecheck_trace::{ExecutionEnd, Location, Op, Schedule, TaskId, Trace, WaitTarget};
-use std::any::TypeId;
+use std::any::{Any, TypeId};
 use std::borrow::Cow;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -93,6 +93,11 @@ impl Executor {
 
     /// Runs the execution whose root future `make_root` creates, under
     /// `scheduler`, and returns what it did.
+    ///
+    /// Every way out, a panic of the strategy or of racecheck itself
+    /// included, ends the execution and drops what it left, so the thread
+    /// is ready for the next one; such a panic is then raised again with
+    /// its message.
     pub fn run<F, Fut, S>(&mut self, make_root: &F, scheduler: &mut S) -> ExecutionOutcome<'_>
     where
         F: Fn() -> Fut,
@@ -100,145 +105,274 @@ impl Executor {
         S: Scheduler + ?Sized,
     {
         let limits = self.limits;
-        let steps_max = limits.steps_max;
         crate::stackful::set_stack_size(limits.stack_size);
         let execution_id = execution::with(|execution| {
-            execution.begin(limits.granularity);
-            execution.step_cold_at = steps_max;
+            execution.begin(limits.granularity, limits.shutdown, limits.spurious_wakeups);
+            execution.step_cold_at = limits.steps_max;
             execution.id
         });
         self.wakers.begin(execution_id);
         // The flag is taken after every poll; clear what an earlier,
         // aborted execution may have left.
         execution::take_yielded();
-        let _silence = panic::Silenced::begin();
-        let outcome = match std::panic::catch_unwind(AssertUnwindSafe(make_root)) {
-            Ok(root) => {
-                // A `thread::main` root already runs on its own stack.
-                let root: TaskFuture = Box::pin(root);
-                let root = if TypeId::of::<Fut>() == TypeId::of::<MainThread>() {
-                    TaskBody::Stackful(root)
-                } else {
-                    TaskBody::Async(root)
-                };
-                execution::with(|execution| {
-                    execution.add_task(root, Cow::Borrowed("main"), Location::ROOT_TASK)
-                });
-                self.run_steps(scheduler, steps_max)
-            }
-            Err(payload) => Some(RuntimeFailure::from_panic(TaskId::ROOT, "main", payload)),
-        };
-        let (end, steps) = execution::with(|execution| {
-            // The recording leaves the state; the state gets the last
-            // execution's buffers to clear and fill next time.
-            std::mem::swap(&mut execution.trace, &mut self.trace);
-            std::mem::swap(&mut execution.schedule, &mut self.schedule);
-            let end = ExecutionEnd {
-                blocked: blocked_tasks(execution),
-                root_finished: execution
-                    .tasks
-                    .first()
-                    .is_some_and(|root| root.state == TaskState::Finished),
-                failed: outcome.is_some(),
-                sleeping: execution.tasks.iter().any(|slot| {
-                    slot.state == TaskState::Blocked && slot.block_reason == BlockReason::Sleep
-                }),
-            };
-            (end, execution.step)
-        });
-        self.teardown();
+        let silence = panic::Silenced::begin();
+        let Executor {
+            futures,
+            wakers,
+            trace,
+            schedule,
+            ..
+        } = self;
+        let ran = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            let running = Running { futures };
+            let failure = start(make_root, running.futures, wakers, scheduler, limits);
+            let (end, steps) = execution::with(|execution| {
+                // The recording leaves the state; the state gets the last
+                // execution's buffers to clear and fill next time.
+                std::mem::swap(&mut execution.trace, trace);
+                std::mem::swap(&mut execution.schedule, schedule);
+                (end_of(execution, failure.is_some()), execution.step)
+            });
+            drop(running);
+            (failure, end, steps)
+        }));
+        drop(silence);
+        let (failure, end, steps) = ran.unwrap_or_else(|payload| panic::raise_again(payload));
         ExecutionOutcome {
-            failure: outcome,
+            failure,
             end,
             steps,
             trace: &self.trace,
             schedule: &self.schedule,
         }
     }
+}
 
-    fn run_steps<S: Scheduler + ?Sized>(
-        &mut self,
-        scheduler: &mut S,
-        steps_max: u32,
-    ) -> Option<RuntimeFailure> {
-        // The hot path returns only the chosen task, which fits in a
-        // register; anything else goes through `halt`.
-        let mut halt = None;
-        let futures = &mut self.futures;
-        let mut next = execution::with(|execution| {
+/// Creates the root task and runs the execution's steps.
+fn start<F, Fut, S>(
+    make_root: &F,
+    futures: &mut Vec<Option<TaskFuture>>,
+    wakers: &mut WakerPool,
+    scheduler: &mut S,
+    limits: Limits,
+) -> Option<RuntimeFailure>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = ()> + 'static,
+    S: Scheduler + ?Sized,
+{
+    let root = match std::panic::catch_unwind(AssertUnwindSafe(make_root)) {
+        Ok(root) => root,
+        Err(payload) => return Some(RuntimeFailure::from_panic(TaskId::ROOT, "main", payload)),
+    };
+    // A `thread::main` root already runs on its own stack.
+    let root: TaskFuture = Box::pin(root);
+    let root = if TypeId::of::<Fut>() == TypeId::of::<MainThread>() {
+        TaskBody::Stackful(root)
+    } else {
+        TaskBody::Async(root)
+    };
+    execution::with(|execution| {
+        execution.add_task(root, Cow::Borrowed("main"), Location::ROOT_TASK)
+    });
+    run_steps(futures, wakers, scheduler, limits.steps_max)
+}
+
+/// How the execution ended, for the detector.
+fn end_of(execution: &Execution, failed: bool) -> ExecutionEnd {
+    ExecutionEnd {
+        blocked: blocked_tasks(execution),
+        root_finished: execution
+            .tasks
+            .first()
+            .is_some_and(|root| root.state == TaskState::Finished),
+        failed,
+        sleeping: execution.tasks.iter().any(|slot| {
+            slot.state == TaskState::Blocked && slot.block_reason == BlockReason::Sleep
+        }),
+    }
+}
+
+fn run_steps<S: Scheduler + ?Sized>(
+    futures: &mut Vec<Option<TaskFuture>>,
+    wakers: &mut WakerPool,
+    scheduler: &mut S,
+    steps_max: u32,
+) -> Option<RuntimeFailure> {
+    // The hot path returns only the chosen task, which fits in a
+    // register; anything else goes through `halt`.
+    let mut halt = None;
+    let mut next = execution::with(|execution| {
+        adopt_spawned(execution, futures);
+        choose(execution, scheduler, steps_max, &mut halt)
+    });
+    loop {
+        let Some(task) = next else {
+            match halt.take() {
+                Some(Halt::FireTimers(due)) => {
+                    due.into_iter().for_each(Waker::wake);
+                    next = execution::with(|execution| {
+                        adopt_spawned(execution, futures);
+                        choose(execution, scheduler, steps_max, &mut halt)
+                    });
+                    continue;
+                }
+                Some(Halt::Fail(failure)) => return Some(*failure),
+                Some(Halt::ShutDown) => return shut_down(futures, scheduler),
+                None => return None,
+            }
+        };
+        let mut context = Context::from_waker(wakers.waker(task));
+        let future = futures[task.index()]
+            .as_mut()
+            .expect("racecheck internal error: a runnable task has no future");
+        let outcome =
+            std::panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut context)));
+        let yielded = execution::take_yielded();
+        let finished = match outcome {
+            Ok(poll) => poll.is_ready(),
+            Err(payload) => {
+                let name = execution::with(|execution| {
+                    execution.step += 1;
+                    execution.trace.task_label(task)
+                });
+                return Some(RuntimeFailure::from_panic(task, &name, payload));
+            }
+        };
+        if finished {
+            // Dropped here, outside the borrow: a drop may run user code
+            // that touches the runtime.
+            futures[task.index()] = None;
+        }
+        // Filing this step and choosing the next take one borrow.
+        next = execution::with(|execution| {
+            after_poll(execution, task, finished, yielded);
+            let events = &execution.trace.events[execution.step_first_event..];
+            scheduler.observe_step(task, events);
+            execution.step += 1;
             adopt_spawned(execution, futures);
             choose(execution, scheduler, steps_max, &mut halt)
         });
-        loop {
-            let Some(task) = next else {
-                match halt.take() {
-                    Some(Halt::FireTimers(due)) => {
-                        due.into_iter().for_each(Waker::wake);
-                        let futures = &mut self.futures;
-                        next = execution::with(|execution| {
-                            adopt_spawned(execution, futures);
-                            choose(execution, scheduler, steps_max, &mut halt)
-                        });
-                        continue;
-                    }
-                    Some(Halt::Fail(failure)) => return Some(*failure),
-                    None => return None,
-                }
-            };
-            let mut context = Context::from_waker(self.wakers.waker(task));
-            let future = self.futures[task.index()]
-                .as_mut()
-                .expect("racecheck internal error: a runnable task has no future");
-            let outcome =
-                std::panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut context)));
-            let yielded = execution::take_yielded();
-            let finished = match outcome {
-                Ok(poll) => poll.is_ready(),
-                Err(payload) => {
-                    let name = execution::with(|execution| {
-                        execution.step += 1;
-                        execution.trace.task_label(task)
-                    });
-                    return Some(RuntimeFailure::from_panic(task, &name, payload));
-                }
-            };
-            if finished {
-                // Dropped here, outside the borrow: a drop may run user code
-                // that touches the runtime.
-                self.futures[task.index()] = None;
-            }
-            // Filing this step and choosing the next take one borrow.
-            let futures = &mut self.futures;
-            next = execution::with(|execution| {
-                after_poll(execution, task, finished, yielded);
-                let events = &execution.trace.events[execution.step_first_event..];
-                scheduler.observe_step(task, events);
-                execution.step += 1;
-                adopt_spawned(execution, futures);
-                choose(execution, scheduler, steps_max, &mut halt)
-            });
-        }
     }
+}
 
-    /// Ends the execution and drops every task future outside the borrow,
-    /// with recording off: drops release locks and wake tasks, which is now
-    /// moot.
-    fn teardown(&mut self) {
+/// The execution under way. Dropping it, on every path out of
+/// [`Executor::run`], ends the execution and drops every task future
+/// outside the borrow, with recording off: drops release locks and wake
+/// tasks, which is now moot.
+struct Running<'a> {
+    futures: &'a mut Vec<Option<TaskFuture>>,
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
         let never_taken = execution::with(Execution::end);
-        // A panicking destructor must not take the exploration down with it;
-        // the execution is already decided.
-        let drop_quietly = |value: Box<dyn std::any::Any>| {
-            let _ = std::panic::catch_unwind(AssertUnwindSafe(move || drop(value)));
-        };
-        for future in self.futures.drain(..).flatten().chain(never_taken) {
-            drop_quietly(Box::new(future));
+        crate::stackful::ending(true);
+        never_taken.into_iter().for_each(drop_quietly);
+        let left = self.futures.drain(..).enumerate();
+        let left = left.filter_map(|(index, future)| Some((index, future?)));
+        if let Some((_, payload)) = end_tasks(left.collect(), |_| {}) {
+            drop_quietly(payload);
         }
         let mut index = 0;
         while let Some((task, output)) = execution::with(|execution| execution.take_output(index)) {
             drop_quietly(output);
             index = task + 1;
         }
+        // Destructors may spawn tasks, whose destructors may spawn again:
+        // they never run, and are dropped in rounds, up to the task limit;
+        // an endless chain beyond it is leaked rather than followed.
+        let mut dropped = 0;
+        loop {
+            let abandoned = execution::with(|execution| std::mem::take(&mut execution.abandoned));
+            if abandoned.is_empty() {
+                break;
+            }
+            dropped += abandoned.len();
+            if dropped > TASKS_MAX {
+                std::mem::forget(abandoned);
+                break;
+            }
+            abandoned.into_iter().for_each(drop_quietly);
+        }
+        crate::stackful::ending(false);
+        execution::with(|execution| execution.tearing_down = false);
     }
+}
+
+/// Rounds of unwinding stackful tasks before those left are taken as blocked
+/// for good (a destructor that yields forever).
+const END_ROUNDS_MAX: usize = 10_000;
+
+/// Ends the tasks an execution leaves unfinished, given as `(index,
+/// future)`, at the runtime's shutdown or the teardown. Plain futures are
+/// dropped first (which may release what a thread's destructors wait for),
+/// then stackful tasks are unwound in rounds (see `stackful::ending`, which
+/// the caller sets):
+/// one whose destructor blocks waits for the next round, after the others
+/// ended. Those still blocked after a round in which none ended or passed a
+/// scheduling point are blocked for good, and are leaked as they are:
+/// unwinding them further would make their destructors panic while
+/// unwinding, which aborts the process. `enter` runs
+/// before each task's destructors. Returns the first panic of a
+/// destructor, with its task's index.
+fn end_tasks(
+    tasks: Vec<(usize, TaskFuture)>,
+    mut enter: impl FnMut(usize),
+) -> Option<(usize, Box<dyn Any + Send>)> {
+    let mut first_panic = None;
+    let mut note = |index: usize, payload: Box<dyn Any + Send>| match first_panic {
+        None => first_panic = Some((index, payload)),
+        Some(_) => drop_quietly(payload),
+    };
+    let (mut pending, plain): (Vec<_>, Vec<_>) = execution::with(|execution| {
+        (tasks.into_iter()).partition(|(index, _)| execution.tasks[*index].stackful)
+    });
+    for (index, future) in plain {
+        enter(index);
+        if let Err(payload) = std::panic::catch_unwind(AssertUnwindSafe(move || drop(future))) {
+            note(index, payload);
+        }
+    }
+    let mut rounds = 0;
+    while !pending.is_empty() {
+        rounds += 1;
+        let before = pending.len();
+        let mut blocked = Vec::new();
+        // A task that passed a scheduling point is not blocked.
+        let mut moved = false;
+        for (index, mut future) in pending {
+            enter(index);
+            let mut context = Context::from_waker(Waker::noop());
+            let ended = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                future.as_mut().poll(&mut context).is_ready()
+            }));
+            moved |= execution::take_yielded();
+            match ended {
+                Ok(false) => blocked.push((index, future)),
+                Ok(true) => drop_quietly(future),
+                Err(payload) if crate::stackful::is_cancellation(payload.as_ref()) => {
+                    drop_quietly(future);
+                }
+                Err(payload) => {
+                    note(index, payload);
+                    drop_quietly(future);
+                }
+            }
+        }
+        if (blocked.len() == before && !moved) || rounds == END_ROUNDS_MAX {
+            blocked.into_iter().for_each(std::mem::forget);
+            break;
+        }
+        pending = blocked;
+    }
+    first_panic
+}
+
+/// Drops a value of the program's. A panicking destructor must not take the
+/// exploration down with it; the execution is already decided.
+fn drop_quietly<T>(value: T) {
+    let _ = std::panic::catch_unwind(AssertUnwindSafe(move || drop(value)));
 }
 
 /// What bounds one execution, and where its tasks may be interrupted.
@@ -256,6 +390,12 @@ pub struct Limits {
     pub granularity: Granularity,
     /// The stack size of stackful tasks, in bytes.
     pub stack_size: usize,
+    /// What happens to the tasks left when the root returns.
+    pub shutdown: Shutdown,
+    /// Whether a task that returned `Pending` may be polled once more
+    /// before anything wakes it: a spurious wake-up, one more choice for
+    /// the strategy after every block (off by default).
+    pub spurious_wakeups: bool,
 }
 
 impl Limits {
@@ -269,6 +409,8 @@ impl Default for Limits {
             steps_max: Limits::STEPS_MAX_DEFAULT,
             granularity: Granularity::Await,
             stack_size: crate::STACK_SIZE_DEFAULT,
+            shutdown: Shutdown::AfterLastTask,
+            spurious_wakeups: false,
         }
     }
 }
@@ -279,6 +421,8 @@ enum Halt {
     FireTimers(Vec<Waker>),
     /// The execution failed.
     Fail(Box<RuntimeFailure>),
+    /// The strategy chose to shut the runtime down.
+    ShutDown,
 }
 
 /// Takes over the futures of tasks spawned since the last step.
@@ -301,11 +445,12 @@ fn choose<S: Scheduler + ?Sized>(
     if execution.runnable.is_empty() || execution.step >= execution.step_cold_at {
         return choose_cold(execution, scheduler, steps_max, halt);
     }
-    choose_task(execution, scheduler, halt)
+    choose_task(execution, scheduler, execution.current, halt)
 }
 
 /// Chooses the next task when the execution cannot go on as usual: no task
-/// can run, the step limit is reached, or a task waits for a data choice.
+/// can run, the step limit is reached, a task waits for a data choice, or
+/// the runtime may shut down.
 #[cold]
 #[inline(never)]
 fn choose_cold<S: Scheduler + ?Sized>(
@@ -318,12 +463,18 @@ fn choose_cold<S: Scheduler + ?Sized>(
         *halt = cannot_continue(execution, steps_max);
         return None;
     }
-    let task = choose_task(execution, scheduler, halt)?;
+    let current = if execution.shutdown_offered {
+        // The root has finished: what runs next is a free choice.
+        execution.current.filter(|&task| task != TaskId::ROOT)
+    } else {
+        execution.current
+    };
+    let task = choose_task(execution, scheduler, current, halt)?;
     if let Err(failure) = make_choice(execution, scheduler, task) {
         *halt = Some(Halt::Fail(Box::new(failure)));
         return None;
     }
-    execution.step_cold_at = if execution.choices_asked > 0 {
+    execution.step_cold_at = if execution.choices_asked > 0 || execution.shutdown_offered {
         0
     } else {
         steps_max
@@ -331,14 +482,16 @@ fn choose_cold<S: Scheduler + ?Sized>(
     Some(task)
 }
 
-/// Asks the scheduler for the next task and marks it running.
+/// Asks the scheduler for the next task, `current` having run the last
+/// step, and marks it running.
 #[inline(always)]
 fn choose_task<S: Scheduler + ?Sized>(
     execution: &mut Execution,
     scheduler: &mut S,
+    current: Option<TaskId>,
     halt: &mut Option<Halt>,
 ) -> Option<TaskId> {
-    let chosen = scheduler.next_task(&execution.runnable, execution.current);
+    let chosen = scheduler.next_task(&execution.runnable, current);
     let Some(task) = chosen.filter(|task| {
         execution
             .tasks
@@ -347,7 +500,7 @@ fn choose_task<S: Scheduler + ?Sized>(
     }) else {
         // A strategy that stops a redundant execution ends it quietly.
         *halt = (chosen.is_some() || !scheduler.redundant())
-            .then(|| schedule_does_not_fit(execution, chosen));
+            .then(|| schedule_does_not_fit(execution, chosen, scheduler.diverged()));
         return None;
     };
     execution.schedule.push(task);
@@ -379,6 +532,10 @@ fn make_choice<S: Scheduler + ?Sized>(
             execution.schedule.push_choice(value);
             Ok(())
         }
+        None if scheduler.diverged() => Err(RuntimeFailure::Nondeterministic {
+            step: execution.step,
+            runnable: execution.runnable.clone(),
+        }),
         chosen => Err(RuntimeFailure::ChoiceMismatch {
             step: execution.step,
             options,
@@ -408,13 +565,24 @@ fn cannot_continue(execution: &mut Execution, steps_max: u32) -> Option<Halt> {
     Some(Halt::FireTimers(due))
 }
 
-/// The scheduler chose no task, or one that cannot run.
+/// The scheduler chose no task (having found the program not
+/// deterministic, or at the end of a replayed schedule), or one that
+/// cannot run, or the finished root: shut down.
 #[cold]
 #[inline(never)]
-fn schedule_does_not_fit(execution: &mut Execution, chosen: Option<TaskId>) -> Halt {
+fn schedule_does_not_fit(
+    execution: &mut Execution,
+    chosen: Option<TaskId>,
+    diverged: bool,
+) -> Halt {
+    if execution.shutdown_offered && chosen == Some(TaskId::ROOT) {
+        execution.schedule.push(TaskId::ROOT);
+        return Halt::ShutDown;
+    }
     let step = execution.step;
     let runnable = execution.runnable.clone();
     let failure = match chosen {
+        None if diverged => RuntimeFailure::Nondeterministic { step, runnable },
         None => RuntimeFailure::ScheduleEnded { step, runnable },
         Some(chosen) => RuntimeFailure::ScheduleMismatch {
             step,
@@ -431,6 +599,7 @@ fn after_poll(execution: &mut Execution, task: TaskId, finished: bool, yielded: 
     let slot = &mut execution.tasks[task.index()];
     if !finished && (slot.woken || yielded) {
         slot.state = TaskState::Runnable;
+        slot.spurious = false;
         return;
     }
     leave_runnable(execution, task, finished);
@@ -446,14 +615,80 @@ fn leave_runnable(execution: &mut Execution, task: TaskId, finished: bool) {
         slot.state = TaskState::Finished;
         execution.record(Op::Finish, location);
     } else {
-        slot.state = TaskState::Blocked;
+        let spurious_next = execution.spurious_wakeups && !slot.spurious;
+        // After a genuine poll, the task may be polled once more before it
+        // is woken; after that spurious one, it blocks for real.
+        slot.spurious = spurious_next;
+        slot.state = if spurious_next {
+            TaskState::Runnable
+        } else {
+            TaskState::Blocked
+        };
         if slot.block_reason == BlockReason::Unknown {
             let on = WaitTarget::Untracked;
             slot.block_reason = BlockReason::Wait(on);
             execution.record(Op::Block { on }, location);
         }
+        if spurious_next {
+            return;
+        }
+    }
+    let others = execution.runnable.len() > 1;
+    if finished && task == TaskId::ROOT && others && execution.shutdown == Shutdown::Explored {
+        // The root's id stays runnable: choosing it shuts the runtime down.
+        // The choice takes the executor's cold path.
+        execution.shutdown_offered = true;
+        execution.step_cold_at = 0;
+        return;
     }
     execution.remove_runnable(task);
+    if execution.shutdown_offered && execution.runnable == [TaskId::ROOT] {
+        // Nothing else can run: the execution ends as it would anyway.
+        execution.runnable.clear();
+        execution.shutdown_offered = false;
+    }
+}
+
+/// The runtime shuts down at this step, as the strategy chose: every
+/// unfinished task is dropped, in id order, with its destructors' events
+/// recorded as its own, all in this last step. The first destructor that
+/// panics fails the execution.
+#[cold]
+#[inline(never)]
+fn shut_down<S: Scheduler + ?Sized>(
+    futures: &mut [Option<TaskFuture>],
+    scheduler: &mut S,
+) -> Option<RuntimeFailure> {
+    execution::with(|execution| {
+        execution.tearing_down = true;
+        execution.step_first_event = execution.trace.events.len();
+    });
+    let left = futures.iter_mut().enumerate().skip(1);
+    let left = left.filter_map(|(index, future)| Some((index, future.take()?)));
+    crate::stackful::ending(true);
+    let panicked = end_tasks(left.collect(), |index| {
+        execution::with(|execution| {
+            execution.current = Some(TaskId(index as u32));
+            execution.source = execution.tasks[index].source;
+            execution.tasks[index].state = TaskState::Dropped;
+        });
+    });
+    crate::stackful::ending(false);
+    let failure = panicked.map(|(index, payload)| {
+        let task = TaskId(index as u32);
+        let name = execution::with(|execution| execution.trace.task_label(task));
+        let name = format!("{name}, dropped when the runtime shut down");
+        RuntimeFailure::from_panic(task, &name, payload)
+    });
+    execution::with(|execution| {
+        let events = &execution.trace.events[execution.step_first_event..];
+        scheduler.observe_step(TaskId::ROOT, events);
+        execution.step += 1;
+        execution.current = None;
+        execution.runnable.clear();
+        execution.shutdown_offered = false;
+    });
+    failure
 }
 
 /// Where `task` is, for the events the runtime records on its behalf (its

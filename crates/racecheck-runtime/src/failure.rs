@@ -69,6 +69,16 @@ pub enum RuntimeFailure {
         /// The tasks that could run.
         runnable: Vec<TaskId>,
     },
+    /// The strategy found the program not deterministic (see
+    /// [`Scheduler::diverged`](crate::Scheduler::diverged)): at this step
+    /// other tasks were runnable than in an earlier execution with the same
+    /// choices so far.
+    Nondeterministic {
+        /// The step at which it diverged.
+        step: u32,
+        /// The tasks that could run.
+        runnable: Vec<TaskId>,
+    },
 }
 
 impl RuntimeFailure {

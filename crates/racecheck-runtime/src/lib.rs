@@ -100,3 +100,27 @@ pub enum Granularity {
     /// on its own stack so that it can be suspended inside a poll.
     Step,
 }
+
+/// What happens to the tasks left when the root future returns.
+///
+/// ```
+/// use racecheck_runtime::{Limits, Shutdown};
+/// let limits = Limits { shutdown: Shutdown::Explored, ..Limits::default() };
+/// assert_eq!(Limits::default().shutdown, Shutdown::AfterLastTask);
+/// # let _ = limits;
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Shutdown {
+    /// Every task left runs until it finishes or blocks for good: the
+    /// execution sees all the work of detached tasks.
+    #[default]
+    AfterLastTask,
+    /// The runtime may shut down at any scheduling point once the root has
+    /// returned, as tokio's does when the future given to `block_on`
+    /// returns and the runtime is dropped: shutting down is one more choice
+    /// for the strategy, next to running any task left. At the shutdown,
+    /// every unfinished task is dropped, in id order, its destructors
+    /// recorded as its own events (releasing what it held); a panic in one
+    /// fails the execution, and tasks spawned meanwhile never run.
+    Explored,
+}

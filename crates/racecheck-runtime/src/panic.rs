@@ -66,6 +66,17 @@ pub(crate) fn take_last(payload: &(dyn Any + Send)) -> (String, Option<Location>
         .unwrap_or_else(|| (payload_message(payload), None))
 }
 
+/// Raises a panic that escaped an execution (a bug of racecheck or of a
+/// strategy) again, as a panic of its own with the message and location the
+/// silenced hook stashed: without this the test would fail without a word.
+pub(crate) fn raise_again(payload: Box<dyn Any + Send>) -> ! {
+    let (message, location) = take_last(payload.as_ref());
+    match location {
+        Some(location) => panic!("{message} (at {location})"),
+        None => panic!("{message}"),
+    }
+}
+
 fn payload_message(payload: &(dyn Any + Send)) -> String {
     if let Some(message) = payload.downcast_ref::<&str>() {
         (*message).to_string()

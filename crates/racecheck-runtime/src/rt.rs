@@ -43,13 +43,23 @@ pub struct ObjectRef {
 ///
 /// # Panics
 /// Outside an execution: racecheck primitives belong to one execution and
-/// must be created inside the test's closure.
+/// must be created inside the test's closure. (A destructor run while an
+/// execution is torn down may create one; it records nothing.)
 pub fn register(
     kind: ObjectKind,
     name: Option<Cow<'static, str>>,
     location: Location,
 ) -> ObjectRef {
     execution::with(|execution| {
+        if execution.tearing_down && !execution.active {
+            // Created by a destructor at the teardown: it records nothing, and
+            // belongs to no execution that could still use it.
+            return ObjectRef {
+                id: ObjectId(u32::MAX),
+                execution: execution.id,
+                created_at: location,
+            };
+        }
         assert!(
             execution.active,
             "racecheck: {kind} created at {location} outside a racecheck execution; \

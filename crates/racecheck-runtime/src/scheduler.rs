@@ -58,4 +58,16 @@ pub trait Scheduler {
     fn redundant(&self) -> bool {
         false
     }
+
+    /// Whether the strategy stopped the execution under way (`next_task`
+    /// or `choose` returned `None`) because the program offered other
+    /// runnable tasks (or another number of options for a data choice) than
+    /// in an earlier execution with the same choices so far: the
+    /// program is not deterministic (it depends on randomness, the wall
+    /// clock, addresses or state kept across executions), and a strategy
+    /// that replays prefixes cannot explore it. The execution fails with
+    /// [`RuntimeFailure::Nondeterministic`](crate::RuntimeFailure::Nondeterministic).
+    fn diverged(&self) -> bool {
+        false
+    }
 }

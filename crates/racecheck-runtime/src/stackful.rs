@@ -19,8 +19,9 @@
 //! executions.
 //!
 //! **Stack overflow.** Every task gets a stack of `Limits::stack_size`
-//! bytes ([`STACK_SIZE_DEFAULT`] unless raised with `Builder::stack_size`),
-//! ending in a guard page. On Linux (x86_64 and aarch64), a task that
+//! bytes ([`STACK_SIZE_DEFAULT`] unless raised with `Builder::stack_size`;
+//! a thread spawned with `thread::Builder::stack_size` gets at least what
+//! it asks), ending in a guard page. Stacks are pooled by size. On Linux (x86_64 and aarch64), a task that
 //! overflows it fails its execution with a panic, "racecheck: stack
 //! overflow in a task (stack size N bytes; raise it with
 //! Builder::stack_size)", reported like any other panic of the task; the
@@ -61,12 +62,30 @@ use std::task::{Context, Poll, Waker};
 /// ```
 pub const STACK_SIZE_DEFAULT: usize = 256 * 1024;
 
-type TaskCoroutine = Coroutine<(), (), Exit, DefaultStack>;
+type TaskCoroutine = Coroutine<Resume, (), Exit, DefaultStack>;
+
+/// How a suspended body goes on when it is resumed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Resume {
+    /// From where it was suspended.
+    Run,
+    /// By unwinding from there, as a panic would: the teardown ends it.
+    Cancel,
+}
+
+/// The payload of the unwinding that cancels a body.
+struct Cancelled;
+
+/// Whether a panic payload is the unwinding of a cancelled body, not a
+/// panic of the program.
+pub(crate) fn is_cancellation(payload: &(dyn std::any::Any + Send)) -> bool {
+    payload.is::<Cancelled>()
+}
 
 /// What the body of a running coroutine keeps on its own stack for the code
 /// it calls: the way back to the executor, and the task's waker.
 struct Frame {
-    yielder: *const Yielder<(), ()>,
+    yielder: *const Yielder<Resume, ()>,
     waker: Waker,
 }
 
@@ -74,18 +93,43 @@ thread_local! {
     /// The frame of the coroutine running on this thread; null when the
     /// thread is on its own stack.
     static CURRENT: Cell<*const Frame> = const { Cell::new(ptr::null()) };
-    /// Stacks of finished tasks, for the next ones.
-    static STACKS: RefCell<Vec<DefaultStack>> = const { RefCell::new(Vec::new()) };
+    /// Stacks of finished tasks with their sizes, for the next ones.
+    static STACKS: RefCell<Vec<(usize, DefaultStack)>> = const { RefCell::new(Vec::new()) };
     /// The size of stacks created from now on.
     static STACK_SIZE: Cell<usize> = const { Cell::new(STACK_SIZE_DEFAULT) };
+    /// Set while the executor ends the tasks an execution left (see
+    /// [`ending`]).
+    static ENDING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Set `on` while the executor ends the tasks an execution left (at the
+/// runtime's shutdown or the teardown), when only destructors run. Polling
+/// a stackful task then ends it instead of running it: the first poll
+/// unwinds its body from where it is suspended, running its destructors;
+/// `Ready` once it is done. A destructor that blocks (on a lock another task
+/// still holds) suspends the body again, and the poll returns `Pending`:
+/// polled again after the other tasks ended, it goes on. A task never
+/// started is done at once. And [`block_on`] off a task stack, in the
+/// destructor of an async task, polls its future once.
+pub(crate) fn ending(on: bool) {
+    ENDING.set(on);
 }
 
 /// Sets the size of the stacks this thread creates from now on, and drops
-/// pooled stacks of another size.
+/// the pooled stacks if it changed.
 pub(crate) fn set_stack_size(bytes: usize) {
     if STACK_SIZE.replace(bytes) != bytes {
         STACKS.with_borrow_mut(Vec::clear);
     }
+}
+
+/// A stack of `bytes` bytes: a pooled one if there is one.
+fn take_stack(bytes: usize) -> DefaultStack {
+    let pooled = STACKS.with_borrow_mut(|stacks| {
+        let index = stacks.iter().rposition(|&(size, _)| size == bytes)?;
+        Some(stacks.swap_remove(index).1)
+    });
+    pooled.unwrap_or_else(|| new_stack(bytes))
 }
 
 /// A task whose body runs on its own stack.
@@ -94,18 +138,29 @@ pub(crate) struct StackfulTask {
     coroutine: Option<TaskCoroutine>,
     /// What the overflow handler needs while the coroutine runs.
     trap: Option<Trap>,
-    /// The size of the coroutine's stack, for the overflow message.
+    /// The size of the coroutine's stack; before it starts, the least size
+    /// asked for it.
     stack_bytes: usize,
+    /// The body was told to unwind (see [`ending`]).
+    cancelled: bool,
 }
 
 impl StackfulTask {
-    /// A task that will run `body` on a stack from the pool.
+    /// A task that will run `body` on a stack of the exploration's size.
     pub(crate) fn new(body: Box<dyn FnOnce()>) -> StackfulTask {
+        StackfulTask::with_stack_at_least(body, 0)
+    }
+
+    /// A task that will run `body` on a stack of at least `bytes` bytes
+    /// (and at least the exploration's size), as
+    /// `thread::Builder::stack_size` asks.
+    pub(crate) fn with_stack_at_least(body: Box<dyn FnOnce()>, bytes: usize) -> StackfulTask {
         StackfulTask {
             body: Some(body),
             coroutine: None,
             trap: None,
-            stack_bytes: 0,
+            stack_bytes: bytes,
+            cancelled: false,
         }
     }
 
@@ -117,14 +172,10 @@ impl StackfulTask {
 
     fn start(&mut self, body: Box<dyn FnOnce()>, waker: Waker) {
         overflow::prepare_thread();
-        // Pooled stacks have the current size: `set_stack_size` drops the
-        // others.
-        self.stack_bytes = STACK_SIZE.get();
-        let stack = STACKS
-            .with_borrow_mut(Vec::pop)
-            .unwrap_or_else(|| new_stack(self.stack_bytes));
+        self.stack_bytes = self.stack_bytes.max(STACK_SIZE.get());
+        let stack = take_stack(self.stack_bytes);
         let stack_limit = Trap::stack_limit(&stack);
-        let coroutine = Coroutine::with_stack(stack, move |yielder: &Yielder<(), ()>, ()| {
+        let coroutine = Coroutine::with_stack(stack, move |yielder: &Yielder<Resume, ()>, _| {
             let frame = Frame {
                 yielder: yielder as *const _,
                 waker,
@@ -142,7 +193,8 @@ impl StackfulTask {
             // Unwinds a suspended body, running its destructors; the
             // execution is over by then, so they record nothing.
             coroutine.force_unwind();
-            STACKS.with_borrow_mut(|stacks| stacks.push(coroutine.into_stack()));
+            let stack = coroutine.into_stack();
+            STACKS.with_borrow_mut(|stacks| stacks.push((self.stack_bytes, stack)));
         }
     }
 }
@@ -197,17 +249,26 @@ impl Future for StackfulTask {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
+        let cancel = ENDING.get();
         if this.coroutine.is_none() {
+            if cancel {
+                return Poll::Ready(());
+            }
             let body = this
                 .body
                 .take()
                 .expect("racecheck internal error: a stackful task polled after completion");
             this.start(body, cx.waker().clone());
         }
+        let resume = if cancel && !std::mem::replace(&mut this.cancelled, true) {
+            Resume::Cancel
+        } else {
+            Resume::Run
+        };
         let coroutine = this.coroutine.as_mut().expect("started above");
         let result = {
             let _resumer = Resumer::enter(this.trap);
-            coroutine.resume(())
+            coroutine.resume(resume)
         };
         match result {
             CoroutineResult::Yield(()) => Poll::Pending,
@@ -239,6 +300,26 @@ pub(crate) fn on_task_stack() -> bool {
     !CURRENT.get().is_null()
 }
 
+/// `block_on` off a task stack: in a destructor run while the execution is
+/// torn down or the runtime shuts down (see [`ending`]), the future gets
+/// one poll (nothing can wake it later); anywhere else it is a mistake.
+#[cold]
+#[inline(never)]
+fn block_off_task<F: Future>(future: Pin<&mut F>, caller: &std::panic::Location<'_>) -> F::Output {
+    assert!(
+        ENDING.get(),
+        "racecheck: block_on (or a blocking primitive) called at {caller} outside a racecheck \
+         thread; use racecheck::thread::spawn, or Granularity::Step to run async tasks on stacks"
+    );
+    match future.poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(output) => output,
+        Poll::Pending => panic!(
+            "racecheck: block_on at {caller}, in a destructor run while the runtime ends its \
+             tasks, would block: nothing runs any more to unblock it"
+        ),
+    }
+}
+
 /// Suspends the running stackful task: its poll returns `Pending`, and this
 /// returns when the task is next polled. Returns `false`, doing nothing, off
 /// a task stack.
@@ -253,8 +334,13 @@ pub(crate) fn suspend() -> bool {
     // that coroutine, inside its body, so `frame` and the yielder it points
     // to (the body's argument, on the same stack) are alive.
     let yielder = unsafe { &*(*frame).yielder };
-    yielder.suspend(());
+    let resume = yielder.suspend(());
     CURRENT.set(frame);
+    if resume == Resume::Cancel {
+        // Unwinds the body from here, running its destructors; the poll
+        // that cancelled it sees the payload.
+        std::panic::resume_unwind(Box::new(Cancelled));
+    }
     true
 }
 
@@ -265,7 +351,9 @@ pub(crate) fn suspend() -> bool {
 ///
 /// # Panics
 /// Off a task stack: in an async task at await granularity (which cannot be
-/// suspended inside a poll) or outside an execution.
+/// suspended inside a poll) or outside an execution. In a destructor run
+/// while the execution is torn down, the future is polled once, and the
+/// call panics only if it is not ready.
 ///
 /// ```
 /// use racecheck_runtime::{block_on, thread};
@@ -283,13 +371,9 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
     let mut future = pin!(future);
     loop {
         let frame = CURRENT.get();
-        assert!(
-            !frame.is_null(),
-            "racecheck: block_on (or a blocking primitive) called at {} outside a racecheck \
-             thread; use racecheck::thread::spawn, or Granularity::Step to run async tasks \
-             on stacks",
-            std::panic::Location::caller()
-        );
+        if frame.is_null() {
+            return block_off_task(future, std::panic::Location::caller());
+        }
         // SAFETY: as in `suspend`: a non-null `CURRENT` is the running
         // body's frame, alive for the whole poll.
         let waker = unsafe { &(*frame).waker };
@@ -389,7 +473,9 @@ mod tests {
     ))]
     #[test]
     fn a_stack_overflow_is_a_panic_of_the_task_and_the_thread_runs_on() {
-        STACKS.with_borrow_mut(|stacks| stacks.push(new_stack(STACK_SIZE_DEFAULT)));
+        STACKS.with_borrow_mut(|stacks| {
+            stacks.push((STACK_SIZE_DEFAULT, new_stack(STACK_SIZE_DEFAULT)));
+        });
         let pooled = STACKS.with_borrow(Vec::len);
         let mut task = StackfulTask::new(Box::new(|| {
             recurse(std::hint::black_box(u64::MAX));

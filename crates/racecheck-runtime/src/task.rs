@@ -73,23 +73,44 @@ pub(crate) fn finish_with(output: Box<dyn Any>) {
     }
 }
 
+/// The id in the handle of a task spawned during a teardown, which never
+/// runs: no execution has a task with this id.
+const NEVER_RUN: TaskId = TaskId(u32::MAX);
+
+/// The execution of such a handle: executions are numbered from 1.
+const NO_EXECUTION: u64 = 0;
+
 /// Adds a task to the current execution, records its spawn and returns its
-/// handle.
+/// handle. During the teardown the task is not added, and never runs.
 pub(crate) fn add_task<T>(
     body: TaskBody,
     name: Cow<'static, str>,
     location: Location,
 ) -> JoinHandle<T> {
-    let (task, execution) = execution::with(|execution| {
-        assert!(
-            execution.active,
-            "racecheck: spawn called outside a racecheck execution (at {location})"
-        );
+    // A body that is not added is dropped after the borrow: its
+    // destructors may use the runtime (release a permit, spawn again).
+    let mut body = Some(body);
+    let admitted = execution::with(|execution| {
+        if let Err(refusal) = execution.admits_task(location) {
+            if refusal.is_none() {
+                execution.abandoned.extend(body.take());
+            }
+            return Err(refusal);
+        }
         let location = execution.source_of(location);
+        let body = body.take().expect("taken once");
         let task = execution.add_task(body, name, location);
         execution.record(Op::Spawn { child: task }, location);
-        (task, execution.id)
+        Ok((task, execution.id))
     });
+    drop(body);
+    let (task, execution) = match admitted {
+        Ok(admitted) => admitted,
+        Err(Some(error)) => panic!("{error}"),
+        // Spawned by a destructor during the teardown: the task never runs,
+        // as a task spawned on a runtime that is shutting down.
+        Err(None) => (NEVER_RUN, NO_EXECUTION),
+    };
     JoinHandle {
         task,
         execution,
@@ -105,7 +126,10 @@ pub(crate) fn add_task<T>(
 /// Awaiting it is a scheduling point and yields the task's output `T`
 /// directly: a panic in the task fails the whole execution, so there is no
 /// `JoinError` to handle (tokio's `JoinHandle` yields `Result<T, JoinError>`).
-/// Dropping the handle detaches the task; it keeps running.
+/// Dropping the handle detaches the task; it keeps running. A task spawned
+/// while its execution is torn down (by a destructor of a task dropped at
+/// the end) never runs, as on a runtime that is shutting down: its body is
+/// dropped, and its handle never completes.
 ///
 /// ```
 /// racecheck_runtime::run_once(|| async {

@@ -100,17 +100,19 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    spawn_thread(None, body, Location::caller())
+    spawn_thread(Builder::new(), body, Location::caller())
 }
 
-fn spawn_thread<F, T>(name: Option<String>, body: F, location: Location) -> JoinHandle<T>
+fn spawn_thread<F, T>(builder: Builder, body: F, location: Location) -> JoinHandle<T>
 where
     F: FnOnce() -> T + 'static,
     T: 'static,
 {
+    let Builder { name, stack_bytes } = builder;
     let label: Cow<'static, str> = name.clone().map_or(Cow::Borrowed(""), Cow::Owned);
     let body = Box::new(move || finish_with(Box::new(body())));
-    let inner: task::JoinHandle<T> = task::add_task(TaskBody::Thread(body), label, location);
+    let body = TaskBody::Thread(body, stack_bytes);
+    let inner: task::JoinHandle<T> = task::add_task(body, label, location);
     JoinHandle {
         thread: Thread {
             id: ThreadId(inner.id()),
@@ -136,6 +138,8 @@ where
 #[derive(Debug, Default)]
 pub struct Builder {
     name: Option<String>,
+    /// The least stack size asked; 0 for the exploration's.
+    stack_bytes: usize,
 }
 
 impl Builder {
@@ -150,9 +154,24 @@ impl Builder {
         self
     }
 
-    /// Accepted for std compatibility and ignored: every stackful task of an
-    /// exploration gets `Limits::stack_size`.
-    pub fn stack_size(self, _bytes: usize) -> Builder {
+    /// The least size of the thread's stack, in bytes: it gets this or the
+    /// exploration's size (`Limits::stack_size`, `Builder::stack_size` in
+    /// the `racecheck` crate), whichever is larger. As std's, for a thread
+    /// whose deep recursion needs more than the default.
+    ///
+    /// ```
+    /// use racecheck_runtime::thread;
+    ///
+    /// racecheck_runtime::run_once(|| thread::main(|| {
+    ///     let deep = thread::Builder::new()
+    ///         .stack_size(1 << 20)
+    ///         .spawn(|| std::hint::black_box([0u8; 300 * 1024])[0])
+    ///         .unwrap();
+    ///     assert_eq!(deep.join().unwrap(), 0);
+    /// }));
+    /// ```
+    pub fn stack_size(mut self, bytes: usize) -> Builder {
+        self.stack_bytes = bytes;
         self
     }
 
@@ -163,7 +182,7 @@ impl Builder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        Ok(spawn_thread(self.name, body, Location::caller()))
+        Ok(spawn_thread(self, body, Location::caller()))
     }
 }
 
@@ -283,6 +302,10 @@ pub fn current() -> Thread {
 #[track_caller]
 pub fn yield_now() {
     let location = Location::caller();
+    if execution::tearing_down() {
+        // In a destructor run at the end: nobody else will run.
+        return;
+    }
     assert!(
         stackful::on_task_stack(),
         "racecheck: thread::yield_now at {location} outside a racecheck thread; \

@@ -234,6 +234,10 @@ impl Future for Sleep {
         let this = self.get_mut();
         match &mut this.state {
             SleepState::Start => {
+                if execution::tearing_down() {
+                    // In a destructor run at the end: time is over too.
+                    return Poll::Ready(());
+                }
                 let (visible, location, until) = (this.visible, this.location, this.until);
                 let waker = cx.waker().clone();
                 this.state = execution::with(|execution| {

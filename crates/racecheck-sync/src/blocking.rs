@@ -31,6 +31,7 @@
 //! }));
 //! ```
 
+use crate::condition::WakeOrder;
 use racecheck_runtime::{block_on, rt};
 use std::borrow::Cow;
 use std::fmt;
@@ -293,9 +294,15 @@ impl<T> fmt::Debug for RwLock<T> {
 
 /// `std::sync::Condvar`: waits for a notification, releasing a [`Mutex`]
 /// meanwhile. A notification reaches only tasks already waiting (none is
-/// stored), waiters are woken first in, first out, and there are no
-/// spurious wake-ups (racecheck explores the real ones instead). A notify
-/// happens before the wait it ends returns.
+/// stored), and there are no spurious wake-ups (racecheck explores the real
+/// ones instead). A notify happens before the wait it ends returns.
+///
+/// Which waiter `notify_one` wakes is a scheduling choice, because std
+/// promises no order: the notification wakes every task waiting when it was
+/// sent, the first of them the strategy runs takes it, and the others wait
+/// again. So every strategy explores each waiter being the one woken, and a
+/// replayed schedule wakes the same one. (asyncio's and this crate's async
+/// [`Condition`](crate::Condition) promise FIFO order, and keep it.)
 ///
 /// ```
 /// use racecheck_sync::blocking::{Condvar, Mutex};
@@ -326,7 +333,11 @@ impl Condvar {
     #[track_caller]
     pub fn new() -> Condvar {
         Condvar {
-            inner: crate::Condition::new(),
+            inner: crate::Condition::with_order(
+                WakeOrder::Any,
+                None,
+                racecheck_trace::Location::caller(),
+            ),
         }
     }
 
@@ -334,7 +345,11 @@ impl Condvar {
     #[track_caller]
     pub fn named(name: impl Into<Cow<'static, str>>) -> Condvar {
         Condvar {
-            inner: crate::Condition::named(name),
+            inner: crate::Condition::with_order(
+                WakeOrder::Any,
+                Some(name.into()),
+                racecheck_trace::Location::caller(),
+            ),
         }
     }
 
@@ -361,7 +376,7 @@ impl Condvar {
         Ok(MutexGuard { inner })
     }
 
-    /// Wakes the longest waiter, if any.
+    /// Wakes one waiter, if any; which one is the scheduler's choice.
     #[track_caller]
     pub fn notify_one(&self) {
         self.inner.notify_one();

@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 /// A condition variable for racecheck's [`Mutex`](crate::Mutex), like
 /// Python's `asyncio.Condition` or an async `std::sync::Condvar`.
@@ -68,6 +68,23 @@ struct ConditionState {
     chosen: Causes,
     /// The mutex of the first wait: every wait must use it.
     mutex: Option<ObjectId>,
+    /// Who a single notification wakes.
+    order: WakeOrder,
+    /// With [`WakeOrder::Any`], the notifications not yet taken, oldest
+    /// first, as `(event, bound)`: any waiter with a ticket below `bound`
+    /// (waiting when it was sent) may take it.
+    unclaimed: Vec<(u32, u64)>,
+}
+
+/// Which waiter `notify_one` wakes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WakeOrder {
+    /// The longest waiter (asyncio's `Condition`).
+    Fifo,
+    /// Any of the waiters, as the scheduler decides (std's `Condvar`,
+    /// which promises no order): the notification wakes every waiter, and
+    /// the first of them to run takes it; the others wait again.
+    Any,
 }
 
 impl Condition {
@@ -101,11 +118,22 @@ impl Condition {
     }
 
     fn create(name: Option<Cow<'static, str>>, location: Location) -> Condition {
+        Condition::with_order(WakeOrder::Fifo, name, location)
+    }
+
+    /// A condition whose single notifications wake waiters in `order`.
+    pub(crate) fn with_order(
+        order: WakeOrder,
+        name: Option<Cow<'static, str>>,
+        location: Location,
+    ) -> Condition {
         Condition {
             state: StateLock::new(ConditionState {
                 waiters: WaitQueue::default(),
                 chosen: Causes::default(),
                 mutex: None,
+                order,
+                unclaimed: Vec::new(),
             }),
             object: rt::register(ObjectKind::Condition, name, location),
         }
@@ -259,13 +287,19 @@ impl Condition {
             while let Some(waiter) = state.chosen.grant_front(&mut state.waiters, event) {
                 served.push(waiter);
             }
+            // Nobody is left to take an earlier notification.
+            state.unclaimed.clear();
             served
         };
         wake_all(served);
     }
 
     fn notify_at(&self, count: usize, location: Location) {
-        let waiting = lock_state(&self.state).waiters.len();
+        let waiting = {
+            let state = lock_state(&self.state);
+            // Waiters an earlier notification will wake are spoken for.
+            state.waiters.len().saturating_sub(state.unclaimed.len())
+        };
         let events = count.min(waiting).max(1);
         for _ in 0..events {
             let event = self.object.record(
@@ -281,16 +315,74 @@ impl Condition {
         }
     }
 
-    /// Hands the notification of event `event` to the longest waiter; lost
+    /// Hands the notification of event `event` to the longest waiter, or,
+    /// in any order, to whichever waiter runs first (waking them all); lost
     /// if nobody waits.
     fn pass_on(&self, event: u32) {
-        let served: Option<Waiter<()>> = {
+        let woken: Vec<Waker> = {
             let state = &mut *lock_state(&self.state);
-            state.chosen.grant_front(&mut state.waiters, event)
+            match state.order {
+                WakeOrder::Fifo => {
+                    let served: Option<Waiter<()>> =
+                        state.chosen.grant_front(&mut state.waiters, event);
+                    served.map(|waiter| waiter.waker).into_iter().collect()
+                }
+                // Lost if every waiter is spoken for already.
+                WakeOrder::Any if state.waiters.len() <= state.unclaimed.len() => Vec::new(),
+                WakeOrder::Any => {
+                    let bound = state.waiters.next_ticket();
+                    state.unclaimed.push((event, bound));
+                    state.waiters.wakers()
+                }
+            }
         };
-        if let Some(waiter) = served {
-            waiter.waker.wake();
+        woken.into_iter().for_each(Waker::wake);
+    }
+}
+
+impl ConditionState {
+    /// The event of the notification that ends the wait of `ticket`, if
+    /// one does: one that picked it, or (any order) one it may claim.
+    fn notified(&mut self, ticket: u64) -> Option<u32> {
+        if !self.waiters.take_grant(ticket) {
+            return self.claim(ticket);
         }
+        let by = self.chosen.take(ticket);
+        debug_assert!(
+            by.is_some(),
+            "a granted waiter was chosen by a notification"
+        );
+        Some(by.unwrap_or(rt::NO_EVENT))
+    }
+
+    /// For waiting `ticket`, takes the oldest unclaimed notification sent
+    /// while it waited (any order): the ticket stops waiting, and the event
+    /// of the notification is returned.
+    fn claim(&mut self, ticket: u64) -> Option<u32> {
+        let position = self
+            .unclaimed
+            .iter()
+            .position(|&(_, bound)| ticket < bound)?;
+        let (event, _) = self.unclaimed.remove(position);
+        self.waiters.remove(ticket);
+        self.forget_unclaimable();
+        Some(event)
+    }
+
+    /// Drops the unclaimed notifications no waiter left can take (their
+    /// waiters were cancelled). Each notification, oldest first, is matched
+    /// with the oldest waiter not yet matched that waited when it was sent;
+    /// since the waiters of a later notification include those of an
+    /// earlier one, this keeps as many as can still be taken.
+    fn forget_unclaimable(&mut self) {
+        let mut tickets = self.waiters.tickets().peekable();
+        self.unclaimed.retain(|&(_, bound)| {
+            let claimable = tickets.peek().is_some_and(|&ticket| ticket < bound);
+            if claimable {
+                tickets.next();
+            }
+            claimable
+        });
     }
 }
 
@@ -349,27 +441,24 @@ impl<T> Future for Waiting<'_, '_, T> {
                 // condition's state is released.
                 drop(guard);
             }
-            Some(ticket) if state.waiters.take_grant(ticket) => {
-                let by = state.chosen.take(ticket);
-                drop(state);
-                this.ticket = None;
-                debug_assert!(
-                    by.is_some(),
-                    "a granted waiter was chosen by a notification"
-                );
-                condition.object.record(
-                    Op::Notified {
-                        object: condition.object.id(),
-                        by: by.unwrap_or(rt::NO_EVENT),
-                    },
-                    this.location,
-                );
-                return Poll::Ready(());
-            }
-            Some(ticket) => {
-                state.waiters.update_waker(ticket, cx.waker());
-                drop(state);
-            }
+            Some(ticket) => match state.notified(ticket) {
+                Some(by) => {
+                    drop(state);
+                    this.ticket = None;
+                    condition.object.record(
+                        Op::Notified {
+                            object: condition.object.id(),
+                            by,
+                        },
+                        this.location,
+                    );
+                    return Poll::Ready(());
+                }
+                None => {
+                    state.waiters.update_waker(ticket, cx.waker());
+                    drop(state);
+                }
+            },
         }
         condition.object.block(this.location);
         Poll::Pending
@@ -383,7 +472,9 @@ impl<T> Drop for Waiting<'_, '_, T> {
         };
         let chosen = {
             let state = &mut *lock_state(&self.condition.state);
-            state.chosen.cancel(&mut state.waiters, ticket)
+            let chosen = state.chosen.cancel(&mut state.waiters, ticket);
+            state.forget_unclaimable();
+            chosen
         };
         if let Some(event) = chosen {
             self.condition.pass_on(event);

@@ -56,6 +56,25 @@ impl<P> WaitQueue<P> {
         self.waiting.len()
     }
 
+    /// The tickets of the waiting tasks, oldest first.
+    pub(crate) fn tickets(&self) -> impl Iterator<Item = u64> + '_ {
+        self.waiting.iter().map(|waiter| waiter.ticket)
+    }
+
+    /// The ticket the next waiter will get: every waiting ticket is below.
+    pub(crate) fn next_ticket(&self) -> u64 {
+        self.next_ticket
+    }
+
+    /// The wakers of every waiting task, to wake once the caller released
+    /// its state lock.
+    pub(crate) fn wakers(&self) -> Vec<Waker> {
+        self.waiting
+            .iter()
+            .map(|waiter| waiter.waker.clone())
+            .collect()
+    }
+
     /// Serves the head: dequeues it, remembers its grant, returns it so the
     /// caller can wake it once its own state lock is released.
     pub(crate) fn grant_front(&mut self) -> Option<Waiter<P>> {

@@ -52,7 +52,8 @@ pub use racecheck_explore::{
 };
 pub use racecheck_runtime::rt::choose;
 pub use racecheck_runtime::{
-    block_on, spawn, spawn_named, thread, yield_now, Granularity, JoinHandle, STACK_SIZE_DEFAULT,
+    block_on, spawn, spawn_named, thread, yield_now, Granularity, JoinHandle, Shutdown,
+    STACK_SIZE_DEFAULT,
 };
 pub use racecheck_trace::{Location, Schedule, ScheduleError, TaskId, Trace};
 
