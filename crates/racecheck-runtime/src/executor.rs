@@ -269,11 +269,15 @@ impl Drop for Running<'_> {
         let never_taken = execution::with(Execution::end);
         crate::stackful::ending(true);
         never_taken.into_iter().for_each(drop_quietly);
-        let left = self.futures.drain(..).enumerate();
-        let left = left.filter_map(|(index, future)| Some((index, future?)));
-        if let Some((_, payload)) = end_tasks(left.collect(), |_| {}) {
-            drop_quietly(payload);
+        // Usually every task finished: nothing to end, and no allocation.
+        if self.futures.iter().any(Option::is_some) {
+            let left = self.futures.drain(..).enumerate();
+            let left = left.filter_map(|(index, future)| Some((index, future?)));
+            if let Some((_, payload)) = end_tasks(left.collect(), |_| {}) {
+                drop_quietly(payload);
+            }
         }
+        self.futures.clear();
         let mut index = 0;
         while let Some((task, output)) = execution::with(|execution| execution.take_output(index)) {
             drop_quietly(output);
@@ -284,19 +288,26 @@ impl Drop for Running<'_> {
         // an endless chain beyond it is leaked rather than followed.
         let mut dropped = 0;
         loop {
-            let abandoned = execution::with(|execution| std::mem::take(&mut execution.abandoned));
+            let abandoned = execution::with(|execution| {
+                if execution.abandoned.is_empty() {
+                    // Done: keep the allocation for the next execution.
+                    execution.tearing_down = false;
+                    return Vec::new();
+                }
+                std::mem::take(&mut execution.abandoned)
+            });
             if abandoned.is_empty() {
                 break;
             }
             dropped += abandoned.len();
             if dropped > TASKS_MAX {
                 std::mem::forget(abandoned);
+                execution::with(|execution| execution.tearing_down = false);
                 break;
             }
             abandoned.into_iter().for_each(drop_quietly);
         }
         crate::stackful::ending(false);
-        execution::with(|execution| execution.tearing_down = false);
     }
 }
 
