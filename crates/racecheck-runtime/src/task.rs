@@ -80,6 +80,9 @@ pub(crate) fn add_task<T>(
     name: Cow<'static, str>,
     location: Location,
 ) -> JoinHandle<T> {
+    // Spawning is visible (the child may run at once): at step
+    // granularity, a scheduling point first.
+    execution::sync_point();
     let (task, execution) = execution::with(|execution| {
         assert!(
             execution.active,

@@ -246,6 +246,7 @@ impl Condition {
     /// ```
     #[track_caller]
     pub fn notify_all(&self) {
+        rt::sync_point();
         let event = self.object.record(
             Op::Notify {
                 object: self.object.id(),
@@ -265,6 +266,7 @@ impl Condition {
     }
 
     fn notify_at(&self, count: usize, location: Location) {
+        rt::sync_point();
         let waiting = lock_state(&self.state).waiters.len();
         let events = count.min(waiting).max(1);
         for _ in 0..events {
@@ -347,7 +349,7 @@ impl<T> Future for Waiting<'_, '_, T> {
                 drop(state);
                 // Unlocking may wake a task waiting for the mutex: after the
                 // condition's state is released.
-                drop(guard);
+                guard.unlock_within_operation();
             }
             Some(ticket) if state.waiters.take_grant(ticket) => {
                 let by = state.chosen.take(ticket);

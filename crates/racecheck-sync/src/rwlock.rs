@@ -1,6 +1,7 @@
 //! An async reader-writer lock with tokio's API.
 
 use crate::batch::BatchSemaphore;
+use racecheck_runtime::rt;
 use racecheck_trace::{Location, LockMode, ObjectKind, Op};
 use spin::rwlock::{
     RwLock as DataLock, RwLockReadGuard as DataReadGuard, RwLockWriteGuard as DataWriteGuard,
@@ -92,7 +93,8 @@ impl<T> RwLock<T> {
         }
     }
 
-    /// Read access if available now; not a scheduling point.
+    /// Read access if available now. Synchronous: a scheduling point at
+    /// [`Granularity::Step`](racecheck_runtime::Granularity::Step) only.
     #[track_caller]
     pub fn try_read(&self) -> Result<RwLockReadGuard<'_, T>, crate::TryLockError> {
         let location = Location::caller();
@@ -103,7 +105,8 @@ impl<T> RwLock<T> {
             .map_err(|_| crate::mutex::try_lock_error())
     }
 
-    /// Write access if available now; not a scheduling point.
+    /// Write access if available now. Synchronous: a scheduling point at
+    /// [`Granularity::Step`](racecheck_runtime::Granularity::Step) only.
     #[track_caller]
     pub fn try_write(&self) -> Result<RwLockWriteGuard<'_, T>, crate::TryLockError> {
         let location = Location::caller();
@@ -202,6 +205,7 @@ impl<T> DerefMut for RwLockWriteGuard<'_, T> {
 
 impl<T> Drop for RwLockReadGuard<'_, T> {
     fn drop(&mut self) {
+        rt::sync_point();
         self.data = None;
         let op = self.lock.op(LockMode::Shared, false);
         self.lock.semaphore.object().record(op, self.location);
@@ -211,6 +215,7 @@ impl<T> Drop for RwLockReadGuard<'_, T> {
 
 impl<T> Drop for RwLockWriteGuard<'_, T> {
     fn drop(&mut self) {
+        rt::sync_point();
         self.data = None;
         let op = self.lock.op(LockMode::Exclusive, false);
         self.lock.semaphore.object().record(op, self.location);
