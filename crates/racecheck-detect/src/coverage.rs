@@ -1,35 +1,32 @@
 //! Coverage: which executions are the same interleaving, up to reordering
 //! steps that do not conflict.
 
-use crate::dependency::{Footprint, Key};
-use racecheck_trace::{TaskId, Trace};
+use crate::dependency::{Footprint, Key, Turns};
+use racecheck_trace::{Schedule, TaskId, Trace};
 use std::collections::BTreeMap;
 
 /// A fingerprint of the execution's interleaving class: two executions get
 /// the same one exactly when every object and task sees the conflicting
 /// steps in the same order (reads between two changes in any order), that
-/// is, when they only reorder independent steps.
+/// is, when they only reorder independent steps. Steps are cut by the
+/// `schedule` (step `s` ran its `s`-th task, with the events numbered `s`),
+/// and their footprints are the exhaustive search's ([`Turns`]): where a
+/// task yielded, which visible steps ran between the yield and its
+/// resumption counts too.
 ///
 /// ```
 /// use racecheck_detect::interleaving_class;
-/// use racecheck_trace::Trace;
-/// assert_eq!(interleaving_class(&Trace::default()), interleaving_class(&Trace::default()));
+/// use racecheck_trace::{Schedule, Trace};
+/// let (trace, schedule) = (Trace::default(), Schedule::default());
+/// assert_eq!(interleaving_class(&trace, &schedule), interleaving_class(&trace, &schedule));
 /// ```
-pub fn interleaving_class(trace: &Trace) -> u64 {
+pub fn interleaving_class(trace: &Trace, schedule: &Schedule) -> u64 {
+    let steps = step_footprints(trace, schedule);
     // Per key, the steps that touched it in order: (task, the task's own
     // step count, whether it changed the key).
     let mut orders: BTreeMap<Key, Vec<(TaskId, u32, bool)>> = BTreeMap::new();
     let mut steps_of_task: BTreeMap<TaskId, u32> = BTreeMap::new();
-    let mut start = 0;
-    while start < trace.events.len() {
-        let step = trace.events[start].step;
-        let task = trace.events[start].task;
-        let length = trace.events[start..]
-            .iter()
-            .take_while(|event| event.step == step)
-            .count();
-        let footprint = Footprint::of(task, &trace.events[start..start + length]);
-        start += length;
+    for (task, footprint) in steps {
         // A step that touches nothing but its own task (reaching a
         // scheduling point, an attempt to join that blocked) is not part of
         // the interleaving.
@@ -71,6 +68,25 @@ pub fn interleaving_class(trace: &Trace) -> u64 {
         }
     }
     hash.finish()
+}
+
+/// Each step's task and footprint, in order: step `s` ran the task
+/// `schedule` chose at `s`, and its events are those numbered `s` (a step
+/// that only reached a scheduling point has none).
+fn step_footprints(trace: &Trace, schedule: &Schedule) -> Vec<(TaskId, Footprint)> {
+    let mut turns = Turns::default();
+    let mut events = trace.events.as_slice();
+    let mut steps = Vec::with_capacity(schedule.len());
+    for (step, &task) in schedule.steps().iter().enumerate() {
+        let length = events
+            .iter()
+            .take_while(|event| event.step as usize == step)
+            .count();
+        let (own, rest) = events.split_at(length);
+        steps.push((task, turns.footprint(task, own)));
+        events = rest;
+    }
+    steps
 }
 
 /// FNV-1a: a hash that is the same on every platform and build.

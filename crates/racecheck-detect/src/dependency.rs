@@ -2,6 +2,12 @@
 //! reduction explores around. Two steps of different tasks are dependent
 //! when running them in the other order could change what either does:
 //! both touch the same object or task and at least one changes it.
+//!
+//! Explicit yields take part too ([`Turns`]): the search lets a task that
+//! yielded run again only after another task did something visible
+//! (CHESS's fairness rule), and for that rule to hold in every reordering
+//! the search considers equivalent, a yield and the step that resumes the
+//! yielding task conflict with every visible step of the other tasks.
 
 use racecheck_trace::{Event, ObjectId, Op, TaskId, WaitTarget};
 
@@ -12,6 +18,10 @@ pub enum Key {
     Object(ObjectId),
     /// A task's life: spawned, finished, joined.
     Task(TaskId),
+    /// Whose turn it is: an explicit yield and the step that resumes the
+    /// yielding task change it; every other visible step reads it (see
+    /// [`Turns`]).
+    Turn,
 }
 
 /// What one step of one task read and changed.
@@ -31,6 +41,11 @@ pub struct Footprint {
     /// `(key, changes it)`, sorted and merged: a key appears once, with
     /// `true` if any event of the step changed it.
     accesses: Vec<(Key, bool)>,
+    /// The object, when the step did nothing but block on it.
+    blocked_on: Option<ObjectId>,
+    /// The objects the step changed only by releasing them (an unlock,
+    /// returned or added permits), sorted.
+    released: Vec<ObjectId>,
 }
 
 impl Footprint {
@@ -55,7 +70,90 @@ impl Footprint {
                 false
             }
         });
-        Footprint { accesses }
+        let blocked_on = match events {
+            [Event {
+                op:
+                    Op::Block {
+                        on: WaitTarget::Object(object),
+                    },
+                ..
+            }] => Some(*object),
+            _ => None,
+        };
+        Footprint {
+            accesses,
+            blocked_on,
+            released: released(events),
+        }
+    }
+
+    /// Whether this step and `other` conflict on no key but `key`.
+    fn conflicts_only_on(&self, other: &Footprint, key: Key) -> bool {
+        self.accesses.iter().all(|&(mine, changes)| {
+            mine == key
+                || !other
+                    .accesses
+                    .iter()
+                    .any(|&(theirs, their_changes)| theirs == mine && (changes || their_changes))
+        })
+    }
+
+    /// The object, when the step did nothing but block on it.
+    pub fn blocked_on(&self) -> Option<ObjectId> {
+        self.blocked_on
+    }
+
+    /// Whether a task asleep on this step, an attempt that blocked on an
+    /// object, stays covered after `step`: the two meet on that object
+    /// alone, and `step` only released it. The task's attempt now would
+    /// take the object (or queue behind whoever `step` handed it to), which
+    /// an execution already explored covers: the one where it blocked and
+    /// was served in turn. Its next step is then the one it took once
+    /// served.
+    ///
+    /// ```
+    /// use racecheck_detect::Footprint;
+    /// use racecheck_trace::{Event, LockMode, Location, ObjectId, Op, TaskId, WaitTarget};
+    ///
+    /// let event = |task, op| Event { step: 0, task: TaskId(task), op, location: Location::caller() };
+    /// let lock = ObjectId(0);
+    /// let blocked = Footprint::of(TaskId(1), &[event(1, Op::Block { on: WaitTarget::Object(lock) })]);
+    /// let unlock = Footprint::of(TaskId(2), &[event(2, Op::Unlock { object: lock, mode: LockMode::Exclusive })]);
+    /// let relock = Footprint::of(TaskId(2), &[event(2, Op::Lock { object: lock, mode: LockMode::Exclusive })]);
+    /// assert!(blocked.conflicts_with(&unlock) && blocked.is_released_by(&unlock));
+    /// assert!(!blocked.is_released_by(&relock));
+    /// ```
+    pub fn is_released_by(&self, step: &Footprint) -> bool {
+        let Some(object) = self.blocked_on else {
+            return false;
+        };
+        step.released.binary_search(&object).is_ok()
+            && self.conflicts_only_on(step, Key::Object(object))
+    }
+
+    /// The same footprint, also reading or changing [`Key::Turn`].
+    fn with_turn(mut self, changes: bool) -> Footprint {
+        // `Turn` sorts after every object and task key.
+        self.accesses.push((Key::Turn, changes));
+        self
+    }
+
+    /// Whether the step of `task` touched nothing another task can see: it
+    /// only read its own task (and the turn), as a step that only reaches a
+    /// scheduling point, or an attempt to join that blocked.
+    ///
+    /// ```
+    /// use racecheck_detect::Footprint;
+    /// use racecheck_trace::{Event, Location, ObjectId, Op, TaskId};
+    ///
+    /// let write = Event { step: 0, task: TaskId(1), op: Op::Write { object: ObjectId(0) }, location: Location::caller() };
+    /// assert!(Footprint::of(TaskId(1), &[]).is_private(TaskId(1)));
+    /// assert!(!Footprint::of(TaskId(1), &[write]).is_private(TaskId(1)));
+    /// ```
+    pub fn is_private(&self, task: TaskId) -> bool {
+        self.accesses
+            .iter()
+            .all(|&access| access == (Key::Task(task), false) || access == (Key::Turn, false))
     }
 
     /// Adds `other`'s accesses: the footprint of either step, for a step
@@ -110,6 +208,84 @@ impl Footprint {
     }
 }
 
+/// The footprints of an execution's steps, in order, with their access to
+/// [`Key::Turn`]: a step that yields explicitly, and the next step of the
+/// task that yielded, change it; every other step that is not
+/// [private](Footprint::is_private) reads it. So a visible step of another
+/// task that ran between a yield and the resumption is ordered between them
+/// in every equivalent execution, and whether a schedule keeps the fairness
+/// rule (a task that yielded runs again only after another task did
+/// something visible, unless none can run) depends on its partial order
+/// alone. Programs without yields only read it, which changes nothing.
+///
+/// ```
+/// use racecheck_detect::Turns;
+/// use racecheck_trace::{Event, Location, ObjectId, Op, TaskId};
+///
+/// let event = |task, op| Event { step: 0, task: TaskId(task), op, location: Location::caller() };
+/// let mut turns = Turns::default();
+/// let yields = turns.footprint(TaskId(1), &[event(1, Op::Yield)]);
+/// let other = turns.footprint(TaskId(2), &[event(2, Op::Write { object: ObjectId(0) })]);
+/// let resumes = turns.footprint(TaskId(1), &[]);
+/// assert!(yields.conflicts_with(&other) && other.conflicts_with(&resumes));
+/// // Steps that neither yield nor resume at most read the turn.
+/// let first = turns.footprint(TaskId(2), &[event(2, Op::Write { object: ObjectId(1) })]);
+/// let second = turns.footprint(TaskId(3), &[event(3, Op::Write { object: ObjectId(2) })]);
+/// assert!(!first.conflicts_with(&second));
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Turns {
+    /// Per task, whether its last step yielded.
+    yielded: Vec<bool>,
+}
+
+impl Turns {
+    /// The footprint of the next step, by `task`, made of `events`.
+    pub fn footprint(&mut self, task: TaskId, events: &[Event]) -> Footprint {
+        if self.yielded.len() <= task.index() {
+            self.yielded.resize(task.index() + 1, false);
+        }
+        let yields = events.iter().any(|event| event.op == Op::Yield);
+        let resumes = std::mem::replace(&mut self.yielded[task.index()], yields);
+        let footprint = Footprint::of(task, events);
+        if yields || resumes {
+            footprint.with_turn(true)
+        } else if footprint.is_private(task) {
+            footprint
+        } else {
+            footprint.with_turn(false)
+        }
+    }
+
+    /// Forgets every task: a new execution starts.
+    pub fn clear(&mut self) {
+        self.yielded.clear();
+    }
+}
+
+/// The objects `events` changed only by releasing them.
+fn released(events: &[Event]) -> Vec<ObjectId> {
+    let releases = |op: &Op| {
+        matches!(
+            op,
+            Op::Unlock { .. } | Op::Release { .. } | Op::AddPermits { .. }
+        )
+    };
+    let mut released: Vec<ObjectId> = events
+        .iter()
+        .filter(|event| releases(&event.op))
+        .filter_map(|event| event.op.object())
+        .collect();
+    released.sort_unstable();
+    released.dedup();
+    released.retain(|&object| {
+        events
+            .iter()
+            .all(|event| event.op.object() != Some(object) || releases(&event.op))
+    });
+    released
+}
+
 /// The key an operation touches and whether it changes it.
 fn access(op: &Op) -> Option<(Key, bool)> {
     match *op {
@@ -117,6 +293,7 @@ fn access(op: &Op) -> Option<(Key, bool)> {
         // changes (the receiver's own position) belongs to one task.
         Op::Read { object }
         | Op::TryFailed { object }
+        | Op::Inspect { object }
         | Op::Load { object, .. }
         | Op::Observe { object, .. } => Some((Key::Object(object), false)),
         // Blocking on an object queues the task there: the queue's order

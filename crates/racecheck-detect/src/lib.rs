@@ -50,7 +50,7 @@ mod waits;
 pub use chrome::{chrome_trace, CHROME_FLOWS_MAX};
 pub use clock::VectorClock;
 pub use coverage::interleaving_class;
-pub use dependency::{Footprint, Key};
+pub use dependency::{Footprint, Key, Turns};
 pub use detector::{Check, Checks, Detector, Verdict};
 pub use finding::{
     Access, Deadlock, Finding, Hang, Leak, LockOrderEdge, PotentialDeadlock, Race, Wait,

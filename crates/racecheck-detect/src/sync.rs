@@ -142,7 +142,8 @@ pub(crate) fn role(kind: ObjectKind, op: &Op) -> Role {
             | Op::Forget { .. }
             | Op::Clear { .. }
             | Op::Subscribe { .. }
-            | Op::DropReceiver { .. },
+            | Op::DropReceiver { .. }
+            | Op::Inspect { .. },
         ) => Role::None,
     }
 }

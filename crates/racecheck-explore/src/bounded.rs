@@ -2,6 +2,7 @@
 //! CHESS): every schedule with at most a bound of preemptions, in order of
 //! their number of preemptions, each exactly once.
 
+use crate::fairness::Fairness;
 use racecheck_runtime::Scheduler;
 use racecheck_trace::{Event, Op, TaskId};
 
@@ -17,9 +18,10 @@ use racecheck_trace::{Event, Op, TaskId};
 /// A *preemption* is a switch away from a task that could have gone on.
 /// Switches when the running task blocked or finished are free, and so are
 /// switches after an explicit yield (`yield_now`): the yielding task gives
-/// up its turn and goes on at once only if no other task can run, so a spin
-/// loop that yields lets the others run instead of spinning forever
-/// (CHESS's fair-scheduling rule). Data choices (`rt::choose`) are free
+/// up its turn and runs again only after another task did something
+/// visible, or when no other task can run, so a spin loop that yields lets
+/// the others run instead of spinning forever (CHESS's fair-scheduling
+/// rule, the exhaustive search's too). Data choices (`rt::choose`) are free
 /// decisions too: every value is tried, and none is a preemption.
 ///
 /// The search is stateless, with a work list per level. Level `c` holds
@@ -101,6 +103,8 @@ pub struct BoundedScheduler {
     yielded: bool,
     /// The program did not follow a replayed prefix: it is not deterministic.
     diverged: bool,
+    /// Who is held back by a yield.
+    fairness: Fairness,
 }
 
 /// A step after the prefix: its free candidates are
@@ -169,6 +173,7 @@ impl BoundedScheduler {
             depth: 0,
             yielded: false,
             diverged: false,
+            fairness: Fairness::default(),
         }
     }
 
@@ -267,6 +272,7 @@ impl Scheduler for BoundedScheduler {
         self.depth = 0;
         self.yielded = false;
         self.diverged = false;
+        self.fairness.clear();
         let more = if iteration == 0 {
             self.executions = 0;
             self.level = 0;
@@ -296,23 +302,21 @@ impl Scheduler for BoundedScheduler {
         }
         debug_assert_eq!(depth, self.prefix_len + self.free_steps.len());
         let running = current.filter(|task| runnable.contains(task));
+        let held = self.fairness.held_back(runnable);
+        let free = runnable.iter().filter(|&&task| Some(task) != held);
         let start = self.candidates.len();
-        if self.yielded {
-            // A voluntary switch to any other task; the yielding task goes
-            // on only if nobody else can.
-            let others = runnable.iter().filter(|&&task| Some(task) != running);
-            self.candidates.extend(others);
-            if self.candidates.len() == start {
-                self.candidates.extend(running);
+        match running {
+            // A voluntary switch to any other task; the yielding task is
+            // held back while anyone else can run.
+            _ if self.yielded => self.candidates.extend(free),
+            Some(running) => {
+                self.candidates.push(running);
+                if self.level < self.bound {
+                    let others = free.filter(|&&task| task != running);
+                    self.offers.extend(others.map(|&other| (depth, other)));
+                }
             }
-        } else if let Some(running) = running {
-            self.candidates.push(running);
-            if self.level < self.bound {
-                let others = runnable.iter().filter(|&&task| task != running);
-                self.offers.extend(others.map(|&other| (depth, other)));
-            }
-        } else {
-            self.candidates.extend_from_slice(runnable);
+            None => self.candidates.extend(free),
         }
         let end = self.candidates.len();
         debug_assert!(start < end, "runnable is not empty");
@@ -346,8 +350,9 @@ impl Scheduler for BoundedScheduler {
         Some(0)
     }
 
-    fn observe_step(&mut self, _task: TaskId, events: &[Event]) {
+    fn observe_step(&mut self, task: TaskId, events: &[Event]) {
         self.yielded = events.iter().any(|event| event.op == Op::Yield);
+        self.fairness.observe(task, events);
     }
 
     fn diverged(&self) -> bool {
@@ -358,12 +363,13 @@ impl Scheduler for BoundedScheduler {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use racecheck_trace::Location;
+    use racecheck_trace::{Location, ObjectId};
     use std::collections::BTreeSet;
 
     /// A program without blocking: each task takes its steps in order,
-    /// `true` for a step that ends in an explicit yield; the unfinished
-    /// tasks are runnable.
+    /// `true` for a step that ends in an explicit yield, `false` for one
+    /// that writes an object of its own (visible, so it ends another task's
+    /// yield); the unfinished tasks are runnable.
     type Program = [&'static [bool]];
 
     /// An execution's schedule and its preemptions.
@@ -417,16 +423,20 @@ mod tests {
                 preemptions += usize::from(preemption);
                 yielded = program[task.index()][taken[task.index()]];
                 taken[task.index()] += 1;
-                let events: Vec<Event> = yielded
-                    .then(|| Event {
-                        step: schedule.len() as u32,
-                        task,
-                        op: Op::Yield,
-                        location: Location::caller(),
-                    })
-                    .into_iter()
-                    .collect();
-                search.observe_step(task, &events);
+                let op = if yielded {
+                    Op::Yield
+                } else {
+                    Op::Write {
+                        object: ObjectId(task.0),
+                    }
+                };
+                let event = Event {
+                    step: schedule.len() as u32,
+                    task,
+                    op,
+                    location: Location::caller(),
+                };
+                search.observe_step(task, &[event]);
                 schedule.push(task);
                 current = Some(task);
             }

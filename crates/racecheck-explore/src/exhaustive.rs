@@ -1,15 +1,35 @@
 //! Exhaustive search: depth-first over schedules with dynamic partial-order
-//! reduction (Flanagan & Godefroid, POPL 2005) and sleep sets (Godefroid),
-//! so that schedules that only reorder independent steps are not explored
-//! twice.
+//! reduction by source sets (Abdulla, Aronis, Jonsson, Sagonas, POPL 2014)
+//! and sleep sets (Godefroid), so that schedules that only reorder
+//! independent steps are not explored twice.
 //!
 //! The search keeps the stack of states of the current execution. After an
-//! execution, every step is compared with the earlier steps of other tasks:
-//! the last one it conflicts with (the detector's dependency relation,
-//! [`Footprint`]) and is not already ordered after gets a backtrack point,
-//! so the other order is explored too. Sleep sets skip alternatives whose
-//! every continuation was already covered.
+//! execution, every pair of steps of different tasks that conflict (the
+//! detector's dependency relation, [`Footprint`]) and are ordered by
+//! nothing else is a *race*. To reverse a race between an earlier step `e`
+//! and a later step `l`, the search must run, from the state before `e`,
+//! the steps between them that do not depend on `e`, then `l`: one of the
+//! tasks that can start that sequence (its *initials*) is added to the
+//! state's backtrack set, unless one is there already or asleep. Sleep sets
+//! skip alternatives whose every continuation was already covered.
+//!
+//! A step is not always a visible operation: a task's first step only
+//! reaches its first scheduling point, and the step after a yield only
+//! resumes; such steps conflict with nothing. That is why the reversal
+//! starts from the initials of the whole sequence, not from the later
+//! step's task alone: running that task from the earlier state may only
+//! reach its scheduling point, and its operation would still come after the
+//! earlier step.
+//!
+//! A task that yields explicitly gives up its turn until another task did
+//! something visible (CHESS's fair-scheduling rule, as in the bounded
+//! search; see `fairness.rs`), so a spin loop that yields lets the others
+//! run. The footprints say so too: a yield and the step that resumes the
+//! yielding task conflict with every visible step of the others, so which
+//! steps ran between them is part of the partial order, and every
+//! reordering the search treats as equivalent keeps the rule.
 
+use crate::fairness::Fairness;
 use racecheck_detect::{Footprint, Key};
 use racecheck_runtime::Scheduler;
 use racecheck_trace::{Event, Op, TaskId};
@@ -19,6 +39,9 @@ use std::collections::BTreeMap;
 #[derive(Clone, Debug)]
 struct Node {
     runnable: Vec<TaskId>,
+    /// The task held back by its yield (see [`Fairness`]): it may not run
+    /// from this state.
+    yielder: Option<TaskId>,
     chosen: TaskId,
     /// What the chosen step did.
     footprint: Footprint,
@@ -27,17 +50,80 @@ struct Node {
     data: Option<(u32, u32)>,
     /// What the chosen step did with each data value tried so far.
     footprints_tried: Footprint,
+    /// When the chosen step blocked on an object: what the same task's
+    /// next step did, once served (see [`Asleep::after`]).
+    served: Option<Footprint>,
     /// Tasks to run from this state in some execution.
     backtrack: Vec<TaskId>,
     /// Tasks already run from this state, with what their step did.
-    done: Vec<(TaskId, Footprint)>,
+    done: Vec<Asleep>,
     /// Tasks not to run from this state: everything after them is covered.
-    sleep: Vec<(TaskId, Footprint)>,
+    sleep: Vec<Asleep>,
+}
+
+/// A task in a sleep set: every execution that continues with its next step
+/// from here is covered by one explored already.
+#[derive(Clone, Debug)]
+struct Asleep {
+    task: TaskId,
+    /// What its next step does.
+    footprint: Footprint,
+    /// When that step is an attempt that blocked on an object, the task's
+    /// step once served, as explored.
+    served: Option<Footprint>,
+}
+
+impl Asleep {
+    /// The task still asleep after another task's `step`, if it is. A step
+    /// independent of its own leaves it asleep. So does a step that only
+    /// released the object its own attempt blocked on: its attempt would
+    /// now take the object (or queue behind whoever was served), which the
+    /// execution explored covers, where it blocked and was served in turn;
+    /// its next step is then the one it took once served, and it wakes as
+    /// soon as another step touches the object. Without this, a blocked
+    /// attempt would split a trace in two: the attempt before the release,
+    /// and after it.
+    ///
+    /// The mirror rule (a task whose step only releases an object stays
+    /// asleep after another task's attempt blocked on it) is *not* sound: a
+    /// waiter served by the release records its acquisition only when it
+    /// runs again, and a `try_lock` in between fails, an order the release
+    /// coming first never produces (the oracle, `tests/dpor_oracle.rs`,
+    /// finds it).
+    fn after(&self, step: &Footprint) -> Option<Asleep> {
+        if !self.footprint.conflicts_with(step) {
+            return Some(self.clone());
+        }
+        let served = self
+            .served
+            .as_ref()
+            .filter(|_| self.footprint.is_released_by(step))?;
+        Some(Asleep {
+            task: self.task,
+            footprint: served.clone(),
+            served: None,
+        })
+    }
+}
+
+impl Node {
+    /// Whether `task` may be chosen from this state.
+    fn may_run(&self, task: TaskId) -> bool {
+        self.runnable.contains(&task) && self.yielder != Some(task)
+    }
+
+    fn is_asleep(&self, task: TaskId) -> bool {
+        self.sleep.iter().any(|asleep| asleep.task == task)
+    }
 }
 
 /// Depth-first exploration of all schedules up to partial-order
 /// equivalence. `new_execution` returns `false` once every schedule has
 /// been covered: the exploration is then a proof for that test.
+///
+/// "Every schedule" means every *fair* one: after a task yields
+/// explicitly, it runs again only after another task did something
+/// visible, or when no other task can run.
 ///
 /// ```
 /// use racecheck_explore::ExhaustiveScheduler;
@@ -54,6 +140,8 @@ pub struct ExhaustiveScheduler {
     nodes: Vec<Node>,
     /// Steps taken in the current execution.
     depth: usize,
+    /// Who is held back by a yield, and the steps' part in the turn order.
+    fairness: Fairness,
     /// The depth at which every runnable task was asleep: the rest of this
     /// execution is covered elsewhere, so it was stopped there.
     sleep_blocked_at: Option<usize>,
@@ -74,9 +162,9 @@ impl ExhaustiveScheduler {
         ExhaustiveScheduler::default()
     }
 
-    /// Plain depth-first search over every schedule, without partial-order
-    /// reduction: the reference the reduced search is tested against, and
-    /// a measure of what the reduction saves.
+    /// Plain depth-first search over every fair schedule, without
+    /// partial-order reduction: the reference the reduced search is tested
+    /// against, and a measure of what the reduction saves.
     ///
     /// ```
     /// use racecheck_explore::ExhaustiveScheduler;
@@ -101,72 +189,37 @@ impl ExhaustiveScheduler {
         }
     }
 
-    /// Adds backtrack points for the execution just finished.
+    /// Adds backtrack points for the execution just finished: one per race
+    /// that is not already reversed in another execution.
     fn analyse(&mut self) {
         let steps = self
             .depth
             .min(self.nodes.len())
             .min(self.sleep_blocked_at.unwrap_or(usize::MAX));
-        let tasks = self.nodes[..steps]
-            .iter()
-            .flat_map(|node| node.runnable.iter().chain([&node.chosen]))
-            .map(|task| task.index() + 1)
-            .max()
-            .unwrap_or(0);
-        // Clock of each task's last step, step counts per task, and per key
-        // the clock of its last change and the joined clocks of reads since.
-        let mut task_clocks = vec![vec![0u32; tasks]; tasks];
-        let mut epochs = vec![0u32; steps];
-        let mut last_change: BTreeMap<Key, Vec<u32>> = BTreeMap::new();
-        let mut reads_since: BTreeMap<Key, Vec<u32>> = BTreeMap::new();
-        for j in 0..steps {
-            let task = self.nodes[j].chosen.index();
-            // The task's knowledge before this step: program order only.
-            let before = task_clocks[task].clone();
-            let racing = (0..j).rev().find(|&i| {
-                let other = self.nodes[i].chosen.index();
-                other != task
-                    && before[other] < epochs[i]
-                    && self.nodes[i]
-                        .footprint
-                        .conflicts_with(&self.nodes[j].footprint)
-            });
-            if let Some(i) = racing {
-                let chosen = self.nodes[j].chosen;
-                let node = &mut self.nodes[i];
-                if node.runnable.contains(&chosen) {
-                    add(&mut node.backtrack, chosen);
-                } else {
-                    for task in node.runnable.clone() {
-                        add(&mut node.backtrack, task);
-                    }
-                }
+        let order = StepOrder::of(&self.nodes[..steps]);
+        self.note_served(steps);
+        for later in 0..steps {
+            for earlier in order.races(&self.nodes, later) {
+                let initials = order.initials(&self.nodes, earlier, later);
+                reverse(&mut self.nodes[earlier], &initials);
             }
-            let mut clock = before;
-            for &(key, changes) in self.nodes[j].footprint.accesses() {
-                if let Some(changed) = last_change.get(&key) {
-                    join(&mut clock, changed);
-                }
-                if changes {
-                    if let Some(reads) = reads_since.get(&key) {
-                        join(&mut clock, reads);
-                    }
-                }
+        }
+    }
+
+    /// Notes, for each of the first `steps` steps that blocked, what its
+    /// task's next step did once served.
+    fn note_served(&mut self, steps: usize) {
+        let mut next_of_task: Vec<Option<usize>> = Vec::new();
+        for step in (0..steps).rev() {
+            let task = self.nodes[step].chosen.index();
+            if next_of_task.len() <= task {
+                next_of_task.resize(task + 1, None);
             }
-            clock[task] += 1;
-            epochs[j] = clock[task];
-            for &(key, changes) in self.nodes[j].footprint.accesses() {
-                if changes {
-                    last_change.insert(key, clock.clone());
-                    reads_since.remove(&key);
-                } else {
-                    join(
-                        reads_since.entry(key).or_insert_with(|| vec![0; tasks]),
-                        &clock,
-                    );
-                }
-            }
-            task_clocks[task] = clock;
+            let blocked = self.nodes[step].footprint.blocked_on().is_some();
+            self.nodes[step].served = next_of_task[task]
+                .filter(|_| blocked)
+                .map(|next| self.nodes[next].footprint.clone());
+            next_of_task[task] = Some(step);
         }
     }
 
@@ -182,12 +235,18 @@ impl ExhaustiveScheduler {
                     return true;
                 }
             }
-            node.data = None;
-            let explored = (node.chosen, std::mem::take(&mut node.footprints_tried));
+            // A step tried with several values: what any of them did, and
+            // no served step (that rule knows one attempt only).
+            let several_values = node.data.take().is_some();
+            let served = node.served.take().filter(|_| !several_values);
+            let explored = Asleep {
+                task: node.chosen,
+                footprint: std::mem::take(&mut node.footprints_tried),
+                served,
+            };
             node.done.push(explored);
-            let next = node.backtrack.iter().copied().find(|task| {
-                !node.done.iter().any(|(done, _)| done == task)
-                    && !node.sleep.iter().any(|(asleep, _)| asleep == task)
+            let next = node.backtrack.iter().copied().find(|&task| {
+                !node.done.iter().any(|done| done.task == task) && !node.is_asleep(task)
             });
             if let Some(next) = next {
                 node.chosen = next;
@@ -197,6 +256,47 @@ impl ExhaustiveScheduler {
         }
         false
     }
+
+    /// A new state's sleep set: what slept or was done at the previous
+    /// state, minus the step taken from there and what it woke up.
+    fn inherited_sleep(&self) -> Vec<Asleep> {
+        match self.nodes.last() {
+            Some(_) if self.without_reduction => Vec::new(),
+            Some(parent) => parent
+                .sleep
+                .iter()
+                .chain(&parent.done)
+                .filter(|asleep| asleep.task != parent.chosen)
+                .filter_map(|asleep| asleep.after(&parent.footprint))
+                .collect(),
+            None => Vec::new(),
+        }
+    }
+}
+
+/// Makes sure the state before a race's earlier step explores one of the
+/// tasks that can start its reversal (`initials`, in the order they first
+/// run), unless one is already explored there or asleep (covered).
+fn reverse(node: &mut Node, initials: &[TaskId]) {
+    let covered = initials
+        .iter()
+        .any(|&task| node.backtrack.contains(&task) || node.is_asleep(task));
+    if covered {
+        return;
+    }
+    if let Some(&task) = initials.iter().find(|&&task| node.may_run(task)) {
+        node.backtrack.push(task);
+    } else if initials.iter().any(|task| node.runnable.contains(task)) {
+        // Only the task that just yielded could start the reversal, and the
+        // fairness rule holds it back here: try every other task instead.
+        for task in node.runnable.clone() {
+            if node.may_run(task) && !node.backtrack.contains(&task) {
+                node.backtrack.push(task);
+            }
+        }
+    }
+    // Otherwise the later step's task could not run before the earlier
+    // step, which woke it: the race cannot be reversed.
 }
 
 impl Scheduler for ExhaustiveScheduler {
@@ -210,6 +310,7 @@ impl Scheduler for ExhaustiveScheduler {
             }
         }
         self.depth = 0;
+        self.fairness.clear();
         self.sleep_blocked_at = None;
         self.diverged = false;
         self.root_finished = false;
@@ -229,44 +330,38 @@ impl Scheduler for ExhaustiveScheduler {
         // Shutting down disables every task: it depends on every step, so
         // it never sleeps, and every choice is tried where it is offered.
         let shutdown_offered = self.root_finished && runnable.first() == Some(&TaskId::ROOT);
-        // A new state: its sleep set is what slept or was done at the
-        // previous state, minus what the step taken from there woke up.
-        let sleep: Vec<(TaskId, Footprint)> = match self.nodes.last() {
-            Some(_) if self.without_reduction => Vec::new(),
-            Some(parent) => parent
-                .sleep
-                .iter()
-                .chain(&parent.done)
-                .filter(|(task, footprint)| {
-                    *task != parent.chosen
-                        && !footprint.conflicts_with(&parent.footprint)
-                        && !(shutdown_offered && *task == TaskId::ROOT)
-                })
-                .cloned()
-                .collect(),
-            None => Vec::new(),
-        };
+        let yielder = self.fairness.held_back(runnable);
+        let mut sleep = self.inherited_sleep();
+        if shutdown_offered {
+            sleep.retain(|asleep| asleep.task != TaskId::ROOT);
+        }
         let awake = runnable
             .iter()
             .copied()
-            .find(|task| !sleep.iter().any(|(asleep, _)| asleep == task));
+            .find(|&task| Some(task) != yielder && !sleep.iter().any(|asleep| asleep.task == task));
         let Some(chosen) = awake else {
-            // Every runnable task is asleep: each continuation from here is
-            // explored in another execution. Stop this one.
+            // Every task that may run is asleep: each continuation from
+            // here is explored in another execution. Stop this one.
             self.sleep_blocked_at = Some(depth);
             return None;
         };
         let backtrack = if self.without_reduction || shutdown_offered {
-            runnable.to_vec()
+            runnable
+                .iter()
+                .copied()
+                .filter(|&task| Some(task) != yielder)
+                .collect()
         } else {
             vec![chosen]
         };
         self.nodes.push(Node {
             runnable: runnable.to_vec(),
+            yielder,
             chosen,
             footprint: Footprint::default(),
             data: None,
             footprints_tried: Footprint::default(),
+            served: None,
             backtrack,
             done: Vec::new(),
             sleep,
@@ -292,9 +387,10 @@ impl Scheduler for ExhaustiveScheduler {
         if task == TaskId::ROOT && events.iter().any(|event| event.op == Op::Finish) {
             self.root_finished = true;
         }
+        let footprint = self.fairness.observe(task, events);
         if let Some(node) = self.nodes.get_mut(self.depth - 1) {
             debug_assert_eq!(node.chosen, task);
-            node.footprint = Footprint::of(task, events);
+            node.footprint = footprint;
         }
     }
 
@@ -307,10 +403,144 @@ impl Scheduler for ExhaustiveScheduler {
     }
 }
 
-fn add(tasks: &mut Vec<TaskId>, task: TaskId) {
-    if !tasks.contains(&task) {
-        tasks.push(task);
+/// The happens-before order of an execution's steps: a step comes after the
+/// earlier steps of its task and after the earlier steps it conflicts with.
+/// Kept as a vector clock per step (one entry per task, counting steps).
+struct StepOrder {
+    clocks: Vec<Vec<u32>>,
+    /// The step before each step in its task, if any.
+    previous: Vec<Option<usize>>,
+}
+
+impl StepOrder {
+    fn of(nodes: &[Node]) -> StepOrder {
+        let tasks = nodes
+            .iter()
+            .flat_map(|node| node.runnable.iter().chain([&node.chosen]))
+            .map(|task| task.index() + 1)
+            .max()
+            .unwrap_or(0);
+        let mut last_step: Vec<Option<usize>> = vec![None; tasks];
+        let mut clocks: Vec<Vec<u32>> = Vec::with_capacity(nodes.len());
+        let mut previous = Vec::with_capacity(nodes.len());
+        // Per key, the step that changed it last and the steps that read it
+        // since.
+        let mut last_change: BTreeMap<Key, usize> = BTreeMap::new();
+        let mut reads_since: BTreeMap<Key, Vec<usize>> = BTreeMap::new();
+        for (step, node) in nodes.iter().enumerate() {
+            let task = node.chosen.index();
+            let mut clock = match last_step[task] {
+                Some(before) => clocks[before].clone(),
+                None => vec![0; tasks],
+            };
+            for &(key, changes) in node.footprint.accesses() {
+                if let Some(&changed) = last_change.get(&key) {
+                    join(&mut clock, &clocks[changed]);
+                }
+                if changes {
+                    for &read in reads_since.get(&key).into_iter().flatten() {
+                        join(&mut clock, &clocks[read]);
+                    }
+                }
+            }
+            clock[task] += 1;
+            for &(key, changes) in node.footprint.accesses() {
+                if changes {
+                    last_change.insert(key, step);
+                    reads_since.remove(&key);
+                } else {
+                    reads_since.entry(key).or_default().push(step);
+                }
+            }
+            previous.push(last_step[task]);
+            last_step[task] = Some(step);
+            clocks.push(clock);
+        }
+        StepOrder { clocks, previous }
     }
+
+    /// Whether step `earlier` happens before the step whose clock is
+    /// `clock`.
+    fn precedes(&self, nodes: &[Node], earlier: usize, clock: &[u32]) -> bool {
+        let task = nodes[earlier].chosen.index();
+        self.clocks[earlier][task] <= clock[task]
+    }
+
+    /// The earlier steps in a race with step `later`: of another task,
+    /// conflicting with it, and ordered before it by nothing but that
+    /// conflict. Latest first.
+    fn races(&self, nodes: &[Node], later: usize) -> Vec<usize> {
+        let tasks = self.clocks[later].len();
+        // What reaches `later` other than through the steps found so far.
+        let mut covered = match self.previous[later] {
+            Some(before) => self.clocks[before].clone(),
+            None => vec![0; tasks],
+        };
+        let mut races = Vec::new();
+        for earlier in (0..later).rev() {
+            if nodes[earlier].chosen == nodes[later].chosen
+                || self.precedes(nodes, earlier, &covered)
+                || !nodes[earlier]
+                    .footprint
+                    .conflicts_with(&nodes[later].footprint)
+            {
+                continue;
+            }
+            races.push(earlier);
+            join(&mut covered, &self.clocks[earlier]);
+        }
+        races
+    }
+
+    /// The tasks that can start the reversal of the race between `earlier`
+    /// and `later`, from the state before `earlier`: the sequence is the
+    /// steps between them that do not depend on `earlier`, then `later`,
+    /// and a task is an initial when its first step in it depends on no
+    /// step before it there. In the order they first run.
+    fn initials(&self, nodes: &[Node], earlier: usize, later: usize) -> Vec<TaskId> {
+        let tasks = self.clocks[later].len();
+        let independent: Vec<usize> = (earlier + 1..later)
+            .filter(|&step| !self.precedes(nodes, earlier, &self.clocks[step]))
+            .collect();
+        // The clock value of each task's first step in the sequence.
+        let mut first: Vec<Option<u32>> = vec![None; tasks];
+        let mut initials = Vec::new();
+        for &step in &independent {
+            let task = nodes[step].chosen.index();
+            if first[task].is_none() {
+                if !knows_any(&self.clocks[step], &first) {
+                    initials.push(nodes[step].chosen);
+                }
+                first[task] = Some(self.clocks[step][task]);
+            }
+        }
+        let task = nodes[later].chosen.index();
+        if first[task].is_none() {
+            // `later` depends on `earlier`; what else it depends on within
+            // the sequence is what the steps it conflicts with know.
+            let mut clock = vec![0; tasks];
+            for &step in &independent {
+                if nodes[step]
+                    .footprint
+                    .conflicts_with(&nodes[later].footprint)
+                {
+                    join(&mut clock, &self.clocks[step]);
+                }
+            }
+            if !knows_any(&clock, &first) {
+                initials.push(nodes[later].chosen);
+            }
+        }
+        initials
+    }
+}
+
+/// Whether a step with `clock` comes after any of the first steps `first`.
+fn knows_any(clock: &[u32], first: &[Option<u32>]) -> bool {
+    first
+        .iter()
+        .zip(clock)
+        .any(|(first, known)| first.is_some_and(|first| first <= *known))
 }
 
 fn join(clock: &mut [u32], other: &[u32]) {

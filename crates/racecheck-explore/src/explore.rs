@@ -211,7 +211,9 @@ impl<'a> Explorer<'a> {
         {
             (Verdict::default(), None)
         } else {
-            let class = config.coverage.then(|| interleaving_class(outcome.trace));
+            let class = config
+                .coverage
+                .then(|| interleaving_class(outcome.trace, outcome.schedule));
             (self.detector.analyze(outcome.trace, &outcome.end), class)
         };
         let mut failures: Vec<FailureKind> = runtime_failure

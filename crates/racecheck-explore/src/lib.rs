@@ -40,6 +40,7 @@ mod config;
 mod exhaustive;
 mod explore;
 mod failure;
+mod fairness;
 mod minimize;
 mod parallel;
 mod pct;

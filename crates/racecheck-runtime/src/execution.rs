@@ -55,11 +55,12 @@ thread_local! {
 /// A scheduling point before a synchronous visible operation (an atomic
 /// access, an immediate `Shared` access): at [`Granularity::Step`], the
 /// running task is suspended and stays runnable, so the strategy chooses
-/// who performs the next operation. At await granularity, and off a task
-/// stack, it does nothing.
+/// who performs the next operation. At await granularity, off a task
+/// stack, and while the task unwinds from a panic (a guard dropped on the
+/// way out must not suspend the unwinding), it does nothing.
 #[inline]
 pub(crate) fn sync_point() {
-    if STEP_GRANULARITY.get() && stackful::on_task_stack() {
+    if STEP_GRANULARITY.get() && stackful::on_task_stack() && !std::thread::panicking() {
         yield_current();
         stackful::suspend();
     }

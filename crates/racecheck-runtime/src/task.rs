@@ -87,6 +87,9 @@ pub(crate) fn add_task<T>(
     name: Cow<'static, str>,
     location: Location,
 ) -> JoinHandle<T> {
+    // Spawning is visible (the child may run at once): at step
+    // granularity, a scheduling point first.
+    execution::sync_point();
     // A body that is not added is dropped after the borrow: its
     // destructors may use the runtime (release a permit, spawn again).
     let mut body = Some(body);

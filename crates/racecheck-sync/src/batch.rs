@@ -10,7 +10,11 @@
 //!   order, as long as they fit; the woken task finds them already its own;
 //! - **cancellation**: dropping a pending acquire leaves the queue; if it
 //!   had already been granted permits, they are released again;
-//! - **close**: every waiter and every later acquire fails.
+//! - **close**: every waiter and every later acquire fails (recorded as a
+//!   failed try, which reads the semaphore);
+//! - **scheduling points**: an acquire passes one before it tries; the
+//!   synchronous operations (`try_acquire`, releases, `add_permits`,
+//!   `close`) are one at step granularity, as every visible operation is.
 
 use crate::wait_queue::{wake_all, WaitQueue, Waiter};
 use crate::{lock_state, StateLock};
@@ -74,13 +78,15 @@ impl BatchSemaphore {
     }
 
     /// Takes `needed` permits now if that is possible without barging.
-    /// Records `success` or a failed try.
+    /// Records `success` or a failed try. A scheduling point at step
+    /// granularity.
     pub(crate) fn try_acquire(
         &self,
         needed: usize,
         success: Op,
         location: Location,
     ) -> Result<(), TryAcquire> {
+        rt::sync_point();
         let outcome = {
             let mut state = lock_state(&self.state);
             if state.closed {
@@ -201,9 +207,15 @@ impl Future for Acquire<'_> {
         drop(state);
         this.done = true;
         this.ticket = None;
-        if acquired.is_ok() {
-            object.record(this.success, this.location);
-        }
+        // A failed acquire (the semaphore is closed) read the semaphore:
+        // recorded, so that the search orders it against the close.
+        let op = match acquired {
+            Ok(()) => this.success,
+            Err(Closed) => Op::TryFailed {
+                object: object.id(),
+            },
+        };
+        object.record(op, this.location);
         Poll::Ready(acquired)
     }
 }

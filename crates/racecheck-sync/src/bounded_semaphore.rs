@@ -4,6 +4,7 @@
 use crate::batch::{BatchSemaphore, TryAcquire};
 use crate::semaphore::TryAcquireError;
 use crate::{lock_state, StateLock};
+use racecheck_runtime::rt;
 use racecheck_trace::{Location, ObjectKind, Op};
 use std::borrow::Cow;
 use std::fmt;
@@ -114,8 +115,11 @@ impl BoundedSemaphore {
     ///     assert_eq!(semaphore.available_permits(), 1);
     /// });
     /// ```
+    #[track_caller]
     pub fn available_permits(&self) -> usize {
-        self.semaphore.available_permits()
+        crate::inspect(self.semaphore.object(), Location::caller(), || {
+            self.semaphore.available_permits()
+        })
     }
 
     /// Waits for a permit; it returns when dropped.
@@ -142,8 +146,8 @@ impl BoundedSemaphore {
         }
     }
 
-    /// Takes a permit if one is free and nobody is queued; not a
-    /// scheduling point.
+    /// Takes a permit if one is free and nobody is queued. Synchronous: a
+    /// scheduling point at step granularity only.
     ///
     /// ```
     /// use racecheck_sync::{BoundedSemaphore, TryAcquireError};
@@ -186,6 +190,7 @@ impl BoundedSemaphore {
     /// ```
     #[track_caller]
     pub fn release(&self) -> Result<(), ReleasedTooOften> {
+        rt::sync_point();
         let location = Location::caller();
         let object = self.semaphore.object();
         let released = {
@@ -215,7 +220,7 @@ impl BoundedSemaphore {
         );
         self.semaphore.release(1);
         debug_assert!(
-            self.available_permits() <= self.bound,
+            self.semaphore.available_permits() <= self.bound,
             "a bounded semaphore exceeded its bound"
         );
         Ok(())
@@ -235,7 +240,7 @@ impl fmt::Debug for BoundedSemaphore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BoundedSemaphore")
             .field("object", &self.semaphore.object().id())
-            .field("permits", &self.available_permits())
+            .field("permits", &self.semaphore.available_permits())
             .field("bound", &self.bound)
             .finish()
     }
@@ -272,6 +277,7 @@ impl BoundedSemaphorePermit<'_> {
     /// });
     /// ```
     pub fn forget(mut self) {
+        rt::sync_point();
         let object = self.semaphore.semaphore.object();
         object.record(
             Op::Forget {
@@ -290,6 +296,7 @@ impl Drop for BoundedSemaphorePermit<'_> {
         if !self.held {
             return;
         }
+        rt::sync_point();
         let semaphore = self.semaphore;
         semaphore
             .semaphore

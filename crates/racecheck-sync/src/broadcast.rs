@@ -213,6 +213,7 @@ impl<T: Clone> Sender<T> {
     /// ```
     #[track_caller]
     pub fn send(&self, value: T) -> Result<usize, SendError<T>> {
+        rt::sync_point();
         let location = Location::caller();
         let object = self.channel.object.id();
         if lock_state(&self.channel.state).receivers == 0 {
@@ -250,6 +251,7 @@ impl<T: Clone> Sender<T> {
     /// ```
     #[track_caller]
     pub fn subscribe(&self) -> Receiver<T> {
+        rt::sync_point();
         let next = {
             let mut state = lock_state(&self.channel.state);
             state.receivers += 1;
@@ -275,8 +277,11 @@ impl<T: Clone> Sender<T> {
     ///     assert_eq!(sender.receiver_count(), 1);
     /// });
     /// ```
+    #[track_caller]
     pub fn receiver_count(&self) -> usize {
-        lock_state(&self.channel.state).receivers
+        crate::inspect(self.channel.object, Location::caller(), || {
+            lock_state(&self.channel.state).receivers
+        })
     }
 }
 
@@ -291,6 +296,7 @@ impl<T> Clone for Sender<T> {
 
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
+        rt::sync_point();
         let (last, waiters) = {
             let mut state = lock_state(&self.channel.state);
             state.senders -= 1;
@@ -360,7 +366,8 @@ impl<T: Clone> Receiver<T> {
         }
     }
 
-    /// The next value if there is one now; not a scheduling point.
+    /// The next value if there is one now. Synchronous: a scheduling
+    /// point at step granularity only.
     ///
     /// ```
     /// use racecheck_sync::broadcast::{self, TryRecvError};
@@ -374,6 +381,7 @@ impl<T: Clone> Receiver<T> {
     /// ```
     #[track_caller]
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
+        rt::sync_point();
         let received = Channel::take(&lock_state(&self.channel.state), &mut self.next);
         self.channel.record_received(&received, Location::caller());
         match received {
@@ -387,6 +395,7 @@ impl<T: Clone> Receiver<T> {
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
+        rt::sync_point();
         lock_state(&self.channel.state).receivers -= 1;
         self.channel.object.record(
             Op::DropReceiver {

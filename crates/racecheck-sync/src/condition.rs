@@ -274,6 +274,7 @@ impl Condition {
     /// ```
     #[track_caller]
     pub fn notify_all(&self) {
+        rt::sync_point();
         let event = self.object.record(
             Op::Notify {
                 object: self.object.id(),
@@ -295,6 +296,7 @@ impl Condition {
     }
 
     fn notify_at(&self, count: usize, location: Location) {
+        rt::sync_point();
         let waiting = {
             let state = lock_state(&self.state);
             // Waiters an earlier notification will wake are spoken for.
@@ -439,7 +441,7 @@ impl<T> Future for Waiting<'_, '_, T> {
                 drop(state);
                 // Unlocking may wake a task waiting for the mutex: after the
                 // condition's state is released.
-                drop(guard);
+                guard.unlock_within_operation();
             }
             Some(ticket) => match state.notified(ticket) {
                 Some(by) => {

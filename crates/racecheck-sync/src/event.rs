@@ -78,14 +78,19 @@ impl Event {
         }
     }
 
-    /// Whether the flag is set.
+    /// Whether the flag is set. Recorded as an inspection (a scheduling
+    /// point at step granularity).
+    #[track_caller]
     pub fn is_set(&self) -> bool {
-        lock_state(&self.state).set
+        crate::inspect(self.object, Location::caller(), || {
+            lock_state(&self.state).set
+        })
     }
 
     /// Sets the flag and wakes every waiter.
     #[track_caller]
     pub fn set(&self) {
+        rt::sync_point();
         let event = self.object.record(
             Op::Set {
                 object: self.object.id(),
@@ -108,6 +113,7 @@ impl Event {
     /// Clears the flag.
     #[track_caller]
     pub fn clear(&self) {
+        rt::sync_point();
         self.object.record(
             Op::Clear {
                 object: self.object.id(),
@@ -142,7 +148,7 @@ impl fmt::Debug for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Event")
             .field("object", &self.object.id())
-            .field("set", &self.is_set())
+            .field("set", &lock_state(&self.state).set)
             .finish()
     }
 }

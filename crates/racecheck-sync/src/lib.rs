@@ -20,11 +20,12 @@
 //! | [`Shared`] | a database row, a cache entry | never | — |
 //!
 //! Every operation another task can observe passes a scheduling point first
-//! (when it is async) and is recorded as an event with the caller's source
-//! location, so the strategy controls the interleaving and the trace names
-//! the line. Synchronous operations (`try_lock`, dropping a guard,
-//! `notify_one`, `Shared::get`) are recorded but are not scheduling points:
-//! at await granularity, code between two awaits runs atomically.
+//! and is recorded as an event with the caller's source location (a failed
+//! attempt too), so the strategy controls the interleaving and the trace
+//! names the line. Synchronous operations (`try_lock`, dropping a guard,
+//! `notify_one`, an unbounded `send`, `Shared::get`, spawning) are
+//! scheduling points only at `Granularity::Step` (`rt::sync_point`): at
+//! await granularity, code between two awaits runs atomically.
 //!
 //! **Architecture invariant:** primitives decide *when they block and whom
 //! they wake*; they never decide who runs. All scheduling goes through
@@ -92,6 +93,22 @@ type StateLock<T> = spin::mutex::SpinMutex<T>;
 
 /// A locked [`StateLock`].
 type StateGuard<'a, T> = spin::mutex::SpinMutexGuard<'a, T>;
+
+/// A look at a primitive's state that changes nothing (`is_set`,
+/// `available_permits`, ...): a scheduling point at step granularity, then
+/// recorded as an inspection of `object`, so that the search orders it
+/// against the changes it could see.
+fn inspect<R>(
+    object: racecheck_runtime::rt::ObjectRef,
+    location: racecheck_trace::Location,
+    look: impl FnOnce() -> R,
+) -> R {
+    racecheck_runtime::rt::sync_point();
+    let seen = look();
+    let id = object.id();
+    object.record(racecheck_trace::Op::Inspect { object: id }, location);
+    seen
+}
 
 /// Locks a primitive's internal state. Contention would be a racecheck bug
 /// (or primitives shared with another OS thread), never a wait: fail loudly

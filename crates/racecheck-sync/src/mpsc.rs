@@ -194,6 +194,7 @@ impl<T> Channel<T> {
     }
 
     fn drop_sender(&self) {
+        rt::sync_point();
         let (last, receiver) = {
             let mut state = lock_state(&self.state);
             state.senders -= 1;
@@ -213,6 +214,7 @@ impl<T> Channel<T> {
     }
 
     fn close_receiver(&self, location: Location) {
+        rt::sync_point();
         let senders = {
             let mut state = lock_state(&self.state);
             if !state.receiver_open {
@@ -226,6 +228,7 @@ impl<T> Channel<T> {
     }
 
     fn try_send(&self, value: T, location: Location) -> Result<(), TrySendError<T>> {
+        rt::sync_point();
         let state = lock_state(&self.state);
         if !state.receiver_open {
             drop(state);
@@ -243,6 +246,7 @@ impl<T> Channel<T> {
     }
 
     fn try_recv(&self, location: Location) -> Result<T, TryRecvError> {
+        rt::sync_point();
         let (value, served) = {
             let mut state = lock_state(&self.state);
             match state.queue.pop_front() {
@@ -284,22 +288,29 @@ impl<T> Sender<T> {
         }
     }
 
-    /// Sends if there is room now; not a scheduling point.
+    /// Sends if there is room now. Synchronous: a scheduling
+    /// point at step granularity only.
     #[track_caller]
     pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
         self.channel.try_send(value, Location::caller())
     }
 
     /// Whether the receiver is gone.
+    #[track_caller]
     pub fn is_closed(&self) -> bool {
-        !lock_state(&self.channel.state).receiver_open
+        crate::inspect(self.channel.object, Location::caller(), || {
+            !lock_state(&self.channel.state).receiver_open
+        })
     }
 
     /// The channel's capacity now: free slots.
+    #[track_caller]
     pub fn capacity(&self) -> usize {
-        let state = lock_state(&self.channel.state);
-        let capacity = state.capacity.unwrap_or(usize::MAX);
-        capacity.saturating_sub(state.queue.len() + state.reserved)
+        crate::inspect(self.channel.object, Location::caller(), || {
+            let state = lock_state(&self.channel.state);
+            let capacity = state.capacity.unwrap_or(usize::MAX);
+            capacity.saturating_sub(state.queue.len() + state.reserved)
+        })
     }
 }
 
@@ -419,7 +430,8 @@ impl<T> Receiver<T> {
         }
     }
 
-    /// A message if one is queued now; not a scheduling point.
+    /// A message if one is queued now. Synchronous: a scheduling
+    /// point at step granularity only.
     #[track_caller]
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
         self.channel.try_recv(Location::caller())
@@ -488,8 +500,8 @@ pub struct UnboundedSender<T> {
 }
 
 impl<T> UnboundedSender<T> {
-    /// Sends at once (not a scheduling point). Fails, handing the value
-    /// back, if the receiver is gone.
+    /// Sends at once (synchronous: a scheduling point at step granularity
+    /// only). Fails, handing the value back, if the receiver is gone.
     #[track_caller]
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
         self.channel
@@ -500,8 +512,11 @@ impl<T> UnboundedSender<T> {
     }
 
     /// Whether the receiver is gone.
+    #[track_caller]
     pub fn is_closed(&self) -> bool {
-        !lock_state(&self.channel.state).receiver_open
+        crate::inspect(self.channel.object, Location::caller(), || {
+            !lock_state(&self.channel.state).receiver_open
+        })
     }
 }
 
@@ -546,7 +561,8 @@ impl<T> UnboundedReceiver<T> {
         }
     }
 
-    /// A message if one is queued now; not a scheduling point.
+    /// A message if one is queued now. Synchronous: a scheduling
+    /// point at step granularity only.
     #[track_caller]
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
         self.receiver.channel.try_recv(Location::caller())

@@ -1,6 +1,7 @@
 //! An async mutex with tokio's API.
 
 use crate::batch::{Acquire, BatchSemaphore, TryAcquire};
+use racecheck_runtime::rt;
 use racecheck_trace::{Location, LockMode, ObjectKind, Op};
 use std::borrow::Cow;
 use std::fmt;
@@ -110,8 +111,9 @@ impl<T> Mutex<T> {
         }
     }
 
-    /// Takes the lock if it is free and nobody waits for it. Not a
-    /// scheduling point (it is synchronous); recorded either way.
+    /// Takes the lock if it is free and nobody waits for it; recorded
+    /// either way. Synchronous: a scheduling point at
+    /// [`Granularity::Step`](racecheck_runtime::Granularity::Step) only.
     ///
     /// ```
     /// racecheck_explore::explore(&Default::default(), || async {
@@ -162,6 +164,7 @@ impl<T> Mutex<T> {
             mutex: self,
             data: Some(self.data.try_lock().expect(UNCONTENDED)),
             location,
+            within_operation: false,
         }
     }
 
@@ -268,11 +271,15 @@ impl<'a, T> Future for Lock<'a, T> {
     }
 }
 
-/// Exclusive access to a [`Mutex`]'s value; unlocks when dropped.
+/// Exclusive access to a [`Mutex`]'s value; unlocks when dropped (a
+/// scheduling point at
+/// [`Granularity::Step`](racecheck_runtime::Granularity::Step)).
 pub struct MutexGuard<'a, T> {
     mutex: &'a Mutex<T>,
     data: Option<spin::lock_api::MutexGuard<'a, T>>,
     location: Location,
+    /// Unlocked as part of another operation, past its scheduling point.
+    within_operation: bool,
 }
 
 impl<'a, T> MutexGuard<'a, T> {
@@ -280,6 +287,13 @@ impl<'a, T> MutexGuard<'a, T> {
     /// `Condition` wait.
     pub(crate) fn mutex(&self) -> &'a Mutex<T> {
         self.mutex
+    }
+
+    /// Unlocks as part of the operation under way (a `Condition` wait
+    /// gives the lock up in the same step as it starts waiting), without a
+    /// scheduling point of its own.
+    pub(crate) fn unlock_within_operation(mut self) {
+        self.within_operation = true;
     }
 }
 
@@ -309,6 +323,9 @@ impl<T: fmt::Debug> fmt::Debug for MutexGuard<'_, T> {
 
 impl<T> Drop for MutexGuard<'_, T> {
     fn drop(&mut self) {
+        if !self.within_operation {
+            rt::sync_point();
+        }
         self.data = None;
         self.mutex.unlock(self.location);
     }
@@ -363,6 +380,7 @@ impl<T: fmt::Debug> fmt::Debug for OwnedMutexGuard<T> {
 
 impl<T> Drop for OwnedMutexGuard<T> {
     fn drop(&mut self) {
+        rt::sync_point();
         self.data = None;
         self.mutex.unlock(self.location);
     }

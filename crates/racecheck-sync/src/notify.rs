@@ -82,12 +82,16 @@ impl Notify {
     }
 
     /// A future that completes when notified. It sees `notify_waiters` calls
-    /// made from now on, even before its first poll.
+    /// made from now on, even before its first poll: taking note of them is
+    /// recorded as an inspection (a scheduling point at step granularity).
     #[track_caller]
     pub fn notified(&self) -> Notified<'_> {
+        let generation = crate::inspect(self.object, Location::caller(), || {
+            lock_state(&self.state).generation
+        });
         Notified {
             notify: self,
-            generation: lock_state(&self.state).generation,
+            generation,
             location: Location::caller(),
             point: SchedulePoint::new(),
             ticket: None,
@@ -98,6 +102,7 @@ impl Notify {
     /// Wakes the longest waiter, or stores a permit if nobody waits.
     #[track_caller]
     pub fn notify_one(&self) {
+        rt::sync_point();
         let event = self.object.record(
             Op::Notify {
                 object: self.object.id(),
@@ -111,6 +116,7 @@ impl Notify {
     /// Wakes every `Notified` future created before this call.
     #[track_caller]
     pub fn notify_waiters(&self) {
+        rt::sync_point();
         let event = self.object.record(
             Op::Notify {
                 object: self.object.id(),

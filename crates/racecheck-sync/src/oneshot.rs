@@ -1,7 +1,9 @@
 //! A channel for a single value, with tokio's API.
 //!
-//! - `Sender::send` is synchronous (not a scheduling point) and fails,
-//!   handing the value back, if the receiver is gone.
+//! - `Sender::send` is synchronous (a scheduling point at step granularity
+//!   only) and fails, handing the value back, if the receiver is gone.
+//! - Closing or dropping the receiver is recorded (`DropReceiver`): a send
+//!   after it fails, so the search orders the two.
 //! - Awaiting the `Receiver` is a scheduling point; it yields the value, or
 //!   [`RecvError`] if the sender was dropped without sending.
 //!
@@ -93,6 +95,7 @@ impl<T> Sender<T> {
     /// receiver is gone.
     #[track_caller]
     pub fn send(mut self, value: T) -> Result<(), T> {
+        rt::sync_point();
         let inner = self.inner.take().expect("a sender sends once");
         let location = Location::caller();
         let receiver = {
@@ -123,11 +126,16 @@ impl<T> Sender<T> {
         Ok(())
     }
 
-    /// Whether the receiver is gone.
+    /// Whether the receiver is gone. Recorded as an inspection (a
+    /// scheduling point at step granularity).
+    #[track_caller]
     pub fn is_closed(&self) -> bool {
-        self.inner
-            .as_ref()
-            .is_none_or(|inner| !lock_state(&inner.state).receiver_alive)
+        let Some(inner) = self.inner.as_ref() else {
+            return true;
+        };
+        crate::inspect(inner.object, Location::caller(), || {
+            !lock_state(&inner.state).receiver_alive
+        })
     }
 }
 
@@ -136,6 +144,7 @@ impl<T> Drop for Sender<T> {
         let Some(inner) = self.inner.take() else {
             return;
         };
+        rt::sync_point();
         let receiver = {
             let mut state = lock_state(&inner.state);
             state.sender_alive = false;
@@ -167,9 +176,11 @@ pub struct Receiver<T> {
 }
 
 impl<T> Receiver<T> {
-    /// The value if it was sent; not a scheduling point.
+    /// The value if it was sent. Synchronous: a scheduling
+    /// point at step granularity only.
     #[track_caller]
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
+        rt::sync_point();
         let location = Location::caller();
         let object = self.inner.object.id();
         let (result, op) = {
@@ -188,8 +199,21 @@ impl<T> Receiver<T> {
 
     /// Refuses the value: a later `send` fails, and receiving gets a value
     /// sent before the close or an error at once.
+    #[track_caller]
     pub fn close(&mut self) {
-        lock_state(&self.inner.state).receiver_alive = false;
+        self.refuse(Location::caller());
+    }
+
+    /// Marks the receiver gone, recorded the first time.
+    fn refuse(&self, location: Location) {
+        rt::sync_point();
+        let was_alive = std::mem::replace(&mut lock_state(&self.inner.state).receiver_alive, false);
+        if was_alive {
+            let object = self.inner.object.id();
+            self.inner
+                .object
+                .record(Op::DropReceiver { object }, location);
+        }
     }
 }
 
@@ -234,7 +258,7 @@ impl<T> Future for Receiver<T> {
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        lock_state(&self.inner.state).receiver_alive = false;
+        self.refuse(self.location);
     }
 }
 

@@ -200,8 +200,11 @@ impl<T> Queue<T> {
     ///     assert_eq!(queue.qsize(), 1);
     /// });
     /// ```
+    #[track_caller]
     pub fn qsize(&self) -> usize {
-        lock_state(&self.state).items.len()
+        crate::inspect(self.object, Location::caller(), || {
+            lock_state(&self.state).items.len()
+        })
     }
 
     /// Whether the queue holds no item.
@@ -211,8 +214,11 @@ impl<T> Queue<T> {
     ///     assert!(racecheck_sync::Queue::<u8>::new(1).empty());
     /// });
     /// ```
+    #[track_caller]
     pub fn empty(&self) -> bool {
-        lock_state(&self.state).items.is_empty()
+        crate::inspect(self.object, Location::caller(), || {
+            lock_state(&self.state).items.is_empty()
+        })
     }
 
     /// Whether a `put` would block now: `maxsize` items are in the queue or
@@ -225,8 +231,11 @@ impl<T> Queue<T> {
     ///     assert!(queue.full());
     /// });
     /// ```
+    #[track_caller]
     pub fn full(&self) -> bool {
-        !lock_state(&self.state).has_room()
+        crate::inspect(self.object, Location::caller(), || {
+            !lock_state(&self.state).has_room()
+        })
     }
 
     /// The bound given at creation; 0 for unbounded.
@@ -261,7 +270,8 @@ impl<T> Queue<T> {
         }
     }
 
-    /// Puts the item now if there is room; not a scheduling point.
+    /// Puts the item now if there is room. Synchronous: a scheduling
+    /// point at step granularity only.
     ///
     /// ```
     /// racecheck_explore::explore(&Default::default(), || async {
@@ -273,6 +283,7 @@ impl<T> Queue<T> {
     /// ```
     #[track_caller]
     pub fn put_nowait(&self, item: T) -> Result<(), QueueFull<T>> {
+        rt::sync_point();
         let location = Location::caller();
         let state = lock_state(&self.state);
         if !state.putters.is_empty() || !state.has_room() {
@@ -303,7 +314,8 @@ impl<T> Queue<T> {
         }
     }
 
-    /// Takes the oldest item if one is free now; not a scheduling point.
+    /// Takes the oldest item if one is free now. Synchronous: a scheduling
+    /// point at step granularity only.
     ///
     /// ```
     /// use racecheck_sync::{Queue, QueueEmpty};
@@ -317,6 +329,7 @@ impl<T> Queue<T> {
     /// ```
     #[track_caller]
     pub fn get_nowait(&self) -> Result<T, QueueEmpty> {
+        rt::sync_point();
         let location = Location::caller();
         let state = lock_state(&self.state);
         if !state.getters.is_empty() || !state.has_free_item() {
@@ -368,9 +381,14 @@ impl<T> Queue<T> {
     }
 
     fn try_task_done_at(&self, location: Location) -> Result<(), TaskDoneTooOften> {
+        rt::sync_point();
         let joiners = {
             let mut state = lock_state(&self.state);
             if state.unfinished == 0 {
+                drop(state);
+                // The failure read the count: recorded, so that the search
+                // orders it against the puts.
+                self.record_try_failed(location);
                 return Err(TaskDoneTooOften);
             }
             state.unfinished -= 1;
@@ -471,7 +489,7 @@ impl<T> fmt::Debug for Queue<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Queue")
             .field("object", &self.object.id())
-            .field("qsize", &self.qsize())
+            .field("qsize", &lock_state(&self.state).items.len())
             .finish_non_exhaustive()
     }
 }

@@ -123,24 +123,37 @@ impl<T> ReentrantMutex<T> {
     /// [`NotOwnerError`] if the current task does not hold the lock.
     #[track_caller]
     pub fn release(&self) -> Result<(), NotOwnerError> {
+        rt::sync_point();
         let task = rt::current_task();
         self.release_by(task, Location::caller())
     }
 
-    /// Whether any task holds the lock.
+    /// Whether any task holds the lock. Recorded as an inspection (a
+    /// scheduling point at step granularity).
+    #[track_caller]
     pub fn is_locked(&self) -> bool {
-        lock_state(&self.state).owner.is_some()
+        crate::inspect(self.object, Location::caller(), || {
+            lock_state(&self.state).owner.is_some()
+        })
     }
 
-    /// Whether the current task holds the lock.
+    /// Whether the current task holds the lock. Recorded as an inspection.
+    #[track_caller]
     pub fn is_owned_by_current_task(&self) -> bool {
-        lock_state(&self.state).owner == Some(rt::current_task())
+        crate::inspect(self.object, Location::caller(), || {
+            lock_state(&self.state).owner == Some(rt::current_task())
+        })
     }
 
     fn release_by(&self, task: TaskId, location: Location) -> Result<(), NotOwnerError> {
         let served = {
             let mut state = lock_state(&self.state);
             if state.owner != Some(task) {
+                drop(state);
+                // The failure read the owner: recorded, so that the search
+                // orders it against the lock's changes.
+                let object = self.object.id();
+                self.object.record(Op::TryFailed { object }, location);
                 return Err(NotOwnerError { task });
             }
             state.count -= 1;
@@ -271,6 +284,7 @@ impl<T> Deref for ReentrantMutexGuard<'_, T> {
 
 impl<T> Drop for ReentrantMutexGuard<'_, T> {
     fn drop(&mut self) {
+        rt::sync_point();
         let owner = lock_state(&self.mutex.state).owner;
         // The guard's task is the owner; during teardown no task runs, so
         // release on the owner's behalf.

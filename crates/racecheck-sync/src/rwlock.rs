@@ -1,6 +1,7 @@
 //! An async reader-writer lock with tokio's API.
 
 use crate::batch::BatchSemaphore;
+use racecheck_runtime::rt;
 use racecheck_trace::{Location, LockMode, ObjectKind, Op};
 use spin::lock_api::{
     RwLock as DataLock, RwLockReadGuard as DataReadGuard, RwLockWriteGuard as DataWriteGuard,
@@ -98,7 +99,8 @@ impl<T> RwLock<T> {
         }
     }
 
-    /// Read access if available now; not a scheduling point.
+    /// Read access if available now. Synchronous: a scheduling point at
+    /// [`Granularity::Step`](racecheck_runtime::Granularity::Step) only.
     #[track_caller]
     pub fn try_read(&self) -> Result<RwLockReadGuard<'_, T>, crate::TryLockError> {
         let location = Location::caller();
@@ -109,7 +111,8 @@ impl<T> RwLock<T> {
             .map_err(|_| crate::mutex::try_lock_error())
     }
 
-    /// Write access if available now; not a scheduling point.
+    /// Write access if available now. Synchronous: a scheduling point at
+    /// [`Granularity::Step`](racecheck_runtime::Granularity::Step) only.
     #[track_caller]
     pub fn try_write(&self) -> Result<RwLockWriteGuard<'_, T>, crate::TryLockError> {
         let location = Location::caller();
@@ -313,6 +316,7 @@ impl<T> DerefMut for RwLockWriteGuard<'_, T> {
 
 impl<T> Drop for RwLockReadGuard<'_, T> {
     fn drop(&mut self) {
+        rt::sync_point();
         self.data = None;
         self.lock.unlock(LockMode::Shared, self.location);
     }
@@ -320,6 +324,7 @@ impl<T> Drop for RwLockReadGuard<'_, T> {
 
 impl<T> Drop for RwLockWriteGuard<'_, T> {
     fn drop(&mut self) {
+        rt::sync_point();
         self.data = None;
         self.lock.unlock(LockMode::Exclusive, self.location);
     }
@@ -391,6 +396,7 @@ impl<T> DerefMut for OwnedRwLockWriteGuard<T> {
 
 impl<T> Drop for OwnedRwLockReadGuard<T> {
     fn drop(&mut self) {
+        rt::sync_point();
         self.data = None;
         self.lock.unlock(LockMode::Shared, self.location);
     }
@@ -398,6 +404,7 @@ impl<T> Drop for OwnedRwLockReadGuard<T> {
 
 impl<T> Drop for OwnedRwLockWriteGuard<T> {
     fn drop(&mut self) {
+        rt::sync_point();
         self.data = None;
         self.lock.unlock(LockMode::Exclusive, self.location);
     }

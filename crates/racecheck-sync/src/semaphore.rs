@@ -1,6 +1,7 @@
 //! A counting semaphore with tokio's API.
 
 use crate::batch::{BatchSemaphore, Closed, TryAcquire};
+use racecheck_runtime::rt;
 use racecheck_trace::{Location, ObjectKind, Op};
 use std::borrow::Cow;
 use std::fmt;
@@ -81,14 +82,21 @@ impl Semaphore {
         }
     }
 
-    /// Permits free now.
+    /// Permits free now. Recorded as an inspection (a scheduling point at
+    /// step granularity).
+    #[track_caller]
     pub fn available_permits(&self) -> usize {
-        self.semaphore.available_permits()
+        crate::inspect(self.semaphore.object(), Location::caller(), || {
+            self.semaphore.available_permits()
+        })
     }
 
-    /// Whether `close` was called.
+    /// Whether `close` was called. Recorded as an inspection.
+    #[track_caller]
     pub fn is_closed(&self) -> bool {
-        self.semaphore.is_closed()
+        crate::inspect(self.semaphore.object(), Location::caller(), || {
+            self.semaphore.is_closed()
+        })
     }
 
     /// Waits for one permit.
@@ -175,8 +183,9 @@ impl Semaphore {
         }
     }
 
-    /// Takes one permit, owned, if one is free and nobody is queued; not a
-    /// scheduling point.
+    /// Takes one permit, owned, if one is free and nobody is queued.
+    /// Synchronous: a scheduling point at
+    /// [`Granularity::Step`](racecheck_runtime::Granularity::Step) only.
     ///
     /// ```
     /// use racecheck_sync::Semaphore;
@@ -224,8 +233,9 @@ impl Semaphore {
         }
     }
 
-    /// Takes one permit if one is free and nobody is queued; not a
-    /// scheduling point.
+    /// Takes one permit if one is free and nobody is queued. Synchronous: a
+    /// scheduling point at
+    /// [`Granularity::Step`](racecheck_runtime::Granularity::Step) only.
     #[track_caller]
     pub fn try_acquire(&self) -> Result<SemaphorePermit<'_>, TryAcquireError> {
         self.try_acquire_permits(1, Location::caller())
@@ -267,6 +277,7 @@ impl Semaphore {
     /// ```
     #[track_caller]
     pub fn add_permits(&self, permits: usize) {
+        rt::sync_point();
         let object = self.semaphore.object();
         object.record(
             Op::AddPermits {
@@ -289,6 +300,7 @@ impl Semaphore {
     /// ```
     #[track_caller]
     pub fn close(&self) {
+        rt::sync_point();
         let object = self.semaphore.object();
         object.record(
             Op::Close {
@@ -309,6 +321,7 @@ impl Semaphore {
     }
 
     fn forget(&self, permits: u32, location: Location) {
+        rt::sync_point();
         let object = self.semaphore.object();
         object.record(
             Op::Forget {
@@ -320,6 +333,7 @@ impl Semaphore {
     }
 
     fn release(&self, permits: u32, location: Location) {
+        rt::sync_point();
         self.semaphore
             .object()
             .record(self.op(permits, false), location);
@@ -331,7 +345,7 @@ impl fmt::Debug for Semaphore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Semaphore")
             .field("object", &self.semaphore.object().id())
-            .field("permits", &self.available_permits())
+            .field("permits", &self.semaphore.available_permits())
             .finish()
     }
 }

@@ -21,7 +21,8 @@
 //! Happens-before: a send → every borrow, `borrow_and_update` or `changed`
 //! that reads its value (named by the event, `Observe { by }`); the sender's
 //! drop → a `changed` that reports the channel closed. Reading the initial
-//! value orders nothing; `has_changed` is not recorded.
+//! value, and `has_changed`, order nothing (both are recorded: they read the
+//! channel).
 //!
 //! ```
 //! use racecheck_sync::watch;
@@ -123,6 +124,7 @@ impl<T> Channel<T> {
 
     /// Reads the value, recording which send wrote it.
     fn borrow(&self, location: Location, mark_seen: Option<&mut u64>) -> Ref<'_, T> {
+        rt::sync_point();
         let (by, version) = {
             let state = lock_state(&self.state);
             (state.sent_by, state.version)
@@ -190,6 +192,7 @@ impl<T> Sender<T> {
     /// ```
     #[track_caller]
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
+        rt::sync_point();
         let location = Location::caller();
         if lock_state(&self.channel.state).receivers == 0 {
             self.channel.record(
@@ -216,6 +219,7 @@ impl<T> Sender<T> {
     /// ```
     #[track_caller]
     pub fn send_replace(&self, value: T) -> T {
+        rt::sync_point();
         self.channel.replace(value, Location::caller())
     }
 
@@ -243,6 +247,7 @@ impl<T> Sender<T> {
     /// ```
     #[track_caller]
     pub fn subscribe(&self) -> Receiver<T> {
+        rt::sync_point();
         let seen = {
             let mut state = lock_state(&self.channel.state);
             state.receivers += 1;
@@ -270,13 +275,17 @@ impl<T> Sender<T> {
     ///     assert_eq!(sender.receiver_count(), 0);
     /// });
     /// ```
+    #[track_caller]
     pub fn receiver_count(&self) -> usize {
-        lock_state(&self.channel.state).receivers
+        crate::inspect(self.channel.object, Location::caller(), || {
+            lock_state(&self.channel.state).receivers
+        })
     }
 }
 
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
+        rt::sync_point();
         let waiters = {
             let mut state = lock_state(&self.channel.state);
             state.sender_open = false;
@@ -340,7 +349,8 @@ impl<T> Receiver<T> {
     }
 
     /// Whether a value this receiver has not marked seen is there; an error
-    /// once the sender is gone. Not recorded.
+    /// once the sender is gone. Recorded as an inspection (it orders
+    /// nothing).
     ///
     /// ```
     /// racecheck_explore::explore(&Default::default(), || async {
@@ -350,12 +360,13 @@ impl<T> Receiver<T> {
     ///     assert!(receiver.has_changed().is_err());
     /// });
     /// ```
+    #[track_caller]
     pub fn has_changed(&self) -> Result<bool, RecvError> {
-        let state = lock_state(&self.channel.state);
-        if !state.sender_open {
-            return Err(RecvError(()));
-        }
-        Ok(state.version != self.seen)
+        let changed = crate::inspect(self.channel.object, Location::caller(), || {
+            let state = lock_state(&self.channel.state);
+            state.sender_open.then_some(state.version != self.seen)
+        });
+        changed.ok_or(RecvError(()))
     }
 
     /// Waits for a value this receiver has not seen and marks it seen;
@@ -384,6 +395,7 @@ impl<T> Receiver<T> {
 impl<T> Clone for Receiver<T> {
     #[track_caller]
     fn clone(&self) -> Self {
+        rt::sync_point();
         lock_state(&self.channel.state).receivers += 1;
         self.channel.record(
             Op::Subscribe {
@@ -400,6 +412,7 @@ impl<T> Clone for Receiver<T> {
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
+        rt::sync_point();
         lock_state(&self.channel.state).receivers -= 1;
         self.channel.record(
             Op::DropReceiver {

@@ -192,9 +192,19 @@ pub enum Op {
         /// The channel.
         object: ObjectId,
     },
-    /// A receiver of a watch or broadcast channel was dropped.
+    /// A receiver of a watch, broadcast or oneshot channel was dropped (or
+    /// closed).
     DropReceiver {
         /// The channel.
+        object: ObjectId,
+    },
+    /// Looked at a primitive's state without changing it or waiting
+    /// (`Event::is_set`, `Semaphore::available_permits`, a channel's
+    /// `is_closed`, watch's `has_changed`, the notifications a `notified()`
+    /// future will see): orders nothing, recorded so that exploration
+    /// orders it against the changes it sees.
+    Inspect {
+        /// The primitive.
         object: ObjectId,
     },
     /// Marked one item of a queue done (`task_done`).
@@ -331,6 +341,7 @@ impl Op {
             | Op::Observe { object, .. }
             | Op::Subscribe { object }
             | Op::DropReceiver { object }
+            | Op::Inspect { object }
             | Op::TaskDone { object }
             | Op::AllDone { object }
             | Op::Arrive { object }
@@ -388,6 +399,7 @@ impl Op {
             Op::Observe { .. } => "observe",
             Op::Subscribe { .. } => "subscribe to",
             Op::DropReceiver { .. } => "drop a receiver of",
+            Op::Inspect { .. } => "inspect",
             Op::TaskDone { .. } => "task_done on",
             Op::AllDone { .. } => "join",
             Op::Arrive { .. } => "arrive at",
@@ -607,6 +619,7 @@ impl Trace {
             | Op::Observe { object, .. }
             | Op::Subscribe { object }
             | Op::DropReceiver { object }
+            | Op::Inspect { object }
             | Op::TaskDone { object }
             | Op::AllDone { object }
             | Op::Arrive { object }

@@ -1,0 +1,319 @@
+//! The soundness oracle of the exhaustive search: on random small programs
+//! over every kind of operation (blocking and not, failing and not, at both
+//! granularities), a plain depth-first search without reduction runs every
+//! fair schedule and files each execution under its Mazurkiewicz trace
+//! (`racecheck_programs::traces`, whose table of which operations commute
+//! is its own, not the search's); the reduced search must then reach every
+//! one of those traces, and a complete preemption-bounded search every
+//! trace that some schedule within its bound reaches.
+
+use proptest::prelude::*;
+use racecheck::sched::{explore_with, BoundedScheduler, Config, ExhaustiveScheduler, Scheduler};
+use racecheck::sync::atomic::{AtomicU32, Ordering};
+use racecheck::sync::{mpsc, Mutex, Notify, RwLock, Semaphore, Shared};
+use racecheck::{Check, Granularity, Report};
+use racecheck_programs::traces::{brute_force, Traces};
+use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
+
+/// One operation of a task of a generated program.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Operation {
+    /// Awaited accesses to one of two cells.
+    Load(usize),
+    Store(usize),
+    /// An immediate read or write of a cell (a scheduling point only at
+    /// step granularity).
+    Get(usize),
+    Set(usize),
+    AtomicAdd,
+    AtomicLoad,
+    AtomicCompareExchange,
+    /// Lock, increment, unlock; the same with a yield inside; `try_lock`
+    /// and increment if it succeeded.
+    Lock,
+    LockedYield,
+    TryLock,
+    Read,
+    Write,
+    TryRead,
+    TryWrite,
+    /// Acquire a permit and hold it across a yield; `try_acquire`;
+    /// `add_permits(1)`; `close`; `available_permits`.
+    Acquire,
+    TryAcquire,
+    AddPermits,
+    Close,
+    AvailablePermits,
+    /// A bounded channel of capacity one and an unbounded one.
+    Send,
+    TrySend,
+    TryRecv,
+    UnboundedSend,
+    UnboundedTryRecv,
+    NotifyOne,
+    NotifyWaiters,
+    Notified,
+    /// Spawn a task that stores to cell 1, and join it at the end.
+    Spawn,
+    Yield,
+}
+
+/// The operations on one kind of object, and those that touch none.
+const FAMILIES: [&[Operation]; 8] = {
+    use Operation::*;
+    [
+        &[Load(0), Store(0), Get(0), Set(0), Load(1), Store(1)],
+        &[AtomicAdd, AtomicLoad, AtomicCompareExchange],
+        &[Lock, LockedYield, TryLock],
+        &[Read, Write, TryRead, TryWrite],
+        &[Acquire, TryAcquire, AddPermits, Close, AvailablePermits],
+        &[Send, TrySend, TryRecv, UnboundedSend, UnboundedTryRecv],
+        &[NotifyOne, NotifyWaiters, Notified],
+        &[Spawn, Yield],
+    ]
+};
+
+/// Programs over the operations of one or two families, so that their
+/// tasks meet often: two tasks of up to three operations, or three of up to
+/// two, or smaller at step granularity, where every operation is a
+/// scheduling point and plain search has many more schedules to run.
+fn program(granularity: Granularity) -> impl Strategy<Value = Vec<Vec<Operation>>> {
+    let (two, three) = match granularity {
+        Granularity::Await => (3, 2),
+        Granularity::Step => (2, 1),
+    };
+    prop::sample::subsequence(FAMILIES.to_vec(), 1..=2).prop_flat_map(move |families| {
+        let operations: Vec<Operation> = families.concat();
+        let operation = prop::sample::select(operations);
+        prop_oneof![
+            prop::collection::vec(prop::collection::vec(operation.clone(), 1..=two), 2..=2),
+            prop::collection::vec(prop::collection::vec(operation, 1..=three), 3..=3),
+        ]
+    })
+}
+
+fn granularity() -> impl Strategy<Value = Granularity> {
+    prop_oneof![Just(Granularity::Await), Just(Granularity::Step)]
+}
+
+fn granular_program() -> impl Strategy<Value = (Granularity, Vec<Vec<Operation>>)> {
+    granularity().prop_flat_map(|granularity| (Just(granularity), program(granularity)))
+}
+
+/// The objects the tasks of a program share.
+struct World {
+    cells: [Shared<u32>; 2],
+    atomic: AtomicU32,
+    mutex: Mutex<u32>,
+    rwlock: RwLock<u32>,
+    semaphore: Semaphore,
+    sender: mpsc::Sender<u32>,
+    /// Receivers are single-consumer: behind a lock, as a program would
+    /// share one.
+    receiver: Mutex<mpsc::Receiver<u32>>,
+    unbounded_sender: mpsc::UnboundedSender<u32>,
+    unbounded_receiver: Mutex<mpsc::UnboundedReceiver<u32>>,
+    notify: Notify,
+}
+
+impl World {
+    fn new() -> World {
+        let (sender, receiver) = mpsc::channel(1);
+        let (unbounded_sender, unbounded_receiver) = mpsc::unbounded_channel();
+        World {
+            cells: [Shared::new(0), Shared::new(0)],
+            atomic: AtomicU32::new(0),
+            mutex: Mutex::new(0),
+            rwlock: RwLock::new(0),
+            semaphore: Semaphore::new(1),
+            sender,
+            receiver: Mutex::new(receiver),
+            unbounded_sender,
+            unbounded_receiver: Mutex::new(unbounded_receiver),
+            notify: Notify::new(),
+        }
+    }
+
+    /// Runs one operation; `children` collects the tasks it spawns.
+    async fn run(
+        self: &Rc<World>,
+        operation: Operation,
+        children: &mut Vec<racecheck::JoinHandle<()>>,
+    ) {
+        use Operation::*;
+        match operation {
+            Load(cell) => drop(self.cells[cell].load().await),
+            Store(cell) => self.cells[cell].store(1).await,
+            Get(cell) => drop(self.cells[cell].get()),
+            Set(cell) => self.cells[cell].set(2),
+            AtomicAdd => drop(self.atomic.fetch_add(1, Ordering::SeqCst)),
+            AtomicLoad => drop(self.atomic.load(Ordering::SeqCst)),
+            AtomicCompareExchange => {
+                let _ = self
+                    .atomic
+                    .compare_exchange(0, 5, Ordering::SeqCst, Ordering::SeqCst);
+            }
+            Lock => *self.mutex.lock().await += 1,
+            LockedYield => {
+                let mut guard = self.mutex.lock().await;
+                racecheck::yield_now().await;
+                *guard += 1;
+            }
+            TryLock => {
+                if let Ok(mut guard) = self.mutex.try_lock() {
+                    *guard += 1;
+                }
+            }
+            Read => drop(*self.rwlock.read().await),
+            Write => *self.rwlock.write().await += 1,
+            TryRead => drop(self.rwlock.try_read().map(|guard| *guard)),
+            TryWrite => {
+                if let Ok(mut guard) = self.rwlock.try_write() {
+                    *guard += 1;
+                }
+            }
+            Acquire => {
+                if let Ok(permit) = self.semaphore.acquire().await {
+                    racecheck::yield_now().await;
+                    drop(permit);
+                }
+            }
+            TryAcquire => drop(self.semaphore.try_acquire()),
+            AddPermits => self.semaphore.add_permits(1),
+            Close => self.semaphore.close(),
+            AvailablePermits => drop(self.semaphore.available_permits()),
+            Send => drop(self.sender.send(1).await),
+            TrySend => drop(self.sender.try_send(1)),
+            TryRecv => drop(self.receiver.lock().await.try_recv()),
+            UnboundedSend => drop(self.unbounded_sender.send(1)),
+            UnboundedTryRecv => drop(self.unbounded_receiver.lock().await.try_recv()),
+            NotifyOne => self.notify.notify_one(),
+            NotifyWaiters => self.notify.notify_waiters(),
+            Notified => self.notify.notified().await,
+            Spawn => {
+                let world = self.clone();
+                children.push(racecheck::spawn(async move {
+                    world.cells[1].store(3).await;
+                }));
+            }
+            Yield => racecheck::yield_now().await,
+        }
+    }
+}
+
+/// The root of an execution of `program`: one task per operation list,
+/// each joining what it spawned, then the root joins them.
+async fn execute(program: Rc<Vec<Vec<Operation>>>) {
+    let world = Rc::new(World::new());
+    let tasks: Vec<_> = program
+        .iter()
+        .cloned()
+        .map(|operations| {
+            let world = world.clone();
+            racecheck::spawn(async move {
+                let mut children = Vec::new();
+                for operation in operations {
+                    world.run(operation, &mut children).await;
+                }
+                for child in children {
+                    child.await;
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await;
+    }
+}
+
+/// Executions the brute force may take on one program; larger programs are
+/// skipped (the property needs 256 that fit).
+const PLAIN_BUDGET: u64 = 4_000;
+
+/// Explores `program` at `granularity` under `scheduler`, recording traces.
+fn explore<S: Scheduler>(
+    program: &Rc<Vec<Vec<Operation>>>,
+    granularity: Granularity,
+    scheduler: &mut Traces<S>,
+    budget: u64,
+) -> Report {
+    let config = Config {
+        iterations: budget,
+        granularity,
+        checks: racecheck::detect::Checks::all(Check::Off),
+        ..Config::default()
+    };
+    let program = program.clone();
+    let report = explore_with(&config, scheduler, move || execute(program.clone()));
+    assert!(report.failure.is_none(), "{}", report.failure.unwrap());
+    report
+}
+
+/// The traces the search reached, missing from `reached`.
+fn missing<'a>(
+    all: &'a BTreeMap<String, usize>,
+    reached: &BTreeMap<String, usize>,
+) -> Vec<&'a str> {
+    all.keys()
+        .filter(|trace| !reached.contains_key(*trace))
+        .map(String::as_str)
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 256,
+        max_global_rejects: 4096,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn the_reduced_search_reaches_every_trace((granularity, program) in granular_program()) {
+        let program = Rc::new(program);
+        let mut plain = brute_force();
+        let counted = explore(&program, granularity, &mut plain, PLAIN_BUDGET);
+        prop_assume!(counted.complete);
+        let all = plain.traces().clone();
+
+        let mut reduced = Traces::new(ExhaustiveScheduler::new());
+        let report = explore(&program, granularity, &mut reduced, PLAIN_BUDGET);
+        prop_assert!(report.complete, "{}", report.summary());
+        let missed = missing(&all, reduced.traces());
+        prop_assert!(missed.is_empty(), "{} of {} traces missed, the first:\n{}", missed.len(), all.len(), missed[0]);
+        prop_assert!(report.executions >= all.len() as u64);
+
+        for bound in 0..2 {
+            let within: BTreeMap<String, usize> = all
+                .iter()
+                .filter(|(_, preemptions)| **preemptions <= bound)
+                .map(|(trace, preemptions)| (trace.clone(), *preemptions))
+                .collect();
+            let mut bounded = Traces::new(BoundedScheduler::new(bound));
+            let report = explore(&program, granularity, &mut bounded, PLAIN_BUDGET);
+            prop_assert!(report.complete, "bound {}: {}", bound, report.summary());
+            let missed = missing(&within, bounded.traces());
+            prop_assert!(missed.is_empty(), "bound {}: {} missed, the first:\n{}", bound, missed.len(), missed[0]);
+        }
+    }
+}
+
+/// The count is a brute force: on a program whose traces are known it
+/// finds exactly them, and the reduced search finds the same.
+#[test]
+fn the_brute_force_counts_the_known_traces() {
+    use Operation::*;
+    // A store and two loads of one cell: each load before or after it.
+    let program = Rc::new(vec![vec![Store(0)], vec![Load(0)], vec![Load(0)]]);
+    for granularity in [Granularity::Await, Granularity::Step] {
+        let mut plain = brute_force();
+        assert!(explore(&program, granularity, &mut plain, 1_000_000).complete);
+        let traces: BTreeSet<String> = plain.traces().keys().cloned().collect();
+        assert_eq!(traces.len(), 4, "{granularity:?}");
+        let mut reduced = Traces::new(ExhaustiveScheduler::new());
+        let report = explore(&program, granularity, &mut reduced, 1_000_000);
+        assert_eq!(report.executions, 4, "{granularity:?}");
+        let reached: BTreeSet<String> = reduced.traces().keys().cloned().collect();
+        assert_eq!(reached, traces);
+    }
+}
