@@ -8,7 +8,7 @@
 //!
 //! The trace of an execution is the order in which its operations touched
 //! each object, where reads between two changes commute. Which operations
-//! only read is decided here, by [`access`], and on purpose not by the
+//! only read is decided here (its `access` table), and on purpose not by the
 //! dependency relation the exhaustive search reduces by
 //! (`racecheck_detect::Footprint`): a wrong entry there must make the
 //! reduced search miss traces this count still sees. Attempts that blocked
