@@ -257,6 +257,16 @@ fn an_explored_shutdown_drops_the_detached_task_at_every_point() {
         .run(|| detached_steps(&outcomes));
     assert!(report.failure.is_none());
     assert_eq!(*outcomes.borrow(), BTreeSet::from([0, 1, 2, 3]), "random");
+    // The bounded search too: a task that yields may run on when the only
+    // other choice is to shut down.
+    outcomes.borrow_mut().clear();
+    let report = Builder::new()
+        .strategy(Strategy::Bounded { preemptions: 2 })
+        .iterations(100_000)
+        .shutdown(Shutdown::Explored)
+        .run(|| detached_steps(&outcomes));
+    assert!(report.complete && report.failure.is_none());
+    assert_eq!(*outcomes.borrow(), BTreeSet::from([0, 1, 2, 3]), "bounded");
 }
 
 /// A task that must flush before it is dropped, detached by the root.

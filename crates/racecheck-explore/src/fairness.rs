@@ -20,6 +20,10 @@ pub(crate) struct Fairness {
     /// The task that yielded, while no other task did anything visible
     /// since.
     held: Option<TaskId>,
+    /// The root has finished: a runnable root now stands for shutting the
+    /// runtime down (`Shutdown::Explored`), which is not a task to give the
+    /// turn to.
+    root_finished: bool,
 }
 
 impl Fairness {
@@ -27,19 +31,25 @@ impl Fairness {
     pub(crate) fn clear(&mut self) {
         self.turns.clear();
         self.held = None;
+        self.root_finished = false;
     }
 
     /// The task among `runnable` that may not run next, if any: it yielded
-    /// and others can run.
+    /// and other tasks can run.
     pub(crate) fn held_back(&self, runnable: &[TaskId]) -> Option<TaskId> {
-        self.held
-            .filter(|task| runnable.len() > 1 && runnable.contains(task))
+        let held = self.held.filter(|task| runnable.contains(task))?;
+        let shutdown = |task: TaskId| self.root_finished && task == TaskId::ROOT;
+        let others = runnable.iter().any(|&task| task != held && !shutdown(task));
+        others.then_some(held)
     }
 
     /// Files a step of `task` made of `events`; returns its footprint, with
     /// its part in the turn order.
     pub(crate) fn observe(&mut self, task: TaskId, events: &[Event]) -> Footprint {
         let footprint = self.turns.footprint(task, events);
+        if task == TaskId::ROOT && events.iter().any(|event| event.op == Op::Finish) {
+            self.root_finished = true;
+        }
         if events.iter().any(|event| event.op == Op::Yield) {
             self.held = Some(task);
         } else if self.held == Some(task) || !footprint.is_private(task) {
