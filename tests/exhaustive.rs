@@ -51,6 +51,109 @@ fn two_tasks_take_exactly_one_execution_per_lock_order() {
     }
 }
 
+/// T threads, each K times: lock the blocking mutex, increment, unlock;
+/// at step granularity, where the unlock is a scheduling point too.
+fn thread_lock_rounds(threads: u64, rounds: u64) -> racecheck::Report {
+    exhaustive()
+        .granularity(racecheck::Granularity::Step)
+        .run(move || {
+            racecheck::thread::main(move || {
+                let counter = Arc::new(racecheck::sync::blocking::Mutex::new(0u64));
+                let handles: Vec<_> = (0..threads)
+                    .map(|_| {
+                        let counter = counter.clone();
+                        racecheck::thread::spawn(move || {
+                            for _ in 0..rounds {
+                                *counter.lock().unwrap() += 1;
+                            }
+                        })
+                    })
+                    .collect();
+                for handle in handles {
+                    handle.join().unwrap();
+                }
+                assert_eq!(*counter.lock().unwrap(), threads * rounds);
+            })
+        })
+}
+
+#[test]
+fn two_threads_take_exactly_one_execution_per_lock_order_at_step_granularity() {
+    // A thread may try the lock while the other holds it: it blocks, and
+    // the unlock hands the lock over, recording the acquisition then. That
+    // is the order of events of the attempt coming after the unlock, and
+    // the search explores it once (38 executions for 2x2 when the
+    // acquisition was recorded as the waiter ran again).
+    for (rounds, orders) in [(1, 2), (2, 6), (3, 20)] {
+        let report = thread_lock_rounds(2, rounds);
+        assert!(report.failure.is_none() && report.complete);
+        assert_eq!(report.executions, orders, "2x{rounds}");
+    }
+    // Three threads: within a few of the lock orders (6 and 90).
+    assert_eq!(thread_lock_rounds(3, 1).executions, 8);
+    assert_eq!(thread_lock_rounds(3, 2).executions, 142);
+}
+
+/// Runs the newest task runnable, and keeps every step's events.
+#[derive(Default)]
+struct NewestRunnable(Vec<(TaskId, Vec<Event>)>);
+
+impl Scheduler for NewestRunnable {
+    fn new_execution(&mut self, iteration: u64) -> bool {
+        iteration == 0
+    }
+
+    fn next_task(&mut self, runnable: &[TaskId], _current: Option<TaskId>) -> Option<TaskId> {
+        runnable.last().copied()
+    }
+
+    fn observe_step(&mut self, task: TaskId, events: &[Event]) {
+        self.0.push((task, events.to_vec()));
+    }
+}
+
+#[test]
+fn a_waiter_takes_the_lock_in_the_step_that_releases_it() {
+    let mut steps = NewestRunnable::default();
+    explore_with(&Config::default(), &mut steps, || async {
+        let lock = Arc::new(Mutex::new(()));
+        let guard = lock.lock().await;
+        let waiter = racecheck::spawn({
+            let lock = lock.clone();
+            async move { drop(lock.lock().await) }
+        });
+        racecheck::yield_now().await; // the waiter queues
+        drop(guard);
+        // Handed over: taken before the waiter runs again.
+        assert!(lock.try_lock().is_err());
+        waiter.await;
+    });
+    let waiter = TaskId(1);
+    let (task, events) = steps
+        .0
+        .iter()
+        .find(|(_, events)| {
+            events
+                .iter()
+                .any(|event| matches!(event.op, Op::Unlock { .. }))
+        })
+        .expect("the root unlocks");
+    assert_eq!(*task, TaskId::ROOT);
+    let tasks_ops: Vec<(TaskId, &str)> = events
+        .iter()
+        .map(|event| (event.task, event.op.verb()))
+        .collect();
+    assert_eq!(
+        tasks_ops[..3],
+        [
+            (TaskId::ROOT, "unlock"),
+            (waiter, "lock"),
+            (TaskId::ROOT, "try failed")
+        ],
+        "{tasks_ops:?}"
+    );
+}
+
 #[test]
 fn three_tasks_take_exactly_one_execution_per_lock_order() {
     // (3K)! / (K!)^3 lock orders. Source sets start each reversal with a

@@ -51,7 +51,9 @@ pub struct Footprint {
 impl Footprint {
     /// The footprint of a step of `task` made of `events`. Every step reads
     /// its own task's key, so that it is ordered after its spawn and before
-    /// a join of its task.
+    /// a join of its task. An event of another task is an operation this
+    /// step completed on its behalf (a lock handed to a waiter): it also
+    /// changes that task, which runs on from it.
     pub fn of(task: TaskId, events: &[Event]) -> Footprint {
         let mut accesses = vec![(Key::Task(task), false)];
         for event in events {
@@ -59,6 +61,9 @@ impl Footprint {
                 accesses.push((Key::Task(task), true));
             } else if let Some(access) = access(&event.op) {
                 accesses.push(access);
+            }
+            if event.task != task {
+                accesses.push((Key::Task(event.task), true));
             }
         }
         accesses.sort_unstable();
@@ -83,7 +88,7 @@ impl Footprint {
         Footprint {
             accesses,
             blocked_on,
-            released: released(events),
+            released: released(task, events),
         }
     }
 
@@ -263,8 +268,9 @@ impl Turns {
     }
 }
 
-/// The objects `events` changed only by releasing them.
-fn released(events: &[Event]) -> Vec<ObjectId> {
+/// The objects `events`, a step of `task`, changed only by releasing them
+/// (and handing them to waiters, whose acquisitions are events of theirs).
+fn released(task: TaskId, events: &[Event]) -> Vec<ObjectId> {
     let releases = |op: &Op| {
         matches!(
             op,
@@ -279,9 +285,9 @@ fn released(events: &[Event]) -> Vec<ObjectId> {
     released.sort_unstable();
     released.dedup();
     released.retain(|&object| {
-        events
-            .iter()
-            .all(|event| event.op.object() != Some(object) || releases(&event.op))
+        events.iter().all(|event| {
+            event.op.object() != Some(object) || releases(&event.op) || event.task != task
+        })
     });
     released
 }

@@ -84,14 +84,19 @@ impl Asleep {
     /// attempt would split a trace in two: the attempt before the release,
     /// and after it.
     ///
-    /// The mirror rule (a task whose step only releases an object stays
-    /// asleep after another task's attempt blocked on it) is *not* sound: a
-    /// waiter served by the release records its acquisition only when it
-    /// runs again, and a `try_lock` in between fails, an order the release
-    /// coming first never produces (the oracle, `tests/dpor_oracle.rs`,
-    /// finds it).
+    ///
+    /// The mirror rule holds too: a task whose step only releases an object
+    /// stays asleep after another task's attempt blocked on it alone. Its
+    /// release now hands the object to the waiter, and the waiter's
+    /// acquisition is recorded right then, in the releasing step (see the
+    /// sync crate's `batch.rs`), so the order of events on the object is
+    /// the one of the execution explored, where the release came first and
+    /// the attempt took the object. (Recorded when the waiter next ran, the
+    /// acquisition would come after whatever ran in between, say a
+    /// `try_lock` that failed: an order the release coming first never
+    /// produces, and the oracle, `tests/dpor_oracle.rs`, found it.)
     fn after(&self, step: &Footprint) -> Option<Asleep> {
-        if !self.footprint.conflicts_with(step) {
+        if !self.footprint.conflicts_with(step) || step.is_released_by(&self.footprint) {
             return Some(self.clone());
         }
         let served = self
@@ -207,7 +212,7 @@ impl ExhaustiveScheduler {
     }
 
     /// Notes, for each of the first `steps` steps that blocked, what its
-    /// task's next step did once served.
+    /// task's next step did once served, in any execution explored so far.
     fn note_served(&mut self, steps: usize) {
         let mut next_of_task: Vec<Option<usize>> = Vec::new();
         for step in (0..steps).rev() {
@@ -216,9 +221,20 @@ impl ExhaustiveScheduler {
                 next_of_task.resize(task + 1, None);
             }
             let blocked = self.nodes[step].footprint.blocked_on().is_some();
-            self.nodes[step].served = next_of_task[task]
-                .filter(|_| blocked)
-                .map(|next| self.nodes[next].footprint.clone());
+            // Served, the task took the object in the releasing step (the
+            // release records it on its behalf) and ran on in its next one:
+            // attempted after the release, it does both in one step.
+            // Executions that continue differently from the same attempt
+            // add to what it did once served; one that stopped before the
+            // task ran again (a prefix cut short) leaves it as it was.
+            if let Some(next) = next_of_task[task].filter(|_| blocked) {
+                let mut served = self.nodes[next].footprint.clone();
+                served.add(&self.nodes[step].footprint);
+                match &mut self.nodes[step].served {
+                    Some(known) => known.add(&served),
+                    unknown => *unknown = Some(served),
+                }
+            }
             next_of_task[task] = Some(step);
         }
     }
@@ -236,12 +252,15 @@ impl ExhaustiveScheduler {
                 }
             }
             // A step tried with several values: what any of them did, and
-            // no served step (that rule knows one attempt only).
+            // no served step (that rule knows one attempt only). A step
+            // tried once keeps its footprint whole (what it blocked on and
+            // released included).
             let several_values = node.data.take().is_some();
             let served = node.served.take().filter(|_| !several_values);
+            let tried = std::mem::take(&mut node.footprints_tried);
             let explored = Asleep {
                 task: node.chosen,
-                footprint: std::mem::take(&mut node.footprints_tried),
+                footprint: if several_values { tried } else { footprint },
                 served,
             };
             node.done.push(explored);

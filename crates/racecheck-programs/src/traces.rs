@@ -292,16 +292,17 @@ pub fn canonical(steps: &[(TaskId, Vec<Event>)]) -> String {
     // whether it changed the thing).
     let mut orders: BTreeMap<Touched, Vec<(u32, u32, &'static str, bool)>> = BTreeMap::new();
     let mut operations: BTreeMap<u32, u32> = BTreeMap::new();
-    for (task, events) in steps {
-        for event in events {
-            let Some((touched, changes)) = access(task.0, &event.op) else {
-                continue;
-            };
-            let ordinal = operations.entry(task.0).or_insert(0);
-            *ordinal += 1;
-            let entry = (task.0, *ordinal, event.op.verb(), changes);
-            orders.entry(touched).or_default().push(entry);
-        }
+    // An event's own task, not the step's: a release records the
+    // acquisition of the waiter it serves, on the waiter's behalf.
+    for event in steps.iter().flat_map(|(_, events)| events) {
+        let task = event.task.0;
+        let Some((touched, changes)) = access(task, &event.op) else {
+            continue;
+        };
+        let ordinal = operations.entry(task).or_insert(0);
+        *ordinal += 1;
+        let entry = (task, *ordinal, event.op.verb(), changes);
+        orders.entry(touched).or_default().push(entry);
     }
     let mut form = String::new();
     for (touched, mut order) in orders {

@@ -407,6 +407,26 @@ impl Execution {
         index
     }
 
+    /// Records an event of `task`, which is not running, in this step: an
+    /// operation the running task completes on its behalf (a lock handed
+    /// to a waiter). `location` is the waiting task's, or its attributed
+    /// source if it has one.
+    pub(crate) fn record_for(&mut self, task: TaskId, op: Op, location: Location) -> u32 {
+        let location = self
+            .tasks
+            .get(task.index())
+            .and_then(|slot| slot.source)
+            .unwrap_or(location);
+        let index = self.trace.events.len() as u32;
+        self.trace.events.push(Event {
+            step: self.step,
+            task,
+            op,
+            location,
+        });
+        index
+    }
+
     /// `location`, or the running task's attributed source if it has one.
     pub(crate) fn source_of(&self, location: Location) -> Location {
         self.source.unwrap_or(location)

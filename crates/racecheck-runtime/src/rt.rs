@@ -103,6 +103,34 @@ impl ObjectRef {
         .unwrap_or(NO_EVENT)
     }
 
+    /// Records an event of `task`, a waiter the running task serves, on
+    /// this object: the operation takes effect now, in the running task's
+    /// step (a lock handed to the head of its queue is the waiter's from
+    /// the release on), not when the waiter next runs. Does nothing once
+    /// the execution has ended and returns [`NO_EVENT`].
+    ///
+    /// ```
+    /// use racecheck_runtime::rt;
+    /// use racecheck_trace::{ObjectKind, Op};
+    ///
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let object = rt::register(ObjectKind::Mutex, None, racecheck_trace::Location::caller());
+    ///     let me = rt::current_task();
+    ///     let lock = Op::Lock { object: object.id(), mode: racecheck_trace::LockMode::Exclusive };
+    ///     object.record_for(me, lock, racecheck_trace::Location::caller());
+    /// });
+    /// ```
+    ///
+    /// # Panics
+    /// If the object belongs to another execution.
+    pub fn record_for(&self, task: TaskId, op: Op, location: Location) -> u32 {
+        execution::with_active(|execution| {
+            self.check_execution(execution.id);
+            execution.record_for(task, op, location)
+        })
+        .unwrap_or(NO_EVENT)
+    }
+
     /// Records that the running task blocks on this object. The caller
     /// stores the task's waker and returns `Pending`.
     #[inline]

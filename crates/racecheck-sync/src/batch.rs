@@ -7,9 +7,13 @@
 //!   is already queued (FIFO, no barging: a large request at the head holds
 //!   back smaller ones behind it);
 //! - **wakes** on release: permits go straight to the head waiters, in
-//!   order, as long as they fit; the woken task finds them already its own;
+//!   order, as long as they fit; the woken task finds them already its own,
+//!   and its acquisition is recorded then, in the releasing step, on its
+//!   behalf (`ObjectRef::record_for`): from the release on, the lock is the
+//!   waiter's, whatever other tasks do before it runs again;
 //! - **cancellation**: dropping a pending acquire leaves the queue; if it
-//!   had already been granted permits, they are released again;
+//!   had already been granted permits, they are released again, and that
+//!   release is recorded;
 //! - **close**: every waiter and every later acquire fails (recorded as a
 //!   failed try, which reads the semaphore);
 //! - **scheduling points**: an acquire passes one before it tries; the
@@ -19,7 +23,7 @@
 use crate::wait_queue::{wake_all, WaitQueue, Waiter};
 use crate::{lock_state, StateLock};
 use racecheck_runtime::rt::{self, ObjectRef, SchedulePoint};
-use racecheck_trace::{Location, ObjectKind, Op};
+use racecheck_trace::{Location, ObjectKind, Op, TaskId};
 use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
@@ -33,8 +37,17 @@ pub(crate) struct BatchSemaphore {
 struct BatchState {
     permits: usize,
     closed: bool,
-    /// Waiters with the number of permits each needs.
-    waiters: WaitQueue<usize>,
+    waiters: WaitQueue<Pending>,
+}
+
+/// A queued acquire: what it needs, and what to record when it is served.
+struct Pending {
+    needed: usize,
+    /// The waiting task; `None` for a destructor run at teardown, when no
+    /// task runs and nothing is recorded.
+    task: Option<TaskId>,
+    success: Op,
+    location: Location,
 }
 
 /// The semaphore was closed.
@@ -129,7 +142,7 @@ impl BatchSemaphore {
         if state.waiters.is_empty() {
             return;
         }
-        let served = serve(&mut state);
+        let served = serve(&mut state, self.object);
         drop(state);
         wake_all(served);
     }
@@ -145,17 +158,37 @@ impl BatchSemaphore {
     }
 }
 
-/// Grants permits to head waiters while they fit.
-fn serve(state: &mut BatchState) -> Vec<Waiter<usize>> {
+/// Grants permits to head waiters while they fit, recording each
+/// acquisition on its waiter's behalf.
+fn serve(state: &mut BatchState, object: ObjectRef) -> Vec<Waiter<Pending>> {
     let mut served = Vec::new();
     while let Some(head) = state.waiters.front() {
-        if head.payload > state.permits {
+        if head.payload.needed > state.permits {
             break;
         }
-        state.permits -= head.payload;
-        served.extend(state.waiters.grant_front());
+        state.permits -= head.payload.needed;
+        let granted = state.waiters.grant_front().expect("the head exists");
+        let Pending {
+            task,
+            success,
+            location,
+            ..
+        } = granted.payload;
+        if let Some(task) = task {
+            object.record_for(task, success, location);
+        }
+        served.push(granted);
     }
     served
+}
+
+/// The release that gives back what `acquired` took.
+fn release_of(acquired: Op) -> Op {
+    match acquired {
+        Op::Lock { object, mode } => Op::Unlock { object, mode },
+        Op::Acquire { object, permits } => Op::Release { object, permits },
+        other => unreachable!("a batch semaphore acquires by Lock or Acquire, not {other:?}"),
+    }
 }
 
 /// The future of [`BatchSemaphore::acquire`].
@@ -181,7 +214,13 @@ impl Future for Acquire<'_> {
         let object = this.semaphore.object;
         let mut state = lock_state(&this.semaphore.state);
         let acquired = match this.ticket {
-            Some(ticket) if state.waiters.take_grant(ticket) => Ok(()),
+            Some(ticket) if state.waiters.take_grant(ticket) => {
+                // Served by a release, which recorded the acquisition.
+                drop(state);
+                this.done = true;
+                this.ticket = None;
+                return Poll::Ready(Ok(()));
+            }
             Some(ticket) if state.closed => {
                 state.waiters.remove(ticket);
                 Err(Closed)
@@ -198,7 +237,13 @@ impl Future for Acquire<'_> {
                 Ok(())
             }
             None => {
-                this.ticket = Some(state.waiters.push(this.needed, cx.waker().clone()));
+                let pending = Pending {
+                    needed: this.needed,
+                    task: rt::try_current_task(),
+                    success: this.success,
+                    location: this.location,
+                };
+                this.ticket = Some(state.waiters.push(pending, cx.waker().clone()));
                 drop(state);
                 object.block(this.location);
                 return Poll::Pending;
@@ -225,17 +270,24 @@ impl Drop for Acquire<'_> {
         let Some(ticket) = self.ticket else {
             return;
         };
+        let granted = lock_state(&self.semaphore.state).waiters.is_granted(ticket);
+        if granted {
+            // Granted but never observed: the permits go back, a release
+            // recorded like any other.
+            rt::sync_point();
+            let object = self.semaphore.object;
+            object.record(release_of(self.success), self.location);
+        }
         let served = {
             let mut state = lock_state(&self.semaphore.state);
             if state.waiters.take_grant(ticket) {
-                // Granted but never observed: the permits go back.
                 state.permits = state.permits.saturating_add(self.needed);
             } else {
                 state.waiters.remove(ticket);
             }
             // Either way the head may have changed: a smaller request behind
             // a cancelled large one may fit now.
-            serve(&mut state)
+            serve(&mut state, self.semaphore.object)
         };
         wake_all(served);
     }

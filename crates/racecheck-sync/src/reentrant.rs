@@ -48,7 +48,8 @@ struct ReentrantState {
     owner: Option<TaskId>,
     count: usize,
     /// Waiters with their task, which becomes the owner when served.
-    waiters: WaitQueue<TaskId>,
+    /// Who waits, and where each asked.
+    waiters: WaitQueue<(TaskId, Location)>,
 }
 
 /// `release` was called by a task that does not hold the lock.
@@ -162,7 +163,7 @@ impl<T> ReentrantMutex<T> {
                 return Ok(());
             }
             state.owner = None;
-            hand_over(&mut state)
+            hand_over(&mut state, self.object)
         };
         if let Some(waiter) = served {
             waiter.waker.wake();
@@ -181,12 +182,19 @@ impl<T> ReentrantMutex<T> {
     }
 }
 
-/// Gives a free lock to the head waiter, which becomes the owner.
-fn hand_over(state: &mut ReentrantState) -> Option<Waiter<TaskId>> {
+/// Gives a free lock to the head waiter, which becomes the owner: its
+/// acquisition is recorded now, on its behalf.
+fn hand_over(state: &mut ReentrantState, object: ObjectRef) -> Option<Waiter<(TaskId, Location)>> {
     debug_assert!(state.owner.is_none());
     let waiter = state.waiters.grant_front()?;
-    state.owner = Some(waiter.payload);
+    let (task, location) = waiter.payload;
+    state.owner = Some(task);
     state.count = 1;
+    let lock = Op::Lock {
+        object: object.id(),
+        mode: LockMode::Exclusive,
+    };
+    object.record_for(task, lock, location);
     Some(waiter)
 }
 
@@ -216,7 +224,12 @@ impl<T> Future for AcquireReentrant<'_, T> {
         let mutex = this.mutex;
         let mut state = lock_state(&mutex.state);
         match this.ticket {
-            Some(ticket) if state.waiters.take_grant(ticket) => {}
+            Some(ticket) if state.waiters.take_grant(ticket) => {
+                // Handed over by a release, which recorded the acquisition.
+                drop(state);
+                this.ticket = None;
+                return Poll::Ready(());
+            }
             Some(ticket) => {
                 state.waiters.update_waker(ticket, cx.waker());
                 drop(state);
@@ -231,7 +244,8 @@ impl<T> Future for AcquireReentrant<'_, T> {
                     state.owner = Some(task);
                     state.count = 1;
                 } else {
-                    this.ticket = Some(state.waiters.push(task, cx.waker().clone()));
+                    let waiter = (task, this.location);
+                    this.ticket = Some(state.waiters.push(waiter, cx.waker().clone()));
                     drop(state);
                     mutex.object.block(this.location);
                     return Poll::Pending;
@@ -250,13 +264,20 @@ impl<T> Drop for AcquireReentrant<'_, T> {
         let Some(ticket) = self.ticket else {
             return;
         };
+        let mutex = self.mutex;
+        let granted = lock_state(&mutex.state).waiters.is_granted(ticket);
+        if granted {
+            // Handed the lock but never took it: a release, recorded.
+            rt::sync_point();
+            mutex.object.record(mutex.op(false), self.location);
+        }
         let served = {
-            let mut state = lock_state(&self.mutex.state);
+            let mut state = lock_state(&mutex.state);
             if state.waiters.take_grant(ticket) {
-                // Handed the lock but never took it: pass it on.
+                // Pass it on.
                 state.owner = None;
                 state.count = 0;
-                hand_over(&mut state)
+                hand_over(&mut state, mutex.object)
             } else {
                 state.waiters.remove(ticket);
                 None

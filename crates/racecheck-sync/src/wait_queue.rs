@@ -83,6 +83,11 @@ impl<P> WaitQueue<P> {
         Some(waiter)
     }
 
+    /// Whether the ticket was granted (and the grant not yet taken).
+    pub(crate) fn is_granted(&self, ticket: u64) -> bool {
+        self.granted.contains(&ticket)
+    }
+
     /// Whether the ticket was granted; consumes the grant.
     pub(crate) fn take_grant(&mut self, ticket: u64) -> bool {
         match self.granted.iter().position(|&granted| granted == ticket) {
