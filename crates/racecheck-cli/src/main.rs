@@ -147,8 +147,8 @@ enum Command {
         #[arg(long, value_name = "SAVED")]
         from: Option<PathBuf>,
     },
-    /// Replay a failing execution and write the happens-before graph
-    /// around its finding as Graphviz DOT.
+    /// Replay a failing execution and write the picture of its finding
+    /// as Graphviz DOT.
     Explain {
         /// The scenario file.
         file: PathBuf,
@@ -530,7 +530,7 @@ fn explain(
     Ok(ExitCode::from(1))
 }
 
-/// Writes the happens-before graph around `failure`'s finding to `dot`.
+/// Writes the picture of `failure`'s finding to `dot`.
 fn write_dot(
     failure: &racecheck::Failure,
     dot: &Path,
@@ -542,20 +542,26 @@ fn write_dot(
         Some(graph) => {
             std::fs::write(dot, &graph)
                 .map_err(|error| InputError(format!("{}: {error}", dot.display())))?;
-            let nodes = graph.lines().filter(|line| line.contains("[label")).count();
+            let nodes = graph
+                .lines()
+                .filter(|line| line.trim_start().starts_with('n') && !line.contains("->"))
+                .count();
             say!(
-                "wrote the happens-before graph around the finding ({nodes} nodes) to {}",
+                "wrote the picture of the finding ({nodes} nodes, and a legend) to {}",
                 dot.display()
             );
             say!(
-                "  nodes are the events of the tasks involved; solid edges order them \
-                 (program order, locks, joins, ...); the finding's events are highlighted, \
-                 and two accesses with no path between them are the race"
+                "  a race: both tasks' paths from their common ancestor to the two accesses; \
+                 a deadlock: the wait-for cycle; a hang: the wait and what came before it; \
+                 a potential deadlock: the lock-order cycle"
             );
-            say!("  render it with: dot -Tsvg {} -o finding.svg", dot.display());
+            say!(
+                "  render it with: dot -Tsvg {} -o finding.svg",
+                dot.display()
+            );
         }
         None => say!(
-            "a {} has no happens-before graph; `racecheck replay {} --schedule {schedule}` shows its timeline",
+            "a {} has no picture; `racecheck replay {} --schedule {schedule}` shows its timeline",
             outcome.finding().unwrap_or_default(),
             file.display()
         ),

@@ -53,7 +53,7 @@ pub use bounded::BoundedScheduler;
 pub use config::{Config, Shard};
 pub use exhaustive::ExhaustiveScheduler;
 pub use explore::{explore, explore_with};
-pub use failure::{timeline, Failure, FailureKind, TIMELINE_EVENTS_MAX};
+pub use failure::{timeline, Failure, FailureKind, PREDICTED_RACE, TIMELINE_EVENTS_MAX};
 pub use minimize::{minimize, Minimized, MINIMIZE_STEPS_MAX};
 pub use parallel::explore_parallel;
 pub use pct::{calibrate_pct, PctScheduler};
