@@ -62,8 +62,8 @@ pub use graph::{Edge, HbGraph};
 pub use hb::{event_clocks, HappensBefore, RacePair};
 pub use lock_order::LockOrderDelta;
 pub use picture::{
-    finding_dot, finding_graph, EdgeKind, FindingGraph, GraphEdge, GraphNode, NodeKind,
-    PATH_EVENTS_MAX,
+    finding_dot, finding_events, finding_graph, EdgeKind, FindingGraph, GraphEdge, GraphNode,
+    NodeKind, PATH_EVENTS_MAX,
 };
 pub use racecheck_trace::ExecutionEnd;
 pub use waits::{stuck_tasks, Holdings, StuckTask};

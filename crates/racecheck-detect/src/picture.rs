@@ -355,6 +355,41 @@ pub fn finding_dot(trace: &Trace, finding: &Finding) -> String {
     finding_graph(trace, finding).to_dot()
 }
 
+/// The events a finding is about, as indices into the trace's events: a
+/// race's two accesses, the last event (the wait) of each task of a
+/// deadlock or hang; none for a potential deadlock or a leak.
+///
+/// ```
+/// use racecheck_detect::{finding_events, Checks, Detector, ExecutionEnd};
+/// use racecheck_trace::{Event, Location, ObjectId, ObjectInfo, ObjectKind, Op, TaskId, Trace};
+///
+/// let mut trace = Trace::default();
+/// trace.objects.push(ObjectInfo { kind: ObjectKind::Shared, name: None, created_at: Location::caller() });
+/// for task in [1, 2] {
+///     trace.events.push(Event { step: task, task: TaskId(task), op: Op::Write { object: ObjectId(0) }, location: Location::caller() });
+/// }
+/// let end = ExecutionEnd { root_finished: true, ..ExecutionEnd::default() };
+/// let verdict = Detector::new(Checks::default()).analyze(&trace, &end);
+/// assert_eq!(finding_events(&trace, &verdict.failures[0]), [0, 1]);
+/// ```
+pub fn finding_events(trace: &Trace, finding: &Finding) -> Vec<usize> {
+    let last_of = |task: TaskId| trace.events.iter().rposition(|event| event.task == task);
+    match finding {
+        Finding::Race(race) => vec![race.first.event, race.second.event],
+        Finding::Deadlock(deadlock) => deadlock
+            .cycle
+            .iter()
+            .filter_map(|wait| last_of(wait.task))
+            .collect(),
+        Finding::Hang(hang) => hang
+            .waits
+            .iter()
+            .filter_map(|wait| last_of(wait.task))
+            .collect(),
+        Finding::PotentialDeadlock(_) | Finding::Leak(_) => Vec::new(),
+    }
+}
+
 /// An event as a node's text: step, task and operation, source location.
 fn event_label(trace: &Trace, index: usize) -> String {
     let event = &trace.events[index];
