@@ -3,7 +3,8 @@
 //! - `racecheck run PATH...` explores scenario files (or directories of
 //!   them) with a budget, shows progress on a terminal, prints a summary
 //!   table and the report of every scenario whose expectation is not met,
-//!   and writes JUnit XML, JSON and saved failing schedules for CI;
+//!   and writes JUnit XML, JSON, saved failing schedules, Chrome traces
+//!   and HTML reports (`--html DIR`) for CI;
 //! - `racecheck replay FILE --schedule S` (or `--from SAVED`) re-runs one
 //!   execution and prints its whole timeline and the finding;
 //! - `racecheck explain FILE --schedule S --dot OUT` writes the finding's
@@ -134,6 +135,11 @@ enum Command {
         /// (`<scenario>.trace.json`, for https://ui.perfetto.dev).
         #[arg(long, value_name = "DIR")]
         traces: Option<PathBuf>,
+        /// Write each failing execution here as a self-contained HTML page
+        /// (`<scenario>.html`: the report, the finding's picture, the
+        /// timeline, the replay command), with an `index.html` summary.
+        #[arg(long, value_name = "DIR")]
+        html: Option<PathBuf>,
     },
     /// Re-run exactly one execution of a scenario and print its whole
     /// timeline and the finding.
@@ -203,6 +209,7 @@ fn main() -> ExitCode {
             save_failures,
             reports,
             traces,
+            html,
         } => strategy_of(strategy, depth, preemption_bound).and_then(|strategy| {
             let settings = RunSettings {
                 strategy,
@@ -218,6 +225,7 @@ fn main() -> ExitCode {
                 json,
                 save_failures,
                 traces,
+                html,
             };
             run(&paths, &settings, &outputs, reports)
         }),
