@@ -1,7 +1,7 @@
 //! The picture of every kind of finding (`racecheck::detect::finding_graph`):
 //! the nodes and edges that must be there, and the legend.
 
-use racecheck::detect::{finding_graph, EdgeKind, FindingGraph, NodeKind};
+use racecheck::detect::{finding_graph, EdgeKind, FindingGraph, NodeKind, PATH_EVENTS_MAX};
 use racecheck::sync::{Event, Mutex, Shared};
 use racecheck::{Builder, Check, Failure, FailureKind, Finding, Report, PREDICTED_RACE};
 use std::collections::BTreeSet;
@@ -340,4 +340,33 @@ fn a_leak_names_its_holder_and_where_it_took_the_lock() {
     assert_eq!(held.len(), 1);
     assert!(held[0].label.contains("pictures.rs:"));
     assert_legend(&graph);
+}
+
+#[test]
+fn a_long_path_to_an_access_is_elided_in_the_middle() {
+    const BUSY: usize = 30;
+    let report = Builder::new().iterations(1).run(|| async {
+        let rows = Arc::new(Shared::named("rows", 0));
+        let writer = {
+            let rows = rows.clone();
+            racecheck::spawn_named("writer", async move {
+                let scratch = Shared::named("scratch", 0);
+                for _ in 0..BUSY {
+                    scratch.load().await;
+                }
+                rows.store(1).await;
+            })
+        };
+        rows.store(2).await;
+        writer.await;
+    });
+    let failure = report.failure.expect("a race");
+    let graph = graph_of(&failure);
+    let elided = nodes_of(&graph, NodeKind::Elided);
+    assert_eq!(elided.len(), 1, "{graph:#?}");
+    // The writer's path: the spawn, 30 reads, the write; 16 shown.
+    let hidden = BUSY + 2 - PATH_EVENTS_MAX;
+    assert_eq!(graph.nodes[elided[0]].label, format!("… {hidden} events …"));
+    assert!(graph.nodes.len() <= 2 * PATH_EVENTS_MAX + 1);
+    assert_eq!(nodes_of(&graph, NodeKind::Finding).len(), 2);
 }

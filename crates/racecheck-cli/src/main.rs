@@ -552,7 +552,12 @@ fn write_dot(
                 .map_err(|error| InputError(format!("{}: {error}", dot.display())))?;
             let nodes = graph
                 .lines()
-                .filter(|line| line.trim_start().starts_with('n') && !line.contains("->"))
+                .filter(|line| {
+                    let line = line.trim_start();
+                    line.starts_with('n')
+                        && line[1..].starts_with(|c: char| c.is_ascii_digit())
+                        && !line.contains("->")
+                })
                 .count();
             say!(
                 "wrote the picture of the finding ({nodes} nodes, and a legend) to {}",

@@ -159,6 +159,19 @@ impl HbGraph {
     }
 
     /// Why `from` happens right before `to`, if an edge joins them.
+    ///
+    /// ```
+    /// use racecheck_detect::{Edge, HbGraph};
+    /// use racecheck_trace::{Event, Location, Op, TaskId, Trace};
+    ///
+    /// let mut trace = Trace::default();
+    /// for _ in 0..2 {
+    ///     trace.events.push(Event { step: 0, task: TaskId(0), op: Op::Yield, location: Location::caller() });
+    /// }
+    /// let graph = HbGraph::from_trace(&trace);
+    /// assert_eq!(graph.edge_between(0, 1), Some(Edge::ProgramOrder));
+    /// assert_eq!(graph.edge_between(1, 0), None);
+    /// ```
     pub fn edge_between(&self, from: usize, to: usize) -> Option<Edge> {
         self.graph
             .find_edge(NodeIndex::new(from), NodeIndex::new(to))

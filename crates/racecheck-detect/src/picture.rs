@@ -28,6 +28,12 @@ use std::fmt::Write;
 pub const PATH_EVENTS_MAX: usize = 16;
 
 /// What a node of a picture stands for.
+///
+/// ```
+/// use racecheck_detect::NodeKind;
+/// assert_eq!(NodeKind::Task.shape(), "ellipse");
+/// assert_eq!(NodeKind::Finding.color(), "red");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum NodeKind {
     /// One of the finding's own events: a racing access, a wait that never
@@ -47,6 +53,12 @@ pub enum NodeKind {
 }
 
 /// What an edge of a picture says about its two ends.
+///
+/// ```
+/// use racecheck_detect::EdgeKind;
+/// assert!(EdgeKind::Unordered.dashed());
+/// assert_eq!(EdgeKind::Synchronises.color(), "blue");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum EdgeKind {
     /// Happens-before within one task.
@@ -73,6 +85,12 @@ pub enum EdgeKind {
 }
 
 /// A node: its kind and the text in it.
+///
+/// ```
+/// use racecheck_detect::{GraphNode, NodeKind};
+/// let node = GraphNode { kind: NodeKind::Task, label: "'main'".into() };
+/// assert_eq!(node.kind.shape(), "ellipse");
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GraphNode {
     /// What it stands for.
@@ -82,6 +100,12 @@ pub struct GraphNode {
 }
 
 /// An edge between two nodes (indices into [`FindingGraph::nodes`]).
+///
+/// ```
+/// use racecheck_detect::{EdgeKind, GraphEdge};
+/// let edge = GraphEdge { from: 0, to: 1, kind: EdgeKind::HeldBy, label: String::new() };
+/// assert_eq!(edge.kind.meaning(), "is held by");
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GraphEdge {
     /// The source node.
@@ -122,6 +146,11 @@ pub struct FindingGraph {
 
 impl NodeKind {
     /// What the node's style means, for a legend.
+    ///
+    /// ```
+    /// use racecheck_detect::NodeKind;
+    /// assert_eq!(NodeKind::Task.meaning(), "a task");
+    /// ```
     pub fn meaning(self) -> &'static str {
         match self {
             NodeKind::Finding => "what the finding is about: a racing access, a stuck task or wait",
@@ -134,6 +163,11 @@ impl NodeKind {
     }
 
     /// Its shape, in words: `box`, `ellipse`, `rounded box` or `text`.
+    ///
+    /// ```
+    /// use racecheck_detect::NodeKind;
+    /// assert_eq!(NodeKind::Object.shape(), "rounded box");
+    /// ```
     pub fn shape(self) -> &'static str {
         match self {
             NodeKind::Task => "ellipse",
@@ -144,6 +178,11 @@ impl NodeKind {
     }
 
     /// Its border colour (a CSS and Graphviz colour name).
+    ///
+    /// ```
+    /// use racecheck_detect::NodeKind;
+    /// assert_eq!(NodeKind::CameFirst.color(), "darkorange");
+    /// ```
     pub fn color(self) -> &'static str {
         match self {
             NodeKind::Finding => "red",
@@ -157,6 +196,11 @@ impl NodeKind {
 
 impl EdgeKind {
     /// What the edge's style means, for a legend.
+    ///
+    /// ```
+    /// use racecheck_detect::EdgeKind;
+    /// assert_eq!(EdgeKind::WaitsFor.meaning(), "waits for");
+    /// ```
     pub fn meaning(self) -> &'static str {
         match self {
             EdgeKind::ProgramOrder => "happens before: the same task",
@@ -172,6 +216,11 @@ impl EdgeKind {
     }
 
     /// Its colour (a CSS and Graphviz colour name).
+    ///
+    /// ```
+    /// use racecheck_detect::EdgeKind;
+    /// assert_eq!(EdgeKind::LockOrder.color(), "red");
+    /// ```
     pub fn color(self) -> &'static str {
         match self {
             EdgeKind::ProgramOrder | EdgeKind::SpawnOrJoin => "black",
@@ -183,6 +232,11 @@ impl EdgeKind {
     }
 
     /// Whether it is drawn dashed.
+    ///
+    /// ```
+    /// use racecheck_detect::EdgeKind;
+    /// assert!(!EdgeKind::ProgramOrder.dashed());
+    /// ```
     pub fn dashed(self) -> bool {
         matches!(
             self,
@@ -208,6 +262,11 @@ impl FindingGraph {
 
     /// The node kinds and the edge kinds this picture uses, each once, in
     /// the order of their declaration: what its legend explains.
+    ///
+    /// ```
+    /// use racecheck_detect::FindingGraph;
+    /// assert_eq!(FindingGraph::default().legend(), (vec![], vec![]));
+    /// ```
     pub fn legend(&self) -> (Vec<NodeKind>, Vec<EdgeKind>) {
         let nodes: BTreeSet<NodeKind> = self.nodes.iter().map(|node| node.kind).collect();
         let edges: BTreeSet<EdgeKind> = self.edges.iter().map(|edge| edge.kind).collect();
@@ -215,6 +274,12 @@ impl FindingGraph {
     }
 
     /// The picture as Graphviz DOT, with its legend as a note.
+    ///
+    /// ```
+    /// use racecheck_detect::FindingGraph;
+    /// let dot = FindingGraph::default().to_dot();
+    /// assert!(dot.starts_with("digraph finding {") && dot.contains("legend [shape=note"));
+    /// ```
     pub fn to_dot(&self) -> String {
         let mut dot = String::from(
             "digraph finding {\n  rankdir=TB;\n  node [shape=box, fontname=\"monospace\"];\n",

@@ -384,3 +384,58 @@ fn holding(trace: &Trace, taken: usize, until: u32) -> (TaskId, SliceKind, u32, 
     );
     (event.task, SliceKind::Holding, event.step, until, title)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use racecheck_trace::{Event, Location, TaskInfo};
+
+    /// `tasks` tasks taking turns, one yield per step, for `steps` steps.
+    fn trace(tasks: u32, steps: u32) -> Trace {
+        let mut trace = Trace::default();
+        for task in 0..tasks {
+            trace.tasks.push(TaskInfo {
+                name: format!("task-{task}").into(),
+                parent: None,
+                spawned_at: Location::caller(),
+            });
+        }
+        for step in 0..steps {
+            trace.events.push(Event {
+                step,
+                task: TaskId(step % tasks),
+                op: Op::Yield,
+                location: Location::caller(),
+            });
+        }
+        trace
+    }
+
+    #[test]
+    fn a_long_execution_shows_a_window_that_holds_the_finding() {
+        let trace = trace(2, 1000);
+        let svg = swimlanes(&trace, &[10, 999]);
+        let columns = Columns::of(&trace, &[10, 999]);
+        assert_eq!(columns.steps.len(), SWIMLANE_STEPS_MAX);
+        assert_eq!(
+            columns.steps[0], 10,
+            "moved back to the finding's first event"
+        );
+        assert_eq!(svg.matches("class=\"running\"").count(), SWIMLANE_STEPS_MAX);
+        assert_eq!(
+            svg.matches("class=\"finding\"").count(),
+            1,
+            "step 999 is outside"
+        );
+        let late = Columns::of(&trace, &[999]);
+        assert_eq!(late.steps.last(), Some(&999));
+    }
+
+    #[test]
+    fn lanes_are_bounded_and_keep_the_finding_tasks() {
+        let trace = trace(100, 100);
+        let lanes = lanes(&trace, &[99], &Columns::of(&trace, &[99]));
+        assert_eq!(lanes.len(), SWIMLANE_TASKS_MAX);
+        assert!(lanes.contains(&TaskId(99)));
+    }
+}
