@@ -7,108 +7,18 @@
 //! run and passes, unless `RACECHECK_REQUIRE_BROWSER=1` (as in CI), where it
 //! fails.
 
-use racecheck::sync::{Event, Mutex, Shared};
-use racecheck::{Builder, Check, Failure, FailureKind, Finding, PREDICTED_RACE};
+mod finding_programs;
+
+use finding_programs::{deadlock, leak, lost_wakeup, two_writers};
+use racecheck::{Builder, Failure, PREDICTED_RACE};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
-/// The README's scrapers: read, fetch, write back; `name` is the first
-/// scraper's name.
-async fn scrapers(name: &'static str) {
-    let rows = Arc::new(Shared::named("rows", 0));
-    let scrapers: Vec<_> = (1..=3)
-        .map(|page| {
-            let rows = rows.clone();
-            let name = if page == 1 {
-                name.to_string()
-            } else {
-                format!("scraper-{page}")
-            };
-            racecheck::spawn_named(name, async move {
-                let count = rows.load().await;
-                racecheck::yield_now().await;
-                rows.store(count + 10).await;
-            })
-        })
-        .collect();
-    for scraper in scrapers {
-        scraper.await;
-    }
-}
-
 fn race() -> Failure {
-    let report = Builder::new().iterations(1).run(|| scrapers("scraper-1"));
-    report.failure.expect("a race")
-}
-
-async fn philosophers() {
-    let forks: Vec<Arc<Mutex<()>>> = (0..5)
-        .map(|fork| Arc::new(Mutex::named(format!("fork-{fork}"), ())))
-        .collect();
-    let diners: Vec<_> = (0..5)
-        .map(|seat| {
-            let (left, right) = (forks[seat].clone(), forks[(seat + 1) % 5].clone());
-            racecheck::spawn_named(format!("philosopher-{seat}"), async move {
-                let _left = left.lock().await;
-                let _right = right.lock().await;
-            })
-        })
-        .collect();
-    for diner in diners {
-        diner.await;
-    }
-}
-
-fn deadlock() -> Failure {
-    let failure = Builder::new()
-        .iterations(2000)
-        .run(philosophers)
-        .failure
-        .expect("a deadlock");
-    assert!(matches!(
-        failure.kind,
-        FailureKind::Finding(Finding::Deadlock(_))
-    ));
-    failure
-}
-
-fn hang() -> Failure {
-    let report = Builder::new().iterations(500).run(|| async {
-        let ready = Arc::new(Event::named("ready"));
-        let producer = {
-            let ready = ready.clone();
-            racecheck::spawn_named("producer", async move {
-                ready.set();
-                racecheck::yield_now().await;
-                ready.set();
-            })
-        };
-        ready.wait().await;
-        ready.clear();
-        ready.wait().await;
-        producer.await;
-    });
-    let failure = report.failure.expect("a hang");
-    assert!(matches!(
-        failure.kind,
-        FailureKind::Finding(Finding::Hang(_))
-    ));
-    failure
-}
-
-fn leak() -> Failure {
-    let report = Builder::new()
-        .leaks(Check::Fail)
-        .iterations(1)
-        .run(|| async {
-            let lock = Arc::new(Mutex::named("db", ()));
-            std::mem::forget(lock.lock().await);
-        });
-    report.failure.expect("a leak")
+    finding_programs::race("scraper-1")
 }
 
 fn panic() -> Failure {
@@ -143,7 +53,7 @@ fn every_kind_of_failure_has_a_self_contained_page() {
     for (failure, finding) in [
         (race(), true),
         (deadlock(), true),
-        (hang(), true),
+        (lost_wakeup(), true),
         (leak(), true),
         (panic(), false),
     ] {
@@ -158,28 +68,12 @@ fn every_kind_of_failure_has_a_self_contained_page() {
 
 #[test]
 fn the_same_failure_gives_the_same_bytes() {
-    for make in [race, deadlock, hang] {
+    for make in [race, deadlock, lost_wakeup] {
         let (first, second) = (make(), make());
         assert_eq!(first.schedule, second.schedule);
         assert_eq!(first.html(), second.html());
         assert_eq!(first.html(), first.html());
     }
-}
-
-/// A writer task and the root write `rows`; with `check`, the root then
-/// asserts a value no schedule gives.
-fn two_writers(check: bool) -> Failure {
-    let report = Builder::new().iterations(1).run(move || async move {
-        let rows = Arc::new(Shared::named("rows", 0));
-        let writer = {
-            let rows = rows.clone();
-            racecheck::spawn_named("writer", async move { rows.store(1).await })
-        };
-        rows.store(2).await;
-        writer.await;
-        assert!(!check || rows.get() == 3, "a check that always fails");
-    });
-    report.failure.expect("a race")
 }
 
 #[test]
@@ -195,8 +89,7 @@ fn a_predicted_race_says_so_on_its_page() {
 #[test]
 fn task_names_are_escaped_in_text_and_pictures() {
     let name = "<script>alert('x')</script>&\"";
-    let report = Builder::new().iterations(1).run(|| scrapers(name));
-    let page = report.failure.expect("a race").html();
+    let page = finding_programs::race(name).html();
     assert!(!page.contains("<script>alert"));
     assert!(page.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;&quot;"));
     assert_eq!(page.matches("<script>").count(), 1, "only the page's own");

@@ -2,8 +2,10 @@
 //! the nodes and edges that must be there, and the legend.
 
 use racecheck::detect::{finding_graph, EdgeKind, FindingGraph, NodeKind, PATH_EVENTS_MAX};
-use racecheck::sync::{Event, Mutex, Shared};
-use racecheck::{Builder, Check, Failure, FailureKind, Finding, Report, PREDICTED_RACE};
+mod finding_programs;
+
+use racecheck::sync::{Mutex, Shared};
+use racecheck::{Builder, Failure, FailureKind, Finding, PREDICTED_RACE};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -52,28 +54,9 @@ fn assert_legend(graph: &FindingGraph) {
     }
 }
 
-/// The README's scrapers: read, fetch, write back.
-async fn scrapers() {
-    let rows = Arc::new(Shared::named("rows", 0));
-    let scrapers: Vec<_> = (1..=3)
-        .map(|page| {
-            let rows = rows.clone();
-            racecheck::spawn_named(format!("scraper-{page}"), async move {
-                let count = rows.load().await;
-                racecheck::yield_now().await;
-                rows.store(count + 10).await;
-            })
-        })
-        .collect();
-    for scraper in scrapers {
-        scraper.await;
-    }
-}
-
 #[test]
 fn a_race_shows_both_paths_from_the_common_spawn_to_the_two_accesses() {
-    let report = Builder::new().iterations(1).run(scrapers);
-    let failure = report.failure.expect("a race");
+    let failure = finding_programs::race("scraper-1");
     let Finding::Race(race) = (match &failure.kind {
         FailureKind::Finding(finding) => finding.clone(),
         other => panic!("expected a race, got {other}"),
@@ -126,30 +109,11 @@ fn a_race_shows_both_paths_from_the_common_spawn_to_the_two_accesses() {
 
 #[test]
 fn a_race_in_a_harmless_execution_says_it_was_predicted() {
-    let harmless = Builder::new().iterations(1).run(|| async {
-        let rows = Arc::new(Shared::named("rows", 0));
-        let writer = {
-            let rows = rows.clone();
-            racecheck::spawn_named("writer", async move { rows.store(1).await })
-        };
-        rows.store(2).await;
-        writer.await;
-    });
-    let failure = harmless.failure.expect("a race");
+    let failure = finding_programs::two_writers(false);
     assert!(failure.is_predicted_race());
     assert!(failure.to_string().contains(PREDICTED_RACE), "{failure}");
 
-    let harmful = Builder::new().iterations(1).run(|| async {
-        let rows = Arc::new(Shared::named("rows", 0));
-        let writer = {
-            let rows = rows.clone();
-            racecheck::spawn_named("writer", async move { rows.store(1).await })
-        };
-        rows.store(2).await;
-        writer.await;
-        assert_eq!(rows.get(), 3, "a check that always fails");
-    });
-    let failure = harmful.failure.expect("a race");
+    let failure = finding_programs::two_writers(true);
     assert!(
         matches!(failure.also[..], [FailureKind::Panic { .. }]),
         "{failure}"
@@ -158,37 +122,9 @@ fn a_race_in_a_harmless_execution_says_it_was_predicted() {
     assert!(!failure.to_string().contains(PREDICTED_RACE), "{failure}");
 }
 
-/// Five philosophers each take their left fork, then their right.
-async fn philosophers() {
-    let forks: Vec<Arc<Mutex<()>>> = (0..5)
-        .map(|fork| Arc::new(Mutex::named(format!("fork-{fork}"), ())))
-        .collect();
-    let diners: Vec<_> = (0..5)
-        .map(|seat| {
-            let (left, right) = (forks[seat].clone(), forks[(seat + 1) % 5].clone());
-            racecheck::spawn_named(format!("philosopher-{seat}"), async move {
-                let _left = left.lock().await;
-                let _right = right.lock().await;
-            })
-        })
-        .collect();
-    for diner in diners {
-        diner.await;
-    }
-}
-
-fn deadlock_failure(report: Report) -> Failure {
-    let failure = report.failure.expect("a deadlock");
-    assert!(
-        matches!(failure.kind, FailureKind::Finding(Finding::Deadlock(_))),
-        "{failure}"
-    );
-    failure
-}
-
 #[test]
 fn the_dining_philosophers_deadlock_is_one_closed_cycle_of_ten() {
-    let failure = deadlock_failure(Builder::new().iterations(2000).run(philosophers));
+    let failure = finding_programs::deadlock();
     let graph = graph_of(&failure);
     let philosophers = nodes_of(&graph, NodeKind::Finding);
     let forks = nodes_of(&graph, NodeKind::Object);
@@ -216,40 +152,14 @@ fn the_dining_philosophers_deadlock_is_one_closed_cycle_of_ten() {
     assert_eq!(sorted.len(), 10);
     // Each fork says where its holder took it.
     for edge in graph.edges.iter().filter(|e| e.kind == EdgeKind::HeldBy) {
-        assert!(edge.label.contains("taken at") && edge.label.contains("pictures.rs:"));
+        assert!(edge.label.contains("taken at") && edge.label.contains("finding_programs/mod.rs:"));
     }
     assert_legend(&graph);
 }
 
 #[test]
 fn a_lost_wakeup_shows_the_set_that_came_before_the_wait() {
-    let report = Builder::new().iterations(500).run(|| async {
-        let ready = Arc::new(Event::named("ready"));
-        let producer = {
-            let ready = ready.clone();
-            racecheck::spawn_named("producer", async move {
-                ready.set();
-                racecheck::yield_now().await;
-                ready.set();
-            })
-        };
-        let consumer = {
-            let ready = ready.clone();
-            racecheck::spawn_named("consumer", async move {
-                for _ in 0..2 {
-                    ready.wait().await;
-                    ready.clear();
-                }
-            })
-        };
-        producer.await;
-        consumer.await;
-    });
-    let failure = report.failure.expect("a hang");
-    assert!(
-        matches!(failure.kind, FailureKind::Finding(Finding::Hang(_))),
-        "{failure}"
-    );
+    let failure = finding_programs::lost_wakeup();
     let graph = graph_of(&failure);
     let early = nodes_of(&graph, NodeKind::CameFirst);
     assert_eq!(early.len(), 1, "{graph:#?}");
@@ -322,14 +232,7 @@ fn a_potential_deadlock_draws_the_lock_order_cycle_with_a_site_per_edge() {
 
 #[test]
 fn a_leak_names_its_holder_and_where_it_took_the_lock() {
-    let report = Builder::new()
-        .leaks(Check::Fail)
-        .iterations(1)
-        .run(|| async {
-            let lock = Arc::new(Mutex::named("db", ()));
-            std::mem::forget(lock.lock().await);
-        });
-    let failure = report.failure.expect("a leak");
+    let failure = finding_programs::leak();
     let graph = graph_of(&failure);
     assert_eq!(nodes_of(&graph, NodeKind::Object).len(), 1);
     let held: Vec<_> = graph
@@ -338,7 +241,7 @@ fn a_leak_names_its_holder_and_where_it_took_the_lock() {
         .filter(|edge| edge.kind == EdgeKind::HeldBy)
         .collect();
     assert_eq!(held.len(), 1);
-    assert!(held[0].label.contains("pictures.rs:"));
+    assert!(held[0].label.contains("finding_programs/mod.rs:"));
     assert_legend(&graph);
 }
 
