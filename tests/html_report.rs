@@ -67,6 +67,31 @@ fn every_kind_of_failure_has_a_self_contained_page() {
 }
 
 #[test]
+fn the_deadlock_picture_in_the_page_draws_every_philosopher_and_fork() {
+    let page = deadlock().html();
+    let start = page.find("<svg class=\"finding-graph\"").unwrap();
+    let picture = &page[start..start + page[start..].find("</svg>").unwrap()];
+    for seat in 0..5 {
+        for name in [format!("philosopher-{seat}"), format!("fork-{seat}")] {
+            assert!(picture.contains(&name), "{name} in the picture");
+        }
+    }
+    assert_eq!(
+        picture.matches("is held by").count(),
+        0,
+        "the legend is apart"
+    );
+    assert!(page.contains("arrow: is held by"));
+}
+
+#[test]
+fn a_panic_page_leads_with_the_message() {
+    let page = panic().html();
+    assert!(page.contains("<p class=\"sentence\">task &#39;main&#39; panicked"));
+    assert!(page.contains("boom</p>"), "the message in the headline");
+}
+
+#[test]
 fn the_same_failure_gives_the_same_bytes() {
     for make in [race, deadlock, lost_wakeup] {
         let (first, second) = (make(), make());

@@ -36,6 +36,20 @@ navigator.clipboard.writeText(text).then(done,function(){racecheckCopy(text);don
 else{racecheckCopy(text);done();}});});\
 document.documentElement.setAttribute('data-racecheck-ready','yes');";
 
+/// The report's first line without its `racecheck: ` prefix, and for a
+/// panic the first line of its message, which the next line holds.
+fn headline(text: &str, panic: bool) -> String {
+    let mut lines = text.lines();
+    let first = lines
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches("racecheck: ");
+    match (panic, lines.next()) {
+        (true, Some(next)) => format!("{first} {}", next.trim()),
+        _ => first.to_string(),
+    }
+}
+
 impl Failure {
     /// The failure as one self-contained HTML page (no network access, no
     /// external fonts or scripts): the finding's sentence, the replay
@@ -55,11 +69,7 @@ impl Failure {
     /// ```
     pub fn html(&self) -> String {
         let text = self.to_string();
-        let headline = text
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .trim_start_matches("racecheck: ");
+        let headline = headline(&text, matches!(self.kind, FailureKind::Panic { .. }));
         let mut page = String::from("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n");
         let _ = writeln!(
             page,
@@ -70,7 +80,7 @@ impl Failure {
             page,
             "<h1>racecheck: {}</h1>\n<p class=\"sentence\">{}</p>",
             escape(self.title()),
-            escape(headline)
+            escape(&headline)
         );
         if self.is_predicted_race() {
             let _ = writeln!(
