@@ -19,7 +19,7 @@ use crate::finding::{Deadlock, Hang, LockOrderEdge, Race};
 use crate::graph::{Edge, HbGraph};
 use crate::waits::{stuck_tasks, StuckTask};
 use crate::Finding;
-use racecheck_trace::{ObjectId, Op, TaskId, Trace, WaitTarget};
+use racecheck_trace::{Location, ObjectId, Op, TaskId, Trace, WaitTarget};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
@@ -384,12 +384,16 @@ pub fn finding_graph(trace: &Trace, finding: &Finding) -> FindingGraph {
             let mut graph = FindingGraph::default();
             let object = graph.node(
                 NodeKind::Object,
-                format!("{}\ncreated at {}", leak.object_label, leak.created_at),
+                format!(
+                    "{}\ncreated at {}",
+                    leak.object_label,
+                    site(leak.created_at)
+                ),
             );
             let holder = graph.node(NodeKind::Task, format!("'{}'", leak.holder_name));
             let taken = leak
                 .taken_at
-                .map_or(String::new(), |at| format!("taken at {at}\n"));
+                .map_or(String::new(), |at| format!("taken at {}\n", site(at)));
             graph.edge(
                 object,
                 holder,
@@ -463,8 +467,23 @@ fn event_label(trace: &Trace, index: usize) -> String {
         event.step,
         trace.task_label(event.task),
         trace.describe(&event.op),
-        event.location
+        site(event.location)
     )
+}
+
+/// A source location as a picture shows it: the file's last two path
+/// components, line and column (`scenarios/x.toml:15:5`), so that labels
+/// stay short; the text report has the whole path.
+fn site(location: Location) -> String {
+    let file = location.file();
+    let short = match file.rmatch_indices(['/', '\\']).nth(1) {
+        Some((slash, _)) => &file[slash + 1..],
+        None => file,
+    };
+    if location.line() == 0 {
+        return short.to_string();
+    }
+    format!("{short}:{}:{}", location.line(), location.column())
 }
 
 /// One place on a path as a picture shows it.
@@ -619,7 +638,7 @@ fn draw_waits(
         let waiter = task_nodes[&entry.task];
         let at = wait_event(trace, entry.task).map_or(String::new(), |index| {
             let event = &trace.events[index];
-            format!("at {} (step {})", event.location, event.step)
+            format!("at {} (step {})", site(event.location), event.step)
         });
         let object = match entry.target {
             WaitTarget::Object(object) => object,
@@ -641,7 +660,7 @@ fn draw_waits(
         for &holder in &entry.holders {
             let label = taken_at(trace, holder, object).map_or(String::new(), |index| {
                 let event = &trace.events[index];
-                format!("taken at {} (step {})", event.location, event.step)
+                format!("taken at {} (step {})", site(event.location), event.step)
             });
             let holder = task_node(trace, graph, task_nodes, holder);
             graph.edge(node, holder, EdgeKind::HeldBy, label);
@@ -767,7 +786,8 @@ fn draw_holders(
         let label = match taken_at(trace, holder, object) {
             Some(index) => format!(
                 "taken at {} (step {})",
-                trace.events[index].location, trace.events[index].step
+                site(trace.events[index].location),
+                trace.events[index].step
             ),
             None => String::new(),
         };
@@ -791,9 +811,26 @@ fn lock_order_graph(cycle: &[LockOrderEdge]) -> FindingGraph {
             EdgeKind::LockOrder,
             format!(
                 "'{}' holds it (taken at {})\nand takes the next at {}",
-                edge.task_name, edge.held_at, edge.acquired_at
+                edge.task_name,
+                site(edge.held_at),
+                site(edge.acquired_at)
             ),
         );
     }
     graph
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sites_keep_the_last_two_path_components() {
+        let location = Location::caller();
+        assert_eq!(
+            site(location),
+            format!("src/picture.rs:{}:{}", location.line(), location.column())
+        );
+        assert_eq!(site(Location::ROOT_TASK), Location::ROOT_TASK.file());
+    }
 }
