@@ -500,7 +500,12 @@ fn findings_serialise_to_json_and_draw_as_graphviz() {
         .ends_with("detector.rs"));
 
     let dot = failure.dot().expect("a race has a graph");
-    assert!(dot.starts_with("digraph happens_before {"));
-    assert_eq!(dot.matches("color=red").count(), 2, "{dot}");
-    assert!(dot.matches("[label=").count() <= racecheck::detect::DOT_EVENTS_MAX);
+    assert!(dot.starts_with("digraph finding {"));
+    assert_eq!(dot.matches("color=red, penwidth=3").count(), 2, "{dot}");
+    assert_eq!(
+        dot.matches("dir=none").count(),
+        1,
+        "one unordered pair: {dot}"
+    );
+    assert!(dot.contains("legend ["));
 }

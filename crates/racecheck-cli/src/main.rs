@@ -3,7 +3,8 @@
 //! - `racecheck run PATH...` explores scenario files (or directories of
 //!   them) with a budget, shows progress on a terminal, prints a summary
 //!   table and the report of every scenario whose expectation is not met,
-//!   and writes JUnit XML, JSON and saved failing schedules for CI;
+//!   and writes JUnit XML, JSON, saved failing schedules, Chrome traces
+//!   and HTML reports (`--html DIR`) for CI;
 //! - `racecheck replay FILE --schedule S` (or `--from SAVED`) re-runs one
 //!   execution and prints its whole timeline and the finding;
 //! - `racecheck explain FILE --schedule S --dot OUT` writes the finding's
@@ -134,6 +135,11 @@ enum Command {
         /// (`<scenario>.trace.json`, for https://ui.perfetto.dev).
         #[arg(long, value_name = "DIR")]
         traces: Option<PathBuf>,
+        /// Write each failing execution here as a self-contained HTML page
+        /// (`<scenario>.html`: the report, the finding's picture, the
+        /// timeline, the replay command), with an `index.html` summary.
+        #[arg(long, value_name = "DIR")]
+        html: Option<PathBuf>,
     },
     /// Re-run exactly one execution of a scenario and print its whole
     /// timeline and the finding.
@@ -147,8 +153,8 @@ enum Command {
         #[arg(long, value_name = "SAVED")]
         from: Option<PathBuf>,
     },
-    /// Replay a failing execution and write the happens-before graph
-    /// around its finding as Graphviz DOT.
+    /// Replay a failing execution and write the picture of its finding
+    /// as Graphviz DOT.
     Explain {
         /// The scenario file.
         file: PathBuf,
@@ -203,6 +209,7 @@ fn main() -> ExitCode {
             save_failures,
             reports,
             traces,
+            html,
         } => strategy_of(strategy, depth, preemption_bound).and_then(|strategy| {
             let settings = RunSettings {
                 strategy,
@@ -218,6 +225,7 @@ fn main() -> ExitCode {
                 json,
                 save_failures,
                 traces,
+                html,
             };
             run(&paths, &settings, &outputs, reports)
         }),
@@ -530,7 +538,7 @@ fn explain(
     Ok(ExitCode::from(1))
 }
 
-/// Writes the happens-before graph around `failure`'s finding to `dot`.
+/// Writes the picture of `failure`'s finding to `dot`.
 fn write_dot(
     failure: &racecheck::Failure,
     dot: &Path,
@@ -542,20 +550,31 @@ fn write_dot(
         Some(graph) => {
             std::fs::write(dot, &graph)
                 .map_err(|error| InputError(format!("{}: {error}", dot.display())))?;
-            let nodes = graph.lines().filter(|line| line.contains("[label")).count();
+            let nodes = graph
+                .lines()
+                .filter(|line| {
+                    let line = line.trim_start();
+                    line.starts_with('n')
+                        && line[1..].starts_with(|c: char| c.is_ascii_digit())
+                        && !line.contains("->")
+                })
+                .count();
             say!(
-                "wrote the happens-before graph around the finding ({nodes} nodes) to {}",
+                "wrote the picture of the finding ({nodes} nodes, and a legend) to {}",
                 dot.display()
             );
             say!(
-                "  nodes are the events of the tasks involved; solid edges order them \
-                 (program order, locks, joins, ...); the finding's events are highlighted, \
-                 and two accesses with no path between them are the race"
+                "  a race: both tasks' paths from their common ancestor to the two accesses; \
+                 a deadlock: the wait-for cycle; a hang: the wait and what came before it; \
+                 a potential deadlock: the lock-order cycle"
             );
-            say!("  render it with: dot -Tsvg {} -o finding.svg", dot.display());
+            say!(
+                "  render it with: dot -Tsvg {} -o finding.svg",
+                dot.display()
+            );
         }
         None => say!(
-            "a {} has no happens-before graph; `racecheck replay {} --schedule {schedule}` shows its timeline",
+            "a {} has no picture; `racecheck replay {} --schedule {schedule}` shows its timeline",
             outcome.finding().unwrap_or_default(),
             file.display()
         ),

@@ -13,6 +13,7 @@ pub(crate) struct Outputs {
     pub(crate) json: Option<PathBuf>,
     pub(crate) save_failures: Option<PathBuf>,
     pub(crate) traces: Option<PathBuf>,
+    pub(crate) html: Option<PathBuf>,
 }
 
 /// A scenario and how its run went.
@@ -39,6 +40,9 @@ impl Outputs {
                     write_file(&path, &failure.chrome_trace())?;
                 }
             }
+        }
+        if let Some(directory) = &self.html {
+            write_html(directory, results)?;
         }
         if let Some(directory) = &self.save_failures {
             std::fs::create_dir_all(directory)
@@ -98,11 +102,13 @@ impl SavedFailure {
     }
 }
 
-/// One row per scenario: name, expectation, verdict, executions, time,
-/// finding.
-pub(crate) fn summary_table(results: &[Result<'_>]) -> String {
-    let header = ["scenario", "expect", "verdict", "execs", "time", "finding"];
-    let rows: Vec<[String; 6]> = results
+/// The summary table's columns.
+const SUMMARY_HEADER: [&str; 6] = ["scenario", "expect", "verdict", "execs", "time", "finding"];
+
+/// The summary table's rows, one per scenario, the finding cut to
+/// `FINDING_WIDTH_MAX` characters.
+fn summary_rows(results: &[Result<'_>]) -> Vec<[String; 6]> {
+    results
         .iter()
         .map(|(scenario, outcome)| {
             let mut finding = outcome.finding().unwrap_or_else(|| "-".to_string());
@@ -127,7 +133,14 @@ pub(crate) fn summary_table(results: &[Result<'_>]) -> String {
                 finding,
             ]
         })
-        .collect();
+        .collect()
+}
+
+/// One row per scenario: name, expectation, verdict, executions, time,
+/// finding.
+pub(crate) fn summary_table(results: &[Result<'_>]) -> String {
+    let header = SUMMARY_HEADER;
+    let rows = summary_rows(results);
     let mut widths = header.map(str::len);
     for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {
@@ -155,6 +168,63 @@ pub(crate) fn summary_table(results: &[Result<'_>]) -> String {
     line(header);
     for row in &rows {
         line([&row[0], &row[1], &row[2], &row[3], &row[4], &row[5]]);
+    }
+    out
+}
+
+/// Writes `<scenario>.html` for each failure (`Failure::html`) and an
+/// `index.html` with the summary table, linking to them.
+fn write_html(directory: &Path, results: &[Result<'_>]) -> std::result::Result<(), InputError> {
+    std::fs::create_dir_all(directory)
+        .map_err(|error| InputError(format!("{}: {error}", directory.display())))?;
+    let mut index = String::from(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <title>racecheck run</title>\n<style>body{font-family:system-ui,sans-serif;margin:24px}\
+         table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}\
+         .unmet{background:#fde0dc}</style>\n</head>\n<body>\n<h1>racecheck run</h1>\n<table>\n<tr>",
+    );
+    for cell in SUMMARY_HEADER {
+        let _ = write!(index, "<th>{cell}</th>");
+    }
+    index.push_str("<th>report</th></tr>\n");
+    for ((scenario, outcome), row) in results.iter().zip(summary_rows(results)) {
+        let class = if outcome.verdict.is_met() {
+            "met"
+        } else {
+            "unmet"
+        };
+        let _ = write!(index, "<tr class=\"{class}\">");
+        for cell in &row {
+            let _ = write!(index, "<td>{}</td>", escape(cell));
+        }
+        match &outcome.report.failure {
+            Some(failure) => {
+                let file = format!("{}.html", scenario.name());
+                write_file(&directory.join(&file), &failure.html())?;
+                let _ = writeln!(
+                    index,
+                    "<td><a href=\"{}\">{}</a></td></tr>",
+                    escape(&percent_encode(&file)),
+                    escape(&file)
+                );
+            }
+            None => index.push_str("<td>-</td></tr>\n"),
+        }
+    }
+    index.push_str("</table>\n</body>\n</html>\n");
+    write_file(&directory.join("index.html"), &index)
+}
+
+/// A file name as a relative URL: bytes other than letters, digits and
+/// `-._~` percent-encoded.
+fn percent_encode(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for byte in name.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            let _ = write!(out, "%{byte:02X}");
+        }
     }
     out
 }
@@ -308,5 +378,13 @@ mod tests {
             "a&lt;b &amp; &quot;c&quot; &apos;d&apos;&gt;[0m\nend"
         );
         assert_eq!(escape_attribute("two\nlines"), "two&#10;lines");
+    }
+
+    #[test]
+    fn links_percent_encode_what_a_url_cannot_hold() {
+        assert_eq!(
+            percent_encode("web scraper#1é.html"),
+            "web%20scraper%231%C3%A9.html"
+        );
     }
 }

@@ -344,3 +344,50 @@ fn a_closed_stdout_ends_the_run_quietly() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(status.code(), Some(141));
 }
+
+#[test]
+fn run_writes_an_html_page_per_failure_and_an_index() {
+    let directory = scratch("html");
+    let pages = directory.join("pages");
+    let output = racecheck(&[
+        "run",
+        "scenarios/web_scraper_lost_update.toml",
+        "scenarios/web_scraper_locked.toml",
+        "scenarios/dining_philosophers_deadlock.toml",
+        "--html",
+        pages.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let index = std::fs::read_to_string(pages.join("index.html")).unwrap();
+    assert_eq!(index.matches("<tr class=").count(), 3, "{index}");
+    for name in ["web_scraper_lost_update", "dining_philosophers_deadlock"] {
+        assert!(
+            index.contains(&format!("<a href=\"{name}.html\">")),
+            "{index}"
+        );
+        let page = std::fs::read_to_string(pages.join(format!("{name}.html"))).unwrap();
+        assert!(page.contains("<svg class=\"finding-graph\""));
+        assert!(page.contains(&format!(
+            "racecheck replay scenarios/{name}.toml --schedule rc1:"
+        )));
+    }
+    assert!(!pages.join("web_scraper_locked.html").exists(), "it passed");
+}
+
+#[test]
+fn an_unwritable_html_directory_is_an_input_error() {
+    let directory = scratch("html-unwritable");
+    let file = directory.join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let inside = file.join("pages");
+    let output = racecheck(&[
+        "run",
+        "scenarios/web_scraper_lost_update.toml",
+        "--html",
+        inside.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stdout));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains(inside.to_str().unwrap()), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

@@ -13,6 +13,7 @@
 //! apart: a track's timestamps never go back.
 
 use crate::graph::{Edge, HbGraph};
+use crate::picture::finding_events;
 use crate::Finding;
 use racecheck_trace::{Event, ObjectId, Op, Trace, WaitTarget};
 use serde_json::{json, Value};
@@ -297,27 +298,6 @@ fn waiter_counters(trace: &Trace, clock: &Clock) -> Vec<Value> {
         }
     }
     counters
-}
-
-/// The events a finding is about: a race's two accesses, the last event of
-/// each task of a deadlock or hang.
-fn finding_events(trace: &Trace, finding: &Finding) -> Vec<usize> {
-    let last_of =
-        |task: racecheck_trace::TaskId| trace.events.iter().rposition(|event| event.task == task);
-    match finding {
-        Finding::Race(race) => vec![race.first.event, race.second.event],
-        Finding::Deadlock(deadlock) => deadlock
-            .cycle
-            .iter()
-            .filter_map(|wait| last_of(wait.task))
-            .collect(),
-        Finding::Hang(hang) => hang
-            .waits
-            .iter()
-            .filter_map(|wait| last_of(wait.task))
-            .collect(),
-        Finding::PotentialDeadlock(_) | Finding::Leak(_) => Vec::new(),
-    }
 }
 
 /// Flow arrows for the edges between tasks that order some of `marked`:

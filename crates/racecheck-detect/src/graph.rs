@@ -1,13 +1,12 @@
 //! The happens-before graph of an execution, built offline from its trace
-//! with petgraph: for reports, for Graphviz output, and as the reference the
-//! vector clocks are tested against.
+//! with petgraph: for the pictures of findings, the Chrome trace's arrows,
+//! and as the reference the vector clocks are tested against.
 
 use crate::sync::{role, Channel, Role};
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::{Dfs, EdgeRef, Reversed};
 use racecheck_trace::{Event, Op, Trace};
 use std::collections::{BTreeSet, VecDeque};
-use std::fmt::Write;
 
 /// Why one event happens before another.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -121,41 +120,62 @@ impl HbGraph {
         found
     }
 
-    /// Graphviz DOT of the events in `keep` and the edges among them, with
-    /// `highlight` drawn in red: for showing a race or a cycle without the
-    /// thousands of events around it.
-    pub fn to_dot(&self, trace: &Trace, keep: &BTreeSet<usize>, highlight: &[usize]) -> String {
-        let mut dot = String::from("digraph happens_before {\n  rankdir=TB;\n  node [shape=box, fontname=\"monospace\"];\n");
-        for &index in keep {
-            let event = &trace.events[index];
-            let label = format!(
-                "#{index} step {}\\n{}: {}\\n{}",
-                event.step,
-                trace.task_label(event.task),
-                trace.describe(&event.op),
-                event.location
-            )
-            .replace('"', "'");
-            let color = if highlight.contains(&index) {
-                ", color=red, penwidth=2"
-            } else {
-                ""
-            };
-            let _ = writeln!(dot, "  e{index} [label=\"{label}\"{color}];");
-        }
-        for edge in self.graph.edge_references() {
-            let (from, to) = (edge.source().index(), edge.target().index());
-            if keep.contains(&from) && keep.contains(&to) {
-                let style = match edge.weight() {
-                    Edge::ProgramOrder => "",
-                    Edge::Spawn | Edge::Join => " [style=dashed]",
-                    Edge::Synchronises => " [color=blue]",
-                };
-                let _ = writeln!(dot, "  e{from} -> e{to}{style};");
+    /// A shortest happens-before path from event `from` to event `to`,
+    /// both included; `None` if `from` does not happen before `to`.
+    ///
+    /// ```
+    /// use racecheck_detect::HbGraph;
+    /// use racecheck_trace::{Event, Location, Op, TaskId, Trace};
+    ///
+    /// let mut trace = Trace::default();
+    /// for _ in 0..3 {
+    ///     trace.events.push(Event { step: 0, task: TaskId(0), op: Op::Yield, location: Location::caller() });
+    /// }
+    /// let graph = HbGraph::from_trace(&trace);
+    /// assert_eq!(graph.path(0, 2), Some(vec![0, 1, 2]));
+    /// assert_eq!(graph.path(2, 0), None);
+    /// ```
+    pub fn path(&self, from: usize, to: usize) -> Option<Vec<usize>> {
+        let mut reached_from: Vec<Option<usize>> = vec![None; self.graph.node_count()];
+        let mut queue = VecDeque::from([from]);
+        while let Some(event) = queue.pop_front() {
+            if event == to {
+                let mut path = vec![to];
+                while let Some(&before) = path.last().and_then(|&at| reached_from[at].as_ref()) {
+                    path.push(before);
+                }
+                path.reverse();
+                return Some(path);
+            }
+            for next in self.graph.neighbors(NodeIndex::new(event)) {
+                let next = next.index();
+                if next != from && reached_from[next].is_none() {
+                    reached_from[next] = Some(event);
+                    queue.push_back(next);
+                }
             }
         }
-        dot.push_str("}\n");
-        dot
+        None
+    }
+
+    /// Why `from` happens right before `to`, if an edge joins them.
+    ///
+    /// ```
+    /// use racecheck_detect::{Edge, HbGraph};
+    /// use racecheck_trace::{Event, Location, Op, TaskId, Trace};
+    ///
+    /// let mut trace = Trace::default();
+    /// for _ in 0..2 {
+    ///     trace.events.push(Event { step: 0, task: TaskId(0), op: Op::Yield, location: Location::caller() });
+    /// }
+    /// let graph = HbGraph::from_trace(&trace);
+    /// assert_eq!(graph.edge_between(0, 1), Some(Edge::ProgramOrder));
+    /// assert_eq!(graph.edge_between(1, 0), None);
+    /// ```
+    pub fn edge_between(&self, from: usize, to: usize) -> Option<Edge> {
+        self.graph
+            .find_edge(NodeIndex::new(from), NodeIndex::new(to))
+            .map(|edge| self.graph[edge])
     }
 }
 
@@ -277,90 +297,4 @@ impl ObjectEdges {
             Role::None | Role::Access => {}
         }
     }
-}
-
-/// Most events a finding's graph shows.
-pub const DOT_EVENTS_MAX: usize = 40;
-
-/// The happens-before graph around a finding, as Graphviz DOT: for a race,
-/// the two accesses (in red) and the events of their tasks between them,
-/// with the orders that do exist; for a deadlock or hang, the last events of
-/// the stuck tasks. `None` for findings without events to show.
-///
-/// ```
-/// use racecheck_detect::{finding_dot, Checks, Detector, ExecutionEnd};
-/// use racecheck_trace::{Event, Location, ObjectId, ObjectInfo, ObjectKind, Op, TaskId, Trace};
-///
-/// let mut trace = Trace::default();
-/// trace.objects.push(ObjectInfo { kind: ObjectKind::Shared, name: None, created_at: Location::caller() });
-/// for task in [1, 2] {
-///     trace.events.push(Event { step: task, task: TaskId(task), op: Op::Write { object: ObjectId(0) }, location: Location::caller() });
-/// }
-/// let end = ExecutionEnd { root_finished: true, ..ExecutionEnd::default() };
-/// let verdict = Detector::new(Checks::default()).analyze(&trace, &end);
-/// let dot = finding_dot(&trace, &verdict.failures[0]).unwrap();
-/// assert!(dot.starts_with("digraph"));
-/// ```
-pub fn finding_dot(trace: &Trace, finding: &crate::Finding) -> Option<String> {
-    let graph = HbGraph::from_trace(trace);
-    match finding {
-        crate::Finding::Race(race) => {
-            let (first, second) = (race.first.event, race.second.event);
-            let tasks = [race.first.task, race.second.task];
-            let mut keep: BTreeSet<usize> = (first..=second)
-                .filter(|&index| tasks.contains(&trace.events[index].task))
-                .collect();
-            // What the second access does know, near the first one.
-            keep.extend(
-                graph
-                    .predecessors(second)
-                    .into_iter()
-                    .filter(|&index| index >= first.saturating_sub(DOT_EVENTS_MAX)),
-            );
-            let keep = bounded(keep, &[first, second]);
-            Some(graph.to_dot(trace, &keep, &[first, second]))
-        }
-        crate::Finding::Deadlock(deadlock) => {
-            let tasks: Vec<_> = deadlock.cycle.iter().map(|wait| wait.task).collect();
-            Some(last_events_of(&graph, trace, &tasks))
-        }
-        crate::Finding::Hang(hang) => {
-            let tasks: Vec<_> = hang.waits.iter().map(|wait| wait.task).collect();
-            Some(last_events_of(&graph, trace, &tasks))
-        }
-        crate::Finding::PotentialDeadlock(_) | crate::Finding::Leak(_) => None,
-    }
-}
-
-/// The last events of each task, the very last in red.
-fn last_events_of(graph: &HbGraph, trace: &Trace, tasks: &[racecheck_trace::TaskId]) -> String {
-    let per_task = (DOT_EVENTS_MAX / tasks.len().max(1)).max(1);
-    let mut keep = BTreeSet::new();
-    let mut highlight = Vec::new();
-    for &task in tasks {
-        let mine: Vec<usize> = (0..trace.events.len())
-            .rev()
-            .filter(|&index| trace.events[index].task == task)
-            .take(per_task)
-            .collect();
-        highlight.extend(mine.first().copied());
-        keep.extend(mine);
-    }
-    graph.to_dot(trace, &keep, &highlight)
-}
-
-/// At most `DOT_EVENTS_MAX` events, always including `must`: the ones
-/// closest to them win.
-fn bounded(keep: BTreeSet<usize>, must: &[usize]) -> BTreeSet<usize> {
-    if keep.len() <= DOT_EVENTS_MAX {
-        return keep;
-    }
-    let mut ranked: Vec<usize> = keep.into_iter().collect();
-    ranked.sort_by_key(|&index| {
-        must.iter()
-            .map(|&anchor| index.abs_diff(anchor))
-            .min()
-            .unwrap_or(usize::MAX)
-    });
-    ranked.into_iter().take(DOT_EVENTS_MAX).collect()
 }

@@ -9,8 +9,10 @@
 //!   *predictive* data races on tracked state: two accesses, one a write,
 //!   from different tasks, not ordered by happens-before, whichever order
 //!   this execution ran them in.
-//! - [`HbGraph`] is the same order as a petgraph graph, for reports and
-//!   Graphviz output (and as the reference the clocks are tested against).
+//! - [`HbGraph`] is the same order as a petgraph graph, for reports (and
+//!   as the reference the clocks are tested against).
+//! - [`finding_graph`] draws any finding as a small graph (a race's two
+//!   paths, a deadlock's wait-for cycle, ...), as Graphviz DOT or data.
 //! - [`Detector`] runs every check configured by [`Checks`] over one
 //!   execution: races, deadlocks (cycles in the wait-for graph), hangs,
 //!   leaks, and potential deadlocks from a lock-order graph kept across the
@@ -43,6 +45,7 @@ mod finding;
 mod graph;
 mod hb;
 mod lock_order;
+mod picture;
 mod stuck;
 mod sync;
 mod waits;
@@ -55,8 +58,12 @@ pub use detector::{Check, Checks, Detector, Verdict};
 pub use finding::{
     Access, Deadlock, Finding, Hang, Leak, LockOrderEdge, PotentialDeadlock, Race, Wait,
 };
-pub use graph::{finding_dot, Edge, HbGraph, DOT_EVENTS_MAX};
+pub use graph::{Edge, HbGraph};
 pub use hb::{event_clocks, HappensBefore, RacePair};
 pub use lock_order::LockOrderDelta;
+pub use picture::{
+    finding_dot, finding_events, finding_graph, EdgeKind, FindingGraph, GraphEdge, GraphNode,
+    NodeKind, PATH_EVENTS_MAX,
+};
 pub use racecheck_trace::ExecutionEnd;
 pub use waits::{stuck_tasks, Holdings, StuckTask};

@@ -38,11 +38,22 @@ pub struct Failure {
 }
 
 impl Failure {
-    /// The happens-before graph around the finding, as Graphviz DOT (see
-    /// [`racecheck_detect::finding_dot`]), for findings that have one.
+    /// The picture of the finding as Graphviz DOT (see
+    /// [`racecheck_detect::finding_graph`]): a race's two paths, a
+    /// deadlock's cycle, ...; `None` for failures that are not findings (a
+    /// panic, the step limit).
+    ///
+    /// ```
+    /// use racecheck_explore::{explore, Config};
+    ///
+    /// let report = explore(&Config::default(), || async { panic!("boom") });
+    /// assert!(report.failure.unwrap().dot().is_none());
+    /// ```
     pub fn dot(&self) -> Option<String> {
         match &self.kind {
-            FailureKind::Finding(finding) => racecheck_detect::finding_dot(&self.trace, finding),
+            FailureKind::Finding(finding) => {
+                Some(racecheck_detect::finding_dot(&self.trace, finding))
+            }
             _ => None,
         }
     }
@@ -68,6 +79,28 @@ impl Failure {
             _ => None,
         };
         racecheck_detect::chrome_trace(&self.trace, finding)
+    }
+}
+
+/// What a report says of a race in an execution where nothing else went
+/// wrong.
+pub const PREDICTED_RACE: &str = "this execution did not misbehave: the two accesses are \
+     unordered, so another schedule can swap them";
+
+impl Failure {
+    /// Whether this is a race predicted from an execution that did not
+    /// misbehave: nothing else failed in it (a minimised schedule often
+    /// runs the two accesses one after the other, harmlessly), so the
+    /// report's timeline shows nothing going wrong.
+    ///
+    /// ```
+    /// use racecheck_explore::{explore, Config};
+    ///
+    /// let report = explore(&Config::default(), || async { panic!("boom") });
+    /// assert!(!report.failure.unwrap().is_predicted_race());
+    /// ```
+    pub fn is_predicted_race(&self) -> bool {
+        matches!(self.kind, FailureKind::Finding(Finding::Race(_))) && self.also.is_empty()
     }
 }
 
@@ -292,6 +325,9 @@ impl Failure {
     /// The failure, where it was found, the timeline.
     fn write_findings(&self, f: &mut impl Write) -> fmt::Result {
         writeln!(f, "racecheck: {}", self.kind)?;
+        if self.is_predicted_race() {
+            writeln!(f, "  {PREDICTED_RACE}")?;
+        }
         for other in &self.also {
             let text = other.to_string();
             let summary: Vec<&str> = text.lines().take(2).map(str::trim).collect();

@@ -7,7 +7,9 @@
 //! [`ExhaustiveScheduler`], [`BoundedScheduler`], [`ReplayScheduler`]),
 //! the loop over executions ([`explore`], [`explore_with`],
 //! [`explore_parallel`]), minimisation ([`minimize`]) and what an
-//! exploration returns ([`Report`], [`Failure`]).
+//! exploration returns ([`Report`], [`Failure`]), with a failure's text
+//! report, its Chrome trace and its self-contained HTML page
+//! ([`Failure::html`]).
 //!
 //! **Architecture invariant:** this crate never runs a task itself (the
 //! runtime does) and never prints front-end syntax: how to replay a failure
@@ -41,20 +43,24 @@ mod exhaustive;
 mod explore;
 mod failure;
 mod fairness;
+mod html;
+mod markup;
 mod minimize;
 mod parallel;
 mod pct;
+mod picture_svg;
 mod probe;
 mod random;
 mod replay;
 mod report;
 mod strategy;
+mod swimlanes;
 
 pub use bounded::BoundedScheduler;
 pub use config::{Config, Shard};
 pub use exhaustive::ExhaustiveScheduler;
 pub use explore::{explore, explore_with};
-pub use failure::{timeline, Failure, FailureKind, TIMELINE_EVENTS_MAX};
+pub use failure::{timeline, Failure, FailureKind, PREDICTED_RACE, TIMELINE_EVENTS_MAX};
 pub use minimize::{minimize, Minimized, MINIMIZE_STEPS_MAX};
 pub use parallel::explore_parallel;
 pub use pct::{calibrate_pct, PctScheduler};
@@ -62,3 +68,4 @@ pub use random::RandomScheduler;
 pub use replay::ReplayScheduler;
 pub use report::Report;
 pub use strategy::Strategy;
+pub use swimlanes::{SWIMLANE_STEPS_MAX, SWIMLANE_TASKS_MAX};

@@ -48,7 +48,8 @@ pub struct ReadmeDoctests;
 pub use builder::{check, replay, Builder, MINIMIZE_BUDGET};
 pub use racecheck_detect::{Check, Finding};
 pub use racecheck_explore::{
-    timeline, Failure, FailureKind, Minimized, Report, Strategy, TIMELINE_EVENTS_MAX,
+    timeline, Failure, FailureKind, Minimized, Report, Strategy, PREDICTED_RACE,
+    TIMELINE_EVENTS_MAX,
 };
 pub use racecheck_runtime::rt::choose;
 pub use racecheck_runtime::{
