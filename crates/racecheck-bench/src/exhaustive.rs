@@ -74,9 +74,8 @@ pub enum Flavor {
 /// the guard is a scheduling point too, so another thread can try the lock
 /// while it is held: the attempt blocks and the unlock hands the lock over,
 /// recording the acquisition then, which is the same order of events as the
-/// attempt coming after the unlock. The search explores one of the two
-/// (exactly one execution per lock order with two threads; with three,
-/// a few more: 8 for the 6 lock orders of 3x1).
+/// attempt coming after the unlock. The search explores one of the two:
+/// one execution per lock order, as for tasks.
 ///
 /// ```
 /// use racecheck_bench::exhaustive::{racecheck_exhaustive, Flavor};

@@ -9,7 +9,7 @@
 //! the search considers equivalent, a yield and the step that resumes the
 //! yielding task conflict with every visible step of the other tasks.
 
-use racecheck_trace::{Event, ObjectId, Op, TaskId, WaitTarget};
+use racecheck_trace::{Event, LockMode, ObjectId, Op, TaskId, WaitTarget};
 
 /// Something a step reads or changes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -46,6 +46,9 @@ pub struct Footprint {
     /// The objects the step changed only by releasing them (an unlock,
     /// returned or added permits), sorted.
     released: Vec<ObjectId>,
+    /// The objects the step handed to a waiting task for exclusive use
+    /// (it recorded the waiter's `Lock`), sorted.
+    handed_over: Vec<ObjectId>,
 }
 
 impl Footprint {
@@ -89,7 +92,26 @@ impl Footprint {
             accesses,
             blocked_on,
             released: released(task, events),
+            handed_over: handed_over(task, events),
         }
+    }
+
+    /// Whether the step handed `object` to a waiting task for exclusive
+    /// use: after it, another attempt to take the object blocks.
+    ///
+    /// ```
+    /// use racecheck_detect::Footprint;
+    /// use racecheck_trace::{Event, Location, LockMode, ObjectId, Op, TaskId};
+    ///
+    /// let lock = ObjectId(0);
+    /// let event = |task, op| Event { step: 0, task: TaskId(task), op, location: Location::caller() };
+    /// let unlock = event(1, Op::Unlock { object: lock, mode: LockMode::Exclusive });
+    /// let granted = event(2, Op::Lock { object: lock, mode: LockMode::Exclusive });
+    /// assert!(Footprint::of(TaskId(1), &[unlock, granted]).hands_over(lock));
+    /// assert!(!Footprint::of(TaskId(1), &[unlock]).hands_over(lock));
+    /// ```
+    pub fn hands_over(&self, object: ObjectId) -> bool {
+        self.handed_over.binary_search(&object).is_ok()
     }
 
     /// Whether this step and `other` conflict on no key but `key`.
@@ -290,6 +312,25 @@ fn released(task: TaskId, events: &[Event]) -> Vec<ObjectId> {
         })
     });
     released
+}
+
+/// The objects `events`, a step of `task`, handed to another task for
+/// exclusive use.
+fn handed_over(task: TaskId, events: &[Event]) -> Vec<ObjectId> {
+    let mut handed_over: Vec<ObjectId> = events
+        .iter()
+        .filter(|event| event.task != task)
+        .filter_map(|event| match event.op {
+            Op::Lock {
+                object,
+                mode: LockMode::Exclusive,
+            } => Some(object),
+            _ => None,
+        })
+        .collect();
+    handed_over.sort_unstable();
+    handed_over.dedup();
+    handed_over
 }
 
 /// The key an operation touches and whether it changes it.

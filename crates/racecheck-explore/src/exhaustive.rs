@@ -84,6 +84,10 @@ impl Asleep {
     /// attempt would split a trace in two: the attempt before the release,
     /// and after it.
     ///
+    /// A release that hands the object to a task queued earlier leaves the
+    /// task asleep on its attempt as it was: attempted now, it would block
+    /// behind the new holder, the state the execution explored reached by
+    /// blocking before the release.
     ///
     /// The mirror rule holds too: a task whose step only releases an object
     /// stays asleep after another task's attempt blocked on it alone. Its
@@ -99,10 +103,14 @@ impl Asleep {
         if !self.footprint.conflicts_with(step) || step.is_released_by(&self.footprint) {
             return Some(self.clone());
         }
-        let served = self
-            .served
-            .as_ref()
-            .filter(|_| self.footprint.is_released_by(step))?;
+        if !self.footprint.is_released_by(step) {
+            return None;
+        }
+        let blocked_on = self.footprint.blocked_on()?;
+        if step.hands_over(blocked_on) {
+            return Some(self.clone());
+        }
+        let served = self.served.as_ref()?;
         Some(Asleep {
             task: self.task,
             footprint: served.clone(),
