@@ -1,0 +1,260 @@
+//! racecheck at service scale: the cost of a scheduling step and the memory
+//! of an execution as the number of tasks grows.
+//!
+//! The program: N tasks over M objects (each a `Mutex<()>` guarding a
+//! tracked `Shared<u64>`); each task, K times, locks object
+//! `(task + round) % M`, reads and writes its value, unlocks it and yields;
+//! the root awaits every task and checks the sum. Random exploration from
+//! seed 0, with the detector off (`Check::Off`) and on (the default
+//! checks), enough executions for about 100,000 rounds per side, fastest of
+//! three alternating timed rounds. One line per N:
+//!
+//! ```text
+//! workload=tasks-1000x10 objects=16 executions=10 steps=S off_ns_per_step=A on_ns_per_step=B overhead=X off_peak_heap_kib=P on_peak_heap_kib=Q on_bytes_per_task=R
+//! ```
+//!
+//! Steps are counted by the scheduler (one per choice); the heap figures are
+//! the peak of bytes live during an exploration above what was live before
+//! it, counted by this binary's global allocator (`counting.rs`), so they
+//! are exact and independent of the allocator's caching. Run it with
+//! `cargo run --release -p racecheck-bench --bin scale`.
+
+mod counting;
+
+use racecheck::sched::{explore_with, Config, RandomScheduler, Scheduler};
+use racecheck::sync::{Mutex, Shared};
+use racecheck::{Check, TaskId};
+use racecheck_bench::{ROUNDS, SEED};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[global_allocator]
+static ALLOCATOR: counting::Counting = counting::Counting;
+
+/// Task counts measured when the user does not choose.
+const TASKS_DEFAULT: [u64; 4] = [10, 100, 1_000, 10_000];
+/// Most tasks one program may spawn.
+const TASKS_MAX: u64 = 50_000;
+/// Rounds per task (K) when the user does not choose.
+const ROUNDS_PER_TASK_DEFAULT: u64 = 10;
+/// Most rounds per task.
+const ROUNDS_PER_TASK_MAX: u64 = 1_000;
+/// Shared objects (M).
+const OBJECTS: u64 = 16;
+/// Rounds (tasks × rounds per task × executions) per timed measurement.
+const ROUNDS_PER_MEASUREMENT: u64 = 100_000;
+
+/// The random strategy, counting the steps it chooses.
+struct Counted {
+    inner: RandomScheduler,
+    steps: u64,
+}
+
+impl Scheduler for Counted {
+    fn new_execution(&mut self, iteration: u64) -> bool {
+        self.inner.new_execution(iteration)
+    }
+
+    fn next_task(&mut self, runnable: &[TaskId], current: Option<TaskId>) -> Option<TaskId> {
+        self.steps += 1;
+        self.inner.next_task(runnable, current)
+    }
+
+    fn choose(&mut self, options: u32) -> Option<u32> {
+        self.inner.choose(options)
+    }
+}
+
+/// One exploration: its wall-clock time, steps, and peak heap growth.
+#[derive(Clone, Copy)]
+struct Measurement {
+    elapsed: Duration,
+    steps: u64,
+    peak_heap_bytes: usize,
+}
+
+impl Measurement {
+    fn ns_per_step(self) -> f64 {
+        self.elapsed.as_nanos() as f64 / self.steps as f64
+    }
+}
+
+/// The benchmark's program, run as each execution's root.
+async fn program(tasks: u64, objects: u64, rounds_per_task: u64) {
+    let cells: Arc<Vec<(Mutex<()>, Shared<u64>)>> = Arc::new(
+        (0..objects)
+            .map(|_| (Mutex::new(()), Shared::new(0)))
+            .collect(),
+    );
+    let handles: Vec<_> = (0..tasks)
+        .map(|task| {
+            let cells = Arc::clone(&cells);
+            racecheck::spawn(async move {
+                for round in 0..rounds_per_task {
+                    let (lock, value) = &cells[((task + round) % objects) as usize];
+                    let guard = lock.lock().await;
+                    value.set(value.get() + 1);
+                    drop(guard);
+                    racecheck::yield_now().await;
+                }
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.await;
+    }
+    let total: u64 = cells.iter().map(|(_, value)| value.get()).sum();
+    assert_eq!(total, tasks * rounds_per_task);
+}
+
+fn measure(
+    tasks: u64,
+    rounds_per_task: u64,
+    iterations: u64,
+    checks: Check,
+) -> Result<Measurement, String> {
+    let config = Config {
+        seed: SEED,
+        iterations,
+        steps_max: u32::MAX,
+        checks: racecheck::detect::Checks::all(checks),
+        ..Config::default()
+    };
+    let mut scheduler = Counted {
+        inner: RandomScheduler::new(SEED),
+        steps: 0,
+    };
+    counting::reset_peak();
+    let before = counting::live_bytes();
+    let start = Instant::now();
+    let report = explore_with(&config, &mut scheduler, move || {
+        program(tasks, OBJECTS, rounds_per_task)
+    });
+    let elapsed = start.elapsed();
+    let peak_heap_bytes = counting::peak_bytes().saturating_sub(before);
+    if let Some(failure) = report.failure {
+        return Err(format!("a correct program failed:\n{failure}"));
+    }
+    if report.executions != iterations {
+        return Err(format!(
+            "asked for {iterations} executions, ran {}",
+            report.executions
+        ));
+    }
+    Ok(Measurement {
+        elapsed,
+        steps: scheduler.steps,
+        peak_heap_bytes,
+    })
+}
+
+/// Fastest of [`ROUNDS`] alternating rounds for each side; the heap peak
+/// is the same in every round (the program and schedule are).
+fn line(tasks: u64, rounds_per_task: u64) -> Result<String, String> {
+    let iterations = (ROUNDS_PER_MEASUREMENT / (tasks * rounds_per_task)).max(1);
+    let faster = |first: Measurement, second: Measurement| {
+        if second.elapsed < first.elapsed {
+            second
+        } else {
+            first
+        }
+    };
+    let mut off = measure(tasks, rounds_per_task, iterations, Check::Off)?;
+    let mut on = measure(tasks, rounds_per_task, iterations, Check::Fail)?;
+    for _ in 1..ROUNDS {
+        off = faster(
+            off,
+            measure(tasks, rounds_per_task, iterations, Check::Off)?,
+        );
+        on = faster(
+            on,
+            measure(tasks, rounds_per_task, iterations, Check::Fail)?,
+        );
+    }
+    if off.steps != on.steps {
+        return Err(format!(
+            "the detector changed the schedule: {} steps off, {} on",
+            off.steps, on.steps
+        ));
+    }
+    Ok(format!(
+        "workload=tasks-{tasks}x{rounds_per_task} objects={OBJECTS} executions={iterations} steps={} \
+         off_ns_per_step={:.1} on_ns_per_step={:.1} overhead={:.2} off_peak_heap_kib={} \
+         on_peak_heap_kib={} on_bytes_per_task={}",
+        off.steps,
+        off.ns_per_step(),
+        on.ns_per_step(),
+        on.elapsed.as_secs_f64() / off.elapsed.as_secs_f64(),
+        off.peak_heap_bytes / 1024,
+        on.peak_heap_bytes / 1024,
+        on.peak_heap_bytes as u64 / tasks,
+    ))
+}
+
+const USAGE: &str = "usage: scale [--tasks N[,N...]] [--rounds K]\n\
+\n\
+Measures racecheck's nanoseconds per scheduling step and peak heap, with\n\
+the detector off and on, as the number of tasks grows.\n\
+\n\
+Options:\n  \
+  --tasks N,...   task counts, each in 1..=50000 (default: 10,100,1000,10000)\n  \
+  --rounds K      lock-read-write-unlock-yield rounds per task, in 1..=1000 (default: 10)\n  \
+  -h, --help      print this help";
+
+/// The task counts and rounds per task asked for; `None` asks for help.
+fn parse(arguments: impl Iterator<Item = String>) -> Result<Option<(Vec<u64>, u64)>, String> {
+    let mut tasks = TASKS_DEFAULT.to_vec();
+    let mut rounds = ROUNDS_PER_TASK_DEFAULT;
+    let mut arguments = arguments;
+    let number = |text: &str, max: u64| {
+        text.parse::<u64>()
+            .ok()
+            .filter(|value| (1..=max).contains(value))
+            .ok_or_else(|| format!("invalid number `{text}`: expected 1..={max}"))
+    };
+    while let Some(argument) = arguments.next() {
+        let mut value = || {
+            arguments
+                .next()
+                .ok_or_else(|| format!("{argument} needs a value"))
+        };
+        match argument.as_str() {
+            "-h" | "--help" => return Ok(None),
+            "--tasks" => {
+                tasks = value()?
+                    .split(',')
+                    .map(|text| number(text, TASKS_MAX))
+                    .collect::<Result<_, _>>()?
+            }
+            "--rounds" => rounds = number(&value()?, ROUNDS_PER_TASK_MAX)?,
+            _ => return Err(format!("unexpected argument `{argument}`\n{USAGE}")),
+        }
+    }
+    Ok(Some((tasks, rounds)))
+}
+
+fn main() -> ExitCode {
+    let (tasks, rounds) = match parse(std::env::args().skip(1)) {
+        Ok(Some(plan)) => plan,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(message) => {
+            eprintln!("scale: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    println!("# seed={SEED} scheduler=random rounds={ROUNDS} (fastest counts) rounds_per_measurement={ROUNDS_PER_MEASUREMENT}");
+    for count in tasks {
+        match line(count, rounds) {
+            Ok(line) => println!("{line}"),
+            Err(message) => {
+                eprintln!("scale: tasks-{count}x{rounds}: {message}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}
