@@ -56,8 +56,11 @@ impl VectorClock {
     #[inline]
     pub fn get(&self, task: TaskId) -> u32 {
         let index = task.index();
+        if let Some(&entry) = self.head.get(index) {
+            return entry;
+        }
         if index < HEAD_ENTRIES {
-            return self.head.get(index).copied().unwrap_or(0);
+            return 0;
         }
         let (chunk, offset) = chunk_of(index);
         match self.tail.get(chunk) {
@@ -70,12 +73,14 @@ impl VectorClock {
     #[inline]
     pub fn tick(&mut self, task: TaskId) -> u32 {
         let index = task.index();
+        if let Some(entry) = self.head.get_mut(index) {
+            *entry += 1;
+            return *entry;
+        }
         if index < HEAD_ENTRIES {
-            if self.head.len() <= index {
-                self.head.resize(index + 1, 0);
-            }
-            self.head[index] += 1;
-            return self.head[index];
+            self.head.resize(index + 1, 0);
+            self.head[index] = 1;
+            return 1;
         }
         let (chunk, offset) = chunk_of(index);
         if self.tail.len() <= chunk {
@@ -132,7 +137,9 @@ impl VectorClock {
     pub fn assign(&mut self, other: &VectorClock) {
         self.head.clear();
         self.head.extend_from_slice(&other.head);
-        self.tail.clone_from(&other.tail);
+        if !(self.tail.is_empty() && other.tail.is_empty()) {
+            self.tail.clone_from(&other.tail);
+        }
     }
 
     /// Resets every entry to zero, keeping the inline allocation.
