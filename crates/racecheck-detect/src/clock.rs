@@ -3,24 +3,27 @@
 //! The first [`HEAD_ENTRIES`] entries (the tasks of almost every test) live
 //! inline, as a plain array, so that a small program pays nothing for the
 //! rest. The entries beyond are stored in chunks of [`CHUNK_ENTRIES`] shared
-//! copy-on-write between clocks: when a lock's clock or a task's clock
-//! takes in another that knows at least as much about a chunk's tasks, it
-//! shares that chunk instead of copying it. A lock released by a task
-//! shares all of the task's chunks, and a task acquiring the lock shares
-//! every chunk it knew no more about; with thousands of tasks most of a
-//! clock is shared, so memory stays near one pointer per chunk per clock,
-//! and a join skips every chunk the two clocks share.
+//! copy-on-write between clocks: when a clock takes in another that knows
+//! at least as much about a chunk's tasks, it takes that chunk instead of
+//! copying its entries, and it merges entries only where each knows
+//! something the other does not. With thousands of tasks most chunks of a
+//! clock are shared with other clocks, so memory per clock is near one
+//! pointer per chunk instead of one entry per task. A join still compares
+//! the chunks the two clocks hold different copies of (it skips those they
+//! share), so its cost grows with the number of tasks, 64 entries to a
+//! vectorised comparison.
 //!
 //! Sharing is an optimisation only: two clocks that share a chunk hold the
-//! same entries in it, so every answer is the one plain vectors give
-//! (`crates/racecheck-detect/tests/happens_before.rs` checks it against a
-//! plain vector clock on random traces).
+//! same entries in it, so every answer is the one plain vectors give (the
+//! unit test below checks it against plain vectors, and
+//! `crates/racecheck-detect/tests/happens_before.rs` checks clocks of tasks
+//! beyond the inline entries against graph reachability).
 
 use racecheck_trace::TaskId;
 use std::sync::Arc;
 
 /// Entries stored inline in every clock.
-pub const HEAD_ENTRIES: usize = 64;
+pub const HEAD_ENTRIES: usize = 256;
 
 /// Entries per shared chunk beyond the inline ones.
 pub const CHUNK_ENTRIES: usize = 64;
@@ -225,9 +228,9 @@ mod tests {
 
     #[test]
     fn shared_chunks_answer_like_plain_vectors() {
-        // Three clocks over 300 tasks, ticked and joined in a fixed
+        // Three clocks over 600 tasks, ticked and joined in a fixed
         // pseudo-random pattern, against plain vectors doing the same.
-        let width = 300usize;
+        let width = 600usize;
         let mut clocks = vec![VectorClock::default(); 3];
         let mut plain = vec![Vec::<u32>::new(); 3];
         let mut state = 12345u64;

@@ -190,18 +190,17 @@ fn earlier(trace: &Trace, variant: u8) -> u32 {
     u32::from(variant) % (trace.events.len() as u32).max(1)
 }
 
-/// The same trace with task `i` renamed `i * TASK_SPACING` (and unused
+/// The same trace with tasks 0 to 3 renamed [`FAR_IDS`] (and unused
 /// tasks in between), so that the clocks store the acting tasks' entries
-/// beyond their inline ones, in shared chunks.
+/// beyond their inline ones, in shared chunks: two in one chunk, one in
+/// another.
 fn far_apart(mut trace: Trace) -> Trace {
-    const TASK_SPACING: u32 = 70;
-    let far = |task: TaskId| TaskId(task.0 * TASK_SPACING);
+    const FAR_IDS: [u32; 4] = [0, 260, 300, 400];
+    let far = |task: TaskId| TaskId(FAR_IDS[task.index()]);
     let acting = std::mem::take(&mut trace.tasks);
-    for (index, info) in acting.into_iter().enumerate() {
-        if index > 0 {
-            for _ in 1..TASK_SPACING {
-                trace.tasks.push(info.clone());
-            }
+    for (info, id) in acting.into_iter().zip(FAR_IDS) {
+        while trace.tasks.len() < id as usize {
+            trace.tasks.push(info.clone());
         }
         trace.tasks.push(info);
     }
