@@ -6,8 +6,9 @@
 //! `(task + round) % M`, reads and writes its value, unlocks it and yields;
 //! the root awaits every task and checks the sum. Random exploration from
 //! seed 0, with the detector off (`Check::Off`) and on (the default
-//! checks), enough executions for about 100,000 rounds per side, fastest of
-//! three alternating timed rounds. One line per N:
+//! checks, as users get them), enough executions for about 100,000 rounds
+//! per side, fastest of three alternating timed rounds after an untimed
+//! warm-up of a tenth of that. One line per N:
 //!
 //! ```text
 //! workload=tasks-1000x10 objects=16 executions=10 steps=S off_ns_per_step=A on_ns_per_step=B overhead=X off_peak_heap_kib=P on_peak_heap_kib=Q on_bytes_per_task=R
@@ -21,10 +22,11 @@
 
 mod counting;
 
+use racecheck::detect::Checks;
 use racecheck::sched::{explore_with, Config, RandomScheduler, Scheduler};
 use racecheck::sync::{Mutex, Shared};
 use racecheck::{Check, TaskId};
-use racecheck_bench::{ROUNDS, SEED};
+use racecheck_bench::{warmup_iterations, ROUNDS, SEED};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -40,6 +42,14 @@ const TASKS_MAX: u64 = 50_000;
 const ROUNDS_PER_TASK_DEFAULT: u64 = 10;
 /// Most rounds per task.
 const ROUNDS_PER_TASK_MAX: u64 = 1_000;
+/// The detector off: exploration alone.
+const OFF: Checks = Checks {
+    races: Check::Off,
+    deadlocks: Check::Off,
+    hangs: Check::Off,
+    leaks: Check::Off,
+    potential_deadlocks: Check::Off,
+};
 /// Shared objects (M).
 const OBJECTS: u64 = 16;
 /// Rounds (tasks × rounds per task × executions) per timed measurement.
@@ -112,13 +122,13 @@ fn measure(
     tasks: u64,
     rounds_per_task: u64,
     iterations: u64,
-    checks: Check,
+    checks: Checks,
 ) -> Result<Measurement, String> {
     let config = Config {
         seed: SEED,
         iterations,
         steps_max: u32::MAX,
-        checks: racecheck::detect::Checks::all(checks),
+        checks,
         ..Config::default()
     };
     let mut scheduler = Counted {
@@ -149,8 +159,9 @@ fn measure(
     })
 }
 
-/// Fastest of [`ROUNDS`] alternating rounds for each side; the heap peak
-/// is the same in every round (the program and schedule are).
+/// Fastest of [`ROUNDS`] alternating rounds for each side, after an
+/// untimed warm-up; the heap peak is the same in every round (the program
+/// and schedule are).
 fn line(tasks: u64, rounds_per_task: u64) -> Result<String, String> {
     let iterations = (ROUNDS_PER_MEASUREMENT / (tasks * rounds_per_task)).max(1);
     let faster = |first: Measurement, second: Measurement| {
@@ -160,16 +171,18 @@ fn line(tasks: u64, rounds_per_task: u64) -> Result<String, String> {
             first
         }
     };
-    let mut off = measure(tasks, rounds_per_task, iterations, Check::Off)?;
-    let mut on = measure(tasks, rounds_per_task, iterations, Check::Fail)?;
+    // Untimed warm-up: the first exploration also allocates what the
+    // process keeps (thread-locals, pools), which is no execution's cost.
+    let warmup = warmup_iterations(iterations);
+    measure(tasks, rounds_per_task, warmup, OFF)?;
+    measure(tasks, rounds_per_task, warmup, Checks::default())?;
+    let mut off = measure(tasks, rounds_per_task, iterations, OFF)?;
+    let mut on = measure(tasks, rounds_per_task, iterations, Checks::default())?;
     for _ in 1..ROUNDS {
-        off = faster(
-            off,
-            measure(tasks, rounds_per_task, iterations, Check::Off)?,
-        );
+        off = faster(off, measure(tasks, rounds_per_task, iterations, OFF)?);
         on = faster(
             on,
-            measure(tasks, rounds_per_task, iterations, Check::Fail)?,
+            measure(tasks, rounds_per_task, iterations, Checks::default())?,
         );
     }
     if off.steps != on.steps {
