@@ -141,8 +141,28 @@ impl VectorClock {
         self.head.clear();
         self.head.extend_from_slice(&other.head);
         if !(self.tail.is_empty() && other.tail.is_empty()) {
-            self.tail.clone_from(&other.tail);
+            self.assign_tail(other);
         }
+    }
+
+    /// [`assign`](VectorClock::assign) beyond the inline entries: a lock
+    /// released by the task that acquired it mostly gets back the chunks it
+    /// lent, so only the chunks held in another copy change hands (each
+    /// change is two reference-count updates).
+    fn assign_tail(&mut self, other: &VectorClock) {
+        self.tail.truncate(other.tail.len());
+        for (mine, theirs) in self.tail.iter_mut().zip(&other.tail) {
+            let same = match (&*mine, theirs) {
+                (Some(mine), Some(theirs)) => Arc::ptr_eq(mine, theirs),
+                (None, None) => true,
+                _ => false,
+            };
+            if !same {
+                mine.clone_from(theirs);
+            }
+        }
+        let kept = self.tail.len();
+        self.tail.extend_from_slice(&other.tail[kept..]);
     }
 
     /// Resets every entry to zero, keeping the inline allocation.
