@@ -94,7 +94,6 @@ pub struct HappensBefore {
     finished: Vec<VectorClock>,
     objects: Vec<ObjectState>,
     spare_clocks: Vec<VectorClock>,
-    scratch: VectorClock,
 }
 
 impl HappensBefore {
@@ -178,8 +177,7 @@ impl HappensBefore {
         }
         if let Op::Join { target } = *op {
             if let Some(finished) = self.finished.get(target.index()) {
-                self.scratch.assign(finished);
-                self.tasks[task.index()].join(&self.scratch);
+                self.tasks[task.index()].join(finished);
             }
         }
     }

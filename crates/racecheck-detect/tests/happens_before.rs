@@ -190,24 +190,63 @@ fn earlier(trace: &Trace, variant: u8) -> u32 {
     u32::from(variant) % (trace.events.len() as u32).max(1)
 }
 
+/// The same trace with tasks 0 to 3 renamed [`FAR_IDS`] (and unused
+/// tasks in between), so that the clocks store the acting tasks' entries
+/// beyond their inline ones, in shared chunks: two in one chunk, one in
+/// another.
+fn far_apart(mut trace: Trace) -> Trace {
+    const FAR_IDS: [u32; 4] = [0, 260, 300, 400];
+    let far = |task: TaskId| TaskId(FAR_IDS[task.index()]);
+    let acting = std::mem::take(&mut trace.tasks);
+    for (info, id) in acting.into_iter().zip(FAR_IDS) {
+        while trace.tasks.len() < id as usize {
+            trace.tasks.push(info.clone());
+        }
+        trace.tasks.push(info);
+    }
+    for event in &mut trace.events {
+        event.task = far(event.task);
+        match &mut event.op {
+            Op::Spawn { child } => *child = far(*child),
+            Op::Join { target } => *target = far(*target),
+            _ => {}
+        }
+    }
+    trace
+}
+
+/// Every pair of events is ordered by the clocks exactly when the graph
+/// orders it.
+fn check_against_graph(trace: &Trace) -> Result<(), TestCaseError> {
+    let clocks = event_clocks(trace);
+    let graph = HbGraph::from_trace(trace);
+    for (a, first) in trace.events.iter().enumerate() {
+        let epoch = clocks[a].get(first.task);
+        for (b, clock) in clocks.iter().enumerate() {
+            let by_clocks = a != b && clock.get(first.task) >= epoch;
+            prop_assert_eq!(
+                by_clocks,
+                graph.happens_before(a, b),
+                "events {} and {} of {:#?}",
+                a,
+                b,
+                trace.events
+            );
+        }
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
     fn vector_clocks_agree_with_graph_reachability(choices in choices()) {
-        let trace = trace_of(&choices);
-        let clocks = event_clocks(&trace);
-        let graph = HbGraph::from_trace(&trace);
-        for (a, first) in trace.events.iter().enumerate() {
-            let epoch = clocks[a].get(first.task);
-            for (b, clock) in clocks.iter().enumerate() {
-                let by_clocks = a != b && clock.get(first.task) >= epoch;
-                prop_assert_eq!(
-                    by_clocks,
-                    graph.happens_before(a, b),
-                    "events {} and {} of {:#?}", a, b, trace.events
-                );
-            }
-        }
+        check_against_graph(&trace_of(&choices))?;
+    }
+
+    #[test]
+    fn shared_clock_chunks_agree_with_graph_reachability(choices in choices()) {
+        check_against_graph(&far_apart(trace_of(&choices)))?;
     }
 }
