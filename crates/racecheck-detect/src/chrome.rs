@@ -14,6 +14,7 @@
 
 use crate::graph::{Edge, HbGraph};
 use crate::picture::finding_events;
+use crate::virtual_time::event_times_ns;
 use crate::Finding;
 use racecheck_trace::{Event, ObjectId, Op, Trace, WaitTarget};
 use serde_json::{json, Value};
@@ -91,18 +92,8 @@ struct Clock {
 
 impl Clock {
     fn of(trace: &Trace) -> Clock {
-        // The clock moves only when no task can run: a task that slept
-        // until `t` and records its next event did so at `t` or later.
-        let mut wakes_at: BTreeMap<u32, u64> = BTreeMap::new();
-        let mut now_ns: u64 = 0;
         let mut step_start: BTreeMap<u32, f64> = BTreeMap::new();
-        for event in &trace.events {
-            if let Some(until) = wakes_at.remove(&event.task.0) {
-                now_ns = now_ns.max(until);
-            }
-            if let Op::Sleep { until_ns } = event.op {
-                wakes_at.insert(event.task.0, until_ns);
-            }
+        for (event, now_ns) in trace.events.iter().zip(event_times_ns(trace)) {
             step_start
                 .entry(event.step)
                 .or_insert(now_ns as f64 / 1000.0 + f64::from(event.step));
