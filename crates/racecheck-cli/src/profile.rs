@@ -132,9 +132,10 @@ fn parse_site(text: &str) -> Result<Location, InputError> {
 /// blame of the top objects and the what-if.
 fn table(profile: &ScenarioProfile, top: usize) -> String {
     let mut out = format!(
-        "{}: {} executions, mean virtual time {}, mean {:.1} steps\n",
+        "{}: {} execution{}, mean virtual time {}, mean {:.1} steps\n",
         profile.path,
         profile.executions,
+        if profile.executions == 1 { "" } else { "s" },
         duration(profile.mean_virtual_ns),
         profile.mean_steps
     );
@@ -180,7 +181,8 @@ fn table(profile: &ScenarioProfile, top: usize) -> String {
             row.queue_max.to_string(),
         ]);
     }
-    out += "  times as virtual time / steps; wait and hold per execution\n";
+    out += "  times as virtual time / steps (percentiles of each unit apart); wait and hold per \
+            execution\n";
     for line in aligned_table(
         &rows,
         &[false, true, true, true, true, true, true, true, true],

@@ -35,6 +35,17 @@ pub struct Cost {
     pub steps: u64,
 }
 
+impl Cost {
+    /// The larger of each unit: the longest wait in time and the longest
+    /// in steps may be different waits.
+    fn max_of_each(self, other: Cost) -> Cost {
+        Cost {
+            ns: self.ns.max(other.ns),
+            steps: self.steps.max(other.steps),
+        }
+    }
+}
+
 impl std::ops::Add for Cost {
     type Output = Cost;
 
@@ -158,10 +169,7 @@ impl Distribution {
         *self.steps.entry(three_digits(wait.steps)).or_default() += 1;
         self.count += 1;
         self.total += wait;
-        self.max = Cost {
-            ns: self.max.ns.max(wait.ns),
-            steps: self.max.steps.max(wait.steps),
-        };
+        self.max = self.max.max_of_each(wait);
     }
 
     fn merge(&mut self, other: &Distribution) {
@@ -173,10 +181,7 @@ impl Distribution {
         }
         self.count += other.count;
         self.total += other.total;
-        self.max = Cost {
-            ns: self.max.ns.max(other.max.ns),
-            steps: self.max.steps.max(other.max.steps),
-        };
+        self.max = self.max.max_of_each(other.max);
     }
 
     /// The nearest-rank percentile `percent` in both units.
@@ -233,7 +238,8 @@ pub struct ContentionRow {
     pub wait_p50: Cost,
     /// The 99th percentile wait (three significant digits).
     pub wait_p99: Cost,
-    /// The longest wait.
+    /// The longest wait (in each unit: the longest in time and the longest
+    /// in steps may be different waits).
     pub wait_max: Cost,
     /// Time it was held, summed over holders.
     pub hold_total: Cost,
@@ -754,30 +760,27 @@ mod tests {
         // Under task 1's hold (taken at line 10) two tasks waited 10 ns
         // each; under task 2's (line 20), one task waited 5 ns: together,
         // every wait.
-        let holders: Vec<(String, u64)> = row
-            .holder_sites
-            .iter()
-            .map(|site| (site.site.clone(), site.wait.ns))
-            .collect();
         assert_eq!(
-            holders,
+            blamed(&row.holder_sites),
             [
                 ("scraper.rs:10:5".to_string(), 20),
                 ("scraper.rs:20:5".to_string(), 5)
             ]
         );
-        let waiters: Vec<(String, u64)> = row
-            .waiter_sites
-            .iter()
-            .map(|site| (site.site.clone(), site.wait.ns))
-            .collect();
         assert_eq!(
-            waiters,
+            blamed(&row.waiter_sites),
             [
                 ("scraper.rs:30:5".to_string(), 15),
                 ("scraper.rs:20:5".to_string(), 10)
             ]
         );
+    }
+
+    fn blamed(sites: &[SiteCost]) -> Vec<(String, u64)> {
+        sites
+            .iter()
+            .map(|site| (site.site.clone(), site.wait.ns))
+            .collect()
     }
 
     #[test]
