@@ -413,9 +413,10 @@ pub struct Limits {
     /// the strategy after every block (off by default).
     pub spurious_wakeups: bool,
     /// A what-if: the sleeps a task makes while it holds a lock or permits
-    /// it took at this site end at once (they still record their `Sleep`
-    /// and let other tasks run first), as if that critical section took no
-    /// virtual time. `None` (the default) changes nothing.
+    /// it took at this site end at once, as if that critical section took
+    /// no virtual time. Each still records its `Sleep` (until the current
+    /// time) and is a scheduling point, as `sleep(0)` is; a `timeout`'s
+    /// deadline keeps its time. `None` (the default) changes nothing.
     pub instant_section: Option<Location>,
 }
 
