@@ -1,7 +1,7 @@
 //! Failures as Chrome traces (`Failure::chrome_trace`): the JSON that
 //! Perfetto's UI opens, checked event by event.
 
-use racecheck::sync::{Event, Mutex, Shared};
+use racecheck::sync::{Event, Mutex, Semaphore, Shared};
 use racecheck::{Builder, Failure, FailureKind, Finding};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -174,4 +174,28 @@ fn a_hang_marks_the_waiting_task() {
     let events = events_of(&failure);
     check_structure(&failure, &events);
     assert!(!findings(&events).is_empty());
+}
+
+#[test]
+fn a_semaphore_counts_its_permits_held() {
+    let failure = Builder::new()
+        .iterations(1)
+        .run(|| async {
+            let pool = Semaphore::named("pool", 2);
+            let first = pool.acquire().await.expect("open");
+            let second = pool.acquire().await.expect("open");
+            drop(first);
+            drop(second);
+            panic!("after the permits");
+        })
+        .failure
+        .expect("the panic");
+    let events = events_of(&failure);
+    check_structure(&failure, &events);
+    let held: Vec<u64> = with_phase(&events, "C")
+        .iter()
+        .filter(|counter| counter["name"] == "permits held: Semaphore 'pool'")
+        .map(|counter| counter["args"]["held"].as_u64().expect("a count"))
+        .collect();
+    assert_eq!(held, [1, 2, 1, 0]);
 }

@@ -9,6 +9,9 @@
 //!   execution and prints its whole timeline and the finding;
 //! - `racecheck explain FILE --schedule S --dot OUT` writes the finding's
 //!   happens-before graph as Graphviz DOT;
+//! - `racecheck profile PATH...` prints the contention profile of each
+//!   scenario (`--json` for JSON) and re-simulates its costliest critical
+//!   section without its virtual time;
 //! - `racecheck list [PATH]` shows the catalog;
 //! - `racecheck schedule <STRING>` checks a replay string from a log.
 //!
@@ -47,6 +50,7 @@ macro_rules! say_raw {
 }
 
 mod output;
+mod profile;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use racecheck::sched::Shard;
@@ -169,6 +173,32 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         trace: Option<PathBuf>,
     },
+    /// Profile lock, semaphore, queue and channel contention over each
+    /// scenario's exploration, in virtual time and steps, and re-simulate
+    /// the costliest critical section without its time (a what-if).
+    Profile {
+        /// Scenario files, or directories whose `*.toml` files to profile.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Executions per scenario (default: the scenario's `iterations`,
+        /// or 1000).
+        #[arg(long)]
+        iterations: Option<u64>,
+        /// The seed of the random choices.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Objects shown per scenario, the most waited for first.
+        #[arg(long, default_value_t = 10)]
+        top: usize,
+        /// Print the profiles as JSON instead of tables.
+        #[arg(long)]
+        json: bool,
+        /// The critical section to re-simulate without its virtual time, as
+        /// the profile names sites (`path:line:col` where the lock was
+        /// taken); default: the one with the largest predicted drop.
+        #[arg(long, value_name = "SITE")]
+        what_if: Option<String>,
+    },
     /// List the scenarios of a catalog with their expectation and
     /// description.
     List {
@@ -219,6 +249,8 @@ fn main() -> ExitCode {
                 jobs,
                 max_steps,
                 minimize: true,
+                profile: false,
+                instant_section: None,
             };
             let outputs = output::Outputs {
                 junit,
@@ -240,6 +272,26 @@ fn main() -> ExitCode {
             dot,
             trace,
         } => explain(&file, &schedule, dot.as_deref(), trace.as_deref()),
+        Command::Profile {
+            paths,
+            iterations,
+            seed,
+            top,
+            json,
+            what_if,
+        } => {
+            let settings = profile::ProfileSettings {
+                run: RunSettings {
+                    iterations,
+                    seed,
+                    ..RunSettings::default()
+                },
+                top,
+                json,
+                what_if,
+            };
+            profile::profile(&paths, &settings)
+        }
         Command::List { path } => list(&path),
         Command::Schedule { schedule } => match schedule.trim().parse::<Schedule>() {
             Ok(schedule) => {

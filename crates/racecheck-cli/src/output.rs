@@ -139,35 +139,41 @@ fn summary_rows(results: &[Result<'_>]) -> Vec<[String; 6]> {
 /// One row per scenario: name, expectation, verdict, executions, time,
 /// finding.
 pub(crate) fn summary_table(results: &[Result<'_>]) -> String {
-    let header = SUMMARY_HEADER;
-    let rows = summary_rows(results);
-    let mut widths = header.map(str::len);
-    for row in &rows {
+    let mut rows = vec![SUMMARY_HEADER.map(String::from).to_vec()];
+    rows.extend(summary_rows(results).into_iter().map(Vec::from));
+    aligned_table(&rows, &[false, false, false, true, true, false])
+}
+
+/// `rows` (the header first) as columns two spaces apart, each as wide as
+/// its widest cell, right-aligned where `right` says; the last column is
+/// not padded.
+pub(crate) fn aligned_table(rows: &[Vec<String>], right: &[bool]) -> String {
+    let mut widths: Vec<usize> = Vec::new();
+    for row in rows {
+        widths.resize(widths.len().max(row.len()), 0);
         for (width, cell) in widths.iter_mut().zip(row) {
             *width = (*width).max(cell.chars().count());
         }
     }
     let mut out = String::new();
-    let mut line = |cells: [&str; 6]| {
-        let _ = writeln!(
-            out,
-            "{:<w0$}  {:<w1$}  {:<w2$}  {:>w3$}  {:>w4$}  {}",
-            cells[0],
-            cells[1],
-            cells[2],
-            cells[3],
-            cells[4],
-            cells[5],
-            w0 = widths[0],
-            w1 = widths[1],
-            w2 = widths[2],
-            w3 = widths[3],
-            w4 = widths[4],
-        );
-    };
-    line(header);
-    for row in &rows {
-        line([&row[0], &row[1], &row[2], &row[3], &row[4], &row[5]]);
+    for row in rows {
+        let mut line = String::new();
+        for (column, cell) in row.iter().enumerate() {
+            if column > 0 {
+                line += "  ";
+            }
+            let pad = " ".repeat(widths[column] - cell.chars().count());
+            if right.get(column).copied().unwrap_or(false) {
+                line += &pad;
+                line += cell;
+            } else {
+                line += cell;
+                if column + 1 < row.len() {
+                    line += &pad;
+                }
+            }
+        }
+        let _ = writeln!(out, "{line}");
     }
     out
 }

@@ -391,3 +391,76 @@ fn an_unwritable_html_directory_is_an_input_error() {
     assert!(stderr.contains(inside.to_str().unwrap()), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn profile_prints_the_contention_and_the_what_if() {
+    let slow = "scenarios/web_scraper_lock_across_fetch.toml";
+    let fixed = "scenarios/web_scraper_lock_around_write.toml";
+    let output = racecheck(&["profile", slow, fixed]);
+    let stdout = text(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}{}",
+        text(&output.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("{slow}: 200 executions, mean virtual time 35ms")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Mutex 'db_lock'  600        400  33ms / 10.5"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "what-if: if the critical section at {slow}:19:5 took no time, total virtual \
+             time would drop by 94.3% (predicted); re-simulated: 94.3%"
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Mutex 'db_lock'  600        400  3ms / 5.0"),
+        "{stdout}"
+    );
+    // The same run prints the same bytes.
+    assert_eq!(racecheck(&["profile", slow, fixed]).stdout, output.stdout);
+}
+
+#[test]
+fn profile_json_has_a_row_per_object() {
+    let output = racecheck(&[
+        "profile",
+        "scenarios/web_scraper_lock_around_write.toml",
+        "--json",
+        "--iterations",
+        "20",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let profile = &json[0];
+    assert_eq!(profile["executions"], 20);
+    assert_eq!(profile["rows"][0]["object"], "Mutex 'db_lock'");
+    assert_eq!(profile["rows"][0]["wait_total"]["ns"], 20 * 3_000_000);
+    assert_eq!(profile["what_if"]["predicted_drop_percent"], 20.0);
+}
+
+#[test]
+fn profile_rejects_bad_input_with_a_sentence() {
+    let malformed = fixture("malformed.toml");
+    let cases: [(&[&str], &str); 3] = [
+        (&["profile", "no/such.toml"], "no/such.toml"),
+        (
+            &["profile", "scenarios/web_scraper_locked.toml", "--what-if", "scraper.toml:19"],
+            "--what-if `scraper.toml:19`: expected a site as the profile prints it, `path:line:col`",
+        ),
+        (&["profile", &malformed], "malformed.toml:8:25: unknown step `relase`"),
+    ];
+    for (arguments, message) in cases {
+        let output = racecheck(arguments);
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{arguments:?}: {stderr}");
+        assert!(stderr.contains(message), "{arguments:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}

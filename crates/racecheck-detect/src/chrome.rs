@@ -3,8 +3,9 @@
 //!
 //! One track per task: a slice for every step it runs, for every wait
 //! (named after the object it waits on) and every sleep; an async slice
-//! for every lock or permit it holds; counters of each lock's waiters; the
-//! finding's events as instant markers; and flow arrows for the
+//! for every lock or permit it holds; counters of each lock's waiters and
+//! of each semaphore's permits held; the finding's events as instant
+//! markers; and flow arrows for the
 //! happens-before edges between tasks (release → acquire, send → receive,
 //! spawn, join) that order the finding's events.
 //!
@@ -14,6 +15,7 @@
 
 use crate::graph::{Edge, HbGraph};
 use crate::picture::finding_events;
+use crate::virtual_time::event_times_ns;
 use crate::Finding;
 use racecheck_trace::{Event, ObjectId, Op, Trace, WaitTarget};
 use serde_json::{json, Value};
@@ -52,6 +54,7 @@ pub fn chrome_trace(trace: &Trace, finding: Option<&Finding>) -> String {
     events.extend(steps_and_waits(trace, &clock));
     events.extend(holds(trace, &clock));
     events.extend(waiter_counters(trace, &clock));
+    events.extend(permit_counters(trace, &clock));
     let marked = finding
         .map(|finding| finding_events(trace, finding))
         .unwrap_or_default();
@@ -91,18 +94,8 @@ struct Clock {
 
 impl Clock {
     fn of(trace: &Trace) -> Clock {
-        // The clock moves only when no task can run: a task that slept
-        // until `t` and records its next event did so at `t` or later.
-        let mut wakes_at: BTreeMap<u32, u64> = BTreeMap::new();
-        let mut now_ns: u64 = 0;
         let mut step_start: BTreeMap<u32, f64> = BTreeMap::new();
-        for event in &trace.events {
-            if let Some(until) = wakes_at.remove(&event.task.0) {
-                now_ns = now_ns.max(until);
-            }
-            if let Op::Sleep { until_ns } = event.op {
-                wakes_at.insert(event.task.0, until_ns);
-            }
+        for (event, now_ns) in trace.events.iter().zip(event_times_ns(trace)) {
             step_start
                 .entry(event.step)
                 .or_insert(now_ns as f64 / 1000.0 + f64::from(event.step));
@@ -296,6 +289,34 @@ fn waiter_counters(trace: &Trace, clock: &Clock) -> Vec<Value> {
                 "pid": PID, "ts": clock.at(index), "args": { "waiting": tasks.len() },
             }));
         }
+    }
+    counters
+}
+
+/// A counter per semaphore: how many of its permits tasks hold.
+fn permit_counters(trace: &Trace, clock: &Clock) -> Vec<Value> {
+    let mut held: BTreeMap<ObjectId, u64> = BTreeMap::new();
+    let mut counters = Vec::new();
+    for (index, event) in trace.events.iter().enumerate() {
+        let (object, now_held) = match event.op {
+            Op::Acquire { object, permits } => {
+                let held = held.entry(object).or_default();
+                *held += u64::from(permits);
+                (object, *held)
+            }
+            // A release without an acquire (asyncio's `Semaphore.release`)
+            // adds a permit rather than returning one held.
+            Op::Release { object, permits } | Op::Forget { object, permits } => {
+                let held = held.entry(object).or_default();
+                *held = held.saturating_sub(u64::from(permits));
+                (object, *held)
+            }
+            _ => continue,
+        };
+        counters.push(json!({
+            "name": format!("permits held: {}", trace.object_label(object)), "ph": "C",
+            "pid": PID, "ts": clock.at(index), "args": { "held": now_held },
+        }));
     }
     counters
 }

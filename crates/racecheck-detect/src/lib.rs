@@ -13,6 +13,10 @@
 //!   as the reference the clocks are tested against).
 //! - [`finding_graph`] draws any finding as a small graph (a race's two
 //!   paths, a deadlock's wait-for cycle, ...), as Graphviz DOT or data.
+//! - [`Contention`] is the contention profile of an exploration: per lock,
+//!   semaphore, queue and channel, waits and holds in virtual time and
+//!   steps, whom to blame, and what removing a critical section's time
+//!   would save.
 //! - [`Detector`] runs every check configured by [`Checks`] over one
 //!   execution: races, deadlocks (cycles in the wait-for graph), hangs,
 //!   leaks, and potential deadlocks from a lock-order graph kept across the
@@ -39,6 +43,7 @@
 mod chrome;
 mod clock;
 mod coverage;
+mod critical_path;
 mod dependency;
 mod detector;
 mod finding;
@@ -46,8 +51,10 @@ mod graph;
 mod hb;
 mod lock_order;
 mod picture;
+mod profile;
 mod stuck;
 mod sync;
+mod virtual_time;
 mod waits;
 
 pub use chrome::{chrome_trace, CHROME_FLOWS_MAX};
@@ -65,5 +72,7 @@ pub use picture::{
     finding_dot, finding_events, finding_graph, EdgeKind, FindingGraph, GraphEdge, GraphNode,
     NodeKind, PATH_EVENTS_MAX,
 };
+pub use profile::{Contention, ContentionRow, Cost, Section, SiteCost, WhatIf, BLAME_SITES_MAX};
 pub use racecheck_trace::ExecutionEnd;
+pub use virtual_time::event_times_ns;
 pub use waits::{stuck_tasks, Holdings, StuckTask};

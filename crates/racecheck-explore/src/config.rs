@@ -3,6 +3,7 @@
 use crate::Strategy;
 use racecheck_detect::Checks;
 use racecheck_runtime::{Granularity, Limits, Shutdown};
+use racecheck_trace::Location;
 
 /// What to explore and how far.
 ///
@@ -48,6 +49,14 @@ pub struct Config {
     /// before anything wakes it (a spurious wake-up), as a choice of the
     /// strategy after every block.
     pub spurious_wakeups: bool,
+    /// Gather the contention profile of every execution
+    /// ([`Report::contention`](crate::Report::contention)); costs a pass
+    /// over each trace, nothing on the per-step path.
+    pub profile: bool,
+    /// A what-if: sleeps made while holding a lock or permits taken at
+    /// this site end at once, as if that critical section took no virtual
+    /// time (see [`Limits::instant_section`]).
+    pub instant_section: Option<Location>,
 }
 
 /// One of `count` disjoint parts of an exploration's iterations, for
@@ -123,6 +132,7 @@ impl Config {
             stack_size: self.stack_size,
             shutdown: self.shutdown,
             spurious_wakeups: self.spurious_wakeups,
+            instant_section: self.instant_section,
         }
     }
 
@@ -147,6 +157,8 @@ impl Default for Config {
             stack_size: racecheck_runtime::STACK_SIZE_DEFAULT,
             shutdown: Shutdown::AfterLastTask,
             spurious_wakeups: false,
+            profile: false,
+            instant_section: None,
         }
     }
 }

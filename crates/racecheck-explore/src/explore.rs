@@ -7,7 +7,9 @@ use crate::{
     BoundedScheduler, Config, ExhaustiveScheduler, Failure, FailureKind, PctScheduler,
     RandomScheduler, ReplayScheduler, Report, Strategy,
 };
-use racecheck_detect::{interleaving_class, Detector, Finding, LockOrderDelta, Verdict};
+use racecheck_detect::{
+    interleaving_class, Contention, Detector, Finding, LockOrderDelta, Verdict,
+};
 use racecheck_runtime::{Executor, Scheduler};
 use racecheck_trace::{Schedule, Trace};
 use std::collections::BTreeSet;
@@ -77,6 +79,7 @@ where
     scheduler.new_execution(0);
     let outcome = explorer.run(0, &mut scheduler, body);
     report.executions = 1;
+    report.add_contention(outcome.contention);
     report.warnings = outcome.warnings;
     report.failure = outcome.failure.or_else(|| {
         let remaining = scheduler.remaining();
@@ -120,6 +123,7 @@ where
             warnings,
             class,
             redundant,
+            contention,
             ..
         } = explorer.run(iteration, scheduler, &body);
         if redundant {
@@ -127,6 +131,7 @@ where
             continue;
         }
         report.executions += 1;
+        report.add_contention(contention);
         report.warnings.extend(warnings);
         classes.extend(class);
         if failure.is_some() {
@@ -149,6 +154,8 @@ pub(crate) struct IterationOutcome {
     pub(crate) lock_orders: Option<LockOrderDelta>,
     /// The strategy stopped the execution as redundant.
     pub(crate) redundant: bool,
+    /// With profiling on, the execution's contention.
+    pub(crate) contention: Option<Contention>,
 }
 
 /// What one thread of an exploration keeps across executions: the executor
@@ -216,6 +223,11 @@ impl<'a> Explorer<'a> {
                 .then(|| interleaving_class(outcome.trace, outcome.schedule));
             (self.detector.analyze(outcome.trace, &outcome.end), class)
         };
+        let contention = config.profile.then(|| {
+            let mut contention = Contention::default();
+            contention.add_execution(outcome.trace);
+            contention
+        });
         let mut failures: Vec<FailureKind> = runtime_failure
             .into_iter()
             .chain(verdict.failures.into_iter().map(FailureKind::Finding))
@@ -238,6 +250,7 @@ impl<'a> Explorer<'a> {
             class,
             lock_orders: verdict.lock_orders,
             redundant: false,
+            contention,
         }
     }
 

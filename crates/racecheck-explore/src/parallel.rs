@@ -160,6 +160,7 @@ fn merge(
     for (position, outcome) in outcomes {
         report.executions = position as u64 + 1;
         classes.extend(outcome.class);
+        report.add_contention(outcome.contention);
         let completed = outcome
             .lock_orders
             .map(|delta| lock_orders.apply_lock_orders(&delta))

@@ -1,7 +1,7 @@
 //! The outcome of an exploration.
 
 use crate::{Config, Failure};
-use racecheck_detect::Finding;
+use racecheck_detect::{Contention, Finding};
 
 /// The outcome of an exploration.
 #[derive(Clone, Debug)]
@@ -38,6 +38,8 @@ pub struct Report {
     /// was covered by other executions (the exhaustive search's sleep-set
     /// blocked prefixes); not counted in `executions`.
     pub redundant: u64,
+    /// With [`Config::profile`], the contention profile of the executions.
+    pub(crate) contention: Option<Contention>,
 }
 
 impl Report {
@@ -53,6 +55,34 @@ impl Report {
             hidden_dependency: None,
             classes: None,
             redundant: 0,
+            contention: config.profile.then(Contention::default),
+        }
+    }
+
+    /// With [`Config::profile`], the contention profile of every execution
+    /// counted in `executions`: per lock, semaphore, queue and channel, the
+    /// waits and holds in virtual time and steps, sorted by total wait.
+    ///
+    /// ```
+    /// use racecheck_explore::{explore, Config};
+    ///
+    /// let config = Config { profile: true, iterations: 10, ..Config::default() };
+    /// let report = explore(&config, || async {
+    ///     racecheck_runtime::time::sleep(std::time::Duration::from_millis(5)).await;
+    /// });
+    /// let contention = report.contention().unwrap();
+    /// assert_eq!(contention.executions, 10);
+    /// assert_eq!(contention.mean_virtual_ns(), 5e6);
+    /// assert!(contention.rows().is_empty()); // no lock, no contention
+    /// ```
+    pub fn contention(&self) -> Option<&Contention> {
+        self.contention.as_ref()
+    }
+
+    /// Adds one execution's profile, if profiling.
+    pub(crate) fn add_contention(&mut self, contention: Option<Contention>) {
+        if let (Some(into), Some(from)) = (&mut self.contention, contention) {
+            into.merge(from);
         }
     }
 

@@ -9,7 +9,9 @@
 
 use crate::stackful::{self, StackfulTask};
 use crate::{Granularity, Shutdown};
-use racecheck_trace::{Event, Location, Op, Schedule, TaskId, TaskInfo, Trace, WaitTarget};
+use racecheck_trace::{
+    Event, Location, ObjectId, Op, Schedule, TaskId, TaskInfo, Trace, WaitTarget,
+};
 use std::any::Any;
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
@@ -201,6 +203,9 @@ pub(crate) struct Execution {
     /// A task that returns `Pending` may be polled once more before
     /// anything wakes it.
     pub(crate) spurious_wakeups: bool,
+    /// The sleeps a task makes while it holds a lock or permit it took at
+    /// this site end at once (see `Limits::instant_section`).
+    pub(crate) instant_section: Option<Location>,
     /// Bodies of tasks spawned during the teardown, for it to drop.
     pub(crate) abandoned: Vec<TaskBody>,
     pub(crate) tasks: Vec<TaskSlot>,
@@ -243,6 +248,7 @@ impl Execution {
             shutdown: Shutdown::AfterLastTask,
             shutdown_offered: false,
             spurious_wakeups: false,
+            instant_section: None,
             abandoned: Vec::new(),
             tasks: Vec::new(),
             runnable: Vec::new(),
@@ -268,6 +274,7 @@ impl Execution {
         granularity: Granularity,
         shutdown: Shutdown,
         spurious_wakeups: bool,
+        instant_section: Option<Location>,
     ) {
         assert!(
             !self.active,
@@ -292,6 +299,7 @@ impl Execution {
         self.shutdown = shutdown;
         self.shutdown_offered = false;
         self.spurious_wakeups = spurious_wakeups;
+        self.instant_section = instant_section;
         self.source = None;
         STEP_GRANULARITY.set(granularity == Granularity::Step);
     }
@@ -425,6 +433,28 @@ impl Execution {
             location,
         });
         index
+    }
+
+    /// Whether the running task holds a lock or permits it took at `site`
+    /// and has not given back: a walk over the trace so far, made only by
+    /// a sleep under `Limits::instant_section`.
+    pub(crate) fn running_task_holds_taken_at(&self, site: Location) -> bool {
+        let task = self.current_task();
+        let mut held: Vec<ObjectId> = Vec::new();
+        for event in self.trace.events.iter().filter(|event| event.task == task) {
+            match event.op {
+                Op::Lock { object, .. } | Op::Acquire { object, .. } if event.location == site => {
+                    held.push(object);
+                }
+                Op::Unlock { object, .. } | Op::Release { object, .. } => {
+                    if let Some(position) = held.iter().rposition(|&taken| taken == object) {
+                        held.swap_remove(position);
+                    }
+                }
+                _ => {}
+            }
+        }
+        !held.is_empty()
     }
 
     /// `location`, or the running task's attributed source if it has one.

@@ -107,7 +107,12 @@ impl Executor {
         let limits = self.limits;
         crate::stackful::set_stack_size(limits.stack_size);
         let execution_id = execution::with(|execution| {
-            execution.begin(limits.granularity, limits.shutdown, limits.spurious_wakeups);
+            execution.begin(
+                limits.granularity,
+                limits.shutdown,
+                limits.spurious_wakeups,
+                limits.instant_section,
+            );
             execution.step_cold_at = limits.steps_max;
             execution.id
         });
@@ -407,6 +412,12 @@ pub struct Limits {
     /// before anything wakes it: a spurious wake-up, one more choice for
     /// the strategy after every block (off by default).
     pub spurious_wakeups: bool,
+    /// A what-if: the sleeps a task makes while it holds a lock or permits
+    /// it took at this site end at once, as if that critical section took
+    /// no virtual time. Each still records its `Sleep` (until the current
+    /// time) and is a scheduling point, as `sleep(0)` is; a `timeout`'s
+    /// deadline keeps its time. `None` (the default) changes nothing.
+    pub instant_section: Option<Location>,
 }
 
 impl Limits {
@@ -422,6 +433,7 @@ impl Default for Limits {
             stack_size: crate::STACK_SIZE_DEFAULT,
             shutdown: Shutdown::AfterLastTask,
             spurious_wakeups: false,
+            instant_section: None,
         }
     }
 }

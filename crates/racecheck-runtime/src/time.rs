@@ -242,13 +242,21 @@ impl Future for Sleep {
                 let waker = cx.waker().clone();
                 this.state = execution::with(|execution| {
                     let now_ns = execution.now_ns;
-                    let deadline_ns = match until {
+                    let mut deadline_ns = match until {
                         SleepUntil::After(duration) => {
                             let nanos = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
                             now_ns.saturating_add(nanos)
                         }
                         SleepUntil::At(instant) => instant.nanos.max(now_ns),
                     };
+                    // The what-if of `Limits::instant_section`: work inside
+                    // that critical section takes no time. A `timeout`'s
+                    // deadline (not visible) is not work and keeps its time.
+                    if let Some(site) = execution.instant_section {
+                        if visible && execution.running_task_holds_taken_at(site) {
+                            deadline_ns = now_ns;
+                        }
+                    }
                     if visible {
                         execution.record(
                             Op::Sleep {

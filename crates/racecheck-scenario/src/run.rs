@@ -3,7 +3,7 @@
 
 use crate::ast::{Expectation, FindingKind};
 use racecheck::sched::Shard;
-use racecheck::{Check, FailureKind, Finding, Report, Strategy};
+use racecheck::{Check, FailureKind, Finding, Location, Report, Strategy};
 use std::fmt;
 use std::time::Duration;
 
@@ -34,6 +34,12 @@ pub struct RunSettings {
     /// Minimise a failure found by random or PCT search to fewer
     /// preemptions before reporting it.
     pub minimize: bool,
+    /// Gather the contention profile (`report.contention()`).
+    pub profile: bool,
+    /// A what-if: the sleeps made while holding a lock or permits taken at
+    /// this step (`path:line:col`, as the profile names sites) take no
+    /// virtual time.
+    pub instant_section: Option<Location>,
 }
 
 impl Default for RunSettings {
@@ -46,6 +52,8 @@ impl Default for RunSettings {
             jobs: 1,
             max_steps: None,
             minimize: true,
+            profile: false,
+            instant_section: None,
         }
     }
 }
@@ -123,7 +131,11 @@ pub(crate) fn builder_for(
         .iterations(iterations)
         .strategy(settings.strategy.clone())
         .jobs(settings.jobs.max(1))
-        .minimize_failures(settings.minimize);
+        .minimize_failures(settings.minimize)
+        .profile(settings.profile);
+    if let Some(site) = settings.instant_section {
+        builder = builder.instant_section(site);
+    }
     if settings.shard != Shard::default() {
         builder = builder.shard(settings.shard.index, settings.shard.count);
     }

@@ -3,7 +3,7 @@
 use racecheck_detect::Check;
 use racecheck_explore::{Config, Failure, Report, Strategy};
 use racecheck_runtime::{Granularity, Shutdown};
-use racecheck_trace::Schedule;
+use racecheck_trace::{Location, Schedule};
 use std::future::Future;
 use std::io::IsTerminal;
 
@@ -464,6 +464,62 @@ impl Builder {
             }
         }
         report
+    }
+
+    /// Gathers the contention profile of the exploration
+    /// (`report.contention()`): per lock, semaphore, queue and channel,
+    /// acquisitions, contended ones, waits (p50, p99, max) and holds in
+    /// virtual time and steps, the longest queue, and the sites to blame.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    ///
+    /// let report = racecheck::Builder::new().profile(true).iterations(20).run(|| async {
+    ///     let db = Arc::new(racecheck::sync::Mutex::new(0));
+    ///     let other = db.clone();
+    ///     let task = racecheck::spawn(async move {
+    ///         let mut rows = other.lock().await;
+    ///         racecheck::time::sleep(Duration::from_millis(10)).await; // the fetch, under the lock
+    ///         *rows += 1;
+    ///     });
+    ///     *db.lock().await += 1;
+    ///     task.await;
+    /// });
+    /// let rows = report.contention().unwrap().rows();
+    /// assert_eq!(rows[0].acquisitions, 40);
+    /// assert!(rows[0].wait_max.ns <= 10_000_000);
+    /// ```
+    pub fn profile(mut self, profile: bool) -> Builder {
+        self.config.profile = profile;
+        self
+    }
+
+    /// A what-if: sleeps a task makes while holding a lock or permits it
+    /// took at `site` end at once, as if that critical section took no
+    /// virtual time. Run the same exploration with and without it, both
+    /// profiled, and `Contention::what_if` compares the measured drop of
+    /// virtual time with the profile's prediction.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let run = |builder: racecheck::Builder| builder.profile(true).iterations(5).run(|| async {
+    ///     let db = racecheck::sync::Mutex::new(());
+    ///     let _guard = db.lock().await;
+    ///     racecheck::time::sleep(Duration::from_millis(10)).await;
+    /// });
+    /// let before = run(racecheck::Builder::new());
+    /// let profile = before.contention().unwrap();
+    /// let section = &profile.sections()[0]; // the lock taken above
+    /// assert_eq!(section.predicted_drop_percent, 100.0);
+    /// let after = run(racecheck::Builder::new().instant_section(section.location));
+    /// let what_if = profile.what_if(section.location, after.contention().unwrap());
+    /// assert_eq!(what_if.measured_drop_percent, 100.0);
+    /// ```
+    pub fn instant_section(mut self, site: Location) -> Builder {
+        self.config.instant_section = Some(site);
+        self
     }
 
     /// Whether failures of random and PCT searches are minimised before

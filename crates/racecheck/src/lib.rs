@@ -46,7 +46,9 @@ mod builder;
 pub struct ReadmeDoctests;
 
 pub use builder::{check, replay, Builder, MINIMIZE_BUDGET};
-pub use racecheck_detect::{Check, Finding};
+pub use racecheck_detect::{
+    Check, Contention, ContentionRow, Cost, Finding, Section, SiteCost, WhatIf,
+};
 pub use racecheck_explore::{
     timeline, Failure, FailureKind, Minimized, Report, Strategy, PREDICTED_RACE,
     TIMELINE_EVENTS_MAX,
