@@ -32,6 +32,7 @@
 //! ```
 
 pub mod cli;
+pub mod conformance;
 pub mod exhaustive;
 
 use shuttle::future::batch_semaphore::{BatchSemaphore, Fairness};
