@@ -301,6 +301,10 @@ pub enum Counter {
     /// In tracked state (`Shared<u64>`) guarded by a `Mutex<()>`: every
     /// increment is a read and a write the race detector checks.
     Tracked,
+    /// Inside the mutex, the program written against the tokio layer
+    /// (`racecheck-tokio`): its `spawn`, `JoinHandle` and `yield_now`.
+    #[cfg(feature = "tokio-layer")]
+    InTokioMutex,
 }
 
 /// The T×K program with the counter inside the mutex.
@@ -345,6 +349,78 @@ async fn increment_tracked(tasks: u64, rounds_per_task: u64) {
     }
     let _guard = lock.lock().await;
     assert_eq!(counter.get(), tasks * rounds_per_task);
+}
+
+/// The T×K program with the counter inside the mutex, written in tokio's
+/// API against racecheck-tokio: what a tokio user's test explores.
+#[cfg(feature = "tokio-layer")]
+async fn increment_through_tokio(tasks: u64, rounds_per_task: u64) {
+    let counter = Arc::new(racecheck_tokio::sync::Mutex::new(0u64));
+    let handles: Vec<_> = (0..tasks)
+        .map(|_| {
+            let counter = Arc::clone(&counter);
+            racecheck_tokio::spawn(async move {
+                for _ in 0..rounds_per_task {
+                    *counter.lock().await += 1;
+                    racecheck_tokio::task::yield_now().await;
+                }
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.await.expect("no task panics");
+    }
+    assert_eq!(*counter.lock().await, tasks * rounds_per_task);
+}
+
+/// The tokio layer's cost: the T×K program through racecheck-tokio against
+/// the same program on racecheck's native API.
+#[cfg(feature = "tokio-layer")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LayerComparison {
+    /// Through racecheck-tokio.
+    pub tokio: Throughput,
+    /// On racecheck's native API.
+    pub native: Throughput,
+}
+
+#[cfg(feature = "tokio-layer")]
+impl LayerComparison {
+    /// The tokio layer's executions per second over the native API's: 1
+    /// when the layer costs nothing.
+    pub fn ratio(self) -> f64 {
+        self.tokio.executions_per_second() / self.native.executions_per_second()
+    }
+}
+
+/// Like [`compare`], for the program through the tokio layer against the
+/// native one, both with the detector on.
+///
+/// ```
+/// let workload = "2x1".parse()?;
+/// let comparison = racecheck_bench::compare_tokio_layer(workload, 10)?;
+/// assert_eq!(comparison.tokio.executions, 10);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[cfg(feature = "tokio-layer")]
+pub fn compare_tokio_layer(
+    workload: Workload,
+    iterations: u64,
+) -> Result<LayerComparison, BenchError> {
+    let warmup = warmup_iterations(iterations);
+    let tokio = || measure_racecheck(workload, iterations, Detection::On, Counter::InTokioMutex);
+    let native = || measure_racecheck(workload, iterations, Detection::On, Counter::InMutex);
+    measure_racecheck(workload, warmup, Detection::On, Counter::InTokioMutex)?;
+    measure_racecheck(workload, warmup, Detection::On, Counter::InMutex)?;
+    let mut best = LayerComparison {
+        tokio: tokio()?,
+        native: native()?,
+    };
+    for _ in 1..ROUNDS {
+        best.tokio = faster(best.tokio, tokio()?);
+        best.native = faster(best.native, native()?);
+    }
+    Ok(best)
 }
 
 /// Whether racecheck runs its detector (as users get it by default) or
@@ -436,6 +512,8 @@ pub fn measure_racecheck(
             match counter {
                 Counter::InMutex => increment_in_mutex(tasks, rounds_per_task).await,
                 Counter::Tracked => increment_tracked(tasks, rounds_per_task).await,
+                #[cfg(feature = "tokio-layer")]
+                Counter::InTokioMutex => increment_through_tokio(tasks, rounds_per_task).await,
             }
             completed.fetch_add(1, Ordering::Relaxed);
         }
