@@ -316,3 +316,10 @@ async fn biased_join_and_a_select_with_only_else() {
     };
     assert_eq!(text, "ab");
 }
+
+#[tokio::test]
+async fn a_scope_whose_value_was_taken_runs_without_it() {
+    let mut scoped = Box::pin(REQUEST_ID.scope(5, async { REQUEST_ID.try_get().is_err() }));
+    assert_eq!(scoped.as_mut().take_value(), Some(5));
+    assert!(scoped.await, "the value was taken");
+}

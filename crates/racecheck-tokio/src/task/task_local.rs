@@ -217,20 +217,32 @@ struct Scope<'a, T: 'static> {
     key: &'static LocalKey<T>,
     task: Option<TaskId>,
     value: &'a mut Option<T>,
+    /// Whether a value was put in place: not after
+    /// [`TaskLocalFuture::take_value`], as in tokio.
+    placed: bool,
 }
 
 impl<'a, T: 'static> Scope<'a, T> {
     fn enter(key: &'static LocalKey<T>, value: &'a mut Option<T>) -> Scope<'a, T> {
         let task = racecheck_runtime::rt::try_current_task();
-        let placed = value.take().expect("a scope's value is in place once");
-        key.slots
-            .with(|slots| slots.borrow_mut().push((task, placed)));
-        Scope { key, task, value }
+        let placed = value.take().map(|placed| {
+            key.slots
+                .with(|slots| slots.borrow_mut().push((task, placed)));
+        });
+        Scope {
+            key,
+            task,
+            value,
+            placed: placed.is_some(),
+        }
     }
 }
 
 impl<T: 'static> Drop for Scope<'_, T> {
     fn drop(&mut self) {
+        if !self.placed {
+            return;
+        }
         let task = self.task;
         let taken = self.key.slots.with(|slots| {
             let mut slots = slots.borrow_mut();
