@@ -46,6 +46,7 @@ pub enum Plan {
 pub const FILES: &[(&str, Plan)] = &[
     ("macros_join", Plan::Run),
     ("macros_pin", Plan::Run),
+    ("macros_rename_test", Plan::Run),
     ("macros_select", Plan::Run),
     ("macros_test", Plan::Run),
     ("macros_try_join", Plan::Run),
@@ -68,6 +69,7 @@ pub const FILES: &[(&str, Plan)] = &[
     ("sync_set_once", Plan::Run),
     ("sync_watch", Plan::Run),
     ("task_abort", Plan::Run),
+    ("task_blocking", Plan::Run),
     ("task_id", Plan::Run),
     ("task_join_set", Plan::Run),
     ("task_local", Plan::Run),
@@ -75,30 +77,16 @@ pub const FILES: &[(&str, Plan)] = &[
     ("task_panic", Plan::Run),
     ("task_yield_now", Plan::Run),
     ("time_interval", Plan::Run),
+    ("time_panic", Plan::Run),
+    ("time_rt", Plan::Run),
     ("time_sleep", Plan::Run),
-    (
-        "macros_rename_test",
-        Plan::Skip("renames tokio inside the test crate (`extern crate tokio as tokio1`)"),
-    ),
     ("sync_emscripten_blocking", Plan::Skip("emscripten only")),
-    (
-        "task_blocking",
-        Plan::Skip("block_in_place on the multi-threaded runtime's real worker threads"),
-    ),
     ("task_builder", Plan::Skip("tokio_unstable only")),
     ("task_emscripten", Plan::Skip("emscripten only")),
     ("task_hooks", Plan::Skip("tokio_unstable only")),
     ("task_trace_self", Plan::Skip("tokio_unstable task dumps")),
     ("task_trace_wake", Plan::Skip("tokio_unstable task dumps")),
     ("time_alt", Plan::Skip("tokio_unstable alternative timer")),
-    (
-        "time_panic",
-        Plan::Skip("checks the source location of panics raised inside tokio's timer"),
-    ),
-    (
-        "time_rt",
-        Plan::Skip("the real clock against std::time::Instant, and runtime shutdown"),
-    ),
     (
         "time_pause",
         Plan::Skip("imports tokio::net (a TCP test) and the rand crate: the file cannot compile"),
