@@ -1,7 +1,7 @@
 //! `tokio::task_local!` on racecheck: values scoped to a future, seen by
 //! the code that future runs.
 //!
-//! As in tokio, a [`TaskLocalFuture`] puts its value in place around each
+//! As in tokio, a `TaskLocalFuture` puts its value in place around each
 //! poll of its future. racecheck's tasks share one thread and, at step
 //! granularity, a task can be suspended in the middle of a poll; so the
 //! values in place are kept per task (by racecheck's task id), each task's
