@@ -34,7 +34,10 @@ where
 {
     let mut report = explore_under_strategy(config, &body);
     if let Some(failure) = &mut report.failure {
-        failure.nondeterminism = replay_divergence(config, failure, &body);
+        if !failure.kind.is_schedule_error() {
+            failure.nondeterminism =
+                replay_divergence(config, &failure.schedule, &failure.trace, &body);
+        }
     }
     report
 }

@@ -9,9 +9,9 @@
 //! traces are compared event by event; the first difference is reported
 //! with the failure.
 
-use crate::{Config, Failure, ReplayScheduler};
+use crate::{Config, ReplayScheduler};
 use racecheck_runtime::{Executor, Scheduler};
-use racecheck_trace::{Event, Trace};
+use racecheck_trace::{Event, Schedule, Trace};
 use std::fmt;
 use std::future::Future;
 
@@ -68,25 +68,24 @@ impl fmt::Display for Divergence {
     }
 }
 
-/// Replays `failure`'s schedule once and compares the events with its
-/// trace: the first difference, or `None` if the replay is the same.
+/// Replays `schedule` once and compares the events with `trace`, the
+/// failing execution's: the first difference, or `None` if the replay is
+/// the same.
 pub(crate) fn replay_divergence<F, Fut>(
     config: &Config,
-    failure: &Failure,
+    schedule: &Schedule,
+    trace: &Trace,
     body: &F,
 ) -> Option<Divergence>
 where
     F: Fn() -> Fut,
     Fut: Future<Output = ()> + 'static,
 {
-    if failure.kind.is_schedule_error() {
-        return None;
-    }
-    let mut scheduler = ReplayScheduler::new(failure.schedule.clone());
+    let mut scheduler = ReplayScheduler::new(schedule.clone());
     scheduler.new_execution(0);
     let mut executor = Executor::new(config.limits());
     let replayed = executor.run(body, &mut scheduler);
-    first_difference(&failure.trace, replayed.trace)
+    first_difference(trace, replayed.trace)
 }
 
 /// The first event where `replayed` differs from `expected`.
@@ -117,44 +116,4 @@ fn first_difference(expected: &Trace, replayed: &Trace) -> Option<Divergence> {
             got: describe(replayed, right),
         })
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use crate::{explore, Config};
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    #[test]
-    fn a_deterministic_failure_replays_the_same_events() {
-        let report = explore(&Config::default(), || async {
-            let task = racecheck_runtime::spawn(racecheck_runtime::yield_now());
-            task.await;
-            panic!("fails in every execution");
-        });
-        let failure = report.failure.expect("it fails");
-        assert_eq!(failure.nondeterminism, None);
-        assert!(!failure.to_string().contains("uncontrolled"), "{failure}");
-    }
-
-    #[test]
-    fn state_kept_across_executions_is_reported_where_the_replay_differs() {
-        static RUNS: AtomicUsize = AtomicUsize::new(0);
-        let report = explore(&Config::default(), || async {
-            racecheck_runtime::spawn(async {}).await;
-            if RUNS.fetch_add(1, Ordering::SeqCst) % 2 == 1 {
-                racecheck_runtime::spawn(async {}).await;
-            }
-            panic!("fails in every execution");
-        });
-        let failure = report.failure.expect("it fails");
-        let divergence = failure.nondeterminism.clone().expect("the replay differs");
-        let got = divergence.got.expect("the replay did more");
-        assert!(got.contains("spawn"), "{got}");
-        let text = failure.to_string();
-        let sentence = format!(
-            "uncontrolled nondeterminism: replaying the schedule gave a different trace at step {}",
-            divergence.step
-        );
-        assert!(text.contains(&sentence), "{text}");
-    }
 }
