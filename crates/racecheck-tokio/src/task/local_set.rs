@@ -119,26 +119,6 @@ impl LocalSet {
         future.await
     }
 
-    /// Runs `future` on `runtime` while the set's tasks run, like
-    /// `tokio::task::LocalSet::block_on`.
-    ///
-    /// ```
-    /// use racecheck_tokio::runtime::Runtime;
-    /// use racecheck_tokio::task::LocalSet;
-    ///
-    /// let runtime = Runtime::new().unwrap();
-    /// let value = LocalSet::new().block_on(&runtime, async { 2 + 2 });
-    /// assert_eq!(value, 4);
-    /// ```
-    #[track_caller]
-    pub fn block_on<F>(&self, runtime: &crate::runtime::Runtime, future: F) -> F::Output
-    where
-        F: Future + 'static,
-        F::Output: 'static,
-    {
-        runtime.block_on(future)
-    }
-
     /// Enters the set's context, like `tokio::task::LocalSet::enter`: under
     /// racecheck, `spawn_local` works everywhere, so the guard does nothing.
     ///
