@@ -37,3 +37,23 @@ fn state_kept_across_executions_is_reported_where_the_replay_differs() {
     );
     assert!(text.contains(&sentence), "{text}");
 }
+
+#[test]
+fn a_parallel_exploration_checks_the_replay_too() {
+    // The executions run on worker threads and the replay on this one: a
+    // program that asks which thread it is on replays differently.
+    let test_thread = std::thread::current().id();
+    let config = Config {
+        jobs: 2,
+        ..Config::default()
+    };
+    let report = racecheck_explore::explore_parallel(&config, move || async move {
+        if std::thread::current().id() != test_thread {
+            racecheck_runtime::spawn(async {}).await;
+        }
+        panic!("fails in every execution");
+    });
+    let failure = report.failure.expect("it fails");
+    let divergence = failure.nondeterminism.expect("the replay differs");
+    assert_eq!(divergence.event, 0);
+}
