@@ -323,3 +323,13 @@ async fn a_scope_whose_value_was_taken_runs_without_it() {
     assert_eq!(scoped.as_mut().take_value(), Some(5));
     assert!(scoped.await, "the value was taken");
 }
+
+#[tokio::test]
+async fn a_join_set_is_built_from_futures_and_extended() {
+    let mut set: JoinSet<u32> = (1..=2).map(|n| async move { n }).collect();
+    set.extend([async { 3 }]);
+    set.spawn(async { 4 });
+    let mut outputs = set.join_all().await;
+    outputs.sort();
+    assert_eq!(outputs, [1, 2, 3, 4]);
+}
