@@ -278,17 +278,29 @@ pub const ROUNDS: usize = 3;
 /// times in alternation, and keeps each side's fastest round: the run least
 /// disturbed by the rest of the machine, for both sides alike.
 pub fn compare(workload: Workload, iterations: u64) -> Result<Comparison, BenchError> {
+    let (racecheck, shuttle) = fastest_rounds(
+        iterations,
+        |iterations| measure_racecheck(workload, iterations, Detection::On, Counter::InMutex),
+        |iterations| measure_shuttle(workload, iterations),
+    )?;
+    Ok(Comparison { racecheck, shuttle })
+}
+
+/// Warms up both sides with [`warmup_iterations`], then measures each for
+/// `iterations` executions, [`ROUNDS`] times in alternation, and keeps
+/// each side's fastest round.
+fn fastest_rounds(
+    iterations: u64,
+    first: impl Fn(u64) -> Result<Throughput, BenchError>,
+    second: impl Fn(u64) -> Result<Throughput, BenchError>,
+) -> Result<(Throughput, Throughput), BenchError> {
     let warmup = warmup_iterations(iterations);
-    let racecheck = || measure_racecheck(workload, iterations, Detection::On, Counter::InMutex);
-    measure_racecheck(workload, warmup, Detection::On, Counter::InMutex)?;
-    measure_shuttle(workload, warmup)?;
-    let mut best = Comparison {
-        racecheck: racecheck()?,
-        shuttle: measure_shuttle(workload, iterations)?,
-    };
+    first(warmup)?;
+    second(warmup)?;
+    let mut best = (first(iterations)?, second(iterations)?);
     for _ in 1..ROUNDS {
-        best.racecheck = faster(best.racecheck, racecheck()?);
-        best.shuttle = faster(best.shuttle, measure_shuttle(workload, iterations)?);
+        best.0 = faster(best.0, first(iterations)?);
+        best.1 = faster(best.1, second(iterations)?);
     }
     Ok(best)
 }
@@ -407,20 +419,12 @@ pub fn compare_tokio_layer(
     workload: Workload,
     iterations: u64,
 ) -> Result<LayerComparison, BenchError> {
-    let warmup = warmup_iterations(iterations);
-    let tokio = || measure_racecheck(workload, iterations, Detection::On, Counter::InTokioMutex);
-    let native = || measure_racecheck(workload, iterations, Detection::On, Counter::InMutex);
-    measure_racecheck(workload, warmup, Detection::On, Counter::InTokioMutex)?;
-    measure_racecheck(workload, warmup, Detection::On, Counter::InMutex)?;
-    let mut best = LayerComparison {
-        tokio: tokio()?,
-        native: native()?,
-    };
-    for _ in 1..ROUNDS {
-        best.tokio = faster(best.tokio, tokio()?);
-        best.native = faster(best.native, native()?);
-    }
-    Ok(best)
+    let (tokio, native) = fastest_rounds(
+        iterations,
+        |iterations| measure_racecheck(workload, iterations, Detection::On, Counter::InTokioMutex),
+        |iterations| measure_racecheck(workload, iterations, Detection::On, Counter::InMutex),
+    )?;
+    Ok(LayerComparison { tokio, native })
 }
 
 /// Whether racecheck runs its detector (as users get it by default) or
@@ -456,20 +460,12 @@ pub fn compare_detection(
     workload: Workload,
     iterations: u64,
 ) -> Result<DetectionComparison, BenchError> {
-    let warmup = warmup_iterations(iterations);
-    let off = || measure_racecheck(workload, iterations, Detection::Off, Counter::Tracked);
-    let on = || measure_racecheck(workload, iterations, Detection::On, Counter::Tracked);
-    measure_racecheck(workload, warmup, Detection::Off, Counter::Tracked)?;
-    measure_racecheck(workload, warmup, Detection::On, Counter::Tracked)?;
-    let mut best = DetectionComparison {
-        off: off()?,
-        on: on()?,
-    };
-    for _ in 1..ROUNDS {
-        best.off = faster(best.off, off()?);
-        best.on = faster(best.on, on()?);
-    }
-    Ok(best)
+    let (off, on) = fastest_rounds(
+        iterations,
+        |iterations| measure_racecheck(workload, iterations, Detection::Off, Counter::Tracked),
+        |iterations| measure_racecheck(workload, iterations, Detection::On, Counter::Tracked),
+    )?;
+    Ok(DetectionComparison { off, on })
 }
 
 fn faster(first: Throughput, second: Throughput) -> Throughput {
@@ -580,21 +576,12 @@ pub fn measure_shuttle(workload: Workload, iterations: u64) -> Result<Throughput
 /// blocking mutex: racecheck's simulated threads at step granularity
 /// against shuttle's threads, both on stackful coroutines.
 pub fn compare_threads(workload: Workload, iterations: u64) -> Result<Comparison, BenchError> {
-    let warmup = warmup_iterations(iterations);
-    measure_racecheck_threads(workload, warmup)?;
-    measure_shuttle_threads(workload, warmup)?;
-    let mut best = Comparison {
-        racecheck: measure_racecheck_threads(workload, iterations)?,
-        shuttle: measure_shuttle_threads(workload, iterations)?,
-    };
-    for _ in 1..ROUNDS {
-        best.racecheck = faster(
-            best.racecheck,
-            measure_racecheck_threads(workload, iterations)?,
-        );
-        best.shuttle = faster(best.shuttle, measure_shuttle_threads(workload, iterations)?);
-    }
-    Ok(best)
+    let (racecheck, shuttle) = fastest_rounds(
+        iterations,
+        |iterations| measure_racecheck_threads(workload, iterations),
+        |iterations| measure_shuttle_threads(workload, iterations),
+    )?;
+    Ok(Comparison { racecheck, shuttle })
 }
 
 /// The T×K program with threads under racecheck (detector on,
