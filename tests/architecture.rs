@@ -20,6 +20,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("racecheck-tokio", 4),
     ("racecheck-cli", 5),
     ("racecheck-bench", 5),
+    ("racecheck-tokio-util", 5),
 ];
 
 fn crates_dir() -> PathBuf {

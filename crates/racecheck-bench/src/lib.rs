@@ -32,6 +32,7 @@
 //! ```
 
 pub mod cli;
+pub mod conformance;
 pub mod exhaustive;
 
 use shuttle::future::batch_semaphore::{BatchSemaphore, Fairness};
@@ -277,17 +278,29 @@ pub const ROUNDS: usize = 3;
 /// times in alternation, and keeps each side's fastest round: the run least
 /// disturbed by the rest of the machine, for both sides alike.
 pub fn compare(workload: Workload, iterations: u64) -> Result<Comparison, BenchError> {
+    let (racecheck, shuttle) = fastest_rounds(
+        iterations,
+        |iterations| measure_racecheck(workload, iterations, Detection::On, Counter::InMutex),
+        |iterations| measure_shuttle(workload, iterations),
+    )?;
+    Ok(Comparison { racecheck, shuttle })
+}
+
+/// Warms up both sides with [`warmup_iterations`], then measures each for
+/// `iterations` executions, [`ROUNDS`] times in alternation, and keeps
+/// each side's fastest round.
+fn fastest_rounds(
+    iterations: u64,
+    first: impl Fn(u64) -> Result<Throughput, BenchError>,
+    second: impl Fn(u64) -> Result<Throughput, BenchError>,
+) -> Result<(Throughput, Throughput), BenchError> {
     let warmup = warmup_iterations(iterations);
-    let racecheck = || measure_racecheck(workload, iterations, Detection::On, Counter::InMutex);
-    measure_racecheck(workload, warmup, Detection::On, Counter::InMutex)?;
-    measure_shuttle(workload, warmup)?;
-    let mut best = Comparison {
-        racecheck: racecheck()?,
-        shuttle: measure_shuttle(workload, iterations)?,
-    };
+    first(warmup)?;
+    second(warmup)?;
+    let mut best = (first(iterations)?, second(iterations)?);
     for _ in 1..ROUNDS {
-        best.racecheck = faster(best.racecheck, racecheck()?);
-        best.shuttle = faster(best.shuttle, measure_shuttle(workload, iterations)?);
+        best.0 = faster(best.0, first(iterations)?);
+        best.1 = faster(best.1, second(iterations)?);
     }
     Ok(best)
 }
@@ -300,6 +313,10 @@ pub enum Counter {
     /// In tracked state (`Shared<u64>`) guarded by a `Mutex<()>`: every
     /// increment is a read and a write the race detector checks.
     Tracked,
+    /// Inside the mutex, the program written against the tokio layer
+    /// (`racecheck-tokio`): its `spawn`, `JoinHandle` and `yield_now`.
+    #[cfg(feature = "tokio-layer")]
+    InTokioMutex,
 }
 
 /// The T×K program with the counter inside the mutex.
@@ -346,6 +363,70 @@ async fn increment_tracked(tasks: u64, rounds_per_task: u64) {
     assert_eq!(counter.get(), tasks * rounds_per_task);
 }
 
+/// The T×K program with the counter inside the mutex, written in tokio's
+/// API against racecheck-tokio: what a tokio user's test explores.
+#[cfg(feature = "tokio-layer")]
+async fn increment_through_tokio(tasks: u64, rounds_per_task: u64) {
+    let counter = Arc::new(racecheck_tokio::sync::Mutex::new(0u64));
+    let handles: Vec<_> = (0..tasks)
+        .map(|_| {
+            let counter = Arc::clone(&counter);
+            racecheck_tokio::spawn(async move {
+                for _ in 0..rounds_per_task {
+                    *counter.lock().await += 1;
+                    racecheck_tokio::task::yield_now().await;
+                }
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.await.expect("no task panics");
+    }
+    assert_eq!(*counter.lock().await, tasks * rounds_per_task);
+}
+
+/// The tokio layer's cost: the T×K program through racecheck-tokio against
+/// the same program on racecheck's native API.
+#[cfg(feature = "tokio-layer")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LayerComparison {
+    /// Through racecheck-tokio.
+    pub tokio: Throughput,
+    /// On racecheck's native API.
+    pub native: Throughput,
+}
+
+#[cfg(feature = "tokio-layer")]
+impl LayerComparison {
+    /// The tokio layer's executions per second over the native API's: 1
+    /// when the layer costs nothing.
+    pub fn ratio(self) -> f64 {
+        self.tokio.executions_per_second() / self.native.executions_per_second()
+    }
+}
+
+/// Like [`compare`], for the program through the tokio layer against the
+/// native one, both with the detector on.
+///
+/// ```
+/// let workload = "2x1".parse()?;
+/// let comparison = racecheck_bench::compare_tokio_layer(workload, 10)?;
+/// assert_eq!(comparison.tokio.executions, 10);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[cfg(feature = "tokio-layer")]
+pub fn compare_tokio_layer(
+    workload: Workload,
+    iterations: u64,
+) -> Result<LayerComparison, BenchError> {
+    let (tokio, native) = fastest_rounds(
+        iterations,
+        |iterations| measure_racecheck(workload, iterations, Detection::On, Counter::InTokioMutex),
+        |iterations| measure_racecheck(workload, iterations, Detection::On, Counter::InMutex),
+    )?;
+    Ok(LayerComparison { tokio, native })
+}
+
 /// Whether racecheck runs its detector (as users get it by default) or
 /// only explores.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -379,20 +460,12 @@ pub fn compare_detection(
     workload: Workload,
     iterations: u64,
 ) -> Result<DetectionComparison, BenchError> {
-    let warmup = warmup_iterations(iterations);
-    let off = || measure_racecheck(workload, iterations, Detection::Off, Counter::Tracked);
-    let on = || measure_racecheck(workload, iterations, Detection::On, Counter::Tracked);
-    measure_racecheck(workload, warmup, Detection::Off, Counter::Tracked)?;
-    measure_racecheck(workload, warmup, Detection::On, Counter::Tracked)?;
-    let mut best = DetectionComparison {
-        off: off()?,
-        on: on()?,
-    };
-    for _ in 1..ROUNDS {
-        best.off = faster(best.off, off()?);
-        best.on = faster(best.on, on()?);
-    }
-    Ok(best)
+    let (off, on) = fastest_rounds(
+        iterations,
+        |iterations| measure_racecheck(workload, iterations, Detection::Off, Counter::Tracked),
+        |iterations| measure_racecheck(workload, iterations, Detection::On, Counter::Tracked),
+    )?;
+    Ok(DetectionComparison { off, on })
 }
 
 fn faster(first: Throughput, second: Throughput) -> Throughput {
@@ -435,6 +508,8 @@ pub fn measure_racecheck(
             match counter {
                 Counter::InMutex => increment_in_mutex(tasks, rounds_per_task).await,
                 Counter::Tracked => increment_tracked(tasks, rounds_per_task).await,
+                #[cfg(feature = "tokio-layer")]
+                Counter::InTokioMutex => increment_through_tokio(tasks, rounds_per_task).await,
             }
             completed.fetch_add(1, Ordering::Relaxed);
         }
@@ -501,21 +576,12 @@ pub fn measure_shuttle(workload: Workload, iterations: u64) -> Result<Throughput
 /// blocking mutex: racecheck's simulated threads at step granularity
 /// against shuttle's threads, both on stackful coroutines.
 pub fn compare_threads(workload: Workload, iterations: u64) -> Result<Comparison, BenchError> {
-    let warmup = warmup_iterations(iterations);
-    measure_racecheck_threads(workload, warmup)?;
-    measure_shuttle_threads(workload, warmup)?;
-    let mut best = Comparison {
-        racecheck: measure_racecheck_threads(workload, iterations)?,
-        shuttle: measure_shuttle_threads(workload, iterations)?,
-    };
-    for _ in 1..ROUNDS {
-        best.racecheck = faster(
-            best.racecheck,
-            measure_racecheck_threads(workload, iterations)?,
-        );
-        best.shuttle = faster(best.shuttle, measure_shuttle_threads(workload, iterations)?);
-    }
-    Ok(best)
+    let (racecheck, shuttle) = fastest_rounds(
+        iterations,
+        |iterations| measure_racecheck_threads(workload, iterations),
+        |iterations| measure_shuttle_threads(workload, iterations),
+    )?;
+    Ok(Comparison { racecheck, shuttle })
 }
 
 /// The T×K program with threads under racecheck (detector on,

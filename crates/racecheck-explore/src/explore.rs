@@ -1,6 +1,7 @@
 //! The exploration loop: many executions under one strategy, stopping at the
 //! first failure.
 
+use crate::nondeterminism::replay_divergence;
 use crate::pct::calibrate_pct;
 use crate::probe::Run;
 use crate::{
@@ -33,6 +34,21 @@ where
     F: Fn() -> Fut,
     Fut: Future<Output = ()> + 'static,
 {
+    let mut report = explore_under_strategy(config, &body);
+    if let Some(failure) = &mut report.failure {
+        if !failure.kind.is_schedule_error() {
+            failure.nondeterminism =
+                replay_divergence(config, &failure.schedule, &failure.trace, &body);
+        }
+    }
+    report
+}
+
+fn explore_under_strategy<F, Fut>(config: &Config, body: &F) -> Report
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = ()> + 'static,
+{
     match &config.strategy {
         Strategy::Random => {
             let mut scheduler = RandomScheduler::new(config.seed);
@@ -40,10 +56,10 @@ where
         }
         Strategy::Exhaustive => {
             let mut scheduler = ExhaustiveScheduler::new();
-            let report = explore_with(config, &mut scheduler, &body);
+            let report = explore_with(config, &mut scheduler, body);
             let mut explorer = Explorer::new(config);
             crate::probe::check_complete(report, |scheduler| {
-                let failure = explorer.run(0, scheduler, &body).failure;
+                let failure = explorer.run(0, scheduler, body).failure;
                 let (trace, schedule) = explorer.last_execution();
                 Run {
                     failure,
@@ -62,7 +78,7 @@ where
             let mut scheduler = PctScheduler::new(config.seed, *depth, estimate);
             explore_with(config, &mut scheduler, body)
         }
-        Strategy::Replay(schedule) => replay(config, schedule, &body),
+        Strategy::Replay(schedule) => replay(config, schedule, body),
     }
 }
 
@@ -308,6 +324,7 @@ fn capture(
         schedule: schedule.clone(),
         trace: trace.clone(),
         also,
+        nondeterminism: None,
         minimized: None,
         replay: Vec::new(),
     }

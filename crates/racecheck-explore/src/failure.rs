@@ -1,6 +1,7 @@
 //! A failing execution, and its human form: what went wrong, where it was
 //! found, the timeline of the last steps.
 
+use crate::Divergence;
 use racecheck_detect::Finding;
 use racecheck_runtime::RuntimeFailure;
 use racecheck_trace::{Location, Schedule, TaskId, Trace};
@@ -27,6 +28,9 @@ pub struct Failure {
     pub trace: Trace,
     /// Other failures of the same execution, less important than `kind`.
     pub also: Vec<FailureKind>,
+    /// Set when replaying the schedule did not give the same events: the
+    /// failure may not reproduce (see [`Divergence`]).
+    pub nondeterminism: Option<Divergence>,
     /// `(before, after)`: the schedule was minimised from `before`
     /// preemptions to `after` (see [`crate::minimize`]).
     pub minimized: Option<(usize, usize)>,
@@ -341,6 +345,9 @@ impl Failure {
             self.strategy,
             self.schedule.len()
         )?;
+        if let Some(divergence) = &self.nondeterminism {
+            writeln!(f, "  {divergence}")?;
+        }
         if let Some((before, after)) = self.minimized {
             writeln!(
                 f,

@@ -84,6 +84,7 @@ where
     best.iteration = failure.iteration;
     best.seed = failure.seed;
     best.strategy = failure.strategy;
+    best.nondeterminism = failure.nondeterminism.clone();
     if best_preemptions < before {
         best.minimized = Some((before, best_preemptions));
     }

@@ -2,6 +2,7 @@
 //! result as on one.
 
 use crate::explore::{explore, Explorer, IterationOutcome};
+use crate::nondeterminism::replay_divergence;
 use crate::pct::calibrate_pct;
 use crate::{Config, Failure, FailureKind, PctScheduler, RandomScheduler, Report, Strategy};
 use racecheck_detect::Detector;
@@ -37,7 +38,7 @@ where
     if config.jobs <= 1 {
         return explore(config, body);
     }
-    match config.strategy {
+    let mut report = match config.strategy {
         Strategy::Random => explore_on_threads(config, &body, || RandomScheduler::new(config.seed)),
         Strategy::Pct { depth } => {
             let estimate = calibrate_pct(config, &body);
@@ -45,11 +46,19 @@ where
                 PctScheduler::new(config.seed, depth, estimate)
             })
         }
-        // Each execution of these depends on the ones before it.
+        // Each execution of these depends on the ones before it (and
+        // `explore` checks the failure's replay itself).
         Strategy::Exhaustive | Strategy::Bounded { .. } | Strategy::Replay(_) => {
-            explore(config, body)
+            return explore(config, body);
+        }
+    };
+    if let Some(failure) = &mut report.failure {
+        if !failure.kind.is_schedule_error() {
+            failure.nondeterminism =
+                replay_divergence(config, &failure.schedule, &failure.trace, &body);
         }
     }
+    report
 }
 
 /// [`explore_parallel`] for a strategy whose iteration `i` depends only on

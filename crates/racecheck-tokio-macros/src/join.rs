@@ -7,6 +7,10 @@ use syn::parse::Parser;
 use syn::punctuated::Punctuated;
 use syn::{Expr, Token};
 
+mod keyword {
+    syn::custom_keyword!(biased);
+}
+
 /// Which macro.
 pub(crate) enum Kind {
     Join,
@@ -15,7 +19,15 @@ pub(crate) enum Kind {
 
 pub(crate) fn expand(input: TokenStream, kind: Kind) -> TokenStream {
     let (krate, rest) = crate::split_crate_path(input);
-    let futures = match Punctuated::<Expr, Token![,]>::parse_terminated.parse2(rest) {
+    // `biased;` polls the futures in order, which this expansion always does.
+    let parser = |input: syn::parse::ParseStream| {
+        if input.peek(keyword::biased) && input.peek2(Token![;]) {
+            input.parse::<keyword::biased>()?;
+            input.parse::<Token![;]>()?;
+        }
+        Punctuated::<Expr, Token![,]>::parse_terminated(input)
+    };
+    let futures = match parser.parse2(rest) {
         Ok(futures) => futures,
         Err(error) => return error.to_compile_error(),
     };
@@ -45,7 +57,7 @@ pub(crate) fn expand(input: TokenStream, kind: Kind) -> TokenStream {
         ),
     };
     quote! {{
-        #( let mut #names = #krate::__private::MaybeDone::new(#futures); )*
+        #( let mut #names = #krate::__private::MaybeDone::new(::core::future::IntoFuture::into_future(#futures)); )*
         ::core::future::poll_fn(|#cx: &mut ::core::task::Context<'_>| {
             let mut __done = true;
             #poll

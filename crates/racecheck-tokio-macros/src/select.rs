@@ -80,7 +80,7 @@ impl Parse for Select {
                 handler,
             });
         }
-        if select.branches.is_empty() {
+        if select.branches.is_empty() && select.otherwise.is_none() {
             return Err(input.error("select! needs at least one branch"));
         }
         Ok(select)
@@ -135,6 +135,11 @@ pub(crate) fn expand(input: TokenStream) -> TokenStream {
         Ok(select) => select,
         Err(error) => return error.to_compile_error(),
     };
+    if select.branches.is_empty() {
+        // Only `else`: nothing to wait for, as in tokio.
+        let otherwise = select.otherwise;
+        return quote! {{ #otherwise }};
+    }
     let names = Names::new(select.branches.len());
     let (variants, types) = (&names.variants, &names.types);
     let polling = poll_until_one_wins(&select, &names, &krate);
@@ -145,7 +150,8 @@ pub(crate) fn expand(input: TokenStream) -> TokenStream {
             #( #variants(#types), )*
             Disabled,
         }
-        let __output = #polling;
+        #[allow(unused_mut)]
+        let mut __output = #polling;
         #dispatch
     }}
 }
@@ -198,9 +204,12 @@ fn poll_until_one_wins(select: &Select, names: &Names, krate: &TokenStream) -> T
     };
     quote! {{
         let mut __enabled: [bool; #count] = [#(#enabled,)*];
+        // Each expression alone first, so that a borrow of a temporary in it
+        // (`&mut ready(())`) has its lifetime extended, as in tokio.
+        #( let #futures = #future_expressions; )*
         #(
             let mut #futures = ::core::pin::pin!(
-                ::core::future::IntoFuture::into_future(#future_expressions)
+                ::core::future::IntoFuture::into_future(#futures)
             );
         )*
         let __start: usize = #start;

@@ -70,7 +70,7 @@ fn parse_settings(args: TokenStream, entry: Entry) -> syn::Result<Settings> {
         let value = &pair.value;
         match name.as_str() {
             "flavor" => settings.step = flavor_is_multi_thread(value)?,
-            "worker_threads" | "start_paused" => {}
+            "worker_threads" | "start_paused" | "name" => {}
             "unhandled_panic" => settings.panics_fail = shutdown_on_panic(value)?,
             "iterations" => settings.iterations = Some(integer(value)?),
             "seed" => settings.seed = Some(integer(value)?),
@@ -88,7 +88,7 @@ fn parse_settings(args: TokenStream, entry: Entry) -> syn::Result<Settings> {
             _ => {
                 let message = format!(
                     "unknown attribute argument `{name}`; expected `flavor`, `worker_threads`, \
-                     `start_paused`, `unhandled_panic`, `crate`, `iterations`, `seed`, \
+                     `start_paused`, `name`, `unhandled_panic`, `crate`, `iterations`, `seed`, \
                      `strategy` or `depth`"
                 );
                 return Err(syn::Error::new_spanned(&pair.path, message));
@@ -213,13 +213,14 @@ fn expand_main(function: ItemFn, krate: &TokenStream) -> TokenStream {
         ..
     } = function;
     let name = &sig.ident;
+    let inputs = &sig.inputs;
     let output = match &sig.output {
         ReturnType::Default => quote! {},
         output => quote! { #output },
     };
     quote! {
         #(#attrs)*
-        #vis fn #name() #output {
+        #vis fn #name(#inputs) #output {
             #krate::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()

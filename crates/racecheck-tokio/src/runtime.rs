@@ -21,7 +21,7 @@
 
 pub(crate) mod test;
 
-use crate::task::{self, JoinHandle};
+use crate::task::{self, JoinHandle, LocalSet};
 use racecheck::Granularity;
 use std::cell::RefCell;
 use std::fmt;
@@ -268,4 +268,28 @@ where
     }
     let value = output.borrow_mut().take();
     value.expect("racecheck-tokio: the block_on future did not finish")
+}
+
+/// `LocalSet::block_on` lives here, beside `Runtime`, so that `task` does
+/// not name `runtime` back.
+impl LocalSet {
+    /// Runs `future` on `runtime` while the set's tasks run, like
+    /// `tokio::task::LocalSet::block_on`.
+    ///
+    /// ```
+    /// use racecheck_tokio::runtime::Runtime;
+    /// use racecheck_tokio::task::LocalSet;
+    ///
+    /// let runtime = Runtime::new().unwrap();
+    /// let value = LocalSet::new().block_on(&runtime, async { 2 + 2 });
+    /// assert_eq!(value, 4);
+    /// ```
+    #[track_caller]
+    pub fn block_on<F>(&self, runtime: &Runtime, future: F) -> F::Output
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        runtime.block_on(future)
+    }
 }

@@ -18,9 +18,22 @@
 //! });
 //! ```
 
+pub mod coop;
 mod join_set;
+mod local_set;
+/// What `task_local!` expands to. Not public API.
+#[doc(hidden)]
+pub mod task_local;
 
+pub use coop::{consume_budget, unconstrained};
 pub use join_set::JoinSet;
+pub use local_set::{LocalEnterGuard, LocalSet};
+pub use task_local::{AccessError, LocalKey};
+
+/// Named future types of `tokio::task`.
+pub mod futures {
+    pub use super::task_local::TaskLocalFuture;
+}
 
 use racecheck_runtime::{block_on, catch_unwind, PanicPayload};
 use std::cell::Cell;

@@ -244,3 +244,92 @@ fn futures_and_handles_are_send() {
     sync::<tokio::task::AbortHandle>();
     sync::<tokio::task::JoinError>();
 }
+
+tokio::task_local! {
+    static REQUEST_ID: u32;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn task_locals_are_seen_by_their_own_task_only() {
+    let first = tokio::spawn(REQUEST_ID.scope(1, async {
+        tokio::task::yield_now().await;
+        REQUEST_ID.get()
+    }));
+    let second = tokio::spawn(REQUEST_ID.scope(2, async {
+        let outer = REQUEST_ID.get();
+        let inner = REQUEST_ID.scope(3, async { REQUEST_ID.get() }).await;
+        (outer, inner, REQUEST_ID.get())
+    }));
+    assert_eq!(first.await.unwrap(), 1);
+    assert_eq!(second.await.unwrap(), (2, 3, 2));
+    assert!(REQUEST_ID.try_get().is_err());
+    assert_eq!(REQUEST_ID.sync_scope(4, || REQUEST_ID.get()), 4);
+}
+
+#[tokio::test]
+async fn a_local_set_runs_local_tasks_and_waits_for_them() {
+    let local = tokio::task::LocalSet::new();
+    let counter = std::rc::Rc::new(std::cell::Cell::new(0));
+    for _ in 0..2 {
+        let counter = counter.clone();
+        local.spawn_local(async move {
+            tokio::task::yield_now().await;
+            counter.set(counter.get() + 1);
+        });
+    }
+    let nested = local
+        .run_until(async { tokio::task::spawn_local(async { 7 }).await.unwrap() })
+        .await;
+    assert_eq!(nested, 7);
+    local.await;
+    assert_eq!(counter.get(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn coop_budget_and_interval_reset_after() {
+    tokio::task::coop::consume_budget().await;
+    let mut ticks = tokio::time::interval(Duration::from_secs(10));
+    ticks.tick().await;
+    let start = Instant::now();
+    ticks.reset_after(Duration::from_secs(4));
+    ticks.tick().await;
+    assert_eq!(start.elapsed(), Duration::from_secs(4));
+}
+
+#[tokio::test]
+async fn biased_join_and_a_select_with_only_else() {
+    let (first, second) = tokio::join!(biased; async { 1 }, async { 2 });
+    assert_eq!((first, second), (1, 2));
+    let fallback = tokio::select! {
+        else => 5,
+    };
+    assert_eq!(fallback, 5);
+    let borrowed = tokio::select! {
+        value = &mut std::future::ready(6) => value,
+    };
+    assert_eq!(borrowed, 6);
+    let text = tokio::select! {
+        Some(ref mut text) = async { Some(String::from("a")) } => {
+            text.push('b');
+            text.clone()
+        }
+    };
+    assert_eq!(text, "ab");
+}
+
+#[tokio::test]
+async fn a_scope_whose_value_was_taken_runs_without_it() {
+    let mut scoped = Box::pin(REQUEST_ID.scope(5, async { REQUEST_ID.try_get().is_err() }));
+    assert_eq!(scoped.as_mut().take_value(), Some(5));
+    assert!(scoped.await, "the value was taken");
+}
+
+#[tokio::test]
+async fn a_join_set_is_built_from_futures_and_extended() {
+    let mut set: JoinSet<u32> = (1..=2).map(|n| async move { n }).collect();
+    set.extend([async { 3 }]);
+    set.spawn(async { 4 });
+    let mut outputs = set.join_all().await;
+    outputs.sort();
+    assert_eq!(outputs, [1, 2, 3, 4]);
+}

@@ -18,6 +18,13 @@
 //! workload=threads-2x10 racecheck_execs_per_s=N shuttle_execs_per_s=M ratio=R
 //! ```
 //!
+//! The `tokio-` lines (`workload=tokio-4x10 racecheck_tokio_execs_per_s=N
+//! racecheck_execs_per_s=M ratio=R`) measure the tokio layer's cost: the
+//! same program written in tokio's API against `racecheck-tokio`, against
+//! racecheck's native API, both under racecheck (ratio below 1 when the
+//! layer costs). They are printed when the binary is built with
+//! `--features tokio-layer`.
+//!
 //! The `threads-` lines run the same program written with threads and a
 //! blocking mutex: racecheck's simulated threads at step granularity
 //! against `shuttle::thread` and `shuttle::sync::Mutex`, both on stackful
@@ -51,6 +58,33 @@ fn main() -> ExitCode {
             format!("threads-{workload}"),
             compare_threads(workload, iterations)?,
         );
-        Ok(format!("{tasks}\n{threads}"))
+        Ok(format!(
+            "{tasks}\n{threads}{}",
+            tokio_layer(workload, iterations)?
+        ))
     })
+}
+
+/// The `workload=tokio-TxK` line, after a newline.
+#[cfg(feature = "tokio-layer")]
+fn tokio_layer(
+    workload: racecheck_bench::Workload,
+    iterations: u64,
+) -> Result<String, racecheck_bench::BenchError> {
+    let layer = racecheck_bench::compare_tokio_layer(workload, iterations)?;
+    Ok(format!(
+        "\nworkload=tokio-{workload} racecheck_tokio_execs_per_s={:.0} racecheck_execs_per_s={:.0} ratio={:.2}",
+        layer.tokio.executions_per_second(),
+        layer.native.executions_per_second(),
+        layer.ratio(),
+    ))
+}
+
+/// Nothing: built without `--features tokio-layer`.
+#[cfg(not(feature = "tokio-layer"))]
+fn tokio_layer(
+    _workload: racecheck_bench::Workload,
+    _iterations: u64,
+) -> Result<String, racecheck_bench::BenchError> {
+    Ok(String::new())
 }

@@ -71,6 +71,30 @@ impl<T: 'static> JoinSet<T> {
         self.insert(spawn(future))
     }
 
+    /// Spawns `future`, which need not be `Send`, into the set, like
+    /// `tokio::task::JoinSet::spawn_local` (every racecheck task runs on
+    /// the test's thread).
+    ///
+    /// ```
+    /// use racecheck_tokio::runtime::Runtime;
+    /// use racecheck_tokio::task::JoinSet;
+    /// use std::rc::Rc;
+    ///
+    /// Runtime::new().unwrap().block_on(async {
+    ///     let mut set = JoinSet::new();
+    ///     let local = Rc::new(4);
+    ///     set.spawn_local(async move { *local });
+    ///     assert_eq!(set.join_next().await.unwrap().unwrap(), 4);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn spawn_local<F>(&mut self, future: F) -> AbortHandle
+    where
+        F: Future<Output = T> + 'static,
+    {
+        self.spawn(future)
+    }
+
     /// Runs `body` on a simulated thread in the set (see
     /// [`spawn_blocking`](super::spawn_blocking)).
     #[track_caller]
@@ -127,6 +151,51 @@ impl<T: 'static> JoinSet<T> {
             }
         }
         outputs
+    }
+}
+
+/// Spawns each future into a new set, like tokio's `FromIterator` for
+/// `JoinSet`.
+///
+/// ```
+/// use racecheck_tokio::runtime::Runtime;
+/// use racecheck_tokio::task::JoinSet;
+///
+/// Runtime::new().unwrap().block_on(async {
+///     let set: JoinSet<u32> = (1..=3).map(|n| async move { n }).collect();
+///     let mut outputs = set.join_all().await;
+///     outputs.sort();
+///     assert_eq!(outputs, [1, 2, 3]);
+/// });
+/// ```
+impl<T: 'static, F: Future<Output = T> + 'static> FromIterator<F> for JoinSet<T> {
+    #[track_caller]
+    fn from_iter<I: IntoIterator<Item = F>>(futures: I) -> Self {
+        let mut set = JoinSet::new();
+        set.extend(futures);
+        set
+    }
+}
+
+/// Spawns each future into the set, like tokio's `Extend` for `JoinSet`.
+///
+/// ```
+/// use racecheck_tokio::runtime::Runtime;
+/// use racecheck_tokio::task::JoinSet;
+///
+/// Runtime::new().unwrap().block_on(async {
+///     let mut set = JoinSet::new();
+///     set.extend((1..=2).map(|n| async move { n }));
+///     assert_eq!(set.len(), 2);
+///     set.shutdown().await;
+/// });
+/// ```
+impl<T: 'static, F: Future<Output = T> + 'static> Extend<F> for JoinSet<T> {
+    #[track_caller]
+    fn extend<I: IntoIterator<Item = F>>(&mut self, futures: I) {
+        for future in futures {
+            self.spawn(future);
+        }
     }
 }
 

@@ -114,6 +114,27 @@ impl Interval {
         self.sleep = sleep_until(Instant::now());
     }
 
+    /// The next tick is `after` from now.
+    ///
+    /// ```
+    /// use racecheck_tokio::runtime::Runtime;
+    /// use racecheck_tokio::time::{interval, Instant};
+    /// use std::time::Duration;
+    ///
+    /// Runtime::new().unwrap().block_on(async {
+    ///     let mut ticks = interval(Duration::from_secs(10));
+    ///     ticks.tick().await;
+    ///     let start = Instant::now();
+    ///     ticks.reset_after(Duration::from_secs(3));
+    ///     ticks.tick().await;
+    ///     assert_eq!(start.elapsed(), Duration::from_secs(3));
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn reset_after(&mut self, after: Duration) {
+        self.sleep = sleep_until(Instant::now() + after);
+    }
+
     /// The next tick is at `deadline`.
     #[track_caller]
     pub fn reset_at(&mut self, deadline: Instant) {
