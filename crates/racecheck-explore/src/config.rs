@@ -57,6 +57,11 @@ pub struct Config {
     /// this site end at once, as if that critical section took no virtual
     /// time (see [`Limits::instant_section`]).
     pub instant_section: Option<Location>,
+    /// Before a failure is reported, replay its schedule once and report
+    /// uncontrolled nondeterminism if the events differ
+    /// ([`Failure::nondeterminism`](crate::Failure::nondeterminism)). On
+    /// by default; off for a body that can run only once.
+    pub check_replay: bool,
 }
 
 /// One of `count` disjoint parts of an exploration's iterations, for
@@ -159,6 +164,7 @@ impl Default for Config {
             spurious_wakeups: false,
             profile: false,
             instant_section: None,
+            check_replay: true,
         }
     }
 }

@@ -36,7 +36,7 @@ where
 {
     let mut report = explore_under_strategy(config, &body);
     if let Some(failure) = &mut report.failure {
-        if !failure.kind.is_schedule_error() {
+        if config.check_replay && !failure.kind.is_schedule_error() {
             failure.nondeterminism =
                 replay_divergence(config, &failure.schedule, &failure.trace, &body);
         }

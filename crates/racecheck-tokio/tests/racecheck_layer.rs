@@ -172,3 +172,22 @@ async fn a_task_panic_is_a_join_error_by_default() {
 async fn shutdown_runtime_makes_a_task_panic_fail_the_test() {
     a_task_panics().await;
 }
+
+#[test]
+fn a_failing_block_on_is_not_reported_as_nondeterministic() {
+    // `Runtime::block_on` outside an exploration runs its future once; a
+    // replay of the failure would find the future gone, which is not
+    // uncontrolled nondeterminism.
+    let outcome = std::panic::catch_unwind(|| {
+        tokio::runtime::Runtime::new().unwrap().block_on(async {
+            let worker = tokio::spawn(async { 1 });
+            assert_eq!(worker.await.unwrap(), 2, "the worker's answer");
+        })
+    });
+    let payload = outcome.expect_err("the assertion fails");
+    let report = payload
+        .downcast_ref::<String>()
+        .expect("the report is the panic message");
+    assert!(report.contains("the worker's answer"), "{report}");
+    assert!(!report.contains("nondeterminism"), "{report}");
+}

@@ -408,6 +408,25 @@ impl Builder {
         self
     }
 
+    /// Whether a failure's schedule is replayed once before it is reported,
+    /// to say so if the replay differs (uncontrolled nondeterminism: the
+    /// wall clock, a `HashMap`'s order, a real RNG, state kept across
+    /// executions). On by default; turn it off for a test body that can
+    /// run only once (the tokio layer's `Runtime::block_on`, which runs one
+    /// execution of a future it is given).
+    ///
+    /// ```
+    /// let report = racecheck::Builder::new()
+    ///     .check_replay(false)
+    ///     .iterations(1)
+    ///     .run(|| async { panic!("fails") });
+    /// assert!(report.failure.unwrap().nondeterminism.is_none());
+    /// ```
+    pub fn check_replay(mut self, check: bool) -> Builder {
+        self.config.check_replay = check;
+        self
+    }
+
     /// Arguments that the failing test needs after `cargo test` in the
     /// replay line of a report, such as the features that make it run under
     /// racecheck (the tokio layer passes `-p <package> --features
