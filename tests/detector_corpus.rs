@@ -229,6 +229,11 @@ const CASES: &[Case] = cases! {
     Mpsc, Race("x"), mpsc_write_after_send;
     Mpsc, Race("x"), mpsc_recv_of_an_earlier_message;
     Mpsc, Race("x"), mpsc_write_after_sender_dropped;
+    Mpsc, NoRace, mpsc_write_then_permit_send;
+    Mpsc, NoRace, mpsc_write_between_reserve_and_permit_send;
+    Mpsc, NoRace, mpsc_recv_many_of_a_sent_message;
+    Mpsc, Race("x"), mpsc_write_after_permit_send;
+    Mpsc, Race("x"), mpsc_reserve_given_back_orders_nothing;
     Oneshot, NoRace, oneshot_write_then_send;
     Oneshot, NoRace, oneshot_try_recv_after_send;
     Oneshot, Race("x"), oneshot_write_after_send;
@@ -251,6 +256,9 @@ const CASES: &[Case] = cases! {
     Watch, NoRace, watch_sender_dropped;
     Watch, Race("x"), watch_write_after_send;
     Watch, Race("x"), watch_borrow_of_the_initial_value;
+    Watch, NoRace, watch_write_then_send_modify_then_wait_for;
+    Watch, Race("x"), watch_write_after_send_modify;
+    Watch, Race("x"), watch_send_if_modified_that_changed_nothing;
     Broadcast, NoRace, broadcast_write_then_send_to_two_receivers;
     Broadcast, NoRace, broadcast_closed_after_every_sender_dropped;
     Broadcast, Race("x"), broadcast_write_after_send;
@@ -1621,6 +1629,110 @@ fn mpsc_write_after_sender_dropped() -> Program {
     })
 }
 
+fn mpsc_write_then_permit_send() -> Program {
+    Box::pin(async {
+        let x = shared_x();
+        let (sender, mut receiver) = mpsc::channel(1);
+        let a = task!("a", [x], {
+            x.set(1);
+            if let Ok(permit) = sender.reserve().await {
+                permit.send(());
+            }
+        });
+        let b = task!("b", [x], {
+            receiver.recv().await;
+            x.get();
+        });
+        a.await;
+        b.await;
+    })
+}
+
+/// The message is sent by the permit, not the reservation: a write after
+/// `reserve` and before `Permit::send` is ordered before the receive.
+fn mpsc_write_between_reserve_and_permit_send() -> Program {
+    Box::pin(async {
+        let x = shared_x();
+        let (sender, mut receiver) = mpsc::channel(1);
+        let a = task!("a", [x], {
+            let permit = sender.reserve_owned().await;
+            x.set(1);
+            if let Ok(permit) = permit {
+                permit.send(());
+            }
+        });
+        let b = task!("b", [x], {
+            receiver.recv().await;
+            x.get();
+        });
+        a.await;
+        b.await;
+    })
+}
+
+fn mpsc_recv_many_of_a_sent_message() -> Program {
+    Box::pin(async {
+        let x = shared_x();
+        let (sender, mut receiver) = mpsc::unbounded_channel();
+        let a = task!("a", [x], {
+            let _ = sender.send(0);
+            x.set(1);
+            let _ = sender.send(1);
+        });
+        let b = task!("b", [x], {
+            let mut messages = Vec::new();
+            while !messages.contains(&1) {
+                if receiver.recv_many(&mut messages, 2).await == 0 {
+                    break;
+                }
+            }
+            x.get();
+        });
+        a.await;
+        b.await;
+    })
+}
+
+fn mpsc_write_after_permit_send() -> Program {
+    Box::pin(async {
+        let x = shared_x();
+        let (sender, mut receiver) = mpsc::channel(1);
+        let a = task!("a", [x], {
+            if let Ok(permit) = sender.try_reserve() {
+                permit.send(());
+            }
+            x.set(1);
+        });
+        let b = task!("b", [x], {
+            receiver.recv().await;
+            x.get();
+        });
+        a.await;
+        b.await;
+    })
+}
+
+/// A permit dropped unused gives its slot back and publishes nothing: the
+/// reservation that gets the slot next learns nothing of the write.
+fn mpsc_reserve_given_back_orders_nothing() -> Program {
+    Box::pin(async {
+        let x = shared_x();
+        let (sender, _receiver) = mpsc::channel::<()>(1);
+        let other = sender.clone();
+        let a = task!("a", [x], {
+            let permit = sender.reserve().await;
+            x.set(1);
+            drop(permit);
+        });
+        let b = task!("b", [x], {
+            let _permit = other.reserve().await;
+            x.get();
+        });
+        a.await;
+        b.await;
+    })
+}
+
 // oneshot: send → receive.
 
 fn oneshot_write_then_send() -> Program {
@@ -1962,6 +2074,61 @@ fn watch_write_then_send() -> Program {
             if receiver.changed().await.is_ok() {
                 x.get();
             }
+        });
+        a.await;
+        b.await;
+    })
+}
+
+fn watch_write_then_send_modify_then_wait_for() -> Program {
+    Box::pin(async {
+        let x = shared_x();
+        let (sender, mut receiver) = watch::channel(0);
+        let a = task!("a", [x], {
+            x.set(1);
+            sender.send_modify(|value| *value += 1);
+        });
+        let b = task!("b", [x], {
+            if receiver.wait_for(|value| *value == 1).await.is_ok() {
+                x.get();
+            }
+        });
+        a.await;
+        b.await;
+    })
+}
+
+fn watch_write_after_send_modify() -> Program {
+    Box::pin(async {
+        let x = shared_x();
+        let (sender, mut receiver) = watch::channel(0);
+        let a = task!("a", [x], {
+            sender.send_modify(|value| *value += 1);
+            x.set(1);
+        });
+        let b = task!("b", [x], {
+            if receiver.wait_for(|value| *value == 1).await.is_ok() {
+                x.get();
+            }
+        });
+        a.await;
+        b.await;
+    })
+}
+
+/// A `send_if_modified` whose closure reports no change notifies nobody
+/// and publishes nothing: the receiver reads the initial value.
+fn watch_send_if_modified_that_changed_nothing() -> Program {
+    Box::pin(async {
+        let x = shared_x();
+        let (sender, mut receiver) = watch::channel(0);
+        let a = task!("a", [x], {
+            x.set(1);
+            sender.send_if_modified(|_| false);
+        });
+        let b = task!("b", [x], {
+            let _ = receiver.wait_for(|_| true).await;
+            x.get();
         });
         a.await;
         b.await;

@@ -51,6 +51,10 @@ enum Operation {
     TryRecv,
     UnboundedSend,
     UnboundedTryRecv,
+    /// Reserve a slot of the bounded channel, then send through the
+    /// permit; `try_reserve` and give the slot back unused.
+    Reserve,
+    TryReserve,
     NotifyOne,
     NotifyWaiters,
     Notified,
@@ -68,7 +72,15 @@ const FAMILIES: [&[Operation]; 8] = {
         &[Lock, LockedYield, TryLock],
         &[Read, Write, TryRead, TryWrite],
         &[Acquire, TryAcquire, AddPermits, Close, AvailablePermits],
-        &[Send, TrySend, TryRecv, UnboundedSend, UnboundedTryRecv],
+        &[
+            Send,
+            TrySend,
+            TryRecv,
+            UnboundedSend,
+            UnboundedTryRecv,
+            Reserve,
+            TryReserve,
+        ],
         &[NotifyOne, NotifyWaiters, Notified],
         &[Spawn, Yield],
     ]
@@ -188,6 +200,12 @@ impl World {
             TryRecv => drop(self.receiver.lock().await.try_recv()),
             UnboundedSend => drop(self.unbounded_sender.send(1)),
             UnboundedTryRecv => drop(self.unbounded_receiver.lock().await.try_recv()),
+            Reserve => {
+                if let Ok(permit) = self.sender.reserve().await {
+                    permit.send(1);
+                }
+            }
+            TryReserve => drop(self.sender.try_reserve()),
             NotifyOne => self.notify.notify_one(),
             NotifyWaiters => self.notify.notify_waiters(),
             Notified => self.notify.notified().await,
