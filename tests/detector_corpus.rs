@@ -20,8 +20,8 @@
 
 use racecheck::sync::broadcast::{self, RecvError};
 use racecheck::sync::{
-    mpsc, oneshot, watch, Barrier, BoundedSemaphore, Condition, Event, Mutex, Notify, Queue,
-    ReentrantMutex, RwLock, Semaphore, Shared,
+    mpsc, oneshot, watch, Barrier, BoundedSemaphore, Condition, Event, Mutex, MutexGuard, Notify,
+    Queue, ReentrantMutex, RwLock, RwLockWriteGuard, Semaphore, Shared,
 };
 use racecheck::time::{sleep, timeout};
 use racecheck::{spawn_named, yield_now, Builder, Check, FailureKind, Finding, Report};
@@ -186,6 +186,8 @@ const CASES: &[Case] = cases! {
     Mutex, Race("x"), failed_try_lock;
     Mutex, Race("x"), lock_cancelled_by_a_timeout;
     Mutex, NoRace, seventy_tasks_behind_one_mutex;
+    Mutex, NoRace, mapped_guard_holds_the_lock;
+    Mutex, Race("x"), write_after_a_mapped_guard_dropped;
     Mutex, Race("x"), seventy_tasks_and_the_last_skips_the_mutex;
     ReentrantMutex, NoRace, reentrant_same_lock_written_inside_nested_holds;
     ReentrantMutex, NoRace, reentrant_acquire_release_pairs;
@@ -200,6 +202,8 @@ const CASES: &[Case] = cases! {
     RwLock, Race("x"), rwlock_reader_skips_the_lock;
     RwLock, NoRace, rwlock_try_read_after_write_unlock;
     RwLock, Race("x"), rwlock_failed_try_write;
+    RwLock, NoRace, rwlock_write_then_downgrade_then_reader;
+    RwLock, Race("x"), rwlock_write_under_a_downgraded_guard;
     Semaphore, NoRace, semaphore_one_permit_as_a_lock;
     Semaphore, NoRace, semaphore_release_to_a_blocked_acquire;
     Semaphore, NoRace, semaphore_add_permits_as_a_signal;
@@ -207,6 +211,8 @@ const CASES: &[Case] = cases! {
     Semaphore, Race("x"), semaphore_write_after_add_permits;
     Semaphore, NoRace, semaphore_try_acquire_after_release;
     Semaphore, Race("x"), semaphore_failed_try_acquire;
+    Semaphore, NoRace, semaphore_forget_permits_after_add_permits;
+    Semaphore, Race("x"), semaphore_write_after_add_permits_then_forget;
     Notify, NoRace, notify_one_stores_a_permit_for_a_later_notified;
     Notify, NoRace, notify_one_wakes_a_waiting_notified;
     Notify, NoRace, notify_waiters_wakes_a_registered_notified;
@@ -214,6 +220,8 @@ const CASES: &[Case] = cases! {
     Notify, Race("x"), notify_waiters_then_write;
     Notify, Race("x"), notify_waiters_with_no_waiter_orders_nothing;
     Notify, Race("x"), notify_one_taken_by_another_waiter;
+    Notify, NoRace, notify_last_wakes_a_waiting_notified;
+    Notify, Race("x"), notify_last_then_write;
     Event, NoRace, event_set_before_wait;
     Event, NoRace, event_wait_then_set;
     Event, Race("x"), event_write_after_set;
@@ -1726,6 +1734,148 @@ fn mpsc_reserve_given_back_orders_nothing() -> Program {
         });
         let b = task!("b", [x], {
             let _permit = other.reserve().await;
+            x.get();
+        });
+        a.await;
+        b.await;
+    })
+}
+
+fn mapped_guard_holds_the_lock() -> Program {
+    Box::pin(async {
+        let (x, lock) = (shared_x(), Rc::new(Mutex::new((0, 0))));
+        let a = task!("a", [x, lock], {
+            let mut second = MutexGuard::map(lock.lock().await, |pair| &mut pair.1);
+            *second += 1;
+            x.set(1);
+        });
+        let b = task!("b", [x, lock], {
+            sleep(ms(10)).await;
+            let _held = lock.lock().await;
+            x.get();
+        });
+        a.await;
+        b.await;
+    })
+}
+
+fn write_after_a_mapped_guard_dropped() -> Program {
+    Box::pin(async {
+        let (x, lock) = (shared_x(), Rc::new(Mutex::new((0, 0))));
+        let a = task!("a", [x, lock], {
+            drop(MutexGuard::map(lock.lock().await, |pair| &mut pair.1));
+            x.set(1);
+        });
+        let b = task!("b", [x, lock], {
+            sleep(ms(10)).await;
+            let _held = lock.lock().await;
+            x.get();
+        });
+        a.await;
+        b.await;
+    })
+}
+
+fn rwlock_write_then_downgrade_then_reader() -> Program {
+    Box::pin(async {
+        let (x, lock) = (shared_x(), Rc::new(RwLock::new(())));
+        let a = task!("a", [x, lock], {
+            let writer = lock.write().await;
+            x.set(1);
+            let _reader = RwLockWriteGuard::downgrade(writer);
+            x.get();
+        });
+        let b = task!("b", [x, lock], {
+            sleep(ms(10)).await;
+            let _held = lock.read().await;
+            x.get();
+        });
+        a.await;
+        b.await;
+    })
+}
+
+/// A downgraded guard is a read lock: a write under it is not ordered
+/// before a later reader.
+fn rwlock_write_under_a_downgraded_guard() -> Program {
+    Box::pin(async {
+        let (x, lock) = (shared_x(), Rc::new(RwLock::new(())));
+        let a = task!("a", [x, lock], {
+            let _reader = RwLockWriteGuard::downgrade(lock.write().await);
+            x.set(1);
+        });
+        let b = task!("b", [x, lock], {
+            sleep(ms(10)).await;
+            let _held = lock.read().await;
+            x.get();
+        });
+        a.await;
+        b.await;
+    })
+}
+
+fn semaphore_forget_permits_after_add_permits() -> Program {
+    Box::pin(async {
+        let (x, permits) = (shared_x(), Rc::new(Semaphore::new(0)));
+        let a = task!("a", [x, permits], {
+            x.set(1);
+            permits.add_permits(1);
+        });
+        let b = task!("b", [x, permits], {
+            sleep(ms(10)).await;
+            if permits.forget_permits(1) == 1 {
+                x.get();
+            }
+        });
+        a.await;
+        b.await;
+    })
+}
+
+fn semaphore_write_after_add_permits_then_forget() -> Program {
+    Box::pin(async {
+        let (x, permits) = (shared_x(), Rc::new(Semaphore::new(0)));
+        let a = task!("a", [x, permits], {
+            permits.add_permits(1);
+            x.set(1);
+        });
+        let b = task!("b", [x, permits], {
+            sleep(ms(10)).await;
+            if permits.forget_permits(1) == 1 {
+                x.get();
+            }
+        });
+        a.await;
+        b.await;
+    })
+}
+
+fn notify_last_wakes_a_waiting_notified() -> Program {
+    Box::pin(async {
+        let (x, notify) = (shared_x(), Rc::new(Notify::new()));
+        let a = task!("a", [x, notify], {
+            sleep(ms(10)).await;
+            x.store(1).await;
+            notify.notify_last();
+        });
+        let b = task!("b", [x, notify], {
+            notify.notified().await;
+            x.get();
+        });
+        a.await;
+        b.await;
+    })
+}
+
+fn notify_last_then_write() -> Program {
+    Box::pin(async {
+        let (x, notify) = (shared_x(), Rc::new(Notify::new()));
+        let a = task!("a", [x, notify], {
+            notify.notify_last();
+            x.set(1);
+        });
+        let b = task!("b", [x, notify], {
+            notify.notified().await;
             x.get();
         });
         a.await;

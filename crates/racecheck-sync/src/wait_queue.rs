@@ -83,6 +83,14 @@ impl<P> WaitQueue<P> {
         Some(waiter)
     }
 
+    /// Serves the most recent waiter, as [`grant_front`](Self::grant_front)
+    /// serves the oldest.
+    pub(crate) fn grant_back(&mut self) -> Option<Waiter<P>> {
+        let waiter = self.waiting.pop_back()?;
+        self.granted.push(waiter.ticket);
+        Some(waiter)
+    }
+
     /// Whether the ticket was granted (and the grant not yet taken).
     pub(crate) fn is_granted(&self, ticket: u64) -> bool {
         self.granted.contains(&ticket)
@@ -134,6 +142,17 @@ impl Causes {
         event: u32,
     ) -> Option<Waiter<P>> {
         let waiter = waiters.grant_front()?;
+        self.0.push((waiter.ticket, event));
+        Some(waiter)
+    }
+
+    /// Grants the back waiter of `waiters` on behalf of event `event`.
+    pub(crate) fn grant_back<P>(
+        &mut self,
+        waiters: &mut WaitQueue<P>,
+        event: u32,
+    ) -> Option<Waiter<P>> {
+        let waiter = waiters.grant_back()?;
         self.0.push((waiter.ticket, event));
         Some(waiter)
     }
