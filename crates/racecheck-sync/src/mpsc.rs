@@ -29,7 +29,7 @@
 //! });
 //! ```
 
-use crate::wait_queue::{wake_all, WaitQueue, Waiter};
+use crate::wait_queue::{wake_all, WaitQueue, WaitUntil, Waiter};
 use crate::{lock_state, StateGuard, StateLock};
 use racecheck_runtime::rt::{self, ObjectRef, SchedulePoint};
 use racecheck_trace::{Location, ObjectKind, Op};
@@ -152,6 +152,8 @@ struct ChannelState<T> {
     receiver_open: bool,
     receiver: Option<Waker>,
     blocked_senders: WaitQueue<()>,
+    /// Senders waiting in `closed` for the receiver to go.
+    closed_waiters: WaitQueue<()>,
 }
 
 impl<T> ChannelState<T> {
@@ -186,6 +188,7 @@ impl<T> Channel<T> {
                 receiver_open: true,
                 receiver: None,
                 blocked_senders: WaitQueue::default(),
+                closed_waiters: WaitQueue::default(),
             }),
             object: rt::register(ObjectKind::Channel, None, location),
             created_at: location,
@@ -242,7 +245,9 @@ impl<T> Channel<T> {
                 return;
             }
             state.receiver_open = false;
-            state.blocked_senders.drain()
+            let mut senders = state.blocked_senders.drain();
+            senders.append(&mut state.closed_waiters.drain());
+            senders
         };
         self.record(|object| Op::Close { object }, location);
         wake_all(senders);
@@ -264,6 +269,17 @@ impl<T> Channel<T> {
         self.record(|object| Op::Send { object }, location);
         self.deliver(state, value);
         Ok(())
+    }
+
+    /// Waits until the receiver is gone (dropped or closed).
+    fn closed(&self, location: Location) -> WaitUntil<'_, ChannelState<T>> {
+        WaitUntil::new(
+            &self.state,
+            self.object,
+            |state| &mut state.closed_waiters,
+            |state| !state.receiver_open,
+            location,
+        )
     }
 
     /// A look at the channel's state, recorded as an inspection.
@@ -543,6 +559,24 @@ impl<T> Sender<T> {
     /// ```
     pub fn max_capacity(&self) -> usize {
         self.channel.max_capacity()
+    }
+
+    /// Waits until the receiver is gone (dropped or closed): a scheduling
+    /// point, recorded as an inspection when it returns. Orders nothing:
+    /// closing the receiver publishes nothing.
+    ///
+    /// ```
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let (sender, receiver) = racecheck_sync::mpsc::channel::<u8>(1);
+    ///     let consumer = racecheck_runtime::spawn(async move { drop(receiver) });
+    ///     sender.closed().await;
+    ///     assert!(sender.is_closed());
+    ///     consumer.await;
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn closed(&self) -> impl Future<Output = ()> + '_ {
+        self.channel.closed(Location::caller())
     }
 
     /// Whether `other` sends to the same channel. Not recorded: it reads
@@ -1103,6 +1137,21 @@ impl<T> UnboundedSender<T> {
 }
 
 impl<T> UnboundedSender<T> {
+    /// Waits until the receiver is gone, as [`Sender::closed`].
+    ///
+    /// ```
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let (sender, mut receiver) = racecheck_sync::mpsc::unbounded_channel::<u8>();
+    ///     receiver.close();
+    ///     sender.closed().await;
+    ///     assert!(sender.send(1).is_err());
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn closed(&self) -> impl Future<Output = ()> + '_ {
+        self.channel.closed(Location::caller())
+    }
+
     /// Whether `other` sends to the same channel. Not recorded: it reads
     /// nothing that changes.
     ///
@@ -1207,10 +1256,8 @@ impl<T> UnboundedReceiver<T> {
         self.receiver.channel.close_receiver(Location::caller());
     }
 
-    /// Waits for at least one message, then moves up to `limit` queued
-    /// messages to the end of `buffer` (each recorded as a receive).
-    /// Returns how many; 0 once the channel is closed and empty, or at once
-    /// if `limit` is 0.
+    /// Waits for at least one message, then moves up to `limit` of them to
+    /// `buffer`, as [`Receiver::recv_many`].
     ///
     /// ```
     /// racecheck_explore::explore(&Default::default(), || async {
@@ -1219,8 +1266,8 @@ impl<T> UnboundedReceiver<T> {
     ///         sender.send(job).unwrap();
     ///     }
     ///     let mut batch = Vec::new();
-    ///     assert_eq!(receiver.recv_many(&mut batch, 2).await, 2);
-    ///     assert_eq!(batch, [1, 2]);
+    ///     assert_eq!(receiver.recv_many(&mut batch, 5).await, 3);
+    ///     assert!(receiver.is_empty());
     /// });
     /// ```
     #[track_caller]
@@ -1229,72 +1276,40 @@ impl<T> UnboundedReceiver<T> {
         buffer: &'a mut Vec<T>,
         limit: usize,
     ) -> impl Future<Output = usize> + 'a {
-        RecvMany {
-            channel: &self.receiver.channel,
-            buffer,
-            limit,
-            location: Location::caller(),
-            point: SchedulePoint::new(),
-        }
+        self.receiver.recv_many(buffer, limit)
     }
 
-    /// How many messages are queued, recorded as an inspection.
-    ///
-    /// ```
-    /// racecheck_explore::explore(&Default::default(), || async {
-    ///     let (sender, receiver) = racecheck_sync::mpsc::unbounded_channel();
-    ///     assert!(receiver.is_empty());
-    ///     sender.send(1).unwrap();
-    ///     assert_eq!(receiver.len(), 1);
-    /// });
-    /// ```
+    /// How many messages are queued, as [`Receiver::len`].
     #[track_caller]
     pub fn len(&self) -> usize {
-        self.receiver
-            .channel
-            .inspect(Location::caller(), |state| state.queue.len())
+        self.receiver.len()
     }
 
-    /// Whether no message is queued, recorded as an inspection.
+    /// Whether no message is queued, as [`Receiver::is_empty`].
     #[track_caller]
     pub fn is_empty(&self) -> bool {
-        self.receiver
-            .channel
-            .inspect(Location::caller(), |state| state.queue.is_empty())
+        self.receiver.is_empty()
     }
 
-    /// Whether the channel is closed for sending: the receiver closed it
-    /// or every sender is gone. Recorded as an inspection.
-    ///
-    /// ```
-    /// racecheck_explore::explore(&Default::default(), || async {
-    ///     let (sender, receiver) = racecheck_sync::mpsc::unbounded_channel::<u8>();
-    ///     assert!(!receiver.is_closed());
-    ///     drop(sender);
-    ///     assert!(receiver.is_closed());
-    /// });
-    /// ```
+    /// Whether the channel is closed for sending, as
+    /// [`Receiver::is_closed`].
     #[track_caller]
     pub fn is_closed(&self) -> bool {
-        self.receiver.channel.inspect(Location::caller(), |state| {
-            !state.receiver_open || state.senders == 0
-        })
+        self.receiver.is_closed()
     }
 
-    /// How many senders keep the channel open, recorded as an inspection.
+    /// How many senders keep the channel open, as
+    /// [`Receiver::sender_strong_count`].
     #[track_caller]
     pub fn sender_strong_count(&self) -> usize {
-        self.receiver
-            .channel
-            .inspect(Location::caller(), |state| state.senders)
+        self.receiver.sender_strong_count()
     }
 
-    /// How many weak senders there are, recorded as an inspection.
+    /// How many weak senders there are, as
+    /// [`Receiver::sender_weak_count`].
     #[track_caller]
     pub fn sender_weak_count(&self) -> usize {
-        self.receiver
-            .channel
-            .inspect(Location::caller(), |state| state.weak_senders)
+        self.receiver.sender_weak_count()
     }
 }
 

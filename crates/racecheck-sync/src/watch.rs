@@ -38,7 +38,7 @@
 //! });
 //! ```
 
-use crate::wait_queue::{wake_all, WaitQueue};
+use crate::wait_queue::{wake_all, WaitQueue, WaitUntil};
 use crate::{lock_state, StateLock};
 use racecheck_runtime::rt::{self, ObjectRef, SchedulePoint};
 use racecheck_trace::{Location, ObjectKind, Op};
@@ -301,12 +301,13 @@ impl<T> Sender<T> {
     /// ```
     #[track_caller]
     pub fn closed(&self) -> impl Future<Output = ()> + '_ {
-        Closed {
-            channel: &self.channel,
-            location: Location::caller(),
-            point: SchedulePoint::new(),
-            ticket: None,
-        }
+        WaitUntil::new(
+            &self.channel.state,
+            self.channel.object,
+            |state| &mut state.closed_waiters,
+            |state| state.receivers == 0,
+            Location::caller(),
+        )
     }
 
     /// Whether `other` sends to the same channel. Not recorded: it reads
@@ -725,50 +726,6 @@ impl<T> Drop for Changed<'_, T> {
     fn drop(&mut self) {
         if let Some(ticket) = self.ticket {
             lock_state(&self.channel.state).waiters.remove(ticket);
-        }
-    }
-}
-
-/// The future of [`Sender::closed`].
-struct Closed<'a, T> {
-    channel: &'a Channel<T>,
-    location: Location,
-    point: SchedulePoint,
-    ticket: Option<u64>,
-}
-
-impl<T> Future for Closed<'_, T> {
-    type Output = ();
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.get_mut();
-        if this.point.poll_point().is_pending() {
-            return Poll::Pending;
-        }
-        let channel = this.channel;
-        let mut state = lock_state(&channel.state);
-        if let Some(ticket) = this.ticket.take() {
-            state.closed_waiters.remove(ticket);
-        }
-        if state.receivers == 0 {
-            drop(state);
-            let object = channel.object.id();
-            channel.record(Op::Inspect { object }, this.location);
-            return Poll::Ready(());
-        }
-        this.ticket = Some(state.closed_waiters.push((), cx.waker().clone()));
-        drop(state);
-        channel.object.block(this.location);
-        Poll::Pending
-    }
-}
-
-impl<T> Drop for Closed<'_, T> {
-    fn drop(&mut self) {
-        if let Some(ticket) = self.ticket {
-            lock_state(&self.channel.state)
-                .closed_waiters
-                .remove(ticket);
         }
     }
 }
