@@ -287,6 +287,16 @@ impl<T> Channel<T> {
         crate::inspect(self.object, location, || look(&lock_state(&self.state)))
     }
 
+    /// Live senders, recorded as an inspection.
+    fn strong_count(&self, location: Location) -> usize {
+        self.inspect(location, |state| state.senders)
+    }
+
+    /// Live weak senders, recorded as an inspection.
+    fn weak_count(&self, location: Location) -> usize {
+        self.inspect(location, |state| state.weak_senders)
+    }
+
     /// Free slots now (`usize::MAX` unbounded), recorded as an inspection.
     fn free_slots(&self, location: Location) -> usize {
         self.inspect(location, |state| {
@@ -617,16 +627,14 @@ impl<T> Sender<T> {
     /// clone against this count.
     #[track_caller]
     pub fn strong_count(&self) -> usize {
-        self.channel
-            .inspect(Location::caller(), |state| state.senders)
+        self.channel.strong_count(Location::caller())
     }
 
     /// How many weak senders there are, recorded as an inspection (weak
     /// senders' creation and drops are not recorded).
     #[track_caller]
     pub fn weak_count(&self) -> usize {
-        self.channel
-            .inspect(Location::caller(), |state| state.weak_senders)
+        self.channel.weak_count(Location::caller())
     }
 }
 
@@ -1018,15 +1026,13 @@ impl<T> Receiver<T> {
     /// How many senders keep the channel open, recorded as an inspection.
     #[track_caller]
     pub fn sender_strong_count(&self) -> usize {
-        self.channel
-            .inspect(Location::caller(), |state| state.senders)
+        self.channel.strong_count(Location::caller())
     }
 
     /// How many weak senders there are, recorded as an inspection.
     #[track_caller]
     pub fn sender_weak_count(&self) -> usize {
-        self.channel
-            .inspect(Location::caller(), |state| state.weak_senders)
+        self.channel.weak_count(Location::caller())
     }
 
     /// Free slots now, recorded as an inspection.
@@ -1190,15 +1196,13 @@ impl<T> UnboundedSender<T> {
     /// clone against this count.
     #[track_caller]
     pub fn strong_count(&self) -> usize {
-        self.channel
-            .inspect(Location::caller(), |state| state.senders)
+        self.channel.strong_count(Location::caller())
     }
 
     /// How many weak senders there are, recorded as an inspection.
     #[track_caller]
     pub fn weak_count(&self) -> usize {
-        self.channel
-            .inspect(Location::caller(), |state| state.weak_senders)
+        self.channel.weak_count(Location::caller())
     }
 }
 
@@ -1344,15 +1348,13 @@ impl<T> WeakSender<T> {
     /// How many senders keep the channel open, recorded as an inspection.
     #[track_caller]
     pub fn strong_count(&self) -> usize {
-        self.channel
-            .inspect(Location::caller(), |state| state.senders)
+        self.channel.strong_count(Location::caller())
     }
 
     /// How many weak senders there are, recorded as an inspection.
     #[track_caller]
     pub fn weak_count(&self) -> usize {
-        self.channel
-            .inspect(Location::caller(), |state| state.weak_senders)
+        self.channel.weak_count(Location::caller())
     }
 }
 
@@ -1410,15 +1412,13 @@ impl<T> WeakUnboundedSender<T> {
     /// How many senders keep the channel open, recorded as an inspection.
     #[track_caller]
     pub fn strong_count(&self) -> usize {
-        self.channel
-            .inspect(Location::caller(), |state| state.senders)
+        self.channel.strong_count(Location::caller())
     }
 
     /// How many weak senders there are, recorded as an inspection.
     #[track_caller]
     pub fn weak_count(&self) -> usize {
-        self.channel
-            .inspect(Location::caller(), |state| state.weak_senders)
+        self.channel.weak_count(Location::caller())
     }
 }
 

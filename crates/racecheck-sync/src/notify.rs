@@ -102,15 +102,7 @@ impl Notify {
     /// Wakes the longest waiter, or stores a permit if nobody waits.
     #[track_caller]
     pub fn notify_one(&self) {
-        rt::sync_point();
-        let event = self.object.record(
-            Op::Notify {
-                object: self.object.id(),
-                all: false,
-            },
-            Location::caller(),
-        );
-        self.pass_on(event, Waiting::Longest);
+        self.notify_single(Waiting::Longest, Location::caller());
     }
 
     /// Wakes the most recent waiter, or stores a permit if nobody waits.
@@ -135,15 +127,20 @@ impl Notify {
     /// ```
     #[track_caller]
     pub fn notify_last(&self) {
+        self.notify_single(Waiting::Newest, Location::caller());
+    }
+
+    /// A notification for one waiter: recorded, then handed on.
+    fn notify_single(&self, waiting: Waiting, location: Location) {
         rt::sync_point();
         let event = self.object.record(
             Op::Notify {
                 object: self.object.id(),
                 all: false,
             },
-            Location::caller(),
+            location,
         );
-        self.pass_on(event, Waiting::Newest);
+        self.pass_on(event, waiting);
     }
 
     /// Wakes every `Notified` future created before this call.
