@@ -20,8 +20,8 @@
 
 use racecheck::sync::broadcast::{self, RecvError};
 use racecheck::sync::{
-    mpsc, oneshot, watch, Barrier, BoundedSemaphore, Condition, Event, Mutex, Notify, Queue,
-    ReentrantMutex, RwLock, Semaphore, Shared,
+    mpsc, oneshot, watch, Barrier, BoundedSemaphore, Condition, Event, Mutex, MutexGuard, Notify,
+    Queue, ReentrantMutex, RwLock, RwLockWriteGuard, Semaphore, Shared,
 };
 use racecheck::time::{sleep, timeout};
 use racecheck::{spawn_named, yield_now, Builder, Check, FailureKind, Finding, Report};
@@ -186,6 +186,8 @@ const CASES: &[Case] = cases! {
     Mutex, Race("x"), failed_try_lock;
     Mutex, Race("x"), lock_cancelled_by_a_timeout;
     Mutex, NoRace, seventy_tasks_behind_one_mutex;
+    Mutex, NoRace, mapped_guard_holds_the_lock;
+    Mutex, Race("x"), write_after_a_mapped_guard_dropped;
     Mutex, Race("x"), seventy_tasks_and_the_last_skips_the_mutex;
     ReentrantMutex, NoRace, reentrant_same_lock_written_inside_nested_holds;
     ReentrantMutex, NoRace, reentrant_acquire_release_pairs;
@@ -200,6 +202,8 @@ const CASES: &[Case] = cases! {
     RwLock, Race("x"), rwlock_reader_skips_the_lock;
     RwLock, NoRace, rwlock_try_read_after_write_unlock;
     RwLock, Race("x"), rwlock_failed_try_write;
+    RwLock, NoRace, rwlock_write_then_downgrade_then_reader;
+    RwLock, Race("x"), rwlock_write_under_a_downgraded_guard;
     Semaphore, NoRace, semaphore_one_permit_as_a_lock;
     Semaphore, NoRace, semaphore_release_to_a_blocked_acquire;
     Semaphore, NoRace, semaphore_add_permits_as_a_signal;
@@ -207,6 +211,8 @@ const CASES: &[Case] = cases! {
     Semaphore, Race("x"), semaphore_write_after_add_permits;
     Semaphore, NoRace, semaphore_try_acquire_after_release;
     Semaphore, Race("x"), semaphore_failed_try_acquire;
+    Semaphore, NoRace, semaphore_forget_permits_after_add_permits;
+    Semaphore, Race("x"), semaphore_write_after_add_permits_then_forget;
     Notify, NoRace, notify_one_stores_a_permit_for_a_later_notified;
     Notify, NoRace, notify_one_wakes_a_waiting_notified;
     Notify, NoRace, notify_waiters_wakes_a_registered_notified;
@@ -214,6 +220,8 @@ const CASES: &[Case] = cases! {
     Notify, Race("x"), notify_waiters_then_write;
     Notify, Race("x"), notify_waiters_with_no_waiter_orders_nothing;
     Notify, Race("x"), notify_one_taken_by_another_waiter;
+    Notify, NoRace, notify_last_wakes_a_waiting_notified;
+    Notify, Race("x"), notify_last_then_write;
     Event, NoRace, event_set_before_wait;
     Event, NoRace, event_wait_then_set;
     Event, Race("x"), event_write_after_set;
@@ -229,6 +237,11 @@ const CASES: &[Case] = cases! {
     Mpsc, Race("x"), mpsc_write_after_send;
     Mpsc, Race("x"), mpsc_recv_of_an_earlier_message;
     Mpsc, Race("x"), mpsc_write_after_sender_dropped;
+    Mpsc, NoRace, mpsc_write_then_permit_send;
+    Mpsc, NoRace, mpsc_write_between_reserve_and_permit_send;
+    Mpsc, NoRace, mpsc_recv_many_of_a_sent_message;
+    Mpsc, Race("x"), mpsc_write_after_permit_send;
+    Mpsc, Race("x"), mpsc_reserve_given_back_orders_nothing;
     Oneshot, NoRace, oneshot_write_then_send;
     Oneshot, NoRace, oneshot_try_recv_after_send;
     Oneshot, Race("x"), oneshot_write_after_send;
@@ -251,6 +264,9 @@ const CASES: &[Case] = cases! {
     Watch, NoRace, watch_sender_dropped;
     Watch, Race("x"), watch_write_after_send;
     Watch, Race("x"), watch_borrow_of_the_initial_value;
+    Watch, NoRace, watch_write_then_send_modify_then_wait_for;
+    Watch, Race("x"), watch_write_after_send_modify;
+    Watch, Race("x"), watch_send_if_modified_that_changed_nothing;
     Broadcast, NoRace, broadcast_write_then_send_to_two_receivers;
     Broadcast, NoRace, broadcast_closed_after_every_sender_dropped;
     Broadcast, Race("x"), broadcast_write_after_send;
@@ -1621,6 +1637,252 @@ fn mpsc_write_after_sender_dropped() -> Program {
     })
 }
 
+fn mpsc_write_then_permit_send() -> Program {
+    Box::pin(async {
+        let x = shared_x();
+        let (sender, mut receiver) = mpsc::channel(1);
+        let a = task!("a", [x], {
+            x.set(1);
+            if let Ok(permit) = sender.reserve().await {
+                permit.send(());
+            }
+        });
+        let b = task!("b", [x], {
+            receiver.recv().await;
+            x.get();
+        });
+        a.await;
+        b.await;
+    })
+}
+
+/// The message is sent by the permit, not the reservation: a write after
+/// `reserve` and before `Permit::send` is ordered before the receive.
+fn mpsc_write_between_reserve_and_permit_send() -> Program {
+    Box::pin(async {
+        let x = shared_x();
+        let (sender, mut receiver) = mpsc::channel(1);
+        let a = task!("a", [x], {
+            let permit = sender.reserve_owned().await;
+            x.set(1);
+            if let Ok(permit) = permit {
+                permit.send(());
+            }
+        });
+        let b = task!("b", [x], {
+            receiver.recv().await;
+            x.get();
+        });
+        a.await;
+        b.await;
+    })
+}
+
+fn mpsc_recv_many_of_a_sent_message() -> Program {
+    Box::pin(async {
+        let x = shared_x();
+        let (sender, mut receiver) = mpsc::unbounded_channel();
+        let a = task!("a", [x], {
+            let _ = sender.send(0);
+            x.set(1);
+            let _ = sender.send(1);
+        });
+        let b = task!("b", [x], {
+            let mut messages = Vec::new();
+            while !messages.contains(&1) {
+                if receiver.recv_many(&mut messages, 2).await == 0 {
+                    break;
+                }
+            }
+            x.get();
+        });
+        a.await;
+        b.await;
+    })
+}
+
+fn mpsc_write_after_permit_send() -> Program {
+    Box::pin(async {
+        let x = shared_x();
+        let (sender, mut receiver) = mpsc::channel(1);
+        let a = task!("a", [x], {
+            if let Ok(permit) = sender.try_reserve() {
+                permit.send(());
+            }
+            x.set(1);
+        });
+        let b = task!("b", [x], {
+            receiver.recv().await;
+            x.get();
+        });
+        a.await;
+        b.await;
+    })
+}
+
+/// A permit dropped unused gives its slot back and publishes nothing: the
+/// reservation that gets the slot next learns nothing of the write.
+fn mpsc_reserve_given_back_orders_nothing() -> Program {
+    Box::pin(async {
+        let x = shared_x();
+        let (sender, _receiver) = mpsc::channel::<()>(1);
+        let other = sender.clone();
+        let a = task!("a", [x], {
+            let permit = sender.reserve().await;
+            x.set(1);
+            drop(permit);
+        });
+        let b = task!("b", [x], {
+            let _permit = other.reserve().await;
+            x.get();
+        });
+        a.await;
+        b.await;
+    })
+}
+
+fn mapped_guard_holds_the_lock() -> Program {
+    Box::pin(async {
+        let (x, lock) = (shared_x(), Rc::new(Mutex::new((0, 0))));
+        let a = task!("a", [x, lock], {
+            let mut second = MutexGuard::map(lock.lock().await, |pair| &mut pair.1);
+            *second += 1;
+            x.set(1);
+        });
+        let b = task!("b", [x, lock], {
+            sleep(ms(10)).await;
+            let _held = lock.lock().await;
+            x.get();
+        });
+        a.await;
+        b.await;
+    })
+}
+
+fn write_after_a_mapped_guard_dropped() -> Program {
+    Box::pin(async {
+        let (x, lock) = (shared_x(), Rc::new(Mutex::new((0, 0))));
+        let a = task!("a", [x, lock], {
+            drop(MutexGuard::map(lock.lock().await, |pair| &mut pair.1));
+            x.set(1);
+        });
+        let b = task!("b", [x, lock], {
+            sleep(ms(10)).await;
+            let _held = lock.lock().await;
+            x.get();
+        });
+        a.await;
+        b.await;
+    })
+}
+
+fn rwlock_write_then_downgrade_then_reader() -> Program {
+    Box::pin(async {
+        let (x, lock) = (shared_x(), Rc::new(RwLock::new(())));
+        let a = task!("a", [x, lock], {
+            let writer = lock.write().await;
+            x.set(1);
+            let _reader = RwLockWriteGuard::downgrade(writer);
+            x.get();
+        });
+        let b = task!("b", [x, lock], {
+            sleep(ms(10)).await;
+            let _held = lock.read().await;
+            x.get();
+        });
+        a.await;
+        b.await;
+    })
+}
+
+/// A downgraded guard is a read lock: a write under it is not ordered
+/// before a later reader.
+fn rwlock_write_under_a_downgraded_guard() -> Program {
+    Box::pin(async {
+        let (x, lock) = (shared_x(), Rc::new(RwLock::new(())));
+        let a = task!("a", [x, lock], {
+            let _reader = RwLockWriteGuard::downgrade(lock.write().await);
+            x.set(1);
+        });
+        let b = task!("b", [x, lock], {
+            sleep(ms(10)).await;
+            let _held = lock.read().await;
+            x.get();
+        });
+        a.await;
+        b.await;
+    })
+}
+
+fn semaphore_forget_permits_after_add_permits() -> Program {
+    Box::pin(async {
+        let (x, permits) = (shared_x(), Rc::new(Semaphore::new(0)));
+        let a = task!("a", [x, permits], {
+            x.set(1);
+            permits.add_permits(1);
+        });
+        let b = task!("b", [x, permits], {
+            sleep(ms(10)).await;
+            if permits.forget_permits(1) == 1 {
+                x.get();
+            }
+        });
+        a.await;
+        b.await;
+    })
+}
+
+fn semaphore_write_after_add_permits_then_forget() -> Program {
+    Box::pin(async {
+        let (x, permits) = (shared_x(), Rc::new(Semaphore::new(0)));
+        let a = task!("a", [x, permits], {
+            permits.add_permits(1);
+            x.set(1);
+        });
+        let b = task!("b", [x, permits], {
+            sleep(ms(10)).await;
+            if permits.forget_permits(1) == 1 {
+                x.get();
+            }
+        });
+        a.await;
+        b.await;
+    })
+}
+
+fn notify_last_wakes_a_waiting_notified() -> Program {
+    Box::pin(async {
+        let (x, notify) = (shared_x(), Rc::new(Notify::new()));
+        let a = task!("a", [x, notify], {
+            sleep(ms(10)).await;
+            x.store(1).await;
+            notify.notify_last();
+        });
+        let b = task!("b", [x, notify], {
+            notify.notified().await;
+            x.get();
+        });
+        a.await;
+        b.await;
+    })
+}
+
+fn notify_last_then_write() -> Program {
+    Box::pin(async {
+        let (x, notify) = (shared_x(), Rc::new(Notify::new()));
+        let a = task!("a", [x, notify], {
+            notify.notify_last();
+            x.set(1);
+        });
+        let b = task!("b", [x, notify], {
+            notify.notified().await;
+            x.get();
+        });
+        a.await;
+        b.await;
+    })
+}
+
 // oneshot: send → receive.
 
 fn oneshot_write_then_send() -> Program {
@@ -1962,6 +2224,61 @@ fn watch_write_then_send() -> Program {
             if receiver.changed().await.is_ok() {
                 x.get();
             }
+        });
+        a.await;
+        b.await;
+    })
+}
+
+fn watch_write_then_send_modify_then_wait_for() -> Program {
+    Box::pin(async {
+        let x = shared_x();
+        let (sender, mut receiver) = watch::channel(0);
+        let a = task!("a", [x], {
+            x.set(1);
+            sender.send_modify(|value| *value += 1);
+        });
+        let b = task!("b", [x], {
+            if receiver.wait_for(|value| *value == 1).await.is_ok() {
+                x.get();
+            }
+        });
+        a.await;
+        b.await;
+    })
+}
+
+fn watch_write_after_send_modify() -> Program {
+    Box::pin(async {
+        let x = shared_x();
+        let (sender, mut receiver) = watch::channel(0);
+        let a = task!("a", [x], {
+            sender.send_modify(|value| *value += 1);
+            x.set(1);
+        });
+        let b = task!("b", [x], {
+            if receiver.wait_for(|value| *value == 1).await.is_ok() {
+                x.get();
+            }
+        });
+        a.await;
+        b.await;
+    })
+}
+
+/// A `send_if_modified` whose closure reports no change notifies nobody
+/// and publishes nothing: the receiver reads the initial value.
+fn watch_send_if_modified_that_changed_nothing() -> Program {
+    Box::pin(async {
+        let x = shared_x();
+        let (sender, mut receiver) = watch::channel(0);
+        let a = task!("a", [x], {
+            x.set(1);
+            sender.send_if_modified(|_| false);
+        });
+        let b = task!("b", [x], {
+            let _ = receiver.wait_for(|_| true).await;
+            x.get();
         });
         a.await;
         b.await;

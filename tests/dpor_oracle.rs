@@ -10,7 +10,7 @@
 use proptest::prelude::*;
 use racecheck::sched::{explore_with, BoundedScheduler, Config, ExhaustiveScheduler, Scheduler};
 use racecheck::sync::atomic::{AtomicU32, Ordering};
-use racecheck::sync::{mpsc, Mutex, Notify, RwLock, Semaphore, Shared};
+use racecheck::sync::{mpsc, watch, Mutex, Notify, RwLock, RwLockWriteGuard, Semaphore, Shared};
 use racecheck::{Check, Granularity, Report};
 use racecheck_programs::traces::{brute_force, Traces};
 use std::collections::{BTreeMap, BTreeSet};
@@ -38,6 +38,8 @@ enum Operation {
     Write,
     TryRead,
     TryWrite,
+    /// Write, then downgrade to a read lock and read.
+    Downgrade,
     /// Acquire a permit and hold it across a yield; `try_acquire`;
     /// `add_permits(1)`; `close`; `available_permits`.
     Acquire,
@@ -45,31 +47,60 @@ enum Operation {
     AddPermits,
     Close,
     AvailablePermits,
+    /// `forget_permits(1)`.
+    ForgetPermits,
     /// A bounded channel of capacity one and an unbounded one.
     Send,
     TrySend,
     TryRecv,
     UnboundedSend,
     UnboundedTryRecv,
+    /// Reserve a slot of the bounded channel, then send through the
+    /// permit; `try_reserve` and give the slot back unused.
+    Reserve,
+    TryReserve,
     NotifyOne,
     NotifyWaiters,
+    NotifyLast,
     Notified,
+    /// A watch channel: `send_modify`; `send_if_modified` that changes
+    /// nothing; `wait_for` a value other than the initial one; `borrow`.
+    SendModify,
+    SendIfModified,
+    WaitFor,
+    Borrow,
     /// Spawn a task that stores to cell 1, and join it at the end.
     Spawn,
     Yield,
 }
 
 /// The operations on one kind of object, and those that touch none.
-const FAMILIES: [&[Operation]; 8] = {
+const FAMILIES: [&[Operation]; 9] = {
     use Operation::*;
     [
         &[Load(0), Store(0), Get(0), Set(0), Load(1), Store(1)],
         &[AtomicAdd, AtomicLoad, AtomicCompareExchange],
         &[Lock, LockedYield, TryLock],
-        &[Read, Write, TryRead, TryWrite],
-        &[Acquire, TryAcquire, AddPermits, Close, AvailablePermits],
-        &[Send, TrySend, TryRecv, UnboundedSend, UnboundedTryRecv],
-        &[NotifyOne, NotifyWaiters, Notified],
+        &[Read, Write, TryRead, TryWrite, Downgrade],
+        &[
+            Acquire,
+            TryAcquire,
+            AddPermits,
+            Close,
+            AvailablePermits,
+            ForgetPermits,
+        ],
+        &[
+            Send,
+            TrySend,
+            TryRecv,
+            UnboundedSend,
+            UnboundedTryRecv,
+            Reserve,
+            TryReserve,
+        ],
+        &[NotifyOne, NotifyWaiters, NotifyLast, Notified],
+        &[SendModify, SendIfModified, WaitFor, Borrow],
         &[Spawn, Yield],
     ]
 };
@@ -115,12 +146,15 @@ struct World {
     unbounded_sender: mpsc::UnboundedSender<u32>,
     unbounded_receiver: Mutex<mpsc::UnboundedReceiver<u32>>,
     notify: Notify,
+    watch_sender: watch::Sender<u32>,
+    watch_receiver: Mutex<watch::Receiver<u32>>,
 }
 
 impl World {
     fn new() -> World {
         let (sender, receiver) = mpsc::channel(1);
         let (unbounded_sender, unbounded_receiver) = mpsc::unbounded_channel();
+        let (watch_sender, watch_receiver) = watch::channel(0);
         World {
             cells: [Shared::new(0), Shared::new(0)],
             atomic: AtomicU32::new(0),
@@ -132,6 +166,8 @@ impl World {
             unbounded_sender,
             unbounded_receiver: Mutex::new(unbounded_receiver),
             notify: Notify::new(),
+            watch_sender,
+            watch_receiver: Mutex::new(watch_receiver),
         }
     }
 
@@ -168,6 +204,11 @@ impl World {
             Read => drop(*self.rwlock.read().await),
             Write => *self.rwlock.write().await += 1,
             TryRead => drop(self.rwlock.try_read().map(|guard| *guard)),
+            Downgrade => {
+                let mut writer = self.rwlock.write().await;
+                *writer += 1;
+                let _ = *RwLockWriteGuard::downgrade(writer);
+            }
             TryWrite => {
                 if let Ok(mut guard) = self.rwlock.try_write() {
                     *guard += 1;
@@ -183,13 +224,28 @@ impl World {
             AddPermits => self.semaphore.add_permits(1),
             Close => self.semaphore.close(),
             AvailablePermits => drop(self.semaphore.available_permits()),
+            ForgetPermits => drop(self.semaphore.forget_permits(1)),
             Send => drop(self.sender.send(1).await),
             TrySend => drop(self.sender.try_send(1)),
             TryRecv => drop(self.receiver.lock().await.try_recv()),
             UnboundedSend => drop(self.unbounded_sender.send(1)),
             UnboundedTryRecv => drop(self.unbounded_receiver.lock().await.try_recv()),
+            Reserve => {
+                if let Ok(permit) = self.sender.reserve().await {
+                    permit.send(1);
+                }
+            }
+            TryReserve => drop(self.sender.try_reserve()),
             NotifyOne => self.notify.notify_one(),
             NotifyWaiters => self.notify.notify_waiters(),
+            NotifyLast => self.notify.notify_last(),
+            SendModify => self.watch_sender.send_modify(|value| *value += 1),
+            SendIfModified => drop(self.watch_sender.send_if_modified(|_| false)),
+            WaitFor => {
+                let mut receiver = self.watch_receiver.lock().await;
+                let _ = receiver.wait_for(|value| *value > 0).await.is_ok();
+            }
+            Borrow => drop(*self.watch_sender.borrow()),
             Notified => self.notify.notified().await,
             Spawn => {
                 let world = self.clone();

@@ -331,3 +331,68 @@ fn destructors_that_deadlock_at_teardown_are_left_not_aborted() {
     });
     assert_eq!(next.executions, 5);
 }
+
+/// A waker whose drop drops another pending sleep: tokio's
+/// `drop_from_waker_drop`. racecheck drops a timer's waker only outside its
+/// state's borrow, so the inner sleep's drop may touch the state.
+struct DropsASleep {
+    sleep: Option<std::pin::Pin<Box<racecheck::time::Sleep>>>,
+}
+
+impl std::task::Wake for DropsASleep {
+    fn wake(self: Arc<Self>) {}
+}
+
+impl Drop for DropsASleep {
+    fn drop(&mut self) {
+        drop(self.sleep.take());
+    }
+}
+
+/// Polls `sleep` once with `waker`: pending, an hour to go.
+fn poll_pending(sleep: std::pin::Pin<&mut racecheck::time::Sleep>, waker: &std::task::Waker) {
+    use std::future::Future;
+    let mut context = std::task::Context::from_waker(waker);
+    assert!(sleep.poll(&mut context).is_pending());
+}
+
+#[test]
+fn a_timer_waker_that_drops_a_sleep_when_dropped_is_not_a_reentrant_borrow() {
+    for (granularity, leave_pending) in [
+        (Granularity::Await, false),
+        (Granularity::Step, false),
+        (Granularity::Await, true),
+    ] {
+        let report = Builder::new()
+            .iterations(5)
+            .granularity(granularity)
+            .hangs(Check::Off)
+            .run(move || async move {
+                let hour = Duration::from_secs(3600);
+                let mut secondary = Box::pin(racecheck::time::sleep(hour));
+                poll_pending(secondary.as_mut(), std::task::Waker::noop());
+                let waker = std::task::Waker::from(Arc::new(DropsASleep {
+                    sleep: Some(secondary),
+                }));
+                let mut primary = Box::pin(racecheck::time::sleep(hour));
+                poll_pending(primary.as_mut(), &waker);
+                // Polled again with another waker: the first is replaced.
+                poll_pending(primary.as_mut(), std::task::Waker::noop());
+                poll_pending(primary.as_mut(), &waker);
+                drop(waker);
+                if leave_pending {
+                    // Held by a task that never finishes: the timer fires,
+                    // or the teardown drops it.
+                    parked_forever(primary);
+                } else {
+                    drop(primary);
+                }
+            });
+        assert!(
+            report.failure.is_none(),
+            "{granularity:?}: {:?}",
+            report.failure
+        );
+        assert_eq!(report.executions, 5);
+    }
+}

@@ -29,6 +29,8 @@
 //!   its value (`Observe { by }`); the sender's drop (`DropSender`, `Close`)
 //!   → a receive that finds the channel closed. Subscribing and dropping a
 //!   receiver order nothing.
+//! - mpsc `reserve` and a permit dropped unused (`Reserve`, `Unreserve`)
+//!   order nothing: the permit's `send` is the `Send` a receive matches.
 
 use racecheck_trace::{LockMode, ObjectKind, Op};
 
@@ -142,6 +144,8 @@ pub(crate) fn role(kind: ObjectKind, op: &Op) -> Role {
             | Op::Forget { .. }
             | Op::Clear { .. }
             | Op::Subscribe { .. }
+            | Op::Reserve { .. }
+            | Op::Unreserve { .. }
             | Op::DropReceiver { .. }
             | Op::Inspect { .. },
         ) => Role::None,

@@ -305,21 +305,28 @@ impl Execution {
     }
 
     /// Ends the execution: no more events, no more wakes, and the teardown
-    /// begins. Returns futures of tasks the executor never took, for the
-    /// caller to drop outside the borrow.
-    pub(crate) fn end(&mut self) -> Vec<TaskFuture> {
+    /// begins. Returns futures of tasks the executor never took and the
+    /// wakers of pending timers, for the caller to drop outside the borrow
+    /// (a waker's drop is user code).
+    pub(crate) fn end(&mut self) -> (Vec<TaskFuture>, Vec<Waker>) {
         self.active = false;
         self.tearing_down = true;
         self.current = None;
         self.source = None;
         STEP_GRANULARITY.set(false);
+        // Allocates only when timers are pending at the end.
+        let timer_wakers = self
+            .timer_wakers
+            .iter_mut()
+            .filter_map(Option::take)
+            .collect();
         self.timer_wakers.clear();
         self.timers.clear();
         if self.spawned.is_empty() {
             // Keep the allocation for the next execution.
-            return Vec::new();
+            return (Vec::new(), timer_wakers);
         }
-        std::mem::take(&mut self.spawned)
+        (std::mem::take(&mut self.spawned), timer_wakers)
     }
 
     /// Takes the first output at or after task `index` that was never

@@ -271,8 +271,9 @@ struct Running<'a> {
 
 impl Drop for Running<'_> {
     fn drop(&mut self) {
-        let never_taken = execution::with(Execution::end);
+        let (never_taken, timer_wakers) = execution::with(Execution::end);
         crate::stackful::ending(true);
+        timer_wakers.into_iter().for_each(drop_quietly);
         never_taken.into_iter().for_each(drop_quietly);
         // Usually every task finished: nothing to end, and no allocation.
         if self.futures.iter().any(Option::is_some) {

@@ -289,16 +289,19 @@ impl Future for Sleep {
             SleepState::Waiting { deadline_ns, timer } => {
                 let (deadline_ns, timer) = (*deadline_ns, *timer);
                 let waker = cx.waker().clone();
-                let due = execution::with(|execution| {
+                let (due, replaced) = execution::with(|execution| {
                     if execution.now_ns >= deadline_ns {
-                        return true;
+                        return (true, None);
                     }
                     // Woken early (a `select!` sibling): keep waiting.
-                    execution.timer_wakers[timer] = Some(waker);
+                    let replaced = execution.timer_wakers[timer].replace(waker);
                     let current = execution.current_task();
                     execution.tasks[current.index()].block_reason = BlockReason::Sleep;
-                    false
+                    (false, replaced)
                 });
+                // Outside the borrow: a waker's drop is user code, which
+                // may drop another sleep.
+                drop(replaced);
                 if due {
                     this.state = SleepState::Done;
                     Poll::Ready(())
@@ -314,11 +317,12 @@ impl Future for Sleep {
 impl Drop for Sleep {
     fn drop(&mut self) {
         if let SleepState::Waiting { timer, .. } = self.state {
-            execution::with_active(|execution| {
-                if let Some(waker) = execution.timer_wakers.get_mut(timer) {
-                    *waker = None;
-                }
+            let waker = execution::with_active(|execution| {
+                execution.timer_wakers.get_mut(timer).and_then(Option::take)
             });
+            // Outside the borrow: a waker's drop is user code, which may
+            // drop another sleep (tokio's `drop_from_waker_drop`).
+            drop(waker);
         }
     }
 }

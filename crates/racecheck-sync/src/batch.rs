@@ -121,6 +121,15 @@ impl BatchSemaphore {
         outcome
     }
 
+    /// Takes up to `permits` free permits away for good; returns how many.
+    /// The caller records it.
+    pub(crate) fn forget_available(&self, permits: usize) -> usize {
+        let mut state = lock_state(&self.state);
+        let forgotten = permits.min(state.permits);
+        state.permits -= forgotten;
+        forgotten
+    }
+
     /// Waits for `needed` permits; records `success` when they are taken.
     pub(crate) fn acquire(&self, needed: usize, success: Op, location: Location) -> Acquire<'_> {
         Acquire {

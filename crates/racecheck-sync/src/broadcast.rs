@@ -153,6 +153,28 @@ enum Received<T> {
     Closed,
 }
 
+impl<T> Channel<T> {
+    /// A new receiver of the values sent from now on.
+    fn subscribe(self: &Arc<Self>, location: Location) -> Receiver<T> {
+        rt::sync_point();
+        let next = {
+            let mut state = lock_state(&self.state);
+            state.receivers += 1;
+            state.tail
+        };
+        self.object.record(
+            Op::Subscribe {
+                object: self.object.id(),
+            },
+            location,
+        );
+        Receiver {
+            channel: self.clone(),
+            next,
+        }
+    }
+}
+
 impl<T: Clone> Channel<T> {
     fn record(&self, op: Op, location: Location) -> u32 {
         self.object.record(op, location)
@@ -251,22 +273,20 @@ impl<T: Clone> Sender<T> {
     /// ```
     #[track_caller]
     pub fn subscribe(&self) -> Receiver<T> {
-        rt::sync_point();
-        let next = {
-            let mut state = lock_state(&self.channel.state);
-            state.receivers += 1;
-            state.tail
-        };
-        self.channel.record(
-            Op::Subscribe {
-                object: self.channel.object.id(),
-            },
-            Location::caller(),
-        );
-        Receiver {
-            channel: self.channel.clone(),
-            next,
-        }
+        self.channel.subscribe(Location::caller())
+    }
+
+    /// Whether `other` sends to the same channel. Not recorded: it reads
+    /// nothing that changes.
+    ///
+    /// ```
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let (sender, _receiver) = racecheck_sync::broadcast::channel::<u8>(1);
+    ///     assert!(sender.same_channel(&sender.clone()));
+    /// });
+    /// ```
+    pub fn same_channel(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.channel, &other.channel)
     }
 
     /// How many receivers exist now.
@@ -390,6 +410,69 @@ impl<T: Clone> Receiver<T> {
             Received::Empty => Err(TryRecvError::Empty),
             Received::Closed => Err(TryRecvError::Closed),
         }
+    }
+}
+
+impl<T> Receiver<T> {
+    /// How many values this receiver has not received yet, those it lagged
+    /// behind included. Recorded as an inspection (a scheduling point at
+    /// step granularity).
+    ///
+    /// ```
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let (sender, mut receiver) = racecheck_sync::broadcast::channel(4);
+    ///     assert!(receiver.is_empty());
+    ///     sender.send(1).unwrap();
+    ///     sender.send(2).unwrap();
+    ///     assert_eq!(receiver.len(), 2);
+    ///     receiver.try_recv().unwrap();
+    ///     assert_eq!(receiver.len(), 1);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn len(&self) -> usize {
+        crate::inspect(self.channel.object, Location::caller(), || {
+            (lock_state(&self.channel.state).tail - self.next) as usize
+        })
+    }
+
+    /// Whether this receiver has received every value sent. Recorded as an
+    /// inspection.
+    #[track_caller]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A new receiver of the values sent from now on, as
+    /// [`Sender::subscribe`]; recorded as a subscription.
+    ///
+    /// ```
+    /// use racecheck_sync::broadcast::{self, TryRecvError};
+    ///
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let (sender, first) = broadcast::channel(2);
+    ///     sender.send(1).unwrap();
+    ///     let mut second = first.resubscribe();
+    ///     assert_eq!(second.try_recv(), Err(TryRecvError::Empty));
+    ///     sender.send(2).unwrap();
+    ///     assert_eq!(second.try_recv(), Ok(2));
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn resubscribe(&self) -> Receiver<T> {
+        self.channel.subscribe(Location::caller())
+    }
+
+    /// Whether `other` receives from the same channel. Not recorded.
+    ///
+    /// ```
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let (sender, receiver) = racecheck_sync::broadcast::channel::<u8>(1);
+    ///     assert!(receiver.same_channel(&sender.subscribe()));
+    /// });
+    /// ```
+    pub fn same_channel(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.channel, &other.channel)
     }
 }
 

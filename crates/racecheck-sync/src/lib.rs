@@ -71,7 +71,7 @@ pub use barrier::{Barrier, BarrierWaitResult};
 pub use bounded_semaphore::{BoundedSemaphore, BoundedSemaphorePermit, ReleasedTooOften};
 pub use condition::Condition;
 pub use event::Event;
-pub use mutex::{Mutex, MutexGuard, OwnedMutexGuard, TryLockError};
+pub use mutex::{MappedMutexGuard, Mutex, MutexGuard, OwnedMutexGuard, TryLockError};
 pub use notify::{Notified, Notify};
 pub use queue::{Queue, QueueEmpty, QueueFull, TaskDoneTooOften};
 pub use reentrant::{NotOwnerError, ReentrantMutex, ReentrantMutexGuard};

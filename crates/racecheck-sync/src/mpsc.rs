@@ -29,7 +29,7 @@
 //! });
 //! ```
 
-use crate::wait_queue::{wake_all, WaitQueue, Waiter};
+use crate::wait_queue::{wake_all, WaitQueue, WaitUntil, Waiter};
 use crate::{lock_state, StateGuard, StateLock};
 use racecheck_runtime::rt::{self, ObjectRef, SchedulePoint};
 use racecheck_trace::{Location, ObjectKind, Op};
@@ -100,6 +100,20 @@ pub enum TrySendError<T> {
     Closed(T),
 }
 
+impl<T> TrySendError<T> {
+    /// The value handed back.
+    ///
+    /// ```
+    /// use racecheck_sync::mpsc::TrySendError;
+    /// assert_eq!(TrySendError::Full(3).into_inner(), 3);
+    /// ```
+    pub fn into_inner(self) -> T {
+        match self {
+            TrySendError::Full(value) | TrySendError::Closed(value) => value,
+        }
+    }
+}
+
 impl<T> fmt::Debug for TrySendError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -133,9 +147,13 @@ struct ChannelState<T> {
     /// Slots promised to served senders that have not sent yet.
     reserved: usize,
     senders: usize,
+    /// Live `WeakSender`s and `WeakUnboundedSender`s.
+    weak_senders: usize,
     receiver_open: bool,
     receiver: Option<Waker>,
     blocked_senders: WaitQueue<()>,
+    /// Senders waiting in `closed` for the receiver to go.
+    closed_waiters: WaitQueue<()>,
 }
 
 impl<T> ChannelState<T> {
@@ -166,9 +184,11 @@ impl<T> Channel<T> {
                 capacity,
                 reserved: 0,
                 senders: 1,
+                weak_senders: 0,
                 receiver_open: true,
                 receiver: None,
                 blocked_senders: WaitQueue::default(),
+                closed_waiters: WaitQueue::default(),
             }),
             object: rt::register(ObjectKind::Channel, None, location),
             created_at: location,
@@ -187,6 +207,10 @@ impl<T> Channel<T> {
         if let Some(receiver) = receiver {
             receiver.wake();
         }
+    }
+
+    fn max_capacity(&self) -> usize {
+        lock_state(&self.state).capacity.unwrap_or(usize::MAX)
     }
 
     fn add_sender(&self) {
@@ -221,7 +245,9 @@ impl<T> Channel<T> {
                 return;
             }
             state.receiver_open = false;
-            state.blocked_senders.drain()
+            let mut senders = state.blocked_senders.drain();
+            senders.append(&mut state.closed_waiters.drain());
+            senders
         };
         self.record(|object| Op::Close { object }, location);
         wake_all(senders);
@@ -243,6 +269,148 @@ impl<T> Channel<T> {
         self.record(|object| Op::Send { object }, location);
         self.deliver(state, value);
         Ok(())
+    }
+
+    /// Waits until the receiver is gone (dropped or closed).
+    fn closed(&self, location: Location) -> WaitUntil<'_, ChannelState<T>> {
+        WaitUntil::new(
+            &self.state,
+            self.object,
+            |state| &mut state.closed_waiters,
+            |state| !state.receiver_open,
+            location,
+        )
+    }
+
+    /// A look at the channel's state, recorded as an inspection.
+    fn inspect<R>(&self, location: Location, look: impl FnOnce(&ChannelState<T>) -> R) -> R {
+        crate::inspect(self.object, location, || look(&lock_state(&self.state)))
+    }
+
+    /// Live senders, recorded as an inspection.
+    fn strong_count(&self, location: Location) -> usize {
+        self.inspect(location, |state| state.senders)
+    }
+
+    /// Live weak senders, recorded as an inspection.
+    fn weak_count(&self, location: Location) -> usize {
+        self.inspect(location, |state| state.weak_senders)
+    }
+
+    /// Free slots now (`usize::MAX` unbounded), recorded as an inspection.
+    fn free_slots(&self, location: Location) -> usize {
+        self.inspect(location, |state| {
+            let capacity = state.capacity.unwrap_or(usize::MAX);
+            capacity.saturating_sub(state.queue.len() + state.reserved)
+        })
+    }
+
+    fn downgrade(&self) {
+        lock_state(&self.state).weak_senders += 1;
+    }
+
+    fn drop_weak(&self) {
+        lock_state(&self.state).weak_senders -= 1;
+    }
+
+    /// A new sender from a weak one, if any sender is left: recorded as a
+    /// new subscriber (it changes the count a last drop reads) or a failed
+    /// try.
+    fn upgrade(&self, location: Location) -> bool {
+        rt::sync_point();
+        let upgraded = {
+            let mut state = lock_state(&self.state);
+            if state.senders > 0 {
+                state.senders += 1;
+            }
+            state.senders > 1
+        };
+        if upgraded {
+            self.record(|object| Op::Subscribe { object }, location);
+        } else {
+            self.record(|object| Op::TryFailed { object }, location);
+        }
+        upgraded
+    }
+
+    /// Takes up to `limit` queued messages into `take` (recording a
+    /// receive for each), or finds the channel closed and empty (0), or
+    /// blocks.
+    fn poll_take(
+        &self,
+        cx: &mut Context<'_>,
+        location: Location,
+        limit: usize,
+        mut take: impl FnMut(T),
+    ) -> Poll<usize> {
+        let mut state = lock_state(&self.state);
+        if !state.queue.is_empty() {
+            let taken = limit.min(state.queue.len());
+            for value in state.queue.drain(..taken) {
+                take(value);
+            }
+            let served = state.serve_senders();
+            drop(state);
+            for _ in 0..taken {
+                self.record(|object| Op::Recv { object }, location);
+            }
+            wake_all(served);
+            return Poll::Ready(taken);
+        }
+        if state.senders == 0 || !state.receiver_open {
+            drop(state);
+            self.record(|object| Op::RecvClosed { object }, location);
+            return Poll::Ready(0);
+        }
+        state.receiver = Some(cx.waker().clone());
+        drop(state);
+        self.object.block(location);
+        Poll::Pending
+    }
+
+    /// Reserves a slot if one is free and no sender is queued; records
+    /// `Reserve` or a failed try.
+    fn try_reserve(&self, location: Location) -> Result<(), TrySendError<()>> {
+        rt::sync_point();
+        let outcome = {
+            let mut state = lock_state(&self.state);
+            if !state.receiver_open {
+                Err(TrySendError::Closed(()))
+            } else if !state.blocked_senders.is_empty() || !state.has_room() {
+                Err(TrySendError::Full(()))
+            } else {
+                state.reserved += 1;
+                Ok(())
+            }
+        };
+        match outcome {
+            Ok(()) => self.record(|object| Op::Reserve { object }, location),
+            Err(_) => self.record(|object| Op::TryFailed { object }, location),
+        }
+        outcome
+    }
+
+    /// Fills a slot reserved earlier.
+    fn send_reserved(&self, value: T, location: Location) {
+        rt::sync_point();
+        let mut state = lock_state(&self.state);
+        debug_assert!(state.reserved > 0, "a permit sends into its slot");
+        state.reserved -= 1;
+        self.record(|object| Op::Send { object }, location);
+        self.deliver(state, value);
+    }
+
+    /// Gives a reserved slot back unused, serving the next blocked sender.
+    fn unreserve(&self, location: Location) {
+        rt::sync_point();
+        let served = {
+            let mut state = lock_state(&self.state);
+            debug_assert!(state.reserved > 0, "a permit gives back its slot");
+            state.reserved -= 1;
+            state.serve_senders()
+        };
+        self.record(|object| Op::Unreserve { object }, location);
+        wake_all(served);
     }
 
     fn try_recv(&self, location: Location) -> Result<T, TryRecvError> {
@@ -280,11 +448,92 @@ impl<T> Sender<T> {
     #[track_caller]
     pub fn send(&self, value: T) -> impl Future<Output = Result<(), SendError<T>>> + '_ {
         Send {
-            channel: &self.channel,
+            slot: SlotWait::new(&self.channel, Location::caller()),
             value: Some(value),
-            location: Location::caller(),
-            point: SchedulePoint::new(),
-            ticket: None,
+        }
+    }
+
+    /// Waits for a free slot and reserves it: a scheduling point, FIFO
+    /// behind blocked senders, as `send`. Fails once the receiver is gone.
+    ///
+    /// ```
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let (sender, mut receiver) = racecheck_sync::mpsc::channel(1);
+    ///     let permit = sender.reserve().await.unwrap();
+    ///     permit.send("ready");
+    ///     assert_eq!(receiver.recv().await, Some("ready"));
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn reserve(&self) -> impl Future<Output = Result<Permit<'_, T>, SendError<()>>> + '_ {
+        Reserve {
+            slot: SlotWait::new(&self.channel, Location::caller()),
+        }
+    }
+
+    /// [`reserve`](Self::reserve), giving the sender up to the permit,
+    /// which hands it back when it sends.
+    ///
+    /// ```
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let (sender, mut receiver) = racecheck_sync::mpsc::channel(1);
+    ///     let sender = sender.reserve_owned().await.unwrap().send(7);
+    ///     assert_eq!(receiver.recv().await, Some(7));
+    ///     assert!(!sender.is_closed());
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn reserve_owned(self) -> impl Future<Output = Result<OwnedPermit<T>, SendError<()>>> {
+        let location = Location::caller();
+        async move {
+            SlotWait::new(&self.channel, location).await?;
+            self.channel
+                .record(|object| Op::Reserve { object }, location);
+            Ok(OwnedPermit { sender: Some(self) })
+        }
+    }
+
+    /// Reserves a slot if one is free now and no sender is queued.
+    /// Synchronous: a scheduling point at step granularity only; a failure
+    /// is recorded as a failed try.
+    ///
+    /// ```
+    /// use racecheck_sync::mpsc::TrySendError;
+    ///
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let (sender, _receiver) = racecheck_sync::mpsc::channel::<u8>(1);
+    ///     let permit = sender.try_reserve().unwrap();
+    ///     assert!(matches!(sender.try_reserve(), Err(TrySendError::Full(()))));
+    ///     drop(permit);
+    ///     assert!(sender.try_reserve().is_ok());
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn try_reserve(&self) -> Result<Permit<'_, T>, TrySendError<()>> {
+        self.channel.try_reserve(Location::caller())?;
+        Ok(Permit {
+            channel: &self.channel,
+        })
+    }
+
+    /// [`try_reserve`](Self::try_reserve), giving the sender up to the
+    /// permit; on failure the sender comes back in the error.
+    ///
+    /// ```
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let (sender, mut receiver) = racecheck_sync::mpsc::channel(1);
+    ///     let sender = sender.try_reserve_owned().unwrap().send(1);
+    ///     let sender = sender.try_reserve_owned().unwrap_err().into_inner();
+    ///     assert_eq!(receiver.recv().await, Some(1));
+    ///     drop(sender);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn try_reserve_owned(self) -> Result<OwnedPermit<T>, TrySendError<Self>> {
+        match self.channel.try_reserve(Location::caller()) {
+            Ok(()) => Ok(OwnedPermit { sender: Some(self) }),
+            Err(TrySendError::Full(())) => Err(TrySendError::Full(self)),
+            Err(TrySendError::Closed(())) => Err(TrySendError::Closed(self)),
         }
     }
 
@@ -306,11 +555,86 @@ impl<T> Sender<T> {
     /// The channel's capacity now: free slots.
     #[track_caller]
     pub fn capacity(&self) -> usize {
-        crate::inspect(self.channel.object, Location::caller(), || {
-            let state = lock_state(&self.channel.state);
-            let capacity = state.capacity.unwrap_or(usize::MAX);
-            capacity.saturating_sub(state.queue.len() + state.reserved)
-        })
+        self.channel.free_slots(Location::caller())
+    }
+
+    /// The capacity the channel was created with. A constant: not recorded.
+    ///
+    /// ```
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let (sender, _receiver) = racecheck_sync::mpsc::channel::<u8>(4);
+    ///     sender.try_send(1).unwrap();
+    ///     assert_eq!((sender.capacity(), sender.max_capacity()), (3, 4));
+    /// });
+    /// ```
+    pub fn max_capacity(&self) -> usize {
+        self.channel.max_capacity()
+    }
+
+    /// Waits until the receiver is gone (dropped or closed): a scheduling
+    /// point, recorded as an inspection when it returns. Orders nothing:
+    /// closing the receiver publishes nothing.
+    ///
+    /// ```
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let (sender, receiver) = racecheck_sync::mpsc::channel::<u8>(1);
+    ///     let consumer = racecheck_runtime::spawn(async move { drop(receiver) });
+    ///     sender.closed().await;
+    ///     assert!(sender.is_closed());
+    ///     consumer.await;
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn closed(&self) -> impl Future<Output = ()> + '_ {
+        self.channel.closed(Location::caller())
+    }
+
+    /// Whether `other` sends to the same channel. Not recorded: it reads
+    /// nothing that changes.
+    ///
+    /// ```
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let (sender, _receiver) = racecheck_sync::mpsc::channel::<u8>(1);
+    ///     let (other, _other_receiver) = racecheck_sync::mpsc::channel::<u8>(1);
+    ///     assert!(sender.same_channel(&sender.clone()));
+    ///     assert!(!sender.same_channel(&other));
+    /// });
+    /// ```
+    pub fn same_channel(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.channel, &other.channel)
+    }
+
+    /// A sender that does not keep the channel open; see [`WeakSender`].
+    ///
+    /// ```
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let (sender, _receiver) = racecheck_sync::mpsc::channel::<u8>(1);
+    ///     let weak = sender.downgrade();
+    ///     assert_eq!((sender.strong_count(), sender.weak_count()), (1, 1));
+    ///     drop(sender);
+    ///     assert!(weak.upgrade().is_none());
+    /// });
+    /// ```
+    pub fn downgrade(&self) -> WeakSender<T> {
+        self.channel.downgrade();
+        WeakSender {
+            channel: self.channel.clone(),
+        }
+    }
+
+    /// How many senders keep the channel open, recorded as an inspection.
+    /// Cloning a sender is not recorded, so the search does not order a
+    /// clone against this count.
+    #[track_caller]
+    pub fn strong_count(&self) -> usize {
+        self.channel.strong_count(Location::caller())
+    }
+
+    /// How many weak senders there are, recorded as an inspection (weak
+    /// senders' creation and drops are not recorded).
+    #[track_caller]
+    pub fn weak_count(&self) -> usize {
+        self.channel.weak_count(Location::caller())
     }
 }
 
@@ -337,12 +661,93 @@ impl<T> fmt::Debug for Sender<T> {
     }
 }
 
-struct Send<'a, T> {
+/// A sender's wait for a free slot, shared by `send` and `reserve`: a
+/// scheduling point, then a slot now (no barging past queued senders) or
+/// a place in the FIFO of blocked senders, served by a receive.
+struct SlotWait<'a, T> {
     channel: &'a Channel<T>,
-    value: Option<T>,
     location: Location,
     point: SchedulePoint,
     ticket: Option<u64>,
+}
+
+impl<'a, T> SlotWait<'a, T> {
+    fn new(channel: &'a Channel<T>, location: Location) -> SlotWait<'a, T> {
+        SlotWait {
+            channel,
+            location,
+            point: SchedulePoint::new(),
+            ticket: None,
+        }
+    }
+}
+
+impl<T> Unpin for SlotWait<'_, T> {}
+
+impl<T> Future for SlotWait<'_, T> {
+    /// `Ok`: a slot is reserved for the caller (counted in `reserved`),
+    /// which records what it does with it. `Err` once the receiver is gone
+    /// (recorded as a failed try).
+    type Output = Result<(), SendError<()>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        this.poll_slot(cx)
+    }
+}
+
+impl<T> SlotWait<'_, T> {
+    fn poll_slot(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), SendError<()>>> {
+        if self.point.poll_point().is_pending() {
+            return Poll::Pending;
+        }
+        let channel = self.channel;
+        let mut state = lock_state(&channel.state);
+        if !state.receiver_open {
+            let served = match self.ticket.take() {
+                Some(ticket) => state.waiters_forget(ticket),
+                None => Vec::new(),
+            };
+            drop(state);
+            wake_all(served);
+            channel.record(|object| Op::TryFailed { object }, self.location);
+            return Poll::Ready(Err(SendError(())));
+        }
+        let reserved = match self.ticket {
+            // A receive served it: the slot was reserved then.
+            Some(ticket) => state.blocked_senders.take_grant(ticket),
+            None if state.blocked_senders.is_empty() && state.has_room() => {
+                state.reserved += 1;
+                true
+            }
+            None => false,
+        };
+        if reserved {
+            self.ticket = None;
+            return Poll::Ready(Ok(()));
+        }
+        match self.ticket {
+            Some(ticket) => state.blocked_senders.update_waker(ticket, cx.waker()),
+            None => self.ticket = Some(state.blocked_senders.push((), cx.waker().clone())),
+        }
+        drop(state);
+        channel.object.block(self.location);
+        Poll::Pending
+    }
+}
+
+impl<T> Drop for SlotWait<'_, T> {
+    fn drop(&mut self) {
+        if let Some(ticket) = self.ticket {
+            let served = lock_state(&self.channel.state).waiters_forget(ticket);
+            wake_all(served);
+        }
+    }
+}
+
+struct Send<'a, T> {
+    slot: SlotWait<'a, T>,
+    value: Option<T>,
 }
 
 impl<T> Unpin for Send<'_, T> {}
@@ -352,42 +757,19 @@ impl<T> Future for Send<'_, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        if this.point.poll_point().is_pending() {
+        let Poll::Ready(slot) = this.slot.poll_slot(cx) else {
             return Poll::Pending;
-        }
-        let channel = this.channel;
-        let mut state = lock_state(&channel.state);
+        };
         let value = this.value.take().expect("Send polled after completion");
-        if !state.receiver_open {
-            let served = match this.ticket.take() {
-                Some(ticket) => state.waiters_forget(ticket),
-                None => Vec::new(),
-            };
-            drop(state);
-            wake_all(served);
-            channel.record(|object| Op::TryFailed { object }, this.location);
+        if slot.is_err() {
             return Poll::Ready(Err(SendError(value)));
         }
-        let may_send = match this.ticket {
-            Some(ticket) => state.blocked_senders.take_grant(ticket),
-            None => state.blocked_senders.is_empty() && state.has_room(),
-        };
-        if may_send {
-            if this.ticket.take().is_some() {
-                state.reserved -= 1;
-            }
-            channel.record(|object| Op::Send { object }, this.location);
-            channel.deliver(state, value);
-            return Poll::Ready(Ok(()));
-        }
-        this.value = Some(value);
-        match this.ticket {
-            Some(ticket) => state.blocked_senders.update_waker(ticket, cx.waker()),
-            None => this.ticket = Some(state.blocked_senders.push((), cx.waker().clone())),
-        }
-        drop(state);
-        channel.object.block(this.location);
-        Poll::Pending
+        let channel = this.slot.channel;
+        let mut state = lock_state(&channel.state);
+        state.reserved -= 1;
+        channel.record(|object| Op::Send { object }, this.slot.location);
+        channel.deliver(state, value);
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -404,12 +786,138 @@ impl<T> ChannelState<T> {
     }
 }
 
-impl<T> Drop for Send<'_, T> {
+/// The future of [`Sender::reserve`].
+struct Reserve<'a, T> {
+    slot: SlotWait<'a, T>,
+}
+
+impl<'a, T> Future for Reserve<'a, T> {
+    type Output = Result<Permit<'a, T>, SendError<()>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let Poll::Ready(slot) = this.slot.poll_slot(cx) else {
+            return Poll::Pending;
+        };
+        let channel = this.slot.channel;
+        Poll::Ready(slot.map(|()| {
+            channel.record(|object| Op::Reserve { object }, this.slot.location);
+            Permit { channel }
+        }))
+    }
+}
+
+/// A slot reserved in a bounded channel ([`Sender::reserve`],
+/// [`Sender::try_reserve`]): sending through it cannot fail or wait.
+/// Dropping it unused gives the slot back (recorded, and it serves the next
+/// blocked sender).
+///
+/// ```
+/// racecheck_explore::explore(&Default::default(), || async {
+///     let (sender, mut receiver) = racecheck_sync::mpsc::channel(1);
+///     let permit = sender.reserve().await.unwrap();
+///     assert!(sender.try_send(1).is_err()); // the only slot is promised
+///     permit.send(2);
+///     assert_eq!(receiver.recv().await, Some(2));
+/// });
+/// ```
+pub struct Permit<'a, T> {
+    channel: &'a Channel<T>,
+}
+
+impl<T> Permit<'_, T> {
+    /// Fills the reserved slot with `value` and wakes the receiver.
+    /// Synchronous: a scheduling point at step granularity only. If the
+    /// receiver is gone the value is dropped with the channel, as in tokio.
+    #[track_caller]
+    pub fn send(self, value: T) {
+        let channel = self.channel;
+        std::mem::forget(self);
+        channel.send_reserved(value, Location::caller());
+    }
+}
+
+impl<T> Drop for Permit<'_, T> {
     fn drop(&mut self) {
-        if let Some(ticket) = self.ticket {
-            let served = lock_state(&self.channel.state).waiters_forget(ticket);
-            wake_all(served);
+        self.channel.unreserve(self.channel.created_at);
+    }
+}
+
+impl<T> fmt::Debug for Permit<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Permit")
+            .field("channel", &self.channel.object.id())
+            .finish()
+    }
+}
+
+/// A slot reserved in a bounded channel by a sender given up for it
+/// ([`Sender::reserve_owned`], [`Sender::try_reserve_owned`]); sending
+/// through it hands the sender back.
+///
+/// ```
+/// racecheck_explore::explore(&Default::default(), || async {
+///     let (sender, mut receiver) = racecheck_sync::mpsc::channel(1);
+///     let permit = sender.reserve_owned().await.unwrap();
+///     let sender = permit.send("ping");
+///     assert_eq!(receiver.recv().await, Some("ping"));
+///     drop(sender);
+///     assert_eq!(receiver.recv().await, None);
+/// });
+/// ```
+pub struct OwnedPermit<T> {
+    /// `None` once sent or released.
+    sender: Option<Sender<T>>,
+}
+
+impl<T> OwnedPermit<T> {
+    /// Fills the reserved slot with `value`; returns the sender.
+    /// Synchronous: a scheduling point at step granularity only.
+    #[track_caller]
+    pub fn send(mut self, value: T) -> Sender<T> {
+        let sender = self.sender.take().expect("a permit holds its sender");
+        sender.channel.send_reserved(value, Location::caller());
+        sender
+    }
+
+    /// Gives the slot back unused; returns the sender.
+    #[track_caller]
+    pub fn release(mut self) -> Sender<T> {
+        let sender = self.sender.take().expect("a permit holds its sender");
+        sender.channel.unreserve(Location::caller());
+        sender
+    }
+
+    /// Whether `other` sends to the same channel as this permit.
+    ///
+    /// ```
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let (sender, _receiver) = racecheck_sync::mpsc::channel::<u8>(2);
+    ///     let other = sender.clone();
+    ///     let permit = sender.reserve_owned().await.unwrap();
+    ///     assert!(permit.same_channel_as_sender(&other));
+    /// });
+    /// ```
+    pub fn same_channel_as_sender(&self, other: &Sender<T>) -> bool {
+        self.sender
+            .as_ref()
+            .is_some_and(|sender| sender.same_channel(other))
+    }
+}
+
+impl<T> Drop for OwnedPermit<T> {
+    fn drop(&mut self) {
+        if let Some(sender) = &self.sender {
+            sender.channel.unreserve(sender.channel.created_at);
         }
+    }
+}
+
+impl<T> fmt::Debug for OwnedPermit<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedPermit")
+            .field("sender", &self.sender)
+            .finish()
     }
 }
 
@@ -442,6 +950,108 @@ impl<T> Receiver<T> {
     pub fn close(&mut self) {
         self.channel.close_receiver(Location::caller());
     }
+
+    /// Waits for at least one message, then moves up to `limit` queued
+    /// messages to the end of `buffer` (each recorded as a receive).
+    /// Returns how many; 0 once the channel is closed and empty, or at once
+    /// if `limit` is 0.
+    ///
+    /// ```
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let (sender, mut receiver) = racecheck_sync::mpsc::channel(4);
+    ///     for job in [1, 2, 3] {
+    ///         sender.try_send(job).unwrap();
+    ///     }
+    ///     let mut batch = Vec::new();
+    ///     assert_eq!(receiver.recv_many(&mut batch, 2).await, 2);
+    ///     assert_eq!(batch, [1, 2]);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn recv_many<'a>(
+        &'a mut self,
+        buffer: &'a mut Vec<T>,
+        limit: usize,
+    ) -> impl Future<Output = usize> + 'a {
+        RecvMany {
+            channel: &self.channel,
+            buffer,
+            limit,
+            location: Location::caller(),
+            point: SchedulePoint::new(),
+        }
+    }
+
+    /// How many messages are queued, recorded as an inspection.
+    ///
+    /// ```
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let (sender, receiver) = racecheck_sync::mpsc::channel(4);
+    ///     assert!(receiver.is_empty());
+    ///     sender.try_send(1).unwrap();
+    ///     assert_eq!(receiver.len(), 1);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn len(&self) -> usize {
+        self.channel
+            .inspect(Location::caller(), |state| state.queue.len())
+    }
+
+    /// Whether no message is queued, recorded as an inspection.
+    #[track_caller]
+    pub fn is_empty(&self) -> bool {
+        self.channel
+            .inspect(Location::caller(), |state| state.queue.is_empty())
+    }
+
+    /// Whether the channel is closed for sending: the receiver closed it
+    /// or every sender is gone. Recorded as an inspection.
+    ///
+    /// ```
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let (sender, receiver) = racecheck_sync::mpsc::channel::<u8>(4);
+    ///     assert!(!receiver.is_closed());
+    ///     drop(sender);
+    ///     assert!(receiver.is_closed());
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn is_closed(&self) -> bool {
+        self.channel.inspect(Location::caller(), |state| {
+            !state.receiver_open || state.senders == 0
+        })
+    }
+
+    /// How many senders keep the channel open, recorded as an inspection.
+    #[track_caller]
+    pub fn sender_strong_count(&self) -> usize {
+        self.channel.strong_count(Location::caller())
+    }
+
+    /// How many weak senders there are, recorded as an inspection.
+    #[track_caller]
+    pub fn sender_weak_count(&self) -> usize {
+        self.channel.weak_count(Location::caller())
+    }
+
+    /// Free slots now, recorded as an inspection.
+    #[track_caller]
+    pub fn capacity(&self) -> usize {
+        self.channel.free_slots(Location::caller())
+    }
+
+    /// The capacity the channel was created with. A constant: not recorded.
+    ///
+    /// ```
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let (_sender, receiver) = racecheck_sync::mpsc::channel::<u8>(2);
+    ///     assert_eq!((receiver.capacity(), receiver.max_capacity()), (2, 2));
+    /// });
+    /// ```
+    pub fn max_capacity(&self) -> usize {
+        self.channel.max_capacity()
+    }
 }
 
 impl<T> Drop for Receiver<T> {
@@ -473,24 +1083,36 @@ impl<T> Future for Recv<'_, T> {
         if this.point.poll_point().is_pending() {
             return Poll::Pending;
         }
-        let channel = this.channel;
-        let mut state = lock_state(&channel.state);
-        if let Some(value) = state.queue.pop_front() {
-            let served = state.serve_senders();
-            drop(state);
-            channel.record(|object| Op::Recv { object }, this.location);
-            wake_all(served);
-            return Poll::Ready(Some(value));
+        let mut received = None;
+        this.channel
+            .poll_take(cx, this.location, 1, |value| received = Some(value))
+            .map(|_| received)
+    }
+}
+
+/// The future of `recv_many`.
+struct RecvMany<'a, T> {
+    channel: &'a Channel<T>,
+    buffer: &'a mut Vec<T>,
+    limit: usize,
+    location: Location,
+    point: SchedulePoint,
+}
+
+impl<T> Future for RecvMany<'_, T> {
+    type Output = usize;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<usize> {
+        let this = self.get_mut();
+        if this.limit == 0 {
+            return Poll::Ready(0);
         }
-        if state.senders == 0 || !state.receiver_open {
-            drop(state);
-            channel.record(|object| Op::RecvClosed { object }, this.location);
-            return Poll::Ready(None);
+        if this.point.poll_point().is_pending() {
+            return Poll::Pending;
         }
-        state.receiver = Some(cx.waker().clone());
-        drop(state);
-        channel.object.block(this.location);
-        Poll::Pending
+        let buffer = &mut *this.buffer;
+        this.channel
+            .poll_take(cx, this.location, this.limit, |value| buffer.push(value))
     }
 }
 
@@ -517,6 +1139,70 @@ impl<T> UnboundedSender<T> {
         crate::inspect(self.channel.object, Location::caller(), || {
             !lock_state(&self.channel.state).receiver_open
         })
+    }
+}
+
+impl<T> UnboundedSender<T> {
+    /// Waits until the receiver is gone, as [`Sender::closed`].
+    ///
+    /// ```
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let (sender, mut receiver) = racecheck_sync::mpsc::unbounded_channel::<u8>();
+    ///     receiver.close();
+    ///     sender.closed().await;
+    ///     assert!(sender.send(1).is_err());
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn closed(&self) -> impl Future<Output = ()> + '_ {
+        self.channel.closed(Location::caller())
+    }
+
+    /// Whether `other` sends to the same channel. Not recorded: it reads
+    /// nothing that changes.
+    ///
+    /// ```
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let (sender, _receiver) = racecheck_sync::mpsc::unbounded_channel::<u8>();
+    ///     assert!(sender.same_channel(&sender.clone()));
+    /// });
+    /// ```
+    pub fn same_channel(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.channel, &other.channel)
+    }
+
+    /// A sender that does not keep the channel open; see
+    /// [`WeakUnboundedSender`].
+    ///
+    /// ```
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let (sender, mut receiver) = racecheck_sync::mpsc::unbounded_channel();
+    ///     let weak = sender.downgrade();
+    ///     weak.upgrade().unwrap().send(1).unwrap();
+    ///     drop(sender);
+    ///     assert_eq!(receiver.recv().await, Some(1));
+    ///     assert_eq!(receiver.recv().await, None);
+    /// });
+    /// ```
+    pub fn downgrade(&self) -> WeakUnboundedSender<T> {
+        self.channel.downgrade();
+        WeakUnboundedSender {
+            channel: self.channel.clone(),
+        }
+    }
+
+    /// How many senders keep the channel open, recorded as an inspection.
+    /// Cloning a sender is not recorded, so the search does not order a
+    /// clone against this count.
+    #[track_caller]
+    pub fn strong_count(&self) -> usize {
+        self.channel.strong_count(Location::caller())
+    }
+
+    /// How many weak senders there are, recorded as an inspection.
+    #[track_caller]
+    pub fn weak_count(&self) -> usize {
+        self.channel.weak_count(Location::caller())
     }
 }
 
@@ -572,5 +1258,189 @@ impl<T> UnboundedReceiver<T> {
     #[track_caller]
     pub fn close(&mut self) {
         self.receiver.channel.close_receiver(Location::caller());
+    }
+
+    /// Waits for at least one message, then moves up to `limit` of them to
+    /// `buffer`, as [`Receiver::recv_many`].
+    ///
+    /// ```
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let (sender, mut receiver) = racecheck_sync::mpsc::unbounded_channel();
+    ///     for job in [1, 2, 3] {
+    ///         sender.send(job).unwrap();
+    ///     }
+    ///     let mut batch = Vec::new();
+    ///     assert_eq!(receiver.recv_many(&mut batch, 5).await, 3);
+    ///     assert!(receiver.is_empty());
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn recv_many<'a>(
+        &'a mut self,
+        buffer: &'a mut Vec<T>,
+        limit: usize,
+    ) -> impl Future<Output = usize> + 'a {
+        self.receiver.recv_many(buffer, limit)
+    }
+
+    /// How many messages are queued, as [`Receiver::len`].
+    #[track_caller]
+    pub fn len(&self) -> usize {
+        self.receiver.len()
+    }
+
+    /// Whether no message is queued, as [`Receiver::is_empty`].
+    #[track_caller]
+    pub fn is_empty(&self) -> bool {
+        self.receiver.is_empty()
+    }
+
+    /// Whether the channel is closed for sending, as
+    /// [`Receiver::is_closed`].
+    #[track_caller]
+    pub fn is_closed(&self) -> bool {
+        self.receiver.is_closed()
+    }
+
+    /// How many senders keep the channel open, as
+    /// [`Receiver::sender_strong_count`].
+    #[track_caller]
+    pub fn sender_strong_count(&self) -> usize {
+        self.receiver.sender_strong_count()
+    }
+
+    /// How many weak senders there are, as
+    /// [`Receiver::sender_weak_count`].
+    #[track_caller]
+    pub fn sender_weak_count(&self) -> usize {
+        self.receiver.sender_weak_count()
+    }
+}
+
+/// A sender of a bounded channel that does not keep it open: when every
+/// [`Sender`] is gone the receiver sees the channel closed, and
+/// [`upgrade`](Self::upgrade) fails from then on.
+///
+/// ```
+/// racecheck_explore::explore(&Default::default(), || async {
+///     let (sender, mut receiver) = racecheck_sync::mpsc::channel(1);
+///     let weak = sender.downgrade();
+///     drop(sender);
+///     assert!(weak.upgrade().is_none());
+///     assert_eq!(receiver.recv().await, None::<u8>);
+/// });
+/// ```
+pub struct WeakSender<T> {
+    channel: Arc<Channel<T>>,
+}
+
+impl<T> WeakSender<T> {
+    /// A sender, if any sender is still alive. Synchronous: a scheduling
+    /// point at step granularity only; recorded as a new subscriber, or a
+    /// failed try when every sender is gone.
+    #[track_caller]
+    pub fn upgrade(&self) -> Option<Sender<T>> {
+        self.channel.upgrade(Location::caller()).then(|| Sender {
+            channel: self.channel.clone(),
+        })
+    }
+
+    /// How many senders keep the channel open, recorded as an inspection.
+    #[track_caller]
+    pub fn strong_count(&self) -> usize {
+        self.channel.strong_count(Location::caller())
+    }
+
+    /// How many weak senders there are, recorded as an inspection.
+    #[track_caller]
+    pub fn weak_count(&self) -> usize {
+        self.channel.weak_count(Location::caller())
+    }
+}
+
+impl<T> Clone for WeakSender<T> {
+    fn clone(&self) -> Self {
+        self.channel.downgrade();
+        WeakSender {
+            channel: self.channel.clone(),
+        }
+    }
+}
+
+impl<T> Drop for WeakSender<T> {
+    fn drop(&mut self) {
+        self.channel.drop_weak();
+    }
+}
+
+impl<T> fmt::Debug for WeakSender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WeakSender")
+            .field("channel", &self.channel.object.id())
+            .finish()
+    }
+}
+
+/// A sender of an unbounded channel that does not keep it open, as
+/// [`WeakSender`].
+///
+/// ```
+/// racecheck_explore::explore(&Default::default(), || async {
+///     let (sender, _receiver) = racecheck_sync::mpsc::unbounded_channel::<u8>();
+///     let weak = sender.downgrade();
+///     assert!(weak.upgrade().is_some());
+///     drop(sender);
+///     assert!(weak.upgrade().is_none());
+/// });
+/// ```
+pub struct WeakUnboundedSender<T> {
+    channel: Arc<Channel<T>>,
+}
+
+impl<T> WeakUnboundedSender<T> {
+    /// A sender, if any sender is still alive; recorded as
+    /// [`WeakSender::upgrade`] is.
+    #[track_caller]
+    pub fn upgrade(&self) -> Option<UnboundedSender<T>> {
+        self.channel
+            .upgrade(Location::caller())
+            .then(|| UnboundedSender {
+                channel: self.channel.clone(),
+            })
+    }
+
+    /// How many senders keep the channel open, recorded as an inspection.
+    #[track_caller]
+    pub fn strong_count(&self) -> usize {
+        self.channel.strong_count(Location::caller())
+    }
+
+    /// How many weak senders there are, recorded as an inspection.
+    #[track_caller]
+    pub fn weak_count(&self) -> usize {
+        self.channel.weak_count(Location::caller())
+    }
+}
+
+impl<T> Clone for WeakUnboundedSender<T> {
+    fn clone(&self) -> Self {
+        self.channel.downgrade();
+        WeakUnboundedSender {
+            channel: self.channel.clone(),
+        }
+    }
+}
+
+impl<T> Drop for WeakUnboundedSender<T> {
+    fn drop(&mut self) {
+        self.channel.drop_weak();
+    }
+}
+
+impl<T> fmt::Debug for WeakUnboundedSender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WeakUnboundedSender")
+            .field("channel", &self.channel.object.id())
+            .finish()
     }
 }

@@ -206,16 +206,21 @@ impl<T> Mutex<T> {
 
     /// Records the unlock at `location` and hands the lock on.
     fn unlock(&self, location: Location) {
-        let object = self.semaphore.object();
-        object.record(
-            Op::Unlock {
-                object: object.id(),
-                mode: LockMode::Exclusive,
-            },
-            location,
-        );
-        self.semaphore.release(1);
+        unlock(&self.semaphore, location);
     }
+}
+
+/// Records the unlock of the mutex over `semaphore` and hands the lock on.
+fn unlock(semaphore: &BatchSemaphore, location: Location) {
+    let object = semaphore.object();
+    object.record(
+        Op::Unlock {
+            object: object.id(),
+            mode: LockMode::Exclusive,
+        },
+        location,
+    );
+    semaphore.release(1);
 }
 
 impl<T: Default> Default for Mutex<T> {
@@ -289,6 +294,75 @@ impl<'a, T> MutexGuard<'a, T> {
         self.mutex
     }
 
+    /// A guard of a part of the value, `f`'s result, holding the lock as
+    /// this one did. Changes nothing another task sees: not recorded.
+    ///
+    /// ```
+    /// use racecheck_sync::{Mutex, MutexGuard};
+    ///
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let pair = Mutex::new((1, String::from("a")));
+    ///     let mut name = MutexGuard::map(pair.lock().await, |pair| &mut pair.1);
+    ///     name.push('b');
+    ///     drop(name);
+    ///     assert_eq!(pair.lock().await.1, "ab");
+    /// });
+    /// ```
+    pub fn map<U: ?Sized>(
+        mut this: Self,
+        f: impl FnOnce(&mut T) -> &mut U,
+    ) -> MappedMutexGuard<'a, U> {
+        let data = this
+            .data
+            .take()
+            .expect("guard holds its data until dropped");
+        let (semaphore, location) = (&this.mutex.semaphore, this.location);
+        std::mem::forget(this);
+        MappedMutexGuard {
+            semaphore,
+            data: Some(lock_api::MutexGuard::map(data, f)),
+            location,
+        }
+    }
+
+    /// [`map`](Self::map) if `f` returns a part; the guard back otherwise.
+    ///
+    /// ```
+    /// use racecheck_sync::{Mutex, MutexGuard};
+    ///
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let slots = Mutex::new(vec![1]);
+    ///     let missing = MutexGuard::try_map(slots.lock().await, |slots| slots.get_mut(5));
+    ///     let guard = missing.unwrap_err();
+    ///     let first = MutexGuard::try_map(guard, |slots| slots.get_mut(0)).unwrap();
+    ///     assert_eq!(*first, 1);
+    /// });
+    /// ```
+    pub fn try_map<U: ?Sized>(
+        mut this: Self,
+        f: impl FnOnce(&mut T) -> Option<&mut U>,
+    ) -> Result<MappedMutexGuard<'a, U>, Self> {
+        let data = this
+            .data
+            .take()
+            .expect("guard holds its data until dropped");
+        match lock_api::MutexGuard::try_map(data, f) {
+            Ok(mapped) => {
+                let (semaphore, location) = (&this.mutex.semaphore, this.location);
+                std::mem::forget(this);
+                Ok(MappedMutexGuard {
+                    semaphore,
+                    data: Some(mapped),
+                    location,
+                })
+            }
+            Err(data) => {
+                this.data = Some(data);
+                Err(this)
+            }
+        }
+    }
+
     /// Unlocks as part of the operation under way (a `Condition` wait
     /// gives the lock up in the same step as it starts waiting), without a
     /// scheduling point of its own.
@@ -328,6 +402,57 @@ impl<T> Drop for MutexGuard<'_, T> {
         }
         self.data = None;
         self.mutex.unlock(self.location);
+    }
+}
+
+/// Exclusive access to a part of a [`Mutex`]'s value
+/// ([`MutexGuard::map`]); unlocks the mutex when dropped, as the guard it
+/// came from would have.
+///
+/// ```
+/// use racecheck_sync::{Mutex, MutexGuard};
+///
+/// racecheck_explore::explore(&Default::default(), || async {
+///     let counts = Mutex::new([0, 0]);
+///     *MutexGuard::map(counts.lock().await, |counts| &mut counts[1]) += 1;
+///     assert_eq!(*counts.lock().await, [0, 1]);
+/// });
+/// ```
+pub struct MappedMutexGuard<'a, U: ?Sized> {
+    semaphore: &'a BatchSemaphore,
+    data: Option<lock_api::MappedMutexGuard<'a, spin::Mutex<()>, U>>,
+    location: Location,
+}
+
+impl<U: ?Sized> Deref for MappedMutexGuard<'_, U> {
+    type Target = U;
+
+    fn deref(&self) -> &U {
+        self.data
+            .as_ref()
+            .expect("guard holds its data until dropped")
+    }
+}
+
+impl<U: ?Sized> DerefMut for MappedMutexGuard<'_, U> {
+    fn deref_mut(&mut self) -> &mut U {
+        self.data
+            .as_mut()
+            .expect("guard holds its data until dropped")
+    }
+}
+
+impl<U: ?Sized + fmt::Debug> fmt::Debug for MappedMutexGuard<'_, U> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl<U: ?Sized> Drop for MappedMutexGuard<'_, U> {
+    fn drop(&mut self) {
+        rt::sync_point();
+        self.data = None;
+        unlock(self.semaphore, self.location);
     }
 }
 

@@ -102,15 +102,45 @@ impl Notify {
     /// Wakes the longest waiter, or stores a permit if nobody waits.
     #[track_caller]
     pub fn notify_one(&self) {
+        self.notify_single(Waiting::Longest, Location::caller());
+    }
+
+    /// Wakes the most recent waiter, or stores a permit if nobody waits.
+    /// Synchronous: a scheduling point at step granularity only; recorded
+    /// as `notify_one` is (the notification orders the `notified()` it
+    /// completes). A notified future dropped before it ran passes the
+    /// notification on to the longest waiter, as `notify_one`'s does.
+    ///
+    /// ```
+    /// use racecheck_sync::Notify;
+    /// use std::sync::Arc;
+    ///
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let ready = Arc::new(Notify::new());
+    ///     let waiter = {
+    ///         let ready = ready.clone();
+    ///         racecheck_runtime::spawn(async move { ready.notified().await })
+    ///     };
+    ///     ready.notify_last(); // wakes the waiter, or leaves it a permit
+    ///     waiter.await;
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn notify_last(&self) {
+        self.notify_single(Waiting::Newest, Location::caller());
+    }
+
+    /// A notification for one waiter: recorded, then handed on.
+    fn notify_single(&self, waiting: Waiting, location: Location) {
         rt::sync_point();
         let event = self.object.record(
             Op::Notify {
                 object: self.object.id(),
                 all: false,
             },
-            Location::caller(),
+            location,
         );
-        self.pass_on(event);
+        self.pass_on(event, waiting);
     }
 
     /// Wakes every `Notified` future created before this call.
@@ -133,12 +163,15 @@ impl Notify {
         crate::wait_queue::wake_all(waiters);
     }
 
-    /// Hands the notification of event `event` to the longest waiter, or
-    /// stores it as the permit.
-    fn pass_on(&self, event: u32) {
+    /// Hands the notification of event `event` to the longest or the
+    /// newest waiter, or stores it as the permit.
+    fn pass_on(&self, event: u32, waiting: Waiting) {
         let served = {
             let state = &mut *lock_state(&self.state);
-            let served = state.chosen.grant_front(&mut state.waiters, event);
+            let served = match waiting {
+                Waiting::Longest => state.chosen.grant_front(&mut state.waiters, event),
+                Waiting::Newest => state.chosen.grant_back(&mut state.waiters, event),
+            };
             if served.is_none() {
                 state.permit = Some(event);
             }
@@ -148,6 +181,15 @@ impl Notify {
             waiter.waker.wake();
         }
     }
+}
+
+/// Which waiter a single notification serves.
+#[derive(Clone, Copy)]
+enum Waiting {
+    /// The first in line (`notify_one`).
+    Longest,
+    /// The last in line (`notify_last`).
+    Newest,
 }
 
 impl Default for Notify {
@@ -240,7 +282,7 @@ impl Drop for Notified<'_> {
             state.chosen.cancel(&mut state.waiters, ticket)
         };
         if let Some(event) = chosen {
-            self.notify.pass_on(event);
+            self.notify.pass_on(event, Waiting::Longest);
         }
     }
 }

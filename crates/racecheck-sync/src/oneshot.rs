@@ -39,6 +39,7 @@ pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
             sender_alive: true,
             receiver_alive: true,
             receiver: None,
+            sender: None,
         }),
         object: rt::register(ObjectKind::Oneshot, None, location),
         created_at: location,
@@ -51,6 +52,7 @@ pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
             inner,
             point: SchedulePoint::new(),
             location,
+            terminated: false,
         },
     )
 }
@@ -82,6 +84,8 @@ struct OneshotState<T> {
     sender_alive: bool,
     receiver_alive: bool,
     receiver: Option<Waker>,
+    /// The sender waiting in `closed`.
+    sender: Option<Waker>,
 }
 
 /// Sends the one value.
@@ -124,6 +128,42 @@ impl<T> Sender<T> {
             receiver.wake();
         }
         Ok(())
+    }
+
+    /// Waits until the receiver is gone (dropped or closed): a scheduling
+    /// point; recorded as an inspection when it returns. Orders nothing:
+    /// closing the receiver publishes nothing.
+    ///
+    /// ```
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let (mut sender, receiver) = racecheck_sync::oneshot::channel::<u8>();
+    ///     let giver_up = racecheck_runtime::spawn(async move { drop(receiver) });
+    ///     sender.closed().await;
+    ///     assert!(sender.send(1).is_err());
+    ///     giver_up.await;
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn closed(&mut self) -> impl Future<Output = ()> + '_ {
+        let location = Location::caller();
+        let inner = self.inner.as_ref().expect("a sender sends once");
+        let mut point = SchedulePoint::new();
+        std::future::poll_fn(move |cx| {
+            if point.poll_point().is_pending() {
+                return Poll::Pending;
+            }
+            let mut state = lock_state(&inner.state);
+            if !state.receiver_alive {
+                drop(state);
+                let object = inner.object.id();
+                inner.object.record(Op::Inspect { object }, location);
+                return Poll::Ready(());
+            }
+            state.sender = Some(cx.waker().clone());
+            drop(state);
+            inner.object.block(location);
+            Poll::Pending
+        })
     }
 
     /// Whether the receiver is gone. Recorded as an inspection (a
@@ -173,6 +213,8 @@ pub struct Receiver<T> {
     inner: Arc<Oneshot<T>>,
     point: SchedulePoint,
     location: Location,
+    /// It returned the value or reported the channel closed.
+    terminated: bool,
 }
 
 impl<T> Receiver<T> {
@@ -194,7 +236,46 @@ impl<T> Receiver<T> {
             }
         };
         self.inner.object.record(op, location);
+        self.terminated = !matches!(result, Err(TryRecvError::Empty));
         result
+    }
+
+    /// Whether there is no value to receive now: nothing sent yet, or it
+    /// was received already. Recorded as an inspection (a scheduling point
+    /// at step granularity).
+    ///
+    /// ```
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let (sender, mut receiver) = racecheck_sync::oneshot::channel();
+    ///     assert!(receiver.is_empty());
+    ///     sender.send(1).unwrap();
+    ///     assert!(!receiver.is_empty());
+    ///     assert_eq!((&mut receiver).await, Ok(1));
+    ///     assert!(receiver.is_empty() && receiver.is_terminated());
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn is_empty(&self) -> bool {
+        crate::inspect(self.inner.object, Location::caller(), || {
+            lock_state(&self.inner.state).value.is_none()
+        })
+    }
+
+    /// Whether this receiver returned the value or reported the channel
+    /// closed already (it must not be polled again). Reads only the
+    /// receiver: not recorded.
+    ///
+    /// ```
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let (sender, mut receiver) = racecheck_sync::oneshot::channel::<u8>();
+    ///     drop(sender);
+    ///     assert!(!receiver.is_terminated());
+    ///     assert!((&mut receiver).await.is_err());
+    ///     assert!(receiver.is_terminated());
+    /// });
+    /// ```
+    pub fn is_terminated(&self) -> bool {
+        self.terminated
     }
 
     /// Refuses the value: a later `send` fails, and receiving gets a value
@@ -207,12 +288,19 @@ impl<T> Receiver<T> {
     /// Marks the receiver gone, recorded the first time.
     fn refuse(&self, location: Location) {
         rt::sync_point();
-        let was_alive = std::mem::replace(&mut lock_state(&self.inner.state).receiver_alive, false);
+        let (was_alive, sender) = {
+            let mut state = lock_state(&self.inner.state);
+            let was_alive = std::mem::replace(&mut state.receiver_alive, false);
+            (was_alive, state.sender.take())
+        };
         if was_alive {
             let object = self.inner.object.id();
             self.inner
                 .object
                 .record(Op::DropReceiver { object }, location);
+        }
+        if let Some(sender) = sender {
+            sender.wake();
         }
     }
 }
@@ -237,10 +325,12 @@ impl<T> Future for Receiver<T> {
                 },
                 this.location,
             );
+            this.terminated = true;
             return Poll::Ready(Ok(value));
         }
         if !state.sender_alive || !state.receiver_alive {
             drop(state);
+            this.terminated = true;
             object.record(
                 Op::RecvClosed {
                     object: object.id(),

@@ -314,6 +314,70 @@ impl<T> DerefMut for RwLockWriteGuard<'_, T> {
     }
 }
 
+impl<'a, T> RwLockWriteGuard<'a, T> {
+    /// Turns the write access into read access without letting a writer
+    /// in between: readers queued behind this writer (up to the next
+    /// queued writer) get in at once. Synchronous: a scheduling point at
+    /// step granularity only; recorded as the exclusive unlock and a shared
+    /// lock, in one step.
+    ///
+    /// ```
+    /// use racecheck_sync::{RwLock, RwLockWriteGuard};
+    ///
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let config = RwLock::new(1);
+    ///     let mut writer = config.write().await;
+    ///     *writer = 2;
+    ///     let reader = RwLockWriteGuard::downgrade(writer);
+    ///     assert_eq!((*reader, *config.try_read().unwrap()), (2, 2));
+    ///     assert!(config.try_write().is_err());
+    /// });
+    /// ```
+    pub fn downgrade(mut this: Self) -> RwLockReadGuard<'a, T> {
+        rt::sync_point();
+        let data = this
+            .data
+            .take()
+            .expect("guard holds its data until dropped");
+        let (lock, location) = (this.lock, this.location);
+        std::mem::forget(this);
+        let object = lock.semaphore.object();
+        object.record(lock.op(LockMode::Exclusive, false), location);
+        object.record(lock.op(LockMode::Shared, true), location);
+        let read = DataWriteGuard::downgrade(data);
+        lock.semaphore.release(READERS_MAX - 1);
+        RwLockReadGuard {
+            lock,
+            data: Some(read),
+            location,
+        }
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for RwLockReadGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for RwLockWriteGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for OwnedRwLockReadGuard<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for OwnedRwLockWriteGuard<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
 impl<T> Drop for RwLockReadGuard<'_, T> {
     fn drop(&mut self) {
         rt::sync_point();

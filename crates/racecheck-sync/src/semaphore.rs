@@ -91,6 +91,44 @@ impl Semaphore {
         })
     }
 
+    /// Takes up to `permits` free permits out of the semaphore for good and
+    /// returns how many it took. Synchronous: a scheduling point at step
+    /// granularity only; recorded as acquiring and forgetting them in one
+    /// step (so the holdings are unchanged), or a failed try when none was
+    /// free.
+    ///
+    /// ```
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let semaphore = racecheck_sync::Semaphore::new(3);
+    ///     let permit = semaphore.acquire().await.unwrap();
+    ///     assert_eq!(semaphore.forget_permits(5), 2);
+    ///     drop(permit);
+    ///     assert_eq!(semaphore.available_permits(), 1);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn forget_permits(&self, permits: usize) -> usize {
+        rt::sync_point();
+        let forgotten = self.semaphore.forget_available(permits);
+        let location = Location::caller();
+        let object = self.semaphore.object();
+        let id = object.id();
+        if forgotten == 0 {
+            object.record(Op::TryFailed { object: id }, location);
+            return 0;
+        }
+        let counted = u32::try_from(forgotten).unwrap_or(u32::MAX);
+        object.record(self.op(counted, true), location);
+        object.record(
+            Op::Forget {
+                object: id,
+                permits: counted,
+            },
+            location,
+        );
+        forgotten
+    }
+
     /// Whether `close` was called. Recorded as an inspection.
     #[track_caller]
     pub fn is_closed(&self) -> bool {

@@ -4,8 +4,13 @@
 //! its ticket, so the woken future can tell on its next poll that it was
 //! served (and, if it is dropped first, hand the grant back).
 
+use crate::{lock_state, StateLock};
+use racecheck_runtime::rt::{ObjectRef, SchedulePoint};
+use racecheck_trace::{Location, Op};
 use std::collections::VecDeque;
-use std::task::Waker;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
 
 pub(crate) struct WaitQueue<P> {
     waiting: VecDeque<Waiter<P>>,
@@ -83,6 +88,14 @@ impl<P> WaitQueue<P> {
         Some(waiter)
     }
 
+    /// Serves the most recent waiter, as [`grant_front`](Self::grant_front)
+    /// serves the oldest.
+    pub(crate) fn grant_back(&mut self) -> Option<Waiter<P>> {
+        let waiter = self.waiting.pop_back()?;
+        self.granted.push(waiter.ticket);
+        Some(waiter)
+    }
+
     /// Whether the ticket was granted (and the grant not yet taken).
     pub(crate) fn is_granted(&self, ticket: u64) -> bool {
         self.granted.contains(&ticket)
@@ -138,6 +151,17 @@ impl Causes {
         Some(waiter)
     }
 
+    /// Grants the back waiter of `waiters` on behalf of event `event`.
+    pub(crate) fn grant_back<P>(
+        &mut self,
+        waiters: &mut WaitQueue<P>,
+        event: u32,
+    ) -> Option<Waiter<P>> {
+        let waiter = waiters.grant_back()?;
+        self.0.push((waiter.ticket, event));
+        Some(waiter)
+    }
+
     /// The event that granted `ticket`, forgetting it.
     pub(crate) fn take(&mut self, ticket: u64) -> Option<u32> {
         let position = self.0.iter().position(|&(granted, _)| granted == ticket)?;
@@ -161,5 +185,75 @@ impl Causes {
 pub(crate) fn wake_all<P>(waiters: Vec<Waiter<P>>) {
     for waiter in waiters {
         waiter.waker.wake();
+    }
+}
+
+/// A wait in a primitive's queue until a condition on its state holds (a
+/// sender's `closed`, waiting for the receivers to go): a scheduling point,
+/// then, once `done` holds, an inspection of the object; until then the
+/// task blocks there. Whoever makes `done` hold wakes the queue.
+pub(crate) struct WaitUntil<'a, S> {
+    state: &'a StateLock<S>,
+    object: ObjectRef,
+    queue: fn(&mut S) -> &mut WaitQueue<()>,
+    done: fn(&S) -> bool,
+    location: Location,
+    point: SchedulePoint,
+    ticket: Option<u64>,
+}
+
+impl<'a, S> WaitUntil<'a, S> {
+    pub(crate) fn new(
+        state: &'a StateLock<S>,
+        object: ObjectRef,
+        queue: fn(&mut S) -> &mut WaitQueue<()>,
+        done: fn(&S) -> bool,
+        location: Location,
+    ) -> WaitUntil<'a, S> {
+        WaitUntil {
+            state,
+            object,
+            queue,
+            done,
+            location,
+            point: SchedulePoint::new(),
+            ticket: None,
+        }
+    }
+}
+
+impl<S> Unpin for WaitUntil<'_, S> {}
+
+impl<S> Future for WaitUntil<'_, S> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        if this.point.poll_point().is_pending() {
+            return Poll::Pending;
+        }
+        let mut state = lock_state(this.state);
+        if let Some(ticket) = this.ticket.take() {
+            // Woken waiters were drained already; this forgets a stale one.
+            (this.queue)(&mut state).remove(ticket);
+        }
+        if (this.done)(&state) {
+            drop(state);
+            let object = this.object.id();
+            this.object.record(Op::Inspect { object }, this.location);
+            return Poll::Ready(());
+        }
+        this.ticket = Some((this.queue)(&mut state).push((), cx.waker().clone()));
+        drop(state);
+        this.object.block(this.location);
+        Poll::Pending
+    }
+}
+
+impl<S> Drop for WaitUntil<'_, S> {
+    fn drop(&mut self) {
+        if let Some(ticket) = self.ticket {
+            (self.queue)(&mut lock_state(self.state)).remove(ticket);
+        }
     }
 }

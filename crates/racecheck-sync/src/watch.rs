@@ -38,7 +38,7 @@
 //! });
 //! ```
 
-use crate::wait_queue::{wake_all, WaitQueue};
+use crate::wait_queue::{wake_all, WaitQueue, WaitUntil};
 use crate::{lock_state, StateLock};
 use racecheck_runtime::rt::{self, ObjectRef, SchedulePoint};
 use racecheck_trace::{Location, ObjectKind, Op};
@@ -71,6 +71,7 @@ pub fn channel<T>(init: T) -> (Sender<T>, Receiver<T>) {
             receivers: 1,
             sender_open: true,
             waiters: WaitQueue::default(),
+            closed_waiters: WaitQueue::default(),
         }),
         object: rt::register(ObjectKind::Watch, None, location),
         created_at: location,
@@ -115,6 +116,8 @@ struct WatchState {
     sender_open: bool,
     /// Receivers blocked in `changed`.
     waiters: WaitQueue<()>,
+    /// The sender blocked in `closed`.
+    closed_waiters: WaitQueue<()>,
 }
 
 impl<T> Channel<T> {
@@ -148,20 +151,33 @@ impl<T> Channel<T> {
 
     /// Replaces the value, waking every receiver blocked in `changed`.
     fn replace(&self, value: T, location: Location) -> T {
+        let mut old = None;
+        self.modify(location, |slot| {
+            old = Some(std::mem::replace(slot, value));
+            true
+        });
+        old.expect("the value was replaced")
+    }
+
+    /// Runs `modify` on the value; if it reports a change, records a send
+    /// and wakes every receiver blocked in `changed`, otherwise records an
+    /// inspection (a closure that changes the value yet returns `false`
+    /// breaks tokio's contract too: the search takes it for a read).
+    fn modify(&self, location: Location, modify: impl FnOnce(&mut T) -> bool) -> bool {
         let mut slot = self.value.try_write().unwrap_or_else(|| {
             panic!(
                 "racecheck: watch value sent at {location} while a Ref of it is held; \
                  under tokio this deadlocks: do not hold a borrow across an .await"
             )
         });
-        let old = std::mem::replace(&mut *slot, value);
+        let modified = modify(&mut slot);
         drop(slot);
-        let event = self.record(
-            Op::Send {
-                object: self.object.id(),
-            },
-            location,
-        );
+        let object = self.object.id();
+        if !modified {
+            self.record(Op::Inspect { object }, location);
+            return false;
+        }
+        let event = self.record(Op::Send { object }, location);
         let waiters = {
             let mut state = lock_state(&self.state);
             state.version += 1;
@@ -169,7 +185,7 @@ impl<T> Channel<T> {
             state.waiters.drain()
         };
         wake_all(waiters);
-        old
+        true
     }
 }
 
@@ -221,6 +237,91 @@ impl<T> Sender<T> {
     pub fn send_replace(&self, value: T) -> T {
         rt::sync_point();
         self.channel.replace(value, Location::caller())
+    }
+
+    /// Changes the value in place and notifies every receiver, whether or
+    /// not anyone receives. Synchronous: a scheduling point at step
+    /// granularity only; recorded as a send.
+    ///
+    /// ```
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let (sender, mut receiver) = racecheck_sync::watch::channel(vec![1]);
+    ///     sender.send_modify(|list| list.push(2));
+    ///     receiver.changed().await.unwrap();
+    ///     assert_eq!(*receiver.borrow(), [1, 2]);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn send_modify(&self, modify: impl FnOnce(&mut T)) {
+        rt::sync_point();
+        self.channel.modify(Location::caller(), |value| {
+            modify(value);
+            true
+        });
+    }
+
+    /// Changes the value in place; notifies every receiver, and returns
+    /// `true`, only if `modify` returns `true` (it must return whether it
+    /// changed the value). Synchronous: a scheduling point at step
+    /// granularity only; recorded as a send, or an inspection when nothing
+    /// changed.
+    ///
+    /// ```
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let (sender, receiver) = racecheck_sync::watch::channel(1);
+    ///     let raise = |floor: u32| move |value: &mut u32| {
+    ///         let raised = *value < floor;
+    ///         *value = (*value).max(floor);
+    ///         raised
+    ///     };
+    ///     assert!(!sender.send_if_modified(raise(0)));
+    ///     assert!(!receiver.has_changed().unwrap());
+    ///     assert!(sender.send_if_modified(raise(5)));
+    ///     assert!(receiver.has_changed().unwrap());
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn send_if_modified(&self, modify: impl FnOnce(&mut T) -> bool) -> bool {
+        rt::sync_point();
+        self.channel.modify(Location::caller(), modify)
+    }
+
+    /// Waits until every receiver is gone (at once if none is left): a
+    /// scheduling point; recorded as an inspection when it returns. Orders
+    /// nothing: dropping a receiver publishes nothing.
+    ///
+    /// ```
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let (sender, receiver) = racecheck_sync::watch::channel(0);
+    ///     let watcher = racecheck_runtime::spawn(async move { drop(receiver) });
+    ///     sender.closed().await;
+    ///     assert_eq!(sender.receiver_count(), 0);
+    ///     watcher.await;
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn closed(&self) -> impl Future<Output = ()> + '_ {
+        WaitUntil::new(
+            &self.channel.state,
+            self.channel.object,
+            |state| &mut state.closed_waiters,
+            |state| state.receivers == 0,
+            Location::caller(),
+        )
+    }
+
+    /// Whether `other` sends to the same channel. Not recorded: it reads
+    /// nothing that changes.
+    ///
+    /// ```
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let (sender, _receiver) = racecheck_sync::watch::channel(0);
+    ///     let (other, _other_receiver) = racecheck_sync::watch::channel(0);
+    ///     assert!(sender.same_channel(&sender) && !sender.same_channel(&other));
+    /// });
+    /// ```
+    pub fn same_channel(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.channel, &other.channel)
     }
 
     /// The latest value.
@@ -384,11 +485,111 @@ impl<T> Receiver<T> {
     #[track_caller]
     pub fn changed(&mut self) -> impl Future<Output = Result<(), RecvError>> + '_ {
         Changed {
-            receiver: self,
+            channel: &self.channel,
+            seen: &mut self.seen,
             location: Location::caller(),
             point: SchedulePoint::new(),
             ticket: None,
         }
+    }
+}
+
+impl<T> Receiver<T> {
+    /// Waits for a value `predicate` accepts, marking each value it looks
+    /// at seen: the current one first (unless the sender is gone and it was
+    /// seen already), then each new one. Fails once the sender is gone and
+    /// no unseen value is left. A scheduling point; each value looked at is
+    /// recorded as an observation of the send that wrote it.
+    ///
+    /// ```
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let (sender, mut receiver) = racecheck_sync::watch::channel(0);
+    ///     let counter = racecheck_runtime::spawn(async move {
+    ///         for count in 1..=3 {
+    ///             sender.send(count).unwrap();
+    ///         }
+    ///     });
+    ///     assert_eq!(*receiver.wait_for(|count| *count == 3).await.unwrap(), 3);
+    ///     counter.await;
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn wait_for<'a>(
+        &'a mut self,
+        mut predicate: impl FnMut(&T) -> bool + 'a,
+    ) -> impl Future<Output = Result<Ref<'a, T>, RecvError>> + 'a {
+        let location = Location::caller();
+        let Receiver { channel, seen } = self;
+        let channel: &'a Channel<T> = channel;
+        async move {
+            let mut point = SchedulePoint::new();
+            std::future::poll_fn(|_| point.poll_point()).await;
+            let mut closed = false;
+            loop {
+                let before = *seen;
+                let value = channel.borrow(location, Some(&mut *seen));
+                if (!closed || before != *seen) && predicate(&value) {
+                    return Ok(value);
+                }
+                drop(value);
+                if closed {
+                    return Err(RecvError(()));
+                }
+                let changed = Changed {
+                    channel,
+                    seen: &mut *seen,
+                    location,
+                    point: SchedulePoint::new(),
+                    ticket: None,
+                };
+                closed = changed.await.is_err();
+            }
+        }
+    }
+
+    /// Marks the current value unseen, so that `changed` returns at once.
+    /// Changes only this receiver: not recorded.
+    ///
+    /// ```
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let (_sender, mut receiver) = racecheck_sync::watch::channel(0);
+    ///     receiver.mark_changed();
+    ///     assert!(receiver.has_changed().unwrap());
+    /// });
+    /// ```
+    pub fn mark_changed(&mut self) {
+        self.seen = self.seen.wrapping_sub(1);
+    }
+
+    /// Marks the current value seen without reading it. Synchronous: a
+    /// scheduling point at step granularity only; recorded as an inspection
+    /// (it reads which value is current).
+    ///
+    /// ```
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let (sender, mut receiver) = racecheck_sync::watch::channel(0);
+    ///     sender.send(1).unwrap();
+    ///     receiver.mark_unchanged();
+    ///     assert!(!receiver.has_changed().unwrap());
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn mark_unchanged(&mut self) {
+        self.seen = crate::inspect(self.channel.object, Location::caller(), || {
+            lock_state(&self.channel.state).version
+        });
+    }
+
+    /// Whether `other` receives from the same channel. Not recorded.
+    ///
+    /// ```
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let (_sender, receiver) = racecheck_sync::watch::channel(0);
+    ///     assert!(receiver.same_channel(&receiver.clone()));
+    /// });
+    /// ```
+    pub fn same_channel(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.channel, &other.channel)
     }
 }
 
@@ -413,13 +614,22 @@ impl<T> Clone for Receiver<T> {
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
         rt::sync_point();
-        lock_state(&self.channel.state).receivers -= 1;
+        let senders = {
+            let mut state = lock_state(&self.channel.state);
+            state.receivers -= 1;
+            if state.receivers == 0 {
+                state.closed_waiters.drain()
+            } else {
+                Vec::new()
+            }
+        };
         self.channel.record(
             Op::DropReceiver {
                 object: self.channel.object.id(),
             },
             self.channel.created_at,
         );
+        wake_all(senders);
     }
 }
 
@@ -460,7 +670,9 @@ impl<T: fmt::Debug> fmt::Debug for Ref<'_, T> {
 }
 
 struct Changed<'a, T> {
-    receiver: &'a mut Receiver<T>,
+    channel: &'a Channel<T>,
+    /// The receiver's seen version.
+    seen: &'a mut u64,
     location: Location,
     point: SchedulePoint,
     ticket: Option<u64>,
@@ -474,14 +686,14 @@ impl<T> Future for Changed<'_, T> {
         if this.point.poll_point().is_pending() {
             return Poll::Pending;
         }
-        let channel = this.receiver.channel.clone();
+        let channel = this.channel;
         let mut state = lock_state(&channel.state);
         if let Some(ticket) = this.ticket.take() {
             // Woken waiters were drained already; this forgets a stale one.
             state.waiters.remove(ticket);
         }
-        if state.version != this.receiver.seen {
-            this.receiver.seen = state.version;
+        if state.version != *this.seen {
+            *this.seen = state.version;
             let by = state.sent_by;
             drop(state);
             channel.record(
@@ -513,9 +725,7 @@ impl<T> Future for Changed<'_, T> {
 impl<T> Drop for Changed<'_, T> {
     fn drop(&mut self) {
         if let Some(ticket) = self.ticket {
-            lock_state(&self.receiver.channel.state)
-                .waiters
-                .remove(ticket);
+            lock_state(&self.channel.state).waiters.remove(ticket);
         }
     }
 }

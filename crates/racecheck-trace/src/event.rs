@@ -167,6 +167,19 @@ pub enum Op {
         /// The channel.
         object: ObjectId,
     },
+    /// Reserved a slot of a bounded mpsc channel (`reserve`,
+    /// `try_reserve`): the permit's `send` will fill it (recorded as
+    /// `Send`), or dropping the permit gives it back (`Unreserve`).
+    Reserve {
+        /// The channel.
+        object: ObjectId,
+    },
+    /// Gave back a reserved slot of an mpsc channel unused (a permit
+    /// dropped without sending).
+    Unreserve {
+        /// The channel.
+        object: ObjectId,
+    },
     /// Received a message from a channel.
     Recv {
         /// The channel.
@@ -336,6 +349,8 @@ impl Op {
             | Op::Wait { object, .. }
             | Op::DropSender { object }
             | Op::Send { object }
+            | Op::Reserve { object }
+            | Op::Unreserve { object }
             | Op::Recv { object }
             | Op::RecvClosed { object }
             | Op::Observe { object, .. }
@@ -394,6 +409,8 @@ impl Op {
             Op::Clear { .. } => "clear",
             Op::Wait { .. } => "wait",
             Op::Send { .. } => "send",
+            Op::Reserve { .. } => "reserve a slot of",
+            Op::Unreserve { .. } => "give back a slot of",
             Op::Recv { .. } => "recv",
             Op::RecvClosed { .. } => "recv (closed)",
             Op::Observe { .. } => "observe",
@@ -614,6 +631,8 @@ impl Trace {
             | Op::Wait { object, .. }
             | Op::DropSender { object }
             | Op::Send { object }
+            | Op::Reserve { object }
+            | Op::Unreserve { object }
             | Op::Recv { object }
             | Op::RecvClosed { object }
             | Op::Observe { object, .. }
