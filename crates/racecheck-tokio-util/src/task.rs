@@ -2,7 +2,7 @@
 //!
 //! A tracker's state (closed or open, how many tasks it tracks) is the value
 //! of a racecheck `watch` channel; every change reads it and sends the new
-//! value in one step (neither is a scheduling point), so the semantics and
+//! value in one operation (`send_if_modified`), so the semantics and
 //! the happens-before edges are the channel's:
 //! - A task is tracked from [`TaskTracker::spawn`] (or
 //!   [`TaskTracker::token`]) until it finishes (its token drops).
@@ -95,15 +95,11 @@ impl TaskTracker {
     }
 
     /// Reads the state, changes it, and sends it if `change` says it
-    /// changed; returns that.
+    /// changed, as one operation (no scheduling point in between, so two
+    /// tasks ending at once both count); returns that.
     #[track_caller]
     fn update(&self, change: impl FnOnce(&mut State) -> bool) -> bool {
-        let mut state = *self.state.borrow();
-        let changed = change(&mut state);
-        if changed {
-            self.state.send_replace(state);
-        }
-        changed
+        self.state.send_if_modified(change)
     }
 
     #[track_caller]
