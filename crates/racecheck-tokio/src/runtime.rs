@@ -272,6 +272,32 @@ where
     value.expect("racecheck-tokio: the block_on future did not finish")
 }
 
+/// `JoinSet::spawn_on` lives here, beside `Handle`, so that `task` does not
+/// name `runtime` back.
+impl<T: 'static> task::JoinSet<T> {
+    /// Spawns `future` into the set, like `tokio::task::JoinSet::spawn_on`:
+    /// every racecheck task runs on the execution's one runtime, so the
+    /// handle only names it.
+    ///
+    /// ```
+    /// use racecheck_tokio::runtime::{Handle, Runtime};
+    /// use racecheck_tokio::task::JoinSet;
+    ///
+    /// Runtime::new().unwrap().block_on(async {
+    ///     let mut set = JoinSet::new();
+    ///     set.spawn_on(async { 7 }, &Handle::current());
+    ///     assert_eq!(set.join_next().await.unwrap().unwrap(), 7);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn spawn_on<F>(&mut self, future: F, _handle: &Handle) -> task::AbortHandle
+    where
+        F: Future<Output = T> + 'static,
+    {
+        self.spawn(future)
+    }
+}
+
 /// `LocalSet::block_on` lives here, beside `Runtime`, so that `task` does
 /// not name `runtime` back.
 impl LocalSet {

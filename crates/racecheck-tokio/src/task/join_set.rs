@@ -112,22 +112,66 @@ impl<T: 'static> JoinSet<T> {
         abort
     }
 
+    /// Spawns `future` into the set on `local_set`, like
+    /// `tokio::task::JoinSet::spawn_local_on` (every racecheck task runs on
+    /// the test's thread).
+    ///
+    /// ```
+    /// use racecheck_tokio::runtime::Runtime;
+    /// use racecheck_tokio::task::{JoinSet, LocalSet};
+    ///
+    /// let local = LocalSet::new();
+    /// let runtime = Runtime::new().unwrap();
+    /// local.block_on(&runtime, async {
+    ///     let mut set = JoinSet::new();
+    ///     set.spawn_local_on(async { 3 }, &LocalSet::new());
+    ///     assert_eq!(set.join_next().await.unwrap().unwrap(), 3);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn spawn_local_on<F>(&mut self, future: F, _local_set: &super::LocalSet) -> AbortHandle
+    where
+        F: Future<Output = T> + 'static,
+    {
+        self.spawn(future)
+    }
+
     /// Waits for a task of the set to finish and returns its result, or
     /// `None` if the set is empty.
     pub async fn join_next(&mut self) -> Option<Result<T, JoinError>> {
-        poll_fn(|cx| {
-            if self.tasks.is_empty() {
-                return Poll::Ready(None);
+        poll_fn(|cx| self.poll_join_next(cx)).await
+    }
+
+    /// Polls for a task of the set that finished, like
+    /// `tokio::task::JoinSet::poll_join_next`: `Ready(None)` if the set is
+    /// empty, `Pending` (with `cx` woken when a task finishes) if none has.
+    ///
+    /// ```
+    /// use racecheck_tokio::runtime::Runtime;
+    /// use racecheck_tokio::task::JoinSet;
+    /// use std::future::poll_fn;
+    ///
+    /// Runtime::new().unwrap().block_on(async {
+    ///     let mut set = JoinSet::new();
+    ///     set.spawn(async { 1 });
+    ///     let joined = poll_fn(|cx| set.poll_join_next(cx)).await;
+    ///     assert_eq!(joined.unwrap().unwrap(), 1);
+    /// });
+    /// ```
+    pub fn poll_join_next(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<Option<Result<T, JoinError>>> {
+        if self.tasks.is_empty() {
+            return Poll::Ready(None);
+        }
+        for index in 0..self.tasks.len() {
+            if let Poll::Ready(result) = Pin::new(&mut self.tasks[index]).poll(cx) {
+                self.tasks.remove(index);
+                return Poll::Ready(Some(result));
             }
-            for index in 0..self.tasks.len() {
-                if let Poll::Ready(result) = Pin::new(&mut self.tasks[index]).poll(cx) {
-                    self.tasks.remove(index);
-                    return Poll::Ready(Some(result));
-                }
-            }
-            Poll::Pending
-        })
-        .await
+        }
+        Poll::Pending
     }
 
     /// Aborts every task and waits for them all to finish.
