@@ -380,11 +380,12 @@ impl Builder {
     /// (after that one, it waits for a real wake-up): one more choice for
     /// the strategy after every block, so code that must tolerate spurious
     /// wake-ups (as every future must) is tested on them, as loom does.
-    /// It costs executions wherever tasks block: nothing on the T×K lock
-    /// programs, whose tasks only ever block to join (6, 90 and 184,756
-    /// executions either way), but with the lock held across a yield the
-    /// exhaustive search of 2x2 takes 186 executions instead of 38, and of
-    /// 3x2 1,309,782 instead of 8,130 (docs/architecture.md).
+    /// It costs executions wherever tasks block: nothing on the async T×K
+    /// lock programs, whose tasks only ever block to join (6, 90 and
+    /// 184,756 executions either way), but where a lock is held across a
+    /// scheduling point (the thread version at step granularity) the
+    /// exhaustive search of 2x2 takes 13 executions instead of 6, and of
+    /// 3x2 1,684 instead of 90 (docs/architecture.md).
     ///
     /// [`block_on`]: crate::block_on
     ///
