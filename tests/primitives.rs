@@ -1729,3 +1729,39 @@ fn rwlock_downgrade_admits_readers_and_keeps_writers_out() {
         assert!(lock.try_write().is_ok());
     });
 }
+
+#[test]
+fn mpsc_send_timeout_is_served_in_time_or_leaves_the_queue() {
+    explore(|| async {
+        let (sender, mut receiver) = mpsc::channel(1);
+        sender.try_send(0).expect("room for one");
+        let late = {
+            let sender = sender.clone();
+            spawn(async move { sender.send_timeout(1, ms(5)).await })
+        };
+        let patient = {
+            let sender = sender.clone();
+            spawn(async move {
+                sleep(ms(1)).await;
+                sender.send_timeout(2, ms(100)).await
+            })
+        };
+        sleep(ms(10)).await;
+        let timed_out = late.await;
+        assert!(
+            matches!(timed_out, Err(mpsc::SendTimeoutError::Timeout(1))),
+            "{timed_out:?}"
+        );
+        assert_eq!(receiver.recv().await, Some(0));
+        assert!(
+            patient.await.is_ok(),
+            "the timed-out send still held the queue"
+        );
+        assert_eq!(receiver.recv().await, Some(2));
+        drop(receiver);
+        assert!(matches!(
+            sender.send_timeout(3, ms(1)).await,
+            Err(mpsc::SendTimeoutError::Closed(3))
+        ));
+    });
+}
