@@ -1765,3 +1765,29 @@ fn mpsc_send_timeout_is_served_in_time_or_leaves_the_queue() {
         ));
     });
 }
+
+#[test]
+fn notify_last_chosen_waiter_cancelled_passes_the_notification_to_the_newest() {
+    explore(|| async {
+        let notify = Arc::new(Notify::new());
+        let served = Rc::new(RefCell::new(Vec::new()));
+        let queue_order = [0, 1];
+        let waiters = spawn_in_queue_order(&queue_order, |waiter| {
+            let (notify, served) = (notify.clone(), served.clone());
+            async move {
+                notify.notified().await;
+                served.borrow_mut().push(waiter);
+            }
+        });
+        sleep(all_queued(&queue_order)).await;
+        let mut mine = Box::pin(notify.notified());
+        assert!(poll_into_queue(mine.as_mut()).await.is_pending());
+        notify.notify_last();
+        drop(mine);
+        sleep(ms(1)).await;
+        assert_eq!(*served.borrow(), [1]);
+        notify.notify_waiters();
+        join_all(waiters).await;
+        assert_eq!(*served.borrow(), [1, 0]);
+    });
+}
