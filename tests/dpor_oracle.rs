@@ -59,6 +59,9 @@ enum Operation {
     /// permit; `try_reserve` and give the slot back unused.
     Reserve,
     TryReserve,
+    /// Upgrade a weak sender of the unbounded channel and drop the sender
+    /// again.
+    Upgrade,
     NotifyOne,
     NotifyWaiters,
     NotifyLast,
@@ -98,6 +101,7 @@ const FAMILIES: [&[Operation]; 9] = {
             UnboundedTryRecv,
             Reserve,
             TryReserve,
+            Upgrade,
         ],
         &[NotifyOne, NotifyWaiters, NotifyLast, Notified],
         &[SendModify, SendIfModified, WaitFor, Borrow],
@@ -145,6 +149,7 @@ struct World {
     receiver: Mutex<mpsc::Receiver<u32>>,
     unbounded_sender: mpsc::UnboundedSender<u32>,
     unbounded_receiver: Mutex<mpsc::UnboundedReceiver<u32>>,
+    weak_sender: mpsc::WeakUnboundedSender<u32>,
     notify: Notify,
     watch_sender: watch::Sender<u32>,
     watch_receiver: Mutex<watch::Receiver<u32>>,
@@ -163,6 +168,7 @@ impl World {
             semaphore: Semaphore::new(1),
             sender,
             receiver: Mutex::new(receiver),
+            weak_sender: unbounded_sender.downgrade(),
             unbounded_sender,
             unbounded_receiver: Mutex::new(unbounded_receiver),
             notify: Notify::new(),
@@ -236,6 +242,7 @@ impl World {
                 }
             }
             TryReserve => drop(self.sender.try_reserve()),
+            Upgrade => drop(self.weak_sender.upgrade()),
             NotifyOne => self.notify.notify_one(),
             NotifyWaiters => self.notify.notify_waiters(),
             NotifyLast => self.notify.notify_last(),

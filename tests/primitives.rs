@@ -1576,3 +1576,218 @@ fn relocking_a_held_mutex_deadlocks_and_the_report_says_held_by_itself() {
         "task 'main' waits to lock Mutex 'a', held by itself"
     );
 }
+
+#[test]
+fn mpsc_reserve_queues_with_senders_in_fifo_order() {
+    for queue_order in QUEUE_ORDERS {
+        explore(move || async move {
+            let (sender, mut receiver) = mpsc::channel(1);
+            sender.try_send(usize::MAX).expect("room for one");
+            let senders = spawn_in_queue_order(queue_order, |waiter| {
+                let sender = sender.clone();
+                async move {
+                    if waiter % 2 == 0 {
+                        sender.reserve().await.expect("open").send(waiter);
+                    } else {
+                        sender.send(waiter).await.expect("open");
+                    }
+                }
+            });
+            drop(sender);
+            sleep(all_queued(queue_order)).await;
+            let mut received = Vec::new();
+            while let Some(message) = receiver.recv().await {
+                received.push(message);
+            }
+            assert_eq!(received[0], usize::MAX);
+            assert_eq!(&received[1..], queue_order);
+            join_all(senders).await;
+        });
+    }
+}
+
+#[test]
+fn mpsc_permit_dropped_unused_passes_its_slot_to_the_next_sender() {
+    explore(|| async {
+        let (sender, mut receiver) = mpsc::channel(1);
+        let permit = sender.try_reserve().expect("room for one");
+        assert!(matches!(
+            sender.try_send("no room"),
+            Err(TrySendError::Full(_))
+        ));
+        let next = {
+            let sender = sender.clone();
+            spawn_named(
+                "next",
+                async move { sender.send("next").await.expect("open") },
+            )
+        };
+        sleep(ms(1)).await;
+        assert!(!next.is_finished(), "the reserved slot was taken");
+        drop(permit);
+        next.await;
+        assert_eq!(receiver.recv().await, Some("next"));
+        assert_eq!(sender.capacity(), 1);
+    });
+}
+
+#[test]
+fn mpsc_reserve_fails_once_the_receiver_is_gone() {
+    explore(|| async {
+        let (sender, receiver) = mpsc::channel::<u8>(1);
+        let waiting = {
+            let sender = sender.clone();
+            spawn(async move {
+                let _held = sender.reserve().await.expect("open");
+                sleep(ms(2)).await;
+            })
+        };
+        let refused = {
+            let sender = sender.clone();
+            spawn(async move {
+                sleep(ms(1)).await;
+                sender.reserve().await.is_err()
+            })
+        };
+        sleep(ms(1)).await;
+        drop(receiver);
+        assert!(
+            refused.await,
+            "a reserve waiting for a slot fails when the receiver goes"
+        );
+        assert!(sender.try_reserve().is_err());
+        waiting.await;
+        sender.closed().await;
+    });
+}
+
+#[test]
+fn mpsc_weak_sender_upgrades_only_while_a_sender_lives() {
+    explore(|| async {
+        let (sender, mut receiver) = mpsc::channel(2);
+        let weak = sender.downgrade();
+        let producer = spawn(async move {
+            sender.send(1).await.expect("open");
+        });
+        let upgraded = weak.upgrade();
+        let extra_sent = upgraded.is_some();
+        if let Some(extra) = upgraded {
+            extra.send(2).await.expect("open");
+        }
+        producer.await;
+        assert!(weak.upgrade().is_none());
+        let mut received = Vec::new();
+        assert!(receiver.recv_many(&mut received, 8).await >= 1);
+        while let Some(message) = receiver.recv().await {
+            received.push(message);
+        }
+        assert_eq!(received.len(), 1 + usize::from(extra_sent), "{received:?}");
+        assert_eq!(receiver.sender_weak_count(), 1);
+    });
+}
+
+#[test]
+fn notify_last_wakes_the_newest_waiter_first() {
+    for queue_order in QUEUE_ORDERS {
+        explore(move || async move {
+            let notify = Arc::new(Notify::new());
+            let served = Rc::new(RefCell::new(Vec::new()));
+            let waiters = spawn_in_queue_order(queue_order, |waiter| {
+                let (notify, served) = (notify.clone(), served.clone());
+                async move {
+                    notify.notified().await;
+                    served.borrow_mut().push(waiter);
+                }
+            });
+            sleep(all_queued(queue_order)).await;
+            for _ in queue_order {
+                notify.notify_last();
+                sleep(ms(1)).await;
+            }
+            join_all(waiters).await;
+            let newest_first: Vec<usize> = queue_order.iter().rev().copied().collect();
+            assert_eq!(*served.borrow(), newest_first);
+        });
+    }
+}
+
+#[test]
+fn rwlock_downgrade_admits_readers_and_keeps_writers_out() {
+    explore(|| async {
+        let lock = Arc::new(RwLock::new(0));
+        let mut writer = lock.write().await;
+        let reader = {
+            let lock = lock.clone();
+            spawn(async move { *lock.read().await })
+        };
+        sleep(ms(1)).await;
+        *writer = 7;
+        let downgraded = racecheck::sync::RwLockWriteGuard::downgrade(writer);
+        assert_eq!(reader.await, 7);
+        assert!(lock.try_write().is_err());
+        drop(downgraded);
+        assert!(lock.try_write().is_ok());
+    });
+}
+
+#[test]
+fn mpsc_send_timeout_is_served_in_time_or_leaves_the_queue() {
+    explore(|| async {
+        let (sender, mut receiver) = mpsc::channel(1);
+        sender.try_send(0).expect("room for one");
+        let late = {
+            let sender = sender.clone();
+            spawn(async move { sender.send_timeout(1, ms(5)).await })
+        };
+        let patient = {
+            let sender = sender.clone();
+            spawn(async move {
+                sleep(ms(1)).await;
+                sender.send_timeout(2, ms(100)).await
+            })
+        };
+        sleep(ms(10)).await;
+        let timed_out = late.await;
+        assert!(
+            matches!(timed_out, Err(mpsc::SendTimeoutError::Timeout(1))),
+            "{timed_out:?}"
+        );
+        assert_eq!(receiver.recv().await, Some(0));
+        assert!(
+            patient.await.is_ok(),
+            "the timed-out send still held the queue"
+        );
+        assert_eq!(receiver.recv().await, Some(2));
+        drop(receiver);
+        assert!(matches!(
+            sender.send_timeout(3, ms(1)).await,
+            Err(mpsc::SendTimeoutError::Closed(3))
+        ));
+    });
+}
+
+#[test]
+fn notify_last_chosen_waiter_cancelled_passes_the_notification_to_the_newest() {
+    explore(|| async {
+        let notify = Arc::new(Notify::new());
+        let served = Rc::new(RefCell::new(Vec::new()));
+        let queue_order = [0, 1];
+        let waiters = spawn_in_queue_order(&queue_order, |waiter| {
+            let (notify, served) = (notify.clone(), served.clone());
+            async move {
+                notify.notified().await;
+                served.borrow_mut().push(waiter);
+            }
+        });
+        sleep(all_queued(&queue_order)).await;
+        let mut mine = Box::pin(notify.notified());
+        assert!(poll_into_queue(mine.as_mut()).await.is_pending());
+        notify.notify_last();
+        drop(mine);
+        sleep(ms(1)).await;
+        assert_eq!(*served.borrow(), [1]);
+        notify.notify_waiters();
+        join_all(waiters).await;
+        assert_eq!(*served.borrow(), [1, 0]);
+    });
+}

@@ -75,6 +75,7 @@ pub fn channel<T: Clone>(capacity: usize) -> (Sender<T>, Receiver<T>) {
             capacity,
             tail: 0,
             senders: 1,
+            weak_senders: 0,
             receivers: 1,
             waiters: WaitQueue::default(),
         }),
@@ -140,6 +141,8 @@ struct BroadcastState<T> {
     /// The position of the next value sent.
     tail: u64,
     senders: usize,
+    /// Live `WeakSender`s.
+    weak_senders: usize,
     receivers: usize,
     /// Receivers blocked in `recv`.
     waiters: WaitQueue<()>,
@@ -154,6 +157,18 @@ enum Received<T> {
 }
 
 impl<T> Channel<T> {
+    /// Live senders, recorded as an inspection.
+    fn strong_count(&self, location: Location) -> usize {
+        crate::inspect(self.object, location, || lock_state(&self.state).senders)
+    }
+
+    /// Live weak senders, recorded as an inspection.
+    fn weak_count(&self, location: Location) -> usize {
+        crate::inspect(self.object, location, || {
+            lock_state(&self.state).weak_senders
+        })
+    }
+
     /// A new receiver of the values sent from now on.
     fn subscribe(self: &Arc<Self>, location: Location) -> Receiver<T> {
         rt::sync_point();
@@ -302,6 +317,125 @@ impl<T: Clone> Sender<T> {
         crate::inspect(self.channel.object, Location::caller(), || {
             lock_state(&self.channel.state).receivers
         })
+    }
+}
+
+impl<T> Sender<T> {
+    /// A sender that does not keep the channel open; see [`WeakSender`].
+    ///
+    /// ```
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let (sender, _receiver) = racecheck_sync::broadcast::channel::<u8>(1);
+    ///     let weak = sender.downgrade();
+    ///     assert_eq!((sender.strong_count(), sender.weak_count()), (1, 1));
+    ///     drop(sender);
+    ///     assert!(weak.upgrade().is_none());
+    /// });
+    /// ```
+    pub fn downgrade(&self) -> WeakSender<T> {
+        lock_state(&self.channel.state).weak_senders += 1;
+        WeakSender {
+            channel: self.channel.clone(),
+        }
+    }
+
+    /// How many senders keep the channel open, recorded as an inspection.
+    /// Cloning a sender is not recorded, so the search does not order a
+    /// clone against this count.
+    #[track_caller]
+    pub fn strong_count(&self) -> usize {
+        self.channel.strong_count(Location::caller())
+    }
+
+    /// How many weak senders there are, recorded as an inspection (their
+    /// creation and drops are not recorded).
+    #[track_caller]
+    pub fn weak_count(&self) -> usize {
+        self.channel.weak_count(Location::caller())
+    }
+}
+
+/// A sender of a broadcast channel that does not keep it open: when every
+/// [`Sender`] is gone receivers see the channel closed, and
+/// [`upgrade`](Self::upgrade) fails from then on.
+///
+/// ```
+/// use racecheck_sync::broadcast::{self, RecvError};
+///
+/// racecheck_explore::explore(&Default::default(), || async {
+///     let (sender, mut receiver) = broadcast::channel(1);
+///     let weak = sender.downgrade();
+///     weak.upgrade().unwrap().send(1).unwrap();
+///     drop(sender);
+///     assert_eq!(receiver.recv().await, Ok(1));
+///     assert_eq!(receiver.recv().await, Err(RecvError::Closed));
+///     assert!(weak.upgrade().is_none());
+/// });
+/// ```
+pub struct WeakSender<T> {
+    channel: Arc<Channel<T>>,
+}
+
+impl<T> WeakSender<T> {
+    /// A sender, if any sender is still alive. Synchronous: a scheduling
+    /// point at step granularity only; recorded as a new subscriber (it
+    /// changes the count a last drop reads), or a failed try when every
+    /// sender is gone.
+    #[track_caller]
+    pub fn upgrade(&self) -> Option<Sender<T>> {
+        rt::sync_point();
+        let upgraded = {
+            let mut state = lock_state(&self.channel.state);
+            if state.senders > 0 {
+                state.senders += 1;
+            }
+            state.senders > 1
+        };
+        let object = self.channel.object.id();
+        let op = if upgraded {
+            Op::Subscribe { object }
+        } else {
+            Op::TryFailed { object }
+        };
+        self.channel.object.record(op, Location::caller());
+        upgraded.then(|| Sender {
+            channel: self.channel.clone(),
+        })
+    }
+
+    /// How many senders keep the channel open, recorded as an inspection.
+    #[track_caller]
+    pub fn strong_count(&self) -> usize {
+        self.channel.strong_count(Location::caller())
+    }
+
+    /// How many weak senders there are, recorded as an inspection.
+    #[track_caller]
+    pub fn weak_count(&self) -> usize {
+        self.channel.weak_count(Location::caller())
+    }
+}
+
+impl<T> Clone for WeakSender<T> {
+    fn clone(&self) -> Self {
+        lock_state(&self.channel.state).weak_senders += 1;
+        WeakSender {
+            channel: self.channel.clone(),
+        }
+    }
+}
+
+impl<T> Drop for WeakSender<T> {
+    fn drop(&mut self) {
+        lock_state(&self.channel.state).weak_senders -= 1;
+    }
+}
+
+impl<T> fmt::Debug for WeakSender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WeakSender")
+            .field("channel", &self.channel.object.id())
+            .finish()
     }
 }
 

@@ -39,6 +39,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
 /// A bounded channel holding at most `capacity` messages.
 ///
@@ -119,6 +120,40 @@ impl<T> fmt::Debug for TrySendError<T> {
         match self {
             TrySendError::Full(_) => f.write_str("Full(..)"),
             TrySendError::Closed(_) => f.write_str("Closed(..)"),
+        }
+    }
+}
+
+/// Why `send_timeout` failed; the value is handed back.
+#[derive(Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SendTimeoutError<T> {
+    /// The channel stayed full until the timeout.
+    #[error("timed out waiting on send operation")]
+    Timeout(T),
+    /// The receiver is gone.
+    #[error("channel closed")]
+    Closed(T),
+}
+
+impl<T> SendTimeoutError<T> {
+    /// The value handed back.
+    ///
+    /// ```
+    /// use racecheck_sync::mpsc::SendTimeoutError;
+    /// assert_eq!(SendTimeoutError::Timeout(3).into_inner(), 3);
+    /// ```
+    pub fn into_inner(self) -> T {
+        match self {
+            SendTimeoutError::Timeout(value) | SendTimeoutError::Closed(value) => value,
+        }
+    }
+}
+
+impl<T> fmt::Debug for SendTimeoutError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendTimeoutError::Timeout(_) => f.write_str("Timeout(..)"),
+            SendTimeoutError::Closed(_) => f.write_str("Closed(..)"),
         }
     }
 }
@@ -450,6 +485,45 @@ impl<T> Sender<T> {
         Send {
             slot: SlotWait::new(&self.channel, Location::caller()),
             value: Some(value),
+        }
+    }
+
+    /// Sends, waiting for room at most `timeout` of virtual time; as tokio,
+    /// a [`reserve`](Self::reserve) under a `timeout`, then the permit's
+    /// send. A timeout is recorded as the runtime's `timeout` records it,
+    /// and the slot's wait leaves the queue.
+    ///
+    /// ```
+    /// use racecheck_sync::mpsc::{self, SendTimeoutError};
+    /// use std::time::Duration;
+    ///
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let (sender, mut receiver) = mpsc::channel(1);
+    ///     sender.send_timeout(1, Duration::from_secs(1)).await.unwrap();
+    ///     let full = sender.send_timeout(2, Duration::from_secs(1)).await;
+    ///     assert!(matches!(full, Err(SendTimeoutError::Timeout(2))));
+    ///     assert_eq!(receiver.recv().await, Some(1));
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn send_timeout(
+        &self,
+        value: T,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<(), SendTimeoutError<T>>> + '_ {
+        let location = Location::caller();
+        let reserve = Reserve {
+            slot: SlotWait::new(&self.channel, location),
+        };
+        async move {
+            match racecheck_runtime::time::timeout(timeout, reserve).await {
+                Err(_) => Err(SendTimeoutError::Timeout(value)),
+                Ok(Err(_)) => Err(SendTimeoutError::Closed(value)),
+                Ok(Ok(permit)) => {
+                    permit.send_at(value, location);
+                    Ok(())
+                }
+            }
         }
     }
 
@@ -831,9 +905,13 @@ impl<T> Permit<'_, T> {
     /// receiver is gone the value is dropped with the channel, as in tokio.
     #[track_caller]
     pub fn send(self, value: T) {
+        self.send_at(value, Location::caller());
+    }
+
+    fn send_at(self, value: T, location: Location) {
         let channel = self.channel;
         std::mem::forget(self);
-        channel.send_reserved(value, Location::caller());
+        channel.send_reserved(value, location);
     }
 }
 

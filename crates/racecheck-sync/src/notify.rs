@@ -48,8 +48,20 @@ struct NotifyState {
     /// The event index of each `notify_waiters`, by generation.
     broadcasts: Vec<u32>,
     waiters: WaitQueue<()>,
-    /// Waiters chosen by `notify_one`, with that call's event index.
+    /// Waiters chosen by `notify_one` or `notify_last`, with that call's
+    /// event index.
     chosen: Causes,
+    /// The tickets among them `notify_last` chose: cancelled, they pass
+    /// the notification on to the newest waiter, as tokio does.
+    chosen_newest: Vec<u64>,
+}
+
+impl NotifyState {
+    /// The notification that chose `ticket`, now taken by it.
+    fn take_chosen(&mut self, ticket: u64) -> Option<u32> {
+        self.chosen_newest.retain(|&chosen| chosen != ticket);
+        self.chosen.take(ticket)
+    }
 }
 
 impl Notify {
@@ -76,6 +88,7 @@ impl Notify {
                 broadcasts: Vec::new(),
                 waiters: WaitQueue::default(),
                 chosen: Causes::default(),
+                chosen_newest: Vec::new(),
             }),
             object: rt::register(ObjectKind::Notify, name, location),
         }
@@ -109,7 +122,7 @@ impl Notify {
     /// Synchronous: a scheduling point at step granularity only; recorded
     /// as `notify_one` is (the notification orders the `notified()` it
     /// completes). A notified future dropped before it ran passes the
-    /// notification on to the longest waiter, as `notify_one`'s does.
+    /// notification on to the newest waiter left, as tokio's does.
     ///
     /// ```
     /// use racecheck_sync::Notify;
@@ -170,7 +183,13 @@ impl Notify {
             let state = &mut *lock_state(&self.state);
             let served = match waiting {
                 Waiting::Longest => state.chosen.grant_front(&mut state.waiters, event),
-                Waiting::Newest => state.chosen.grant_back(&mut state.waiters, event),
+                Waiting::Newest => {
+                    let served = state.chosen.grant_back(&mut state.waiters, event);
+                    state
+                        .chosen_newest
+                        .extend(served.as_ref().map(|waiter| waiter.ticket));
+                    served
+                }
             };
             if served.is_none() {
                 state.permit = Some(event);
@@ -241,11 +260,11 @@ impl Future for Notified<'_> {
             _ if state.generation != this.generation => {
                 if let Some(ticket) = this.ticket {
                     state.waiters.remove(ticket);
-                    state.chosen.take(ticket);
+                    state.take_chosen(ticket);
                 }
                 Some(state.broadcasts[this.generation as usize])
             }
-            Some(ticket) if state.waiters.take_grant(ticket) => state.chosen.take(ticket),
+            Some(ticket) if state.waiters.take_grant(ticket) => state.take_chosen(ticket),
             Some(_) => None,
             None => state.permit.take(),
         };
@@ -279,10 +298,24 @@ impl Drop for Notified<'_> {
         };
         let chosen = {
             let state = &mut *lock_state(&self.notify.state);
-            state.chosen.cancel(&mut state.waiters, ticket)
+            let waiting = match state
+                .chosen_newest
+                .iter()
+                .position(|&chosen| chosen == ticket)
+            {
+                Some(position) => {
+                    state.chosen_newest.swap_remove(position);
+                    Waiting::Newest
+                }
+                None => Waiting::Longest,
+            };
+            state
+                .chosen
+                .cancel(&mut state.waiters, ticket)
+                .map(|event| (event, waiting))
         };
-        if let Some(event) = chosen {
-            self.notify.pass_on(event, Waiting::Longest);
+        if let Some((event, waiting)) = chosen {
+            self.notify.pass_on(event, waiting);
         }
     }
 }
