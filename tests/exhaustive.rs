@@ -17,21 +17,8 @@ use std::sync::Arc;
 
 /// T tasks, each K times: lock, increment, unlock; then join and check.
 async fn lock_rounds(tasks: u64, rounds: u64) {
-    let counter = Arc::new(Mutex::new(0u64));
-    let handles: Vec<_> = (0..tasks)
-        .map(|_| {
-            let counter = counter.clone();
-            racecheck::spawn(async move {
-                for _ in 0..rounds {
-                    *counter.lock().await += 1;
-                }
-            })
-        })
-        .collect();
-    for handle in handles {
-        handle.await;
-    }
-    assert_eq!(*counter.lock().await, tasks * rounds);
+    let count = racecheck_programs::dpor::lock_rounds(tasks, rounds).await;
+    assert_eq!(count, tasks * rounds);
 }
 
 fn exhaustive() -> Builder {

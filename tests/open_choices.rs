@@ -335,20 +335,7 @@ fn a_lock_held_by_a_task_dropped_at_shutdown_is_released_not_leaked() {
 
 /// T tasks, each K times: lock, increment, unlock; the root joins them.
 async fn lock_rounds(tasks: u64, rounds: u64) {
-    let counter = Arc::new(Mutex::new(0u64));
-    let handles: Vec<_> = (0..tasks)
-        .map(|_| {
-            let counter = counter.clone();
-            racecheck::spawn(async move {
-                for _ in 0..rounds {
-                    *counter.lock().await += 1;
-                }
-            })
-        })
-        .collect();
-    for handle in handles {
-        handle.await;
-    }
+    racecheck_programs::dpor::lock_rounds(tasks, rounds).await;
 }
 
 #[test]

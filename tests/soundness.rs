@@ -59,22 +59,7 @@ fn set<T: Ord + Clone>(items: &[T]) -> BTreeSet<T> {
 /// One task stores 42, `readers` tasks load once each: every reader sees 0
 /// or 42 independently, 2^readers outcomes.
 async fn store_and_loads(readers: usize, outcomes: Outcomes<Vec<u32>>) {
-    let value = Arc::new(Shared::new(0u32));
-    let writer = {
-        let value = value.clone();
-        racecheck::spawn(async move { value.store(42).await })
-    };
-    let loads: Vec<_> = (0..readers)
-        .map(|_| {
-            let value = value.clone();
-            racecheck::spawn(async move { value.load().await })
-        })
-        .collect();
-    writer.await;
-    let mut seen = Vec::new();
-    for load in loads {
-        seen.push(load.await);
-    }
+    let seen = racecheck_programs::dpor::readers(readers).await;
     outcomes.borrow_mut().insert(seen);
 }
 

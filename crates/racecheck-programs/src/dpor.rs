@@ -80,7 +80,11 @@ impl Program {
 pub const PROGRAMS: &[Program] = &[
     Program {
         name: "readers",
-        run: |n| Box::pin(readers(n)),
+        run: |n| {
+            Box::pin(async move {
+                readers(n).await;
+            })
+        },
         granularity: Granularity::Await,
         sizes: &[2, 4, 6, 8],
         brute_force_up_to: 8,
@@ -120,8 +124,9 @@ pub const PROGRAMS: &[Program] = &[
     },
 ];
 
-/// One task stores 42, `readers` tasks load the cell once each.
-pub async fn readers(readers: usize) {
+/// One task stores 42, `readers` tasks load the cell once each; returns
+/// what each reader saw, in spawn order.
+pub async fn readers(readers: usize) -> Vec<u32> {
     let value = Arc::new(Shared::new(0u32));
     let writer = {
         let value = value.clone();
@@ -134,9 +139,32 @@ pub async fn readers(readers: usize) {
         })
         .collect();
     writer.await;
+    let mut seen = Vec::with_capacity(readers);
     for load in loads {
-        load.await;
+        seen.push(load.await);
     }
+    seen
+}
+
+/// The T×K lock program: `tasks` tasks, each `rounds` times lock a mutex
+/// and increment its counter; the root joins them and returns the count.
+pub async fn lock_rounds(tasks: u64, rounds: u64) -> u64 {
+    let counter = Arc::new(Mutex::new(0u64));
+    let handles: Vec<_> = (0..tasks)
+        .map(|_| {
+            let counter = counter.clone();
+            racecheck::spawn(async move {
+                for _ in 0..rounds {
+                    *counter.lock().await += 1;
+                }
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.await;
+    }
+    let count = *counter.lock().await;
+    count
 }
 
 /// lastzero(N): task 0 looks for the last zero of the array while tasks

@@ -156,7 +156,9 @@ pub fn brute_force() -> Traces<ExhaustiveScheduler> {
 ///     checks: racecheck::detect::Checks::all(racecheck::Check::Off),
 ///     ..Config::default()
 /// };
-/// let report = explore_with(&config, &mut merged, || racecheck_programs::dpor::readers(3));
+/// let report = explore_with(&config, &mut merged, || async {
+///     racecheck_programs::dpor::readers(3).await;
+/// });
 /// assert!(report.complete);
 /// assert_eq!(merged.traces().len(), 8);
 /// ```
