@@ -192,7 +192,7 @@ impl Project {
             manifest,
             "\n[dependencies]\ntokio = {{ package = \"racecheck-tokio\", path = {:?}, features = [\"full\", \"racecheck\"] }}\n\n\
              [dev-dependencies]\nfutures = {{ version = \"0.3\", features = [\"async-await\"] }}\n\
-             tokio-stream = \"0.1\"\ntokio-test = \"0.4\"\n",
+             rand = \"0.10\"\ntokio-stream = \"0.1\"\ntokio-test = \"0.4\"\n",
             layer.display().to_string(),
         );
         write(&root.join("Cargo.toml"), &manifest)?;

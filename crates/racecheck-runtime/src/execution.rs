@@ -54,6 +54,22 @@ thread_local! {
     static STEP_GRANULARITY: Cell<bool> = const { Cell::new(false) };
 }
 
+/// Whether an execution is under way on this thread: between its start and
+/// its end, teardown excluded. Outside one, racecheck primitives work
+/// without recording, and their scheduling points pass at once.
+#[inline]
+pub(crate) fn active() -> bool {
+    stackful::in_execution()
+}
+
+/// Whether the running task passes a scheduling point in place, by
+/// suspending its own stack (a task at [`Granularity::Step`] not unwinding
+/// from a panic), rather than by returning `Pending` to its executor.
+#[inline]
+pub(crate) fn points_in_place() -> bool {
+    STEP_GRANULARITY.get() && stackful::on_task_stack() && !std::thread::panicking()
+}
+
 /// A scheduling point before a synchronous visible operation (an atomic
 /// access, an immediate `Shared` access): at [`Granularity::Step`], the
 /// running task is suspended and stays runnable, so the strategy chooses
@@ -62,7 +78,7 @@ thread_local! {
 /// way out must not suspend the unwinding), it does nothing.
 #[inline]
 pub(crate) fn sync_point() {
-    if STEP_GRANULARITY.get() && stackful::on_task_stack() && !std::thread::panicking() {
+    if points_in_place() {
         yield_current();
         stackful::suspend();
     }
@@ -206,6 +222,8 @@ pub(crate) struct Execution {
     /// The sleeps a task makes while it holds a lock or permit it took at
     /// this site end at once (see `Limits::instant_section`).
     pub(crate) instant_section: Option<Location>,
+    /// See `Limits::allow_untracked_objects`.
+    pub(crate) allow_untracked_objects: bool,
     /// Bodies of tasks spawned during the teardown, for it to drop.
     pub(crate) abandoned: Vec<TaskBody>,
     pub(crate) tasks: Vec<TaskSlot>,
@@ -249,6 +267,7 @@ impl Execution {
             shutdown_offered: false,
             spurious_wakeups: false,
             instant_section: None,
+            allow_untracked_objects: false,
             abandoned: Vec::new(),
             tasks: Vec::new(),
             runnable: Vec::new(),
@@ -275,6 +294,7 @@ impl Execution {
         shutdown: Shutdown,
         spurious_wakeups: bool,
         instant_section: Option<Location>,
+        allow_untracked_objects: bool,
     ) {
         assert!(
             !self.active,
@@ -300,8 +320,10 @@ impl Execution {
         self.shutdown_offered = false;
         self.spurious_wakeups = spurious_wakeups;
         self.instant_section = instant_section;
+        self.allow_untracked_objects = allow_untracked_objects;
         self.source = None;
         STEP_GRANULARITY.set(granularity == Granularity::Step);
+        stackful::set_in_execution(true);
     }
 
     /// Ends the execution: no more events, no more wakes, and the teardown
@@ -314,6 +336,7 @@ impl Execution {
         self.current = None;
         self.source = None;
         STEP_GRANULARITY.set(false);
+        stackful::set_in_execution(false);
         // Allocates only when timers are pending at the end.
         let timer_wakers = self
             .timer_wakers

@@ -89,9 +89,6 @@ impl BarrierWaitResult {
 impl Barrier {
     /// A barrier for `n` tasks (0 counts as 1).
     ///
-    /// # Panics
-    /// Outside a racecheck execution.
-    ///
     /// ```
     /// racecheck_explore::explore(&Default::default(), || async {
     ///     let barrier = racecheck_sync::Barrier::new(0);

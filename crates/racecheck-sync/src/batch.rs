@@ -78,6 +78,19 @@ impl BatchSemaphore {
         }
     }
 
+    /// A semaphore built in a `const` (for a `static`): untracked, as a
+    /// primitive created outside any execution is.
+    pub(crate) const fn untracked(permits: usize, location: Location) -> BatchSemaphore {
+        BatchSemaphore {
+            state: StateLock::new(BatchState {
+                permits,
+                closed: false,
+                waiters: WaitQueue::new(),
+            }),
+            object: ObjectRef::untracked(location),
+        }
+    }
+
     pub(crate) fn object(&self) -> ObjectRef {
         self.object
     }

@@ -90,9 +90,6 @@ pub(crate) enum WakeOrder {
 impl Condition {
     /// A new condition with nobody waiting.
     ///
-    /// # Panics
-    /// Outside a racecheck execution.
-    ///
     /// ```
     /// racecheck_explore::explore(&Default::default(), || async {
     ///     let condition = racecheck_sync::Condition::new();

@@ -51,9 +51,6 @@ struct EventState {
 
 impl Event {
     /// A new, clear event.
-    ///
-    /// # Panics
-    /// Outside a racecheck execution.
     #[track_caller]
     pub fn new() -> Event {
         Event::create(None, Location::caller())

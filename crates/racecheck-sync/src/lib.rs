@@ -27,6 +27,15 @@
 //! scheduling points only at `Granularity::Step` (`rt::sync_point`): at
 //! await granularity, code between two awaits runs atomically.
 //!
+//! A primitive created outside any execution (a plain `#[test]` that polls
+//! it by hand, tokio's `const_new` in a `static`) is *untracked*: it works
+//! as tokio's does, its scheduling points pass at once and its blocking
+//! calls park the OS thread, but it records nothing. Used inside an
+//! execution it panics with both places named, unless the exploration
+//! allows it (`racecheck::Builder::allow_untracked_objects`, on in the
+//! tokio layer): the detector and the exhaustive search do not see it, and
+//! its state carries over from one execution to the next.
+//!
 //! **Architecture invariant:** primitives decide *when they block and whom
 //! they wake*; they never decide who runs. All scheduling goes through
 //! `racecheck_runtime::rt`.
@@ -55,6 +64,7 @@ mod bounded_semaphore;
 pub mod broadcast;
 mod condition;
 mod event;
+mod lazy_arc;
 pub mod mpsc;
 mod mutex;
 mod notify;
@@ -72,7 +82,7 @@ pub use bounded_semaphore::{BoundedSemaphore, BoundedSemaphorePermit, ReleasedTo
 pub use condition::Condition;
 pub use event::Event;
 pub use mutex::{MappedMutexGuard, Mutex, MutexGuard, OwnedMutexGuard, TryLockError};
-pub use notify::{Notified, Notify};
+pub use notify::{Notified, Notify, OwnedNotified};
 pub use queue::{Queue, QueueEmpty, QueueFull, TaskDoneTooOften};
 pub use reentrant::{NotOwnerError, ReentrantMutex, ReentrantMutexGuard};
 pub use rwlock::{

@@ -27,9 +27,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 /// A new one-shot channel.
-///
-/// # Panics
-/// Outside a racecheck execution.
 #[track_caller]
 pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
     let location = Location::caller();
@@ -218,6 +215,23 @@ pub struct Receiver<T> {
 }
 
 impl<T> Receiver<T> {
+    /// Waits for the value in synchronous code: blocks a racecheck thread
+    /// (tokio: `spawn_blocking`) or an OS thread outside any execution.
+    ///
+    /// # Panics
+    /// In an async task that cannot block (at await granularity), as tokio
+    /// does inside its runtime.
+    ///
+    /// ```
+    /// let (sender, receiver) = racecheck_sync::oneshot::channel(); // outside an execution
+    /// sender.send(3).unwrap();
+    /// assert_eq!(receiver.blocking_recv(), Ok(3));
+    /// ```
+    #[track_caller]
+    pub fn blocking_recv(self) -> Result<T, RecvError> {
+        racecheck_runtime::block_on(self)
+    }
+
     /// The value if it was sent. Synchronous: a scheduling
     /// point at step granularity only.
     #[track_caller]

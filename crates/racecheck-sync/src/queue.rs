@@ -144,9 +144,6 @@ pub struct QueueEmpty;
 impl<T> Queue<T> {
     /// A queue holding at most `maxsize` items; 0 means unbounded.
     ///
-    /// # Panics
-    /// Outside a racecheck execution.
-    ///
     /// ```
     /// racecheck_explore::explore(&Default::default(), || async {
     ///     let queue = racecheck_sync::Queue::<u32>::new(0);

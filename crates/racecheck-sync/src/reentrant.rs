@@ -62,9 +62,6 @@ pub struct NotOwnerError {
 
 impl<T> ReentrantMutex<T> {
     /// A new unlocked lock guarding `value`.
-    ///
-    /// # Panics
-    /// Outside a racecheck execution.
     #[track_caller]
     pub fn new(value: T) -> ReentrantMutex<T> {
         ReentrantMutex::create(None, value, Location::caller())

@@ -58,11 +58,32 @@ impl Semaphore {
     /// A semaphore with `permits` permits.
     ///
     /// # Panics
-    /// If `permits` exceeds [`Semaphore::MAX_PERMITS`], or outside a racecheck
-    /// execution.
+    /// If `permits` exceeds [`Semaphore::MAX_PERMITS`].
     #[track_caller]
     pub fn new(permits: usize) -> Semaphore {
         Semaphore::create(None, permits, Location::caller())
+    }
+
+    /// A semaphore built in a `const`, for a `static`, as tokio's
+    /// `Semaphore::const_new`. No execution can record it: it works, but
+    /// untracked (see `racecheck::Builder::allow_untracked_objects`).
+    ///
+    /// ```
+    /// use racecheck_sync::Semaphore;
+    ///
+    /// static SLOTS: Semaphore = Semaphore::const_new(2);
+    /// let permit = SLOTS.try_acquire().unwrap();
+    /// assert_eq!(permit.num_permits(), 1);
+    /// ```
+    #[track_caller]
+    pub const fn const_new(permits: usize) -> Semaphore {
+        assert!(
+            permits <= Semaphore::MAX_PERMITS,
+            "a semaphore may not have more than MAX_PERMITS permits"
+        );
+        Semaphore {
+            semaphore: BatchSemaphore::untracked(permits, Location::caller()),
+        }
     }
 
     /// A semaphore with a name for reports.
@@ -219,6 +240,48 @@ impl Semaphore {
                 location,
             })
         }
+    }
+
+    /// `acquire` for synchronous code: blocks a racecheck thread (tokio:
+    /// `spawn_blocking`) or an OS thread outside any execution.
+    ///
+    /// # Panics
+    /// In an async task that cannot block (at await granularity), as tokio
+    /// does inside its runtime.
+    ///
+    /// ```
+    /// let semaphore = racecheck_sync::Semaphore::new(1); // outside an execution
+    /// let permit = semaphore.blocking_acquire().unwrap();
+    /// assert_eq!(semaphore.available_permits(), 0);
+    /// drop(permit);
+    /// ```
+    #[track_caller]
+    pub fn blocking_acquire(&self) -> Result<SemaphorePermit<'_>, AcquireError> {
+        racecheck_runtime::block_on(self.acquire_permits(1, Location::caller()))
+    }
+
+    /// `acquire_many` for synchronous code, as
+    /// [`blocking_acquire`](Self::blocking_acquire).
+    #[track_caller]
+    pub fn blocking_acquire_many(&self, permits: u32) -> Result<SemaphorePermit<'_>, AcquireError> {
+        racecheck_runtime::block_on(self.acquire_permits(permits, Location::caller()))
+    }
+
+    /// `acquire_owned` for synchronous code, as
+    /// [`blocking_acquire`](Self::blocking_acquire).
+    #[track_caller]
+    pub fn blocking_acquire_owned(self: Arc<Self>) -> Result<OwnedSemaphorePermit, AcquireError> {
+        racecheck_runtime::block_on(self.acquire_permits_owned(1, Location::caller()))
+    }
+
+    /// `acquire_many_owned` for synchronous code, as
+    /// [`blocking_acquire`](Self::blocking_acquire).
+    #[track_caller]
+    pub fn blocking_acquire_many_owned(
+        self: Arc<Self>,
+        permits: u32,
+    ) -> Result<OwnedSemaphorePermit, AcquireError> {
+        racecheck_runtime::block_on(self.acquire_permits_owned(permits, Location::caller()))
     }
 
     /// Takes one permit, owned, if one is free and nobody is queued.
@@ -397,10 +460,51 @@ pub struct SemaphorePermit<'a> {
     location: Location,
 }
 
-impl SemaphorePermit<'_> {
+impl<'a> SemaphorePermit<'a> {
     /// How many permits this holds.
     pub fn num_permits(&self) -> usize {
         self.permits as usize
+    }
+
+    /// Takes `other`'s permits into this one (they are released together).
+    ///
+    /// # Panics
+    /// If `other` belongs to another semaphore, as tokio.
+    ///
+    /// ```
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let semaphore = std::sync::Arc::new(racecheck_sync::Semaphore::new(3));
+    ///     let mut permit = semaphore.acquire_many(3).await.unwrap();
+    ///     let part = permit.split(1).unwrap();
+    ///     assert_eq!((permit.num_permits(), part.num_permits()), (2, 1));
+    ///     permit.merge(part);
+    ///     assert_eq!(permit.num_permits(), 3);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn merge(&mut self, mut other: Self) {
+        assert!(
+            std::ptr::eq(self.semaphore, other.semaphore),
+            "merging permits from different semaphore instances"
+        );
+        self.permits += std::mem::take(&mut other.permits);
+    }
+
+    /// Splits `n` of the permits off into a new permit; `None` if this holds
+    /// fewer.
+    pub fn split(&mut self, n: usize) -> Option<Self> {
+        let n = u32::try_from(n).ok().filter(|&n| n <= self.permits)?;
+        self.permits -= n;
+        Some(SemaphorePermit {
+            semaphore: self.semaphore,
+            permits: n,
+            location: self.location,
+        })
+    }
+
+    /// The semaphore the permits belong to.
+    pub fn semaphore(&self) -> &'a Semaphore {
+        self.semaphore
     }
 
     /// Keeps the permits taken for good: they are not returned.
@@ -431,6 +535,47 @@ impl OwnedSemaphorePermit {
     /// How many permits this holds.
     pub fn num_permits(&self) -> usize {
         self.permits as usize
+    }
+
+    /// Takes `other`'s permits into this one (they are released together).
+    ///
+    /// # Panics
+    /// If `other` belongs to another semaphore, as tokio.
+    ///
+    /// ```
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let semaphore = std::sync::Arc::new(racecheck_sync::Semaphore::new(3));
+    ///     let mut permit = semaphore.clone().acquire_many_owned(3).await.unwrap();
+    ///     let part = permit.split(1).unwrap();
+    ///     assert_eq!((permit.num_permits(), part.num_permits()), (2, 1));
+    ///     permit.merge(part);
+    ///     assert_eq!(permit.num_permits(), 3);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn merge(&mut self, mut other: Self) {
+        assert!(
+            Arc::ptr_eq(&self.semaphore, &other.semaphore),
+            "merging permits from different semaphore instances"
+        );
+        self.permits += std::mem::take(&mut other.permits);
+    }
+
+    /// Splits `n` of the permits off into a new permit; `None` if this holds
+    /// fewer.
+    pub fn split(&mut self, n: usize) -> Option<Self> {
+        let n = u32::try_from(n).ok().filter(|&n| n <= self.permits)?;
+        self.permits -= n;
+        Some(OwnedSemaphorePermit {
+            semaphore: self.semaphore.clone(),
+            permits: n,
+            location: self.location,
+        })
+    }
+
+    /// The semaphore the permits belong to.
+    pub fn semaphore(&self) -> &Arc<Semaphore> {
+        &self.semaphore
     }
 
     /// Keeps the permits taken for good: they are not returned.

@@ -44,9 +44,6 @@ pub struct Shared<T> {
 
 impl<T> Shared<T> {
     /// Tracked state holding `value`.
-    ///
-    /// # Panics
-    /// Outside a racecheck execution.
     #[track_caller]
     pub fn new(value: T) -> Shared<T> {
         Shared::create(None, value, Location::caller())

@@ -254,6 +254,8 @@ where
         .minimize_failures(false)
         // The future runs once: a replay would find it gone.
         .check_replay(false)
+        // Tests build primitives before `block_on` and keep them in statics.
+        .allow_untracked_objects(true)
         .run(|| {
             let future = future
                 .borrow_mut()

@@ -428,6 +428,32 @@ impl Builder {
         self
     }
 
+    /// Whether the test may use primitives created outside its closure (a
+    /// `static`, or one built before the exploration): they work, but their
+    /// operations are not recorded, so the detector and the exhaustive
+    /// search do not see them, and their state carries over from one
+    /// execution to the next. Off by default, where such a use panics
+    /// naming where the primitive was created; the tokio layer turns it on,
+    /// since tokio code keeps primitives in statics.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// let outside = Arc::new(racecheck::sync::Mutex::new(0));
+    /// let report = racecheck::Builder::new()
+    ///     .allow_untracked_objects(true)
+    ///     .iterations(3)
+    ///     .run(move || {
+    ///         let outside = outside.clone();
+    ///         async move { *outside.lock().await += 1 }
+    ///     });
+    /// assert!(report.failure.is_none());
+    /// ```
+    pub fn allow_untracked_objects(mut self, allow: bool) -> Builder {
+        self.config.allow_untracked_objects = allow;
+        self
+    }
+
     /// Arguments that the failing test needs after `cargo test` in the
     /// replay line of a report, such as the features that make it run under
     /// racecheck (the tokio layer passes `-p <package> --features

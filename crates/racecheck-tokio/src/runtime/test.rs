@@ -54,7 +54,9 @@ impl TestSettings {
         };
         let mut builder = racecheck::Builder::new()
             .granularity(granularity)
-            .cargo_test_args(format!("-p {} --features racecheck", self.package));
+            .cargo_test_args(format!("-p {} --features racecheck", self.package))
+            // tokio code keeps primitives in statics (`const_new`).
+            .allow_untracked_objects(true);
         if let Some(iterations) = self.iterations {
             builder = builder.iterations(iterations);
         }
