@@ -135,6 +135,12 @@ pub fn tokio_tests_dir(workspace: &Path) -> Result<PathBuf, String> {
         })
 }
 
+/// Executions each `#[tokio::test]` explores here
+/// (`RACECHECK_ITERATIONS`): tokio's tests check semantics rather than hunt
+/// bugs, and some sleep on the wall clock in every execution
+/// (`task_blocking`'s `basic_blocking` sleeps 0.5 s per execution).
+pub const ITERATIONS: u64 = 100;
+
 /// The scratch cargo project the files run in.
 #[derive(Clone, Debug)]
 pub struct Project {
@@ -220,13 +226,15 @@ impl Project {
         })
     }
 
-    /// Compiles and runs one file's tests (`cargo test --test name`), and
-    /// kills the run after `timeout`.
+    /// Compiles and runs one file's tests (`cargo test --test name`), each
+    /// `#[tokio::test]` exploring [`ITERATIONS`] executions, and kills the
+    /// run after `timeout`.
     pub fn run_file(&self, name: &str, timeout: Duration) -> Result<FileResult, String> {
         let mut child = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
             .args(["test", "--test", name, "--", "--color", "never"])
             .current_dir(&self.root)
             .env("CARGO_TARGET_DIR", self.root.join("target"))
+            .env("RACECHECK_ITERATIONS", ITERATIONS.to_string())
             .env_remove("RUSTFLAGS")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

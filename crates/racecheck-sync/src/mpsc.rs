@@ -175,6 +175,11 @@ struct Channel<T> {
     created_at: Location,
 }
 
+// A panic while the state lock is held cannot leave the channel
+// inconsistent: every change is made under the lock in one go. As tokio,
+// the handles may cross `catch_unwind`.
+impl<T> std::panic::RefUnwindSafe for Channel<T> {}
+
 struct ChannelState<T> {
     queue: VecDeque<T>,
     /// `None` for unbounded channels.
@@ -1523,9 +1528,16 @@ impl<T> fmt::Debug for UnboundedSender<T> {
 }
 
 /// Receives from an unbounded channel.
-#[derive(Debug)]
 pub struct UnboundedReceiver<T> {
     receiver: Receiver<T>,
+}
+
+impl<T> fmt::Debug for UnboundedReceiver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnboundedReceiver")
+            .field("channel", &self.receiver.channel.object.id())
+            .finish()
+    }
 }
 
 impl<T> UnboundedReceiver<T> {

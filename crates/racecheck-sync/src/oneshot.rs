@@ -324,8 +324,12 @@ impl<T> Unpin for Receiver<T> {}
 impl<T> Future for Receiver<T> {
     type Output = Result<T, RecvError>;
 
+    /// # Panics
+    /// When polled again after it returned the value or reported the
+    /// channel closed (`try_recv` included), as tokio's.
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
+        assert!(!this.terminated, "called after complete");
         if this.point.poll_point().is_pending() {
             return Poll::Pending;
         }

@@ -138,7 +138,7 @@ impl Semaphore {
             object.record(Op::TryFailed { object: id }, location);
             return 0;
         }
-        let counted = u32::try_from(forgotten).unwrap_or(u32::MAX);
+        let counted = recorded_count(forgotten);
         object.record(self.op(counted, true), location);
         object.record(
             Op::Forget {
@@ -186,7 +186,7 @@ impl Semaphore {
                 .map_err(|Closed| AcquireError(()))?;
             Ok(SemaphorePermit {
                 semaphore: self,
-                permits,
+                permits: permits as usize,
                 location,
             })
         }
@@ -236,7 +236,7 @@ impl Semaphore {
                 .map_err(|Closed| AcquireError(()))?;
             Ok(OwnedSemaphorePermit {
                 semaphore: self,
-                permits,
+                permits: permits as usize,
                 location,
             })
         }
@@ -326,7 +326,7 @@ impl Semaphore {
         {
             Ok(()) => Ok(OwnedSemaphorePermit {
                 semaphore: self,
-                permits,
+                permits: permits as usize,
                 location,
             }),
             Err(TryAcquire::Closed) => Err(TryAcquireError::Closed),
@@ -359,7 +359,7 @@ impl Semaphore {
         {
             Ok(()) => Ok(SemaphorePermit {
                 semaphore: self,
-                permits,
+                permits: permits as usize,
                 location,
             }),
             Err(TryAcquire::Closed) => Err(TryAcquireError::Closed),
@@ -378,12 +378,18 @@ impl Semaphore {
     /// ```
     #[track_caller]
     pub fn add_permits(&self, permits: usize) {
+        let available = self.semaphore.available_permits();
+        assert!(
+            available.saturating_add(permits) <= Semaphore::MAX_PERMITS,
+            "number of added permits ({permits}) would overflow MAX_PERMITS ({})",
+            Semaphore::MAX_PERMITS
+        );
         rt::sync_point();
         let object = self.semaphore.object();
         object.record(
             Op::AddPermits {
                 object: object.id(),
-                permits: u32::try_from(permits).unwrap_or(u32::MAX),
+                permits: recorded_count(permits),
             },
             Location::caller(),
         );
@@ -421,25 +427,30 @@ impl Semaphore {
         }
     }
 
-    fn forget(&self, permits: u32, location: Location) {
+    fn forget(&self, permits: usize, location: Location) {
         rt::sync_point();
         let object = self.semaphore.object();
         object.record(
             Op::Forget {
                 object: object.id(),
-                permits,
+                permits: recorded_count(permits),
             },
             location,
         );
     }
 
-    fn release(&self, permits: u32, location: Location) {
+    fn release(&self, permits: usize, location: Location) {
         rt::sync_point();
         self.semaphore
             .object()
-            .record(self.op(permits, false), location);
-        self.semaphore.release(permits as usize);
+            .record(self.op(recorded_count(permits), false), location);
+        self.semaphore.release(permits);
     }
+}
+
+/// A count of permits as events record it (`u32`, saturating).
+fn recorded_count(permits: usize) -> u32 {
+    u32::try_from(permits).unwrap_or(u32::MAX)
 }
 
 impl fmt::Debug for Semaphore {
@@ -456,14 +467,15 @@ impl fmt::Debug for Semaphore {
 #[derive(Debug)]
 pub struct SemaphorePermit<'a> {
     semaphore: &'a Semaphore,
-    permits: u32,
+    /// A `usize`: merged permits may hold more than `u32::MAX`.
+    permits: usize,
     location: Location,
 }
 
 impl<'a> SemaphorePermit<'a> {
     /// How many permits this holds.
     pub fn num_permits(&self) -> usize {
-        self.permits as usize
+        self.permits
     }
 
     /// Takes `other`'s permits into this one (they are released together).
@@ -493,7 +505,7 @@ impl<'a> SemaphorePermit<'a> {
     /// Splits `n` of the permits off into a new permit; `None` if this holds
     /// fewer.
     pub fn split(&mut self, n: usize) -> Option<Self> {
-        let n = u32::try_from(n).ok().filter(|&n| n <= self.permits)?;
+        let n = Some(n).filter(|&n| n <= self.permits)?;
         self.permits -= n;
         Some(SemaphorePermit {
             semaphore: self.semaphore,
@@ -527,14 +539,15 @@ impl Drop for SemaphorePermit<'_> {
 #[derive(Debug)]
 pub struct OwnedSemaphorePermit {
     semaphore: Arc<Semaphore>,
-    permits: u32,
+    /// A `usize`: merged permits may hold more than `u32::MAX`.
+    permits: usize,
     location: Location,
 }
 
 impl OwnedSemaphorePermit {
     /// How many permits this holds.
     pub fn num_permits(&self) -> usize {
-        self.permits as usize
+        self.permits
     }
 
     /// Takes `other`'s permits into this one (they are released together).
@@ -564,7 +577,7 @@ impl OwnedSemaphorePermit {
     /// Splits `n` of the permits off into a new permit; `None` if this holds
     /// fewer.
     pub fn split(&mut self, n: usize) -> Option<Self> {
-        let n = u32::try_from(n).ok().filter(|&n| n <= self.permits)?;
+        let n = Some(n).filter(|&n| n <= self.permits)?;
         self.permits -= n;
         Some(OwnedSemaphorePermit {
             semaphore: self.semaphore.clone(),

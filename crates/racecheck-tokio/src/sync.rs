@@ -30,6 +30,7 @@
 //! ```
 
 mod once_cell;
+mod set_once;
 
 pub use once_cell::{OnceCell, SetError};
 pub use racecheck_sync::{
@@ -37,6 +38,7 @@ pub use racecheck_sync::{
     OwnedMutexGuard, OwnedRwLockReadGuard, OwnedRwLockWriteGuard, OwnedSemaphorePermit, RwLock,
     RwLockReadGuard, RwLockWriteGuard, Semaphore, SemaphorePermit, TryAcquireError, TryLockError,
 };
+pub use set_once::{SetOnce, SetOnceError};
 
 /// Named future types of the primitives, as in `tokio::sync::futures`.
 pub mod futures {

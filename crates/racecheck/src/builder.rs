@@ -431,8 +431,9 @@ impl Builder {
     /// Whether the test may use primitives created outside its closure (a
     /// `static`, or one built before the exploration): they work, but their
     /// operations are not recorded, so the detector and the exhaustive
-    /// search do not see them, and their state carries over from one
-    /// execution to the next. Off by default, where such a use panics
+    /// search do not see them (accesses to tracked state that only they
+    /// order can be reported as races), and their state carries over from
+    /// one execution to the next. Off by default, where such a use panics
     /// naming where the primitive was created; the tokio layer turns it on,
     /// since tokio code keeps primitives in statics.
     ///

@@ -1,6 +1,6 @@
 //! `tokio::time::Interval` on the virtual clock.
 
-use super::{sleep_until, Duration, Instant, Sleep};
+use super::{deadline_after, sleep_until, Duration, Instant, Sleep};
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -105,7 +105,7 @@ impl Interval {
     /// Restarts the schedule: the next tick is one period from now.
     #[track_caller]
     pub fn reset(&mut self) {
-        self.sleep = sleep_until(Instant::now() + self.period);
+        self.sleep = sleep_until(deadline_after(self.period));
     }
 
     /// The next tick is at once.
@@ -132,7 +132,7 @@ impl Interval {
     /// ```
     #[track_caller]
     pub fn reset_after(&mut self, after: Duration) {
-        self.sleep = sleep_until(Instant::now() + after);
+        self.sleep = sleep_until(deadline_after(after));
     }
 
     /// The next tick is at `deadline`.
