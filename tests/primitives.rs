@@ -1977,3 +1977,24 @@ fn rwlock_with_max_readers_queues_the_reader_over_the_limit() {
         assert!(lock.try_write().is_ok());
     });
 }
+
+#[test]
+fn mpsc_closed_receiver_still_receives_what_outstanding_permits_send() {
+    explore(|| async {
+        let (sender, mut receiver) = mpsc::channel(2);
+        let permit = sender.try_reserve_owned().expect("room");
+        receiver.close();
+        assert!(matches!(
+            receiver.try_recv(),
+            Err(racecheck::sync::mpsc::TryRecvError::Empty)
+        ));
+        let late = spawn(async move { drop(permit.send(5)) });
+        assert_eq!(
+            receiver.recv().await,
+            Some(5),
+            "the permit's message arrives"
+        );
+        late.await;
+        assert_eq!(receiver.recv().await, None);
+    });
+}

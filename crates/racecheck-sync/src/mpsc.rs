@@ -404,7 +404,9 @@ impl<T> Channel<T> {
             wake_all(served);
             return Poll::Ready(taken);
         }
-        if state.senders == 0 || !state.receiver_open {
+        // Closed by the receiver, a slot still reserved: its permit may
+        // still send.
+        if state.senders == 0 || (!state.receiver_open && state.reserved == 0) {
             drop(state);
             self.record(|object| Op::RecvClosed { object }, location);
             return Poll::Ready(0);
@@ -450,14 +452,15 @@ impl<T> Channel<T> {
     /// Gives a reserved slot back unused, serving the next blocked sender.
     fn unreserve(&self, location: Location) {
         rt::sync_point();
-        let served = {
+        let (served, receiver) = {
             let mut state = lock_state(&self.state);
             debug_assert!(state.reserved > 0, "a permit gives back its slot");
             state.reserved -= 1;
-            state.serve_senders()
+            (state.serve_senders(), state.idle_receiver())
         };
         self.record(|object| Op::Unreserve { object }, location);
         wake_all(served);
+        receiver.map(Waker::wake);
     }
 
     fn try_recv(&self, location: Location) -> Result<T, TryRecvError> {
@@ -466,7 +469,7 @@ impl<T> Channel<T> {
             let mut state = lock_state(&self.state);
             match state.queue.pop_front() {
                 Some(value) => (Ok(value), state.serve_senders()),
-                None if state.senders == 0 || !state.receiver_open => {
+                None if state.senders == 0 || (!state.receiver_open && state.reserved == 0) => {
                     (Err(TryRecvError::Disconnected), Vec::new())
                 }
                 None => (Err(TryRecvError::Empty), Vec::new()),
@@ -886,8 +889,10 @@ impl<T> SlotWait<'_, T> {
                 Some(ticket) => state.waiters_forget(ticket, self.slots),
                 None => Vec::new(),
             };
+            let receiver = state.idle_receiver();
             drop(state);
             wake_all(served);
+            receiver.map(Waker::wake);
             channel.record(|object| Op::TryFailed { object }, self.location);
             return Poll::Ready(Err(SendError(())));
         }
@@ -917,8 +922,13 @@ impl<T> SlotWait<'_, T> {
 impl<T> Drop for SlotWait<'_, T> {
     fn drop(&mut self) {
         if let Some(ticket) = self.ticket {
-            let served = lock_state(&self.channel.state).waiters_forget(ticket, self.slots);
+            let (served, receiver) = {
+                let mut state = lock_state(&self.channel.state);
+                let served = state.waiters_forget(ticket, self.slots);
+                (served, state.idle_receiver())
+            };
             wake_all(served);
+            receiver.map(Waker::wake);
         }
     }
 }
@@ -961,6 +971,18 @@ impl<T> ChannelState<T> {
         }
         self.blocked_senders.remove(ticket);
         Vec::new()
+    }
+
+    /// The receiver's waker, taken, when the receiver closed the channel
+    /// and nothing more can come: no message queued, no slot reserved. A
+    /// closed channel's `recv` waits for the permits still out, as tokio's.
+    fn idle_receiver(&mut self) -> Option<Waker> {
+        let idle = !self.receiver_open && self.reserved == 0 && self.queue.is_empty();
+        if idle {
+            self.receiver.take()
+        } else {
+            None
+        }
     }
 }
 
@@ -1353,9 +1375,14 @@ impl<T> Receiver<T> {
 }
 
 impl<T> Drop for Receiver<T> {
+    /// Closes the channel and drops the messages left in it now, outside
+    /// the channel's lock (as tokio, a message whose drop panics does not
+    /// keep the others from being dropped).
     fn drop(&mut self) {
         let location = self.channel.created_at;
         self.channel.close_receiver(location);
+        let left = std::mem::take(&mut lock_state(&self.channel.state).queue);
+        drop(left);
     }
 }
 

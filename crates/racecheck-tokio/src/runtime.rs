@@ -252,8 +252,10 @@ where
         .granularity(granularity)
         .iterations(1)
         .minimize_failures(false)
-        // The future runs once: a replay would find it gone.
+        // The future runs once: a replay would find it gone, and
+        // `RACECHECK_ITERATIONS` or `RACECHECK_REPLAY` must not run it again.
         .check_replay(false)
+        .read_environment(false)
         // Tests build primitives before `block_on` and keep them in statics.
         .allow_untracked_objects(true)
         .run(|| {

@@ -82,6 +82,8 @@ pub struct Builder {
     minimize_failures: bool,
     /// Arguments between `cargo test` and the test's name in replay lines.
     cargo_test_args: String,
+    /// Whether `RACECHECK_*` variables override the configuration.
+    read_environment: bool,
 }
 
 /// Executions a failure's minimisation may take.
@@ -96,6 +98,7 @@ impl Default for Builder {
             },
             minimize_failures: true,
             cargo_test_args: String::new(),
+            read_environment: true,
         }
     }
 }
@@ -428,6 +431,24 @@ impl Builder {
         self
     }
 
+    /// Whether the `RACECHECK_*` environment variables (seed, iterations,
+    /// replay, shard) override this configuration; on by default. Off for
+    /// an exploration whose settings are not the user's to change, such as
+    /// the tokio layer's `Runtime::block_on`, which runs its future exactly
+    /// once whatever `RACECHECK_ITERATIONS` says.
+    ///
+    /// ```
+    /// let report = racecheck::Builder::new()
+    ///     .iterations(1)
+    ///     .read_environment(false)
+    ///     .run(|| async {});
+    /// assert_eq!(report.executions, 1);
+    /// ```
+    pub fn read_environment(mut self, read: bool) -> Builder {
+        self.read_environment = read;
+        self
+    }
+
     /// Whether the test may use primitives created outside its closure (a
     /// `static`, or one built before the exploration): they work, but their
     /// operations are not recorded, so the detector and the exhaustive
@@ -608,6 +629,9 @@ impl Builder {
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Config, String> {
         let mut config = self.config.clone();
+        if !self.read_environment {
+            return Ok(config);
+        }
         if let Some(seed) = lookup("RACECHECK_SEED") {
             config.seed = parse_number("RACECHECK_SEED", &seed)?;
         }
@@ -771,6 +795,12 @@ mod tests {
         assert_eq!((config.seed, config.iterations), (99, 5));
         let untouched = builder.config_from_environment(environment(&[])).unwrap();
         assert_eq!((untouched.seed, untouched.iterations), (1, 10));
+        let sealed = builder
+            .clone()
+            .read_environment(false)
+            .config_from_environment(environment(&[("RACECHECK_ITERATIONS", "5")]))
+            .unwrap();
+        assert_eq!(sealed.iterations, 10, "the environment is not read");
     }
 
     #[test]
