@@ -152,3 +152,32 @@ fn at_await_granularity_the_first_poll_of_an_operation_is_its_scheduling_point()
         assert!(poll_once(lock).is_ready());
     });
 }
+
+/// A waker whose drop sends on the channel it waits on.
+struct SendOnDrop(racecheck::sync::broadcast::Sender<()>);
+
+impl Wake for SendOnDrop {
+    fn wake(self: Arc<Self>) {}
+}
+
+impl Drop for SendOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.send(());
+    }
+}
+
+#[test]
+fn a_waker_dropped_by_a_receive_may_use_the_channel() {
+    let (sender, mut receiver) = racecheck::sync::broadcast::channel(4);
+    let mut receive = pin!(receiver.recv());
+    let waker = Waker::from(Arc::new(SendOnDrop(sender)));
+    assert!(receive
+        .as_mut()
+        .poll(&mut Context::from_waker(&waker))
+        .is_pending());
+    drop(waker);
+    // The second poll replaces the stored waker, whose drop sends: after
+    // the poll, so the value is there for the next one.
+    assert!(poll_once(receive.as_mut()).is_pending());
+    assert_eq!(poll_once(receive), Poll::Ready(Ok(())));
+}

@@ -328,11 +328,12 @@ fn block_off_task<F: Future>(future: Pin<&mut F>, caller: &std::panic::Location<
         return park_on(future);
     }
     if !ENDING.get() {
+        // tokio's words first: tests match on them.
         panic!(
-            "racecheck: block_on (or a blocking primitive) called at {caller} in an async \
-             task: cannot block the current thread from within a runtime; use \
+            "Cannot block the current thread from within a runtime (racecheck: block_on or a \
+             blocking primitive called at {caller} in an async task; use \
              racecheck::thread::spawn (tokio: spawn_blocking), or Granularity::Step to run \
-             async tasks on stacks"
+             async tasks on stacks)"
         );
     }
     match future.poll(&mut Context::from_waker(Waker::noop())) {

@@ -811,18 +811,23 @@ impl<T: Clone> Future for Recv<'_, T> {
         }
         let channel = this.receiver.channel.clone();
         let mut state = lock_state(&channel.state);
-        if let Some(ticket) = this.ticket.take() {
-            // Woken waiters were drained already; this forgets a stale one.
-            state.waiters.remove(ticket);
-        }
+        // Woken waiters were drained already; this forgets a stale one. Its
+        // waker is dropped after the lock: a waker's drop is user code,
+        // which may use this channel (tokio's `send_in_waker_drop`).
+        let stale = this
+            .ticket
+            .take()
+            .and_then(|ticket| state.waiters.remove(ticket));
         let received = Channel::take(&mut state, &mut this.receiver.next);
         if let Received::Empty = received {
             this.ticket = Some(state.waiters.push((), cx.waker().clone()));
             drop(state);
+            drop(stale);
             channel.object.block(this.location);
             return Poll::Pending;
         }
         drop(state);
+        drop(stale);
         channel.record_received(&received, this.location);
         Poll::Ready(match received {
             Received::Value(value, _) => Ok(value),
@@ -836,9 +841,11 @@ impl<T: Clone> Future for Recv<'_, T> {
 impl<T> Drop for Recv<'_, T> {
     fn drop(&mut self) {
         if let Some(ticket) = self.ticket {
-            lock_state(&self.receiver.channel.state)
+            // The waker is dropped after the lock, as in `poll`.
+            let stale = lock_state(&self.receiver.channel.state)
                 .waiters
                 .remove(ticket);
+            drop(stale);
         }
     }
 }

@@ -120,12 +120,34 @@ fn inspect<R>(
     seen
 }
 
-/// Locks a primitive's internal state. Contention would be a racecheck bug
-/// (or primitives shared with another OS thread), never a wait: fail loudly
-/// instead of spinning.
+/// Locks a primitive's internal state. Inside an execution it is never
+/// contended (one thread, never held across a call out); an untracked
+/// primitive shared by OS threads outside any execution may be, briefly.
+#[inline]
 fn lock_state<T>(state: &StateLock<T>) -> StateGuard<'_, T> {
-    state.try_lock().expect(
-        "racecheck: a primitive's state is locked twice \
-         (racecheck primitives must not be used from other OS threads)",
+    match state.try_lock() {
+        Some(guard) => guard,
+        None => lock_contended(state),
+    }
+}
+
+/// Times [`lock_state`] retries a contended lock, yielding the OS thread
+/// between tries, before it calls it a bug: enough for another thread to
+/// finish its few instructions under the lock, and a clear failure rather
+/// than a hang when the lock is taken twice on one thread.
+const CONTENDED_TRIES: u32 = 100_000;
+
+#[cold]
+#[inline(never)]
+fn lock_contended<T>(state: &StateLock<T>) -> StateGuard<'_, T> {
+    for _ in 0..CONTENDED_TRIES {
+        std::thread::yield_now();
+        if let Some(guard) = state.try_lock() {
+            return guard;
+        }
+    }
+    panic!(
+        "racecheck internal error: a primitive's state is locked twice on one thread \
+         (a waker or a value dropped while the primitive updates itself?)"
     )
 }
