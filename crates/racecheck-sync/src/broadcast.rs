@@ -693,16 +693,9 @@ impl<T> Receiver<T> {
     /// ```
     #[track_caller]
     pub fn is_closed(&self) -> bool {
-        rt::sync_point();
-        let closed = lock_state(&self.channel.state).senders == 0;
-        let object = self.channel.object.id();
-        let op = if closed {
-            Op::RecvClosed { object }
-        } else {
-            Op::Inspect { object }
-        };
-        self.channel.object.record(op, Location::caller());
-        closed
+        crate::senders_gone(self.channel.object, Location::caller(), || {
+            lock_state(&self.channel.state).senders == 0
+        })
     }
 
     /// How many senders keep the channel open, recorded as an inspection.

@@ -120,6 +120,27 @@ fn inspect<R>(
     seen
 }
 
+/// Whether every sender of a channel is gone, as a receiver asks it
+/// (`is_closed`): recorded as an inspection while one is left, and as a
+/// receive that found the channel closed once none is, so that it is
+/// ordered after the senders' drops as a failed receive is.
+fn senders_gone(
+    object: racecheck_runtime::rt::ObjectRef,
+    location: racecheck_trace::Location,
+    gone: impl FnOnce() -> bool,
+) -> bool {
+    racecheck_runtime::rt::sync_point();
+    let closed = gone();
+    let object_id = object.id();
+    let op = if closed {
+        racecheck_trace::Op::RecvClosed { object: object_id }
+    } else {
+        racecheck_trace::Op::Inspect { object: object_id }
+    };
+    object.record(op, location);
+    closed
+}
+
 /// Locks a primitive's internal state. Inside an execution it is never
 /// contended (one thread, never held across a call out); an untracked
 /// primitive shared by OS threads outside any execution may be, briefly.

@@ -460,7 +460,9 @@ impl<T> Channel<T> {
         };
         self.record(|object| Op::Unreserve { object }, location);
         wake_all(served);
-        receiver.map(Waker::wake);
+        if let Some(receiver) = receiver {
+            receiver.wake();
+        }
     }
 
     fn try_recv(&self, location: Location) -> Result<T, TryRecvError> {
@@ -892,7 +894,9 @@ impl<T> SlotWait<'_, T> {
             let receiver = state.idle_receiver();
             drop(state);
             wake_all(served);
-            receiver.map(Waker::wake);
+            if let Some(receiver) = receiver {
+                receiver.wake();
+            }
             channel.record(|object| Op::TryFailed { object }, self.location);
             return Poll::Ready(Err(SendError(())));
         }
@@ -928,7 +932,9 @@ impl<T> Drop for SlotWait<'_, T> {
                 (served, state.idle_receiver())
             };
             wake_all(served);
-            receiver.map(Waker::wake);
+            if let Some(receiver) = receiver {
+                receiver.wake();
+            }
         }
     }
 }
@@ -1579,9 +1585,7 @@ impl<T> UnboundedReceiver<T> {
         }
     }
 
-    /// Polls for a message, as `recv().await` would: `Ready(None)` once
-    /// the channel is empty and every sender is gone. For hand-written
-    /// futures and `poll_fn`; a scheduling point at step granularity.
+    /// Polls for a message, as [`Receiver::poll_recv`].
     ///
     /// ```
     /// use std::future::poll_fn;
@@ -1594,16 +1598,10 @@ impl<T> UnboundedReceiver<T> {
     /// ```
     #[track_caller]
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        rt::sync_point();
-        let mut received = None;
-        self.receiver
-            .channel
-            .poll_take(cx, Location::caller(), 1, |value| received = Some(value))
-            .map(|_| received)
+        self.receiver.poll_recv(cx)
     }
 
-    /// Polls for up to `limit` messages, as `recv_many(buffer, limit)`
-    /// would; a scheduling point at step granularity.
+    /// Polls for up to `limit` messages, as [`Receiver::poll_recv_many`].
     #[track_caller]
     pub fn poll_recv_many(
         &mut self,
@@ -1611,31 +1609,19 @@ impl<T> UnboundedReceiver<T> {
         buffer: &mut Vec<T>,
         limit: usize,
     ) -> Poll<usize> {
-        if limit == 0 {
-            return Poll::Ready(0);
-        }
-        rt::sync_point();
-        self.receiver
-            .channel
-            .poll_take(cx, Location::caller(), limit, |value| buffer.push(value))
+        self.receiver.poll_recv_many(cx, buffer, limit)
     }
 
-    /// `recv` for synchronous code: blocks a racecheck thread (tokio:
-    /// `spawn_blocking`) or an OS thread outside any execution until a
-    /// message comes.
-    ///
-    /// # Panics
-    /// In an async task that cannot block (at await granularity), as
-    /// tokio does inside its runtime.
+    /// `recv` for synchronous code, as [`Receiver::blocking_recv`].
     #[track_caller]
     pub fn blocking_recv(&mut self) -> Option<T> {
-        racecheck_runtime::block_on(self.recv())
+        self.receiver.blocking_recv()
     }
 
-    /// `recv_many` for synchronous code, as [`blocking_recv`](Self::blocking_recv).
+    /// `recv_many` for synchronous code, as [`Receiver::blocking_recv_many`].
     #[track_caller]
     pub fn blocking_recv_many(&mut self, buffer: &mut Vec<T>, limit: usize) -> usize {
-        racecheck_runtime::block_on(self.recv_many(buffer, limit))
+        self.receiver.blocking_recv_many(buffer, limit)
     }
 
     /// A message if one is queued now. Synchronous: a scheduling
