@@ -324,10 +324,63 @@ fn missing<'a>(
         .collect()
 }
 
+/// A trace the exhaustive search misses today, found by this oracle in
+/// session 6 (proptest case `cc 77e07897…`): at await granularity, task 1
+/// locks; task 2 locks across a yield, then locks again; task 3 calls
+/// `try_lock`. The missed order: 2 unlocks and hands the lock to 1; 1
+/// unlocks and hands it to 2's second lock; 3's `try_lock` fails; 2
+/// unlocks. Ignored until the search reaches it: run it with
+/// `cargo test --test dpor_oracle -- --ignored`.
+#[test]
+#[ignore = "known miss of the exhaustive search, open: see the doc comment"]
+fn the_reduced_search_reaches_a_try_lock_between_two_hand_overs() {
+    use Operation::{Lock, LockedYield, TryLock};
+    let program = Rc::new(vec![vec![Lock], vec![LockedYield, Lock], vec![TryLock]]);
+    let mut plain = brute_force();
+    let counted = explore(&program, Granularity::Await, &mut plain, PLAIN_BUDGET);
+    assert!(counted.complete);
+    let mut reduced = Traces::new(ExhaustiveScheduler::new());
+    let report = explore(&program, Granularity::Await, &mut reduced, PLAIN_BUDGET);
+    let missed = missing(plain.traces(), reduced.traces());
+    assert!(
+        missed.is_empty(),
+        "{} missed, the first:\n{}",
+        missed.len(),
+        missed[0]
+    );
+    assert!(report.complete);
+}
+
+/// The same class as the test above, found with another seed: task 1
+/// locks twice; task 2 locks across a yield, locks, then calls `try_lock`,
+/// which fails while task 1 holds the lock handed to it.
+#[test]
+#[ignore = "known miss of the exhaustive search, open: see the doc comment"]
+fn the_reduced_search_reaches_a_failed_try_lock_after_hand_overs() {
+    use Operation::{Lock, LockedYield, TryLock};
+    let program = Rc::new(vec![vec![Lock, Lock], vec![LockedYield, Lock, TryLock]]);
+    let mut plain = brute_force();
+    let counted = explore(&program, Granularity::Await, &mut plain, PLAIN_BUDGET);
+    assert!(counted.complete);
+    let mut reduced = Traces::new(ExhaustiveScheduler::new());
+    explore(&program, Granularity::Await, &mut reduced, PLAIN_BUDGET);
+    let missed = missing(plain.traces(), reduced.traces());
+    assert!(
+        missed.is_empty(),
+        "{} missed, the first:\n{}",
+        missed.len(),
+        missed[0]
+    );
+}
+
 proptest! {
+    // A fixed seed: the same 256 programs on every run, so CI does not
+    // depend on a draw. Cases it has found are kept above and in the
+    // regressions file.
     #![proptest_config(ProptestConfig {
         cases: 256,
         max_global_rejects: 4096,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(1),
         ..ProptestConfig::default()
     })]
 
