@@ -362,12 +362,25 @@ impl<N: Deref<Target = Notify>> Waiter<N> {
         }
     }
 
+    /// Takes a notification if there is one (recorded as `Notified`), or
+    /// registers the wait and records that it looked (`Inspect`: whether a
+    /// permit was stored is what it read).
     fn enable(&mut self) -> bool {
         if self.done {
             return true;
         }
         rt::sync_point();
-        self.take_notification(Waker::noop())
+        let notified = self.take_notification(Waker::noop());
+        if !notified {
+            let object = self.notify.object;
+            object.record(
+                Op::Inspect {
+                    object: object.id(),
+                },
+                self.location,
+            );
+        }
+        notified
     }
 
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
