@@ -505,7 +505,9 @@ impl<'a> SemaphorePermit<'a> {
     /// Splits `n` of the permits off into a new permit; `None` if this holds
     /// fewer.
     pub fn split(&mut self, n: usize) -> Option<Self> {
-        let n = Some(n).filter(|&n| n <= self.permits)?;
+        if n > self.permits {
+            return None;
+        }
         self.permits -= n;
         Some(SemaphorePermit {
             semaphore: self.semaphore,
@@ -577,7 +579,9 @@ impl OwnedSemaphorePermit {
     /// Splits `n` of the permits off into a new permit; `None` if this holds
     /// fewer.
     pub fn split(&mut self, n: usize) -> Option<Self> {
-        let n = Some(n).filter(|&n| n <= self.permits)?;
+        if n > self.permits {
+            return None;
+        }
         self.permits -= n;
         Some(OwnedSemaphorePermit {
             semaphore: self.semaphore.clone(),
