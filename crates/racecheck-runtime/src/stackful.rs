@@ -10,7 +10,7 @@
 //! the executor, the strategies and the detector see no difference between
 //! a thread and an async task.
 //!
-//! **The only module with `unsafe`.** The coroutine hands its body a
+//! **A module with `unsafe`** (with `scoped.rs`). The coroutine hands its body a
 //! `&Yielder` that lives on the coroutine's own stack; code deep inside the
 //! body has no way to reach it but through a thread-local. The thread-local
 //! holds a raw pointer to the running body's [`Frame`], set while (and only

@@ -51,6 +51,7 @@ where
 }
 
 #[inline]
+#[track_caller]
 fn spawn_task<F>(name: Cow<'static, str>, future: F, location: Location) -> JoinHandle<F::Output>
 where
     F: Future + 'static,
@@ -82,6 +83,7 @@ const NO_EXECUTION: u64 = 0;
 
 /// Adds a task to the current execution, records its spawn and returns its
 /// handle. During the teardown the task is not added, and never runs.
+#[track_caller]
 pub(crate) fn add_task<T>(
     body: TaskBody,
     name: Cow<'static, str>,

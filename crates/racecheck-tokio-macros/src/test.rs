@@ -101,10 +101,14 @@ fn parse_settings(args: TokenStream, entry: Entry) -> syn::Result<Settings> {
 fn flavor_is_multi_thread(value: &Expr) -> syn::Result<bool> {
     match string(value)?.as_str() {
         "multi_thread" => Ok(true),
-        "current_thread" => Ok(false),
+        // tokio's `LocalRuntime`: one thread, `!Send` tasks, as current_thread.
+        "current_thread" | "local" => Ok(false),
         other => Err(syn::Error::new_spanned(
             value,
-            format!("unknown flavor {other:?}; expected \"current_thread\" or \"multi_thread\""),
+            format!(
+                "unknown flavor {other:?}; expected \"current_thread\", \"multi_thread\" \
+                 or \"local\""
+            ),
         )),
     }
 }

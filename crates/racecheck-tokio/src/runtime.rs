@@ -27,7 +27,6 @@ use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
 use std::io;
-use std::rc::Rc;
 
 /// A runtime, like `tokio::runtime::Runtime`: a way into racecheck from
 /// synchronous code.
@@ -52,8 +51,7 @@ impl Runtime {
     #[track_caller]
     pub fn block_on<F>(&self, future: F) -> F::Output
     where
-        F: Future + 'static,
-        F::Output: 'static,
+        F: Future,
     {
         self.handle.block_on(future)
     }
@@ -223,8 +221,7 @@ impl Handle {
     #[track_caller]
     pub fn block_on<F>(&self, future: F) -> F::Output
     where
-        F: Future + 'static,
-        F::Output: 'static,
+        F: Future,
     {
         if racecheck_runtime::rt::try_current_task().is_none() {
             return run_one_execution(self.granularity, future);
@@ -241,38 +238,31 @@ impl Handle {
 
 /// Runs `future` as the root of one execution and returns its output.
 #[track_caller]
-fn run_one_execution<F>(granularity: Granularity, future: F) -> F::Output
-where
-    F: Future + 'static,
-    F::Output: 'static,
-{
-    let future = RefCell::new(Some(future));
-    let output = Rc::new(RefCell::new(None));
-    let report = racecheck::Builder::new()
-        .granularity(granularity)
-        .iterations(1)
-        .minimize_failures(false)
-        // The future runs once: a replay would find it gone, and
-        // `RACECHECK_ITERATIONS` or `RACECHECK_REPLAY` must not run it again.
-        .check_replay(false)
-        .read_environment(false)
-        // Tests build primitives before `block_on` and keep them in statics.
-        .allow_untracked_objects(true)
-        .run(|| {
-            let future = future
-                .borrow_mut()
-                .take()
-                .expect("racecheck-tokio: Runtime::block_on runs its future once");
-            let output = output.clone();
-            async move {
-                let value = future.await;
-                *output.borrow_mut() = Some(value);
-            }
-        });
+fn run_one_execution<F: Future>(granularity: Granularity, future: F) -> F::Output {
+    let output = RefCell::new(None);
+    // The future may borrow the caller's locals, as with tokio: it is lent
+    // to the one execution and dropped before this returns.
+    let root = async {
+        let value = future.await;
+        *output.borrow_mut() = Some(value);
+    };
+    let report = racecheck_runtime::with_scoped_root(root, |root| {
+        racecheck::Builder::new()
+            .granularity(granularity)
+            .iterations(1)
+            .minimize_failures(false)
+            // The future runs once: a replay would find it gone, and
+            // `RACECHECK_ITERATIONS` or `RACECHECK_REPLAY` must not run it again.
+            .check_replay(false)
+            .read_environment(false)
+            // Tests build primitives before `block_on` and keep them in statics.
+            .allow_untracked_objects(true)
+            .run(|| root.take())
+    });
     if let Some(failure) = report.failure {
         panic!("{failure}");
     }
-    let value = output.borrow_mut().take();
+    let value = output.into_inner();
     value.expect("racecheck-tokio: the block_on future did not finish")
 }
 
@@ -319,8 +309,7 @@ impl LocalSet {
     #[track_caller]
     pub fn block_on<F>(&self, runtime: &Runtime, future: F) -> F::Output
     where
-        F: Future + 'static,
-        F::Output: 'static,
+        F: Future,
     {
         runtime.block_on(future)
     }

@@ -163,6 +163,21 @@ impl<T> Default for OnceCell<T> {
     }
 }
 
+/// A cell holding `value`, like `tokio::sync::OnceCell::from`.
+///
+/// ```
+/// use racecheck_tokio::sync::OnceCell;
+///
+/// let cell = OnceCell::from(2);
+/// assert_eq!(cell.get(), Some(&2));
+/// ```
+impl<T> From<T> for OnceCell<T> {
+    #[track_caller]
+    fn from(value: T) -> OnceCell<T> {
+        OnceCell::new_with(Some(value))
+    }
+}
+
 impl<T: fmt::Debug> fmt::Debug for OnceCell<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OnceCell")

@@ -25,8 +25,12 @@ use std::task::{Context, Poll};
 ///     assert_eq!(start.elapsed(), Duration::from_secs(20));
 /// });
 /// ```
+///
+/// # Panics
+/// If `period` is zero.
 #[track_caller]
 pub fn interval(period: Duration) -> Interval {
+    assert!(period > Duration::ZERO, "`period` must be non-zero.");
     interval_at(Instant::now(), period)
 }
 
