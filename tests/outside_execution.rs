@@ -144,12 +144,22 @@ fn at_step_granularity_a_free_lock_is_taken_on_the_first_poll_by_hand() {
 }
 
 #[test]
-fn at_await_granularity_the_first_poll_of_an_operation_is_its_scheduling_point() {
+fn at_await_granularity_an_awaited_operation_first_passes_its_scheduling_point() {
     Builder::new().iterations(10).check(|| async {
         let mutex = Mutex::new(0);
+        // Polled with the task's own context, as `.await` does: the first
+        // poll is the scheduling point.
         let mut lock = pin!(mutex.lock());
-        assert!(poll_once(lock.as_mut()).is_pending());
-        assert!(poll_once(lock).is_ready());
+        let mut polls = 0;
+        let guard = std::future::poll_fn(|context| {
+            polls += 1;
+            lock.as_mut().poll(context)
+        })
+        .await;
+        assert_eq!(polls, 2);
+        drop(guard);
+        // Polled by hand (another waker), it runs inside the current step.
+        assert!(poll_once(pin!(mutex.lock())).is_ready());
     });
 }
 

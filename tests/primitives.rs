@@ -1998,3 +1998,35 @@ fn mpsc_closed_receiver_still_receives_what_outstanding_permits_send() {
         assert_eq!(receiver.recv().await, None);
     });
 }
+
+/// Polls `future` once with a waker that is not the task's: by hand, as
+/// `now_or_never` or a test's mock task does.
+fn poll_by_hand<F: Future>(future: F) -> Poll<F::Output> {
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    std::pin::pin!(future).poll(&mut context)
+}
+
+#[test]
+fn an_operation_polled_by_hand_completes_on_its_first_poll_at_await_granularity() {
+    // As in tokio: what can complete at once does, within the current step;
+    // awaited, the same operation is a scheduling point first.
+    for granularity in [racecheck::Granularity::Await, racecheck::Granularity::Step] {
+        Builder::new()
+            .granularity(granularity)
+            .iterations(ITERATIONS)
+            .check(|| async {
+                let mutex = Mutex::new(1);
+                let (sender, mut receiver) = mpsc::channel(1);
+                sender.try_send(5).unwrap();
+                let Poll::Ready(guard) = poll_by_hand(mutex.lock()) else {
+                    panic!("a free lock is taken on the first poll");
+                };
+                assert_eq!(*guard, 1);
+                assert!(poll_by_hand(mutex.lock()).is_pending(), "held: it queues");
+                drop(guard);
+                assert_eq!(poll_by_hand(receiver.recv()), Poll::Ready(Some(5)));
+                assert!(poll_by_hand(receiver.recv()).is_pending(), "empty");
+                assert_eq!(poll_by_hand(sleep(Duration::ZERO)), Poll::Ready(()));
+            });
+    }
+}

@@ -52,6 +52,25 @@ thread_local! {
     /// visible operations are scheduling points too. Apart from the state
     /// for the same reason as `YIELDED`.
     static STEP_GRANULARITY: Cell<bool> = const { Cell::new(false) };
+    /// The data pointer of the running task's own waker, set before each
+    /// poll of a task: a future polled with another waker (a noop waker,
+    /// `now_or_never`, a test's mock) is polled by hand. Compared for
+    /// equality only; its value never reaches a schedule or a trace.
+    static TASK_WAKER: Cell<*const ()> = const { Cell::new(std::ptr::null()) };
+}
+
+/// Notes the waker the executor polls the running task with.
+#[inline]
+pub(crate) fn set_task_waker(waker: &std::task::Waker) {
+    TASK_WAKER.set(waker.data());
+}
+
+/// Whether a future polled with `waker` is polled by the running task's
+/// executor (directly or through combinators that pass its context on),
+/// rather than by hand.
+#[inline]
+pub(crate) fn polled_by_task(waker: &std::task::Waker) -> bool {
+    waker.data() == TASK_WAKER.get()
 }
 
 /// Whether an execution is under way on this thread: between its start and

@@ -229,6 +229,7 @@ fn run_steps<S: Scheduler + ?Sized>(
             }
         };
         let mut context = Context::from_waker(wakers.waker(task));
+        execution::set_task_waker(context.waker());
         let future = futures[task.index()]
             .as_mut()
             .expect("racecheck internal error: a runnable task has no future");

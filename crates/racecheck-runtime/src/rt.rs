@@ -15,7 +15,7 @@
 //! racecheck_runtime::run_once(|| async {
 //!     let object = rt::register(ObjectKind::Event, Some("ready".into()), Location::caller());
 //!     let mut point = SchedulePoint::new();
-//!     poll_fn(|_| point.poll_point()).await;
+//!     poll_fn(|cx| point.poll_point(cx)).await;
 //!     object.record(Op::Set { object: object.id() }, Location::caller());
 //! });
 //! ```
@@ -248,15 +248,20 @@ pub fn try_current_task() -> Option<TaskId> {
 ///   that can complete at once completes on its first poll, as in tokio,
 ///   even when a future is polled by hand.
 /// - At await granularity the first poll returns `Pending` with the task
-///   still runnable, and the next poll returns `Ready`.
+///   still runnable, and the next poll returns `Ready`. A future polled by
+///   hand, with a waker other than its task's (`now_or_never`, a noop
+///   waker, a test's mock task), passes the point at once: the operation
+///   runs inside the current step, as any code between two awaits does,
+///   and completes on that poll if it can, as in tokio.
 /// - Outside an execution it is `Ready` at once.
 ///
 /// ```
 /// use racecheck_runtime::rt::SchedulePoint;
-/// use std::task::Poll;
+/// use std::task::{Context, Poll, Waker};
 ///
 /// let mut point = SchedulePoint::new();
-/// assert_eq!(point.poll_point(), Poll::Ready(())); // outside an execution
+/// let mut context = Context::from_waker(Waker::noop());
+/// assert_eq!(point.poll_point(&mut context), Poll::Ready(())); // outside an execution
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SchedulePoint {
@@ -282,16 +287,17 @@ impl SchedulePoint {
 
     /// Polls the point: passes it in place and returns `Ready` on a task
     /// stack at step granularity; elsewhere in an execution `Pending` once
-    /// (the task stays runnable), then `Ready` forever.
+    /// (the task stays runnable), then `Ready` forever, unless polled by
+    /// hand (`cx` holds another waker than the task's).
     #[inline]
-    pub fn poll_point(&mut self) -> Poll<()> {
+    pub fn poll_point(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         match self.state {
             PointState::Fresh if execution::points_in_place() && !skipping_points() => {
                 execution::sync_point();
                 self.state = PointState::Passed;
                 Poll::Ready(())
             }
-            PointState::Fresh if execution::active() => {
+            PointState::Fresh if execution::active() && execution::polled_by_task(cx.waker()) => {
                 execution::yield_current();
                 self.state = PointState::Yielded;
                 Poll::Pending
@@ -473,7 +479,7 @@ pub fn attribute_events_to(source: Option<Location>) {
 /// }
 /// async fn point() {
 ///     let mut point = SchedulePoint::new();
-///     poll_fn(|_| point.poll_point()).await
+///     poll_fn(|cx| point.poll_point(cx)).await
 /// }
 /// let mut executor = Executor::new(Limits::default());
 /// let outcome = executor.run(&|| async {

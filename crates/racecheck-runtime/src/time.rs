@@ -278,7 +278,7 @@ impl Future for Sleep {
                 });
                 if let SleepState::Yielding(point) = &mut this.state {
                     // Passed in place at step granularity: the sleep is over.
-                    if point.poll_point().is_ready() {
+                    if point.poll_point(cx).is_ready() {
                         this.state = SleepState::Done;
                         return Poll::Ready(());
                     }
@@ -286,7 +286,7 @@ impl Future for Sleep {
                 Poll::Pending
             }
             SleepState::Yielding(point) => {
-                let poll = point.poll_point();
+                let poll = point.poll_point(cx);
                 if poll.is_ready() {
                     this.state = SleepState::Done;
                 }

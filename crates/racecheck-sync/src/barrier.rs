@@ -183,7 +183,7 @@ impl Future for BarrierWait<'_> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<BarrierWaitResult> {
         let this = self.get_mut();
-        if this.point.poll_point().is_pending() {
+        if this.point.poll_point(cx).is_pending() {
             return Poll::Pending;
         }
         let barrier = this.barrier;

@@ -230,7 +230,7 @@ impl Future for Acquire<'_> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         debug_assert!(!this.done, "Acquire polled after completion");
-        if this.point.poll_point().is_pending() {
+        if this.point.poll_point(cx).is_pending() {
             return Poll::Pending;
         }
         let object = this.semaphore.object;

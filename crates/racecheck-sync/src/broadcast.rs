@@ -799,7 +799,7 @@ impl<T: Clone> Future for Recv<'_, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        if this.point.poll_point().is_pending() {
+        if this.point.poll_point(cx).is_pending() {
             return Poll::Pending;
         }
         let channel = this.receiver.channel.clone();

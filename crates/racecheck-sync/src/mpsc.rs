@@ -881,7 +881,7 @@ impl<T> Future for SlotWait<'_, T> {
 
 impl<T> SlotWait<'_, T> {
     fn poll_slot(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), SendError<()>>> {
-        if self.point.poll_point().is_pending() {
+        if self.point.poll_point(cx).is_pending() {
             return Poll::Pending;
         }
         let channel = self.channel;
@@ -1411,7 +1411,7 @@ impl<T> Future for Recv<'_, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let this = self.get_mut();
-        if this.point.poll_point().is_pending() {
+        if this.point.poll_point(cx).is_pending() {
             return Poll::Pending;
         }
         let mut received = None;
@@ -1438,7 +1438,7 @@ impl<T> Future for RecvMany<'_, T> {
         if this.limit == 0 {
             return Poll::Ready(0);
         }
-        if this.point.poll_point().is_pending() {
+        if this.point.poll_point(cx).is_pending() {
             return Poll::Pending;
         }
         let buffer = &mut *this.buffer;

@@ -387,7 +387,7 @@ impl<N: Deref<Target = Notify>> Waiter<N> {
         if self.done {
             return Poll::Ready(());
         }
-        if self.point.poll_point().is_pending() {
+        if self.point.poll_point(cx).is_pending() {
             return Poll::Pending;
         }
         if self.take_notification(cx.waker()) {

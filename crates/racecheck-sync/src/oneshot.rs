@@ -146,7 +146,7 @@ impl<T> Sender<T> {
         let inner = self.inner.as_ref().expect("a sender sends once");
         let mut point = SchedulePoint::new();
         std::future::poll_fn(move |cx| {
-            if point.poll_point().is_pending() {
+            if point.poll_point(cx).is_pending() {
                 return Poll::Pending;
             }
             let mut state = lock_state(&inner.state);
@@ -330,7 +330,7 @@ impl<T> Future for Receiver<T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         assert!(!this.terminated, "called after complete");
-        if this.point.poll_point().is_pending() {
+        if this.point.poll_point(cx).is_pending() {
             return Poll::Pending;
         }
         let object = this.inner.object;

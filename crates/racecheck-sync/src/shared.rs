@@ -163,7 +163,7 @@ impl<T> Shared<T> {
 
 fn schedule_point() -> impl Future<Output = ()> {
     let mut point = SchedulePoint::new();
-    poll_fn(move |_| point.poll_point())
+    poll_fn(move |cx| point.poll_point(cx))
 }
 
 impl<T: fmt::Debug> fmt::Debug for Shared<T> {

@@ -239,7 +239,7 @@ impl<S> Future for WaitUntil<'_, S> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
-        if this.point.poll_point().is_pending() {
+        if this.point.poll_point(cx).is_pending() {
             return Poll::Pending;
         }
         let mut state = lock_state(this.state);

@@ -607,7 +607,7 @@ impl<T> Receiver<T> {
         let channel: &'a Channel<T> = channel;
         async move {
             let mut point = SchedulePoint::new();
-            std::future::poll_fn(|_| point.poll_point()).await;
+            std::future::poll_fn(|cx| point.poll_point(cx)).await;
             let mut closed = false;
             loop {
                 let before = *seen;
@@ -767,7 +767,7 @@ impl<T> Future for Changed<'_, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        if this.point.poll_point().is_pending() {
+        if this.point.poll_point(cx).is_pending() {
             return Poll::Pending;
         }
         let channel = this.channel;

@@ -236,19 +236,25 @@ fn a_borrowing_block_on_that_fails_reports_and_releases_its_borrows() {
     assert_eq!(counter, 2);
 }
 
-/// The file and line of the panic `body` raises.
+/// The file and line of the panic `body` raises. Panics of other threads
+/// (tests running beside this one) go to the hook as before.
 fn panic_location(body: impl FnOnce() + std::panic::UnwindSafe) -> String {
     let location = Arc::new(std::sync::Mutex::new(String::new()));
-    let hook = std::panic::take_hook();
+    let previous: Arc<dyn Fn(&std::panic::PanicHookInfo<'_>) + Send + Sync> =
+        Arc::from(std::panic::take_hook());
     {
-        let location = location.clone();
+        let (location, previous) = (location.clone(), previous.clone());
+        let this_thread = std::thread::current().id();
         std::panic::set_hook(Box::new(move |info| {
+            if std::thread::current().id() != this_thread {
+                return previous(info);
+            }
             let at = info.location().expect("a location");
             *location.lock().unwrap() = format!("{}:{}", at.file(), at.line());
         }));
     }
     let outcome = std::panic::catch_unwind(body);
-    std::panic::set_hook(hook);
+    std::panic::set_hook(Box::new(move |info| previous(info)));
     assert!(outcome.is_err(), "the body panics");
     let location = location.lock().unwrap().clone();
     location
@@ -269,4 +275,22 @@ fn misuse_panics_at_the_callers_line_as_tokio_does() {
     let nested =
         panic_location(|| NUMBER.sync_scope(1, || NUMBER.with(|_| NUMBER.sync_scope(2, || {}))));
     assert_eq!(nested, format!("{}:{scope_line}", file!()));
+}
+
+#[tokio::test]
+async fn try_join_next_takes_every_finished_task_without_waiting() {
+    // At await granularity too: taking a finished task's output is not a
+    // scheduling point.
+    let mut set = tokio::task::JoinSet::new();
+    for index in 0..3 {
+        set.spawn(async move { index });
+    }
+    assert!(set.try_join_next().is_none(), "none has run yet");
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    let mut outputs = Vec::new();
+    while let Some(output) = set.try_join_next() {
+        outputs.push(output.unwrap());
+    }
+    outputs.sort_unstable();
+    assert_eq!(outputs, [0, 1, 2]);
 }

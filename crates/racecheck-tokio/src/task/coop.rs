@@ -31,7 +31,7 @@ use std::task::{Context, Poll};
 /// ```
 pub async fn consume_budget() {
     let mut point = SchedulePoint::new();
-    poll_fn(|_| point.poll_point()).await;
+    poll_fn(|cx| point.poll_point(cx)).await;
 }
 
 /// Always `true`: racecheck's tasks have no budget to run out of.

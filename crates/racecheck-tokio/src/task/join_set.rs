@@ -193,16 +193,12 @@ impl<T: 'static> JoinSet<T> {
     /// });
     /// ```
     pub fn try_join_next(&mut self) -> Option<Result<T, JoinError>> {
-        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-        for index in 0..self.tasks.len() {
-            if self.tasks[index].is_finished() {
-                if let Poll::Ready(result) = Pin::new(&mut self.tasks[index]).poll(&mut cx) {
-                    self.tasks.remove(index);
-                    return Some(result);
-                }
-            }
+        let index = self.tasks.iter().position(JoinHandle::is_finished)?;
+        let result = self.tasks[index].try_join();
+        if result.is_some() {
+            self.tasks.remove(index);
         }
-        None
+        result
     }
 
     /// Aborts every task and waits for them all to finish.
