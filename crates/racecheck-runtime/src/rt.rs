@@ -408,6 +408,29 @@ pub fn sync_point() {
     execution::sync_point();
 }
 
+/// Whether a future polled with `cx` is polled by hand, inside an
+/// execution: with a waker other than the running task's own (a noop
+/// waker, `now_or_never`, a test's mock task). Such a poll passes its
+/// scheduling point at once (see [`SchedulePoint`]).
+///
+/// ```
+/// use std::task::{Context, Waker};
+///
+/// racecheck_runtime::run_once(|| async {
+///     let by_hand = racecheck_runtime::rt::polled_by_hand(&Context::from_waker(Waker::noop()));
+///     assert!(by_hand);
+///     let awaited = std::future::poll_fn(|cx| {
+///         std::task::Poll::Ready(racecheck_runtime::rt::polled_by_hand(cx))
+///     });
+///     assert!(!awaited.await);
+/// });
+/// assert!(!racecheck_runtime::rt::polled_by_hand(&Context::from_waker(Waker::noop())));
+/// ```
+#[inline]
+pub fn polled_by_hand(cx: &Context<'_>) -> bool {
+    execution::active() && !execution::polled_by_task(cx.waker())
+}
+
 /// Whether the running task can block inside a synchronous call: it is a
 /// thread, or any task at [`Granularity::Step`](crate::Granularity::Step).
 /// Blocking primitives use [`block_on`](crate::block_on) when it can, and

@@ -72,8 +72,15 @@ pub(crate) fn deadline_after(duration: Duration) -> Instant {
 ///     assert_eq!(Instant::now(), deadline);
 /// });
 /// ```
+///
+/// # Panics
+/// Outside an execution, as tokio's panics outside a runtime.
 #[track_caller]
 pub fn sleep_until(deadline: Instant) -> Sleep {
+    assert!(
+        racecheck_runtime::rt::try_current_task().is_some(),
+        "there is no reactor running, must be called from the context of a Tokio 1.x runtime"
+    );
     Sleep {
         inner: racecheck_runtime::time::sleep_until(deadline),
         deadline,

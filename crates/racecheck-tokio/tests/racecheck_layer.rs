@@ -294,3 +294,21 @@ async fn try_join_next_takes_every_finished_task_without_waiting() {
     outputs.sort_unstable();
     assert_eq!(outputs, [0, 1, 2]);
 }
+
+#[tokio::test]
+async fn spending_the_budget_by_hand_ends() {
+    // tokio's own tests spin `consume_budget().now_or_never()` until the
+    // budget runs out; under racecheck it runs out on the first hand poll.
+    let mut spins = 0;
+    while poll_by_hand(tokio::task::coop::consume_budget()).is_ready() {
+        spins += 1;
+    }
+    assert_eq!(spins, 0);
+    tokio::task::coop::consume_budget().await;
+}
+
+/// Polls `future` once with a waker that is not the task's.
+fn poll_by_hand<F: std::future::Future>(future: F) -> std::task::Poll<F::Output> {
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    std::pin::pin!(future).poll(&mut context)
+}
