@@ -23,7 +23,7 @@ pub(crate) mod test;
 
 use crate::task::{self, JoinHandle, LocalSet};
 use racecheck::Granularity;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
 use std::io;
@@ -148,6 +148,7 @@ impl Builder {
     pub fn build(&mut self) -> io::Result<Runtime> {
         Ok(Runtime {
             handle: Handle {
+                name: None,
                 granularity: self.granularity,
             },
         })
@@ -158,6 +159,31 @@ impl Builder {
 #[derive(Clone, Debug)]
 pub struct Handle {
     granularity: Granularity,
+    name: Option<&'static str>,
+}
+
+thread_local! {
+    /// The name of the runtime a `#[tokio::test]` runs on this thread.
+    static RUNTIME_NAME: Cell<Option<&'static str>> = const { Cell::new(None) };
+}
+
+/// Names the runtime of this thread's `#[tokio::test]` until the guard is
+/// dropped.
+pub(crate) fn name_runtime(name: Option<&'static str>) -> RuntimeNameGuard {
+    RuntimeNameGuard {
+        was: RUNTIME_NAME.replace(name),
+    }
+}
+
+/// Restores the name [`name_runtime`] replaced.
+pub(crate) struct RuntimeNameGuard {
+    was: Option<&'static str>,
+}
+
+impl Drop for RuntimeNameGuard {
+    fn drop(&mut self) {
+        RUNTIME_NAME.set(self.was);
+    }
 }
 
 /// There is no runtime here: [`Handle::try_current`] outside an execution.
@@ -192,8 +218,23 @@ impl Handle {
         racecheck_runtime::rt::try_current_task()
             .map(|_| Handle {
                 granularity: Granularity::Await,
+                name: RUNTIME_NAME.get(),
             })
             .ok_or(TryCurrentError(()))
+    }
+
+    /// The runtime's name, from `#[tokio::test(name = "…")]`, like
+    /// `tokio::runtime::Handle::name`.
+    ///
+    /// ```
+    /// use racecheck_tokio::runtime::{Handle, Runtime};
+    ///
+    /// Runtime::new().unwrap().block_on(async {
+    ///     assert_eq!(Handle::current().name(), None);
+    /// });
+    /// ```
+    pub fn name(&self) -> Option<&str> {
+        self.name
     }
 
     /// Spawns a task, as [`task::spawn`].

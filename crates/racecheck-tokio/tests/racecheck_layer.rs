@@ -312,3 +312,9 @@ fn poll_by_hand<F: std::future::Future>(future: F) -> std::task::Poll<F::Output>
     let mut context = std::task::Context::from_waker(std::task::Waker::noop());
     std::pin::pin!(future).poll(&mut context)
 }
+
+#[tokio::test(name = "the cache's runtime")]
+async fn the_test_attribute_names_the_runtime() {
+    let handle = tokio::runtime::Handle::current();
+    assert_eq!(handle.name(), Some("the cache's runtime"));
+}
