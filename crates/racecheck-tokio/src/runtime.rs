@@ -82,6 +82,24 @@ impl Runtime {
         &self.handle
     }
 
+    /// Enters the runtime's context, like `tokio::runtime::Runtime::enter`.
+    /// racecheck has no context outside an execution: the guard does
+    /// nothing, primitives created under it are untracked, and timers
+    /// still need an execution (`block_on`).
+    ///
+    /// ```
+    /// use racecheck_tokio::runtime::Runtime;
+    ///
+    /// let runtime = Runtime::new().unwrap();
+    /// let _guard = runtime.enter();
+    /// let (sender, mut receiver) = racecheck_tokio::sync::mpsc::unbounded_channel();
+    /// sender.send(3).unwrap();
+    /// assert_eq!(runtime.block_on(async { receiver.recv().await }), Some(3));
+    /// ```
+    pub fn enter(&self) -> EnterGuard<'_> {
+        EnterGuard { _runtime: self }
+    }
+
     /// Does nothing: tasks left at the end of an execution are dropped when
     /// it ends.
     pub fn shutdown_background(self) {}
@@ -153,6 +171,12 @@ impl Builder {
             },
         })
     }
+}
+
+/// The guard of [`Runtime::enter`], like `tokio::runtime::EnterGuard`.
+#[derive(Debug)]
+pub struct EnterGuard<'a> {
+    _runtime: &'a Runtime,
 }
 
 /// A handle to the runtime, like `tokio::runtime::Handle`.
