@@ -113,11 +113,7 @@ fn inspect<R>(
     location: racecheck_trace::Location,
     look: impl FnOnce() -> R,
 ) -> R {
-    racecheck_runtime::rt::sync_point();
-    let seen = look();
-    let id = object.id();
-    object.record(racecheck_trace::Op::Inspect { object: id }, location);
-    seen
+    look_and_record(object, location, look, |_| false)
 }
 
 /// Whether every sender of a channel is gone, as a receiver asks it
@@ -129,16 +125,28 @@ fn senders_gone(
     location: racecheck_trace::Location,
     gone: impl FnOnce() -> bool,
 ) -> bool {
+    look_and_record(object, location, gone, |closed| *closed)
+}
+
+/// A scheduling point at step granularity, then `look`, recorded as an
+/// inspection of `object`, or as a receive that found it closed when
+/// `found_closed` says so of what `look` saw.
+fn look_and_record<R>(
+    object: racecheck_runtime::rt::ObjectRef,
+    location: racecheck_trace::Location,
+    look: impl FnOnce() -> R,
+    found_closed: impl FnOnce(&R) -> bool,
+) -> R {
     racecheck_runtime::rt::sync_point();
-    let closed = gone();
-    let object_id = object.id();
-    let op = if closed {
-        racecheck_trace::Op::RecvClosed { object: object_id }
+    let seen = look();
+    let id = object.id();
+    let op = if found_closed(&seen) {
+        racecheck_trace::Op::RecvClosed { object: id }
     } else {
-        racecheck_trace::Op::Inspect { object: object_id }
+        racecheck_trace::Op::Inspect { object: id }
     };
     object.record(op, location);
-    closed
+    seen
 }
 
 /// Locks a primitive's internal state. Inside an execution it is never
