@@ -118,6 +118,39 @@ async fn select_takes_tokios_syntax() {
 }
 
 #[tokio::test]
+async fn select_polled_by_hand_completes_on_its_first_poll() {
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+
+    let (send, mut receive) = oneshot::channel::<u32>();
+    send.send(7).unwrap();
+    let mut select = std::pin::pin!(async {
+        tokio::select! {
+            value = &mut receive => value.unwrap(),
+            () = std::future::pending() => 0,
+        }
+    });
+    let mut by_hand = Context::from_waker(Waker::noop());
+    assert_eq!(select.as_mut().poll(&mut by_hand), Poll::Ready(7));
+
+    // An output type nothing names, in a disabled branch, still infers.
+    let never = std::future::poll_fn(|_| panic!("a disabled branch is not polled"));
+    let chosen = tokio::select! {
+        _ = never, if false => 1,
+        () = async {} => 2,
+    };
+    assert_eq!(chosen, 2);
+}
+
+#[tokio::test]
+async fn an_empty_vec_compares_without_annotations() {
+    // racecheck links no crate with `PartialEq` impls for the numbers (as
+    // serde_json's `Value` has), so this infers as it does on tokio.
+    let ticks: Vec<u32> = Vec::new();
+    assert_eq!(ticks, vec![]);
+}
+
+#[tokio::test]
 async fn join_and_try_join() {
     let (a, b, c) = tokio::join!(async { 1 }, async { "two" }, async { 3.0 });
     assert_eq!((a, b, c), (1, "two", 3.0));
@@ -143,6 +176,24 @@ async fn time_is_virtual_and_pausable() {
     let first = ticks.tick().await;
     let second = ticks.tick().await;
     assert_eq!(second - first, Duration::from_secs(10));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_interval_tick_a_little_late_keeps_the_schedule() {
+    use tokio::time::MissedTickBehavior;
+    let ms = Duration::from_millis;
+    let start = Instant::now();
+    let mut ticks = tokio::time::interval(ms(100));
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    assert_eq!(ticks.tick().await, start);
+    sleep(ms(103)).await;
+    // 3 ms late is on time (tokio allows 5): the next is still due at 200.
+    assert_eq!(ticks.tick().await, start + ms(100));
+    assert_eq!(ticks.tick().await, start + ms(200));
+    sleep(ms(150)).await;
+    // 50 ms late is missed: `Delay` ticks now, then a period from now.
+    assert_eq!(ticks.tick().await, start + ms(300));
+    assert_eq!(ticks.tick().await, start + ms(450));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
