@@ -22,6 +22,8 @@ struct Settings {
     seed: Option<u64>,
     strategy: Option<String>,
     depth: Option<u32>,
+    /// `check_replay_every = k`: replay every k-th passing execution.
+    check_replay_every: Option<u64>,
     /// `unhandled_panic = "shutdown_runtime"`: a task's panic fails the
     /// execution.
     panics_fail: bool,
