@@ -42,6 +42,46 @@ async fn abort_handle_and_is_finished() {
     drop(send);
 }
 
+/// An output that reports, when dropped, which task was current.
+struct ReportsTaskOnDrop(Option<oneshot::Sender<Option<tokio::task::Id>>>);
+
+impl Drop for ReportsTaskOnDrop {
+    fn drop(&mut self) {
+        let send = self.0.take().unwrap();
+        send.send(tokio::task::try_id()).unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_dropped_handle_drops_the_output_with_the_tasks_id() {
+    // The test body is not a task.
+    assert_eq!(tokio::task::try_id(), None);
+
+    // Dropped while the task runs: the task drops its output itself.
+    let (send, receive) = oneshot::channel();
+    let handle = tokio::spawn(async move { ReportsTaskOnDrop(Some(send)) });
+    let id = handle.id();
+    drop(handle);
+    assert_eq!(receive.await.unwrap(), Some(id));
+
+    // Dropped after it finished: the handle drops the output, with the
+    // task's id current meanwhile.
+    let (send, mut receive) = oneshot::channel();
+    let (finished, is_finished) = oneshot::channel();
+    let handle = tokio::spawn(async move {
+        finished.send(()).unwrap();
+        ReportsTaskOnDrop(Some(send))
+    });
+    let id = handle.id();
+    is_finished.await.unwrap();
+    while !handle.is_finished() {
+        tokio::task::yield_now().await;
+    }
+    assert!(receive.try_recv().is_err(), "kept until the handle goes");
+    drop(handle);
+    assert_eq!(receive.await.unwrap(), Some(id));
+}
+
 #[tokio::test]
 async fn spawn_blocking_runs_a_closure() {
     let sum = tokio::task::spawn_blocking(|| (1..=100u32).sum::<u32>());
