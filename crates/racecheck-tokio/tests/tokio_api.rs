@@ -201,6 +201,25 @@ async fn join_and_try_join() {
     assert_eq!(failed, Err("refused"));
 }
 
+/// Appends `name` to `order` on each of its three polls.
+async fn note_each_poll(name: u8, order: &std::sync::Mutex<Vec<u8>>) {
+    for _ in 0..3 {
+        order.lock().unwrap().push(name);
+        tokio::task::yield_now().await;
+    }
+}
+
+#[tokio::test]
+async fn join_starts_each_poll_one_future_further_on() {
+    let order = std::sync::Mutex::new(Vec::new());
+    tokio::join!(note_each_poll(1, &order), note_each_poll(2, &order));
+    assert_eq!(*order.lock().unwrap(), [1, 2, 2, 1, 1, 2]);
+
+    let order = std::sync::Mutex::new(Vec::new());
+    tokio::join!(biased; note_each_poll(1, &order), note_each_poll(2, &order));
+    assert_eq!(*order.lock().unwrap(), [1, 2, 1, 2, 1, 2]);
+}
+
 #[tokio::test(start_paused = true)]
 async fn time_is_virtual_and_pausable() {
     let start = Instant::now();
