@@ -40,6 +40,7 @@ use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex as StdMutex, PoisonError};
 use std::task::{ready, Context, Poll, Waker};
 
@@ -143,75 +144,97 @@ pub fn try_id() -> Option<Id> {
 }
 
 /// Whether a task was aborted, and how to wake it so that it notices.
+/// Flags, so that a poll reads them without a lock.
 #[derive(Default)]
 struct AbortState {
-    aborted: bool,
+    aborted: AtomicBool,
     /// The task's waker as of its last poll.
-    waker: Option<Waker>,
+    waker: StdMutex<Option<Waker>>,
     /// The task's future has been dropped: it finished, panicked or was
     /// cancelled.
-    finished: bool,
+    finished: AtomicBool,
     /// The `JoinHandle` was dropped: nobody will take the output, so the
     /// task drops it when it finishes.
-    detached: bool,
+    detached: AtomicBool,
 }
 
 /// Shared between a task's wrapper and its handles.
 #[derive(Clone, Default)]
-struct Control(Arc<StdMutex<AbortState>>);
+struct Control(Arc<AbortState>);
 
 impl Control {
-    fn with<R>(&self, f: impl FnOnce(&mut AbortState) -> R) -> R {
-        f(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner))
-    }
-
     fn abort(&self) {
-        let waker = self.with(|state| {
-            state.aborted = true;
-            state.waker.take()
-        });
+        self.0.aborted.store(true, Ordering::Release);
+        let waker = self.waker().take();
         if let Some(waker) = waker {
             waker.wake();
         }
     }
+
+    fn waker(&self) -> std::sync::MutexGuard<'_, Option<Waker>> {
+        self.0.waker.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn aborted(&self) -> bool {
+        self.0.aborted.load(Ordering::Acquire)
+    }
+
+    fn finished(&self) -> bool {
+        self.0.finished.load(Ordering::Acquire)
+    }
+
+    fn finish(&self) {
+        self.0.finished.store(true, Ordering::Release);
+    }
 }
 
-/// A task's future, cancelled at its next poll once aborted: the future is
-/// dropped inside the task, as tokio drops an aborted task's future.
-struct Abortable<F> {
-    future: Option<Pin<Box<F>>>,
-    control: Control,
+pin_project_lite::pin_project! {
+    /// A task's future, cancelled at its next poll once aborted: the future
+    /// is dropped inside the task, as tokio drops an aborted task's future.
+    struct Abortable<F> {
+        #[pin]
+        future: Option<F>,
+        control: Control,
+        // The waker last handed to `control`, to hand it on only when it
+        // changes.
+        registered: Option<Waker>,
+    }
+
+    impl<F> PinnedDrop for Abortable<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let mut this = this.project();
+            this.future.set(None);
+            this.control.finish();
+        }
+    }
 }
 
 impl<F: Future> Future for Abortable<F> {
     type Output = Option<F::Output>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.get_mut();
-        let aborted = this.control.with(|state| {
-            state.waker = Some(cx.waker().clone());
-            state.aborted
-        });
-        let Some(future) = this.future.as_mut().filter(|_| !aborted) else {
-            this.future = None;
+        let mut this = self.project();
+        let current = this.registered.as_ref();
+        if !current.is_some_and(|waker| waker.will_wake(cx.waker())) {
+            let waker = cx.waker().clone();
+            *this.control.waker() = Some(waker.clone());
+            *this.registered = Some(waker);
+        }
+        let aborted = this.control.aborted();
+        let future = this.future.as_mut().as_pin_mut().filter(|_| !aborted);
+        let Some(future) = future else {
+            this.future.set(None);
             return Poll::Ready(None);
         };
-        let output = ready!(future.as_mut().poll(cx));
-        this.future = None;
-        if this.control.with(|state| state.detached) {
+        let output = ready!(future.poll(cx));
+        this.future.set(None);
+        if this.control.0.detached.load(Ordering::Acquire) {
             // As in tokio: no handle will take it, so the output is
             // dropped here, inside the task (`task::id()` is the task's).
             drop(output);
             return Poll::Ready(None);
         }
         Poll::Ready(Some(output))
-    }
-}
-
-impl<F> Drop for Abortable<F> {
-    fn drop(&mut self) {
-        self.future = None;
-        self.control.with(|state| state.finished = true);
     }
 }
 
@@ -237,8 +260,9 @@ where
 {
     let control = Control::default();
     let task = Abortable {
-        future: Some(Box::pin(future)),
+        future: Some(future),
         control: control.clone(),
+        registered: None,
     };
     JoinHandle::new(racecheck_runtime::spawn(catching(task)), control)
 }
@@ -290,12 +314,12 @@ where
     let thread_control = control.clone();
     let thread = racecheck_runtime::thread::spawn(move || {
         let control = thread_control;
-        if control.with(|state| state.aborted) {
-            control.with(|state| state.finished = true);
+        if control.aborted() {
+            control.finish();
             return Ok(None);
         }
         let output = block_on(catching(async move { body() }));
-        control.with(|state| state.finished = true);
+        control.finish();
         output.map(Some)
     });
     JoinHandle::new(thread.into_future(), control)
@@ -365,7 +389,7 @@ impl<T> JoinHandle<T> {
     /// Whether the task has finished (returned, panicked or been
     /// cancelled).
     pub fn is_finished(&self) -> bool {
-        self.control.with(|state| state.finished)
+        self.control.finished()
     }
 
     /// The task's id.
@@ -413,10 +437,8 @@ impl<T> Drop for JoinHandle<T> {
     /// As in tokio: a task that has finished has its output dropped here,
     /// with its id current; one still running drops it when it finishes.
     fn drop(&mut self) {
-        let finished = self.control.with(|state| {
-            state.detached = true;
-            state.finished
-        });
+        self.control.0.detached.store(true, Ordering::Release);
+        let finished = self.control.finished();
         if !finished || racecheck_runtime::rt::try_current_task().is_none() {
             return;
         }
@@ -456,7 +478,7 @@ impl AbortHandle {
     /// Whether the task has finished (returned, panicked or been
     /// cancelled).
     pub fn is_finished(&self) -> bool {
-        self.control.with(|state| state.finished)
+        self.control.finished()
     }
 
     /// The task's id.
