@@ -1894,6 +1894,23 @@ fn broadcast_sender_len_counts_values_some_receiver_alive_at_the_send_has_not_se
 }
 
 #[test]
+fn broadcast_values_are_dropped_with_the_last_receiver() {
+    explore(|| async {
+        let (sender, first) = racecheck::sync::broadcast::channel(4);
+        let second = sender.subscribe();
+        let value = Arc::new(());
+        sender.send(value.clone()).expect("receivers");
+        drop(first);
+        assert_eq!(Arc::strong_count(&value), 2, "second may still receive it");
+        drop(second);
+        assert_eq!(Arc::strong_count(&value), 1, "nobody can receive it now");
+        let mut late = sender.subscribe();
+        sender.send(Arc::new(())).expect("a receiver again");
+        assert_eq!(Arc::strong_count(&late.recv().await.unwrap()), 2);
+    });
+}
+
+#[test]
 fn broadcast_closed_waits_for_every_receiver_and_is_closed_sees_the_senders_go() {
     explore(|| async {
         let (sender, receiver) = racecheck::sync::broadcast::channel::<u8>(1);

@@ -754,7 +754,7 @@ impl<T> Receiver<T> {
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
         rt::sync_point();
-        let closed_waiters = {
+        let (closed_waiters, unreachable) = {
             let mut state = lock_state(&self.channel.state);
             state.receivers -= 1;
             // The values it did not receive no longer wait for it.
@@ -764,11 +764,18 @@ impl<T> Drop for Receiver<T> {
                 slot.unseen = slot.unseen.saturating_sub(1);
             }
             if state.receivers == 0 {
-                state.closed_waiters.drain()
+                // No receiver is left to take them (a new one starts at
+                // the next send): dropped now, as in tokio.
+                (
+                    state.closed_waiters.drain(),
+                    std::mem::take(&mut state.buffer),
+                )
             } else {
-                Vec::new()
+                (Vec::new(), VecDeque::new())
             }
         };
+        // Outside the state's lock: a value's destructor may use the channel.
+        drop(unreachable);
         self.channel.object.record(
             Op::DropReceiver {
                 object: self.channel.object.id(),
