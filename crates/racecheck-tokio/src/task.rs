@@ -325,9 +325,13 @@ where
     JoinHandle::new(thread.into_future(), control)
 }
 
-/// Runs `body` on the current task, like `tokio::task::block_in_place`.
-/// At step granularity (`flavor = "multi_thread"`) blocking primitives
-/// inside it suspend the task; at await granularity they cannot block.
+/// Runs `body` on the current task, like `tokio::task::block_in_place`:
+/// blocking primitives inside it suspend the task.
+///
+/// # Panics
+/// In a task at await granularity (`flavor = "current_thread"`, a
+/// current-thread `Runtime`), with tokio's message: tokio's current-thread
+/// runtime cannot give its only thread away.
 ///
 /// ```
 /// use racecheck_tokio::runtime::Runtime;
@@ -336,7 +340,13 @@ where
 ///     assert_eq!(racecheck_tokio::task::block_in_place(|| 2 + 2), 4);
 /// });
 /// ```
+#[track_caller]
 pub fn block_in_place<F: FnOnce() -> R, R>(body: F) -> R {
+    let in_task = racecheck_runtime::rt::try_current_task().is_some();
+    assert!(
+        !in_task || racecheck_runtime::rt::can_block(),
+        "can call blocking only when running on the multi-threaded runtime"
+    );
     body()
 }
 

@@ -82,6 +82,17 @@ async fn a_dropped_handle_drops_the_output_with_the_tasks_id() {
     assert_eq!(receive.await.unwrap(), Some(id));
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn block_in_place_runs_on_the_multi_thread_flavor() {
+    assert_eq!(tokio::task::block_in_place(|| 2 + 2), 4);
+}
+
+#[tokio::test]
+#[should_panic(expected = "can call blocking only when running on the multi-threaded runtime")]
+async fn block_in_place_panics_on_the_current_thread_flavor() {
+    tokio::task::block_in_place(|| {});
+}
+
 #[tokio::test]
 async fn spawn_blocking_runs_a_closure() {
     let sum = tokio::task::spawn_blocking(|| (1..=100u32).sum::<u32>());
