@@ -24,6 +24,8 @@ struct Settings {
     depth: Option<u32>,
     /// `check_replay_every = k`: replay every k-th passing execution.
     check_replay_every: Option<u64>,
+    /// `start_paused = true`: the clock starts frozen.
+    start_paused: bool,
     /// `unhandled_panic = "shutdown_runtime"`: a task's panic fails the
     /// execution.
     panics_fail: bool,
@@ -67,6 +69,7 @@ fn parse_settings(args: TokenStream, entry: Entry) -> syn::Result<Settings> {
         strategy: None,
         depth: None,
         check_replay_every: None,
+        start_paused: false,
         panics_fail: false,
         krate: None,
         name: None,
@@ -76,7 +79,8 @@ fn parse_settings(args: TokenStream, entry: Entry) -> syn::Result<Settings> {
         let value = &pair.value;
         match name.as_str() {
             "flavor" => settings.step = flavor_is_multi_thread(value)?,
-            "worker_threads" | "start_paused" => {}
+            "worker_threads" => {}
+            "start_paused" => settings.start_paused = boolean(value)?,
             "name" => settings.name = Some(string(value)?),
             "unhandled_panic" => settings.panics_fail = shutdown_on_panic(value)?,
             "iterations" => settings.iterations = Some(integer(value)?),
@@ -144,6 +148,16 @@ fn string(value: &Expr) -> syn::Result<String> {
     }
 }
 
+fn boolean(value: &Expr) -> syn::Result<bool> {
+    match value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Bool(flag),
+            ..
+        }) => Ok(flag.value),
+        _ => Err(syn::Error::new_spanned(value, "expected `true` or `false`")),
+    }
+}
+
 fn integer<N: std::str::FromStr<Err = std::num::ParseIntError> + std::fmt::Display>(
     value: &Expr,
 ) -> syn::Result<N> {
@@ -195,6 +209,7 @@ fn expand_test(function: ItemFn, settings: &Settings, krate: &TokenStream) -> To
     let strategy = option(&settings.strategy);
     let depth = option(&settings.depth);
     let check_replay_every = option(&settings.check_replay_every);
+    let start_paused = settings.start_paused;
     let runtime_name = option(&settings.name);
     let panics_fail = settings.panics_fail;
     quote! {
@@ -210,6 +225,7 @@ fn expand_test(function: ItemFn, settings: &Settings, krate: &TokenStream) -> To
                     strategy: #strategy,
                     depth: #depth,
                     check_replay_every: #check_replay_every,
+                    start_paused: #start_paused,
                     panics_fail: #panics_fail,
                     name: #runtime_name,
                     package: ::core::env!("CARGO_PKG_NAME"),

@@ -114,6 +114,7 @@ impl Runtime {
 #[derive(Debug)]
 pub struct Builder {
     granularity: Granularity,
+    start_paused: bool,
 }
 
 impl Builder {
@@ -121,6 +122,7 @@ impl Builder {
     pub fn new_current_thread() -> Builder {
         Builder {
             granularity: Granularity::Await,
+            start_paused: false,
         }
     }
 
@@ -129,6 +131,7 @@ impl Builder {
     pub fn new_multi_thread() -> Builder {
         Builder {
             granularity: Granularity::Step,
+            start_paused: false,
         }
     }
 
@@ -142,8 +145,11 @@ impl Builder {
         self
     }
 
-    /// Accepted; racecheck's clock is always paused.
-    pub fn start_paused(&mut self, _paused: bool) -> &mut Builder {
+    /// Whether the clock starts frozen, as `time::pause` freezes it (see
+    /// [`time::pause`](crate::time::pause): racecheck's clock is virtual
+    /// either way).
+    pub fn start_paused(&mut self, paused: bool) -> &mut Builder {
+        self.start_paused = paused;
         self
     }
 
@@ -168,6 +174,7 @@ impl Builder {
             handle: Handle {
                 name: None,
                 granularity: self.granularity,
+                start_paused: self.start_paused,
             },
         })
     }
@@ -184,6 +191,8 @@ pub struct EnterGuard<'a> {
 pub struct Handle {
     granularity: Granularity,
     name: Option<&'static str>,
+    /// Whether an execution this handle starts has its clock frozen.
+    start_paused: bool,
 }
 
 thread_local! {
@@ -243,6 +252,7 @@ impl Handle {
             .map(|_| Handle {
                 granularity: Granularity::Await,
                 name: RUNTIME_NAME.get(),
+                start_paused: false,
             })
             .ok_or(TryCurrentError(()))
     }
@@ -289,7 +299,7 @@ impl Handle {
         F: Future,
     {
         if racecheck_runtime::rt::try_current_task().is_none() {
-            return run_one_execution(self.granularity, future);
+            return run_one_execution(self.granularity, self.start_paused, future);
         }
         assert!(
             racecheck_runtime::rt::can_block(),
@@ -303,7 +313,11 @@ impl Handle {
 
 /// Runs `future` as the root of one execution and returns its output.
 #[track_caller]
-fn run_one_execution<F: Future>(granularity: Granularity, future: F) -> F::Output {
+fn run_one_execution<F: Future>(
+    granularity: Granularity,
+    start_paused: bool,
+    future: F,
+) -> F::Output {
     let output = RefCell::new(None);
     // The future may borrow the caller's locals, as with tokio: it is lent
     // to the one execution and dropped before this returns.
@@ -322,7 +336,10 @@ fn run_one_execution<F: Future>(granularity: Granularity, future: F) -> F::Outpu
             .read_environment(false)
             // Tests build primitives before `block_on` and keep them in statics.
             .allow_untracked_objects(true)
-            .run(|| root.take())
+            .run(|| {
+                crate::time::start_clock(start_paused);
+                root.take()
+            })
     });
     if let Some(failure) = report.failure {
         panic!("{failure}");

@@ -25,6 +25,7 @@ pub use interval::{interval, interval_at, Interval, MissedTickBehavior};
 pub use racecheck_runtime::time::{timeout, Instant, Timeout};
 pub use std::time::Duration;
 
+use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -174,22 +175,77 @@ pub fn timeout_at<F: Future>(deadline: Instant, future: F) -> Timeout<F> {
     timeout(deadline.saturating_duration_since(Instant::now()), future)
 }
 
-/// Does nothing: racecheck's clock is always paused, and moves to the next
-/// timer when no task can run (tokio's `start_paused = true`).
-pub fn pause() {}
+thread_local! {
+    /// Whether the clock is frozen (`start_paused`, [`pause`]), as tokio
+    /// tracks it: racecheck's clock is virtual either way, but [`pause`],
+    /// [`resume`] and [`advance`] fail where tokio's would. Set when each
+    /// execution starts.
+    static FROZEN: Cell<bool> = const { Cell::new(false) };
+}
 
-/// Does nothing: racecheck's clock never runs in real time.
-pub fn resume() {}
+/// The clock of an execution that starts now: frozen or not.
+pub(crate) fn start_clock(frozen: bool) {
+    FROZEN.set(frozen);
+}
 
-/// Moves the clock forward by `duration`: the calling task sleeps that long
-/// on the virtual clock, and timers due on the way fire in order.
+/// Freezes the clock, like `tokio::time::pause`. racecheck's clock never
+/// runs in real time: it moves to the next timer when no task can run,
+/// frozen or not.
+///
+/// # Panics
+/// If the clock is already frozen, or outside an execution, with tokio's
+/// message, at the caller's line.
 ///
 /// ```
-/// use racecheck_tokio::runtime::Runtime;
+/// use racecheck_tokio::runtime::Builder;
+///
+/// let runtime = Builder::new_current_thread().enable_time().build().unwrap();
+/// runtime.block_on(async {
+///     racecheck_tokio::time::pause();
+///     racecheck_tokio::time::resume();
+/// });
+/// ```
+#[track_caller]
+pub fn pause() {
+    in_runtime();
+    if FROZEN.replace(true) {
+        panic!("time is already frozen");
+    }
+}
+
+/// Unfreezes the clock, like `tokio::time::resume`.
+///
+/// # Panics
+/// If the clock is not frozen, or outside an execution, with tokio's
+/// message, at the caller's line.
+#[track_caller]
+pub fn resume() {
+    in_runtime();
+    if !FROZEN.replace(false) {
+        panic!("time is not frozen");
+    }
+}
+
+#[track_caller]
+fn in_runtime() {
+    if racecheck_runtime::rt::try_current_task().is_none() {
+        panic!("time cannot be frozen from outside the Tokio runtime");
+    }
+}
+
+/// Moves the frozen clock forward by `duration`: the calling task sleeps
+/// that long on the virtual clock, and timers due on the way fire in order.
+///
+/// # Panics
+/// If the clock is not frozen, as tokio's does.
+///
+/// ```
+/// use racecheck_tokio::runtime::Builder;
 /// use racecheck_tokio::time::{advance, Instant};
 /// use std::time::Duration;
 ///
-/// Runtime::new().unwrap().block_on(async {
+/// let runtime = Builder::new_current_thread().enable_time().start_paused(true).build().unwrap();
+/// runtime.block_on(async {
 ///     let start = Instant::now();
 ///     advance(Duration::from_secs(5)).await;
 ///     assert_eq!(start.elapsed(), Duration::from_secs(5));
@@ -197,5 +253,7 @@ pub fn resume() {}
 /// ```
 #[track_caller]
 pub fn advance(duration: Duration) -> Sleep {
+    in_runtime();
+    assert!(FROZEN.get(), "time is not frozen");
     sleep(duration)
 }

@@ -266,6 +266,29 @@ async fn an_interval_tick_a_little_late_keeps_the_schedule() {
     assert_eq!(ticks.tick().await, start + ms(450));
 }
 
+#[tokio::test]
+#[should_panic(expected = "time is already frozen")]
+async fn pausing_a_frozen_clock_panics() {
+    tokio::time::pause();
+    tokio::time::pause();
+}
+
+#[tokio::test]
+#[should_panic(expected = "time is not frozen")]
+async fn advancing_a_running_clock_panics() {
+    tokio::time::advance(Duration::from_secs(1)).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_clock_that_starts_frozen_resumes_and_freezes_again() {
+    let start = Instant::now();
+    tokio::time::advance(Duration::from_secs(1)).await;
+    tokio::time::resume();
+    tokio::time::pause();
+    tokio::time::advance(Duration::from_secs(1)).await;
+    assert!(start.elapsed() >= Duration::from_secs(2));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_primitives_at_tokios_paths() {
     let counter = Arc::new(Mutex::new(0));

@@ -20,6 +20,8 @@ pub struct TestSettings {
     pub depth: Option<u32>,
     /// `check_replay_every = k`: replay every k-th passing execution.
     pub check_replay_every: Option<u64>,
+    /// `start_paused = true`: each execution's clock starts frozen.
+    pub start_paused: bool,
     /// `unhandled_panic = "shutdown_runtime"`: a panic in any task fails
     /// the execution, instead of becoming a `JoinError`.
     pub panics_fail: bool,
@@ -98,6 +100,7 @@ where
     let _mode = crate::task::panics_fail(settings.panics_fail);
     let _name = super::name_runtime(settings.name);
     settings.builder().check(|| {
+        crate::time::start_clock(settings.start_paused);
         let test = body();
         async move { test.await.check() }
     });
