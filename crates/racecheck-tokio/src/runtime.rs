@@ -38,7 +38,7 @@ pub struct Runtime {
 impl Runtime {
     /// A multi-thread runtime: its executions run at step granularity.
     pub fn new() -> io::Result<Runtime> {
-        Builder::new_multi_thread().build()
+        Builder::new_multi_thread().enable_all().build()
     }
 
     /// Runs `future` to completion: as one execution outside an execution,
@@ -114,6 +114,7 @@ impl Runtime {
 #[derive(Debug)]
 pub struct Builder {
     granularity: Granularity,
+    timers: bool,
     start_paused: bool,
 }
 
@@ -122,6 +123,7 @@ impl Builder {
     pub fn new_current_thread() -> Builder {
         Builder {
             granularity: Granularity::Await,
+            timers: false,
             start_paused: false,
         }
     }
@@ -131,17 +133,20 @@ impl Builder {
     pub fn new_multi_thread() -> Builder {
         Builder {
             granularity: Granularity::Step,
+            timers: false,
             start_paused: false,
         }
     }
 
-    /// Accepted; racecheck's time is always on.
+    /// Enables timers (racecheck has no I/O to enable).
     pub fn enable_all(&mut self) -> &mut Builder {
-        self
+        self.enable_time()
     }
 
-    /// Accepted; racecheck's time is always on.
+    /// Enables timers: without this, a timer created in an execution of
+    /// the runtime panics, as tokio's does.
     pub fn enable_time(&mut self) -> &mut Builder {
+        self.timers = true;
         self
     }
 
@@ -174,7 +179,10 @@ impl Builder {
             handle: Handle {
                 name: None,
                 granularity: self.granularity,
-                start_paused: self.start_paused,
+                clock: Clock {
+                    timers: self.timers,
+                    start_paused: self.start_paused,
+                },
             },
         })
     }
@@ -191,7 +199,15 @@ pub struct EnterGuard<'a> {
 pub struct Handle {
     granularity: Granularity,
     name: Option<&'static str>,
-    /// Whether an execution this handle starts has its clock frozen.
+    /// The clock of an execution this handle starts.
+    clock: Clock,
+}
+
+/// The clock settings of a runtime's executions.
+#[derive(Clone, Copy, Debug)]
+struct Clock {
+    /// `enable_time`.
+    timers: bool,
     start_paused: bool,
 }
 
@@ -252,7 +268,10 @@ impl Handle {
             .map(|_| Handle {
                 granularity: Granularity::Await,
                 name: RUNTIME_NAME.get(),
-                start_paused: false,
+                clock: Clock {
+                    timers: true,
+                    start_paused: false,
+                },
             })
             .ok_or(TryCurrentError(()))
     }
@@ -299,7 +318,7 @@ impl Handle {
         F: Future,
     {
         if racecheck_runtime::rt::try_current_task().is_none() {
-            return run_one_execution(self.granularity, self.start_paused, future);
+            return run_one_execution(self.granularity, self.clock, future);
         }
         assert!(
             racecheck_runtime::rt::can_block(),
@@ -313,11 +332,7 @@ impl Handle {
 
 /// Runs `future` as the root of one execution and returns its output.
 #[track_caller]
-fn run_one_execution<F: Future>(
-    granularity: Granularity,
-    start_paused: bool,
-    future: F,
-) -> F::Output {
+fn run_one_execution<F: Future>(granularity: Granularity, clock: Clock, future: F) -> F::Output {
     let output = RefCell::new(None);
     // The future may borrow the caller's locals, as with tokio: it is lent
     // to the one execution and dropped before this returns.
@@ -337,7 +352,7 @@ fn run_one_execution<F: Future>(
             // Tests build primitives before `block_on` and keep them in statics.
             .allow_untracked_objects(true)
             .run(|| {
-                crate::time::start_clock(start_paused);
+                crate::time::start_clock(clock.timers, clock.start_paused);
                 root.take()
             })
     });

@@ -22,7 +22,7 @@
 mod interval;
 
 pub use interval::{interval, interval_at, Interval, MissedTickBehavior};
-pub use racecheck_runtime::time::{timeout, Instant, Timeout};
+pub use racecheck_runtime::time::{Instant, Timeout};
 pub use std::time::Duration;
 
 use std::cell::Cell;
@@ -78,10 +78,7 @@ pub(crate) fn deadline_after(duration: Duration) -> Instant {
 /// Outside an execution, as tokio's panics outside a runtime.
 #[track_caller]
 pub fn sleep_until(deadline: Instant) -> Sleep {
-    assert!(
-        racecheck_runtime::rt::try_current_task().is_some(),
-        "there is no reactor running, must be called from the context of a Tokio 1.x runtime"
-    );
+    timers_enabled();
     Sleep {
         inner: racecheck_runtime::time::sleep_until(deadline),
         deadline,
@@ -175,17 +172,59 @@ pub fn timeout_at<F: Future>(deadline: Instant, future: F) -> Timeout<F> {
     timeout(deadline.saturating_duration_since(Instant::now()), future)
 }
 
+/// Runs `future` for at most `duration` on the virtual clock, like
+/// `tokio::time::timeout`.
+///
+/// # Panics
+/// Outside an execution, or in one whose runtime was built without
+/// `enable_time`, as tokio's does.
+///
+/// ```
+/// use racecheck_tokio::runtime::Runtime;
+/// use std::time::Duration;
+///
+/// Runtime::new().unwrap().block_on(async {
+///     let never = std::future::pending::<()>();
+///     let outcome = racecheck_tokio::time::timeout(Duration::from_secs(1), never).await;
+///     assert!(outcome.is_err());
+/// });
+/// ```
+#[track_caller]
+pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
+    timers_enabled();
+    racecheck_runtime::time::timeout(duration, future)
+}
+
 thread_local! {
     /// Whether the clock is frozen (`start_paused`, [`pause`]), as tokio
     /// tracks it: racecheck's clock is virtual either way, but [`pause`],
     /// [`resume`] and [`advance`] fail where tokio's would. Set when each
     /// execution starts.
     static FROZEN: Cell<bool> = const { Cell::new(false) };
+    /// Whether the execution's runtime has timers (`enable_time`).
+    static TIMERS: Cell<bool> = const { Cell::new(true) };
 }
 
-/// The clock of an execution that starts now: frozen or not.
-pub(crate) fn start_clock(frozen: bool) {
+/// The clock of an execution that starts now: with timers or not (a
+/// runtime built without `enable_time`), frozen or not.
+pub(crate) fn start_clock(timers: bool, frozen: bool) {
+    TIMERS.set(timers);
     FROZEN.set(frozen);
+}
+
+/// Panics, as tokio's timers do, outside an execution or in one without
+/// timers.
+#[track_caller]
+fn timers_enabled() {
+    assert!(
+        racecheck_runtime::rt::try_current_task().is_some(),
+        "there is no reactor running, must be called from the context of a Tokio 1.x runtime"
+    );
+    assert!(
+        TIMERS.get(),
+        "A Tokio 1.x context was found, but timers are disabled. Call `enable_time` on the \
+         runtime builder to enable timers."
+    );
 }
 
 /// Freezes the clock, like `tokio::time::pause`. racecheck's clock never

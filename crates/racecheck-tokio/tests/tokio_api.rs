@@ -266,6 +266,26 @@ async fn an_interval_tick_a_little_late_keeps_the_schedule() {
     assert_eq!(ticks.tick().await, start + ms(450));
 }
 
+#[test]
+#[should_panic(expected = "timers are disabled")]
+fn a_runtime_built_without_enable_time_has_no_timers() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(async { tokio::time::sleep(Duration::from_millis(1)).await });
+}
+
+#[test]
+fn a_runtime_built_with_enable_time_has_timers() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let outcome = runtime
+        .block_on(async { timeout(Duration::from_millis(1), std::future::pending::<()>()).await });
+    assert!(outcome.is_err());
+}
+
 #[tokio::test]
 #[should_panic(expected = "time is already frozen")]
 async fn pausing_a_frozen_clock_panics() {

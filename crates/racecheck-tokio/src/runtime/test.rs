@@ -100,7 +100,7 @@ where
     let _mode = crate::task::panics_fail(settings.panics_fail);
     let _name = super::name_runtime(settings.name);
     settings.builder().check(|| {
-        crate::time::start_clock(settings.start_paused);
+        crate::time::start_clock(true, settings.start_paused);
         let test = body();
         async move { test.await.check() }
     });
