@@ -21,12 +21,11 @@ use racecheck::{
 };
 use std::cell::{Cell, RefCell};
 use std::future::{poll_fn, Future};
-use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
-use support::{explore, first_failure, join_all, log, ms, ITERATIONS};
+use support::{explore, first_failure, join_all, log, ms, poll_into_queue, ITERATIONS};
 
 /// Waiter ids in the order they queue; deliberately not their spawn order.
 const QUEUE_ORDERS: [&[usize]; 3] = [&[0, 1, 2], &[2, 0, 1], &[1, 3, 0, 2]];
@@ -58,19 +57,6 @@ where
 /// Virtual time after which every waiter of `queue_order` has queued.
 fn all_queued(queue_order: &[usize]) -> Duration {
     ms(queue_order.len() as u64 + 1)
-}
-
-/// Polls a primitive's future by hand, within this step, until it has
-/// reached the primitive: past its scheduling point, it has then either
-/// finished or queued. The caller keeps the queued future and may drop it.
-async fn poll_into_queue<F: Future>(mut future: Pin<&mut F>) -> Poll<F::Output> {
-    poll_fn(|context| {
-        Poll::Ready(match future.as_mut().poll(context) {
-            Poll::Ready(output) => Poll::Ready(output),
-            Poll::Pending => future.as_mut().poll(context),
-        })
-    })
-    .await
 }
 
 #[test]
@@ -1821,6 +1807,32 @@ fn mpsc_reserve_many_waits_for_all_its_slots_and_holds_back_later_senders() {
             sender.reserve_many(3).await.is_err(),
             "more than the capacity"
         );
+    });
+}
+
+#[test]
+fn mpsc_reserve_many_dropped_at_the_head_lets_the_smaller_request_behind_it_in() {
+    explore(|| async {
+        let (sender, mut receiver) = mpsc::channel(2);
+        sender.try_send(0).expect("room");
+        let mut many = Box::pin(sender.reserve_many(2));
+        assert!(poll_into_queue(many.as_mut()).await.is_pending());
+        let one = {
+            let sender = sender.clone();
+            spawn_named("one", async move {
+                sleep(ms(1)).await;
+                sender.send(1).await.expect("open");
+            })
+        };
+        sleep(ms(2)).await;
+        assert!(
+            !one.is_finished(),
+            "the free slot is held back for reserve_many"
+        );
+        drop(many);
+        one.await;
+        assert_eq!(receiver.recv().await, Some(0));
+        assert_eq!(receiver.recv().await, Some(1));
     });
 }
 
