@@ -12,6 +12,14 @@
 //!   given passes to the next sender); dropping a pending `recv` loses
 //!   nothing.
 //!
+//! A bounded channel's capacity is a fair batch semaphore over the
+//! channel's own object (`batch.rs`), as in tokio: `send`, `reserve` and
+//! `try_*` take a slot (`reserve_many(n)` takes `n`), a receive or an
+//! unused permit gives one back, and closing the receiver closes it, so
+//! FIFO service, no barging and the hand-on of a dropped waiter's slots
+//! are the semaphore's. It records nothing itself: a served sender records
+//! its `Send` or `Reserve` when it runs again.
+//!
 //! ```
 //! use racecheck_sync::mpsc;
 //!
