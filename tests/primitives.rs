@@ -433,7 +433,11 @@ fn semaphore_acquire_many_takes_its_permits_at_once() {
         drop(first);
         sleep(ms(1)).await;
         assert!(!many.is_finished(), "acquire_many(3) took 2 free permits");
-        assert_eq!(semaphore.available_permits(), 2);
+        assert_eq!(
+            semaphore.available_permits(),
+            0,
+            "the queued acquire_many collected the free permits"
+        );
         drop(second);
         assert_eq!(many.await, 3);
         assert_eq!(semaphore.available_permits(), 3);
@@ -463,7 +467,11 @@ fn semaphore_large_request_at_the_head_holds_back_smaller_ones() {
             })
         };
         sleep(ms(3)).await;
-        assert_eq!(semaphore.available_permits(), 1);
+        assert_eq!(
+            semaphore.available_permits(),
+            0,
+            "the free permit went to the large request at the head"
+        );
         assert!(!small.is_finished(), "the small request barged");
         assert_eq!(
             semaphore.try_acquire().err(),
@@ -1833,6 +1841,106 @@ fn mpsc_reserve_many_dropped_at_the_head_lets_the_smaller_request_behind_it_in()
         one.await;
         assert_eq!(receiver.recv().await, Some(0));
         assert_eq!(receiver.recv().await, Some(1));
+    });
+}
+
+#[test]
+fn mpsc_queued_reserve_many_collects_slots_as_they_free_and_gives_them_back_when_dropped() {
+    explore(|| async {
+        let (sender, mut receiver) = mpsc::channel(3);
+        sender.try_send(0).expect("room");
+        sender.try_send(1).expect("room");
+        let mut many = Box::pin(sender.reserve_many(3));
+        assert!(poll_into_queue(many.as_mut()).await.is_pending());
+        assert_eq!(
+            sender.capacity(),
+            0,
+            "the free slot went to the queued reserve_many"
+        );
+        assert_eq!(receiver.recv().await, Some(0));
+        assert_eq!(sender.capacity(), 0, "so did the slot the receive freed");
+        drop(many);
+        assert_eq!(
+            sender.capacity(),
+            2,
+            "dropped, it gives back what it collected"
+        );
+        assert_eq!(receiver.recv().await, Some(1));
+        assert_eq!(sender.capacity(), 3);
+    });
+}
+
+#[test]
+fn mpsc_closed_receiver_waits_for_the_slot_a_queued_reserve_many_collected() {
+    explore(|| async {
+        let (sender, mut receiver) = mpsc::channel::<()>(2);
+        let permit = sender.try_reserve().expect("room");
+        let mut many = Box::pin(sender.reserve_many(2));
+        assert!(poll_into_queue(many.as_mut()).await.is_pending());
+        receiver.close();
+        let mut recv = Box::pin(receiver.recv());
+        assert!(poll_into_queue(recv.as_mut()).await.is_pending());
+        drop(permit);
+        assert!(
+            poll_into_queue(recv.as_mut()).await.is_pending(),
+            "the slot the reserve_many collected is still out"
+        );
+        assert!(matches!(many.await, Err(SendError(()))));
+        assert_eq!(recv.await, None, "nothing can come any more");
+    });
+}
+
+#[test]
+fn semaphore_queued_acquire_collects_released_permits_and_gives_them_back_when_dropped() {
+    explore(|| async {
+        let semaphore = Semaphore::new(2);
+        let held = semaphore.acquire().await.expect("open");
+        let mut many = Box::pin(semaphore.acquire_many(3));
+        assert!(poll_into_queue(many.as_mut()).await.is_pending());
+        assert_eq!(
+            semaphore.available_permits(),
+            0,
+            "the free permit went to it"
+        );
+        drop(held);
+        assert_eq!(semaphore.available_permits(), 0, "so did the released one");
+        drop(many);
+        assert_eq!(semaphore.available_permits(), 2);
+        assert_eq!(
+            semaphore.acquire_many(2).await.expect("open").num_permits(),
+            2
+        );
+    });
+}
+
+#[test]
+fn semaphore_permits_a_dropped_acquire_collected_still_order_their_release() {
+    // The permit passes writer -> the queued acquire (collected, not
+    // acquired) -> reader: the reader learns the write from the release.
+    explore(|| async {
+        let semaphore = Arc::new(Semaphore::new(0));
+        let row = Arc::new(Shared::named("row", 0));
+        let mut many = Box::pin(semaphore.acquire_many(2));
+        assert!(poll_into_queue(many.as_mut()).await.is_pending());
+        let writer = {
+            let (semaphore, row) = (semaphore.clone(), row.clone());
+            spawn_named("writer", async move {
+                row.store(1).await;
+                semaphore.add_permits(1);
+            })
+        };
+        let reader = {
+            let (semaphore, row) = (semaphore.clone(), row.clone());
+            spawn_named("reader", async move {
+                sleep(ms(2)).await;
+                let _permit = semaphore.acquire().await.expect("open");
+                assert_eq!(row.load().await, 1);
+            })
+        };
+        sleep(ms(1)).await;
+        drop(many);
+        join_all(vec![reader]).await;
+        writer.await;
     });
 }
 

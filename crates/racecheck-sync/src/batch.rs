@@ -9,6 +9,15 @@
 //! - **blocks** when fewer permits are free than requested, or when anyone
 //!   is already queued (FIFO, no barging: a large request at the head holds
 //!   back smaller ones behind it);
+//! - **collects**, as tokio's: a request at the head takes the permits that
+//!   are free, and those released while it waits, towards what it needs,
+//!   so `available_permits` (a channel's `capacity`) drops while it waits.
+//!   The collection is not recorded: the acquisition is, once complete, and
+//!   it learns from every release before it (they publish into the
+//!   object's one clock). A request dropped before it is complete gives
+//!   what it collected back, unrecorded, as a wait leaving the line does;
+//!   whoever takes those permits then learns from the releases that freed
+//!   them, through the same clock;
 //! - **wakes** on release: permits go straight to the head waiters, in
 //!   order, as long as they fit; the woken task finds them already its own.
 //!   For a lock or a semaphore ([`BatchSemaphore::acquire`]) the
@@ -43,9 +52,28 @@ pub(crate) struct BatchSemaphore {
 }
 
 struct BatchState {
+    /// Free permits: while anyone waits (and the semaphore is open) none,
+    /// as releases go to the head waiter.
     permits: usize,
     closed: bool,
     waiters: WaitQueue<Pending>,
+    /// Permits the head waiter has collected towards a request larger
+    /// than what was free, by its ticket (tokio's partial assignment). A
+    /// waiter the close drained keeps them until it looks or is dropped.
+    assigned: Option<(u64, usize)>,
+}
+
+impl BatchState {
+    /// The permits `ticket` has collected, taken back from it.
+    fn take_assigned(&mut self, ticket: u64) -> usize {
+        match self.assigned {
+            Some((holder, assigned)) if holder == ticket => {
+                self.assigned = None;
+                assigned
+            }
+            _ => 0,
+        }
+    }
 }
 
 /// A queued wait: what it needs, and what to record when it is served.
@@ -97,6 +125,7 @@ impl BatchSemaphore {
                 permits,
                 closed: false,
                 waiters: WaitQueue::default(),
+                assigned: None,
             }),
             object,
         }
@@ -110,6 +139,7 @@ impl BatchSemaphore {
                 permits,
                 closed: false,
                 waiters: WaitQueue::new(),
+                assigned: None,
             }),
             object: ObjectRef::untracked(location),
         }
@@ -225,14 +255,22 @@ impl BatchSemaphore {
 }
 
 /// Grants permits to head waiters while they fit, recording each
-/// acquisition on its waiter's behalf where it asked for that.
+/// acquisition on its waiter's behalf where it asked for that; a head they
+/// do not satisfy collects them towards its request.
 fn serve(state: &mut BatchState, object: ObjectRef) -> Vec<Waiter<Pending>> {
     let mut served = Vec::new();
     while let Some(head) = state.waiters.front() {
-        if head.payload.needed > state.permits {
+        let (ticket, needed) = (head.ticket, head.payload.needed);
+        let collected = state.take_assigned(ticket);
+        let missing = needed - collected;
+        if missing > state.permits {
+            let collected = collected + std::mem::take(&mut state.permits);
+            if collected > 0 {
+                state.assigned = Some((ticket, collected));
+            }
             break;
         }
-        state.permits -= head.payload.needed;
+        state.permits -= missing;
         let granted = state.waiters.grant_front().expect("the head exists");
         if let Some((task, success, location)) = granted.payload.on_grant {
             object.record_for(task, success, location);
@@ -277,6 +315,8 @@ impl PermitWait<'_> {
             Some(ticket) if state.waiters.take_grant(ticket) => Ok(Taken::Granted),
             Some(ticket) if state.closed => {
                 state.waiters.remove(ticket);
+                let collected = state.take_assigned(ticket);
+                state.permits = state.permits.saturating_add(collected);
                 Err(Closed)
             }
             Some(ticket) => {
@@ -298,7 +338,13 @@ impl PermitWait<'_> {
                         .zip(rt::try_current_task())
                         .map(|(success, task)| (task, success, self.location)),
                 };
-                self.ticket = Some(state.waiters.push(pending, cx.waker().clone()));
+                let ticket = state.waiters.push(pending, cx.waker().clone());
+                self.ticket = Some(ticket);
+                if state.waiters.len() == 1 && state.permits > 0 {
+                    // At the head: what is free now is its start.
+                    state.assigned = Some((ticket, state.permits));
+                    state.permits = 0;
+                }
                 drop(state);
                 semaphore.object.block(self.location);
                 return Poll::Pending;
@@ -327,11 +373,15 @@ impl PermitWait<'_> {
         };
         let served = {
             let mut state = lock_state(&self.semaphore.state);
-            if state.waiters.take_grant(ticket) {
-                state.permits = state.permits.saturating_add(self.needed);
+            let given_back = if state.waiters.take_grant(ticket) {
+                self.needed
             } else {
                 state.waiters.remove(ticket);
-            }
+                // Collected, never acquired: back unrecorded, as a wait
+                // leaving the line is.
+                state.take_assigned(ticket)
+            };
+            state.permits = state.permits.saturating_add(given_back);
             // Either way the head may have changed: a smaller request behind
             // a cancelled large one may fit now.
             serve(&mut state, self.semaphore.object)
