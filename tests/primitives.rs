@@ -21,12 +21,11 @@ use racecheck::{
 };
 use std::cell::{Cell, RefCell};
 use std::future::{poll_fn, Future};
-use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
-use support::{explore, first_failure, join_all, log, ms, ITERATIONS};
+use support::{explore, first_failure, join_all, log, ms, poll_into_queue, ITERATIONS};
 
 /// Waiter ids in the order they queue; deliberately not their spawn order.
 const QUEUE_ORDERS: [&[usize]; 3] = [&[0, 1, 2], &[2, 0, 1], &[1, 3, 0, 2]];
@@ -58,19 +57,6 @@ where
 /// Virtual time after which every waiter of `queue_order` has queued.
 fn all_queued(queue_order: &[usize]) -> Duration {
     ms(queue_order.len() as u64 + 1)
-}
-
-/// Polls a primitive's future by hand, within this step, until it has
-/// reached the primitive: past its scheduling point, it has then either
-/// finished or queued. The caller keeps the queued future and may drop it.
-async fn poll_into_queue<F: Future>(mut future: Pin<&mut F>) -> Poll<F::Output> {
-    poll_fn(|context| {
-        Poll::Ready(match future.as_mut().poll(context) {
-            Poll::Ready(output) => Poll::Ready(output),
-            Poll::Pending => future.as_mut().poll(context),
-        })
-    })
-    .await
 }
 
 #[test]
@@ -447,7 +433,11 @@ fn semaphore_acquire_many_takes_its_permits_at_once() {
         drop(first);
         sleep(ms(1)).await;
         assert!(!many.is_finished(), "acquire_many(3) took 2 free permits");
-        assert_eq!(semaphore.available_permits(), 2);
+        assert_eq!(
+            semaphore.available_permits(),
+            0,
+            "the queued acquire_many collected the free permits"
+        );
         drop(second);
         assert_eq!(many.await, 3);
         assert_eq!(semaphore.available_permits(), 3);
@@ -477,7 +467,11 @@ fn semaphore_large_request_at_the_head_holds_back_smaller_ones() {
             })
         };
         sleep(ms(3)).await;
-        assert_eq!(semaphore.available_permits(), 1);
+        assert_eq!(
+            semaphore.available_permits(),
+            0,
+            "the free permit went to the large request at the head"
+        );
         assert!(!small.is_finished(), "the small request barged");
         assert_eq!(
             semaphore.try_acquire().err(),
@@ -1821,6 +1815,132 @@ fn mpsc_reserve_many_waits_for_all_its_slots_and_holds_back_later_senders() {
             sender.reserve_many(3).await.is_err(),
             "more than the capacity"
         );
+    });
+}
+
+#[test]
+fn mpsc_reserve_many_dropped_at_the_head_lets_the_smaller_request_behind_it_in() {
+    explore(|| async {
+        let (sender, mut receiver) = mpsc::channel(2);
+        sender.try_send(0).expect("room");
+        let mut many = Box::pin(sender.reserve_many(2));
+        assert!(poll_into_queue(many.as_mut()).await.is_pending());
+        let one = {
+            let sender = sender.clone();
+            spawn_named("one", async move {
+                sleep(ms(1)).await;
+                sender.send(1).await.expect("open");
+            })
+        };
+        sleep(ms(2)).await;
+        assert!(
+            !one.is_finished(),
+            "the free slot is held back for reserve_many"
+        );
+        drop(many);
+        one.await;
+        assert_eq!(receiver.recv().await, Some(0));
+        assert_eq!(receiver.recv().await, Some(1));
+    });
+}
+
+#[test]
+fn mpsc_queued_reserve_many_collects_slots_as_they_free_and_gives_them_back_when_dropped() {
+    explore(|| async {
+        let (sender, mut receiver) = mpsc::channel(3);
+        sender.try_send(0).expect("room");
+        sender.try_send(1).expect("room");
+        let mut many = Box::pin(sender.reserve_many(3));
+        assert!(poll_into_queue(many.as_mut()).await.is_pending());
+        assert_eq!(
+            sender.capacity(),
+            0,
+            "the free slot went to the queued reserve_many"
+        );
+        assert_eq!(receiver.recv().await, Some(0));
+        assert_eq!(sender.capacity(), 0, "so did the slot the receive freed");
+        drop(many);
+        assert_eq!(
+            sender.capacity(),
+            2,
+            "dropped, it gives back what it collected"
+        );
+        assert_eq!(receiver.recv().await, Some(1));
+        assert_eq!(sender.capacity(), 3);
+    });
+}
+
+#[test]
+fn mpsc_closed_receiver_waits_for_the_slot_a_queued_reserve_many_collected() {
+    explore(|| async {
+        let (sender, mut receiver) = mpsc::channel::<()>(2);
+        let permit = sender.try_reserve().expect("room");
+        let mut many = Box::pin(sender.reserve_many(2));
+        assert!(poll_into_queue(many.as_mut()).await.is_pending());
+        receiver.close();
+        let mut recv = Box::pin(receiver.recv());
+        assert!(poll_into_queue(recv.as_mut()).await.is_pending());
+        drop(permit);
+        assert!(
+            poll_into_queue(recv.as_mut()).await.is_pending(),
+            "the slot the reserve_many collected is still out"
+        );
+        assert!(matches!(many.await, Err(SendError(()))));
+        assert_eq!(recv.await, None, "nothing can come any more");
+    });
+}
+
+#[test]
+fn semaphore_queued_acquire_collects_released_permits_and_gives_them_back_when_dropped() {
+    explore(|| async {
+        let semaphore = Semaphore::new(2);
+        let held = semaphore.acquire().await.expect("open");
+        let mut many = Box::pin(semaphore.acquire_many(3));
+        assert!(poll_into_queue(many.as_mut()).await.is_pending());
+        assert_eq!(
+            semaphore.available_permits(),
+            0,
+            "the free permit went to it"
+        );
+        drop(held);
+        assert_eq!(semaphore.available_permits(), 0, "so did the released one");
+        drop(many);
+        assert_eq!(semaphore.available_permits(), 2);
+        assert_eq!(
+            semaphore.acquire_many(2).await.expect("open").num_permits(),
+            2
+        );
+    });
+}
+
+#[test]
+fn semaphore_permits_a_dropped_acquire_collected_still_order_their_release() {
+    // The permit passes writer -> the queued acquire (collected, not
+    // acquired) -> reader: the reader learns the write from the release.
+    explore(|| async {
+        let semaphore = Arc::new(Semaphore::new(0));
+        let row = Arc::new(Shared::named("row", 0));
+        let mut many = Box::pin(semaphore.acquire_many(2));
+        assert!(poll_into_queue(many.as_mut()).await.is_pending());
+        let writer = {
+            let (semaphore, row) = (semaphore.clone(), row.clone());
+            spawn_named("writer", async move {
+                row.store(1).await;
+                semaphore.add_permits(1);
+            })
+        };
+        let reader = {
+            let (semaphore, row) = (semaphore.clone(), row.clone());
+            spawn_named("reader", async move {
+                sleep(ms(2)).await;
+                let _permit = semaphore.acquire().await.expect("open");
+                assert_eq!(row.load().await, 1);
+            })
+        };
+        sleep(ms(1)).await;
+        drop(many);
+        join_all(vec![reader]).await;
+        writer.await;
     });
 }
 

@@ -17,7 +17,7 @@ use racecheck::time::sleep;
 use racecheck::{spawn_named, Builder, FailureKind, Finding};
 use std::cell::Cell;
 use std::rc::Rc;
-use support::{explore, first_failure, join_all, log, ms};
+use support::{explore, first_failure, join_all, log, ms, poll_into_queue};
 
 /// The descriptions of the waits of a deadlock or a hang.
 fn stuck_waits(failure: &FailureKind) -> Vec<String> {
@@ -222,6 +222,48 @@ fn queue_blocked_getters_are_served_in_the_order_they_blocked() {
         for (turn, item) in join_all(getters).await {
             assert_eq!(turn, item, "getter {turn} got item {item}");
         }
+    });
+}
+
+#[test]
+fn queue_put_and_get_dropped_after_being_served_hand_on_their_slot_and_item() {
+    explore(|| async {
+        let queue = Rc::new(Queue::new(1));
+        queue.put_nowait(1).expect("room");
+        let mut first_put = Box::pin(queue.put(2));
+        assert!(poll_into_queue(first_put.as_mut()).await.is_pending());
+        let next_put = {
+            let queue = queue.clone();
+            spawn_named("next-put", async move {
+                sleep(ms(1)).await;
+                queue.put(3).await;
+            })
+        };
+        sleep(ms(2)).await;
+        assert_eq!(queue.get_nowait(), Ok(1));
+        assert!(queue.put_nowait(9).is_err(), "the slot is promised");
+        drop(first_put);
+        next_put.await;
+        assert_eq!(
+            queue.get_nowait(),
+            Ok(3),
+            "the slot passed to the next putter"
+        );
+
+        let mut first_get = Box::pin(queue.get());
+        assert!(poll_into_queue(first_get.as_mut()).await.is_pending());
+        let next_get = {
+            let queue = queue.clone();
+            spawn_named("next-get", async move {
+                sleep(ms(1)).await;
+                queue.get().await
+            })
+        };
+        sleep(ms(2)).await;
+        queue.put_nowait(4).expect("room");
+        assert_eq!(queue.get_nowait(), Err(QueueEmpty), "the item is promised");
+        drop(first_get);
+        assert_eq!(next_get.await, 4, "the item passed to the next getter");
     });
 }
 

@@ -4,8 +4,10 @@
 
 use racecheck::{Builder, FailureKind, JoinHandle};
 use std::cell::RefCell;
-use std::future::Future;
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
 use std::rc::Rc;
+use std::task::Poll;
 use std::time::Duration;
 
 /// Executions per scenario that must pass under every schedule.
@@ -33,6 +35,19 @@ where
         Some(failure) => failure.kind,
         None => panic!("no failure in {} executions", report.executions),
     }
+}
+
+/// Polls a primitive's future by hand, within this step, until it has
+/// reached the primitive: past its scheduling point, it has then either
+/// finished or queued. The caller keeps the queued future and may drop it.
+pub async fn poll_into_queue<F: Future>(mut future: Pin<&mut F>) -> Poll<F::Output> {
+    poll_fn(|context| {
+        Poll::Ready(match future.as_mut().poll(context) {
+            Poll::Ready(output) => Poll::Ready(output),
+            Poll::Pending => future.as_mut().poll(context),
+        })
+    })
+    .await
 }
 
 pub fn ms(millis: u64) -> Duration {

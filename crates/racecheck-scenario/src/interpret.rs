@@ -71,7 +71,9 @@ enum Object {
     BoundedSemaphore(BoundedSemaphore),
     Event(Event),
     Condition(Condition),
-    Queue(Queue<i64>),
+    /// Boxed: its slots' and items' semaphores make a queue the largest
+    /// primitive by far.
+    Queue(Box<Queue<i64>>),
 }
 
 /// What a task holds.
@@ -191,7 +193,7 @@ impl World {
                     PrimitiveKind::Event => Object::Event(Event::named(name)),
                     PrimitiveKind::Condition { .. } => Object::Condition(Condition::named(name)),
                     PrimitiveKind::Queue(maxsize) => {
-                        Object::Queue(Queue::named(name, maxsize as usize))
+                        Object::Queue(Box::new(Queue::named(name, maxsize as usize)))
                     }
                 }
             })

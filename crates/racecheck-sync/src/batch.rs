@@ -1,24 +1,41 @@
-//! The fair batch semaphore under [`Mutex`](crate::Mutex),
-//! [`RwLock`](crate::RwLock) and [`Semaphore`](crate::Semaphore), as in
-//! tokio.
+//! The fair batch semaphore, as in tokio: under [`Mutex`](crate::Mutex),
+//! [`RwLock`](crate::RwLock), [`Semaphore`](crate::Semaphore) and
+//! [`BoundedSemaphore`](crate::BoundedSemaphore), and under the bounded
+//! [`mpsc`](crate::mpsc) channel's capacity and the
+//! [`Queue`](crate::Queue)'s slots and items, which share their
+//! primitive's object ([`BatchSemaphore::over`]).
 //!
 //! Semantics, in one place:
 //! - **blocks** when fewer permits are free than requested, or when anyone
 //!   is already queued (FIFO, no barging: a large request at the head holds
 //!   back smaller ones behind it);
+//! - **collects**, as tokio's: a request at the head takes the permits that
+//!   are free, and those released while it waits, towards what it needs,
+//!   so `available_permits` (a channel's `capacity`) drops while it waits.
+//!   The collection is not recorded: the acquisition is, once complete, and
+//!   it learns from every release before it (they publish into the
+//!   object's one clock). A request dropped before it is complete gives
+//!   what it collected back, unrecorded, as a wait leaving the line does;
+//!   whoever takes those permits then learns from the releases that freed
+//!   them, through the same clock;
 //! - **wakes** on release: permits go straight to the head waiters, in
-//!   order, as long as they fit; the woken task finds them already its own,
-//!   and its acquisition is recorded then, in the releasing step, on its
+//!   order, as long as they fit; the woken task finds them already its own.
+//!   For a lock or a semaphore ([`BatchSemaphore::acquire`]) the
+//!   acquisition is recorded then, in the releasing step, on the waiter's
 //!   behalf (`ObjectRef::record_for`): from the release on, the lock is the
-//!   waiter's, whatever other tasks do before it runs again;
-//! - **cancellation**: dropping a pending acquire leaves the queue; if it
-//!   had already been granted permits, they are released again, and that
-//!   release is recorded;
+//!   waiter's, whatever other tasks do before it runs again. A channel's
+//!   sender or a queue's putter ([`BatchSemaphore::wait`]) records its own
+//!   operation (`Send`, `Reserve`, `Recv`) when it runs again;
+//! - **cancellation**: dropping a pending wait leaves the queue; if it had
+//!   already been granted permits, they are released again (recorded as a
+//!   release for an acquire; a wait's primitive records nothing, as the
+//!   permits were never used), and whoever they now fit is served;
 //! - **close**: every waiter and every later acquire fails (recorded as a
 //!   failed try, which reads the semaphore);
-//! - **scheduling points**: an acquire passes one before it tries; the
-//!   synchronous operations (`try_acquire`, releases, `add_permits`,
-//!   `close`) are one at step granularity, as every visible operation is.
+//! - **scheduling points**: an acquire passes one before it tries (a wait's
+//!   future passes its own); the synchronous operations (`try_acquire`,
+//!   releases, `add_permits`, `close`) are one at step granularity, as
+//!   every visible operation is.
 
 use crate::wait_queue::{wake_all, WaitQueue, Waiter};
 use crate::{lock_state, StateLock};
@@ -27,7 +44,7 @@ use racecheck_trace::{Location, ObjectKind, Op, TaskId};
 use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 pub(crate) struct BatchSemaphore {
     state: StateLock<BatchState>,
@@ -35,19 +52,38 @@ pub(crate) struct BatchSemaphore {
 }
 
 struct BatchState {
+    /// Free permits: while anyone waits (and the semaphore is open) none,
+    /// as releases go to the head waiter.
     permits: usize,
     closed: bool,
     waiters: WaitQueue<Pending>,
+    /// Permits the head waiter has collected towards a request larger
+    /// than what was free, by its ticket (tokio's partial assignment). A
+    /// waiter the close drained keeps them until it looks or is dropped.
+    assigned: Option<(u64, usize)>,
 }
 
-/// A queued acquire: what it needs, and what to record when it is served.
+impl BatchState {
+    /// The permits `ticket` has collected, taken back from it.
+    fn take_assigned(&mut self, ticket: u64) -> usize {
+        match self.assigned {
+            Some((holder, assigned)) if holder == ticket => {
+                self.assigned = None;
+                assigned
+            }
+            _ => 0,
+        }
+    }
+}
+
+/// A queued wait: what it needs, and what to record when it is served.
 struct Pending {
     needed: usize,
-    /// The waiting task; `None` for a destructor run at teardown, when no
-    /// task runs and nothing is recorded.
-    task: Option<TaskId>,
-    success: Op,
-    location: Location,
+    /// The waiting task, the acquisition recorded on its behalf when a
+    /// release serves it, and where. `None` records nothing: a destructor
+    /// run at teardown, when no task runs, or a [`PermitWait`] whose task
+    /// records its own operation when it runs again.
+    on_grant: Option<(TaskId, Op, Location)>,
 }
 
 /// The semaphore was closed.
@@ -61,6 +97,15 @@ pub(crate) enum TryAcquire {
     NoPermits,
 }
 
+/// How a wait got its permits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Taken {
+    /// Free when it looked: taken then, by the waiting task itself.
+    Now,
+    /// Granted by a release while it waited in line.
+    Granted,
+}
+
 impl BatchSemaphore {
     pub(crate) fn new(
         permits: usize,
@@ -68,13 +113,21 @@ impl BatchSemaphore {
         name: Option<Cow<'static, str>>,
         location: Location,
     ) -> BatchSemaphore {
+        BatchSemaphore::over(rt::register(kind, name, location), permits)
+    }
+
+    /// A semaphore over a primitive's own object (a channel's capacity, a
+    /// queue's slots): its waiters block on that object, and it records
+    /// only what its callers ask for.
+    pub(crate) fn over(object: ObjectRef, permits: usize) -> BatchSemaphore {
         BatchSemaphore {
             state: StateLock::new(BatchState {
                 permits,
                 closed: false,
                 waiters: WaitQueue::default(),
+                assigned: None,
             }),
-            object: rt::register(kind, name, location),
+            object,
         }
     }
 
@@ -86,6 +139,7 @@ impl BatchSemaphore {
                 permits,
                 closed: false,
                 waiters: WaitQueue::new(),
+                assigned: None,
             }),
             object: ObjectRef::untracked(location),
         }
@@ -113,17 +167,7 @@ impl BatchSemaphore {
         location: Location,
     ) -> Result<(), TryAcquire> {
         rt::sync_point();
-        let outcome = {
-            let mut state = lock_state(&self.state);
-            if state.closed {
-                Err(TryAcquire::Closed)
-            } else if state.waiters.is_empty() && state.permits >= needed {
-                state.permits -= needed;
-                Ok(())
-            } else {
-                Err(TryAcquire::NoPermits)
-            }
-        };
+        let outcome = self.try_take(needed);
         let op = match outcome {
             Ok(()) => success,
             Err(_) => Op::TryFailed {
@@ -132,6 +176,20 @@ impl BatchSemaphore {
         };
         self.object.record(op, location);
         outcome
+    }
+
+    /// [`try_acquire`](Self::try_acquire) without the scheduling point and
+    /// the record, for a primitive that records its own operation.
+    pub(crate) fn try_take(&self, needed: usize) -> Result<(), TryAcquire> {
+        let mut state = lock_state(&self.state);
+        if state.closed {
+            Err(TryAcquire::Closed)
+        } else if state.waiters.is_empty() && state.permits >= needed {
+            state.permits -= needed;
+            Ok(())
+        } else {
+            Err(TryAcquire::NoPermits)
+        }
     }
 
     /// Takes up to `permits` free permits away for good; returns how many.
@@ -146,13 +204,29 @@ impl BatchSemaphore {
     /// Waits for `needed` permits; records `success` when they are taken.
     pub(crate) fn acquire(&self, needed: usize, success: Op, location: Location) -> Acquire<'_> {
         Acquire {
+            wait: PermitWait {
+                semaphore: self,
+                needed,
+                location,
+                success: Some(success),
+                ticket: None,
+            },
+            success,
+            point: SchedulePoint::new(),
+            done: false,
+        }
+    }
+
+    /// A wait for `needed` permits that records nothing: its caller passes
+    /// its own scheduling point, polls it and records what it does with
+    /// the permits.
+    pub(crate) fn wait(&self, needed: usize, location: Location) -> PermitWait<'_> {
+        PermitWait {
             semaphore: self,
             needed,
-            success,
             location,
-            point: SchedulePoint::new(),
+            success: None,
             ticket: None,
-            done: false,
         }
     }
 
@@ -181,22 +255,24 @@ impl BatchSemaphore {
 }
 
 /// Grants permits to head waiters while they fit, recording each
-/// acquisition on its waiter's behalf.
+/// acquisition on its waiter's behalf where it asked for that; a head they
+/// do not satisfy collects them towards its request.
 fn serve(state: &mut BatchState, object: ObjectRef) -> Vec<Waiter<Pending>> {
     let mut served = Vec::new();
     while let Some(head) = state.waiters.front() {
-        if head.payload.needed > state.permits {
+        let (ticket, needed) = (head.ticket, head.payload.needed);
+        let collected = state.take_assigned(ticket);
+        let missing = needed - collected;
+        if missing > state.permits {
+            let collected = collected + std::mem::take(&mut state.permits);
+            if collected > 0 {
+                state.assigned = Some((ticket, collected));
+            }
             break;
         }
-        state.permits -= head.payload.needed;
+        state.permits -= missing;
         let granted = state.waiters.grant_front().expect("the head exists");
-        let Pending {
-            task,
-            success,
-            location,
-            ..
-        } = granted.payload;
-        if let Some(task) = task {
+        if let Some((task, success, location)) = granted.payload.on_grant {
             object.record_for(task, success, location);
         }
         served.push(granted);
@@ -213,14 +289,118 @@ fn release_of(acquired: Op) -> Op {
     }
 }
 
-/// The future of [`BatchSemaphore::acquire`].
-pub(crate) struct Acquire<'a> {
+/// A place in the semaphore's line, the wait every future over it shares
+/// (an acquire, a channel's send and reserve, a queue's put and get): a
+/// ticket while it waits, the permits once taken or granted. Dropped while
+/// it waits, it leaves the line; dropped granted, it hands the permits
+/// back; either way whoever now fits is served.
+pub(crate) struct PermitWait<'a> {
     semaphore: &'a BatchSemaphore,
     needed: usize,
-    success: Op,
     location: Location,
-    point: SchedulePoint,
+    /// What a release serving it records on its task's behalf.
+    success: Option<Op>,
     ticket: Option<u64>,
+}
+
+impl PermitWait<'_> {
+    /// Tries for the permits, with no scheduling point: `Ready(Ok)` once
+    /// they are the caller's, `Ready(Err)` if the semaphore closed first,
+    /// or `Pending` in line, the task blocked on the semaphore's object.
+    pub(crate) fn poll_take(&mut self, cx: &mut Context<'_>) -> Poll<Result<Taken, Closed>> {
+        let semaphore = self.semaphore;
+        let mut state = lock_state(&semaphore.state);
+        let outcome = match self.ticket {
+            // Served by a release, which recorded what it asked for.
+            Some(ticket) if state.waiters.take_grant(ticket) => Ok(Taken::Granted),
+            Some(ticket) if state.closed => {
+                state.waiters.remove(ticket);
+                let collected = state.take_assigned(ticket);
+                state.permits = state.permits.saturating_add(collected);
+                Err(Closed)
+            }
+            Some(ticket) => {
+                state.waiters.update_waker(ticket, cx.waker());
+                drop(state);
+                semaphore.object.block(self.location);
+                return Poll::Pending;
+            }
+            None if state.closed => Err(Closed),
+            None if state.waiters.is_empty() && state.permits >= self.needed => {
+                state.permits -= self.needed;
+                Ok(Taken::Now)
+            }
+            None => {
+                let pending = Pending {
+                    needed: self.needed,
+                    on_grant: self
+                        .success
+                        .zip(rt::try_current_task())
+                        .map(|(success, task)| (task, success, self.location)),
+                };
+                let ticket = state.waiters.push(pending, cx.waker().clone());
+                self.ticket = Some(ticket);
+                if state.waiters.len() == 1 && state.permits > 0 {
+                    // At the head: what is free now is its start.
+                    state.assigned = Some((ticket, state.permits));
+                    state.permits = 0;
+                }
+                drop(state);
+                semaphore.object.block(self.location);
+                return Poll::Pending;
+            }
+        };
+        self.ticket = None;
+        Poll::Ready(outcome)
+    }
+
+    /// Whether it waits in line (or was granted and has not looked yet).
+    pub(crate) fn is_waiting(&self) -> bool {
+        self.ticket.is_some()
+    }
+
+    /// Whether a release granted it permits it has not looked at yet.
+    fn is_granted(&self) -> bool {
+        self.ticket
+            .is_some_and(|ticket| lock_state(&self.semaphore.state).waiters.is_granted(ticket))
+    }
+
+    /// Gives up its place: leaves the line, or hands back permits it was
+    /// granted, and serves whoever fits now. Nothing recorded.
+    pub(crate) fn cancel(&mut self) {
+        let Some(ticket) = self.ticket.take() else {
+            return;
+        };
+        let served = {
+            let mut state = lock_state(&self.semaphore.state);
+            let given_back = if state.waiters.take_grant(ticket) {
+                self.needed
+            } else {
+                state.waiters.remove(ticket);
+                // Collected, never acquired: back unrecorded, as a wait
+                // leaving the line is.
+                state.take_assigned(ticket)
+            };
+            state.permits = state.permits.saturating_add(given_back);
+            // Either way the head may have changed: a smaller request behind
+            // a cancelled large one may fit now.
+            serve(&mut state, self.semaphore.object)
+        };
+        wake_all(served);
+    }
+}
+
+impl Drop for PermitWait<'_> {
+    fn drop(&mut self) {
+        self.cancel();
+    }
+}
+
+/// The future of [`BatchSemaphore::acquire`].
+pub(crate) struct Acquire<'a> {
+    wait: PermitWait<'a>,
+    success: Op,
+    point: SchedulePoint,
     done: bool,
 }
 
@@ -233,84 +413,31 @@ impl Future for Acquire<'_> {
         if this.point.poll_point(cx).is_pending() {
             return Poll::Pending;
         }
-        let object = this.semaphore.object;
-        let mut state = lock_state(&this.semaphore.state);
-        let acquired = match this.ticket {
-            Some(ticket) if state.waiters.take_grant(ticket) => {
-                // Served by a release, which recorded the acquisition.
-                drop(state);
-                this.done = true;
-                this.ticket = None;
-                return Poll::Ready(Ok(()));
-            }
-            Some(ticket) if state.closed => {
-                state.waiters.remove(ticket);
-                Err(Closed)
-            }
-            Some(ticket) => {
-                state.waiters.update_waker(ticket, cx.waker());
-                drop(state);
-                object.block(this.location);
-                return Poll::Pending;
-            }
-            None if state.closed => Err(Closed),
-            None if state.waiters.is_empty() && state.permits >= this.needed => {
-                state.permits -= this.needed;
-                Ok(())
-            }
-            None => {
-                let pending = Pending {
-                    needed: this.needed,
-                    task: rt::try_current_task(),
-                    success: this.success,
-                    location: this.location,
-                };
-                this.ticket = Some(state.waiters.push(pending, cx.waker().clone()));
-                drop(state);
-                object.block(this.location);
-                return Poll::Pending;
-            }
-        };
-        drop(state);
+        let taken = ready!(this.wait.poll_take(cx));
         this.done = true;
-        this.ticket = None;
         // A failed acquire (the semaphore is closed) read the semaphore:
         // recorded, so that the search orders it against the close.
-        let op = match acquired {
-            Ok(()) => this.success,
+        let object = this.wait.semaphore.object;
+        let op = match taken {
+            Ok(Taken::Granted) => return Poll::Ready(Ok(())),
+            Ok(Taken::Now) => this.success,
             Err(Closed) => Op::TryFailed {
                 object: object.id(),
             },
         };
-        object.record(op, this.location);
-        Poll::Ready(acquired)
+        object.record(op, this.wait.location);
+        Poll::Ready(taken.map(drop))
     }
 }
 
 impl Drop for Acquire<'_> {
     fn drop(&mut self) {
-        let Some(ticket) = self.ticket else {
-            return;
-        };
-        let granted = lock_state(&self.semaphore.state).waiters.is_granted(ticket);
-        if granted {
-            // Granted but never observed: the permits go back, a release
-            // recorded like any other.
+        if self.wait.is_granted() {
+            // Granted but never observed: the permits go back (the wait's
+            // own drop, next), a release recorded like any other.
             rt::sync_point();
-            let object = self.semaphore.object;
-            object.record(release_of(self.success), self.location);
+            let object = self.wait.semaphore.object;
+            object.record(release_of(self.success), self.wait.location);
         }
-        let served = {
-            let mut state = lock_state(&self.semaphore.state);
-            if state.waiters.take_grant(ticket) {
-                state.permits = state.permits.saturating_add(self.needed);
-            } else {
-                state.waiters.remove(ticket);
-            }
-            // Either way the head may have changed: a smaller request behind
-            // a cancelled large one may fit now.
-            serve(&mut state, self.semaphore.object)
-        };
-        wake_all(served);
     }
 }

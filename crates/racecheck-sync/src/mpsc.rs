@@ -12,6 +12,14 @@
 //!   given passes to the next sender); dropping a pending `recv` loses
 //!   nothing.
 //!
+//! A bounded channel's capacity is a fair batch semaphore over the
+//! channel's own object (`batch.rs`), as in tokio: `send`, `reserve` and
+//! `try_*` take a slot (`reserve_many(n)` takes `n`), a receive or an
+//! unused permit gives one back, and closing the receiver closes it, so
+//! FIFO service, no barging and the hand-on of a dropped waiter's slots
+//! are the semaphore's. It records nothing itself: a served sender records
+//! its `Send` or `Reserve` when it runs again.
+//!
 //! ```
 //! use racecheck_sync::mpsc;
 //!
@@ -29,7 +37,8 @@
 //! });
 //! ```
 
-use crate::wait_queue::{wake_all, WaitQueue, WaitUntil, Waiter};
+use crate::batch::{BatchSemaphore, PermitWait};
+use crate::wait_queue::{wake_all, WaitQueue, WaitUntil};
 use crate::{lock_state, StateGuard, StateLock};
 use racecheck_runtime::rt::{self, ObjectRef, SchedulePoint};
 use racecheck_trace::{Location, ObjectKind, Op};
@@ -38,7 +47,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::{ready, Context, Poll, Waker};
 use std::time::Duration;
 
 /// A bounded channel holding at most `capacity` messages.
@@ -171,6 +180,13 @@ pub enum TryRecvError {
 
 struct Channel<T> {
     state: StateLock<ChannelState<T>>,
+    /// `usize::MAX` for unbounded channels.
+    capacity: usize,
+    /// A bounded channel's slots neither filled nor reserved, over the
+    /// channel's object; `None` for unbounded channels. Blocked senders
+    /// wait here, for 1 slot (or `n` for `reserve_many(n)`); a receive
+    /// releases one.
+    slots: Option<BatchSemaphore>,
     object: ObjectRef,
     created_at: Location,
 }
@@ -182,65 +198,66 @@ impl<T> std::panic::RefUnwindSafe for Channel<T> {}
 
 struct ChannelState<T> {
     queue: VecDeque<T>,
-    /// `None` for unbounded channels.
-    capacity: Option<usize>,
-    /// Slots promised to served senders that have not sent yet.
-    reserved: usize,
     senders: usize,
     /// Live `WeakSender`s and `WeakUnboundedSender`s.
     weak_senders: usize,
     receiver_open: bool,
     receiver: Option<Waker>,
-    /// Senders waiting for slots, with how many each needs (1, or `n`
-    /// for `reserve_many(n)`).
-    blocked_senders: WaitQueue<usize>,
     /// Senders waiting in `closed` for the receiver to go.
     closed_waiters: WaitQueue<()>,
 }
 
-impl<T> ChannelState<T> {
-    fn has_room(&self) -> bool {
-        self.has_room_for(1)
-    }
-
-    fn has_room_for(&self, slots: usize) -> bool {
-        self.capacity
-            .is_none_or(|capacity| self.queue.len() + self.reserved + slots <= capacity)
-    }
-
-    /// Promises free slots to blocked senders, in order.
-    fn serve_senders(&mut self) -> Vec<Waiter<usize>> {
-        let mut served = Vec::new();
-        while let Some(head) = self.blocked_senders.front() {
-            let slots = head.payload;
-            if !self.has_room_for(slots) {
-                break;
-            }
-            let waiter = self.blocked_senders.grant_front().expect("the head exists");
-            self.reserved += slots;
-            served.push(waiter);
-        }
-        served
-    }
-}
-
 impl<T> Channel<T> {
     fn new(capacity: Option<usize>, location: Location) -> Arc<Channel<T>> {
+        let object = rt::register(ObjectKind::Channel, None, location);
         Arc::new(Channel {
             state: StateLock::new(ChannelState {
                 queue: VecDeque::new(),
-                capacity,
-                reserved: 0,
                 senders: 1,
                 weak_senders: 0,
                 receiver_open: true,
                 receiver: None,
-                blocked_senders: WaitQueue::default(),
                 closed_waiters: WaitQueue::default(),
             }),
-            object: rt::register(ObjectKind::Channel, None, location),
+            capacity: capacity.unwrap_or(usize::MAX),
+            slots: capacity.map(|capacity| BatchSemaphore::over(object, capacity)),
+            object,
             created_at: location,
         })
+    }
+
+    /// The slots of a bounded channel, the only kind whose senders wait
+    /// and reserve.
+    fn slots(&self) -> &BatchSemaphore {
+        self.slots
+            .as_ref()
+            .expect("only a bounded channel's senders wait for slots")
+    }
+
+    /// Slots reserved (by permits, or granted to senders that have not
+    /// run yet) and not filled: a closed channel's `recv` waits for them,
+    /// as tokio's.
+    fn reserved(&self, state: &ChannelState<T>) -> usize {
+        self.slots.as_ref().map_or(0, |slots| {
+            self.capacity - slots.available_permits() - state.queue.len()
+        })
+    }
+
+    /// Wakes the receiver when it closed the channel and nothing more can
+    /// come: no message queued, no slot reserved.
+    fn wake_idle_receiver(&self) {
+        let receiver = {
+            let mut state = lock_state(&self.state);
+            let idle = !state.receiver_open && state.queue.is_empty() && self.reserved(&state) == 0;
+            if idle {
+                state.receiver.take()
+            } else {
+                None
+            }
+        };
+        if let Some(receiver) = receiver {
+            receiver.wake();
+        }
     }
 
     fn record(&self, op: fn(racecheck_trace::ObjectId) -> Op, location: Location) {
@@ -258,7 +275,7 @@ impl<T> Channel<T> {
     }
 
     fn max_capacity(&self) -> usize {
-        lock_state(&self.state).capacity.unwrap_or(usize::MAX)
+        self.capacity
     }
 
     fn add_sender(&self) {
@@ -287,16 +304,19 @@ impl<T> Channel<T> {
 
     fn close_receiver(&self, location: Location) {
         rt::sync_point();
-        let (senders, closed_waiters) = {
+        let closed_waiters = {
             let mut state = lock_state(&self.state);
             if !state.receiver_open {
                 return;
             }
             state.receiver_open = false;
-            (state.blocked_senders.drain(), state.closed_waiters.drain())
+            state.closed_waiters.drain()
         };
+        // Wakes the blocked senders, which find the receiver gone.
+        if let Some(slots) = &self.slots {
+            slots.close();
+        }
         self.record(|object| Op::Close { object }, location);
-        wake_all(senders);
         wake_all(closed_waiters);
     }
 
@@ -308,7 +328,8 @@ impl<T> Channel<T> {
             self.record(|object| Op::TryFailed { object }, location);
             return Err(TrySendError::Closed(value));
         }
-        if !state.blocked_senders.is_empty() || !state.has_room() {
+        let full = (self.slots.as_ref()).is_some_and(|slots| slots.try_take(1).is_err());
+        if full {
             drop(state);
             self.record(|object| Op::TryFailed { object }, location);
             return Err(TrySendError::Full(value));
@@ -346,9 +367,10 @@ impl<T> Channel<T> {
 
     /// Free slots now (`usize::MAX` unbounded), recorded as an inspection.
     fn free_slots(&self, location: Location) -> usize {
-        self.inspect(location, |state| {
-            let capacity = state.capacity.unwrap_or(usize::MAX);
-            capacity.saturating_sub(state.queue.len() + state.reserved)
+        self.inspect(location, |_| {
+            self.slots
+                .as_ref()
+                .map_or(usize::MAX, BatchSemaphore::available_permits)
         })
     }
 
@@ -396,17 +418,16 @@ impl<T> Channel<T> {
             for value in state.queue.drain(..taken) {
                 take(value);
             }
-            let served = state.serve_senders();
             drop(state);
+            self.free(taken);
             for _ in 0..taken {
                 self.record(|object| Op::Recv { object }, location);
             }
-            wake_all(served);
             return Poll::Ready(taken);
         }
         // Closed by the receiver, a slot still reserved: its permit may
         // still send.
-        if state.senders == 0 || (!state.receiver_open && state.reserved == 0) {
+        if state.senders == 0 || (!state.receiver_open && self.reserved(&state) == 0) {
             drop(state);
             self.record(|object| Op::RecvClosed { object }, location);
             return Poll::Ready(0);
@@ -421,16 +442,12 @@ impl<T> Channel<T> {
     /// `Reserve` or a failed try.
     fn try_reserve(&self, slots: usize, location: Location) -> Result<(), TrySendError<()>> {
         rt::sync_point();
-        let outcome = {
-            let mut state = lock_state(&self.state);
-            if !state.receiver_open {
-                Err(TrySendError::Closed(()))
-            } else if !state.blocked_senders.is_empty() || !state.has_room_for(slots) {
-                Err(TrySendError::Full(()))
-            } else {
-                state.reserved += slots;
-                Ok(())
-            }
+        let outcome = if !lock_state(&self.state).receiver_open {
+            Err(TrySendError::Closed(()))
+        } else if self.slots().try_take(slots).is_err() {
+            Err(TrySendError::Full(()))
+        } else {
+            Ok(())
         };
         match outcome {
             Ok(()) => self.record(|object| Op::Reserve { object }, location),
@@ -442,9 +459,8 @@ impl<T> Channel<T> {
     /// Fills a slot reserved earlier.
     fn send_reserved(&self, value: T, location: Location) {
         rt::sync_point();
-        let mut state = lock_state(&self.state);
-        debug_assert!(state.reserved > 0, "a permit sends into its slot");
-        state.reserved -= 1;
+        let state = lock_state(&self.state);
+        debug_assert!(self.reserved(&state) > 0, "a permit sends into its slot");
         self.record(|object| Op::Send { object }, location);
         self.deliver(state, value);
     }
@@ -452,39 +468,47 @@ impl<T> Channel<T> {
     /// Gives a reserved slot back unused, serving the next blocked sender.
     fn unreserve(&self, location: Location) {
         rt::sync_point();
-        let (served, receiver) = {
-            let mut state = lock_state(&self.state);
-            debug_assert!(state.reserved > 0, "a permit gives back its slot");
-            state.reserved -= 1;
-            (state.serve_senders(), state.idle_receiver())
-        };
+        debug_assert!(
+            self.reserved(&lock_state(&self.state)) > 0,
+            "a permit gives back its slot"
+        );
+        self.free(1);
         self.record(|object| Op::Unreserve { object }, location);
-        wake_all(served);
-        if let Some(receiver) = receiver {
-            receiver.wake();
+        self.wake_idle_receiver();
+    }
+
+    /// Frees `slots` slots of a bounded channel (received or given back),
+    /// serving the blocked senders they fit.
+    fn free(&self, slots: usize) {
+        if let Some(free) = &self.slots {
+            free.release(slots);
         }
     }
 
     fn try_recv(&self, location: Location) -> Result<T, TryRecvError> {
         rt::sync_point();
-        let (value, served) = {
-            let mut state = lock_state(&self.state);
+        let value = {
+            let state = &mut *lock_state(&self.state);
             match state.queue.pop_front() {
-                Some(value) => (Ok(value), state.serve_senders()),
-                None if state.senders == 0 || (!state.receiver_open && state.reserved == 0) => {
-                    (Err(TryRecvError::Disconnected), Vec::new())
+                Some(value) => Ok(value),
+                None if state.senders == 0
+                    || (!state.receiver_open && self.reserved(state) == 0) =>
+                {
+                    Err(TryRecvError::Disconnected)
                 }
-                None => (Err(TryRecvError::Empty), Vec::new()),
+                None => Err(TryRecvError::Empty),
             }
         };
         match value {
-            Ok(_) => self.record(|object| Op::Recv { object }, location),
+            Ok(_) => {
+                self.free(1);
+                self.record(|object| Op::Recv { object }, location);
+            }
             Err(TryRecvError::Disconnected) => {
                 self.record(|object| Op::RecvClosed { object }, location)
             }
             Err(TryRecvError::Empty) => self.record(|object| Op::TryFailed { object }, location),
         }
-        wake_all(served);
         value
     }
 }
@@ -842,11 +866,9 @@ impl<T> fmt::Debug for Sender<T> {
 /// a place in the FIFO of blocked senders, served by a receive.
 struct SlotWait<'a, T> {
     channel: &'a Channel<T>,
-    /// How many slots it waits for.
-    slots: usize,
+    slots: PermitWait<'a>,
     location: Location,
     point: SchedulePoint,
-    ticket: Option<u64>,
 }
 
 impl<'a, T> SlotWait<'a, T> {
@@ -857,25 +879,21 @@ impl<'a, T> SlotWait<'a, T> {
     fn for_slots(channel: &'a Channel<T>, slots: usize, location: Location) -> SlotWait<'a, T> {
         SlotWait {
             channel,
-            slots,
+            slots: channel.slots().wait(slots, location),
             location,
             point: SchedulePoint::new(),
-            ticket: None,
         }
     }
 }
 
-impl<T> Unpin for SlotWait<'_, T> {}
-
 impl<T> Future for SlotWait<'_, T> {
-    /// `Ok`: a slot is reserved for the caller (counted in `reserved`),
-    /// which records what it does with it. `Err` once the receiver is gone
-    /// (recorded as a failed try).
+    /// `Ok`: the slots are reserved for the caller, which records what it
+    /// does with them. `Err` once the receiver is gone (recorded as a
+    /// failed try).
     type Output = Result<(), SendError<()>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.get_mut();
-        this.poll_slot(cx)
+        self.get_mut().poll_slot(cx)
     }
 }
 
@@ -885,56 +903,24 @@ impl<T> SlotWait<'_, T> {
             return Poll::Pending;
         }
         let channel = self.channel;
-        let mut state = lock_state(&channel.state);
-        if !state.receiver_open {
-            let served = match self.ticket.take() {
-                Some(ticket) => state.waiters_forget(ticket, self.slots),
-                None => Vec::new(),
-            };
-            let receiver = state.idle_receiver();
-            drop(state);
-            wake_all(served);
-            if let Some(receiver) = receiver {
-                receiver.wake();
-            }
+        if !lock_state(&channel.state).receiver_open {
+            // Slots granted before the close go back unused.
+            self.slots.cancel();
+            channel.wake_idle_receiver();
             channel.record(|object| Op::TryFailed { object }, self.location);
             return Poll::Ready(Err(SendError(())));
         }
-        let reserved = match self.ticket {
-            // A receive served it: the slot was reserved then.
-            Some(ticket) => state.blocked_senders.take_grant(ticket),
-            None if state.blocked_senders.is_empty() && state.has_room_for(self.slots) => {
-                state.reserved += self.slots;
-                true
-            }
-            None => false,
-        };
-        if reserved {
-            self.ticket = None;
-            return Poll::Ready(Ok(()));
-        }
-        match self.ticket {
-            Some(ticket) => state.blocked_senders.update_waker(ticket, cx.waker()),
-            None => self.ticket = Some(state.blocked_senders.push(self.slots, cx.waker().clone())),
-        }
-        drop(state);
-        channel.object.block(self.location);
-        Poll::Pending
+        // The slots close only with the receiver, checked above.
+        let taken = ready!(self.slots.poll_take(cx));
+        Poll::Ready(taken.map(drop).map_err(|_| SendError(())))
     }
 }
 
 impl<T> Drop for SlotWait<'_, T> {
     fn drop(&mut self) {
-        if let Some(ticket) = self.ticket {
-            let (served, receiver) = {
-                let mut state = lock_state(&self.channel.state);
-                let served = state.waiters_forget(ticket, self.slots);
-                (served, state.idle_receiver())
-            };
-            wake_all(served);
-            if let Some(receiver) = receiver {
-                receiver.wake();
-            }
+        if self.slots.is_waiting() {
+            self.slots.cancel();
+            self.channel.wake_idle_receiver();
         }
     }
 }
@@ -959,36 +945,10 @@ impl<T> Future for Send<'_, T> {
             return Poll::Ready(Err(SendError(value)));
         }
         let channel = this.slot.channel;
-        let mut state = lock_state(&channel.state);
-        state.reserved -= 1;
+        let state = lock_state(&channel.state);
         channel.record(|object| Op::Send { object }, this.slot.location);
         channel.deliver(state, value);
         Poll::Ready(Ok(()))
-    }
-}
-
-impl<T> ChannelState<T> {
-    /// Forgets a sender's place: its grant (freeing the reserved slot) or
-    /// its queue entry. Returns the senders served by a freed slot.
-    fn waiters_forget(&mut self, ticket: u64, slots: usize) -> Vec<Waiter<usize>> {
-        if self.blocked_senders.take_grant(ticket) {
-            self.reserved -= slots;
-            return self.serve_senders();
-        }
-        self.blocked_senders.remove(ticket);
-        Vec::new()
-    }
-
-    /// The receiver's waker, taken, when the receiver closed the channel
-    /// and nothing more can come: no message queued, no slot reserved. A
-    /// closed channel's `recv` waits for the permits still out, as tokio's.
-    fn idle_receiver(&mut self) -> Option<Waker> {
-        let idle = !self.receiver_open && self.reserved == 0 && self.queue.is_empty();
-        if idle {
-            self.receiver.take()
-        } else {
-            None
-        }
     }
 }
 

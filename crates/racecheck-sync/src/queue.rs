@@ -1,7 +1,15 @@
 //! asyncio's `Queue`: a FIFO of items with `task_done` and `join`.
+//!
+//! Its waiting is two fair batch semaphores over the queue's own object
+//! (`batch.rs`): free slots (none for an unbounded queue) and free items.
+//! A `put` takes a slot, pushes, and releases an item; a `get` takes an
+//! item, pops, and releases a slot. The semaphores record nothing: a
+//! served putter records its `Send` (and a getter its `Recv`) when it runs
+//! again, as the queue's own operation.
 
-use crate::wait_queue::{wake_all, WaitQueue, Waiter};
-use crate::{lock_state, StateGuard, StateLock};
+use crate::batch::{BatchSemaphore, PermitWait};
+use crate::wait_queue::{wake_all, WaitQueue};
+use crate::{lock_state, StateLock};
 use racecheck_runtime::rt::{self, ObjectRef, SchedulePoint};
 use racecheck_trace::{Location, ObjectKind, Op};
 use std::borrow::Cow;
@@ -9,7 +17,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 /// A first-in first-out queue shared by any number of producers and
 /// consumers, like Python's `asyncio.Queue(maxsize)`.
@@ -61,62 +69,24 @@ use std::task::{Context, Poll};
 /// ```
 pub struct Queue<T> {
     state: StateLock<QueueState<T>>,
+    /// Slots neither filled nor promised to a served putter; `None` for an
+    /// unbounded queue. Blocked putters wait here.
+    free_slots: Option<BatchSemaphore>,
+    /// Items not promised to a served getter. Blocked getters wait here.
+    free_items: BatchSemaphore,
+    /// 0 for an unbounded queue.
+    maxsize: usize,
     object: ObjectRef,
     created_at: Location,
 }
 
 struct QueueState<T> {
     items: VecDeque<T>,
-    /// 0 for an unbounded queue.
-    maxsize: usize,
-    /// Slots promised to served putters that have not put yet.
-    reserved_slots: usize,
-    /// Items promised to served getters that have not taken them yet.
-    reserved_items: usize,
-    putters: WaitQueue<()>,
-    getters: WaitQueue<()>,
     /// Items put and not yet marked done.
     unfinished: usize,
     /// Incremented each time `unfinished` drops to 0.
     finished: u64,
     joiners: WaitQueue<()>,
-}
-
-impl<T> QueueState<T> {
-    fn has_room(&self) -> bool {
-        self.maxsize == 0 || self.items.len() + self.reserved_slots < self.maxsize
-    }
-
-    /// Items no served getter has been promised.
-    fn has_free_item(&self) -> bool {
-        self.items.len() > self.reserved_items
-    }
-
-    /// Promises free slots to blocked putters, in order.
-    fn serve_putters(&mut self) -> Vec<Waiter<()>> {
-        let mut served = Vec::new();
-        while self.has_room() {
-            let Some(waiter) = self.putters.grant_front() else {
-                break;
-            };
-            self.reserved_slots += 1;
-            served.push(waiter);
-        }
-        served
-    }
-
-    /// Promises free items to blocked getters, in order.
-    fn serve_getters(&mut self) -> Vec<Waiter<()>> {
-        let mut served = Vec::new();
-        while self.has_free_item() {
-            let Some(waiter) = self.getters.grant_front() else {
-                break;
-            };
-            self.reserved_items += 1;
-            served.push(waiter);
-        }
-        served
-    }
 }
 
 /// `put_nowait` found the queue full; the item is handed back.
@@ -171,19 +141,18 @@ impl<T> Queue<T> {
     }
 
     fn create(name: Option<Cow<'static, str>>, maxsize: usize, location: Location) -> Queue<T> {
+        let object = rt::register(ObjectKind::Queue, name, location);
         Queue {
             state: StateLock::new(QueueState {
                 items: VecDeque::new(),
-                maxsize,
-                reserved_slots: 0,
-                reserved_items: 0,
-                putters: WaitQueue::default(),
-                getters: WaitQueue::default(),
                 unfinished: 0,
                 finished: 0,
                 joiners: WaitQueue::default(),
             }),
-            object: rt::register(ObjectKind::Queue, name, location),
+            free_slots: (maxsize > 0).then(|| BatchSemaphore::over(object, maxsize)),
+            free_items: BatchSemaphore::over(object, 0),
+            maxsize,
+            object,
             created_at: location,
         }
     }
@@ -231,7 +200,9 @@ impl<T> Queue<T> {
     #[track_caller]
     pub fn full(&self) -> bool {
         crate::inspect(self.object, Location::caller(), || {
-            !lock_state(&self.state).has_room()
+            self.free_slots
+                .as_ref()
+                .is_some_and(|slots| slots.available_permits() == 0)
         })
     }
 
@@ -243,7 +214,7 @@ impl<T> Queue<T> {
     /// });
     /// ```
     pub fn maxsize(&self) -> usize {
-        lock_state(&self.state).maxsize
+        self.maxsize
     }
 
     /// Waits for room, then puts the item at the back.
@@ -258,12 +229,16 @@ impl<T> Queue<T> {
     /// ```
     #[track_caller]
     pub fn put(&self, item: T) -> impl Future<Output = ()> + '_ {
+        let location = Location::caller();
         Put {
             queue: self,
             item: Some(item),
-            location: Location::caller(),
+            slot: self
+                .free_slots
+                .as_ref()
+                .map(|slots| slots.wait(1, location)),
+            location,
             point: SchedulePoint::new(),
-            ticket: None,
         }
     }
 
@@ -282,13 +257,12 @@ impl<T> Queue<T> {
     pub fn put_nowait(&self, item: T) -> Result<(), QueueFull<T>> {
         rt::sync_point();
         let location = Location::caller();
-        let state = lock_state(&self.state);
-        if !state.putters.is_empty() || !state.has_room() {
-            drop(state);
+        let full = (self.free_slots.as_ref()).is_some_and(|slots| slots.try_take(1).is_err());
+        if full {
             self.record_try_failed(location);
             return Err(QueueFull(item));
         }
-        self.push(state, item, location);
+        self.push(item, location);
         Ok(())
     }
 
@@ -303,11 +277,12 @@ impl<T> Queue<T> {
     /// ```
     #[track_caller]
     pub fn get(&self) -> impl Future<Output = T> + '_ {
+        let location = Location::caller();
         Get {
             queue: self,
-            location: Location::caller(),
+            item: self.free_items.wait(1, location),
+            location,
             point: SchedulePoint::new(),
-            ticket: None,
         }
     }
 
@@ -328,13 +303,11 @@ impl<T> Queue<T> {
     pub fn get_nowait(&self) -> Result<T, QueueEmpty> {
         rt::sync_point();
         let location = Location::caller();
-        let state = lock_state(&self.state);
-        if !state.getters.is_empty() || !state.has_free_item() {
-            drop(state);
+        if self.free_items.try_take(1).is_err() {
             self.record_try_failed(location);
             return Err(QueueEmpty);
         }
-        Ok(self.pop(state, location))
+        Ok(self.pop(location))
     }
 
     /// Marks one item taken from the queue as done, waking `join`s when
@@ -446,38 +419,39 @@ impl<T> Queue<T> {
         );
     }
 
-    /// Puts the item at the back (room already checked) and promises it to
-    /// a blocked getter.
-    fn push(&self, mut state: StateGuard<'_, QueueState<T>>, item: T, location: Location) {
-        state.items.push_back(item);
-        state.unfinished += 1;
-        let served = state.serve_getters();
-        drop(state);
+    /// Puts the item at the back (a slot already taken) and promises it
+    /// to a blocked getter.
+    fn push(&self, item: T, location: Location) {
+        {
+            let mut state = lock_state(&self.state);
+            state.items.push_back(item);
+            state.unfinished += 1;
+        }
+        self.free_items.release(1);
         self.object.record(
             Op::Send {
                 object: self.object.id(),
             },
             location,
         );
-        wake_all(served);
     }
 
-    /// Takes the front item (availability already checked) and promises
-    /// the slot to a blocked putter.
-    fn pop(&self, mut state: StateGuard<'_, QueueState<T>>, location: Location) -> T {
-        let item = state
+    /// Takes the front item (an item already taken from `free_items`) and
+    /// promises its slot to a blocked putter.
+    fn pop(&self, location: Location) -> T {
+        let item = lock_state(&self.state)
             .items
             .pop_front()
             .expect("an item was available to take");
-        let served = state.serve_putters();
-        drop(state);
+        if let Some(slots) = &self.free_slots {
+            slots.release(1);
+        }
         self.object.record(
             Op::Recv {
                 object: self.object.id(),
             },
             location,
         );
-        wake_all(served);
         item
     }
 }
@@ -491,12 +465,15 @@ impl<T> fmt::Debug for Queue<T> {
     }
 }
 
+/// The future of [`Queue::put`]: a scheduling point, a free slot (at
+/// once for an unbounded queue), the push.
 struct Put<'a, T> {
     queue: &'a Queue<T>,
     item: Option<T>,
+    /// `None` for an unbounded queue.
+    slot: Option<PermitWait<'a>>,
     location: Location,
     point: SchedulePoint,
-    ticket: Option<u64>,
 }
 
 impl<T> Unpin for Put<'_, T> {}
@@ -509,54 +486,22 @@ impl<T> Future for Put<'_, T> {
         if this.point.poll_point(cx).is_pending() {
             return Poll::Pending;
         }
-        let queue = this.queue;
-        let mut state = lock_state(&queue.state);
-        let may_put = match this.ticket {
-            Some(ticket) => state.putters.take_grant(ticket),
-            None => state.putters.is_empty() && state.has_room(),
-        };
-        if may_put {
-            if this.ticket.take().is_some() {
-                state.reserved_slots -= 1;
-            }
-            let item = this.item.take().expect("Put polled after completion");
-            queue.push(state, item, this.location);
-            return Poll::Ready(());
+        if let Some(slot) = &mut this.slot {
+            let taken = ready!(slot.poll_take(cx));
+            debug_assert!(taken.is_ok(), "a queue's semaphores never close");
         }
-        match this.ticket {
-            Some(ticket) => state.putters.update_waker(ticket, cx.waker()),
-            None => this.ticket = Some(state.putters.push((), cx.waker().clone())),
-        }
-        drop(state);
-        queue.object.block(this.location);
-        Poll::Pending
+        let item = this.item.take().expect("Put polled after completion");
+        this.queue.push(item, this.location);
+        Poll::Ready(())
     }
 }
 
-impl<T> Drop for Put<'_, T> {
-    fn drop(&mut self) {
-        let Some(ticket) = self.ticket else {
-            return;
-        };
-        let served = {
-            let mut state = lock_state(&self.queue.state);
-            if state.putters.take_grant(ticket) {
-                state.reserved_slots -= 1;
-                state.serve_putters()
-            } else {
-                state.putters.remove(ticket);
-                Vec::new()
-            }
-        };
-        wake_all(served);
-    }
-}
-
+/// The future of [`Queue::get`]: a scheduling point, a free item, the pop.
 struct Get<'a, T> {
     queue: &'a Queue<T>,
+    item: PermitWait<'a>,
     location: Location,
     point: SchedulePoint,
-    ticket: Option<u64>,
 }
 
 impl<T> Future for Get<'_, T> {
@@ -567,44 +512,9 @@ impl<T> Future for Get<'_, T> {
         if this.point.poll_point(cx).is_pending() {
             return Poll::Pending;
         }
-        let queue = this.queue;
-        let mut state = lock_state(&queue.state);
-        let may_get = match this.ticket {
-            Some(ticket) => state.getters.take_grant(ticket),
-            None => state.getters.is_empty() && state.has_free_item(),
-        };
-        if may_get {
-            if this.ticket.take().is_some() {
-                state.reserved_items -= 1;
-            }
-            return Poll::Ready(queue.pop(state, this.location));
-        }
-        match this.ticket {
-            Some(ticket) => state.getters.update_waker(ticket, cx.waker()),
-            None => this.ticket = Some(state.getters.push((), cx.waker().clone())),
-        }
-        drop(state);
-        queue.object.block(this.location);
-        Poll::Pending
-    }
-}
-
-impl<T> Drop for Get<'_, T> {
-    fn drop(&mut self) {
-        let Some(ticket) = self.ticket else {
-            return;
-        };
-        let served = {
-            let mut state = lock_state(&self.queue.state);
-            if state.getters.take_grant(ticket) {
-                state.reserved_items -= 1;
-                state.serve_getters()
-            } else {
-                state.getters.remove(ticket);
-                Vec::new()
-            }
-        };
-        wake_all(served);
+        let taken = ready!(this.item.poll_take(cx));
+        debug_assert!(taken.is_ok(), "a queue's semaphores never close");
+        Poll::Ready(this.queue.pop(this.location))
     }
 }
 
