@@ -83,6 +83,9 @@ enum Operation {
     WatchIsClosed,
     /// Spawn a task that stores to cell 1, and join it at the end.
     Spawn,
+    /// Spawn two tasks and join both in one poll (a `join!` of two
+    /// handles). Not in `FAMILIES` yet: see the ignored test below.
+    JoinTwo,
     Yield,
 }
 
@@ -285,9 +288,37 @@ impl World {
                     world.cells[1].store(3).await;
                 }));
             }
+            JoinTwo => {
+                join_in_one_poll(racecheck::spawn(async {}), racecheck::spawn(async {})).await
+            }
             Yield => racecheck::yield_now().await,
         }
     }
+}
+
+/// Awaits both handles in the same polls, as `join!` does.
+async fn join_in_one_poll(
+    mut first: racecheck::JoinHandle<()>,
+    mut second: racecheck::JoinHandle<()>,
+) {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::Poll;
+    let (mut first_done, mut second_done) = (false, false);
+    std::future::poll_fn(|cx| {
+        if !first_done {
+            first_done = Pin::new(&mut first).poll(cx).is_ready();
+        }
+        if !second_done {
+            second_done = Pin::new(&mut second).poll(cx).is_ready();
+        }
+        if first_done && second_done {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await;
 }
 
 /// The root of an execution of `program`: one task per operation list,
@@ -391,6 +422,22 @@ fn the_reduced_search_reaches_an_acquire_after_two_added_permits() {
     use Operation::{Acquire, AddPermits, ForgetPermits};
     let program = vec![vec![ForgetPermits, Acquire], vec![AddPermits, AddPermits]];
     assert_reaches_every_trace(Granularity::Await, program);
+}
+
+/// A task joins two children in one poll. Known miss, found when this
+/// operation was added: the reduced search does not reach the trace where
+/// the second child finished first, so the poll sees it done and the first
+/// still running (joins in the order second, first). A failed join is a
+/// `Block` on the task, which the dependency relation treats as touching
+/// nothing (right when the step ends there, wrong when the same poll goes
+/// on to join another task); making it a read of the task finds the trace
+/// but costs the ideal counts of `tests/exhaustive.rs`. Open.
+#[test]
+#[ignore = "known miss of the reduced search: a failed join followed by another join in one poll"]
+fn the_reduced_search_reaches_every_trace_of_a_join_of_two() {
+    use Operation::JoinTwo;
+    let program = vec![vec![JoinTwo]];
+    assert_reaches_every_trace(Granularity::Step, program);
 }
 
 /// Asserts that the exhaustive search reaches every trace of `program` at
