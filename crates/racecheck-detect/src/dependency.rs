@@ -49,6 +49,12 @@ pub struct Footprint {
     /// The objects the step handed to a waiting task for exclusive use
     /// (it recorded the waiter's `Lock`), sorted.
     handed_over: Vec<ObjectId>,
+    /// The task of a failed join that ended the step, left out of
+    /// `accesses` for as long as the step's task then blocks (see
+    /// [`Footprint::went_on`]).
+    last_failed_join: Option<TaskId>,
+    /// The step failed a join (found a task still running).
+    failed_a_join: bool,
 }
 
 impl Footprint {
@@ -59,7 +65,13 @@ impl Footprint {
     /// changes that task, which runs on from it.
     pub fn of(task: TaskId, events: &[Event]) -> Footprint {
         let mut accesses = vec![(Key::Task(task), false)];
-        for event in events {
+        let last_failed_join = lone_failed_join(task, events);
+        for (position, event) in events.iter().enumerate() {
+            if let Some(target) = failed_join(task, event) {
+                if last_failed_join != Some((position, target)) {
+                    accesses.push((Key::Task(target), false));
+                }
+            }
             if event.op == Op::Finish {
                 accesses.push((Key::Task(task), true));
             } else if let Some(access) = access(&event.op) {
@@ -93,6 +105,43 @@ impl Footprint {
             blocked_on,
             released: released(task, events),
             handed_over: handed_over(task, events),
+            last_failed_join: last_failed_join.map(|(_, target)| target),
+            failed_a_join: events
+                .iter()
+                .any(|event| failed_join(task, event).is_some()),
+        }
+    }
+
+    /// Whether the step failed a join: its task found another still
+    /// running.
+    pub fn failed_a_join(&self) -> bool {
+        self.failed_a_join
+    }
+
+    /// The step's task did not block after the step (it was suspended at a
+    /// scheduling point inside a poll, or woken meanwhile), or the step
+    /// goes on a poll that already failed a join: a failed join that ended
+    /// the step was not the end of what the task did on seeing that task
+    /// still run, so it reads that task after all.
+    ///
+    /// ```
+    /// use racecheck_detect::Footprint;
+    /// use racecheck_trace::{Event, Location, Op, TaskId, WaitTarget};
+    ///
+    /// let event = |task, op| Event { step: 0, task: TaskId(task), op, location: Location::caller() };
+    /// let waits = event(1, Op::Block { on: WaitTarget::Task(TaskId(2)) });
+    /// let finish = Footprint::of(TaskId(2), &[event(2, Op::Finish)]);
+    /// let mut join = Footprint::of(TaskId(1), &[waits]);
+    /// assert!(!join.conflicts_with(&finish), "a join that blocks waits for nothing else");
+    /// join.went_on();
+    /// assert!(join.conflicts_with(&finish));
+    /// ```
+    pub fn went_on(&mut self) {
+        if let Some(target) = self.last_failed_join.take() {
+            self.add(&Footprint {
+                accesses: vec![(Key::Task(target), false)],
+                ..Footprint::default()
+            });
         }
     }
 
@@ -337,6 +386,33 @@ fn handed_over(task: TaskId, events: &[Event]) -> Vec<ObjectId> {
     handed_over
 }
 
+/// The task `event` of `task` failed to join: it found it running.
+fn failed_join(task: TaskId, event: &Event) -> Option<TaskId> {
+    match event.op {
+        Op::Block {
+            on: WaitTarget::Task(target),
+        } if event.task == task => Some(target),
+        _ => None,
+    }
+}
+
+/// A failed join that ends the step and is the step's only one: the task
+/// saw a task still running and did nothing more, so, if it then blocks,
+/// the attempt changes nothing anyone sees (the join that follows, once
+/// woken, reads the task's end) and is left out of the footprint, as if
+/// the task had not run. Any other failed join reads the task it found
+/// running: when one poll awaits two handles, what the poll does next
+/// depends on which has finished.
+fn lone_failed_join(task: TaskId, events: &[Event]) -> Option<(usize, TaskId)> {
+    let mut failed = events
+        .iter()
+        .enumerate()
+        .filter_map(|(position, event)| Some((position, failed_join(task, event)?)));
+    let first = failed.next()?;
+    let ends_the_step = events[first.0 + 1..].iter().all(|later| later.task != task);
+    (failed.next().is_none() && ends_the_step).then_some(first)
+}
+
 /// The key an operation touches and whether it changes it.
 fn access(op: &Op) -> Option<(Key, bool)> {
     match *op {
@@ -348,10 +424,8 @@ fn access(op: &Op) -> Option<(Key, bool)> {
         | Op::Load { object, .. }
         | Op::Observe { object, .. } => Some((Key::Object(object), false)),
         // Blocking on an object queues the task there: the queue's order
-        // decides who is served next, so it changes the object. Waiting for
-        // a task to finish changes nothing anyone else sees, and the join
-        // that follows reads the task's end: that attempt is independent of
-        // everything.
+        // decides who is served next, so it changes the object. A failed
+        // join is read in `Footprint::of` (`lone_failed_join`).
         Op::Block { on } => match on {
             WaitTarget::Object(object) => Some((Key::Object(object), true)),
             WaitTarget::Task(_) | WaitTarget::Untracked => None,

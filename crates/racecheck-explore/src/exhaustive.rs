@@ -259,6 +259,8 @@ pub struct ExhaustiveScheduler {
     /// window unseen: the execution from there on is covered (see
     /// [`ExhaustiveScheduler::analyse`]).
     closed_window: Option<(usize, usize)>,
+    /// Tasks whose current poll (since they last blocked) failed a join.
+    failed_joins: Vec<TaskId>,
 }
 
 impl ExhaustiveScheduler {
@@ -463,12 +465,28 @@ impl Scheduler for ExhaustiveScheduler {
         self.root_finished = false;
         self.window = None;
         self.closed_window = None;
+        self.failed_joins.clear();
         true
     }
 
     fn next_task(&mut self, runnable: &[TaskId], _current: Option<TaskId>) -> Option<TaskId> {
         let depth = self.depth;
         self.depth += 1;
+        if let Some(last) = depth
+            .checked_sub(1)
+            .and_then(|last| self.nodes.get_mut(last))
+        {
+            if runnable.contains(&last.chosen) {
+                // The task goes on: its poll continues (or it polls again).
+                last.footprint.went_on();
+                if last.footprint.failed_a_join() && !self.failed_joins.contains(&last.chosen) {
+                    self.failed_joins.push(last.chosen);
+                }
+            } else {
+                // It blocked (or finished): its next poll starts afresh.
+                self.failed_joins.retain(|&task| task != last.chosen);
+            }
+        }
         if let Some(node) = self.nodes.get(depth) {
             if node.runnable != runnable {
                 self.diverged = true;
@@ -558,7 +576,12 @@ impl Scheduler for ExhaustiveScheduler {
                 }
             }
         }
-        let footprint = self.fairness.observe(task, events);
+        let mut footprint = self.fairness.observe(task, events);
+        if self.failed_joins.contains(&task) {
+            // This poll already found a task still running: whatever it
+            // finds now is ordered after that, and matters.
+            footprint.went_on();
+        }
         if let Some(node) = self.nodes.get_mut(self.depth - 1) {
             debug_assert_eq!(node.chosen, task);
             node.footprint = footprint;
