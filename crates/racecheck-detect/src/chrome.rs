@@ -17,7 +17,7 @@ use crate::graph::{Edge, HbGraph};
 use crate::picture::finding_events;
 use crate::virtual_time::event_times_ns;
 use crate::Finding;
-use racecheck_trace::{Event, ObjectId, Op, Trace, WaitTarget};
+use racecheck_trace::{Event, Holding, ObjectId, Operand, Trace, WaitTarget};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -183,21 +183,15 @@ fn steps_and_waits(trace: &Trace, clock: &Clock) -> Vec<Value> {
         .checked_sub(1)
         .map_or(0.0, |last| clock.at(last) + 1.0);
     for (index, event) in trace.events.iter().enumerate() {
-        let name = match event.op {
-            Op::Block {
-                on: WaitTarget::Object(object),
-            } => {
+        let name = match event.op.row().operand {
+            Operand::Wait(WaitTarget::Object(object)) => {
                 format!("waits on {}", trace.object_label(object))
             }
-            Op::Block {
-                on: WaitTarget::Task(task),
-            } => {
+            Operand::Wait(WaitTarget::Task(task)) => {
                 format!("waits for {}", trace.task_label(task))
             }
-            Op::Block {
-                on: WaitTarget::Untracked,
-            } => "waits".to_string(),
-            Op::Sleep { until_ns } => format!("sleeps until {} ns", until_ns),
+            Operand::Wait(WaitTarget::Untracked) => "waits".to_string(),
+            Operand::Until(until_ns) => format!("sleeps until {} ns", until_ns),
             _ => continue,
         };
         let start = clock.at(index);
@@ -230,13 +224,17 @@ fn holds(trace: &Trace, clock: &Clock) -> Vec<Value> {
     let mut ids: BTreeMap<usize, u64> = BTreeMap::new();
     for (index, event) in trace.events.iter().enumerate() {
         let key = |object| (event.task.0, object);
-        match event.op {
-            Op::Lock { object, .. } | Op::Acquire { object, .. } => {
+        let row = event.op.row();
+        let Some(object) = row.object() else {
+            continue;
+        };
+        match row.holding {
+            Holding::Lock(_) | Holding::Acquire(_) => {
                 let id = begin(&mut slices, index, object);
                 ids.insert(index, id);
                 open.entry(key(object)).or_default().push(index);
             }
-            Op::Unlock { object, .. } | Op::Release { object, .. } => {
+            Holding::Unlock(_) | Holding::Release(_) => {
                 let Some(started) = open.get_mut(&key(object)).and_then(Vec::pop) else {
                     continue;
                 };
@@ -270,11 +268,10 @@ fn waiter_counters(trace: &Trace, clock: &Clock) -> Vec<Value> {
     let mut counters = Vec::new();
     let mut waiting: BTreeMap<ObjectId, BTreeSet<u32>> = BTreeMap::new();
     for (index, event) in trace.events.iter().enumerate() {
-        let (object, waits) = match event.op {
-            Op::Block {
-                on: WaitTarget::Object(object),
-            } => (object, true),
-            Op::Lock { object, .. } | Op::Acquire { object, .. } => (object, false),
+        let row = event.op.row();
+        let (object, waits) = match (row.operand, row.holding) {
+            (Operand::Wait(WaitTarget::Object(object)), _) => (object, true),
+            (Operand::Object(object), Holding::Lock(_) | Holding::Acquire(_)) => (object, false),
             _ => continue,
         };
         let tasks = waiting.entry(object).or_default();
@@ -298,18 +295,22 @@ fn permit_counters(trace: &Trace, clock: &Clock) -> Vec<Value> {
     let mut held: BTreeMap<ObjectId, u64> = BTreeMap::new();
     let mut counters = Vec::new();
     for (index, event) in trace.events.iter().enumerate() {
-        let (object, now_held) = match event.op {
-            Op::Acquire { object, permits } => {
+        let row = event.op.row();
+        let Some(object) = row.object() else {
+            continue;
+        };
+        let now_held = match row.holding {
+            Holding::Acquire(permits) => {
                 let held = held.entry(object).or_default();
                 *held += u64::from(permits);
-                (object, *held)
+                *held
             }
             // A release without an acquire (asyncio's `Semaphore.release`)
             // adds a permit rather than returning one held.
-            Op::Release { object, permits } | Op::Forget { object, permits } => {
+            Holding::Release(permits) | Holding::Forget(permits) => {
                 let held = held.entry(object).or_default();
                 *held = held.saturating_sub(u64::from(permits));
-                (object, *held)
+                *held
             }
             _ => continue,
         };

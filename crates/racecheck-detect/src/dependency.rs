@@ -9,7 +9,7 @@
 //! the search considers equivalent, a yield and the step that resumes the
 //! yielding task conflict with every visible step of the other tasks.
 
-use racecheck_trace::{Event, LockMode, ObjectId, Op, TaskId, WaitTarget};
+use racecheck_trace::{Event, Holding, LockMode, ObjectId, Operand, TaskId, Touch, WaitTarget};
 
 /// Something a step reads or changes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -60,9 +60,10 @@ impl Footprint {
     pub fn of(task: TaskId, events: &[Event]) -> Footprint {
         let mut accesses = vec![(Key::Task(task), false)];
         for event in events {
-            if event.op == Op::Finish {
+            let row = event.op.row();
+            if row.touch == Touch::Finish {
                 accesses.push((Key::Task(task), true));
-            } else if let Some(access) = access(&event.op) {
+            } else if let Some(access) = access(row.operand, row.touch) {
                 accesses.push(access);
             }
             if event.task != task {
@@ -79,13 +80,10 @@ impl Footprint {
             }
         });
         let blocked_on = match events {
-            [Event {
-                op:
-                    Op::Block {
-                        on: WaitTarget::Object(object),
-                    },
-                ..
-            }] => Some(*object),
+            [event] => match event.op.row().waits_for() {
+                Some(WaitTarget::Object(object)) => Some(object),
+                _ => None,
+            },
             _ => None,
         };
         Footprint {
@@ -272,7 +270,9 @@ impl Turns {
         if self.yielded.len() <= task.index() {
             self.yielded.resize(task.index() + 1, false);
         }
-        let yields = events.iter().any(|event| event.op == Op::Yield);
+        let yields = events
+            .iter()
+            .any(|event| event.op.row().touch == Touch::Yield);
         let resumes = std::mem::replace(&mut self.yielded[task.index()], yields);
         let footprint = Footprint::of(task, events);
         if yields || resumes {
@@ -293,23 +293,18 @@ impl Turns {
 /// The objects `events`, a step of `task`, changed only by releasing them
 /// (and handing them to waiters, whose acquisitions are events of theirs).
 fn released(task: TaskId, events: &[Event]) -> Vec<ObjectId> {
-    let releases = |op: &Op| {
-        matches!(
-            op,
-            Op::Unlock { .. } | Op::Release { .. } | Op::AddPermits { .. }
-        )
-    };
+    let releases = |event: &Event| event.op.row().holding.returns();
     let mut released: Vec<ObjectId> = events
         .iter()
-        .filter(|event| releases(&event.op))
+        .filter(|event| releases(event))
         .filter_map(|event| event.op.object())
         .collect();
     released.sort_unstable();
     released.dedup();
     released.retain(|&object| {
-        events.iter().all(|event| {
-            event.op.object() != Some(object) || releases(&event.op) || event.task != task
-        })
+        events
+            .iter()
+            .all(|event| event.op.object() != Some(object) || releases(event) || event.task != task)
     });
     released
 }
@@ -320,41 +315,29 @@ fn handed_over(task: TaskId, events: &[Event]) -> Vec<ObjectId> {
     let mut handed_over: Vec<ObjectId> = events
         .iter()
         .filter(|event| event.task != task)
-        .filter_map(|event| match event.op {
-            Op::Lock {
-                object,
-                mode: LockMode::Exclusive,
-            } => Some(object),
-            _ => None,
-        })
+        .filter(|event| event.op.row().holding == Holding::Lock(LockMode::Exclusive))
+        .filter_map(|event| event.op.object())
         .collect();
     handed_over.sort_unstable();
     handed_over.dedup();
     handed_over
 }
 
-/// The key an operation touches and whether it changes it.
-fn access(op: &Op) -> Option<(Key, bool)> {
-    match *op {
-        // Observing a watch or broadcast value reads the channel; what it
-        // changes (the receiver's own position) belongs to one task.
-        Op::Read { object }
-        | Op::TryFailed { object }
-        | Op::Inspect { object }
-        | Op::Load { object, .. }
-        | Op::Observe { object, .. } => Some((Key::Object(object), false)),
-        // Blocking on an object queues the task there: the queue's order
-        // decides who is served next, so it changes the object. Waiting for
-        // a task to finish changes nothing anyone else sees, and the join
-        // that follows reads the task's end: that attempt is independent of
-        // everything.
-        Op::Block { on } => match on {
-            WaitTarget::Object(object) => Some((Key::Object(object), true)),
-            WaitTarget::Task(_) | WaitTarget::Untracked => None,
-        },
-        Op::Spawn { child } => Some((Key::Task(child), true)),
-        Op::Join { target } => Some((Key::Task(target), false)),
-        Op::Yield | Op::Sleep { .. } | Op::TimedOut | Op::Finish => None,
-        _ => op.object().map(|object| (Key::Object(object), true)),
+/// The key an operation on `operand` touches (its row's `touch`) and
+/// whether it changes it. A blocked attempt touches the object it queues
+/// at; the task it waits to join it does not (the join that follows reads
+/// the task's end): that attempt is independent of everything.
+fn access(operand: Operand, touch: Touch) -> Option<(Key, bool)> {
+    let changes = match touch {
+        Touch::Read => false,
+        Touch::Change => true,
+        Touch::None | Touch::Finish | Touch::Yield => return None,
+    };
+    match operand {
+        Operand::Object(object) | Operand::Wait(WaitTarget::Object(object)) => {
+            Some((Key::Object(object), changes))
+        }
+        Operand::Task(task) => Some((Key::Task(task), changes)),
+        Operand::None | Operand::Until(_) | Operand::Wait(_) => None,
     }
 }

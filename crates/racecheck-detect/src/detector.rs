@@ -6,7 +6,9 @@ use crate::hb::{HappensBefore, RacePair};
 use crate::lock_order::{LockOrder, LockOrderDelta};
 use crate::stuck::{explain, Stuck};
 use crate::waits::Holdings;
-use racecheck_trace::{ExecutionEnd, Location, ObjectId, ObjectKind, Op, TaskId, Trace};
+use racecheck_trace::{
+    ExecutionEnd, Holding, Location, ObjectId, ObjectKind, Operand, Order, TaskId, Trace,
+};
 use std::collections::BTreeSet;
 
 /// What to do with one kind of finding.
@@ -289,7 +291,7 @@ fn access(trace: &Trace, index: usize) -> Access {
     Access {
         task: event.task,
         task_name: trace.task_label(event.task),
-        write: matches!(event.op, Op::Write { .. }),
+        write: event.op.row().order == Order::Access { write: true },
         location: event.location,
         step: event.step,
         event: index,
@@ -307,12 +309,16 @@ fn locks_held(trace: &Trace, task: TaskId, index: usize) -> Vec<ObjectId> {
         .iter()
         .filter(|event| event.task == task)
     {
-        match event.op {
-            Op::Lock { object, .. } => match held.iter_mut().find(|(held, _)| *held == object) {
+        let row = event.op.row();
+        let Some(object) = row.object() else {
+            continue;
+        };
+        match row.holding {
+            Holding::Lock(_) => match held.iter_mut().find(|(held, _)| *held == object) {
                 Some((_, count)) => *count += 1,
                 None => held.push((object, 1)),
             },
-            Op::Unlock { object, .. } => {
+            Holding::Unlock(_) => {
                 if let Some(position) = held.iter().position(|(held, _)| *held == object) {
                     held[position].1 -= 1;
                     if held[position].1 == 0 {
@@ -346,8 +352,8 @@ fn explain_race(trace: &Trace, first: &Access, second: &Access) -> String {
     )];
     let sleeps: Vec<String> = trace.events[first.event..second.event]
         .iter()
-        .filter_map(|event| match event.op {
-            Op::Sleep { .. } if event.task == first.task || event.task == second.task => {
+        .filter_map(|event| match event.op.row().operand {
+            Operand::Until(_) if event.task == first.task || event.task == second.task => {
                 Some(format!(
                     "'{}' {}",
                     trace.task_label(event.task),
@@ -377,15 +383,13 @@ fn leaks(trace: &Trace, balance: &mut Vec<i64>) -> Vec<Leak> {
     balance.clear();
     balance.resize(trace.objects.len(), 0);
     for event in &trace.events {
-        match event.op {
-            Op::Lock { object, .. } => balance[object.index()] += 1,
-            Op::Unlock { object, .. } => balance[object.index()] -= 1,
-            Op::Acquire { object, permits } => balance[object.index()] += i64::from(permits),
-            Op::Release { object, permits } | Op::Forget { object, permits } => {
-                balance[object.index()] -= i64::from(permits)
-            }
-            _ => {}
-        }
+        let row = event.op.row();
+        let Some(object) = row.object() else {
+            continue;
+        };
+        let taken = row.holding.taken().unwrap_or(0);
+        let given_up = row.holding.given_up().unwrap_or(0);
+        balance[object.index()] += i64::from(taken) - i64::from(given_up);
     }
     if balance.iter().all(|&held| held <= 0) {
         return Vec::new();
@@ -400,8 +404,10 @@ fn leaks(trace: &Trace, balance: &mut Vec<i64>) -> Vec<Leak> {
                 .iter()
                 .rev()
                 .find(|event| {
+                    let row = event.op.row();
                     event.task == holder
-                        && matches!(event.op, Op::Lock { object: o, .. } | Op::Acquire { object: o, .. } if o == object)
+                        && row.object() == Some(object)
+                        && row.holding.taken().is_some()
                 })
                 .map(|event| event.location);
             leaks.push(Leak {

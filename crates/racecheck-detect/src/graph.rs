@@ -5,7 +5,7 @@
 use crate::sync::{role, Channel, Role};
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::{Dfs, EdgeRef, Reversed};
-use racecheck_trace::{Event, Op, Trace};
+use racecheck_trace::{Event, Operand, Order, Trace};
 use std::collections::{BTreeSet, VecDeque};
 
 /// Why one event happens before another.
@@ -58,14 +58,13 @@ impl HbGraph {
         };
         for (index, event) in trace.events.iter().enumerate() {
             tasks.add(&mut graph, nodes[index], event);
-            let Some(object) = event.op.object() else {
+            // A blocked task waits; it has not synchronised with anything.
+            let row = event.op.row();
+            let Operand::Object(object) = row.operand else {
                 continue;
             };
-            if matches!(event.op, Op::Block { .. }) {
-                continue;
-            }
             if let Some(info) = trace.objects.get(object.index()) {
-                let role = role(info.kind, &event.op);
+                let role = role(info.kind, row.order);
                 objects.add(&mut graph, &nodes, index, object.index(), role);
             }
         }
@@ -209,13 +208,14 @@ impl TaskEdges {
             }
         }
         self.last_of_task[task] = Some(node);
-        match event.op {
-            Op::Spawn { child } => {
+        let row = event.op.row();
+        match (row.order, row.operand) {
+            (Order::Spawn, Operand::Task(child)) => {
                 grow(&mut self.pending_spawn, child.index());
                 self.pending_spawn[child.index()] = Some(node);
             }
-            Op::Finish => self.finish_of_task[task] = Some(node),
-            Op::Join { target } => {
+            (Order::Finish, _) => self.finish_of_task[task] = Some(node),
+            (Order::Join, Operand::Task(target)) => {
                 if let Some(Some(finish)) = self.finish_of_task.get(target.index()) {
                     graph.add_edge(*finish, node, Edge::Join);
                 }
@@ -267,7 +267,7 @@ impl ObjectEdges {
                 }
             }
             Role::AcquireFrom(source) => {
-                let source = source as usize;
+                let source = source.index();
                 if source < index && self.published[source] {
                     graph.add_edge(nodes[source], node, Edge::Synchronises);
                 }

@@ -4,7 +4,7 @@
 
 use crate::clock::VectorClock;
 use crate::sync::{role, Channel, Role};
-use racecheck_trace::{Event, ObjectId, ObjectInfo, Op, TaskId};
+use racecheck_trace::{Event, EventIndex, ObjectId, ObjectInfo, OpRow, Operand, Order, TaskId};
 use std::collections::VecDeque;
 
 /// Two accesses to the same tracked object, at least one a write, by
@@ -90,7 +90,7 @@ pub struct HappensBefore {
     tasks: Vec<VectorClock>,
     /// Clocks of publishing events (notify, set), by event index, for the
     /// completions that name them.
-    published: Vec<(usize, VectorClock)>,
+    published: Vec<(EventIndex, VectorClock)>,
     finished: Vec<VectorClock>,
     objects: Vec<ObjectState>,
     spare_clocks: Vec<VectorClock>,
@@ -126,10 +126,15 @@ impl HappensBefore {
     ) {
         let task = event.task;
         self.ensure_task(task);
-        let object = event.op.object().filter(|_| !is_block(&event.op));
+        let row = event.op.row();
+        // A blocked task waits; it has not synchronised with anything yet.
+        let object = match row.operand {
+            Operand::Object(object) => Some(object),
+            _ => None,
+        };
         let kind = object.and_then(|object| objects.get(object.index()).map(|info| info.kind));
         let role = match (object, kind) {
-            (Some(_), Some(kind)) => role(kind, &event.op),
+            (Some(_), Some(kind)) => role(kind, row.order),
             _ => Role::None,
         };
         if let Some(object) = object {
@@ -137,16 +142,16 @@ impl HappensBefore {
         }
 
         // Acquire before the tick: the event itself knows what it learned.
-        self.learn(task, role, object, &event.op);
+        self.learn(task, role, object, &row);
         let epoch = self.tasks[task.index()].tick(task);
-        self.teach(index, event, role, object, epoch, races);
-        self.spawn_or_finish(task, &event.op);
+        self.teach(index, event, &row, role, epoch, races);
+        self.spawn_or_finish(task, &row);
     }
 
     /// What `task` learns from the event's object (its role) or from the
     /// task it joins.
     #[inline]
-    fn learn(&mut self, task: TaskId, role: Role, object: Option<ObjectId>, op: &Op) {
+    fn learn(&mut self, task: TaskId, role: Role, object: Option<ObjectId>, row: &OpRow) {
         match (role, object) {
             (Role::Acquire { with_readers }, Some(object)) => {
                 let state = &self.objects[object.index()];
@@ -162,7 +167,7 @@ impl HappensBefore {
             (Role::AcquireFrom(source), Some(_)) => {
                 let found = self
                     .published
-                    .binary_search_by_key(&(source as usize), |&(index, _)| index);
+                    .binary_search_by_key(&source, |&(index, _)| index);
                 if let Ok(position) = found {
                     self.tasks[task.index()].join(&self.published[position].1);
                 }
@@ -175,7 +180,7 @@ impl HappensBefore {
             }
             _ => {}
         }
-        if let Op::Join { target } = *op {
+        if let (Order::Join, Operand::Task(target)) = (row.order, row.operand) {
             if let Some(finished) = self.finished.get(target.index()) {
                 self.tasks[task.index()].join(finished);
             }
@@ -189,13 +194,13 @@ impl HappensBefore {
         &mut self,
         index: usize,
         event: &Event,
+        row: &OpRow,
         role: Role,
-        object: Option<ObjectId>,
         epoch: u32,
         races: &mut Vec<RacePair>,
     ) {
         let task = event.task;
-        match (role, object) {
+        match (role, row.object()) {
             (Role::Release(channel), Some(object)) => {
                 let clock = &self.tasks[task.index()];
                 let state = &mut self.objects[object.index()];
@@ -214,7 +219,7 @@ impl HappensBefore {
                 let mut clock = self.spare_clocks.pop().unwrap_or_default();
                 clock.assign(&self.tasks[task.index()]);
                 // Events arrive in index order: `published` stays sorted.
-                self.published.push((index, clock));
+                self.published.push((EventIndex::new(index), clock));
             }
             (Role::SendMessage, Some(object)) => {
                 let mut message = self.spare_clocks.pop().unwrap_or_default();
@@ -227,7 +232,7 @@ impl HappensBefore {
                     clock: epoch,
                     event: index,
                 };
-                let write = matches!(event.op, Op::Write { .. });
+                let write = row.order == Order::Access { write: true };
                 self.check_access(object, access, write, races);
             }
             _ => {}
@@ -237,16 +242,16 @@ impl HappensBefore {
     /// A spawn passes the parent's clock to the child; a finish keeps the
     /// task's clock for the joins to come.
     #[inline]
-    fn spawn_or_finish(&mut self, task: TaskId, op: &Op) {
-        match *op {
-            Op::Spawn { child } => {
+    fn spawn_or_finish(&mut self, task: TaskId, row: &OpRow) {
+        match (row.order, row.operand) {
+            (Order::Spawn, Operand::Task(child)) => {
                 self.ensure_task(child);
                 let (parent, child) = pick_two(&mut self.tasks, task.index(), child.index());
                 if let Some(child) = child {
                     child.join(parent);
                 }
             }
-            Op::Finish => {
+            (Order::Finish, _) => {
                 if self.finished.len() <= task.index() {
                     self.finished
                         .resize_with(task.index() + 1, VectorClock::default);
@@ -309,11 +314,6 @@ impl HappensBefore {
                 .resize_with(object.index() + 1, ObjectState::default);
         }
     }
-}
-
-/// A blocked task waits; it has not synchronised with anything yet.
-fn is_block(op: &Op) -> bool {
-    matches!(op, Op::Block { .. })
 }
 
 /// Mutable access to two distinct clocks (`second` is `None` if it is the

@@ -6,7 +6,7 @@
 use crate::finding::{LockOrderEdge, PotentialDeadlock};
 use petgraph::algo::tarjan_scc;
 use petgraph::graphmap::DiGraphMap;
-use racecheck_trace::{Location, LockMode, ObjectId, ObjectKind, Op, TaskId, Trace, WaitTarget};
+use racecheck_trace::{Holding, Location, LockMode, ObjectId, ObjectKind, TaskId, Trace};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Samples kept per pair of locks and distinct set of guards: two tasks,
@@ -92,56 +92,15 @@ impl LockOrder {
         let locals = locks_of(trace, &mut delta.locks);
         let mut held: BTreeMap<TaskId, Vec<Held>> = BTreeMap::new();
         for event in &trace.events {
-            match event.op {
-                // A blocked attempt counts: in a deadlocked execution the
-                // second locks are never taken, only tried.
-                Op::Block {
-                    on: WaitTarget::Object(object),
-                }
-                | Op::Lock { object, .. } => {
-                    let shared = matches!(
-                        event.op,
-                        Op::Lock {
-                            mode: LockMode::Shared,
-                            ..
-                        }
-                    );
-                    let Some(node) = locals[object.index()] else {
-                        continue;
-                    };
-                    let attempt = matches!(event.op, Op::Block { .. });
-                    let mine = held.entry(event.task).or_default();
-                    if let Some(entry) = mine.iter_mut().find(|entry| entry.object == object) {
-                        entry.count += u32::from(!attempt);
-                        continue;
-                    }
-                    for entry in mine.iter() {
-                        let guards = mine
-                            .iter()
-                            .filter(|other| other.node != entry.node)
-                            .map(|other| (other.node, other.shared))
-                            .collect();
-                        let sample = Sample {
-                            task: event.task,
-                            task_name: trace.task_label(event.task),
-                            held_at: entry.taken_at,
-                            acquired_at: event.location,
-                            guards,
-                        };
-                        delta.edges.push((entry.node, node, sample));
-                    }
-                    if attempt {
-                        continue;
-                    }
-                    mine.push(Held {
-                        node,
-                        object,
-                        taken_at: event.location,
-                        count: 1,
-                        shared,
-                    });
-                }
-                Op::Unlock { object, .. } => {
+            let row = event.op.row();
+            let Some(object) = row.object() else {
+                continue;
+            };
+            // A blocked attempt counts: in a deadlocked execution the
+            // second locks are never taken, only tried.
+            let attempt = row.waits_for().is_some();
+            let shared = match row.holding {
+                Holding::Unlock(_) => {
                     if let Some(mine) = held.get_mut(&event.task) {
                         if let Some(index) = mine.iter().position(|entry| entry.object == object) {
                             mine[index].count -= 1;
@@ -150,9 +109,45 @@ impl LockOrder {
                             }
                         }
                     }
+                    continue;
                 }
-                _ => {}
+                Holding::Lock(mode) => mode == LockMode::Shared,
+                _ if attempt => false,
+                _ => continue,
+            };
+            let Some(node) = locals[object.index()] else {
+                continue;
+            };
+            let mine = held.entry(event.task).or_default();
+            if let Some(entry) = mine.iter_mut().find(|entry| entry.object == object) {
+                entry.count += u32::from(!attempt);
+                continue;
             }
+            for entry in mine.iter() {
+                let guards = mine
+                    .iter()
+                    .filter(|other| other.node != entry.node)
+                    .map(|other| (other.node, other.shared))
+                    .collect();
+                let sample = Sample {
+                    task: event.task,
+                    task_name: trace.task_label(event.task),
+                    held_at: entry.taken_at,
+                    acquired_at: event.location,
+                    guards,
+                };
+                delta.edges.push((entry.node, node, sample));
+            }
+            if attempt {
+                continue;
+            }
+            mine.push(Held {
+                node,
+                object,
+                taken_at: event.location,
+                count: 1,
+                shared,
+            });
         }
         Some(delta)
     }
@@ -377,10 +372,14 @@ fn takes_nested_locks(trace: &Trace, held: &mut Vec<u32>) -> bool {
         if held.len() <= task {
             held.resize(task + 1, 0);
         }
-        match event.op {
-            Op::Lock { .. } | Op::Block { .. } if held[task] > 0 => return true,
-            Op::Lock { .. } => held[task] += 1,
-            Op::Unlock { .. } => held[task] = held[task].saturating_sub(1),
+        let row = event.op.row();
+        let locks = matches!(row.holding, Holding::Lock(_));
+        if (locks || row.waits_for().is_some()) && held[task] > 0 {
+            return true;
+        }
+        match row.holding {
+            Holding::Lock(_) => held[task] += 1,
+            Holding::Unlock(_) => held[task] = held[task].saturating_sub(1),
             _ => {}
         }
     }

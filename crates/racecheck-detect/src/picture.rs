@@ -19,7 +19,7 @@ use crate::finding::{Deadlock, Hang, LockOrderEdge, Race};
 use crate::graph::{Edge, HbGraph};
 use crate::waits::{stuck_tasks, StuckTask};
 use crate::Finding;
-use racecheck_trace::{Location, ObjectId, Op, TaskId, Trace, WaitTarget};
+use racecheck_trace::{Location, ObjectId, TaskId, Touch, Trace, WaitTarget};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
@@ -579,10 +579,7 @@ fn blocked_targets(trace: &Trace, tasks: &[TaskId]) -> Vec<(TaskId, WaitTarget)>
         .iter()
         .filter_map(|&task| {
             let last = trace.events.iter().rev().find(|event| event.task == task)?;
-            match last.op {
-                Op::Block { on } => Some((task, on)),
-                _ => None,
-            }
+            Some((task, last.op.row().waits_for()?))
         })
         .collect()
 }
@@ -590,8 +587,8 @@ fn blocked_targets(trace: &Trace, tasks: &[TaskId]) -> Vec<(TaskId, WaitTarget)>
 /// The last event of `task` that took `object`.
 fn taken_at(trace: &Trace, task: TaskId, object: ObjectId) -> Option<usize> {
     trace.events.iter().rposition(|event| {
-        event.task == task
-            && matches!(event.op, Op::Lock { object: o, .. } | Op::Acquire { object: o, .. } if o == object)
+        let row = event.op.row();
+        event.task == task && row.object() == Some(object) && row.holding.taken().is_some()
     })
 }
 
@@ -600,7 +597,7 @@ fn wait_event(trace: &Trace, task: TaskId) -> Option<usize> {
     trace
         .events
         .iter()
-        .rposition(|event| event.task == task && matches!(event.op, Op::Block { .. }))
+        .rposition(|event| event.task == task && event.op.row().waits_for().is_some())
 }
 
 fn deadlock_graph(trace: &Trace, deadlock: &Deadlock) -> FindingGraph {
@@ -734,9 +731,8 @@ fn draw_early_event(
     wait_node: usize,
 ) {
     let Some(early) = trace.events[..wait].iter().rposition(|event| {
-        event.task != task
-            && event.op.object() == Some(object)
-            && !matches!(event.op, Op::Block { .. })
+        let row = event.op.row();
+        event.task != task && row.object() == Some(object) && row.waits_for().is_none()
     }) else {
         return;
     };
@@ -760,7 +756,7 @@ fn draw_early_event(
     if let Some(finish) = trace
         .events
         .iter()
-        .rposition(|event| event.task == waker && event.op == Op::Finish)
+        .rposition(|event| event.task == waker && event.op.row().touch == Touch::Finish)
     {
         let exit = graph.node(NodeKind::Event, event_label(trace, finish));
         graph.edge(

@@ -32,7 +32,7 @@
 use crate::fairness::Fairness;
 use racecheck_detect::{Footprint, Key};
 use racecheck_runtime::Scheduler;
-use racecheck_trace::{Event, Op, TaskId};
+use racecheck_trace::{Event, TaskId, Touch};
 use std::collections::BTreeMap;
 
 /// A state of the search: what could run, what ran, what remains to try.
@@ -411,7 +411,11 @@ impl Scheduler for ExhaustiveScheduler {
     }
 
     fn observe_step(&mut self, task: TaskId, events: &[Event]) {
-        if task == TaskId::ROOT && events.iter().any(|event| event.op == Op::Finish) {
+        if task == TaskId::ROOT
+            && events
+                .iter()
+                .any(|event| event.op.row().touch == Touch::Finish)
+        {
             self.root_finished = true;
         }
         let footprint = self.fairness.observe(task, events);

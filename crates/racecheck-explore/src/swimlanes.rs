@@ -3,7 +3,7 @@
 //! permits, and the finding's events marked.
 
 use crate::markup::{escape, px};
-use racecheck_trace::{Op, TaskId, Trace, WaitTarget};
+use racecheck_trace::{Holding, Operand, TaskId, Trace, WaitTarget};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
@@ -329,8 +329,9 @@ fn slices(trace: &Trace, columns: &Columns) -> Vec<Slice> {
     let mut spans: Vec<(TaskId, SliceKind, u32, u32, String)> = Vec::new();
     for (index, event) in trace.events.iter().enumerate() {
         let until = next_step[index].unwrap_or(last_step);
-        match event.op {
-            Op::Block { on } => {
+        let row = event.op.row();
+        match (row.operand, row.holding) {
+            (Operand::Wait(on), _) => {
                 let what = match on {
                     WaitTarget::Object(object) => trace.object_label(object),
                     WaitTarget::Task(task) => format!("task '{}'", trace.task_label(task)),
@@ -339,14 +340,14 @@ fn slices(trace: &Trace, columns: &Columns) -> Vec<Slice> {
                 let title = format!("waits for {what} at {}", event.location);
                 spans.push((event.task, SliceKind::Waiting, event.step, until, title));
             }
-            Op::Sleep { .. } => {
+            (Operand::Until(_), _) => {
                 let title = format!("{} at {}", trace.describe(&event.op), event.location);
                 spans.push((event.task, SliceKind::Sleeping, event.step, until, title));
             }
-            Op::Lock { object, .. } | Op::Acquire { object, .. } => {
+            (Operand::Object(object), Holding::Lock(_) | Holding::Acquire(_)) => {
                 held.entry((event.task, object)).or_default().push(index);
             }
-            Op::Unlock { object, .. } | Op::Release { object, .. } => {
+            (Operand::Object(object), Holding::Unlock(_) | Holding::Release(_)) => {
                 if let Some(taken) = held.get_mut(&(event.task, object)).and_then(Vec::pop) {
                     spans.push(holding(trace, taken, event.step));
                 }
@@ -388,7 +389,7 @@ fn holding(trace: &Trace, taken: usize, until: u32) -> (TaskId, SliceKind, u32, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use racecheck_trace::{Event, Location, TaskInfo};
+    use racecheck_trace::{Event, Location, Op, TaskInfo};
 
     /// `tasks` tasks taking turns, one yield per step, for `steps` steps.
     fn trace(tasks: u32, steps: u32) -> Trace {

@@ -10,7 +10,7 @@
 use crate::stackful::{self, StackfulTask};
 use crate::{Granularity, Shutdown};
 use racecheck_trace::{
-    Event, Location, ObjectId, Op, Schedule, TaskId, TaskInfo, Trace, WaitTarget,
+    Event, EventIndex, Location, ObjectId, Op, Schedule, TaskId, TaskInfo, Trace, WaitTarget,
 };
 use std::any::Any;
 use std::borrow::Cow;
@@ -407,12 +407,12 @@ impl Execution {
     /// Records an event of the running task in the current step and
     /// returns its index in the trace.
     #[inline]
-    pub(crate) fn record(&mut self, op: Op, location: Location) -> u32 {
+    pub(crate) fn record(&mut self, op: Op, location: Location) -> EventIndex {
         let task = self
             .current
             .expect("racecheck: a visible operation was performed outside any task");
         let location = self.source.unwrap_or(location);
-        let index = self.trace.events.len() as u32;
+        let index = EventIndex::new(self.trace.events.len());
         self.trace.events.push(Event {
             step: self.step,
             task,
@@ -426,13 +426,13 @@ impl Execution {
     /// operation the running task completes on its behalf (a lock handed
     /// to a waiter). `location` is the waiting task's, or its attributed
     /// source if it has one.
-    pub(crate) fn record_for(&mut self, task: TaskId, op: Op, location: Location) -> u32 {
+    pub(crate) fn record_for(&mut self, task: TaskId, op: Op, location: Location) -> EventIndex {
         let location = self
             .tasks
             .get(task.index())
             .and_then(|slot| slot.source)
             .unwrap_or(location);
-        let index = self.trace.events.len() as u32;
+        let index = EventIndex::new(self.trace.events.len());
         self.trace.events.push(Event {
             step: self.step,
             task,

@@ -38,7 +38,7 @@
 use crate::wait_queue::{wake_all, WaitQueue};
 use crate::{lock_state, StateLock};
 use racecheck_runtime::rt::{self, ObjectRef, SchedulePoint};
-use racecheck_trace::{Location, ObjectKind, Op};
+use racecheck_trace::{EventIndex, Location, ObjectKind, Op};
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
@@ -136,7 +136,7 @@ struct Channel<T> {
 struct BroadcastState<T> {
     /// The last `capacity` values with the event index of their send,
     /// oldest first; the last is at position `tail - 1`.
-    buffer: VecDeque<(T, u32)>,
+    buffer: VecDeque<(T, Option<EventIndex>)>,
     capacity: usize,
     /// The position of the next value sent.
     tail: u64,
@@ -150,7 +150,7 @@ struct BroadcastState<T> {
 
 /// What a receive found, before it is recorded.
 enum Received<T> {
-    Value(T, u32),
+    Value(T, Option<EventIndex>),
     Lagged(u64),
     Empty,
     Closed,
@@ -191,7 +191,7 @@ impl<T> Channel<T> {
 }
 
 impl<T: Clone> Channel<T> {
-    fn record(&self, op: Op, location: Location) -> u32 {
+    fn record(&self, op: Op, location: Location) -> Option<EventIndex> {
         self.object.record(op, location)
     }
 
@@ -220,10 +220,7 @@ impl<T: Clone> Channel<T> {
         let object = self.object.id();
         let op = match *received {
             Received::Value(_, by) => Op::Observe { object, by },
-            Received::Lagged(_) => Op::Observe {
-                object,
-                by: rt::NO_EVENT,
-            },
+            Received::Lagged(_) => Op::Observe { object, by: None },
             Received::Closed => Op::RecvClosed { object },
             Received::Empty => Op::TryFailed { object },
         };

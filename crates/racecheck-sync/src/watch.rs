@@ -41,7 +41,7 @@
 use crate::wait_queue::{wake_all, WaitQueue, WaitUntil};
 use crate::{lock_state, StateLock};
 use racecheck_runtime::rt::{self, ObjectRef, SchedulePoint};
-use racecheck_trace::{Location, ObjectKind, Op};
+use racecheck_trace::{EventIndex, Location, ObjectKind, Op};
 use std::fmt;
 use std::future::Future;
 use std::ops::Deref;
@@ -67,7 +67,7 @@ pub fn channel<T>(init: T) -> (Sender<T>, Receiver<T>) {
         value: spin::RwLock::new(init),
         state: StateLock::new(WatchState {
             version: 0,
-            sent_by: rt::NO_EVENT,
+            sent_by: None,
             receivers: 1,
             sender_open: true,
             waiters: WaitQueue::default(),
@@ -111,7 +111,7 @@ struct WatchState {
     /// Incremented by each send.
     version: u64,
     /// The event index of the send that wrote the current value.
-    sent_by: u32,
+    sent_by: Option<EventIndex>,
     receivers: usize,
     sender_open: bool,
     /// Receivers blocked in `changed`.
@@ -121,7 +121,7 @@ struct WatchState {
 }
 
 impl<T> Channel<T> {
-    fn record(&self, op: Op, location: Location) -> u32 {
+    fn record(&self, op: Op, location: Location) -> Option<EventIndex> {
         self.object.record(op, location)
     }
 
