@@ -17,7 +17,7 @@ use crate::graph::{Edge, HbGraph};
 use crate::picture::finding_events;
 use crate::virtual_time::event_times_ns;
 use crate::Finding;
-use racecheck_trace::{Event, Holding, ObjectId, Operand, Trace, WaitTarget};
+use racecheck_trace::{Event, EventIndex, Holding, ObjectId, Operand, Trace, WaitTarget};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -58,7 +58,7 @@ pub fn chrome_trace(trace: &Trace, finding: Option<&Finding>) -> String {
     let marked = finding
         .map(|finding| finding_events(trace, finding))
         .unwrap_or_default();
-    for &index in &marked {
+    for index in marked.iter().map(|event| event.index()) {
         let event = &trace.events[index];
         events.push(json!({
             "name": format!("finding: {}", trace.describe(&event.op)),
@@ -324,18 +324,18 @@ fn permit_counters(trace: &Trace, clock: &Clock) -> Vec<Value> {
 
 /// Flow arrows for the edges between tasks that order some of `marked`:
 /// the edges among their happens-before predecessors, closest first.
-fn flows(trace: &Trace, clock: &Clock, marked: &[usize]) -> Vec<Value> {
+fn flows(trace: &Trace, clock: &Clock, marked: &[EventIndex]) -> Vec<Value> {
     let graph = HbGraph::from_trace(trace);
-    let mut ancestors: BTreeSet<usize> = marked.iter().copied().collect();
+    let mut ancestors: BTreeSet<EventIndex> = marked.iter().copied().collect();
     for &event in marked {
         ancestors.extend(graph.predecessors(event));
     }
-    let latest = marked.iter().copied().max().unwrap_or(0);
+    let latest = marked.iter().map(|event| event.index()).max().unwrap_or(0);
     let mut edges: Vec<(usize, usize)> = graph
         .edges()
         .filter(|&(_, _, kind)| kind != Edge::ProgramOrder)
         .filter(|&(from, to, _)| ancestors.contains(&from) && ancestors.contains(&to))
-        .map(|(from, to, _)| (from, to))
+        .map(|(from, to, _)| (from.index(), to.index()))
         .collect();
     edges.sort_by_key(|&(_, to)| latest.abs_diff(to));
     edges.truncate(CHROME_FLOWS_MAX);

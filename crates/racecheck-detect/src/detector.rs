@@ -7,7 +7,8 @@ use crate::lock_order::{LockOrder, LockOrderDelta};
 use crate::stuck::{explain, Stuck};
 use crate::waits::Holdings;
 use racecheck_trace::{
-    ExecutionEnd, Holding, Location, ObjectId, ObjectKind, Operand, Order, TaskId, Trace,
+    EventIndex, ExecutionEnd, Holding, Location, ObjectId, ObjectKind, Operand, Order, TaskId,
+    Trace,
 };
 use std::collections::BTreeSet;
 
@@ -246,8 +247,12 @@ impl Detector {
         self.happens_before.reset();
         self.races.clear();
         for (index, event) in trace.events.iter().enumerate() {
-            self.happens_before
-                .observe(index, event, &trace.objects, &mut self.races);
+            self.happens_before.observe(
+                EventIndex::new(index),
+                event,
+                &trace.objects,
+                &mut self.races,
+            );
         }
         findings.extend(
             self.races
@@ -286,8 +291,8 @@ fn describe_race(trace: &Trace, pair: &RacePair) -> Race {
     }
 }
 
-fn access(trace: &Trace, index: usize) -> Access {
-    let event = &trace.events[index];
+fn access(trace: &Trace, index: EventIndex) -> Access {
+    let event = &trace.events[index.index()];
     Access {
         task: event.task,
         task_name: trace.task_label(event.task),
@@ -295,7 +300,7 @@ fn access(trace: &Trace, index: usize) -> Access {
         location: event.location,
         step: event.step,
         event: index,
-        locks_held: locks_held(trace, event.task, index)
+        locks_held: locks_held(trace, event.task, index.index())
             .into_iter()
             .map(|object| trace.object_label(object))
             .collect(),
@@ -350,7 +355,7 @@ fn explain_race(trace: &Trace, first: &Access, second: &Access) -> String {
         holding(first),
         holding(second)
     )];
-    let sleeps: Vec<String> = trace.events[first.event..second.event]
+    let sleeps: Vec<String> = trace.events[first.event.index()..second.event.index()]
         .iter()
         .filter_map(|event| match event.op.row().operand {
             Operand::Until(_) if event.task == first.task || event.task == second.task => {

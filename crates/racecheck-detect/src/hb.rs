@@ -15,9 +15,9 @@ pub struct RacePair {
     /// The tracked object.
     pub object: ObjectId,
     /// The earlier access.
-    pub first: usize,
+    pub first: EventIndex,
     /// The later access.
-    pub second: usize,
+    pub second: EventIndex,
 }
 
 /// An access remembered as an epoch: the task's own clock entry at the
@@ -26,7 +26,7 @@ pub struct RacePair {
 struct Epoch {
     task: TaskId,
     clock: u32,
-    event: usize,
+    event: EventIndex,
 }
 
 impl Epoch {
@@ -75,14 +75,14 @@ impl ObjectState {
 ///
 /// ```
 /// use racecheck_detect::HappensBefore;
-/// use racecheck_trace::{Event, Location, ObjectId, ObjectInfo, ObjectKind, Op, TaskId};
+/// use racecheck_trace::{Event, EventIndex, Location, ObjectId, ObjectInfo, ObjectKind, Op, TaskId};
 ///
 /// let objects = [ObjectInfo { kind: ObjectKind::Shared, name: None, created_at: Location::caller() }];
 /// let write = |task| Event { step: 0, task: TaskId(task), op: Op::Write { object: ObjectId(0) }, location: Location::caller() };
 /// let mut hb = HappensBefore::default();
 /// let mut races = Vec::new();
-/// hb.observe(0, &write(1), &objects, &mut races);
-/// hb.observe(1, &write(2), &objects, &mut races);
+/// hb.observe(EventIndex(0), &write(1), &objects, &mut races);
+/// hb.observe(EventIndex(1), &write(2), &objects, &mut races);
 /// assert_eq!(races.len(), 1);
 /// ```
 #[derive(Debug, Default)]
@@ -119,7 +119,7 @@ impl HappensBefore {
     #[inline]
     pub fn observe(
         &mut self,
-        index: usize,
+        index: EventIndex,
         event: &Event,
         objects: &[ObjectInfo],
         races: &mut Vec<RacePair>,
@@ -192,7 +192,7 @@ impl HappensBefore {
     #[inline]
     fn teach(
         &mut self,
-        index: usize,
+        index: EventIndex,
         event: &Event,
         row: &OpRow,
         role: Role,
@@ -219,7 +219,7 @@ impl HappensBefore {
                 let mut clock = self.spare_clocks.pop().unwrap_or_default();
                 clock.assign(&self.tasks[task.index()]);
                 // Events arrive in index order: `published` stays sorted.
-                self.published.push((EventIndex::new(index), clock));
+                self.published.push((index, clock));
             }
             (Role::SendMessage, Some(object)) => {
                 let mut message = self.spare_clocks.pop().unwrap_or_default();
@@ -350,7 +350,7 @@ pub fn event_clocks(trace: &racecheck_trace::Trace) -> Vec<VectorClock> {
         .iter()
         .enumerate()
         .map(|(index, event)| {
-            hb.observe(index, event, &trace.objects, &mut races);
+            hb.observe(EventIndex::new(index), event, &trace.objects, &mut races);
             hb.clock(event.task)
         })
         .collect()

@@ -228,7 +228,7 @@ fn check_against_graph(trace: &Trace) -> Result<(), TestCaseError> {
             let by_clocks = a != b && clock.get(first.task) >= epoch;
             prop_assert_eq!(
                 by_clocks,
-                graph.happens_before(a, b),
+                graph.happens_before(EventIndex::new(a), EventIndex::new(b)),
                 "events {} and {} of {:#?}",
                 a,
                 b,

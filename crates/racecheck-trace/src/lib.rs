@@ -106,7 +106,7 @@ impl fmt::Display for ObjectId {
 /// use racecheck_trace::EventIndex;
 /// let index = EventIndex::new(3);
 /// assert_eq!(index.index(), 3);
-/// assert_eq!(index.to_string(), "e3");
+/// assert_eq!(Some(index).max(None), Some(EventIndex(3)));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -131,11 +131,5 @@ impl EventIndex {
     #[inline]
     pub fn index(self) -> usize {
         self.0 as usize
-    }
-}
-
-impl fmt::Display for EventIndex {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "e{}", self.0)
     }
 }
