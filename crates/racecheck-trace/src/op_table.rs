@@ -278,108 +278,69 @@ impl Op {
     /// assert_eq!((unlock.touch, unlock.holding), (Touch::Change, Holding::Unlock(LockMode::Exclusive)));
     /// ```
     #[inline]
+    #[rustfmt::skip]
     pub const fn row(&self) -> OpRow {
-        use OpRow as Row;
-        use Operand::Object as On;
+        use Detail::{Ordering, Permits};
+        use Operand::{Object as On, Task, Until, Wait};
         use Order as O;
-        use Touch as T;
+        use Touch::{Change, Read};
+        let row = OpRow::new;
         match *self {
-            Op::Spawn { child } => Row::new("spawn", Operand::Task(child), O::Spawn, T::Change),
-            Op::Finish => Row::new("finish", Operand::None, O::Finish, T::Finish),
-            Op::Join { target } => Row::new("join", Operand::Task(target), O::Join, T::Read),
-            Op::Yield => Row::new("yield", Operand::None, O::None, T::Yield),
-            Op::Sleep { until_ns } => Row::new("sleep", Operand::Until(until_ns), O::None, T::None),
-            Op::TimedOut => Row::new("timed out", Operand::None, O::None, T::None),
-            // Blocking on an object queues the task there: the queue's
-            // order decides who is served next, so it changes the object.
-            // Waiting for a task changes nothing anyone else sees.
-            Op::Block { on } => Row::new("block on", Operand::Wait(on), O::None, block_touch(on)),
-            Op::TryFailed { object } => Row::new("try failed", On(object), O::None, T::Read),
-            Op::Lock { object, mode } => {
-                Row::new(lock_verb(mode), On(object), O::Lock(mode), T::Change)
-                    .holding(Holding::Lock(mode))
+            Op::Spawn { child } => row("spawn", Task(child), O::Spawn, Change),
+            Op::Finish => row("finish", Operand::None, O::Finish, Touch::Finish),
+            Op::Join { target } => row("join", Task(target), O::Join, Read),
+            Op::Yield => row("yield", Operand::None, O::None, Touch::Yield),
+            Op::Sleep { until_ns } => row("sleep", Until(until_ns), O::None, Touch::None),
+            Op::TimedOut => row("timed out", Operand::None, O::None, Touch::None),
+            // Blocking on an object queues the task there: the queue's order
+            // decides who is served next, so it changes the object. Waiting
+            // for a task changes nothing anyone else sees.
+            Op::Block { on } => row("block on", Wait(on), O::None, block_touch(on)),
+            Op::TryFailed { object } => row("try failed", On(object), O::None, Read),
+            Op::Lock { object, mode } => row(lock_verb(mode), On(object), O::Lock(mode), Change)
+                .holding(Holding::Lock(mode)),
+            Op::Unlock { object, mode } => row(unlock_verb(mode), On(object), O::Unlock(mode), Change)
+                .holding(Holding::Unlock(mode)),
+            Op::Acquire { object, permits } => row("acquire", On(object), O::Acquire, Change)
+                .holding(Holding::Acquire(permits)).detail(Permits(permits)),
+            Op::Release { object, permits } => row("release", On(object), O::Release, Change)
+                .holding(Holding::Release(permits)).detail(Permits(permits)),
+            Op::Forget { object, permits } => row("forget", On(object), O::None, Change)
+                .holding(Holding::Forget(permits)).detail(Permits(permits)),
+            Op::AddPermits { object, permits } => row("add", On(object), O::Release, Change)
+                .holding(Holding::Add(permits)).detail(Permits(permits)),
+            Op::DropSender { object } => row("drop a sender of", On(object), O::Release, Change),
+            Op::Close { object } => row("close", On(object), O::Release, Change),
+            Op::Notify { object, all } => row(notify_verb(all), On(object), O::Publish, Change),
+            Op::Notified { object, by } => row("notified", On(object), O::AcquireFrom(by), Change),
+            Op::Set { object } => row("set", On(object), O::Publish, Change),
+            Op::Clear { object } => row("clear", On(object), O::None, Change),
+            Op::Wait { object, by } => row("wait", On(object), O::AcquireFrom(by), Change),
+            Op::Send { object } => row("send", On(object), O::Send, Change),
+            Op::Reserve { object } => row("reserve a slot of", On(object), O::None, Change),
+            Op::Unreserve { object } => row("give back a slot of", On(object), O::None, Change),
+            Op::Recv { object } => row("recv", On(object), O::Receive, Change),
+            Op::RecvClosed { object } => row("recv (closed)", On(object), O::Acquire, Change),
+            // Observing a watch or broadcast value reads the channel; what it
+            // changes (the receiver's own position) belongs to one task.
+            Op::Observe { object, by } => row("observe", On(object), O::AcquireFrom(by), Read),
+            Op::Subscribe { object } => row("subscribe to", On(object), O::None, Change),
+            Op::DropReceiver { object } => row("drop a receiver of", On(object), O::None, Change),
+            Op::Inspect { object } => row("inspect", On(object), O::None, Read),
+            Op::TaskDone { object } => row("task_done on", On(object), O::Release, Change),
+            Op::AllDone { object } => row("join", On(object), O::Acquire, Change),
+            Op::Arrive { object } => row("arrive at", On(object), O::Release, Change),
+            Op::Depart { object, leader } => row(depart_verb(leader), On(object), O::Acquire, Change),
+            Op::Read { object } => row("read", On(object), O::Access { write: false }, Read),
+            Op::Write { object } => row("write", On(object), O::Access { write: true }, Change),
+            Op::Load { object, ordering } => row("load", On(object), O::Load(ordering), Read)
+                .detail(Ordering(ordering)),
+            Op::Store { object, ordering } => row("store", On(object), O::Store(ordering), Change)
+                .detail(Ordering(ordering)),
+            Op::ReadModifyWrite { object, ordering } => {
+                row("read-modify-write", On(object), O::ReadModifyWrite(ordering), Change)
+                    .detail(Ordering(ordering))
             }
-            Op::Unlock { object, mode } => {
-                Row::new(unlock_verb(mode), On(object), O::Unlock(mode), T::Change)
-                    .holding(Holding::Unlock(mode))
-            }
-            Op::Acquire { object, permits } => {
-                Row::new("acquire", On(object), O::Acquire, T::Change)
-                    .holding(Holding::Acquire(permits))
-                    .detail(Detail::Permits(permits))
-            }
-            Op::Release { object, permits } => {
-                Row::new("release", On(object), O::Release, T::Change)
-                    .holding(Holding::Release(permits))
-                    .detail(Detail::Permits(permits))
-            }
-            Op::Forget { object, permits } => Row::new("forget", On(object), O::None, T::Change)
-                .holding(Holding::Forget(permits))
-                .detail(Detail::Permits(permits)),
-            Op::AddPermits { object, permits } => {
-                Row::new("add", On(object), O::Release, T::Change)
-                    .holding(Holding::Add(permits))
-                    .detail(Detail::Permits(permits))
-            }
-            Op::DropSender { object } => {
-                Row::new("drop a sender of", On(object), O::Release, T::Change)
-            }
-            Op::Close { object } => Row::new("close", On(object), O::Release, T::Change),
-            Op::Notify { object, all } => {
-                Row::new(notify_verb(all), On(object), O::Publish, T::Change)
-            }
-            Op::Notified { object, by } => {
-                Row::new("notified", On(object), O::AcquireFrom(by), T::Change)
-            }
-            Op::Set { object } => Row::new("set", On(object), O::Publish, T::Change),
-            Op::Clear { object } => Row::new("clear", On(object), O::None, T::Change),
-            Op::Wait { object, by } => Row::new("wait", On(object), O::AcquireFrom(by), T::Change),
-            Op::Send { object } => Row::new("send", On(object), O::Send, T::Change),
-            Op::Reserve { object } => Row::new("reserve a slot of", On(object), O::None, T::Change),
-            Op::Unreserve { object } => {
-                Row::new("give back a slot of", On(object), O::None, T::Change)
-            }
-            Op::Recv { object } => Row::new("recv", On(object), O::Receive, T::Change),
-            Op::RecvClosed { object } => {
-                Row::new("recv (closed)", On(object), O::Acquire, T::Change)
-            }
-            // Observing a watch or broadcast value reads the channel; what
-            // it changes (the receiver's own position) belongs to one task.
-            Op::Observe { object, by } => {
-                Row::new("observe", On(object), O::AcquireFrom(by), T::Read)
-            }
-            Op::Subscribe { object } => Row::new("subscribe to", On(object), O::None, T::Change),
-            Op::DropReceiver { object } => {
-                Row::new("drop a receiver of", On(object), O::None, T::Change)
-            }
-            Op::Inspect { object } => Row::new("inspect", On(object), O::None, T::Read),
-            Op::TaskDone { object } => Row::new("task_done on", On(object), O::Release, T::Change),
-            Op::AllDone { object } => Row::new("join", On(object), O::Acquire, T::Change),
-            Op::Arrive { object } => Row::new("arrive at", On(object), O::Release, T::Change),
-            Op::Depart { object, leader } => {
-                Row::new(depart_verb(leader), On(object), O::Acquire, T::Change)
-            }
-            Op::Read { object } => {
-                Row::new("read", On(object), O::Access { write: false }, T::Read)
-            }
-            Op::Write { object } => {
-                Row::new("write", On(object), O::Access { write: true }, T::Change)
-            }
-            Op::Load { object, ordering } => {
-                Row::new("load", On(object), O::Load(ordering), T::Read)
-                    .detail(Detail::Ordering(ordering))
-            }
-            Op::Store { object, ordering } => {
-                Row::new("store", On(object), O::Store(ordering), T::Change)
-                    .detail(Detail::Ordering(ordering))
-            }
-            Op::ReadModifyWrite { object, ordering } => Row::new(
-                "read-modify-write",
-                On(object),
-                O::ReadModifyWrite(ordering),
-                T::Change,
-            )
-            .detail(Detail::Ordering(ordering)),
         }
     }
 }
@@ -471,6 +432,87 @@ fn format_nanos(nanos: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rows_name_the_object_and_the_verb_each_variant_had() {
+        let object = ObjectId(7);
+        let shared = LockMode::Shared;
+        let cases = [
+            (
+                Op::Lock {
+                    object,
+                    mode: shared,
+                },
+                Some(object),
+                "read-lock",
+            ),
+            (
+                Op::Unlock {
+                    object,
+                    mode: shared,
+                },
+                Some(object),
+                "read-unlock",
+            ),
+            (
+                Op::Notify { object, all: true },
+                Some(object),
+                "notify_waiters",
+            ),
+            (
+                Op::Notify { object, all: false },
+                Some(object),
+                "notify_one",
+            ),
+            (
+                Op::Depart {
+                    object,
+                    leader: true,
+                },
+                Some(object),
+                "leave (leader)",
+            ),
+            (Op::AllDone { object }, Some(object), "join"),
+            (Op::Observe { object, by: None }, Some(object), "observe"),
+            (
+                Op::Block {
+                    on: WaitTarget::Object(object),
+                },
+                Some(object),
+                "block on",
+            ),
+            (
+                Op::Block {
+                    on: WaitTarget::Task(TaskId(1)),
+                },
+                None,
+                "block on",
+            ),
+            (Op::Spawn { child: TaskId(1) }, None, "spawn"),
+            (Op::Sleep { until_ns: 5 }, None, "sleep"),
+        ];
+        for (op, expected_object, expected_verb) in cases {
+            assert_eq!(
+                (op.object(), op.verb()),
+                (expected_object, expected_verb),
+                "{op:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn completions_carry_the_event_they_name() {
+        let object = ObjectId(0);
+        let named = Op::Wait {
+            object,
+            by: Some(EventIndex(3)),
+        };
+        assert_eq!(named.row().order, Order::AcquireFrom(Some(EventIndex(3))));
+        assert_eq!(
+            Op::Notified { object, by: None }.row().order,
+            Order::AcquireFrom(None)
+        );
+    }
 
     #[test]
     fn formats_virtual_time_in_the_largest_exact_unit() {
