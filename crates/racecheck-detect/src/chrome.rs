@@ -183,7 +183,7 @@ fn steps_and_waits(trace: &Trace, clock: &Clock) -> Vec<Value> {
         .checked_sub(1)
         .map_or(0.0, |last| clock.at(last) + 1.0);
     for (index, event) in trace.events.iter().enumerate() {
-        let name = match event.op.row().operand {
+        let name = match event.op.operand() {
             Operand::Wait(WaitTarget::Object(object)) => {
                 format!("waits on {}", trace.object_label(object))
             }
@@ -224,11 +224,11 @@ fn holds(trace: &Trace, clock: &Clock) -> Vec<Value> {
     let mut ids: BTreeMap<usize, u64> = BTreeMap::new();
     for (index, event) in trace.events.iter().enumerate() {
         let key = |object| (event.task.0, object);
-        let row = event.op.row();
-        let Some(object) = row.object() else {
+        let op = event.op;
+        let Some(object) = op.object() else {
             continue;
         };
-        match row.holding {
+        match op.holding() {
             Holding::Lock(_) | Holding::Acquire(_) => {
                 let id = begin(&mut slices, index, object);
                 ids.insert(index, id);
@@ -268,8 +268,8 @@ fn waiter_counters(trace: &Trace, clock: &Clock) -> Vec<Value> {
     let mut counters = Vec::new();
     let mut waiting: BTreeMap<ObjectId, BTreeSet<u32>> = BTreeMap::new();
     for (index, event) in trace.events.iter().enumerate() {
-        let row = event.op.row();
-        let (object, waits) = match (row.operand, row.holding) {
+        let op = event.op;
+        let (object, waits) = match (op.operand(), op.holding()) {
             (Operand::Wait(WaitTarget::Object(object)), _) => (object, true),
             (Operand::Object(object), Holding::Lock(_) | Holding::Acquire(_)) => (object, false),
             _ => continue,
@@ -295,11 +295,11 @@ fn permit_counters(trace: &Trace, clock: &Clock) -> Vec<Value> {
     let mut held: BTreeMap<ObjectId, u64> = BTreeMap::new();
     let mut counters = Vec::new();
     for (index, event) in trace.events.iter().enumerate() {
-        let row = event.op.row();
-        let Some(object) = row.object() else {
+        let op = event.op;
+        let Some(object) = op.object() else {
             continue;
         };
-        let now_held = match row.holding {
+        let now_held = match op.holding() {
             Holding::Acquire(permits) => {
                 let held = held.entry(object).or_default();
                 *held += u64::from(permits);

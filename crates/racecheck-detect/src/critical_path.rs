@@ -74,12 +74,12 @@ fn cause_elsewhere(trace: &Trace, index: usize) -> Option<usize> {
 /// finish of the task joined, or the latest event of another task on the
 /// object waited for.
 fn woken_by(trace: &Trace, blocked: usize, resumed: usize) -> Option<usize> {
-    let on = trace.events[blocked].op.row().waits_for()?;
+    let on = trace.events[blocked].op.waits_for()?;
     let waiter = trace.events[resumed].task;
     (blocked + 1..resumed).rev().find(|&between| {
         let event = &trace.events[between];
         match on {
-            WaitTarget::Task(task) => event.task == task && event.op.row().touch == Touch::Finish,
+            WaitTarget::Task(task) => event.task == task && event.op.touch() == Touch::Finish,
             WaitTarget::Object(object) => event.task != waiter && event.op.object() == Some(object),
             WaitTarget::Untracked => false,
         }
@@ -89,8 +89,8 @@ fn woken_by(trace: &Trace, blocked: usize, resumed: usize) -> Option<usize> {
 /// The event that spawned `task`, if before `index`.
 fn spawn_of(trace: &Trace, task: TaskId, index: usize) -> Option<usize> {
     trace.events[..index].iter().rposition(|event| {
-        let row = event.op.row();
-        row.order == Order::Spawn && row.operand == Operand::Task(task)
+        let op = event.op;
+        op.order() == Order::Spawn && op.operand() == Operand::Task(task)
     })
 }
 
@@ -112,9 +112,9 @@ fn held_while_sleeping(trace: &Trace) -> BTreeMap<usize, Vec<Location>> {
     let mut sleeping = BTreeMap::new();
     for (index, event) in trace.events.iter().enumerate() {
         let taken = held.entry(event.task).or_default();
-        let row = event.op.row();
-        let holding = row.holding;
-        match row.operand {
+        let op = event.op;
+        let holding = op.holding();
+        match op.operand() {
             Operand::Object(object) if holding.taken().is_some() => {
                 taken.push((object, event.location));
             }

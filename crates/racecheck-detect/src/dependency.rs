@@ -60,10 +60,10 @@ impl Footprint {
     pub fn of(task: TaskId, events: &[Event]) -> Footprint {
         let mut accesses = vec![(Key::Task(task), false)];
         for event in events {
-            let row = event.op.row();
-            if row.touch == Touch::Finish {
+            let op = event.op;
+            if op.touch() == Touch::Finish {
                 accesses.push((Key::Task(task), true));
-            } else if let Some(access) = access(row.operand, row.touch) {
+            } else if let Some(access) = access(op.operand(), op.touch()) {
                 accesses.push(access);
             }
             if event.task != task {
@@ -80,7 +80,7 @@ impl Footprint {
             }
         });
         let blocked_on = match events {
-            [event] => match event.op.row().waits_for() {
+            [event] => match event.op.waits_for() {
                 Some(WaitTarget::Object(object)) => Some(object),
                 _ => None,
             },
@@ -270,9 +270,7 @@ impl Turns {
         if self.yielded.len() <= task.index() {
             self.yielded.resize(task.index() + 1, false);
         }
-        let yields = events
-            .iter()
-            .any(|event| event.op.row().touch == Touch::Yield);
+        let yields = events.iter().any(|event| event.op.touch() == Touch::Yield);
         let resumes = std::mem::replace(&mut self.yielded[task.index()], yields);
         let footprint = Footprint::of(task, events);
         if yields || resumes {
@@ -293,7 +291,7 @@ impl Turns {
 /// The objects `events`, a step of `task`, changed only by releasing them
 /// (and handing them to waiters, whose acquisitions are events of theirs).
 fn released(task: TaskId, events: &[Event]) -> Vec<ObjectId> {
-    let releases = |event: &Event| event.op.row().holding.returns();
+    let releases = |event: &Event| event.op.holding().returns();
     let mut released: Vec<ObjectId> = events
         .iter()
         .filter(|event| releases(event))
@@ -315,7 +313,7 @@ fn handed_over(task: TaskId, events: &[Event]) -> Vec<ObjectId> {
     let mut handed_over: Vec<ObjectId> = events
         .iter()
         .filter(|event| event.task != task)
-        .filter(|event| event.op.row().holding == Holding::Lock(LockMode::Exclusive))
+        .filter(|event| event.op.holding() == Holding::Lock(LockMode::Exclusive))
         .filter_map(|event| event.op.object())
         .collect();
     handed_over.sort_unstable();

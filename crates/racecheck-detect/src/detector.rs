@@ -296,7 +296,7 @@ fn access(trace: &Trace, index: EventIndex) -> Access {
     Access {
         task: event.task,
         task_name: trace.task_label(event.task),
-        write: event.op.row().order == Order::Access { write: true },
+        write: event.op.order() == Order::Access { write: true },
         location: event.location,
         step: event.step,
         event: index,
@@ -314,11 +314,11 @@ fn locks_held(trace: &Trace, task: TaskId, index: usize) -> Vec<ObjectId> {
         .iter()
         .filter(|event| event.task == task)
     {
-        let row = event.op.row();
-        let Some(object) = row.object() else {
+        let op = event.op;
+        let Some(object) = op.object() else {
             continue;
         };
-        match row.holding {
+        match op.holding() {
             Holding::Lock(_) => match held.iter_mut().find(|(held, _)| *held == object) {
                 Some((_, count)) => *count += 1,
                 None => held.push((object, 1)),
@@ -357,7 +357,7 @@ fn explain_race(trace: &Trace, first: &Access, second: &Access) -> String {
     )];
     let sleeps: Vec<String> = trace.events[first.event.index()..second.event.index()]
         .iter()
-        .filter_map(|event| match event.op.row().operand {
+        .filter_map(|event| match event.op.operand() {
             Operand::Until(_) if event.task == first.task || event.task == second.task => {
                 Some(format!(
                     "'{}' {}",
@@ -388,12 +388,15 @@ fn leaks(trace: &Trace, balance: &mut Vec<i64>) -> Vec<Leak> {
     balance.clear();
     balance.resize(trace.objects.len(), 0);
     for event in &trace.events {
-        let row = event.op.row();
-        let Some(object) = row.object() else {
+        let holding = event.op.holding();
+        if holding == Holding::None {
+            continue;
+        }
+        let Some(object) = event.op.object() else {
             continue;
         };
-        let taken = row.holding.taken().unwrap_or(0);
-        let given_up = row.holding.given_up().unwrap_or(0);
+        let taken = holding.taken().unwrap_or(0);
+        let given_up = holding.given_up().unwrap_or(0);
         balance[object.index()] += i64::from(taken) - i64::from(given_up);
     }
     if balance.iter().all(|&held| held <= 0) {
@@ -409,10 +412,10 @@ fn leaks(trace: &Trace, balance: &mut Vec<i64>) -> Vec<Leak> {
                 .iter()
                 .rev()
                 .find(|event| {
-                    let row = event.op.row();
+                    let op = event.op;
                     event.task == holder
-                        && row.object() == Some(object)
-                        && row.holding.taken().is_some()
+                        && op.object() == Some(object)
+                        && op.holding().taken().is_some()
                 })
                 .map(|event| event.location);
             leaks.push(Leak {

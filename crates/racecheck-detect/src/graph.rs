@@ -59,12 +59,12 @@ impl HbGraph {
         for (index, event) in trace.events.iter().enumerate() {
             tasks.add(&mut graph, nodes[index], event);
             // A blocked task waits; it has not synchronised with anything.
-            let row = event.op.row();
-            let Operand::Object(object) = row.operand else {
+            let op = event.op;
+            let Operand::Object(object) = op.operand() else {
                 continue;
             };
             if let Some(info) = trace.objects.get(object.index()) {
-                let role = role(info.kind, row.order);
+                let role = role(info.kind, op.order());
                 objects.add(&mut graph, &nodes, index, object.index(), role);
             }
         }
@@ -218,8 +218,8 @@ impl TaskEdges {
             }
         }
         self.last_of_task[task] = Some(node);
-        let row = event.op.row();
-        match (row.order, row.operand) {
+        let op = event.op;
+        match (op.order(), op.operand()) {
             (Order::Spawn, Operand::Task(child)) => {
                 grow(&mut self.pending_spawn, child.index());
                 self.pending_spawn[child.index()] = Some(node);
@@ -304,7 +304,7 @@ impl ObjectEdges {
                     main.push(node);
                 }
             }
-            Role::None | Role::Access => {}
+            Role::None | Role::Access { .. } => {}
         }
     }
 }

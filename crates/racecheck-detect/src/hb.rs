@@ -4,7 +4,7 @@
 
 use crate::clock::VectorClock;
 use crate::sync::{role, Channel, Role};
-use racecheck_trace::{Event, EventIndex, ObjectId, ObjectInfo, OpRow, Operand, Order, TaskId};
+use racecheck_trace::{Event, EventIndex, ObjectId, ObjectInfo, Operand, Order, TaskId};
 use std::collections::VecDeque;
 
 /// Two accesses to the same tracked object, at least one a write, by
@@ -126,15 +126,15 @@ impl HappensBefore {
     ) {
         let task = event.task;
         self.ensure_task(task);
-        let row = event.op.row();
+        let (operand, order) = (event.op.operand(), event.op.order());
         // A blocked task waits; it has not synchronised with anything yet.
-        let object = match row.operand {
+        let object = match operand {
             Operand::Object(object) => Some(object),
             _ => None,
         };
         let kind = object.and_then(|object| objects.get(object.index()).map(|info| info.kind));
         let role = match (object, kind) {
-            (Some(_), Some(kind)) => role(kind, row.order),
+            (Some(_), Some(kind)) => role(kind, order),
             _ => Role::None,
         };
         if let Some(object) = object {
@@ -142,16 +142,25 @@ impl HappensBefore {
         }
 
         // Acquire before the tick: the event itself knows what it learned.
-        self.learn(task, role, object, &row);
+        self.learn(task, role, object, (order, operand));
         let epoch = self.tasks[task.index()].tick(task);
-        self.teach(index, event, &row, role, epoch, races);
-        self.spawn_or_finish(task, &row);
+        self.teach(index, task, role, object, epoch, races);
+        // Spawns, finishes and joins act on tasks, not objects.
+        if object.is_none() {
+            self.spawn_or_finish(task, (order, operand));
+        }
     }
 
     /// What `task` learns from the event's object (its role) or from the
     /// task it joins.
     #[inline]
-    fn learn(&mut self, task: TaskId, role: Role, object: Option<ObjectId>, row: &OpRow) {
+    fn learn(
+        &mut self,
+        task: TaskId,
+        role: Role,
+        object: Option<ObjectId>,
+        (order, operand): (Order, Operand),
+    ) {
         match (role, object) {
             (Role::Acquire { with_readers }, Some(object)) => {
                 let state = &self.objects[object.index()];
@@ -180,7 +189,7 @@ impl HappensBefore {
             }
             _ => {}
         }
-        if let (Order::Join, Operand::Task(target)) = (row.order, row.operand) {
+        if let (None, Order::Join, Operand::Task(target)) = (object, order, operand) {
             if let Some(finished) = self.finished.get(target.index()) {
                 self.tasks[task.index()].join(finished);
             }
@@ -193,14 +202,13 @@ impl HappensBefore {
     fn teach(
         &mut self,
         index: EventIndex,
-        event: &Event,
-        row: &OpRow,
+        task: TaskId,
         role: Role,
+        object: Option<ObjectId>,
         epoch: u32,
         races: &mut Vec<RacePair>,
     ) {
-        let task = event.task;
-        match (role, row.object()) {
+        match (role, object) {
             (Role::Release(channel), Some(object)) => {
                 let clock = &self.tasks[task.index()];
                 let state = &mut self.objects[object.index()];
@@ -226,13 +234,12 @@ impl HappensBefore {
                 message.assign(&self.tasks[task.index()]);
                 self.objects[object.index()].messages.push_back(message);
             }
-            (Role::Access, Some(object)) => {
+            (Role::Access { write }, Some(object)) => {
                 let access = Epoch {
                     task,
                     clock: epoch,
                     event: index,
                 };
-                let write = row.order == Order::Access { write: true };
                 self.check_access(object, access, write, races);
             }
             _ => {}
@@ -242,16 +249,19 @@ impl HappensBefore {
     /// A spawn passes the parent's clock to the child; a finish keeps the
     /// task's clock for the joins to come.
     #[inline]
-    fn spawn_or_finish(&mut self, task: TaskId, row: &OpRow) {
-        match (row.order, row.operand) {
-            (Order::Spawn, Operand::Task(child)) => {
+    fn spawn_or_finish(&mut self, task: TaskId, (order, operand): (Order, Operand)) {
+        match order {
+            Order::Spawn => {
+                let Operand::Task(child) = operand else {
+                    return;
+                };
                 self.ensure_task(child);
                 let (parent, child) = pick_two(&mut self.tasks, task.index(), child.index());
                 if let Some(child) = child {
                     child.join(parent);
                 }
             }
-            (Order::Finish, _) => {
+            Order::Finish => {
                 if self.finished.len() <= task.index() {
                     self.finished
                         .resize_with(task.index() + 1, VectorClock::default);

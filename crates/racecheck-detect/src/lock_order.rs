@@ -92,14 +92,14 @@ impl LockOrder {
         let locals = locks_of(trace, &mut delta.locks);
         let mut held: BTreeMap<TaskId, Vec<Held>> = BTreeMap::new();
         for event in &trace.events {
-            let row = event.op.row();
-            let Some(object) = row.object() else {
+            let op = event.op;
+            let Some(object) = op.object() else {
                 continue;
             };
             // A blocked attempt counts: in a deadlocked execution the
             // second locks are never taken, only tried.
-            let attempt = row.waits_for().is_some();
-            let shared = match row.holding {
+            let attempt = op.waits_for().is_some();
+            let shared = match op.holding() {
                 Holding::Unlock(_) => {
                     if let Some(mine) = held.get_mut(&event.task) {
                         if let Some(index) = mine.iter().position(|entry| entry.object == object) {
@@ -372,14 +372,12 @@ fn takes_nested_locks(trace: &Trace, held: &mut Vec<u32>) -> bool {
         if held.len() <= task {
             held.resize(task + 1, 0);
         }
-        let row = event.op.row();
-        let locks = matches!(row.holding, Holding::Lock(_));
-        if (locks || row.waits_for().is_some()) && held[task] > 0 {
-            return true;
-        }
-        match row.holding {
+        match event.op.holding() {
+            Holding::Lock(_) if held[task] > 0 => return true,
             Holding::Lock(_) => held[task] += 1,
             Holding::Unlock(_) => held[task] = held[task].saturating_sub(1),
+            // A blocked attempt while holding a lock may be a nested one.
+            Holding::None if held[task] > 0 && event.op.waits_for().is_some() => return true,
             _ => {}
         }
     }

@@ -582,7 +582,7 @@ fn blocked_targets(trace: &Trace, tasks: &[TaskId]) -> Vec<(TaskId, WaitTarget)>
         .iter()
         .filter_map(|&task| {
             let last = trace.events.iter().rev().find(|event| event.task == task)?;
-            Some((task, last.op.row().waits_for()?))
+            Some((task, last.op.waits_for()?))
         })
         .collect()
 }
@@ -590,8 +590,8 @@ fn blocked_targets(trace: &Trace, tasks: &[TaskId]) -> Vec<(TaskId, WaitTarget)>
 /// The last event of `task` that took `object`.
 fn taken_at(trace: &Trace, task: TaskId, object: ObjectId) -> Option<usize> {
     trace.events.iter().rposition(|event| {
-        let row = event.op.row();
-        event.task == task && row.object() == Some(object) && row.holding.taken().is_some()
+        let op = event.op;
+        event.task == task && op.object() == Some(object) && op.holding().taken().is_some()
     })
 }
 
@@ -600,7 +600,7 @@ fn wait_event(trace: &Trace, task: TaskId) -> Option<usize> {
     trace
         .events
         .iter()
-        .rposition(|event| event.task == task && event.op.row().waits_for().is_some())
+        .rposition(|event| event.task == task && event.op.waits_for().is_some())
 }
 
 fn deadlock_graph(trace: &Trace, deadlock: &Deadlock) -> FindingGraph {
@@ -734,8 +734,8 @@ fn draw_early_event(
     wait_node: usize,
 ) {
     let Some(early) = trace.events[..wait].iter().rposition(|event| {
-        let row = event.op.row();
-        event.task != task && row.object() == Some(object) && row.waits_for().is_none()
+        let op = event.op;
+        event.task != task && op.object() == Some(object) && op.waits_for().is_none()
     }) else {
         return;
     };
@@ -759,7 +759,7 @@ fn draw_early_event(
     if let Some(finish) = trace
         .events
         .iter()
-        .rposition(|event| event.task == waker && event.op.row().touch == Touch::Finish)
+        .rposition(|event| event.task == waker && event.op.touch() == Touch::Finish)
     {
         let exit = graph.node(NodeKind::Event, event_label(trace, finish));
         graph.edge(

@@ -536,7 +536,7 @@ impl<'a> ExecutionPass<'a> {
         self.objects
             .entry(object)
             .or_insert_with(|| ObjectContention::new(kind));
-        let operation = event.op.row();
+        let operation = event.op;
         if operation.waits_for().is_some() {
             if self.waits_for.get(&event.task) != Some(&object) {
                 self.end_wait(event.task, index, false);
@@ -552,8 +552,8 @@ impl<'a> ExecutionPass<'a> {
             }
             return;
         }
-        let takes = operation.holding.taken().is_some();
-        let passes = matches!(operation.order, Order::Send | Order::Receive);
+        let takes = operation.holding().taken().is_some();
+        let passes = matches!(operation.order(), Order::Send | Order::Receive);
         self.end_wait(event.task, index, takes || passes);
         if takes {
             self.blame(object, index);
@@ -562,7 +562,7 @@ impl<'a> ExecutionPass<'a> {
             holders.entry(event.task).or_default().push(index);
         } else if passes {
             self.row(object).acquisitions += 1;
-        } else if operation.holding.given_up().is_some() {
+        } else if operation.holding().given_up().is_some() {
             self.blame(object, index);
             self.end_hold(object, event.task, index);
         }

@@ -78,10 +78,10 @@ pub(crate) fn explain(
                 .iter()
                 .rev()
                 .find(|event| {
-                    let row = event.op.row();
+                    let op = event.op;
                     event.task != entry.task
-                        && row.object() == Some(object)
-                        && row.waits_for().is_none()
+                        && op.object() == Some(object)
+                        && op.waits_for().is_none()
                 })
                 .map(|event| (trace.task_label(event.task), event.location)),
             WaitTarget::Task(_) | WaitTarget::Untracked => None,

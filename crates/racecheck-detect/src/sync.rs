@@ -68,7 +68,10 @@ pub(crate) enum Role {
     /// the trace.
     AcquireFrom(EventIndex),
     /// Reads or writes tracked state (checked for races, orders nothing).
-    Access,
+    Access {
+        /// The access writes.
+        write: bool,
+    },
     /// A relaxed atomic store: a later acquire that reads it learns nothing,
     /// not even what earlier releases published.
     Overwrite,
@@ -102,7 +105,7 @@ pub(crate) fn role(kind: ObjectKind, order: Order) -> Role {
         (_, Order::Acquire | Order::Receive) => Role::Acquire {
             with_readers: false,
         },
-        (_, Order::Access { .. }) => Role::Access,
+        (_, Order::Access { write }) => Role::Access { write },
         (_, Order::Load(ordering)) if ordering.acquires() => Role::Acquire {
             with_readers: false,
         },

@@ -31,7 +31,7 @@ pub fn event_times_ns(trace: &Trace) -> Vec<u64> {
             if let Some(until) = wakes_at.remove(&event.task.0) {
                 now_ns = now_ns.max(until);
             }
-            if let Operand::Until(until_ns) = event.op.row().operand {
+            if let Operand::Until(until_ns) = event.op.operand() {
                 wakes_at.insert(event.task.0, until_ns);
             }
             now_ns

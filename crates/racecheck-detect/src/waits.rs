@@ -28,14 +28,14 @@ impl Holdings {
     pub fn from_trace(trace: &Trace) -> Holdings {
         let mut holdings = Holdings::default();
         for event in &trace.events {
-            let row = event.op.row();
-            let Some(object) = row.object() else {
+            let op = event.op;
+            let Some(object) = op.object() else {
                 continue;
             };
-            if let Some(taken) = row.holding.taken() {
+            if let Some(taken) = op.holding().taken() {
                 holdings.add(object, event.task, u64::from(taken));
             }
-            if let Some(given_up) = row.holding.given_up() {
+            if let Some(given_up) = op.holding().given_up() {
                 holdings.remove(object, event.task, u64::from(given_up));
             }
         }
@@ -133,7 +133,7 @@ pub fn stuck_tasks(trace: &Trace, blocked: &[(TaskId, WaitTarget)]) -> Vec<Stuck
         trace
             .events
             .iter()
-            .rposition(|event| event.task == task && event.op.row().waits_for().is_some())
+            .rposition(|event| event.task == task && event.op.waits_for().is_some())
     };
     blocked
         .iter()

@@ -351,9 +351,7 @@ impl Scheduler for BoundedScheduler {
     }
 
     fn observe_step(&mut self, task: TaskId, events: &[Event]) {
-        self.yielded = events
-            .iter()
-            .any(|event| event.op.row().touch == Touch::Yield);
+        self.yielded = events.iter().any(|event| event.op.touch() == Touch::Yield);
         self.fairness.observe(task, events);
     }
 

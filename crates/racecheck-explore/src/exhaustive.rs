@@ -411,11 +411,7 @@ impl Scheduler for ExhaustiveScheduler {
     }
 
     fn observe_step(&mut self, task: TaskId, events: &[Event]) {
-        if task == TaskId::ROOT
-            && events
-                .iter()
-                .any(|event| event.op.row().touch == Touch::Finish)
-        {
+        if task == TaskId::ROOT && events.iter().any(|event| event.op.touch() == Touch::Finish) {
             self.root_finished = true;
         }
         let footprint = self.fairness.observe(task, events);

@@ -47,17 +47,10 @@ impl Fairness {
     /// its part in the turn order.
     pub(crate) fn observe(&mut self, task: TaskId, events: &[Event]) -> Footprint {
         let footprint = self.turns.footprint(task, events);
-        if task == TaskId::ROOT
-            && events
-                .iter()
-                .any(|event| event.op.row().touch == Touch::Finish)
-        {
+        if task == TaskId::ROOT && events.iter().any(|event| event.op.touch() == Touch::Finish) {
             self.root_finished = true;
         }
-        if events
-            .iter()
-            .any(|event| event.op.row().touch == Touch::Yield)
-        {
+        if events.iter().any(|event| event.op.touch() == Touch::Yield) {
             self.held = Some(task);
         } else if self.held == Some(task) || !footprint.is_private(task) {
             self.held = None;

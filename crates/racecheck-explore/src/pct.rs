@@ -137,9 +137,7 @@ impl Scheduler for PctScheduler {
     }
 
     fn observe_step(&mut self, task: TaskId, events: &[Event]) {
-        if events
-            .iter()
-            .any(|event| event.op.row().touch == Touch::Yield)
+        if events.iter().any(|event| event.op.touch() == Touch::Yield)
             && self.priority_slot(task) != 0
             && self.yield_priority > 1
         {

@@ -167,7 +167,7 @@ fn root_finished(trace: &Trace) -> Option<usize> {
     trace
         .events
         .iter()
-        .find(|event| event.task == TaskId::ROOT && event.op.row().touch == Touch::Finish)
+        .find(|event| event.task == TaskId::ROOT && event.op.touch() == Touch::Finish)
         .map(|event| event.step as usize)
 }
 
@@ -240,9 +240,7 @@ fn step_events(trace: &Trace, steps: usize) -> Vec<&[Event]> {
 }
 
 fn spawns(events: &[Event]) -> bool {
-    events
-        .iter()
-        .any(|event| event.op.row().order == Order::Spawn)
+    events.iter().any(|event| event.op.order() == Order::Spawn)
 }
 
 /// What each task did, in its own order: which operations, where. Ids of
@@ -254,7 +252,7 @@ fn spawns(events: &[Event]) -> bool {
 fn projection(trace: &Trace) -> Vec<Vec<(Discriminant<Op>, Location)>> {
     let mut tasks = vec![Vec::new(); trace.tasks.len()];
     for event in &trace.events {
-        if event.op.row().waits_for().is_some() {
+        if event.op.waits_for().is_some() {
             continue;
         }
         if let Some(task) = tasks.get_mut(event.task.index()) {

@@ -329,8 +329,8 @@ fn slices(trace: &Trace, columns: &Columns) -> Vec<Slice> {
     let mut spans: Vec<(TaskId, SliceKind, u32, u32, String)> = Vec::new();
     for (index, event) in trace.events.iter().enumerate() {
         let until = next_step[index].unwrap_or(last_step);
-        let row = event.op.row();
-        match (row.operand, row.holding) {
+        let op = event.op;
+        match (op.operand(), op.holding()) {
             (Operand::Wait(on), _) => {
                 let what = match on {
                     WaitTarget::Object(object) => trace.object_label(object),

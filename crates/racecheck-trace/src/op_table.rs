@@ -1,16 +1,22 @@
 //! The operation table: what each [`Op`] is, one row of plain data per
-//! variant.
+//! variant, and the operation in words ([`Trace::describe`]).
 //!
-//! An operation's row says what it acts on ([`Operand`]), how it reads
-//! ([`OpRow::verb`], [`Detail`]), which happens-before order it creates
+//! An operation's row says how it reads ([`Op::verb`], [`Detail`]), what it
+//! acts on ([`Operand`]), which happens-before order it creates
 //! ([`Order`]), what it touches for partial-order reduction ([`Touch`]) and
 //! what it does to the locks and permits tasks hold ([`Holding`]). Every
 //! analysis reads these columns instead of listing variants: the clocks and
-//! the graph read `order`, the dependency relation `touch`, the holdings,
-//! leaks, lock order, profile and pictures `holding` and `operand`, the
-//! timelines `verb`. A new operation is a new variant of [`Op`] and its row
-//! in [`Op::row`]; the columns are a small vocabulary the analyses already
-//! interpret, so none of them changes unless the operation needs a new word.
+//! the graph read `order` and `operand`, the dependency relation `touch`,
+//! the holdings, leaks, lock order, profile and pictures `holding` and
+//! `operand`, the timelines `verb`. A new operation is a new variant of
+//! [`Op`] and its row in the `operation_table!` below; the columns are a
+//! small vocabulary the analyses already interpret, so none of them changes
+//! unless the operation needs a new word.
+//!
+//! Each column is a method of [`Op`] (`op.order()`, `op.holding()`, ...)
+//! that the table's macro writes as one `match`: reading a column costs a
+//! hand-written `match` on that column alone, which keeps the detector's
+//! per-event passes as fast as when each listed the variants itself.
 
 use crate::event::{LockMode, MemoryOrder, Op, Trace, WaitTarget};
 use crate::{EventIndex, ObjectId, TaskId};
@@ -129,7 +135,7 @@ impl Holding {
     /// assert_eq!(Holding::Acquire(3).taken(), Some(3));
     /// assert_eq!(Holding::Release(3).taken(), None);
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn taken(self) -> Option<u32> {
         match self {
             Holding::Lock(_) => Some(1),
@@ -147,7 +153,7 @@ impl Holding {
     /// assert_eq!(Holding::Forget(2).given_up(), Some(2));
     /// assert_eq!(Holding::Add(2).given_up(), None);
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn given_up(self) -> Option<u32> {
         match self {
             Holding::Unlock(_) => Some(1),
@@ -163,7 +169,7 @@ impl Holding {
     /// use racecheck_trace::Holding;
     /// assert!(Holding::Add(1).returns() && !Holding::Forget(1).returns());
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn returns(self) -> bool {
         matches!(
             self,
@@ -172,177 +178,186 @@ impl Holding {
     }
 }
 
-/// One row of the operation table: everything the analyses know about an
-/// operation, as plain data. See [`Op::row`].
-///
-/// ```
-/// use racecheck_trace::{ObjectId, Op, Operand, Order, Touch};
-/// let row = Op::Read { object: ObjectId(1) }.row();
-/// assert_eq!(row.operand, Operand::Object(ObjectId(1)));
-/// assert_eq!((row.verb, row.order, row.touch), ("read", Order::Access { write: false }, Touch::Read));
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct OpRow {
-    /// A short verb naming the operation, for timelines.
-    pub verb: &'static str,
-    /// What it acts on.
-    pub operand: Operand,
-    /// What its description adds after the operand.
-    pub detail: Detail,
-    /// The happens-before order it creates.
-    pub order: Order,
-    /// What it reads or changes, for the dependency relation.
-    pub touch: Touch,
-    /// What it does to the locks and permits its task holds.
-    pub holding: Holding,
-}
-
-impl OpRow {
-    /// A row acting on `operand` that holds nothing and adds no detail.
-    const fn new(verb: &'static str, operand: Operand, order: Order, touch: Touch) -> OpRow {
-        OpRow {
-            verb,
-            operand,
-            detail: Detail::None,
-            order,
-            touch,
-            holding: Holding::None,
-        }
-    }
-
-    /// The same row, changing what its task holds.
-    const fn holding(self, holding: Holding) -> OpRow {
-        OpRow { holding, ..self }
-    }
-
-    /// The same row, with `detail` in its description.
-    const fn detail(self, detail: Detail) -> OpRow {
-        OpRow { detail, ..self }
-    }
-
-    /// The object the operation acts on or waits for, if any.
+impl Op {
+    /// The object the operation acts on or waits for, if any (its
+    /// operand's).
     ///
     /// ```
     /// use racecheck_trace::{ObjectId, Op, WaitTarget};
     /// let block = Op::Block { on: WaitTarget::Object(ObjectId(2)) };
-    /// assert_eq!(block.row().object(), Some(ObjectId(2)));
-    /// assert_eq!(Op::Yield.row().object(), None);
+    /// assert_eq!(block.object(), Some(ObjectId(2)));
+    /// assert_eq!(Op::Yield.object(), None);
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn object(&self) -> Option<ObjectId> {
-        match self.operand {
+        match self.operand() {
             Operand::Object(object) | Operand::Wait(WaitTarget::Object(object)) => Some(object),
             _ => None,
         }
     }
 
-    /// What the operation waits for, when it is a wait (a blocked attempt).
+    /// What the operation waits for, when it is a wait (a blocked
+    /// attempt).
     ///
     /// ```
     /// use racecheck_trace::{Op, TaskId, WaitTarget};
     /// let on = WaitTarget::Task(TaskId(1));
-    /// assert_eq!(Op::Block { on }.row().waits_for(), Some(on));
-    /// assert_eq!(Op::Finish.row().waits_for(), None);
+    /// assert_eq!(Op::Block { on }.waits_for(), Some(on));
+    /// assert_eq!(Op::Finish.waits_for(), None);
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn waits_for(&self) -> Option<WaitTarget> {
-        match self.operand {
+        match self.operand() {
             Operand::Wait(target) => Some(target),
             _ => None,
         }
     }
 }
 
-impl Op {
-    /// The object the operation acts on or waits for, if any (its row's
-    /// [`OpRow::object`]).
-    #[inline]
-    pub fn object(&self) -> Option<ObjectId> {
-        self.row().object()
-    }
+/// Writes the table's columns as methods of [`Op`], one `match` each, so
+/// that reading a column costs what a hand-written `match` on it would.
+macro_rules! operation_table {
+    ($(
+        $variant:ident $({ $($field:ident),* })? =>
+            $verb:expr, $operand:expr, $order:expr, $touch:expr, $holding:expr, $detail:expr;
+    )*) => {
+        impl Op {
+            /// A short verb naming the operation, for timelines.
+            ///
+            /// ```
+            /// assert_eq!(racecheck_trace::Op::Yield.verb(), "yield");
+            /// ```
+            #[inline(always)]
+            #[allow(unused_variables)]
+            pub const fn verb(&self) -> &'static str {
+                match *self { $(Op::$variant $({ $($field),* })? => $verb,)* }
+            }
 
-    /// A short verb naming the operation, for timelines (its row's).
-    #[inline]
-    pub fn verb(&self) -> &'static str {
-        self.row().verb
-    }
+            /// What the operation acts on.
+            ///
+            /// ```
+            /// use racecheck_trace::{Op, Operand};
+            /// assert_eq!(Op::Sleep { until_ns: 5 }.operand(), Operand::Until(5));
+            /// ```
+            #[inline(always)]
+            #[allow(unused_variables)]
+            pub const fn operand(&self) -> Operand {
+                use Operand::{Object as On, Task, Until, Wait};
+                match *self { $(Op::$variant $({ $($field),* })? => $operand,)* }
+            }
 
-    /// The operation's row of the operation table: the one place that
-    /// says what each variant is. Analyses read the row's columns, so a
-    /// new operation is a variant and its row here.
-    ///
-    /// ```
-    /// use racecheck_trace::{Holding, LockMode, ObjectId, Op, Order, Touch};
-    /// let unlock = Op::Unlock { object: ObjectId(0), mode: LockMode::Exclusive }.row();
-    /// assert_eq!(unlock.order, Order::Unlock(LockMode::Exclusive));
-    /// assert_eq!((unlock.touch, unlock.holding), (Touch::Change, Holding::Unlock(LockMode::Exclusive)));
-    /// ```
-    #[inline]
-    #[rustfmt::skip]
-    pub const fn row(&self) -> OpRow {
-        use Detail::{Ordering, Permits};
-        use Operand::{Object as On, Task, Until, Wait};
-        use Order as O;
-        use Touch::{Change, Read};
-        let row = OpRow::new;
-        match *self {
-            Op::Spawn { child } => row("spawn", Task(child), O::Spawn, Change),
-            Op::Finish => row("finish", Operand::None, O::Finish, Touch::Finish),
-            Op::Join { target } => row("join", Task(target), O::Join, Read),
-            Op::Yield => row("yield", Operand::None, O::None, Touch::Yield),
-            Op::Sleep { until_ns } => row("sleep", Until(until_ns), O::None, Touch::None),
-            Op::TimedOut => row("timed out", Operand::None, O::None, Touch::None),
-            // Blocking on an object queues the task there: the queue's order
-            // decides who is served next, so it changes the object. Waiting
-            // for a task changes nothing anyone else sees.
-            Op::Block { on } => row("block on", Wait(on), O::None, block_touch(on)),
-            Op::TryFailed { object } => row("try failed", On(object), O::None, Read),
-            Op::Lock { object, mode } => row(lock_verb(mode), On(object), O::Lock(mode), Change)
-                .holding(Holding::Lock(mode)),
-            Op::Unlock { object, mode } => row(unlock_verb(mode), On(object), O::Unlock(mode), Change)
-                .holding(Holding::Unlock(mode)),
-            Op::Acquire { object, permits } => row("acquire", On(object), O::Acquire, Change)
-                .holding(Holding::Acquire(permits)).detail(Permits(permits)),
-            Op::Release { object, permits } => row("release", On(object), O::Release, Change)
-                .holding(Holding::Release(permits)).detail(Permits(permits)),
-            Op::Forget { object, permits } => row("forget", On(object), O::None, Change)
-                .holding(Holding::Forget(permits)).detail(Permits(permits)),
-            Op::AddPermits { object, permits } => row("add", On(object), O::Release, Change)
-                .holding(Holding::Add(permits)).detail(Permits(permits)),
-            Op::DropSender { object } => row("drop a sender of", On(object), O::Release, Change),
-            Op::Close { object } => row("close", On(object), O::Release, Change),
-            Op::Notify { object, all } => row(notify_verb(all), On(object), O::Publish, Change),
-            Op::Notified { object, by } => row("notified", On(object), O::AcquireFrom(by), Change),
-            Op::Set { object } => row("set", On(object), O::Publish, Change),
-            Op::Clear { object } => row("clear", On(object), O::None, Change),
-            Op::Wait { object, by } => row("wait", On(object), O::AcquireFrom(by), Change),
-            Op::Send { object } => row("send", On(object), O::Send, Change),
-            Op::Reserve { object } => row("reserve a slot of", On(object), O::None, Change),
-            Op::Unreserve { object } => row("give back a slot of", On(object), O::None, Change),
-            Op::Recv { object } => row("recv", On(object), O::Receive, Change),
-            Op::RecvClosed { object } => row("recv (closed)", On(object), O::Acquire, Change),
-            // Observing a watch or broadcast value reads the channel; what it
-            // changes (the receiver's own position) belongs to one task.
-            Op::Observe { object, by } => row("observe", On(object), O::AcquireFrom(by), Read),
-            Op::Subscribe { object } => row("subscribe to", On(object), O::None, Change),
-            Op::DropReceiver { object } => row("drop a receiver of", On(object), O::None, Change),
-            Op::Inspect { object } => row("inspect", On(object), O::None, Read),
-            Op::TaskDone { object } => row("task_done on", On(object), O::Release, Change),
-            Op::AllDone { object } => row("join", On(object), O::Acquire, Change),
-            Op::Arrive { object } => row("arrive at", On(object), O::Release, Change),
-            Op::Depart { object, leader } => row(depart_verb(leader), On(object), O::Acquire, Change),
-            Op::Read { object } => row("read", On(object), O::Access { write: false }, Read),
-            Op::Write { object } => row("write", On(object), O::Access { write: true }, Change),
-            Op::Load { object, ordering } => row("load", On(object), O::Load(ordering), Read)
-                .detail(Ordering(ordering)),
-            Op::Store { object, ordering } => row("store", On(object), O::Store(ordering), Change)
-                .detail(Ordering(ordering)),
-            Op::ReadModifyWrite { object, ordering } => {
-                row("read-modify-write", On(object), O::ReadModifyWrite(ordering), Change)
-                    .detail(Ordering(ordering))
+            /// The happens-before order the operation creates.
+            ///
+            /// ```
+            /// use racecheck_trace::{ObjectId, Op, Order};
+            /// assert_eq!(Op::Send { object: ObjectId(0) }.order(), Order::Send);
+            /// ```
+            #[inline(always)]
+            #[allow(unused_variables)]
+            pub const fn order(&self) -> Order {
+                use Order as O;
+                match *self { $(Op::$variant $({ $($field),* })? => $order,)* }
+            }
+
+            /// What the operation reads or changes, for the dependency
+            /// relation.
+            ///
+            /// ```
+            /// use racecheck_trace::{ObjectId, Op, Touch};
+            /// assert_eq!(Op::Inspect { object: ObjectId(0) }.touch(), Touch::Read);
+            /// ```
+            #[inline(always)]
+            #[allow(unused_variables)]
+            pub const fn touch(&self) -> Touch {
+                use Touch::{Change, Read};
+                match *self { $(Op::$variant $({ $($field),* })? => $touch,)* }
+            }
+
+            /// What the operation does to the locks and permits its task
+            /// holds.
+            ///
+            /// ```
+            /// use racecheck_trace::{Holding, ObjectId, Op};
+            /// assert_eq!(Op::Forget { object: ObjectId(0), permits: 2 }.holding(), Holding::Forget(2));
+            /// ```
+            #[inline(always)]
+            #[allow(unused_variables)]
+            pub const fn holding(&self) -> Holding {
+                use Holding as H;
+                match *self { $(Op::$variant $({ $($field),* })? => $holding,)* }
+            }
+
+            /// What the operation's description adds after its operand.
+            ///
+            /// ```
+            /// use racecheck_trace::{Detail, ObjectId, Op};
+            /// assert_eq!(Op::Acquire { object: ObjectId(0), permits: 2 }.detail(), Detail::Permits(2));
+            /// ```
+            #[inline(always)]
+            #[allow(unused_variables)]
+            pub const fn detail(&self) -> Detail {
+                use Detail::{Ordering, Permits};
+                match *self { $(Op::$variant $({ $($field),* })? => $detail,)* }
             }
         }
-    }
+    };
+}
+
+// The table. Columns: verb, operand, happens-before order, touch, holding,
+// detail. Blocking on an object queues the task there: the queue's order
+// decides who is served next, so it changes the object; waiting for a task
+// changes nothing anyone else sees. Observing a watch or broadcast value
+// reads the channel; what it changes (the receiver's own position) belongs
+// to one task.
+operation_table! {
+    Spawn { child } => "spawn", Task(child), O::Spawn, Change, H::None, Detail::None;
+    Finish => "finish", Operand::None, O::Finish, Touch::Finish, H::None, Detail::None;
+    Join { target } => "join", Task(target), O::Join, Read, H::None, Detail::None;
+    Yield => "yield", Operand::None, O::None, Touch::Yield, H::None, Detail::None;
+    Sleep { until_ns } => "sleep", Until(until_ns), O::None, Touch::None, H::None, Detail::None;
+    TimedOut => "timed out", Operand::None, O::None, Touch::None, H::None, Detail::None;
+    Block { on } => "block on", Wait(on), O::None, block_touch(on), H::None, Detail::None;
+    TryFailed { object } => "try failed", On(object), O::None, Read, H::None, Detail::None;
+    Lock { object, mode } =>
+        lock_verb(mode), On(object), O::Lock(mode), Change, H::Lock(mode), Detail::None;
+    Unlock { object, mode } =>
+        unlock_verb(mode), On(object), O::Unlock(mode), Change, H::Unlock(mode), Detail::None;
+    Acquire { object, permits } =>
+        "acquire", On(object), O::Acquire, Change, H::Acquire(permits), Permits(permits);
+    Release { object, permits } =>
+        "release", On(object), O::Release, Change, H::Release(permits), Permits(permits);
+    Forget { object, permits } =>
+        "forget", On(object), O::None, Change, H::Forget(permits), Permits(permits);
+    AddPermits { object, permits } =>
+        "add", On(object), O::Release, Change, H::Add(permits), Permits(permits);
+    DropSender { object } => "drop a sender of", On(object), O::Release, Change, H::None, Detail::None;
+    Close { object } => "close", On(object), O::Release, Change, H::None, Detail::None;
+    Notify { object, all } => notify_verb(all), On(object), O::Publish, Change, H::None, Detail::None;
+    Notified { object, by } => "notified", On(object), O::AcquireFrom(by), Change, H::None, Detail::None;
+    Set { object } => "set", On(object), O::Publish, Change, H::None, Detail::None;
+    Clear { object } => "clear", On(object), O::None, Change, H::None, Detail::None;
+    Wait { object, by } => "wait", On(object), O::AcquireFrom(by), Change, H::None, Detail::None;
+    Send { object } => "send", On(object), O::Send, Change, H::None, Detail::None;
+    Reserve { object } => "reserve a slot of", On(object), O::None, Change, H::None, Detail::None;
+    Unreserve { object } => "give back a slot of", On(object), O::None, Change, H::None, Detail::None;
+    Recv { object } => "recv", On(object), O::Receive, Change, H::None, Detail::None;
+    RecvClosed { object } => "recv (closed)", On(object), O::Acquire, Change, H::None, Detail::None;
+    Observe { object, by } => "observe", On(object), O::AcquireFrom(by), Read, H::None, Detail::None;
+    Subscribe { object } => "subscribe to", On(object), O::None, Change, H::None, Detail::None;
+    DropReceiver { object } => "drop a receiver of", On(object), O::None, Change, H::None, Detail::None;
+    Inspect { object } => "inspect", On(object), O::None, Read, H::None, Detail::None;
+    TaskDone { object } => "task_done on", On(object), O::Release, Change, H::None, Detail::None;
+    AllDone { object } => "join", On(object), O::Acquire, Change, H::None, Detail::None;
+    Arrive { object } => "arrive at", On(object), O::Release, Change, H::None, Detail::None;
+    Depart { object, leader } => depart_verb(leader), On(object), O::Acquire, Change, H::None, Detail::None;
+    Read { object } => "read", On(object), O::Access { write: false }, Read, H::None, Detail::None;
+    Write { object } => "write", On(object), O::Access { write: true }, Change, H::None, Detail::None;
+    Load { object, ordering } =>
+        "load", On(object), O::Load(ordering), Read, H::None, Ordering(ordering);
+    Store { object, ordering } =>
+        "store", On(object), O::Store(ordering), Change, H::None, Ordering(ordering);
+    ReadModifyWrite { object, ordering } =>
+        "read-modify-write", On(object), O::ReadModifyWrite(ordering), Change, H::None, Ordering(ordering);
 }
 
 const fn block_touch(on: WaitTarget) -> Touch {
@@ -386,9 +401,8 @@ impl Trace {
     /// The operation in words, with task and object names resolved:
     /// `lock Mutex 'db'`, `spawn scraper-1`, `sleep until 10ms`.
     pub fn describe(&self, op: &Op) -> String {
-        let row = op.row();
-        let verb = row.verb;
-        let operand = match row.operand {
+        let verb = op.verb();
+        let operand = match op.operand() {
             Operand::None => return verb.to_string(),
             Operand::Object(object) => self.object_label(object),
             Operand::Task(task) => self.task_label(task),
@@ -397,7 +411,7 @@ impl Trace {
             Operand::Wait(WaitTarget::Task(task)) => format!("join of {}", self.task_label(task)),
             Operand::Wait(WaitTarget::Untracked) => "an untracked future".to_string(),
         };
-        match row.detail {
+        match op.detail() {
             Detail::None => format!("{verb} {operand}"),
             Detail::Permits(permits) => {
                 let plural = if permits == 1 { "" } else { "s" };
@@ -507,9 +521,9 @@ mod tests {
             object,
             by: Some(EventIndex(3)),
         };
-        assert_eq!(named.row().order, Order::AcquireFrom(Some(EventIndex(3))));
+        assert_eq!(named.order(), Order::AcquireFrom(Some(EventIndex(3))));
         assert_eq!(
-            Op::Notified { object, by: None }.row().order,
+            Op::Notified { object, by: None }.order(),
             Order::AcquireFrom(None)
         );
     }
