@@ -126,7 +126,7 @@ impl HappensBefore {
     ) {
         let task = event.task;
         self.ensure_task(task);
-        let (operand, order) = (event.op.operand(), event.op.order());
+        let (operand, order) = event.op.operand_and_order();
         // A blocked task waits; it has not synchronised with anything yet.
         let object = match operand {
             Operand::Object(object) => Some(object),

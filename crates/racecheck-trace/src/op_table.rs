@@ -246,6 +246,22 @@ macro_rules! operation_table {
                 match *self { $(Op::$variant $({ $($field),* })? => $operand,)* }
             }
 
+            /// The operand and the order together, in one `match`: what the
+            /// happens-before clocks read for every event.
+            ///
+            /// ```
+            /// use racecheck_trace::{ObjectId, Op, Operand, Order};
+            /// let send = Op::Send { object: ObjectId(0) };
+            /// assert_eq!(send.operand_and_order(), (Operand::Object(ObjectId(0)), Order::Send));
+            /// ```
+            #[inline(always)]
+            #[allow(unused_variables)]
+            pub const fn operand_and_order(&self) -> (Operand, Order) {
+                use Operand::{Object as On, Task, Until, Wait};
+                use Order as O;
+                match *self { $(Op::$variant $({ $($field),* })? => ($operand, $order),)* }
+            }
+
             /// The happens-before order the operation creates.
             ///
             /// ```
