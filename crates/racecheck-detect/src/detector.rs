@@ -388,11 +388,7 @@ fn leaks(trace: &Trace, balance: &mut Vec<i64>) -> Vec<Leak> {
     balance.clear();
     balance.resize(trace.objects.len(), 0);
     for event in &trace.events {
-        let holding = event.op.holding();
-        if holding == Holding::None {
-            continue;
-        }
-        let Some(object) = event.op.object() else {
+        let (Operand::Object(object), holding) = event.op.operand_and_holding() else {
             continue;
         };
         let taken = holding.taken().unwrap_or(0);

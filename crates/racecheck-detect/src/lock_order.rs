@@ -6,7 +6,7 @@
 use crate::finding::{LockOrderEdge, PotentialDeadlock};
 use petgraph::algo::tarjan_scc;
 use petgraph::graphmap::DiGraphMap;
-use racecheck_trace::{Holding, Location, LockMode, ObjectId, ObjectKind, TaskId, Trace};
+use racecheck_trace::{Holding, Location, LockMode, ObjectId, ObjectKind, Operand, TaskId, Trace};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Samples kept per pair of locks and distinct set of guards: two tasks,
@@ -372,12 +372,11 @@ fn takes_nested_locks(trace: &Trace, held: &mut Vec<u32>) -> bool {
         if held.len() <= task {
             held.resize(task + 1, 0);
         }
-        match event.op.holding() {
-            Holding::Lock(_) if held[task] > 0 => return true,
-            Holding::Lock(_) => held[task] += 1,
-            Holding::Unlock(_) => held[task] = held[task].saturating_sub(1),
+        match event.op.operand_and_holding() {
             // A blocked attempt while holding a lock may be a nested one.
-            Holding::None if held[task] > 0 && event.op.waits_for().is_some() => return true,
+            (Operand::Wait(_), _) | (_, Holding::Lock(_)) if held[task] > 0 => return true,
+            (_, Holding::Lock(_)) => held[task] += 1,
+            (_, Holding::Unlock(_)) => held[task] = held[task].saturating_sub(1),
             _ => {}
         }
     }

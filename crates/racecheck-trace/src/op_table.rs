@@ -262,6 +262,22 @@ macro_rules! operation_table {
                 match *self { $(Op::$variant $({ $($field),* })? => ($operand, $order),)* }
             }
 
+            /// The operand and the holding together, in one `match`: what
+            /// the leak and lock-order checks read for every event.
+            ///
+            /// ```
+            /// use racecheck_trace::{Holding, ObjectId, Op, Operand};
+            /// let acquire = Op::Acquire { object: ObjectId(0), permits: 2 };
+            /// assert_eq!(acquire.operand_and_holding(), (Operand::Object(ObjectId(0)), Holding::Acquire(2)));
+            /// ```
+            #[inline(always)]
+            #[allow(unused_variables)]
+            pub const fn operand_and_holding(&self) -> (Operand, Holding) {
+                use Operand::{Object as On, Task, Until, Wait};
+                use Holding as H;
+                match *self { $(Op::$variant $({ $($field),* })? => ($operand, $holding),)* }
+            }
+
             /// The happens-before order the operation creates.
             ///
             /// ```
