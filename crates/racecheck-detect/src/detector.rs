@@ -246,13 +246,11 @@ impl Detector {
         }
         self.happens_before.reset();
         self.races.clear();
-        for (index, event) in trace.events.iter().enumerate() {
-            self.happens_before.observe(
-                EventIndex::new(index),
-                event,
-                &trace.objects,
-                &mut self.races,
-            );
+        // Counted in the index's own type: no conversion per event.
+        let indices = (0..).map(EventIndex);
+        for (index, event) in indices.zip(&trace.events) {
+            self.happens_before
+                .observe(index, event, &trace.objects, &mut self.races);
         }
         findings.extend(
             self.races

@@ -404,6 +404,16 @@ impl Execution {
         Ok(())
     }
 
+    /// The index the next recorded event gets. Not checked in release
+    /// builds, being on the per-event path: a trace of `u32::MAX` events
+    /// would take over 100 GiB, far past any step limit's reach.
+    #[inline]
+    fn next_event_index(&self) -> EventIndex {
+        let index = self.trace.events.len();
+        debug_assert!(u32::try_from(index).is_ok(), "racecheck: trace too long");
+        EventIndex(index as u32)
+    }
+
     /// Records an event of the running task in the current step and
     /// returns its index in the trace.
     #[inline]
@@ -412,7 +422,7 @@ impl Execution {
             .current
             .expect("racecheck: a visible operation was performed outside any task");
         let location = self.source.unwrap_or(location);
-        let index = EventIndex::new(self.trace.events.len());
+        let index = self.next_event_index();
         self.trace.events.push(Event {
             step: self.step,
             task,
@@ -432,7 +442,7 @@ impl Execution {
             .get(task.index())
             .and_then(|slot| slot.source)
             .unwrap_or(location);
-        let index = EventIndex::new(self.trace.events.len());
+        let index = self.next_event_index();
         self.trace.events.push(Event {
             step: self.step,
             task,
