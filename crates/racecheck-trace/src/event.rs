@@ -39,7 +39,12 @@ pub enum WaitTarget {
 /// assert_eq!(Op::Write { object: ObjectId(1) }.object(), Some(ObjectId(1)));
 /// assert_eq!(Op::Yield.verb(), "yield");
 /// ```
+// `repr(u8)` gives the variant its own tag byte. Without it the compiler
+// hides the tag in the niche of a `by: Option<EventIndex>`, and every
+// `match` on an operation (one per event in each of the detector's passes)
+// first decodes the tag from there; the size stays 16 bytes either way.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[repr(u8)]
 pub enum Op {
     /// Spawned a new task.
     Spawn {

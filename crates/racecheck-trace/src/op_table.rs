@@ -547,6 +547,11 @@ mod tests {
     }
 
     #[test]
+    fn an_operation_takes_sixteen_bytes() {
+        assert_eq!(std::mem::size_of::<Op>(), 16);
+    }
+
+    #[test]
     fn completions_carry_the_event_they_name() {
         let object = ObjectId(0);
         let named = Op::Wait {
