@@ -7,8 +7,8 @@ use crate::lock_order::{LockOrder, LockOrderDelta};
 use crate::stuck::{explain, Stuck};
 use crate::waits::Holdings;
 use racecheck_trace::{
-    EventIndex, ExecutionEnd, Holding, Location, ObjectId, ObjectKind, Operand, Order, TaskId,
-    Trace,
+    EventIndex, ExecutionEnd, Holding, Location, ObjectId, ObjectKind, Operand, Order, ReadRow,
+    Row, TaskId, Trace,
 };
 use std::collections::BTreeSet;
 
@@ -380,18 +380,32 @@ fn explain_race(trace: &Trace, first: &Access, second: &Access) -> String {
     format!("why: {}", reasons.join("; "))
 }
 
+/// How an operation changes what its task holds of its object: locks or
+/// permits taken count up, given back or forgotten count down.
+struct HeldChange;
+
+impl ReadRow for HeldChange {
+    type Output = Option<(ObjectId, i64)>;
+
+    #[inline(always)]
+    fn read(self, row: Row) -> Option<(ObjectId, i64)> {
+        match (row.operand, row.holding.taken(), row.holding.given_up()) {
+            (Operand::Object(object), Some(taken), _) => Some((object, i64::from(taken))),
+            (Operand::Object(object), _, Some(given_up)) => Some((object, -i64::from(given_up))),
+            _ => None,
+        }
+    }
+}
+
 /// Locks and permits still held, one finding per holder and object.
 fn leaks(trace: &Trace, balance: &mut Vec<i64>) -> Vec<Leak> {
     // The common case, nothing held, in one pass without maps.
     balance.clear();
     balance.resize(trace.objects.len(), 0);
     for event in &trace.events {
-        let (Operand::Object(object), holding) = event.op.operand_and_holding() else {
-            continue;
-        };
-        let taken = holding.taken().unwrap_or(0);
-        let given_up = holding.given_up().unwrap_or(0);
-        balance[object.index()] += i64::from(taken) - i64::from(given_up);
+        if let Some((object, change)) = event.op.with_row(HeldChange) {
+            balance[object.index()] += change;
+        }
     }
     if balance.iter().all(|&held| held <= 0) {
         return Vec::new();

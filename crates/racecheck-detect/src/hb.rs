@@ -4,7 +4,9 @@
 
 use crate::clock::VectorClock;
 use crate::sync::{role, Channel, Role};
-use racecheck_trace::{Event, EventIndex, ObjectId, ObjectInfo, Operand, Order, TaskId};
+use racecheck_trace::{
+    Event, EventIndex, ObjectId, ObjectInfo, Operand, Order, ReadRow, Row, TaskId,
+};
 use std::collections::VecDeque;
 
 /// Two accesses to the same tracked object, at least one a write, by
@@ -126,54 +128,47 @@ impl HappensBefore {
     ) {
         let task = event.task;
         self.ensure_task(task);
-        let (operand, order) = event.op.operand_and_order();
-        // A blocked task waits; it has not synchronised with anything yet.
-        let object = match operand {
-            Operand::Object(object) => Some(object),
-            _ => None,
-        };
-        let kind = object.and_then(|object| objects.get(object.index()).map(|info| info.kind));
-        let role = match (object, kind) {
-            (Some(_), Some(kind)) => role(kind, order),
-            _ => Role::None,
-        };
-        if let Some(object) = object {
-            self.ensure_object(object);
+        let step = event.op.with_row(ClockStepOf { objects });
+        // Learn before the tick: the event itself knows what it learned.
+        match step {
+            ClockStep::Object(object, role) => {
+                self.ensure_object(object);
+                self.learn(task, role, object);
+            }
+            ClockStep::Join(target) => {
+                if let Some(finished) = self.finished.get(target.index()) {
+                    self.tasks[task.index()].join(finished);
+                }
+            }
+            ClockStep::Spawn(_) | ClockStep::Finish | ClockStep::None => {}
         }
-
-        // Acquire before the tick: the event itself knows what it learned.
-        self.learn(task, role, object, (order, operand));
         let epoch = self.tasks[task.index()].tick(task);
-        self.teach(index, task, role, object, epoch, races);
-        // Spawns, finishes and joins act on tasks, not objects.
-        if object.is_none() {
-            self.spawn_or_finish(task, (order, operand));
+        match step {
+            ClockStep::Object(object, role) => {
+                self.teach(index, task, role, object, epoch, races);
+            }
+            ClockStep::Spawn(child) => self.spawn(task, child),
+            ClockStep::Finish => self.finish(task),
+            ClockStep::Join(_) | ClockStep::None => {}
         }
     }
 
-    /// What `task` learns from the event's object (its role) or from the
-    /// task it joins.
+    /// What `task` learns from the event's object, by its role.
     #[inline]
-    fn learn(
-        &mut self,
-        task: TaskId,
-        role: Role,
-        object: Option<ObjectId>,
-        (order, operand): (Order, Operand),
-    ) {
-        match (role, object) {
-            (Role::Acquire { with_readers }, Some(object)) => {
+    fn learn(&mut self, task: TaskId, role: Role, object: ObjectId) {
+        match role {
+            Role::Acquire { with_readers } => {
                 let state = &self.objects[object.index()];
                 self.tasks[task.index()].join(&state.main);
                 if with_readers {
                     self.tasks[task.index()].join(&state.readers);
                 }
             }
-            (Role::ReadModifyWrite { acquires: true, .. }, Some(object)) => {
+            Role::ReadModifyWrite { acquires: true, .. } => {
                 let state = &self.objects[object.index()];
                 self.tasks[task.index()].join(&state.main);
             }
-            (Role::AcquireFrom(source), Some(_)) => {
+            Role::AcquireFrom(source) => {
                 let found = self
                     .published
                     .binary_search_by_key(&source, |&(index, _)| index);
@@ -181,18 +176,13 @@ impl HappensBefore {
                     self.tasks[task.index()].join(&self.published[position].1);
                 }
             }
-            (Role::ReceiveMessage, Some(object)) => {
+            Role::ReceiveMessage => {
                 if let Some(message) = self.objects[object.index()].messages.pop_front() {
                     self.tasks[task.index()].join(&message);
                     self.spare_clocks.push(message);
                 }
             }
             _ => {}
-        }
-        if let (None, Order::Join, Operand::Task(target)) = (object, order, operand) {
-            if let Some(finished) = self.finished.get(target.index()) {
-                self.tasks[task.index()].join(finished);
-            }
         }
     }
 
@@ -204,12 +194,12 @@ impl HappensBefore {
         index: EventIndex,
         task: TaskId,
         role: Role,
-        object: Option<ObjectId>,
+        object: ObjectId,
         epoch: u32,
         races: &mut Vec<RacePair>,
     ) {
-        match (role, object) {
-            (Role::Release(channel), Some(object)) => {
+        match role {
+            Role::Release(channel) => {
                 let clock = &self.tasks[task.index()];
                 let state = &mut self.objects[object.index()];
                 match channel {
@@ -218,23 +208,23 @@ impl HappensBefore {
                     Channel::Readers => state.readers.join(clock),
                 }
             }
-            (Role::ReadModifyWrite { releases: true, .. }, Some(object)) => {
+            Role::ReadModifyWrite { releases: true, .. } => {
                 let clock = &self.tasks[task.index()];
                 self.objects[object.index()].main.join(clock);
             }
-            (Role::Overwrite, Some(object)) => self.objects[object.index()].main.clear(),
-            (Role::Publish, Some(_)) => {
+            Role::Overwrite => self.objects[object.index()].main.clear(),
+            Role::Publish => {
                 let mut clock = self.spare_clocks.pop().unwrap_or_default();
                 clock.assign(&self.tasks[task.index()]);
                 // Events arrive in index order: `published` stays sorted.
                 self.published.push((index, clock));
             }
-            (Role::SendMessage, Some(object)) => {
+            Role::SendMessage => {
                 let mut message = self.spare_clocks.pop().unwrap_or_default();
                 message.assign(&self.tasks[task.index()]);
                 self.objects[object.index()].messages.push_back(message);
             }
-            (Role::Access { write }, Some(object)) => {
+            Role::Access { write } => {
                 let access = Epoch {
                     task,
                     clock: epoch,
@@ -246,31 +236,25 @@ impl HappensBefore {
         }
     }
 
-    /// A spawn passes the parent's clock to the child; a finish keeps the
-    /// task's clock for the joins to come.
+    /// A spawn passes the parent's clock to the child.
     #[inline]
-    fn spawn_or_finish(&mut self, task: TaskId, (order, operand): (Order, Operand)) {
-        match order {
-            Order::Spawn => {
-                let Operand::Task(child) = operand else {
-                    return;
-                };
-                self.ensure_task(child);
-                let (parent, child) = pick_two(&mut self.tasks, task.index(), child.index());
-                if let Some(child) = child {
-                    child.join(parent);
-                }
-            }
-            Order::Finish => {
-                if self.finished.len() <= task.index() {
-                    self.finished
-                        .resize_with(task.index() + 1, VectorClock::default);
-                }
-                let (tasks, finished) = (&self.tasks, &mut self.finished);
-                finished[task.index()].assign(&tasks[task.index()]);
-            }
-            _ => {}
+    fn spawn(&mut self, task: TaskId, child: TaskId) {
+        self.ensure_task(child);
+        let (parent, child) = pick_two(&mut self.tasks, task.index(), child.index());
+        if let Some(child) = child {
+            child.join(parent);
         }
+    }
+
+    /// A finish keeps the task's clock for the joins to come.
+    #[inline]
+    fn finish(&mut self, task: TaskId) {
+        if self.finished.len() <= task.index() {
+            self.finished
+                .resize_with(task.index() + 1, VectorClock::default);
+        }
+        let (tasks, finished) = (&self.tasks, &mut self.finished);
+        finished[task.index()].assign(&tasks[task.index()]);
     }
 
     fn check_access(
@@ -322,6 +306,49 @@ impl HappensBefore {
         if self.objects.len() <= object.index() {
             self.objects
                 .resize_with(object.index() + 1, ObjectState::default);
+        }
+    }
+}
+
+/// What the clocks do with one event, read from its row: an object's
+/// role there, or the task order of a spawn, a join or a finish. A blocked
+/// task waits (its operand is a wait, not an object): it has not
+/// synchronised with anything yet.
+#[derive(Clone, Copy, Debug)]
+enum ClockStep {
+    Object(ObjectId, Role),
+    Spawn(TaskId),
+    Join(TaskId),
+    Finish,
+    None,
+}
+
+/// Reads an event's [`ClockStep`] from its row, in a trace whose objects
+/// are `objects`. Copied into each arm of [`Op::with_row`], so that the
+/// role's `match` on the order folds to one on the object's kind.
+///
+/// [`Op::with_row`]: racecheck_trace::Op::with_row
+struct ClockStepOf<'a> {
+    objects: &'a [ObjectInfo],
+}
+
+impl ReadRow for ClockStepOf<'_> {
+    type Output = ClockStep;
+
+    #[inline(always)]
+    fn read(self, row: Row) -> ClockStep {
+        match (row.operand, row.order) {
+            (Operand::Object(object), order) => {
+                let role = match self.objects.get(object.index()) {
+                    Some(info) => role(info.kind, order),
+                    None => Role::None,
+                };
+                ClockStep::Object(object, role)
+            }
+            (Operand::Task(child), Order::Spawn) => ClockStep::Spawn(child),
+            (Operand::Task(target), Order::Join) => ClockStep::Join(target),
+            (_, Order::Finish) => ClockStep::Finish,
+            _ => ClockStep::None,
         }
     }
 }

@@ -6,7 +6,9 @@
 use crate::finding::{LockOrderEdge, PotentialDeadlock};
 use petgraph::algo::tarjan_scc;
 use petgraph::graphmap::DiGraphMap;
-use racecheck_trace::{Holding, Location, LockMode, ObjectId, ObjectKind, Operand, TaskId, Trace};
+use racecheck_trace::{
+    Holding, Location, LockMode, ObjectId, ObjectKind, Operand, ReadRow, Row, TaskId, Trace,
+};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Samples kept per pair of locks and distinct set of guards: two tasks,
@@ -362,6 +364,36 @@ fn locks_of(trace: &Trace, locks: &mut Vec<(LockKey, String)>) -> Vec<Option<u32
         .collect()
 }
 
+/// What an event does to its task's count of locks held.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LockStep {
+    /// A blocked attempt (a wait).
+    Attempt,
+    /// Takes a lock.
+    Lock,
+    /// Gives a lock back.
+    Unlock,
+    /// Nothing to the locks held.
+    Other,
+}
+
+/// Reads an event's [`LockStep`] from its row.
+struct LockStepOf;
+
+impl ReadRow for LockStepOf {
+    type Output = LockStep;
+
+    #[inline(always)]
+    fn read(self, row: Row) -> LockStep {
+        match (row.operand, row.holding) {
+            (Operand::Wait(_), _) => LockStep::Attempt,
+            (_, Holding::Lock(_)) => LockStep::Lock,
+            (_, Holding::Unlock(_)) => LockStep::Unlock,
+            _ => LockStep::Other,
+        }
+    }
+}
+
 /// Whether some task takes a lock while holding another: the only way to
 /// add an edge. Cheap, so that executions without nested locks cost nothing
 /// more.
@@ -372,12 +404,12 @@ fn takes_nested_locks(trace: &Trace, held: &mut Vec<u32>) -> bool {
         if held.len() <= task {
             held.resize(task + 1, 0);
         }
-        match event.op.operand_and_holding() {
+        match event.op.with_row(LockStepOf) {
             // A blocked attempt while holding a lock may be a nested one.
-            (Operand::Wait(_), _) | (_, Holding::Lock(_)) if held[task] > 0 => return true,
-            (_, Holding::Lock(_)) => held[task] += 1,
-            (_, Holding::Unlock(_)) => held[task] = held[task].saturating_sub(1),
-            _ => {}
+            LockStep::Attempt | LockStep::Lock if held[task] > 0 => return true,
+            LockStep::Lock => held[task] += 1,
+            LockStep::Unlock => held[task] = held[task].saturating_sub(1),
+            LockStep::Attempt | LockStep::Other => {}
         }
     }
     false

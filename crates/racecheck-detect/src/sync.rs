@@ -83,6 +83,7 @@ pub(crate) enum Role {
 
 /// The role of an operation whose row's happens-before column is `order`
 /// on an object of `kind`.
+#[inline(always)]
 pub(crate) fn role(kind: ObjectKind, order: Order) -> Role {
     use ObjectKind as Kind;
     match (kind, order) {

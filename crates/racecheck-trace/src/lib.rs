@@ -30,7 +30,7 @@ pub use event::{
     WaitTarget,
 };
 pub use location::Location;
-pub use op_table::{Detail, Holding, Operand, Order, Touch};
+pub use op_table::{Detail, Holding, Operand, Order, ReadRow, Row, Touch};
 pub use schedule::{Schedule, ScheduleError};
 
 use serde::{Deserialize, Serialize};

@@ -15,8 +15,11 @@
 //!
 //! Each column is a method of [`Op`] (`op.order()`, `op.holding()`, ...)
 //! that the table's macro writes as one `match`: reading a column costs a
-//! hand-written `match` on that column alone, which keeps the detector's
-//! per-event passes as fast as when each listed the variants itself.
+//! hand-written `match` on that column alone. The detector's per-event
+//! passes read with [`Op::with_row`] instead: their [`ReadRow`] is copied
+//! into each arm of one `match`, where the row is constant, so what they
+//! derive from it (an object's role, a lock count) folds into the arm, as
+//! when each pass listed the variants itself.
 
 use crate::event::{LockMode, MemoryOrder, Op, Trace, WaitTarget};
 use crate::{EventIndex, ObjectId, TaskId};
@@ -214,14 +217,87 @@ impl Op {
     }
 }
 
+/// One row of the table: every column of an operation, as
+/// [`Op::with_row`] hands it to a reader.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Row {
+    /// [`Op::verb`].
+    pub verb: &'static str,
+    /// [`Op::operand`].
+    pub operand: Operand,
+    /// [`Op::order`].
+    pub order: Order,
+    /// [`Op::touch`].
+    pub touch: Touch,
+    /// [`Op::holding`].
+    pub holding: Holding,
+    /// [`Op::detail`].
+    pub detail: Detail,
+}
+
+/// What an analysis computes from one row, for [`Op::with_row`].
+pub trait ReadRow {
+    /// What it computes.
+    type Output;
+
+    /// Computes it from `row`. Mark it `#[inline(always)]` and keep it
+    /// small: it is copied into each of the table's arms, where the row
+    /// is constant.
+    fn read(self, row: Row) -> Self::Output;
+}
+
 /// Writes the table's columns as methods of [`Op`], one `match` each, so
-/// that reading a column costs what a hand-written `match` on it would.
+/// that reading a column costs what a hand-written `match` on it would,
+/// and [`Op::with_row`], which reads several in the same `match`.
 macro_rules! operation_table {
     ($(
         $variant:ident $({ $($field:ident),* })? =>
             $verb:expr, $operand:expr, $order:expr, $touch:expr, $holding:expr, $detail:expr;
     )*) => {
         impl Op {
+            /// Hands the operation's row to `reader` inside each arm of one
+            /// `match` on the variant, and returns what it computes.
+            ///
+            /// An analysis's per-event hot path reads the row this way: its
+            /// [`ReadRow::read`] is `#[inline(always)]`, so every arm gets
+            /// its own copy with that arm's columns as constants, and the
+            /// compiler folds what the reader derives from them (an
+            /// object's role, a lock count) into the arm, instead of
+            /// building the columns and matching on them a second time.
+            ///
+            /// ```
+            /// use racecheck_trace::{LockMode, ObjectId, Op, ReadRow, Row};
+            /// struct Taken;
+            /// impl ReadRow for Taken {
+            ///     type Output = Option<u32>;
+            ///     #[inline(always)]
+            ///     fn read(self, row: Row) -> Option<u32> {
+            ///         row.holding.taken()
+            ///     }
+            /// }
+            /// let lock = Op::Lock { object: ObjectId(0), mode: LockMode::Shared };
+            /// assert_eq!(lock.with_row(Taken), Some(1));
+            /// ```
+            #[inline(always)]
+            #[allow(unused_variables)]
+            pub fn with_row<R: ReadRow>(&self, reader: R) -> R::Output {
+                use Operand::{Object as On, Task, Until, Wait};
+                use Order as O;
+                use Touch::{Change, Read};
+                use Holding as H;
+                use Detail::{Ordering, Permits};
+                match *self {
+                    $(Op::$variant $({ $($field),* })? => reader.read(Row {
+                        verb: $verb,
+                        operand: $operand,
+                        order: $order,
+                        touch: $touch,
+                        holding: $holding,
+                        detail: $detail,
+                    }),)*
+                }
+            }
+
             /// A short verb naming the operation, for timelines.
             ///
             /// ```
@@ -244,38 +320,6 @@ macro_rules! operation_table {
             pub const fn operand(&self) -> Operand {
                 use Operand::{Object as On, Task, Until, Wait};
                 match *self { $(Op::$variant $({ $($field),* })? => $operand,)* }
-            }
-
-            /// The operand and the order together, in one `match`: what the
-            /// happens-before clocks read for every event.
-            ///
-            /// ```
-            /// use racecheck_trace::{ObjectId, Op, Operand, Order};
-            /// let send = Op::Send { object: ObjectId(0) };
-            /// assert_eq!(send.operand_and_order(), (Operand::Object(ObjectId(0)), Order::Send));
-            /// ```
-            #[inline(always)]
-            #[allow(unused_variables)]
-            pub const fn operand_and_order(&self) -> (Operand, Order) {
-                use Operand::{Object as On, Task, Until, Wait};
-                use Order as O;
-                match *self { $(Op::$variant $({ $($field),* })? => ($operand, $order),)* }
-            }
-
-            /// The operand and the holding together, in one `match`: what
-            /// the leak and lock-order checks read for every event.
-            ///
-            /// ```
-            /// use racecheck_trace::{Holding, ObjectId, Op, Operand};
-            /// let acquire = Op::Acquire { object: ObjectId(0), permits: 2 };
-            /// assert_eq!(acquire.operand_and_holding(), (Operand::Object(ObjectId(0)), Holding::Acquire(2)));
-            /// ```
-            #[inline(always)]
-            #[allow(unused_variables)]
-            pub const fn operand_and_holding(&self) -> (Operand, Holding) {
-                use Operand::{Object as On, Task, Until, Wait};
-                use Holding as H;
-                match *self { $(Op::$variant $({ $($field),* })? => ($operand, $holding),)* }
             }
 
             /// The happens-before order the operation creates.
@@ -543,6 +587,55 @@ mod tests {
                 (expected_object, expected_verb),
                 "{op:?}"
             );
+        }
+    }
+
+    /// Reads the whole row, to compare with the columns read one by one.
+    struct WholeRow;
+
+    impl ReadRow for WholeRow {
+        type Output = Row;
+
+        #[inline(always)]
+        fn read(self, row: Row) -> Row {
+            row
+        }
+    }
+
+    #[test]
+    fn the_row_holds_the_columns() {
+        let object = ObjectId(3);
+        let ops = [
+            Op::Spawn { child: TaskId(1) },
+            Op::Finish,
+            Op::Sleep { until_ns: 9 },
+            Op::Block {
+                on: WaitTarget::Object(object),
+            },
+            Op::Lock {
+                object,
+                mode: LockMode::Exclusive,
+            },
+            Op::Forget { object, permits: 2 },
+            Op::Wait {
+                object,
+                by: Some(EventIndex(4)),
+            },
+            Op::Store {
+                object,
+                ordering: MemoryOrder::Release,
+            },
+        ];
+        for op in ops {
+            let columns = Row {
+                verb: op.verb(),
+                operand: op.operand(),
+                order: op.order(),
+                touch: op.touch(),
+                holding: op.holding(),
+                detail: op.detail(),
+            };
+            assert_eq!(op.with_row(WholeRow), columns, "{op:?}");
         }
     }
 
