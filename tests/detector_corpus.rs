@@ -267,8 +267,11 @@ const CASES: &[Case] = cases! {
     Watch, NoRace, watch_write_then_send_modify_then_wait_for;
     Watch, Race("x"), watch_write_after_send_modify;
     Watch, Race("x"), watch_send_if_modified_that_changed_nothing;
+    Watch, NoRace, watch_is_closed_after_every_cloned_sender_dropped;
+    Watch, Race("x"), watch_write_after_dropping_a_cloned_sender;
     Broadcast, NoRace, broadcast_write_then_send_to_two_receivers;
     Broadcast, NoRace, broadcast_closed_after_every_sender_dropped;
+    Broadcast, NoRace, broadcast_is_closed_after_every_sender_dropped;
     Broadcast, Race("x"), broadcast_write_after_send;
     Broadcast, Race("x"), broadcast_lagged_receive;
     Transitive, NoRace, chain_through_a_channel_and_an_event;
@@ -2302,6 +2305,51 @@ fn watch_sender_dropped() -> Program {
     })
 }
 
+fn watch_is_closed_after_every_cloned_sender_dropped() -> Program {
+    Box::pin(async {
+        let x = shared_x();
+        let (sender, receiver) = watch::channel(0);
+        let clone = sender.clone();
+        let a = task!("a", [x], {
+            x.store(1).await;
+            drop(clone);
+        });
+        let c = task!("c", [], {
+            drop(sender);
+        });
+        let b = task!("b", [x], {
+            while !receiver.is_closed() {
+                yield_now().await;
+            }
+            x.get();
+        });
+        a.await;
+        c.await;
+        b.await;
+    })
+}
+
+fn watch_write_after_dropping_a_cloned_sender() -> Program {
+    Box::pin(async {
+        let x = shared_x();
+        let (sender, receiver) = watch::channel(0);
+        let clone = sender.clone();
+        drop(sender);
+        let a = task!("a", [x], {
+            drop(clone);
+            x.set(1);
+        });
+        let b = task!("b", [x], {
+            while !receiver.is_closed() {
+                yield_now().await;
+            }
+            x.get();
+        });
+        a.await;
+        b.await;
+    })
+}
+
 fn watch_write_after_send() -> Program {
     Box::pin(async {
         let x = shared_x();
@@ -2387,6 +2435,25 @@ fn broadcast_closed_after_every_sender_dropped() -> Program {
         a.await;
         b.await;
         c.await;
+    })
+}
+
+fn broadcast_is_closed_after_every_sender_dropped() -> Program {
+    Box::pin(async {
+        let x = shared_x();
+        let (sender, receiver) = broadcast::channel::<u8>(1);
+        let a = task!("a", [x], {
+            x.store(1).await;
+            drop(sender);
+        });
+        let b = task!("b", [x], {
+            while !receiver.is_closed() {
+                yield_now().await;
+            }
+            x.get();
+        });
+        a.await;
+        b.await;
     })
 }
 

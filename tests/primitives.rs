@@ -1791,3 +1791,242 @@ fn notify_last_chosen_waiter_cancelled_passes_the_notification_to_the_newest() {
         assert_eq!(*served.borrow(), [1, 0]);
     });
 }
+
+#[test]
+fn mpsc_reserve_many_waits_for_all_its_slots_and_holds_back_later_senders() {
+    explore(|| async {
+        let (sender, mut receiver) = mpsc::channel(2);
+        sender.try_send(0).expect("room");
+        let many = {
+            let sender = sender.clone();
+            spawn_named("many", async move {
+                let permits = sender.reserve_many(2).await.expect("open");
+                assert_eq!(permits.len(), 2);
+                for (value, permit) in (10..).zip(permits) {
+                    permit.send(value);
+                }
+            })
+        };
+        sleep(ms(1)).await;
+        assert!(!many.is_finished(), "one slot is free, two are needed");
+        assert!(
+            matches!(sender.try_send(1), Err(TrySendError::Full(_))),
+            "a free slot is not taken past a queued reserve_many"
+        );
+        assert_eq!(receiver.recv().await, Some(0));
+        many.await;
+        assert_eq!(receiver.recv().await, Some(10));
+        assert_eq!(receiver.recv().await, Some(11));
+        assert!(
+            sender.reserve_many(3).await.is_err(),
+            "more than the capacity"
+        );
+    });
+}
+
+#[test]
+fn mpsc_permits_reserved_together_and_not_used_are_given_back() {
+    explore(|| async {
+        let (sender, mut receiver) = mpsc::channel(3);
+        let mut permits = sender.try_reserve_many(3).expect("room for three");
+        assert!(matches!(
+            sender.try_reserve_many(1),
+            Err(TrySendError::Full(()))
+        ));
+        permits.next().expect("three permits").send('a');
+        drop(permits);
+        assert_eq!(sender.capacity(), 2, "the two unused slots are free again");
+        assert_eq!(receiver.try_recv(), Ok('a'));
+        assert!(matches!(
+            sender.try_reserve_many(4),
+            Err(TrySendError::Full(()))
+        ));
+    });
+}
+
+#[test]
+fn mpsc_poll_recv_receives_as_recv_does() {
+    explore(|| async {
+        let (sender, mut receiver) = mpsc::unbounded_channel();
+        let producer = spawn(async move { sender.send(3).expect("open") });
+        assert_eq!(poll_fn(|cx| receiver.poll_recv(cx)).await, Some(3));
+        producer.await;
+        assert_eq!(poll_fn(|cx| receiver.poll_recv(cx)).await, None);
+    });
+}
+
+#[test]
+fn watch_sender_clones_keep_the_channel_open_until_the_last_is_dropped() {
+    explore(|| async {
+        let (sender, mut receiver) = racecheck::sync::watch::channel(0);
+        let second = sender.clone();
+        assert_eq!(sender.sender_count(), 2);
+        let dropper = spawn(async move { drop(sender) });
+        dropper.await;
+        assert!(!receiver.is_closed());
+        second.send(1).expect("a receiver is alive");
+        assert!(receiver.changed().await.is_ok());
+        drop(second);
+        assert!(receiver.is_closed());
+        assert!(receiver.changed().await.is_err());
+    });
+}
+
+#[test]
+fn broadcast_sender_len_counts_values_some_receiver_alive_at_the_send_has_not_seen() {
+    explore(|| async {
+        let sender = racecheck::sync::broadcast::Sender::new(4);
+        assert!(sender.send(0).is_err(), "no receiver yet");
+        let mut first = sender.subscribe();
+        let mut second = sender.subscribe();
+        sender.send(1).expect("receivers");
+        sender.send(2).expect("receivers");
+        assert_eq!(sender.len(), 2);
+        assert_eq!(first.recv().await, Ok(1));
+        assert_eq!(sender.len(), 2, "second has seen neither");
+        assert_eq!(second.recv().await, Ok(1));
+        assert_eq!(sender.len(), 1);
+        drop(second);
+        assert_eq!(sender.len(), 1, "first has not seen 2");
+        assert_eq!(first.recv().await, Ok(2));
+        assert!(sender.is_empty());
+    });
+}
+
+#[test]
+fn broadcast_closed_waits_for_every_receiver_and_is_closed_sees_the_senders_go() {
+    explore(|| async {
+        let (sender, receiver) = racecheck::sync::broadcast::channel::<u8>(1);
+        let watcher = sender.subscribe();
+        assert!(!watcher.is_closed());
+        let droppers = [receiver, watcher].map(|receiver| spawn(async move { drop(receiver) }));
+        sender.closed().await;
+        assert_eq!(sender.receiver_count(), 0);
+        join_all(droppers.into()).await;
+        let late = sender.subscribe();
+        drop(sender);
+        assert!(late.is_closed());
+    });
+}
+
+#[test]
+fn an_enabled_notified_future_is_not_missed_by_notify_waiters() {
+    explore(|| async {
+        let notify = Arc::new(Notify::new());
+        let mut notified = std::pin::pin!(notify.notified());
+        assert!(!notified.as_mut().enable());
+        let notifier = {
+            let notify = notify.clone();
+            spawn(async move { notify.notify_waiters() })
+        };
+        notifier.await;
+        assert!(notified.as_mut().enable(), "notify_waiters reached it");
+        notified.await;
+    });
+}
+
+#[test]
+fn an_owned_notified_future_takes_a_stored_permit() {
+    explore(|| async {
+        let notify = Arc::new(Notify::new());
+        let notified = notify.clone().notified_owned();
+        let notifier = {
+            let notify = notify.clone();
+            spawn(async move { notify.notify_one() })
+        };
+        notified.await;
+        notifier.await;
+    });
+}
+
+#[test]
+fn semaphore_permits_split_and_merge_release_what_they_hold() {
+    explore(|| async {
+        let semaphore = Semaphore::new(3);
+        let mut permit = semaphore.acquire_many(3).await.expect("open");
+        let part = permit.split(2).expect("three held");
+        assert!(permit.split(5).is_none());
+        assert_eq!((permit.num_permits(), part.num_permits()), (1, 2));
+        drop(part);
+        assert_eq!(semaphore.available_permits(), 2);
+        let other = semaphore.acquire_many(2).await.expect("open");
+        permit.merge(other);
+        assert_eq!(permit.num_permits(), 3);
+        assert!(std::ptr::eq(permit.semaphore(), &semaphore));
+        drop(permit);
+        assert_eq!(semaphore.available_permits(), 3);
+    });
+}
+
+#[test]
+fn rwlock_with_max_readers_queues_the_reader_over_the_limit() {
+    explore(|| async {
+        let lock = Arc::new(RwLock::with_max_readers(0, 2));
+        let first = lock.read().await;
+        let second = lock.read().await;
+        assert!(lock.try_read().is_err(), "two readers at most");
+        let third = {
+            let lock = lock.clone();
+            spawn(async move { *lock.read().await })
+        };
+        sleep(ms(1)).await;
+        assert!(!third.is_finished());
+        drop(first);
+        assert_eq!(third.await, 0);
+        drop(second);
+        assert!(lock.try_write().is_ok());
+    });
+}
+
+#[test]
+fn mpsc_closed_receiver_still_receives_what_outstanding_permits_send() {
+    explore(|| async {
+        let (sender, mut receiver) = mpsc::channel(2);
+        let permit = sender.try_reserve_owned().expect("room");
+        receiver.close();
+        assert!(matches!(
+            receiver.try_recv(),
+            Err(racecheck::sync::mpsc::TryRecvError::Empty)
+        ));
+        let late = spawn(async move { drop(permit.send(5)) });
+        assert_eq!(
+            receiver.recv().await,
+            Some(5),
+            "the permit's message arrives"
+        );
+        late.await;
+        assert_eq!(receiver.recv().await, None);
+    });
+}
+
+/// Polls `future` once with a waker that is not the task's: by hand, as
+/// `now_or_never` or a test's mock task does.
+fn poll_by_hand<F: Future>(future: F) -> Poll<F::Output> {
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    std::pin::pin!(future).poll(&mut context)
+}
+
+#[test]
+fn an_operation_polled_by_hand_completes_on_its_first_poll_at_await_granularity() {
+    // As in tokio: what can complete at once does, within the current step;
+    // awaited, the same operation is a scheduling point first.
+    for granularity in [racecheck::Granularity::Await, racecheck::Granularity::Step] {
+        Builder::new()
+            .granularity(granularity)
+            .iterations(ITERATIONS)
+            .check(|| async {
+                let mutex = Mutex::new(1);
+                let (sender, mut receiver) = mpsc::channel(1);
+                sender.try_send(5).unwrap();
+                let Poll::Ready(guard) = poll_by_hand(mutex.lock()) else {
+                    panic!("a free lock is taken on the first poll");
+                };
+                assert_eq!(*guard, 1);
+                assert!(poll_by_hand(mutex.lock()).is_pending(), "held: it queues");
+                drop(guard);
+                assert_eq!(poll_by_hand(receiver.recv()), Poll::Ready(Some(5)));
+                assert!(poll_by_hand(receiver.recv()).is_pending(), "empty");
+                assert_eq!(poll_by_hand(sleep(Duration::ZERO)), Poll::Ready(()));
+            });
+    }
+}

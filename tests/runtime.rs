@@ -213,9 +213,39 @@ fn a_corrupted_replay_string_is_rejected_with_a_clear_message() {
 }
 
 #[test]
-#[should_panic(expected = "outside a racecheck execution")]
-fn a_primitive_created_outside_an_execution_is_a_clear_error() {
-    let _mutex = Mutex::new(0);
+#[should_panic(expected = "outside a racecheck execution is used inside one")]
+fn a_primitive_created_outside_an_execution_and_used_inside_is_a_clear_error() {
+    let mutex = Arc::new(Mutex::new(0));
+    racecheck::check(move || {
+        let mutex = mutex.clone();
+        async move { *mutex.lock().await += 1 }
+    });
+}
+
+#[test]
+fn a_primitive_created_outside_an_execution_works_untracked() {
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+
+    let mutex = Mutex::new(1);
+    let mut lock = std::pin::pin!(mutex.lock());
+    let Poll::Ready(mut guard) = lock.as_mut().poll(&mut Context::from_waker(Waker::noop())) else {
+        panic!("a free mutex is taken on the first poll outside an execution");
+    };
+    *guard += 1;
+    let mut second = std::pin::pin!(mutex.lock());
+    assert!(second
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+        .is_pending());
+    drop(guard);
+    let Poll::Ready(guard) = second
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    else {
+        panic!("the released mutex passes to the queued lock");
+    };
+    assert_eq!(*guard, 2);
 }
 
 #[test]

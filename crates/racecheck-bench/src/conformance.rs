@@ -135,6 +135,12 @@ pub fn tokio_tests_dir(workspace: &Path) -> Result<PathBuf, String> {
         })
 }
 
+/// Executions each `#[tokio::test]` explores here
+/// (`RACECHECK_ITERATIONS`): tokio's tests check semantics rather than hunt
+/// bugs, and some sleep on the wall clock in every execution
+/// (`task_blocking`'s `basic_blocking` sleeps 0.5 s per execution).
+pub const ITERATIONS: u64 = 100;
+
 /// The scratch cargo project the files run in.
 #[derive(Clone, Debug)]
 pub struct Project {
@@ -192,7 +198,7 @@ impl Project {
             manifest,
             "\n[dependencies]\ntokio = {{ package = \"racecheck-tokio\", path = {:?}, features = [\"full\", \"racecheck\"] }}\n\n\
              [dev-dependencies]\nfutures = {{ version = \"0.3\", features = [\"async-await\"] }}\n\
-             tokio-stream = \"0.1\"\ntokio-test = \"0.4\"\n",
+             rand = \"0.10\"\ntokio-stream = \"0.1\"\ntokio-test = \"0.4\"\n",
             layer.display().to_string(),
         );
         write(&root.join("Cargo.toml"), &manifest)?;
@@ -220,16 +226,24 @@ impl Project {
         })
     }
 
-    /// Compiles and runs one file's tests (`cargo test --test name`), and
-    /// kills the run after `timeout`.
+    /// Compiles and runs one file's tests (`cargo test --test name`), each
+    /// `#[tokio::test]` exploring [`ITERATIONS`] executions, and kills the
+    /// run after `timeout`.
     pub fn run_file(&self, name: &str, timeout: Duration) -> Result<FileResult, String> {
-        let mut child = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        command
             .args(["test", "--test", name, "--", "--color", "never"])
             .current_dir(&self.root)
             .env("CARGO_TARGET_DIR", self.root.join("target"))
+            .env("RACECHECK_ITERATIONS", ITERATIONS.to_string())
             .env_remove("RUSTFLAGS")
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stderr(Stdio::piped());
+        // Its own process group, so that a timeout ends the test binary
+        // cargo started too (it holds the output pipes open).
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let mut child = command
             .spawn()
             .map_err(|error| format!("cannot start cargo: {error}"))?;
         let mut stdout = child.stdout.take().ok_or("no stdout")?;
@@ -254,8 +268,7 @@ impl Project {
                 break false;
             }
             if start.elapsed() > timeout {
-                let _ = child.kill();
-                let _ = child.wait();
+                kill_group(&mut child);
                 break true;
             }
             thread::sleep(Duration::from_millis(200));
@@ -264,6 +277,18 @@ impl Project {
         let stderr = err.join().unwrap_or_default();
         Ok(FileResult::parse(name, &stdout, &stderr, timed_out))
     }
+}
+
+/// Kills `child` and, on Unix, every process of its group (the test
+/// binary cargo runs).
+fn kill_group(child: &mut std::process::Child) {
+    #[cfg(unix)]
+    {
+        let group = format!("-{}", child.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// What libtest said about one file.

@@ -289,7 +289,10 @@ impl Turns {
 }
 
 /// The objects `events`, a step of `task`, changed only by releasing them
-/// (and handing them to waiters, whose acquisitions are events of theirs).
+/// once (and handing them to waiters, whose acquisitions are events of
+/// theirs). Once: a waiter served by a step that releases twice takes the
+/// object between the two releases, an order an attempt after the step
+/// never has (adding two permits, say; the oracle found it).
 fn released(task: TaskId, events: &[Event]) -> Vec<ObjectId> {
     let releases = |event: &Event| event.op.holding().returns();
     let mut released: Vec<ObjectId> = events
@@ -300,9 +303,10 @@ fn released(task: TaskId, events: &[Event]) -> Vec<ObjectId> {
     released.sort_unstable();
     released.dedup();
     released.retain(|&object| {
-        events
+        let mut own = events
             .iter()
-            .all(|event| event.op.object() != Some(object) || releases(event) || event.task != task)
+            .filter(|event| event.task == task && event.op.object() == Some(object));
+        own.next().is_some_and(releases) && own.next().is_none()
     });
     released
 }

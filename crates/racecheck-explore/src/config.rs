@@ -62,6 +62,9 @@ pub struct Config {
     /// ([`Failure::nondeterminism`](crate::Failure::nondeterminism)). On
     /// by default; off for a body that can run only once.
     pub check_replay: bool,
+    /// Whether executions may use primitives created outside them (see
+    /// [`Limits::allow_untracked_objects`]). Off by default.
+    pub allow_untracked_objects: bool,
 }
 
 /// One of `count` disjoint parts of an exploration's iterations, for
@@ -138,6 +141,7 @@ impl Config {
             shutdown: self.shutdown,
             spurious_wakeups: self.spurious_wakeups,
             instant_section: self.instant_section,
+            allow_untracked_objects: self.allow_untracked_objects,
         }
     }
 
@@ -165,6 +169,7 @@ impl Default for Config {
             profile: false,
             instant_section: None,
             check_replay: true,
+            allow_untracked_objects: false,
         }
     }
 }

@@ -32,7 +32,7 @@
 use crate::fairness::Fairness;
 use racecheck_detect::{Footprint, Key};
 use racecheck_runtime::Scheduler;
-use racecheck_trace::{Event, TaskId, Touch};
+use racecheck_trace::{Event, ObjectId, TaskId, Touch};
 use std::collections::BTreeMap;
 
 /// A state of the search: what could run, what ran, what remains to try.
@@ -71,6 +71,10 @@ struct Asleep {
     /// When that step is an attempt that blocked on an object, the task's
     /// step once served, as explored.
     served: Option<Footprint>,
+    /// Covered only while nobody sees the hand-over its step now makes (the
+    /// mirror rule, see [`Asleep::after`]): the task may run, and the search
+    /// then watches the hand-over ([`HandOverWindow`]).
+    tentative: bool,
 }
 
 impl Asleep {
@@ -89,19 +93,32 @@ impl Asleep {
     /// behind the new holder, the state the execution explored reached by
     /// blocking before the release.
     ///
-    /// The mirror rule holds too: a task whose step only releases an object
-    /// stays asleep after another task's attempt blocked on it alone. Its
-    /// release now hands the object to the waiter, and the waiter's
-    /// acquisition is recorded right then, in the releasing step (see the
-    /// sync crate's `batch.rs`), so the order of events on the object is
+    /// The mirror rule holds only tentatively: a task whose step only
+    /// releases an object, after another task's attempt blocked on it
+    /// alone. Its release now hands the object to the waiter, and the
+    /// waiter's acquisition is recorded right then, in the releasing step
+    /// (see the sync crate's `batch.rs`), so the order of acquisitions is
     /// the one of the execution explored, where the release came first and
-    /// the attempt took the object. (Recorded when the waiter next ran, the
-    /// acquisition would come after whatever ran in between, say a
-    /// `try_lock` that failed: an order the release coming first never
-    /// produces, and the oracle, `tests/dpor_oracle.rs`, found it.)
+    /// the attempt took the object. What that execution cannot show is the
+    /// *window* between the hand-over and the waiter's next step: the
+    /// object is held by a task that has not run yet, and a `try_lock` of a
+    /// third task (or of the releaser) fails there, which it never does
+    /// when the release comes first. So the task stays in the sleep set as
+    /// [tentative](Asleep::tentative): it is not chosen unless a race asks
+    /// for it. Once chosen, the search watches the window: if a step
+    /// touches the object inside it, the execution is a new one; if the
+    /// window closes unseen, the execution is redundant, and runs on only to
+    /// show which later steps could have run inside the window (races
+    /// reversed there; the states after the window are dropped).
     fn after(&self, step: &Footprint) -> Option<Asleep> {
-        if !self.footprint.conflicts_with(step) || step.is_released_by(&self.footprint) {
+        if !self.footprint.conflicts_with(step) {
             return Some(self.clone());
+        }
+        if step.is_released_by(&self.footprint) {
+            return Some(Asleep {
+                tentative: true,
+                ..self.clone()
+            });
         }
         if !self.footprint.is_released_by(step) {
             return None;
@@ -115,7 +132,66 @@ impl Asleep {
             task: self.task,
             footprint: served.clone(),
             served: None,
+            tentative: self.tentative,
         })
+    }
+}
+
+/// The window a [tentative](Asleep::tentative) step opened: the tasks it
+/// (and the steps after it) handed the objects to, which have not run
+/// since.
+#[derive(Clone, Debug, Default)]
+struct HandOverWindow {
+    /// The depth of the tentative step.
+    opened_at: usize,
+    /// The tentative step is the next one observed.
+    opening: bool,
+    /// The objects the tentative step handed over.
+    objects: Vec<ObjectId>,
+    /// Who holds one of them without having run since, and which.
+    served: Vec<(TaskId, ObjectId)>,
+}
+
+/// What a step did to the hand-over window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Window {
+    /// Still open: nobody else touched the objects.
+    Open,
+    /// A task touched an object handed over before its new holder ran: an
+    /// order no execution with the release first has.
+    Seen,
+    /// Every holder ran and nobody else looked: covered.
+    Closed,
+}
+
+impl HandOverWindow {
+    /// Follows `task`'s step, made of `events`.
+    fn observe(&mut self, task: TaskId, events: &[Event]) -> Window {
+        let opening = std::mem::take(&mut self.opening);
+        self.served.retain(|&(holder, _)| holder != task);
+        for event in events {
+            let Some(object) = event.op.object() else {
+                continue;
+            };
+            if event.task != task {
+                // An acquisition recorded on behalf of a waiter.
+                if opening && !self.objects.contains(&object) {
+                    self.objects.push(object);
+                }
+                if self.objects.contains(&object) {
+                    self.served.push((event.task, object));
+                }
+            } else if self.served.iter().any(|&(_, held)| held == object)
+                && event.op.waits_for().is_none()
+            {
+                return Window::Seen;
+            }
+        }
+        if self.served.is_empty() {
+            Window::Closed
+        } else {
+            Window::Open
+        }
     }
 }
 
@@ -125,8 +201,18 @@ impl Node {
         self.runnable.contains(&task) && self.yielder != Some(task)
     }
 
+    /// Whether `task` is in the sleep set, not tentatively.
     fn is_asleep(&self, task: TaskId) -> bool {
-        self.sleep.iter().any(|asleep| asleep.task == task)
+        self.sleep
+            .iter()
+            .any(|asleep| asleep.task == task && !asleep.tentative)
+    }
+
+    /// Whether `task` is in the sleep set tentatively.
+    fn is_tentative(&self, task: TaskId) -> bool {
+        self.sleep
+            .iter()
+            .any(|asleep| asleep.task == task && asleep.tentative)
     }
 }
 
@@ -167,6 +253,12 @@ pub struct ExhaustiveScheduler {
     root_finished: bool,
     /// Plain depth-first search: every runnable task at every state.
     without_reduction: bool,
+    /// The hand-over window of a tentative step taken in this execution.
+    window: Option<HandOverWindow>,
+    /// The depths of the tentative step and of the step that closed its
+    /// window unseen: the execution from there on is covered (see
+    /// [`ExhaustiveScheduler::analyse`]).
+    closed_window: Option<(usize, usize)>,
 }
 
 impl ExhaustiveScheduler {
@@ -211,11 +303,22 @@ impl ExhaustiveScheduler {
             .min(self.sleep_blocked_at.unwrap_or(usize::MAX));
         let order = StepOrder::of(&self.nodes[..steps]);
         self.note_served(steps);
+        // After a tentative step whose window closed unseen, the execution
+        // is equivalent to one with the release first, explored elsewhere,
+        // except for what could have run inside the window: races that
+        // reverse there count, and those of the steps up to its close, but
+        // not the states after it, which are dropped.
+        let (opened, closed) = self.closed_window.unwrap_or((steps, steps));
         for later in 0..steps {
             for earlier in order.races(&self.nodes, later) {
-                let initials = order.initials(&self.nodes, earlier, later);
-                reverse(&mut self.nodes[earlier], &initials);
+                if earlier <= closed && (later <= closed || earlier >= opened) {
+                    let initials = order.initials(&self.nodes, earlier, later);
+                    reverse(&mut self.nodes[earlier], &initials);
+                }
             }
+        }
+        if self.closed_window.is_some() {
+            self.nodes.truncate(closed + 1);
         }
     }
 
@@ -247,6 +350,22 @@ impl ExhaustiveScheduler {
         }
     }
 
+    /// Opens a hand-over window when the step chosen at `depth` is
+    /// tentative and no window is open or closed in this execution (a
+    /// tentative step inside a window, or after one closed unseen, is
+    /// covered by that window's verdict).
+    fn open_window_if_tentative(&mut self, depth: usize) {
+        let node = &self.nodes[depth];
+        let watching = self.window.is_some() || self.closed_window.is_some();
+        if !watching && node.is_tentative(node.chosen) {
+            self.window = Some(HandOverWindow {
+                opened_at: depth,
+                opening: true,
+                ..HandOverWindow::default()
+            });
+        }
+    }
+
     /// Moves to the deepest state with a task left to try; `false` if there
     /// is none.
     fn backtrack(&mut self) -> bool {
@@ -270,6 +389,7 @@ impl ExhaustiveScheduler {
                 task: node.chosen,
                 footprint: if several_values { tried } else { footprint },
                 served,
+                tentative: false,
             };
             node.done.push(explored);
             let next = node.backtrack.iter().copied().find(|&task| {
@@ -341,6 +461,8 @@ impl Scheduler for ExhaustiveScheduler {
         self.sleep_blocked_at = None;
         self.diverged = false;
         self.root_finished = false;
+        self.window = None;
+        self.closed_window = None;
         true
     }
 
@@ -352,7 +474,9 @@ impl Scheduler for ExhaustiveScheduler {
                 self.diverged = true;
                 return None;
             }
-            return Some(node.chosen);
+            let chosen = node.chosen;
+            self.open_window_if_tentative(depth);
+            return Some(chosen);
         }
         // Shutting down disables every task: it depends on every step, so
         // it never sleeps, and every choice is tried where it is offered.
@@ -362,10 +486,19 @@ impl Scheduler for ExhaustiveScheduler {
         if shutdown_offered {
             sleep.retain(|asleep| asleep.task != TaskId::ROOT);
         }
+        // A tentative task runs first only when no other may.
+        let may_choose = |task: &TaskId| {
+            Some(*task) != yielder
+                && !sleep
+                    .iter()
+                    .any(|asleep| asleep.task == *task && !asleep.tentative)
+        };
+        let in_sleep_set = |task: &TaskId| sleep.iter().any(|asleep| asleep.task == *task);
         let awake = runnable
             .iter()
-            .copied()
-            .find(|&task| Some(task) != yielder && !sleep.iter().any(|asleep| asleep.task == task));
+            .filter(|task| may_choose(task))
+            .min_by_key(|task| in_sleep_set(task))
+            .copied();
         let Some(chosen) = awake else {
             // Every task that may run is asleep: each continuation from
             // here is explored in another execution. Stop this one.
@@ -393,6 +526,7 @@ impl Scheduler for ExhaustiveScheduler {
             done: Vec::new(),
             sleep,
         });
+        self.open_window_if_tentative(depth);
         Some(chosen)
     }
 
@@ -414,6 +548,16 @@ impl Scheduler for ExhaustiveScheduler {
         if task == TaskId::ROOT && events.iter().any(|event| event.op.touch() == Touch::Finish) {
             self.root_finished = true;
         }
+        if let Some(window) = &mut self.window {
+            match window.observe(task, events) {
+                Window::Open => {}
+                Window::Seen => self.window = None,
+                Window::Closed => {
+                    self.closed_window = Some((window.opened_at, self.depth - 1));
+                    self.window = None;
+                }
+            }
+        }
         let footprint = self.fairness.observe(task, events);
         if let Some(node) = self.nodes.get_mut(self.depth - 1) {
             debug_assert_eq!(node.chosen, task);
@@ -422,7 +566,7 @@ impl Scheduler for ExhaustiveScheduler {
     }
 
     fn redundant(&self) -> bool {
-        self.sleep_blocked_at.is_some()
+        self.sleep_blocked_at.is_some() || self.closed_window.is_some()
     }
 
     fn diverged(&self) -> bool {

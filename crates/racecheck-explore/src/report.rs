@@ -34,9 +34,10 @@ pub struct Report {
     /// (executions that differ in the order of some conflicting steps) the
     /// executions covered.
     pub classes: Option<u64>,
-    /// Executions the strategy stopped part-way because every way to go on
-    /// was covered by other executions (the exhaustive search's sleep-set
-    /// blocked prefixes); not counted in `executions`.
+    /// Executions covered by other executions: stopped part-way (the
+    /// exhaustive search's sleep-set blocked prefixes) or run on only to
+    /// learn from their steps (its tentative hand-overs); not counted in
+    /// `executions`.
     pub redundant: u64,
     /// With [`Config::profile`], the contention profile of the executions.
     pub(crate) contention: Option<Contention>,
@@ -99,7 +100,7 @@ impl Report {
             None => String::new(),
         };
         if self.redundant > 0 {
-            classes += &format!(" ({} redundant prefixes cut short)", self.redundant);
+            classes += &format!(" ({} redundant, covered by others)", self.redundant);
         }
         let mut summary = if self.complete {
             format!(

@@ -388,7 +388,7 @@ pub fn schedules_to_bug(
         program.expect,
     );
     // Executions, not iterations: the exhaustive search does not count the
-    // redundant prefixes it cuts short.
+    // redundant executions, covered by others.
     Some(executions)
 }
 

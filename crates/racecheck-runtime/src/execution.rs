@@ -10,7 +10,8 @@
 use crate::stackful::{self, StackfulTask};
 use crate::{Granularity, Shutdown};
 use racecheck_trace::{
-    Event, EventIndex, Location, ObjectId, Op, Schedule, TaskId, TaskInfo, Trace, WaitTarget,
+    Event, EventIndex, Holding, Location, ObjectId, Op, Schedule, TaskId, TaskInfo, Trace,
+    WaitTarget,
 };
 use std::any::Any;
 use std::borrow::Cow;
@@ -52,6 +53,41 @@ thread_local! {
     /// visible operations are scheduling points too. Apart from the state
     /// for the same reason as `YIELDED`.
     static STEP_GRANULARITY: Cell<bool> = const { Cell::new(false) };
+    /// The data pointer of the running task's own waker, set before each
+    /// poll of a task: a future polled with another waker (a noop waker,
+    /// `now_or_never`, a test's mock) is polled by hand. Compared for
+    /// equality only; its value never reaches a schedule or a trace.
+    static TASK_WAKER: Cell<*const ()> = const { Cell::new(std::ptr::null()) };
+}
+
+/// Notes the waker the executor polls the running task with.
+#[inline]
+pub(crate) fn set_task_waker(waker: &std::task::Waker) {
+    TASK_WAKER.set(waker.data());
+}
+
+/// Whether a future polled with `waker` is polled by the running task's
+/// executor (directly or through combinators that pass its context on),
+/// rather than by hand.
+#[inline]
+pub(crate) fn polled_by_task(waker: &std::task::Waker) -> bool {
+    waker.data() == TASK_WAKER.get()
+}
+
+/// Whether an execution is under way on this thread: between its start and
+/// its end, teardown excluded. Outside one, racecheck primitives work
+/// without recording, and their scheduling points pass at once.
+#[inline]
+pub(crate) fn active() -> bool {
+    stackful::in_execution()
+}
+
+/// Whether the running task passes a scheduling point in place, by
+/// suspending its own stack (a task at [`Granularity::Step`] not unwinding
+/// from a panic), rather than by returning `Pending` to its executor.
+#[inline]
+pub(crate) fn points_in_place() -> bool {
+    STEP_GRANULARITY.get() && stackful::on_task_stack() && !std::thread::panicking()
 }
 
 /// A scheduling point before a synchronous visible operation (an atomic
@@ -62,7 +98,7 @@ thread_local! {
 /// way out must not suspend the unwinding), it does nothing.
 #[inline]
 pub(crate) fn sync_point() {
-    if STEP_GRANULARITY.get() && stackful::on_task_stack() && !std::thread::panicking() {
+    if points_in_place() {
         yield_current();
         stackful::suspend();
     }
@@ -206,6 +242,8 @@ pub(crate) struct Execution {
     /// The sleeps a task makes while it holds a lock or permit it took at
     /// this site end at once (see `Limits::instant_section`).
     pub(crate) instant_section: Option<Location>,
+    /// See `Limits::allow_untracked_objects`.
+    pub(crate) allow_untracked_objects: bool,
     /// Bodies of tasks spawned during the teardown, for it to drop.
     pub(crate) abandoned: Vec<TaskBody>,
     pub(crate) tasks: Vec<TaskSlot>,
@@ -249,6 +287,7 @@ impl Execution {
             shutdown_offered: false,
             spurious_wakeups: false,
             instant_section: None,
+            allow_untracked_objects: false,
             abandoned: Vec::new(),
             tasks: Vec::new(),
             runnable: Vec::new(),
@@ -275,6 +314,7 @@ impl Execution {
         shutdown: Shutdown,
         spurious_wakeups: bool,
         instant_section: Option<Location>,
+        allow_untracked_objects: bool,
     ) {
         assert!(
             !self.active,
@@ -300,8 +340,10 @@ impl Execution {
         self.shutdown_offered = false;
         self.spurious_wakeups = spurious_wakeups;
         self.instant_section = instant_section;
+        self.allow_untracked_objects = allow_untracked_objects;
         self.source = None;
         STEP_GRANULARITY.set(granularity == Granularity::Step);
+        stackful::set_in_execution(true);
     }
 
     /// Ends the execution: no more events, no more wakes, and the teardown
@@ -314,6 +356,7 @@ impl Execution {
         self.current = None;
         self.source = None;
         STEP_GRANULARITY.set(false);
+        stackful::set_in_execution(false);
         // Allocates only when timers are pending at the end.
         let timer_wakers = self
             .timer_wakers
@@ -459,11 +502,14 @@ impl Execution {
         let task = self.current_task();
         let mut held: Vec<ObjectId> = Vec::new();
         for event in self.trace.events.iter().filter(|event| event.task == task) {
-            match event.op {
-                Op::Lock { object, .. } | Op::Acquire { object, .. } if event.location == site => {
+            let Some(object) = event.op.object() else {
+                continue;
+            };
+            match event.op.holding() {
+                Holding::Lock(_) | Holding::Acquire(_) if event.location == site => {
                     held.push(object);
                 }
-                Op::Unlock { object, .. } | Op::Release { object, .. } => {
+                Holding::Unlock(_) | Holding::Release(_) => {
                     if let Some(position) = held.iter().rposition(|&taken| taken == object) {
                         held.swap_remove(position);
                     }

@@ -112,6 +112,7 @@ impl Executor {
                 limits.shutdown,
                 limits.spurious_wakeups,
                 limits.instant_section,
+                limits.allow_untracked_objects,
             );
             execution.step_cold_at = limits.steps_max;
             execution.id
@@ -228,6 +229,7 @@ fn run_steps<S: Scheduler + ?Sized>(
             }
         };
         let mut context = Context::from_waker(wakers.waker(task));
+        execution::set_task_waker(context.waker());
         let future = futures[task.index()]
             .as_mut()
             .expect("racecheck internal error: a runnable task has no future");
@@ -419,6 +421,12 @@ pub struct Limits {
     /// time) and is a scheduling point, as `sleep(0)` is; a `timeout`'s
     /// deadline keeps its time. `None` (the default) changes nothing.
     pub instant_section: Option<Location>,
+    /// Whether the execution may use primitives created outside any
+    /// execution (a `static`, one built before `Runtime::block_on`): they
+    /// work but are not recorded, so the detector does not see them. Off by
+    /// default, where such a use panics with both places named: a primitive
+    /// created outside the test's closure is usually a mistake.
+    pub allow_untracked_objects: bool,
 }
 
 impl Limits {
@@ -435,6 +443,7 @@ impl Default for Limits {
             shutdown: Shutdown::AfterLastTask,
             spurious_wakeups: false,
             instant_section: None,
+            allow_untracked_objects: false,
         }
     }
 }

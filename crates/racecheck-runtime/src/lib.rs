@@ -67,6 +67,7 @@ mod failure;
 mod panic;
 pub mod rt;
 mod scheduler;
+mod scoped;
 mod stackful;
 mod task;
 pub mod thread;
@@ -76,6 +77,7 @@ pub use catch::{catch_unwind, CatchUnwind, PanicPayload};
 pub use executor::{run_once, ExecutionOutcome, Executor, Limits};
 pub use failure::RuntimeFailure;
 pub use scheduler::Scheduler;
+pub use scoped::{with_scoped_root, ScopedRoot};
 pub use stackful::{block_on, STACK_SIZE_DEFAULT};
 pub use task::{spawn, spawn_named, yield_now, JoinHandle, YieldNow};
 

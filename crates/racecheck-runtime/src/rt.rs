@@ -15,12 +15,12 @@
 //! racecheck_runtime::run_once(|| async {
 //!     let object = rt::register(ObjectKind::Event, Some("ready".into()), Location::caller());
 //!     let mut point = SchedulePoint::new();
-//!     poll_fn(|_| point.poll_point()).await;
+//!     poll_fn(|cx| point.poll_point(cx)).await;
 //!     object.record(Op::Set { object: object.id() }, Location::caller());
 //! });
 //! ```
 
-use crate::execution::{self, BlockReason, Choice};
+use crate::execution::{self, BlockReason, Choice, Execution};
 use racecheck_trace::{
     EventIndex, Location, ObjectId, ObjectInfo, ObjectKind, Op, TaskId, WaitTarget,
 };
@@ -40,30 +40,29 @@ pub struct ObjectRef {
 /// Registers an object (lock, channel, shared cell, ...) with the current
 /// execution, so its events can name it.
 ///
-/// # Panics
-/// Outside an execution: racecheck primitives belong to one execution and
-/// must be created inside the test's closure. (A destructor run while an
-/// execution is torn down may create one; it records nothing.)
+/// Outside an execution (a plain `#[test]` that polls a primitive by hand,
+/// a destructor run while an execution is torn down) the object is
+/// *untracked*: it works, but records nothing, and its scheduling points
+/// pass at once. An untracked object used later inside an execution stays
+/// untracked there: the detector does not see it, as for a `static`.
+///
+/// ```
+/// use racecheck_runtime::rt;
+/// use racecheck_trace::{Location, ObjectKind};
+///
+/// let untracked = rt::register(ObjectKind::Mutex, None, Location::caller());
+/// assert!(!untracked.is_tracked());
+/// racecheck_runtime::run_once(|| async {
+///     let lock = rt::register(ObjectKind::Mutex, None, Location::caller());
+///     assert!(lock.is_tracked());
+/// });
+/// ```
 pub fn register(
     kind: ObjectKind,
     name: Option<Cow<'static, str>>,
     location: Location,
 ) -> ObjectRef {
-    execution::with(|execution| {
-        if execution.tearing_down && !execution.active {
-            // Created by a destructor at the teardown: it records nothing, and
-            // belongs to no execution that could still use it.
-            return ObjectRef {
-                id: ObjectId(u32::MAX),
-                execution: execution.id,
-                created_at: location,
-            };
-        }
-        assert!(
-            execution.active,
-            "racecheck: {kind} created at {location} outside a racecheck execution; \
-             create primitives inside the closure given to racecheck::check"
-        );
+    let tracked = execution::with_active(|execution| {
         let location = execution.source_of(location);
         let id = ObjectId(execution.trace.objects.len() as u32);
         execution.trace.objects.push(ObjectInfo {
@@ -76,14 +75,44 @@ pub fn register(
             execution: execution.id,
             created_at: location,
         }
-    })
+    });
+    tracked.unwrap_or(ObjectRef::untracked(location))
 }
 
+/// The execution number of an untracked object: no execution has it.
+const UNTRACKED: u64 = u64::MAX;
+
 impl ObjectRef {
+    /// An untracked object (see [`register`]), for primitives built in a
+    /// `const` (`Mutex::const_new` in a `static`), which no execution can
+    /// register.
+    ///
+    /// ```
+    /// use racecheck_runtime::rt::ObjectRef;
+    /// use racecheck_trace::Location;
+    ///
+    /// const OBJECT: ObjectRef = ObjectRef::untracked(Location::caller());
+    /// assert!(!OBJECT.is_tracked());
+    /// ```
+    pub const fn untracked(created_at: Location) -> ObjectRef {
+        ObjectRef {
+            id: ObjectId(u32::MAX),
+            execution: UNTRACKED,
+            created_at,
+        }
+    }
+
     /// The object's id in the trace.
     #[inline]
     pub fn id(&self) -> ObjectId {
         self.id
+    }
+
+    /// Whether the object belongs to an execution, whose trace records its
+    /// operations; `false` for one created outside any (see [`register`]).
+    #[inline]
+    pub fn is_tracked(&self) -> bool {
+        self.execution != UNTRACKED
     }
 
     /// Records an event of the running task on this object and returns
@@ -96,9 +125,10 @@ impl ObjectRef {
     #[inline]
     pub fn record(&self, op: Op, location: Location) -> Option<EventIndex> {
         execution::with_active(|execution| {
-            self.check_execution(execution.id);
-            execution.record(op, location)
+            self.records_in(execution)
+                .then(|| execution.record(op, location))
         })
+        .flatten()
     }
 
     /// Records an event of `task`, a waiter the running task serves, on
@@ -123,9 +153,10 @@ impl ObjectRef {
     /// If the object belongs to another execution.
     pub fn record_for(&self, task: TaskId, op: Op, location: Location) -> Option<EventIndex> {
         execution::with_active(|execution| {
-            self.check_execution(execution.id);
-            execution.record_for(task, op, location)
+            self.records_in(execution)
+                .then(|| execution.record_for(task, op, location))
         })
+        .flatten()
     }
 
     /// Records that the running task blocks on this object. The caller
@@ -133,7 +164,9 @@ impl ObjectRef {
     #[inline]
     pub fn block(&self, location: Location) {
         execution::with_active(|execution| {
-            self.check_execution(execution.id);
+            if !self.records_in(execution) {
+                return;
+            }
             let on = WaitTarget::Object(self.id);
             execution.record(Op::Block { on }, location);
             let current = execution.current_task();
@@ -141,16 +174,33 @@ impl ObjectRef {
         });
     }
 
+    /// Whether the object records in `execution`: `false` for an
+    /// untracked object, where the execution allows them.
+    ///
+    /// # Panics
+    /// If the object belongs to another execution, or is untracked and the
+    /// execution does not allow that (`Limits::allow_untracked_objects`).
     #[inline]
-    fn check_execution(&self, current: u64) {
-        if self.execution != current {
+    fn records_in(&self, execution: &Execution) -> bool {
+        if self.execution != execution.id {
+            if !self.is_tracked() && execution.allow_untracked_objects {
+                return false;
+            }
             self.used_in_another_execution();
         }
+        true
     }
 
     #[cold]
     #[inline(never)]
     fn used_in_another_execution(&self) -> ! {
+        if !self.is_tracked() {
+            panic!(
+                "racecheck: an object created at {} outside a racecheck execution is used \
+                 inside one; create primitives inside the closure given to racecheck::check",
+                self.created_at
+            )
+        }
         panic!(
             "racecheck: an object created at {} is used in an execution other than the \
              one that created it; create primitives inside the closure given to \
@@ -182,10 +232,30 @@ pub fn try_current_task() -> Option<TaskId> {
     execution::with_active(|execution| execution.current).flatten()
 }
 
-/// A scheduling point, passed by polling it until it is ready: the first
-/// poll returns `Pending` with the task still runnable, so the strategy
-/// chooses who performs the next visible operation; the next poll returns
-/// `Ready`.
+/// A scheduling point, passed by polling it until it is ready.
+///
+/// - At [`Granularity::Step`](crate::Granularity::Step), on the task's own
+///   stack, the point is passed in place: the task is suspended inside the
+///   poll, the strategy chooses who performs the next visible operation,
+///   and the poll returns `Ready` when the task is resumed. So an operation
+///   that can complete at once completes on its first poll, as in tokio,
+///   even when a future is polled by hand.
+/// - At await granularity the first poll returns `Pending` with the task
+///   still runnable, and the next poll returns `Ready`. A future polled by
+///   hand, with a waker other than its task's (`now_or_never`, a noop
+///   waker, a test's mock task), passes the point at once: the operation
+///   runs inside the current step, as any code between two awaits does,
+///   and completes on that poll if it can, as in tokio.
+/// - Outside an execution it is `Ready` at once.
+///
+/// ```
+/// use racecheck_runtime::rt::SchedulePoint;
+/// use std::task::{Context, Poll, Waker};
+///
+/// let mut point = SchedulePoint::new();
+/// let mut context = Context::from_waker(Waker::noop());
+/// assert_eq!(point.poll_point(&mut context), Poll::Ready(())); // outside an execution
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SchedulePoint {
     state: PointState,
@@ -208,17 +278,24 @@ impl SchedulePoint {
         }
     }
 
-    /// Polls the point: `Pending` once (the task stays runnable), then
-    /// `Ready` forever.
+    /// Polls the point: passes it in place and returns `Ready` on a task
+    /// stack at step granularity; elsewhere in an execution `Pending` once
+    /// (the task stays runnable), then `Ready` forever, unless polled by
+    /// hand (`cx` holds another waker than the task's).
     #[inline]
-    pub fn poll_point(&mut self) -> Poll<()> {
+    pub fn poll_point(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         match self.state {
-            PointState::Fresh => {
+            PointState::Fresh if execution::points_in_place() && !skipping_points() => {
+                execution::sync_point();
+                self.state = PointState::Passed;
+                Poll::Ready(())
+            }
+            PointState::Fresh if execution::active() && execution::polled_by_task(cx.waker()) => {
                 execution::yield_current();
                 self.state = PointState::Yielded;
                 Poll::Pending
             }
-            PointState::Yielded | PointState::Passed => {
+            PointState::Fresh | PointState::Yielded | PointState::Passed => {
                 self.state = PointState::Passed;
                 Poll::Ready(())
             }
@@ -324,6 +401,29 @@ pub fn sync_point() {
     execution::sync_point();
 }
 
+/// Whether a future polled with `cx` is polled by hand, inside an
+/// execution: with a waker other than the running task's own (a noop
+/// waker, `now_or_never`, a test's mock task). Such a poll passes its
+/// scheduling point at once (see [`SchedulePoint`]).
+///
+/// ```
+/// use std::task::{Context, Waker};
+///
+/// racecheck_runtime::run_once(|| async {
+///     let by_hand = racecheck_runtime::rt::polled_by_hand(&Context::from_waker(Waker::noop()));
+///     assert!(by_hand);
+///     let awaited = std::future::poll_fn(|cx| {
+///         std::task::Poll::Ready(racecheck_runtime::rt::polled_by_hand(cx))
+///     });
+///     assert!(!awaited.await);
+/// });
+/// assert!(!racecheck_runtime::rt::polled_by_hand(&Context::from_waker(Waker::noop())));
+/// ```
+#[inline]
+pub fn polled_by_hand(cx: &Context<'_>) -> bool {
+    execution::active() && !execution::polled_by_task(cx.waker())
+}
+
 /// Whether the running task can block inside a synchronous call: it is a
 /// thread, or any task at [`Granularity::Step`](crate::Granularity::Step).
 /// Blocking primitives use [`block_on`](crate::block_on) when it can, and
@@ -395,7 +495,7 @@ pub fn attribute_events_to(source: Option<Location>) {
 /// }
 /// async fn point() {
 ///     let mut point = SchedulePoint::new();
-///     poll_fn(|_| point.poll_point()).await
+///     poll_fn(|cx| point.poll_point(cx)).await
 /// }
 /// let mut executor = Executor::new(Limits::default());
 /// let outcome = executor.run(&|| async {
@@ -411,7 +511,13 @@ pub async fn without_schedule_points<F: Future>(future: F) -> F::Output {
         // that only the points of `future` are skipped.
         let yielded_before = execution::take_yielded();
         for _ in 0..SKIPPED_POINTS_MAX {
-            match future.as_mut().poll(cx) {
+            // Points reached in this poll return `Pending` rather than
+            // suspend the task's stack, so they can be skipped.
+            let poll = {
+                let _skipping = SkippingPoints::start();
+                future.as_mut().poll(cx)
+            };
+            match poll {
                 Poll::Ready(output) => {
                     if yielded_before {
                         execution::yield_current();
@@ -441,3 +547,35 @@ pub async fn without_schedule_points<F: Future>(future: F) -> F::Output {
 /// Scheduling points [`without_schedule_points`] passes in one poll before
 /// it lets the task switch anyway.
 const SKIPPED_POINTS_MAX: u32 = 1_000;
+
+thread_local! {
+    /// Set while [`without_schedule_points`] polls its future.
+    static SKIPPING_POINTS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Marks a poll of [`without_schedule_points`]'s future, until dropped
+/// (also when the poll panics).
+struct SkippingPoints {
+    before: bool,
+}
+
+impl SkippingPoints {
+    fn start() -> SkippingPoints {
+        SkippingPoints {
+            before: SKIPPING_POINTS.replace(true),
+        }
+    }
+}
+
+impl Drop for SkippingPoints {
+    fn drop(&mut self) {
+        SKIPPING_POINTS.set(self.before);
+    }
+}
+
+/// Whether [`without_schedule_points`] is polling the running future, so
+/// its scheduling points must return `Pending` to be skipped.
+#[inline]
+fn skipping_points() -> bool {
+    SKIPPING_POINTS.get()
+}

@@ -49,11 +49,12 @@ pub trait Scheduler {
         Some(0)
     }
 
-    /// Whether the strategy stopped the execution under way (`next_task`
-    /// returned `None`) because every way to continue it is covered by other
-    /// executions, as the exhaustive search does when every runnable task is
-    /// in its sleep set. Such an execution is not analysed and not counted
-    /// as an execution; `racecheck_explore::Report::redundant`
+    /// Whether the execution under way is covered by other executions: the
+    /// strategy stopped it (`next_task` returned `None`), as the exhaustive
+    /// search does when every runnable task is in its sleep set, or let it
+    /// run on only to learn from its steps (the exhaustive search's
+    /// tentative hand-overs). Such an execution is not analysed and not
+    /// counted as an execution; `racecheck_explore::Report::redundant`
     /// counts them.
     fn redundant(&self) -> bool {
         false

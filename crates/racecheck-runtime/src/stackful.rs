@@ -10,7 +10,7 @@
 //! the executor, the strategies and the detector see no difference between
 //! a thread and an async task.
 //!
-//! **The only module with `unsafe`.** The coroutine hands its body a
+//! **A module with `unsafe`** (with `scoped.rs`). The coroutine hands its body a
 //! `&Yielder` that lives on the coroutine's own stack; code deep inside the
 //! body has no way to reach it but through a thread-local. The thread-local
 //! holds a raw pointer to the running body's [`Frame`], set while (and only
@@ -100,6 +100,20 @@ thread_local! {
     /// Set while the executor ends the tasks an execution left (see
     /// [`ending`]).
     static ENDING: Cell<bool> = const { Cell::new(false) };
+    /// Set from an execution's start to its end (see [`set_in_execution`]).
+    static IN_EXECUTION: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Set `on` from an execution's start to its end: outside one, `block_on`
+/// off a task stack parks the OS thread instead of failing.
+pub(crate) fn set_in_execution(on: bool) {
+    IN_EXECUTION.set(on);
+}
+
+/// Whether an execution is under way on this thread (teardown excluded).
+#[inline]
+pub(crate) fn in_execution() -> bool {
+    IN_EXECUTION.get()
 }
 
 /// Set `on` while the executor ends the tasks an execution left (at the
@@ -302,21 +316,51 @@ pub(crate) fn on_task_stack() -> bool {
 
 /// `block_on` off a task stack: in a destructor run while the execution is
 /// torn down or the runtime shuts down (see [`ending`]), the future gets
-/// one poll (nothing can wake it later); anywhere else it is a mistake.
+/// one poll (nothing can wake it later); outside any execution (an
+/// OS thread of a plain test, with untracked primitives) the thread parks
+/// until the future's waker is woken; inside an execution, in an async task
+/// that cannot be suspended, it is a mistake, reported at the caller's line.
 #[cold]
 #[inline(never)]
+#[track_caller]
 fn block_off_task<F: Future>(future: Pin<&mut F>, caller: &std::panic::Location<'_>) -> F::Output {
-    assert!(
-        ENDING.get(),
-        "racecheck: block_on (or a blocking primitive) called at {caller} outside a racecheck \
-         thread; use racecheck::thread::spawn, or Granularity::Step to run async tasks on stacks"
-    );
+    if !ENDING.get() && !in_execution() {
+        return park_on(future);
+    }
+    if !ENDING.get() {
+        // tokio's words first: tests match on them.
+        panic!(
+            "Cannot block the current thread from within a runtime (racecheck: block_on or a \
+             blocking primitive called at {caller} in an async task; use \
+             racecheck::thread::spawn (tokio: spawn_blocking), or Granularity::Step to run \
+             async tasks on stacks)"
+        );
+    }
     match future.poll(&mut Context::from_waker(Waker::noop())) {
         Poll::Ready(output) => output,
         Poll::Pending => panic!(
             "racecheck: block_on at {caller}, in a destructor run while the runtime ends its \
              tasks, would block: nothing runs any more to unblock it"
         ),
+    }
+}
+
+/// Polls `future` on this OS thread, parking it while the future is
+/// pending, until its waker unparks it: a plain blocking executor for code
+/// outside any execution.
+fn park_on<F: Future>(mut future: Pin<&mut F>) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut Context::from_waker(&waker)) {
+            return output;
+        }
+        std::thread::park();
     }
 }
 
@@ -349,11 +393,14 @@ pub(crate) fn suspend() -> bool {
 /// `.await`, for racecheck threads and for async tasks at
 /// [`Granularity::Step`](crate::Granularity::Step).
 ///
+/// Outside any execution (an OS thread of a plain test) it parks the
+/// thread until the future is woken, like `futures::executor::block_on`.
+///
 /// # Panics
-/// Off a task stack: in an async task at await granularity (which cannot be
-/// suspended inside a poll) or outside an execution. In a destructor run
-/// while the execution is torn down, the future is polled once, and the
-/// call panics only if it is not ready.
+/// In an async task that runs off a task stack (at await granularity it
+/// cannot be suspended inside a poll), at the caller's line. In a
+/// destructor run while the execution is torn down, the future is polled
+/// once, and the call panics only if it is not ready.
 ///
 /// ```
 /// use racecheck_runtime::{block_on, thread};

@@ -51,6 +51,7 @@ where
 }
 
 #[inline]
+#[track_caller]
 fn spawn_task<F>(name: Cow<'static, str>, future: F, location: Location) -> JoinHandle<F::Output>
 where
     F: Future + 'static,
@@ -82,6 +83,7 @@ const NO_EXECUTION: u64 = 0;
 
 /// Adds a task to the current execution, records its spawn and returns its
 /// handle. During the teardown the task is not added, and never runs.
+#[track_caller]
 pub(crate) fn add_task<T>(
     body: TaskBody,
     name: Cow<'static, str>,
@@ -178,13 +180,53 @@ impl<T> fmt::Debug for JoinHandle<T> {
 
 impl<T> Unpin for JoinHandle<T> {}
 
+impl<T: 'static> JoinHandle<T> {
+    /// The task's output if it has finished, without waiting and without a
+    /// scheduling point: the join is recorded as when awaiting the handle.
+    /// `None` while the task runs, recording nothing (as
+    /// [`is_finished`](Self::is_finished)).
+    ///
+    /// # Panics
+    /// After the output was taken (by this or by awaiting the handle), or
+    /// with a handle from another execution.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// racecheck_runtime::run_once(|| async {
+    ///     let mut worker = racecheck_runtime::spawn(async { 3 });
+    ///     assert_eq!(worker.try_join(), None, "not run yet");
+    ///     racecheck_runtime::time::sleep(Duration::from_millis(1)).await;
+    ///     assert_eq!(worker.try_join(), Some(3));
+    /// });
+    /// ```
+    pub fn try_join(&mut self) -> Option<T> {
+        assert!(!self.done, "racecheck: JoinHandle joined after completion");
+        let (target, location, from) = (self.task, self.location, self.execution);
+        let output = execution::with(|execution| {
+            assert!(
+                execution.id == from,
+                "racecheck: a JoinHandle from another execution was joined at {location}"
+            );
+            let output = execution.tasks[target.index()].output.take()?;
+            execution.record(Op::Join { target }, location);
+            Some(output)
+        })?;
+        self.done = true;
+        let output = output
+            .downcast::<T>()
+            .expect("racecheck internal error: a task's output has another type");
+        Some(*output)
+    }
+}
+
 impl<T: 'static> Future for JoinHandle<T> {
     type Output = T;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
         let this = self.get_mut();
         assert!(!this.done, "racecheck: JoinHandle polled after completion");
-        if this.point.poll_point().is_pending() {
+        if this.point.poll_point(cx).is_pending() {
             return Poll::Pending;
         }
         let (target, location) = (this.task, this.location);

@@ -129,12 +129,8 @@ macro_rules! atomic_common {
     ([$($generics:tt)*] $name:ty, $std:ty, $value:ty) => {
         impl<$($generics)*> $name {
             /// A new atomic holding `value`, registered with the current
-            /// execution.
-            ///
-            /// # Panics
-            /// Outside a racecheck execution: create atomics inside the
-            /// test's closure (not in a `static`, which would outlive the
-            /// execution).
+            /// execution. Created outside one (in a `static`, which would
+            /// outlive the execution) it is untracked: see the crate docs.
             #[track_caller]
             pub fn new(value: $value) -> Self {
                 Self {

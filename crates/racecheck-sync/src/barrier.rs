@@ -89,9 +89,6 @@ impl BarrierWaitResult {
 impl Barrier {
     /// A barrier for `n` tasks (0 counts as 1).
     ///
-    /// # Panics
-    /// Outside a racecheck execution.
-    ///
     /// ```
     /// racecheck_explore::explore(&Default::default(), || async {
     ///     let barrier = racecheck_sync::Barrier::new(0);
@@ -186,7 +183,7 @@ impl Future for BarrierWait<'_> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<BarrierWaitResult> {
         let this = self.get_mut();
-        if this.point.poll_point().is_pending() {
+        if this.point.poll_point(cx).is_pending() {
             return Poll::Pending;
         }
         let barrier = this.barrier;

@@ -78,6 +78,19 @@ impl BatchSemaphore {
         }
     }
 
+    /// A semaphore built in a `const` (for a `static`): untracked, as a
+    /// primitive created outside any execution is.
+    pub(crate) const fn untracked(permits: usize, location: Location) -> BatchSemaphore {
+        BatchSemaphore {
+            state: StateLock::new(BatchState {
+                permits,
+                closed: false,
+                waiters: WaitQueue::new(),
+            }),
+            object: ObjectRef::untracked(location),
+        }
+    }
+
     pub(crate) fn object(&self) -> ObjectRef {
         self.object
     }
@@ -217,7 +230,7 @@ impl Future for Acquire<'_> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         debug_assert!(!this.done, "Acquire polled after completion");
-        if this.point.poll_point().is_pending() {
+        if this.point.poll_point(cx).is_pending() {
             return Poll::Pending;
         }
         let object = this.semaphore.object;

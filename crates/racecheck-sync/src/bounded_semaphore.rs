@@ -60,8 +60,7 @@ impl BoundedSemaphore {
     /// A bounded semaphore with `permits` permits, at most.
     ///
     /// # Panics
-    /// If `permits` exceeds [`Semaphore::MAX_PERMITS`](crate::Semaphore::MAX_PERMITS),
-    /// or outside a racecheck execution.
+    /// If `permits` exceeds [`Semaphore::MAX_PERMITS`](crate::Semaphore::MAX_PERMITS).
     ///
     /// ```
     /// racecheck_explore::explore(&Default::default(), || async {

@@ -35,7 +35,7 @@
 //! });
 //! ```
 
-use crate::wait_queue::{wake_all, WaitQueue};
+use crate::wait_queue::{wake_all, WaitQueue, WaitUntil};
 use crate::{lock_state, StateLock};
 use racecheck_runtime::rt::{self, ObjectRef, SchedulePoint};
 use racecheck_trace::{EventIndex, Location, ObjectKind, Op};
@@ -50,8 +50,7 @@ use std::task::{Context, Poll};
 /// power of two).
 ///
 /// # Panics
-/// If `capacity` is 0 or larger than `usize::MAX / 2` (as tokio), or
-/// outside a racecheck execution.
+/// If `capacity` is 0 or larger than `usize::MAX / 2` (as tokio).
 ///
 /// ```
 /// racecheck_explore::explore(&Default::default(), || async {
@@ -62,26 +61,7 @@ use std::task::{Context, Poll};
 /// ```
 #[track_caller]
 pub fn channel<T: Clone>(capacity: usize) -> (Sender<T>, Receiver<T>) {
-    assert!(capacity > 0, "broadcast channel capacity cannot be zero");
-    assert!(
-        capacity <= usize::MAX >> 1,
-        "broadcast channel capacity exceeded `usize::MAX / 2`"
-    );
-    let location = Location::caller();
-    let capacity = capacity.next_power_of_two();
-    let channel = Arc::new(Channel {
-        state: StateLock::new(BroadcastState {
-            buffer: VecDeque::with_capacity(capacity),
-            capacity,
-            tail: 0,
-            senders: 1,
-            weak_senders: 0,
-            receivers: 1,
-            waiters: WaitQueue::default(),
-        }),
-        object: rt::register(ObjectKind::Broadcast, None, location),
-        created_at: location,
-    });
+    let channel = Channel::new(capacity, 1, Location::caller());
     (
         Sender {
             channel: channel.clone(),
@@ -136,7 +116,7 @@ struct Channel<T> {
 struct BroadcastState<T> {
     /// The last `capacity` values with the event index of their send,
     /// oldest first; the last is at position `tail - 1`.
-    buffer: VecDeque<(T, Option<EventIndex>)>,
+    buffer: VecDeque<Slot<T>>,
     capacity: usize,
     /// The position of the next value sent.
     tail: u64,
@@ -146,6 +126,18 @@ struct BroadcastState<T> {
     receivers: usize,
     /// Receivers blocked in `recv`.
     waiters: WaitQueue<()>,
+    /// Senders blocked in `closed`.
+    closed_waiters: WaitQueue<()>,
+}
+
+/// A value kept in the channel.
+struct Slot<T> {
+    value: T,
+    /// The event index of its send.
+    sent_by: Option<EventIndex>,
+    /// Receivers alive at the send that have not received it yet: the
+    /// value counts in `Sender::len` while this is not 0.
+    unseen: usize,
 }
 
 /// What a receive found, before it is recorded.
@@ -157,6 +149,35 @@ enum Received<T> {
 }
 
 impl<T> Channel<T> {
+    /// A channel with one sender and `receivers` receivers (0 or 1).
+    ///
+    /// # Panics
+    /// If `capacity` is 0 or larger than `usize::MAX / 2`, as tokio, at
+    /// the caller's line.
+    #[track_caller]
+    fn new(capacity: usize, receivers: usize, location: Location) -> Arc<Channel<T>> {
+        assert!(capacity > 0, "broadcast channel capacity cannot be zero");
+        assert!(
+            capacity <= usize::MAX >> 1,
+            "broadcast channel capacity exceeded `usize::MAX / 2`"
+        );
+        let capacity = capacity.next_power_of_two();
+        Arc::new(Channel {
+            state: StateLock::new(BroadcastState {
+                buffer: VecDeque::with_capacity(capacity),
+                capacity,
+                tail: 0,
+                senders: 1,
+                weak_senders: 0,
+                receivers,
+                waiters: WaitQueue::default(),
+                closed_waiters: WaitQueue::default(),
+            }),
+            object: rt::register(ObjectKind::Broadcast, None, location),
+            created_at: location,
+        })
+    }
+
     /// Live senders, recorded as an inspection.
     fn strong_count(&self, location: Location) -> usize {
         crate::inspect(self.object, location, || lock_state(&self.state).senders)
@@ -196,7 +217,7 @@ impl<T: Clone> Channel<T> {
     }
 
     /// The next value for a receiver at position `next`, moving it on.
-    fn take(state: &BroadcastState<T>, next: &mut u64) -> Received<T> {
+    fn take(state: &mut BroadcastState<T>, next: &mut u64) -> Received<T> {
         let oldest = state.tail - state.buffer.len() as u64;
         if *next < oldest {
             let missed = oldest - *next;
@@ -204,9 +225,10 @@ impl<T: Clone> Channel<T> {
             return Received::Lagged(missed);
         }
         if *next < state.tail {
-            let (value, by) = &state.buffer[(*next - oldest) as usize];
+            let slot = &mut state.buffer[(*next - oldest) as usize];
+            slot.unseen = slot.unseen.saturating_sub(1);
             *next += 1;
-            return Received::Value(value.clone(), *by);
+            return Received::Value(slot.value.clone(), slot.sent_by);
         }
         if state.senders == 0 {
             Received::Closed
@@ -260,7 +282,12 @@ impl<T: Clone> Sender<T> {
             if state.buffer.len() == state.capacity {
                 state.buffer.pop_front();
             }
-            state.buffer.push_back((value, event));
+            let unseen = state.receivers;
+            state.buffer.push_back(Slot {
+                value,
+                sent_by: event,
+                unseen,
+            });
             state.tail += 1;
             debug_assert!(state.buffer.len() <= state.capacity);
             (state.receivers, state.waiters.drain())
@@ -318,6 +345,81 @@ impl<T: Clone> Sender<T> {
 }
 
 impl<T> Sender<T> {
+    /// A channel with no receiver yet (see [`Sender::subscribe`]), keeping
+    /// the last `capacity` values (rounded up to a power of two).
+    ///
+    /// # Panics
+    /// If `capacity` is 0 or larger than `usize::MAX / 2`, as tokio.
+    ///
+    /// ```
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let sender = racecheck_sync::broadcast::Sender::new(2);
+    ///     assert!(sender.send(1).is_err()); // nobody receives yet
+    ///     let mut receiver = sender.subscribe();
+    ///     sender.send(2).unwrap();
+    ///     assert_eq!(receiver.recv().await, Ok(2));
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn new(capacity: usize) -> Sender<T> {
+        Sender {
+            channel: Channel::new(capacity, 0, Location::caller()),
+        }
+    }
+
+    /// How many values are queued: sent and not yet received by every
+    /// receiver alive when they were sent, nor pushed out by later sends.
+    /// Recorded as an inspection.
+    ///
+    /// ```
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let (sender, mut first) = racecheck_sync::broadcast::channel(4);
+    ///     let mut second = sender.subscribe();
+    ///     sender.send(1).unwrap();
+    ///     assert_eq!(sender.len(), 1);
+    ///     first.recv().await.unwrap();
+    ///     assert_eq!(sender.len(), 1); // `second` has not received it
+    ///     second.recv().await.unwrap();
+    ///     assert!(sender.is_empty());
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn len(&self) -> usize {
+        crate::inspect(self.channel.object, Location::caller(), || {
+            let state = lock_state(&self.channel.state);
+            state.buffer.iter().filter(|slot| slot.unseen > 0).count()
+        })
+    }
+
+    /// Whether no value is queued (see [`len`](Self::len)).
+    #[track_caller]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Waits until every receiver is gone (at once if none is left): a
+    /// scheduling point; recorded as an inspection when it returns.
+    ///
+    /// ```
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let (sender, receiver) = racecheck_sync::broadcast::channel::<u8>(1);
+    ///     let listener = racecheck_runtime::spawn(async move { drop(receiver) });
+    ///     sender.closed().await;
+    ///     assert_eq!(sender.receiver_count(), 0);
+    ///     listener.await;
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn closed(&self) -> impl Future<Output = ()> + '_ {
+        WaitUntil::new(
+            &self.channel.state,
+            self.channel.object,
+            |state| &mut state.closed_waiters,
+            |state| state.receivers == 0,
+            Location::caller(),
+        )
+    }
+
     /// A sender that does not keep the channel open; see [`WeakSender`].
     ///
     /// ```
@@ -533,7 +635,7 @@ impl<T: Clone> Receiver<T> {
     #[track_caller]
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
         rt::sync_point();
-        let received = Channel::take(&lock_state(&self.channel.state), &mut self.next);
+        let received = Channel::take(&mut lock_state(&self.channel.state), &mut self.next);
         self.channel.record_received(&received, Location::caller());
         match received {
             Received::Value(value, _) => Ok(value),
@@ -574,6 +676,45 @@ impl<T> Receiver<T> {
         self.len() == 0
     }
 
+    /// Whether every sender is gone. Recorded as an inspection while one
+    /// is left, and as a receive that found the channel closed once none
+    /// is (ordered after the senders' drops).
+    ///
+    /// ```
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let (sender, receiver) = racecheck_sync::broadcast::channel::<u8>(1);
+    ///     assert!(!receiver.is_closed());
+    ///     drop(sender);
+    ///     assert!(receiver.is_closed());
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn is_closed(&self) -> bool {
+        crate::senders_gone(self.channel.object, Location::caller(), || {
+            lock_state(&self.channel.state).senders == 0
+        })
+    }
+
+    /// How many senders keep the channel open, recorded as an inspection.
+    ///
+    /// ```
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let (sender, receiver) = racecheck_sync::broadcast::channel::<u8>(1);
+    ///     let _weak = sender.downgrade();
+    ///     assert_eq!((receiver.sender_strong_count(), receiver.sender_weak_count()), (1, 1));
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn sender_strong_count(&self) -> usize {
+        self.channel.strong_count(Location::caller())
+    }
+
+    /// How many weak senders there are, recorded as an inspection.
+    #[track_caller]
+    pub fn sender_weak_count(&self) -> usize {
+        self.channel.weak_count(Location::caller())
+    }
+
     /// A new receiver of the values sent from now on, as
     /// [`Sender::subscribe`]; recorded as a subscription.
     ///
@@ -610,13 +751,28 @@ impl<T> Receiver<T> {
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
         rt::sync_point();
-        lock_state(&self.channel.state).receivers -= 1;
+        let closed_waiters = {
+            let mut state = lock_state(&self.channel.state);
+            state.receivers -= 1;
+            // The values it did not receive no longer wait for it.
+            let oldest = state.tail - state.buffer.len() as u64;
+            let unseen_from = self.next.saturating_sub(oldest) as usize;
+            for slot in state.buffer.iter_mut().skip(unseen_from) {
+                slot.unseen = slot.unseen.saturating_sub(1);
+            }
+            if state.receivers == 0 {
+                state.closed_waiters.drain()
+            } else {
+                Vec::new()
+            }
+        };
         self.channel.object.record(
             Op::DropReceiver {
                 object: self.channel.object.id(),
             },
             self.channel.created_at,
         );
+        wake_all(closed_waiters);
     }
 }
 
@@ -640,23 +796,28 @@ impl<T: Clone> Future for Recv<'_, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        if this.point.poll_point().is_pending() {
+        if this.point.poll_point(cx).is_pending() {
             return Poll::Pending;
         }
         let channel = this.receiver.channel.clone();
         let mut state = lock_state(&channel.state);
-        if let Some(ticket) = this.ticket.take() {
-            // Woken waiters were drained already; this forgets a stale one.
-            state.waiters.remove(ticket);
-        }
-        let received = Channel::take(&state, &mut this.receiver.next);
+        // Woken waiters were drained already; this forgets a stale one. Its
+        // waker is dropped after the lock: a waker's drop is user code,
+        // which may use this channel (tokio's `send_in_waker_drop`).
+        let stale = this
+            .ticket
+            .take()
+            .and_then(|ticket| state.waiters.remove(ticket));
+        let received = Channel::take(&mut state, &mut this.receiver.next);
         if let Received::Empty = received {
             this.ticket = Some(state.waiters.push((), cx.waker().clone()));
             drop(state);
+            drop(stale);
             channel.object.block(this.location);
             return Poll::Pending;
         }
         drop(state);
+        drop(stale);
         channel.record_received(&received, this.location);
         Poll::Ready(match received {
             Received::Value(value, _) => Ok(value),
@@ -670,9 +831,11 @@ impl<T: Clone> Future for Recv<'_, T> {
 impl<T> Drop for Recv<'_, T> {
     fn drop(&mut self) {
         if let Some(ticket) = self.ticket {
-            lock_state(&self.receiver.channel.state)
+            // The waker is dropped after the lock, as in `poll`.
+            let stale = lock_state(&self.receiver.channel.state)
                 .waiters
                 .remove(ticket);
+            drop(stale);
         }
     }
 }

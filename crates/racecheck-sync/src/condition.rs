@@ -90,9 +90,6 @@ pub(crate) enum WakeOrder {
 impl Condition {
     /// A new condition with nobody waiting.
     ///
-    /// # Panics
-    /// Outside a racecheck execution.
-    ///
     /// ```
     /// racecheck_explore::explore(&Default::default(), || async {
     ///     let condition = racecheck_sync::Condition::new();
@@ -421,7 +418,7 @@ impl<T> Future for Waiting<'_, '_, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
-        if this.point.poll_point().is_pending() {
+        if this.point.poll_point(cx).is_pending() {
             return Poll::Pending;
         }
         let condition = this.condition;

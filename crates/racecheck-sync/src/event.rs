@@ -51,9 +51,6 @@ struct EventState {
 
 impl Event {
     /// A new, clear event.
-    ///
-    /// # Panics
-    /// Outside a racecheck execution.
     #[track_caller]
     pub fn new() -> Event {
         Event::create(None, Location::caller())
@@ -166,7 +163,7 @@ impl Future for EventWait<'_> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
-        if this.point.poll_point().is_pending() {
+        if this.point.poll_point(cx).is_pending() {
             return Poll::Pending;
         }
         let event = this.event;

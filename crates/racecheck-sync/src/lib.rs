@@ -27,6 +27,15 @@
 //! scheduling points only at `Granularity::Step` (`rt::sync_point`): at
 //! await granularity, code between two awaits runs atomically.
 //!
+//! A primitive created outside any execution (a plain `#[test]` that polls
+//! it by hand, tokio's `const_new` in a `static`) is *untracked*: it works
+//! as tokio's does, its scheduling points pass at once and its blocking
+//! calls park the OS thread, but it records nothing. Used inside an
+//! execution it panics with both places named, unless the exploration
+//! allows it (`racecheck::Builder::allow_untracked_objects`, on in the
+//! tokio layer): the detector and the exhaustive search do not see it, and
+//! its state carries over from one execution to the next.
+//!
 //! **Architecture invariant:** primitives decide *when they block and whom
 //! they wake*; they never decide who runs. All scheduling goes through
 //! `racecheck_runtime::rt`.
@@ -55,6 +64,7 @@ mod bounded_semaphore;
 pub mod broadcast;
 mod condition;
 mod event;
+mod lazy_arc;
 pub mod mpsc;
 mod mutex;
 mod notify;
@@ -72,7 +82,7 @@ pub use bounded_semaphore::{BoundedSemaphore, BoundedSemaphorePermit, ReleasedTo
 pub use condition::Condition;
 pub use event::Event;
 pub use mutex::{MappedMutexGuard, Mutex, MutexGuard, OwnedMutexGuard, TryLockError};
-pub use notify::{Notified, Notify};
+pub use notify::{Notified, Notify, OwnedNotified};
 pub use queue::{Queue, QueueEmpty, QueueFull, TaskDoneTooOften};
 pub use reentrant::{NotOwnerError, ReentrantMutex, ReentrantMutexGuard};
 pub use rwlock::{
@@ -103,19 +113,70 @@ fn inspect<R>(
     location: racecheck_trace::Location,
     look: impl FnOnce() -> R,
 ) -> R {
+    look_and_record(object, location, look, |_| false)
+}
+
+/// Whether every sender of a channel is gone, as a receiver asks it
+/// (`is_closed`): recorded as an inspection while one is left, and as a
+/// receive that found the channel closed once none is, so that it is
+/// ordered after the senders' drops as a failed receive is.
+fn senders_gone(
+    object: racecheck_runtime::rt::ObjectRef,
+    location: racecheck_trace::Location,
+    gone: impl FnOnce() -> bool,
+) -> bool {
+    look_and_record(object, location, gone, |closed| *closed)
+}
+
+/// A scheduling point at step granularity, then `look`, recorded as an
+/// inspection of `object`, or as a receive that found it closed when
+/// `found_closed` says so of what `look` saw.
+fn look_and_record<R>(
+    object: racecheck_runtime::rt::ObjectRef,
+    location: racecheck_trace::Location,
+    look: impl FnOnce() -> R,
+    found_closed: impl FnOnce(&R) -> bool,
+) -> R {
     racecheck_runtime::rt::sync_point();
     let seen = look();
     let id = object.id();
-    object.record(racecheck_trace::Op::Inspect { object: id }, location);
+    let op = if found_closed(&seen) {
+        racecheck_trace::Op::RecvClosed { object: id }
+    } else {
+        racecheck_trace::Op::Inspect { object: id }
+    };
+    object.record(op, location);
     seen
 }
 
-/// Locks a primitive's internal state. Contention would be a racecheck bug
-/// (or primitives shared with another OS thread), never a wait: fail loudly
-/// instead of spinning.
+/// Locks a primitive's internal state. Inside an execution it is never
+/// contended (one thread, never held across a call out); an untracked
+/// primitive shared by OS threads outside any execution may be, briefly.
+#[inline]
 fn lock_state<T>(state: &StateLock<T>) -> StateGuard<'_, T> {
-    state.try_lock().expect(
-        "racecheck: a primitive's state is locked twice \
-         (racecheck primitives must not be used from other OS threads)",
+    match state.try_lock() {
+        Some(guard) => guard,
+        None => lock_contended(state),
+    }
+}
+
+/// Times [`lock_state`] retries a contended lock, yielding the OS thread
+/// between tries, before it calls it a bug: enough for another thread to
+/// finish its few instructions under the lock, and a clear failure rather
+/// than a hang when the lock is taken twice on one thread.
+const CONTENDED_TRIES: u32 = 100_000;
+
+#[cold]
+#[inline(never)]
+fn lock_contended<T>(state: &StateLock<T>) -> StateGuard<'_, T> {
+    for _ in 0..CONTENDED_TRIES {
+        std::thread::yield_now();
+        if let Some(guard) = state.try_lock() {
+            return guard;
+        }
+    }
+    panic!(
+        "racecheck internal error: a primitive's state is locked twice on one thread \
+         (a waker or a value dropped while the primitive updates itself?)"
     )
 }

@@ -44,7 +44,7 @@ use std::time::Duration;
 /// A bounded channel holding at most `capacity` messages.
 ///
 /// # Panics
-/// If `capacity` is 0 (as tokio), or outside a racecheck execution.
+/// If `capacity` is 0 (as tokio).
 #[track_caller]
 pub fn channel<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
     assert!(capacity > 0, "mpsc bounded channel requires capacity > 0");
@@ -175,6 +175,11 @@ struct Channel<T> {
     created_at: Location,
 }
 
+// A panic while the state lock is held cannot leave the channel
+// inconsistent: every change is made under the lock in one go. As tokio,
+// the handles may cross `catch_unwind`.
+impl<T> std::panic::RefUnwindSafe for Channel<T> {}
+
 struct ChannelState<T> {
     queue: VecDeque<T>,
     /// `None` for unbounded channels.
@@ -186,25 +191,33 @@ struct ChannelState<T> {
     weak_senders: usize,
     receiver_open: bool,
     receiver: Option<Waker>,
-    blocked_senders: WaitQueue<()>,
+    /// Senders waiting for slots, with how many each needs (1, or `n`
+    /// for `reserve_many(n)`).
+    blocked_senders: WaitQueue<usize>,
     /// Senders waiting in `closed` for the receiver to go.
     closed_waiters: WaitQueue<()>,
 }
 
 impl<T> ChannelState<T> {
     fn has_room(&self) -> bool {
+        self.has_room_for(1)
+    }
+
+    fn has_room_for(&self, slots: usize) -> bool {
         self.capacity
-            .is_none_or(|capacity| self.queue.len() + self.reserved < capacity)
+            .is_none_or(|capacity| self.queue.len() + self.reserved + slots <= capacity)
     }
 
     /// Promises free slots to blocked senders, in order.
-    fn serve_senders(&mut self) -> Vec<Waiter<()>> {
+    fn serve_senders(&mut self) -> Vec<Waiter<usize>> {
         let mut served = Vec::new();
-        while self.has_room() {
-            let Some(waiter) = self.blocked_senders.grant_front() else {
+        while let Some(head) = self.blocked_senders.front() {
+            let slots = head.payload;
+            if !self.has_room_for(slots) {
                 break;
-            };
-            self.reserved += 1;
+            }
+            let waiter = self.blocked_senders.grant_front().expect("the head exists");
+            self.reserved += slots;
             served.push(waiter);
         }
         served
@@ -274,18 +287,17 @@ impl<T> Channel<T> {
 
     fn close_receiver(&self, location: Location) {
         rt::sync_point();
-        let senders = {
+        let (senders, closed_waiters) = {
             let mut state = lock_state(&self.state);
             if !state.receiver_open {
                 return;
             }
             state.receiver_open = false;
-            let mut senders = state.blocked_senders.drain();
-            senders.append(&mut state.closed_waiters.drain());
-            senders
+            (state.blocked_senders.drain(), state.closed_waiters.drain())
         };
         self.record(|object| Op::Close { object }, location);
         wake_all(senders);
+        wake_all(closed_waiters);
     }
 
     fn try_send(&self, value: T, location: Location) -> Result<(), TrySendError<T>> {
@@ -392,7 +404,9 @@ impl<T> Channel<T> {
             wake_all(served);
             return Poll::Ready(taken);
         }
-        if state.senders == 0 || !state.receiver_open {
+        // Closed by the receiver, a slot still reserved: its permit may
+        // still send.
+        if state.senders == 0 || (!state.receiver_open && state.reserved == 0) {
             drop(state);
             self.record(|object| Op::RecvClosed { object }, location);
             return Poll::Ready(0);
@@ -405,16 +419,16 @@ impl<T> Channel<T> {
 
     /// Reserves a slot if one is free and no sender is queued; records
     /// `Reserve` or a failed try.
-    fn try_reserve(&self, location: Location) -> Result<(), TrySendError<()>> {
+    fn try_reserve(&self, slots: usize, location: Location) -> Result<(), TrySendError<()>> {
         rt::sync_point();
         let outcome = {
             let mut state = lock_state(&self.state);
             if !state.receiver_open {
                 Err(TrySendError::Closed(()))
-            } else if !state.blocked_senders.is_empty() || !state.has_room() {
+            } else if !state.blocked_senders.is_empty() || !state.has_room_for(slots) {
                 Err(TrySendError::Full(()))
             } else {
-                state.reserved += 1;
+                state.reserved += slots;
                 Ok(())
             }
         };
@@ -438,14 +452,17 @@ impl<T> Channel<T> {
     /// Gives a reserved slot back unused, serving the next blocked sender.
     fn unreserve(&self, location: Location) {
         rt::sync_point();
-        let served = {
+        let (served, receiver) = {
             let mut state = lock_state(&self.state);
             debug_assert!(state.reserved > 0, "a permit gives back its slot");
             state.reserved -= 1;
-            state.serve_senders()
+            (state.serve_senders(), state.idle_receiver())
         };
         self.record(|object| Op::Unreserve { object }, location);
         wake_all(served);
+        if let Some(receiver) = receiver {
+            receiver.wake();
+        }
     }
 
     fn try_recv(&self, location: Location) -> Result<T, TryRecvError> {
@@ -454,7 +471,7 @@ impl<T> Channel<T> {
             let mut state = lock_state(&self.state);
             match state.queue.pop_front() {
                 Some(value) => (Ok(value), state.serve_senders()),
-                None if state.senders == 0 || !state.receiver_open => {
+                None if state.senders == 0 || (!state.receiver_open && state.reserved == 0) => {
                     (Err(TryRecvError::Disconnected), Vec::new())
                 }
                 None => (Err(TryRecvError::Empty), Vec::new()),
@@ -584,7 +601,7 @@ impl<T> Sender<T> {
     /// ```
     #[track_caller]
     pub fn try_reserve(&self) -> Result<Permit<'_, T>, TrySendError<()>> {
-        self.channel.try_reserve(Location::caller())?;
+        self.channel.try_reserve(1, Location::caller())?;
         Ok(Permit {
             channel: &self.channel,
         })
@@ -604,11 +621,96 @@ impl<T> Sender<T> {
     /// ```
     #[track_caller]
     pub fn try_reserve_owned(self) -> Result<OwnedPermit<T>, TrySendError<Self>> {
-        match self.channel.try_reserve(Location::caller()) {
+        match self.channel.try_reserve(1, Location::caller()) {
             Ok(()) => Ok(OwnedPermit { sender: Some(self) }),
             Err(TrySendError::Full(())) => Err(TrySendError::Full(self)),
             Err(TrySendError::Closed(())) => Err(TrySendError::Closed(self)),
         }
+    }
+
+    /// Waits for `n` slots at once (first come, first served: a large
+    /// request at the head of the queue holds back smaller ones behind it)
+    /// and returns them as an iterator of permits; fails at once if `n`
+    /// exceeds the channel's capacity, or once the receiver is gone.
+    /// Recorded as one `Reserve`; each permit's `send` as a `Send`, each
+    /// permit left unused as an `Unreserve`.
+    ///
+    /// ```
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let (sender, mut receiver) = racecheck_sync::mpsc::channel(3);
+    ///     let permits = sender.reserve_many(2).await.unwrap();
+    ///     assert_eq!(permits.len(), 2);
+    ///     for (value, permit) in permits.enumerate() {
+    ///         permit.send(value);
+    ///     }
+    ///     assert_eq!(receiver.recv().await, Some(0));
+    ///     assert!(sender.reserve_many(4).await.is_err()); // more than the capacity
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn reserve_many(
+        &self,
+        n: usize,
+    ) -> impl Future<Output = Result<PermitIterator<'_, T>, SendError<()>>> + '_ {
+        let location = Location::caller();
+        async move {
+            if n > self.max_capacity() {
+                self.channel
+                    .record(|object| Op::TryFailed { object }, location);
+                return Err(SendError(()));
+            }
+            SlotWait::for_slots(&self.channel, n, location).await?;
+            self.channel
+                .record(|object| Op::Reserve { object }, location);
+            Ok(PermitIterator {
+                channel: &self.channel,
+                left: n,
+            })
+        }
+    }
+
+    /// Reserves `n` slots if they are free now and no sender is queued;
+    /// `Full` also when `n` exceeds the capacity. Synchronous: a scheduling
+    /// point at step granularity only; a failure is recorded as a failed
+    /// try.
+    ///
+    /// ```
+    /// use racecheck_sync::mpsc::TrySendError;
+    ///
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let (sender, _receiver) = racecheck_sync::mpsc::channel::<u8>(2);
+    ///     let permits = sender.try_reserve_many(2).unwrap();
+    ///     assert!(matches!(sender.try_reserve_many(1), Err(TrySendError::Full(()))));
+    ///     drop(permits);
+    ///     assert!(sender.try_reserve_many(1).is_ok());
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn try_reserve_many(&self, n: usize) -> Result<PermitIterator<'_, T>, TrySendError<()>> {
+        let location = Location::caller();
+        if n > self.max_capacity() {
+            rt::sync_point();
+            self.channel
+                .record(|object| Op::TryFailed { object }, location);
+            return Err(TrySendError::Full(()));
+        }
+        self.channel.try_reserve(n, location)?;
+        Ok(PermitIterator {
+            channel: &self.channel,
+            left: n,
+        })
+    }
+
+    /// `send` for synchronous code: blocks a racecheck thread (tokio:
+    /// `spawn_blocking`) or an OS thread outside any execution until there
+    /// is room.
+    ///
+    /// # Panics
+    /// In an async task that cannot block (at await granularity), as
+    /// tokio does inside its runtime.
+    #[track_caller]
+    pub fn blocking_send(&self, value: T) -> Result<(), SendError<T>> {
+        racecheck_runtime::block_on(self.send(value))
     }
 
     /// Sends if there is room now. Synchronous: a scheduling
@@ -740,6 +842,8 @@ impl<T> fmt::Debug for Sender<T> {
 /// a place in the FIFO of blocked senders, served by a receive.
 struct SlotWait<'a, T> {
     channel: &'a Channel<T>,
+    /// How many slots it waits for.
+    slots: usize,
     location: Location,
     point: SchedulePoint,
     ticket: Option<u64>,
@@ -747,8 +851,13 @@ struct SlotWait<'a, T> {
 
 impl<'a, T> SlotWait<'a, T> {
     fn new(channel: &'a Channel<T>, location: Location) -> SlotWait<'a, T> {
+        SlotWait::for_slots(channel, 1, location)
+    }
+
+    fn for_slots(channel: &'a Channel<T>, slots: usize, location: Location) -> SlotWait<'a, T> {
         SlotWait {
             channel,
+            slots,
             location,
             point: SchedulePoint::new(),
             ticket: None,
@@ -772,26 +881,30 @@ impl<T> Future for SlotWait<'_, T> {
 
 impl<T> SlotWait<'_, T> {
     fn poll_slot(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), SendError<()>>> {
-        if self.point.poll_point().is_pending() {
+        if self.point.poll_point(cx).is_pending() {
             return Poll::Pending;
         }
         let channel = self.channel;
         let mut state = lock_state(&channel.state);
         if !state.receiver_open {
             let served = match self.ticket.take() {
-                Some(ticket) => state.waiters_forget(ticket),
+                Some(ticket) => state.waiters_forget(ticket, self.slots),
                 None => Vec::new(),
             };
+            let receiver = state.idle_receiver();
             drop(state);
             wake_all(served);
+            if let Some(receiver) = receiver {
+                receiver.wake();
+            }
             channel.record(|object| Op::TryFailed { object }, self.location);
             return Poll::Ready(Err(SendError(())));
         }
         let reserved = match self.ticket {
             // A receive served it: the slot was reserved then.
             Some(ticket) => state.blocked_senders.take_grant(ticket),
-            None if state.blocked_senders.is_empty() && state.has_room() => {
-                state.reserved += 1;
+            None if state.blocked_senders.is_empty() && state.has_room_for(self.slots) => {
+                state.reserved += self.slots;
                 true
             }
             None => false,
@@ -802,7 +915,7 @@ impl<T> SlotWait<'_, T> {
         }
         match self.ticket {
             Some(ticket) => state.blocked_senders.update_waker(ticket, cx.waker()),
-            None => self.ticket = Some(state.blocked_senders.push((), cx.waker().clone())),
+            None => self.ticket = Some(state.blocked_senders.push(self.slots, cx.waker().clone())),
         }
         drop(state);
         channel.object.block(self.location);
@@ -813,8 +926,15 @@ impl<T> SlotWait<'_, T> {
 impl<T> Drop for SlotWait<'_, T> {
     fn drop(&mut self) {
         if let Some(ticket) = self.ticket {
-            let served = lock_state(&self.channel.state).waiters_forget(ticket);
+            let (served, receiver) = {
+                let mut state = lock_state(&self.channel.state);
+                let served = state.waiters_forget(ticket, self.slots);
+                (served, state.idle_receiver())
+            };
             wake_all(served);
+            if let Some(receiver) = receiver {
+                receiver.wake();
+            }
         }
     }
 }
@@ -850,13 +970,25 @@ impl<T> Future for Send<'_, T> {
 impl<T> ChannelState<T> {
     /// Forgets a sender's place: its grant (freeing the reserved slot) or
     /// its queue entry. Returns the senders served by a freed slot.
-    fn waiters_forget(&mut self, ticket: u64) -> Vec<Waiter<()>> {
+    fn waiters_forget(&mut self, ticket: u64, slots: usize) -> Vec<Waiter<usize>> {
         if self.blocked_senders.take_grant(ticket) {
-            self.reserved -= 1;
+            self.reserved -= slots;
             return self.serve_senders();
         }
         self.blocked_senders.remove(ticket);
         Vec::new()
+    }
+
+    /// The receiver's waker, taken, when the receiver closed the channel
+    /// and nothing more can come: no message queued, no slot reserved. A
+    /// closed channel's `recv` waits for the permits still out, as tokio's.
+    fn idle_receiver(&mut self) -> Option<Waker> {
+        let idle = !self.receiver_open && self.reserved == 0 && self.queue.is_empty();
+        if idle {
+            self.receiver.take()
+        } else {
+            None
+        }
     }
 }
 
@@ -925,6 +1057,65 @@ impl<T> fmt::Debug for Permit<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Permit")
             .field("channel", &self.channel.object.id())
+            .finish()
+    }
+}
+
+/// Slots reserved together ([`Sender::reserve_many`],
+/// [`Sender::try_reserve_many`]): each item is a [`Permit`] for one of
+/// them. Slots not taken as permits are given back when it is dropped
+/// (one `Unreserve` each).
+///
+/// ```
+/// racecheck_explore::explore(&Default::default(), || async {
+///     let (sender, mut receiver) = racecheck_sync::mpsc::channel(2);
+///     let mut permits = sender.reserve_many(2).await.unwrap();
+///     permits.next().unwrap().send('a');
+///     drop(permits); // the second slot is free again
+///     sender.try_send('b').unwrap();
+///     assert_eq!(receiver.recv().await, Some('a'));
+/// });
+/// ```
+pub struct PermitIterator<'a, T> {
+    channel: &'a Channel<T>,
+    left: usize,
+}
+
+impl<'a, T> Iterator for PermitIterator<'a, T> {
+    type Item = Permit<'a, T>;
+
+    fn next(&mut self) -> Option<Permit<'a, T>> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        Some(Permit {
+            channel: self.channel,
+        })
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl<T> ExactSizeIterator for PermitIterator<'_, T> {}
+
+impl<T> std::iter::FusedIterator for PermitIterator<'_, T> {}
+
+impl<T> Drop for PermitIterator<'_, T> {
+    fn drop(&mut self) {
+        for _ in 0..std::mem::take(&mut self.left) {
+            self.channel.unreserve(self.channel.created_at);
+        }
+    }
+}
+
+impl<T> fmt::Debug for PermitIterator<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PermitIterator")
+            .field("channel", &self.channel.object.id())
+            .field("left", &self.left)
             .finish()
     }
 }
@@ -1014,6 +1205,63 @@ impl<T> Receiver<T> {
             location: Location::caller(),
             point: SchedulePoint::new(),
         }
+    }
+
+    /// Polls for a message, as `recv().await` would: `Ready(None)` once
+    /// the channel is empty and every sender is gone. For hand-written
+    /// futures and `poll_fn`; a scheduling point at step granularity.
+    ///
+    /// ```
+    /// use std::future::poll_fn;
+    ///
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let (sender, mut receiver) = racecheck_sync::mpsc::channel(1);
+    ///     sender.try_send(7).unwrap();
+    ///     assert_eq!(poll_fn(|cx| receiver.poll_recv(cx)).await, Some(7));
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        rt::sync_point();
+        let mut received = None;
+        self.channel
+            .poll_take(cx, Location::caller(), 1, |value| received = Some(value))
+            .map(|_| received)
+    }
+
+    /// Polls for up to `limit` messages, as `recv_many(buffer, limit)`
+    /// would; a scheduling point at step granularity.
+    #[track_caller]
+    pub fn poll_recv_many(
+        &mut self,
+        cx: &mut Context<'_>,
+        buffer: &mut Vec<T>,
+        limit: usize,
+    ) -> Poll<usize> {
+        if limit == 0 {
+            return Poll::Ready(0);
+        }
+        rt::sync_point();
+        self.channel
+            .poll_take(cx, Location::caller(), limit, |value| buffer.push(value))
+    }
+
+    /// `recv` for synchronous code: blocks a racecheck thread (tokio:
+    /// `spawn_blocking`) or an OS thread outside any execution until a
+    /// message comes.
+    ///
+    /// # Panics
+    /// In an async task that cannot block (at await granularity), as
+    /// tokio does inside its runtime.
+    #[track_caller]
+    pub fn blocking_recv(&mut self) -> Option<T> {
+        racecheck_runtime::block_on(self.recv())
+    }
+
+    /// `recv_many` for synchronous code, as [`blocking_recv`](Self::blocking_recv).
+    #[track_caller]
+    pub fn blocking_recv_many(&mut self, buffer: &mut Vec<T>, limit: usize) -> usize {
+        racecheck_runtime::block_on(self.recv_many(buffer, limit))
     }
 
     /// A message if one is queued now. Synchronous: a scheduling
@@ -1133,9 +1381,14 @@ impl<T> Receiver<T> {
 }
 
 impl<T> Drop for Receiver<T> {
+    /// Closes the channel and drops the messages left in it now, outside
+    /// the channel's lock (as tokio, a message whose drop panics does not
+    /// keep the others from being dropped).
     fn drop(&mut self) {
         let location = self.channel.created_at;
         self.channel.close_receiver(location);
+        let left = std::mem::take(&mut lock_state(&self.channel.state).queue);
+        drop(left);
     }
 }
 
@@ -1158,7 +1411,7 @@ impl<T> Future for Recv<'_, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let this = self.get_mut();
-        if this.point.poll_point().is_pending() {
+        if this.point.poll_point(cx).is_pending() {
             return Poll::Pending;
         }
         let mut received = None;
@@ -1185,7 +1438,7 @@ impl<T> Future for RecvMany<'_, T> {
         if this.limit == 0 {
             return Poll::Ready(0);
         }
-        if this.point.poll_point().is_pending() {
+        if this.point.poll_point(cx).is_pending() {
             return Poll::Pending;
         }
         let buffer = &mut *this.buffer;
@@ -1308,9 +1561,16 @@ impl<T> fmt::Debug for UnboundedSender<T> {
 }
 
 /// Receives from an unbounded channel.
-#[derive(Debug)]
 pub struct UnboundedReceiver<T> {
     receiver: Receiver<T>,
+}
+
+impl<T> fmt::Debug for UnboundedReceiver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnboundedReceiver")
+            .field("channel", &self.receiver.channel.object.id())
+            .finish()
+    }
 }
 
 impl<T> UnboundedReceiver<T> {
@@ -1323,6 +1583,45 @@ impl<T> UnboundedReceiver<T> {
             location: Location::caller(),
             point: SchedulePoint::new(),
         }
+    }
+
+    /// Polls for a message, as [`Receiver::poll_recv`].
+    ///
+    /// ```
+    /// use std::future::poll_fn;
+    ///
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let (sender, mut receiver) = racecheck_sync::mpsc::unbounded_channel();
+    ///     sender.send(7).unwrap();
+    ///     assert_eq!(poll_fn(|cx| receiver.poll_recv(cx)).await, Some(7));
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        self.receiver.poll_recv(cx)
+    }
+
+    /// Polls for up to `limit` messages, as [`Receiver::poll_recv_many`].
+    #[track_caller]
+    pub fn poll_recv_many(
+        &mut self,
+        cx: &mut Context<'_>,
+        buffer: &mut Vec<T>,
+        limit: usize,
+    ) -> Poll<usize> {
+        self.receiver.poll_recv_many(cx, buffer, limit)
+    }
+
+    /// `recv` for synchronous code, as [`Receiver::blocking_recv`].
+    #[track_caller]
+    pub fn blocking_recv(&mut self) -> Option<T> {
+        self.receiver.blocking_recv()
+    }
+
+    /// `recv_many` for synchronous code, as [`Receiver::blocking_recv_many`].
+    #[track_caller]
+    pub fn blocking_recv_many(&mut self, buffer: &mut Vec<T>, limit: usize) -> usize {
+        self.receiver.blocking_recv_many(buffer, limit)
     }
 
     /// A message if one is queued now. Synchronous: a scheduling

@@ -1,6 +1,7 @@
 //! An async mutex with tokio's API.
 
 use crate::batch::{Acquire, BatchSemaphore, TryAcquire};
+use crate::lazy_arc::LazyArc;
 use racecheck_runtime::rt;
 use racecheck_trace::{Location, LockMode, ObjectKind, Op};
 use std::borrow::Cow;
@@ -12,7 +13,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 /// The lock around the value: taken only by the holder of the semaphore's
-/// permit, so never contended. In an `Arc` so that an owned guard can hold
+/// permit, so never contended. In an `Arc` (made at first use for a
+/// `const_new` mutex) so that an owned guard can hold
 /// it without borrowing the mutex.
 type DataLock<T> = spin::lock_api::Mutex<T>;
 
@@ -45,7 +47,7 @@ const UNCONTENDED: &str =
 /// ```
 pub struct Mutex<T> {
     semaphore: BatchSemaphore,
-    data: Arc<DataLock<T>>,
+    data: LazyArc<DataLock<T>>,
 }
 
 /// The lock was held (or had waiters) when `try_lock` was called.
@@ -60,12 +62,28 @@ pub(crate) fn try_lock_error() -> TryLockError {
 
 impl<T> Mutex<T> {
     /// A new unlocked mutex holding `value`.
-    ///
-    /// # Panics
-    /// Outside a racecheck execution.
     #[track_caller]
     pub fn new(value: T) -> Mutex<T> {
         Mutex::create(None, value, Location::caller())
+    }
+
+    /// A mutex built in a `const`, for a `static`, as tokio's
+    /// `Mutex::const_new`. No execution can record it: it works, but
+    /// untracked (see `racecheck::Builder::allow_untracked_objects`).
+    ///
+    /// ```
+    /// use racecheck_sync::Mutex;
+    ///
+    /// static HITS: Mutex<u32> = Mutex::const_new(0);
+    /// *HITS.try_lock().unwrap() += 1;
+    /// assert_eq!(*HITS.try_lock().unwrap(), 1);
+    /// ```
+    #[track_caller]
+    pub const fn const_new(value: T) -> Mutex<T> {
+        Mutex {
+            semaphore: BatchSemaphore::untracked(1, Location::caller()),
+            data: LazyArc::new_const(DataLock::new(value)),
+        }
     }
 
     /// A new mutex with a name for reports (`Mutex 'db'`).
@@ -84,7 +102,7 @@ impl<T> Mutex<T> {
     fn create(name: Option<Cow<'static, str>>, value: T, location: Location) -> Mutex<T> {
         Mutex {
             semaphore: BatchSemaphore::new(1, ObjectKind::Mutex, name, location),
-            data: Arc::new(DataLock::new(value)),
+            data: LazyArc::new(DataLock::new(value)),
         }
     }
 
@@ -134,16 +152,17 @@ impl<T> Mutex<T> {
 
     /// Mutable access without locking: the borrow proves exclusivity.
     pub fn get_mut(&mut self) -> &mut T {
-        Arc::get_mut(&mut self.data)
+        self.data
+            .get_mut()
             .expect("an owned guard holds an Arc of its mutex, so none outlives &mut")
             .get_mut()
     }
 
     /// The value, consuming the mutex.
     pub fn into_inner(self) -> T {
-        match Arc::try_unwrap(self.data) {
-            Ok(data) => data.into_inner(),
-            Err(_) => unreachable!("an owned guard holds an Arc of its mutex, so none outlives it"),
+        match self.data.try_unwrap() {
+            Some(data) => data.into_inner(),
+            None => unreachable!("an owned guard holds an Arc of its mutex, so none outlives it"),
         }
     }
 
@@ -191,6 +210,30 @@ impl<T> Mutex<T> {
             debug_assert!(acquired.is_ok(), "a mutex is never closed");
             OwnedMutexGuard::new(self, location)
         }
+    }
+
+    /// `lock` for synchronous code: blocks a racecheck thread (tokio:
+    /// `spawn_blocking`) or an OS thread outside any execution.
+    ///
+    /// # Panics
+    /// In an async task that cannot block (at await granularity), as tokio
+    /// does inside its runtime.
+    ///
+    /// ```
+    /// let mutex = racecheck_sync::Mutex::new(1); // outside an execution
+    /// *mutex.blocking_lock() += 1;
+    /// assert_eq!(*mutex.blocking_lock(), 2);
+    /// ```
+    #[track_caller]
+    pub fn blocking_lock(&self) -> MutexGuard<'_, T> {
+        racecheck_runtime::block_on(self.lock_at(Location::caller()))
+    }
+
+    /// `lock_owned` for synchronous code, as
+    /// [`blocking_lock`](Self::blocking_lock).
+    #[track_caller]
+    pub fn blocking_lock_owned(self: Arc<Self>) -> OwnedMutexGuard<T> {
+        racecheck_runtime::block_on(self.lock_owned())
     }
 
     /// Takes the lock, owned, if it is free and nobody waits for it; not a

@@ -7,8 +7,10 @@ use racecheck_trace::{EventIndex, Location, ObjectKind, Op};
 use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
+use std::ops::Deref;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 
 /// Notifies one task or all waiting tasks, like `tokio::sync::Notify`.
 ///
@@ -66,12 +68,34 @@ impl NotifyState {
 
 impl Notify {
     /// A new `Notify` without a stored permit.
-    ///
-    /// # Panics
-    /// Outside a racecheck execution.
     #[track_caller]
     pub fn new() -> Notify {
         Notify::create(None, Location::caller())
+    }
+
+    /// A `Notify` built in a `const`, for a `static`, as tokio's
+    /// `Notify::const_new`: untracked (see
+    /// `racecheck::Builder::allow_untracked_objects`).
+    ///
+    /// ```
+    /// use racecheck_sync::Notify;
+    ///
+    /// static READY: Notify = Notify::const_new();
+    /// READY.notify_one(); // stores a permit
+    /// ```
+    #[track_caller]
+    pub const fn const_new() -> Notify {
+        Notify {
+            state: StateLock::new(NotifyState {
+                permit: None,
+                generation: 0,
+                broadcasts: Vec::new(),
+                waiters: WaitQueue::new(),
+                chosen: Causes::new(),
+                chosen_newest: Vec::new(),
+            }),
+            object: ObjectRef::untracked(Location::caller()),
+        }
     }
 
     /// A new `Notify` with a name for reports.
@@ -99,16 +123,29 @@ impl Notify {
     /// recorded as an inspection (a scheduling point at step granularity).
     #[track_caller]
     pub fn notified(&self) -> Notified<'_> {
-        let generation = crate::inspect(self.object, Location::caller(), || {
-            lock_state(&self.state).generation
-        });
         Notified {
-            notify: self,
-            generation,
-            location: Location::caller(),
-            point: SchedulePoint::new(),
-            ticket: None,
-            done: false,
+            waiter: Waiter::new(self, Location::caller()),
+        }
+    }
+
+    /// [`notified`](Self::notified) through an `Arc`, for a future that
+    /// owns its `Notify` (to store in a struct or move into a task).
+    ///
+    /// ```
+    /// use racecheck_sync::Notify;
+    /// use std::sync::Arc;
+    ///
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let notify = Arc::new(Notify::new());
+    ///     let notified = notify.clone().notified_owned();
+    ///     notify.notify_one();
+    ///     notified.await;
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn notified_owned(self: Arc<Self>) -> OwnedNotified {
+        OwnedNotified {
+            waiter: Waiter::new(self, Location::caller()),
         }
     }
 
@@ -229,12 +266,14 @@ impl fmt::Debug for Notify {
 /// The future of [`Notify::notified`].
 #[must_use = "futures do nothing unless awaited"]
 pub struct Notified<'a> {
-    notify: &'a Notify,
-    generation: u64,
-    location: Location,
-    point: SchedulePoint,
-    ticket: Option<u64>,
-    done: bool,
+    waiter: Waiter<&'a Notify>,
+}
+
+/// The future of [`Notify::notified_owned`]: [`Notified`] owning an `Arc`
+/// of its `Notify`.
+#[must_use = "futures do nothing unless awaited"]
+pub struct OwnedNotified {
+    waiter: Waiter<Arc<Notify>>,
 }
 
 impl fmt::Debug for Notified<'_> {
@@ -243,26 +282,134 @@ impl fmt::Debug for Notified<'_> {
     }
 }
 
+impl fmt::Debug for OwnedNotified {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedNotified").finish_non_exhaustive()
+    }
+}
+
+impl Notified<'_> {
+    /// Registers the future as a waiter without waiting, so that a
+    /// `notify_one` or `notify_waiters` from now on is not lost on it (or
+    /// takes a stored permit); returns whether it is notified already, when
+    /// awaiting it returns at once. Synchronous: a scheduling point at step
+    /// granularity only, as tokio's `Notified::enable`.
+    ///
+    /// ```
+    /// use racecheck_sync::Notify;
+    ///
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let notify = Notify::new();
+    ///     let mut notified = std::pin::pin!(notify.notified());
+    ///     assert!(!notified.as_mut().enable());
+    ///     notify.notify_waiters(); // reaches the enabled future
+    ///     assert!(notified.as_mut().enable());
+    ///     notified.await;
+    /// });
+    /// ```
+    pub fn enable(self: Pin<&mut Self>) -> bool {
+        self.get_mut().waiter.enable()
+    }
+}
+
+impl OwnedNotified {
+    /// As [`Notified::enable`].
+    pub fn enable(self: Pin<&mut Self>) -> bool {
+        self.get_mut().waiter.enable()
+    }
+}
+
 impl Future for Notified<'_> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.get_mut();
-        if this.done {
+        self.get_mut().waiter.poll(cx)
+    }
+}
+
+impl Future for OwnedNotified {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.get_mut().waiter.poll(cx)
+    }
+}
+
+/// A wait for a notification, through any handle on its `Notify`.
+struct Waiter<N: Deref<Target = Notify>> {
+    notify: N,
+    generation: u64,
+    location: Location,
+    point: SchedulePoint,
+    ticket: Option<u64>,
+    done: bool,
+}
+
+impl<N: Deref<Target = Notify>> Waiter<N> {
+    /// A wait that `notify_waiters` calls from now on release; recorded as
+    /// an inspection.
+    fn new(notify: N, location: Location) -> Waiter<N> {
+        let generation = crate::inspect(notify.object, location, || {
+            lock_state(&notify.state).generation
+        });
+        Waiter {
+            notify,
+            generation,
+            location,
+            point: SchedulePoint::new(),
+            ticket: None,
+            done: false,
+        }
+    }
+
+    /// Takes a notification if there is one (recorded as `Notified`), or
+    /// registers the wait and records that it looked (`Inspect`: whether a
+    /// permit was stored is what it read).
+    fn enable(&mut self) -> bool {
+        if self.done {
+            return true;
+        }
+        rt::sync_point();
+        let notified = self.take_notification(Waker::noop());
+        if !notified {
+            let object = self.notify.object;
+            object.record(
+                Op::Inspect {
+                    object: object.id(),
+                },
+                self.location,
+            );
+        }
+        notified
+    }
+
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.done {
             return Poll::Ready(());
         }
-        if this.point.poll_point().is_pending() {
+        if self.point.poll_point(cx).is_pending() {
             return Poll::Pending;
         }
-        let notify = this.notify;
+        if self.take_notification(cx.waker()) {
+            return Poll::Ready(());
+        }
+        self.notify.object.block(self.location);
+        Poll::Pending
+    }
+
+    /// Takes the notification if there is one for this wait (recording
+    /// it), or registers it as a waiter with `waker`. Returns whether it
+    /// was notified.
+    fn take_notification(&mut self, waker: &Waker) -> bool {
+        let notify = &*self.notify;
         let mut state = lock_state(&notify.state);
-        let notified_by = match this.ticket {
-            _ if state.generation != this.generation => {
-                if let Some(ticket) = this.ticket {
+        let notified_by = match self.ticket {
+            _ if state.generation != self.generation => {
+                if let Some(ticket) = self.ticket {
                     state.waiters.remove(ticket);
                     state.take_chosen(ticket);
                 }
-                Some(state.broadcasts[this.generation as usize])
+                Some(state.broadcasts[self.generation as usize])
             }
             Some(ticket) if state.waiters.take_grant(ticket) => state.take_chosen(ticket),
             Some(_) => None,
@@ -270,28 +417,26 @@ impl Future for Notified<'_> {
         };
         if let Some(by) = notified_by {
             drop(state);
-            this.done = true;
-            this.ticket = None;
+            self.done = true;
+            self.ticket = None;
             notify.object.record(
                 Op::Notified {
                     object: notify.object.id(),
                     by,
                 },
-                this.location,
+                self.location,
             );
-            return Poll::Ready(());
+            return true;
         }
-        match this.ticket {
-            Some(ticket) => state.waiters.update_waker(ticket, cx.waker()),
-            None => this.ticket = Some(state.waiters.push((), cx.waker().clone())),
+        match self.ticket {
+            Some(ticket) => state.waiters.update_waker(ticket, waker),
+            None => self.ticket = Some(state.waiters.push((), waker.clone())),
         }
-        drop(state);
-        notify.object.block(this.location);
-        Poll::Pending
+        false
     }
 }
 
-impl Drop for Notified<'_> {
+impl<N: Deref<Target = Notify>> Drop for Waiter<N> {
     fn drop(&mut self) {
         let Some(ticket) = self.ticket else {
             return;

@@ -27,9 +27,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 /// A new one-shot channel.
-///
-/// # Panics
-/// Outside a racecheck execution.
 #[track_caller]
 pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
     let location = Location::caller();
@@ -149,7 +146,7 @@ impl<T> Sender<T> {
         let inner = self.inner.as_ref().expect("a sender sends once");
         let mut point = SchedulePoint::new();
         std::future::poll_fn(move |cx| {
-            if point.poll_point().is_pending() {
+            if point.poll_point(cx).is_pending() {
                 return Poll::Pending;
             }
             let mut state = lock_state(&inner.state);
@@ -218,6 +215,23 @@ pub struct Receiver<T> {
 }
 
 impl<T> Receiver<T> {
+    /// Waits for the value in synchronous code: blocks a racecheck thread
+    /// (tokio: `spawn_blocking`) or an OS thread outside any execution.
+    ///
+    /// # Panics
+    /// In an async task that cannot block (at await granularity), as tokio
+    /// does inside its runtime.
+    ///
+    /// ```
+    /// let (sender, receiver) = racecheck_sync::oneshot::channel(); // outside an execution
+    /// sender.send(3).unwrap();
+    /// assert_eq!(receiver.blocking_recv(), Ok(3));
+    /// ```
+    #[track_caller]
+    pub fn blocking_recv(self) -> Result<T, RecvError> {
+        racecheck_runtime::block_on(self)
+    }
+
     /// The value if it was sent. Synchronous: a scheduling
     /// point at step granularity only.
     #[track_caller]
@@ -310,9 +324,13 @@ impl<T> Unpin for Receiver<T> {}
 impl<T> Future for Receiver<T> {
     type Output = Result<T, RecvError>;
 
+    /// # Panics
+    /// When polled again after it returned the value or reported the
+    /// channel closed (`try_recv` included), as tokio's.
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        if this.point.poll_point().is_pending() {
+        assert!(!this.terminated, "called after complete");
+        if this.point.poll_point(cx).is_pending() {
             return Poll::Pending;
         }
         let object = this.inner.object;

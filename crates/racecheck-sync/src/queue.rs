@@ -144,9 +144,6 @@ pub struct QueueEmpty;
 impl<T> Queue<T> {
     /// A queue holding at most `maxsize` items; 0 means unbounded.
     ///
-    /// # Panics
-    /// Outside a racecheck execution.
-    ///
     /// ```
     /// racecheck_explore::explore(&Default::default(), || async {
     ///     let queue = racecheck_sync::Queue::<u32>::new(0);
@@ -509,7 +506,7 @@ impl<T> Future for Put<'_, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
-        if this.point.poll_point().is_pending() {
+        if this.point.poll_point(cx).is_pending() {
             return Poll::Pending;
         }
         let queue = this.queue;
@@ -567,7 +564,7 @@ impl<T> Future for Get<'_, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
         let this = self.get_mut();
-        if this.point.poll_point().is_pending() {
+        if this.point.poll_point(cx).is_pending() {
             return Poll::Pending;
         }
         let queue = this.queue;
@@ -624,7 +621,7 @@ impl<T> Future for Join<'_, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
-        if this.point.poll_point().is_pending() {
+        if this.point.poll_point(cx).is_pending() {
             return Poll::Pending;
         }
         let queue = this.queue;

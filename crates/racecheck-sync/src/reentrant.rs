@@ -62,9 +62,6 @@ pub struct NotOwnerError {
 
 impl<T> ReentrantMutex<T> {
     /// A new unlocked lock guarding `value`.
-    ///
-    /// # Panics
-    /// Outside a racecheck execution.
     #[track_caller]
     pub fn new(value: T) -> ReentrantMutex<T> {
         ReentrantMutex::create(None, value, Location::caller())
@@ -218,7 +215,7 @@ impl<T> Future for AcquireReentrant<'_, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
-        if this.point.poll_point().is_pending() {
+        if this.point.poll_point(cx).is_pending() {
             return Poll::Pending;
         }
         let mutex = this.mutex;

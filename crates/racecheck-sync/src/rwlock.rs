@@ -1,6 +1,7 @@
 //! An async reader-writer lock with tokio's API.
 
 use crate::batch::BatchSemaphore;
+use crate::lazy_arc::LazyArc;
 use racecheck_runtime::rt;
 use racecheck_trace::{Location, LockMode, ObjectKind, Op};
 use spin::lock_api::{
@@ -48,15 +49,15 @@ const READERS_MAX: usize = u32::MAX as usize >> 3;
 /// ```
 pub struct RwLock<T> {
     semaphore: BatchSemaphore,
-    /// In an `Arc` so that owned guards can hold it without a borrow.
-    data: Arc<DataLock<T>>,
+    /// Readers at once; a writer takes them all.
+    max_readers: usize,
+    /// In an `Arc` (made at first use for a `const_new` lock) so that
+    /// owned guards can hold it without a borrow.
+    data: LazyArc<DataLock<T>>,
 }
 
 impl<T> RwLock<T> {
     /// A new unlocked lock holding `value`.
-    ///
-    /// # Panics
-    /// Outside a racecheck execution.
     #[track_caller]
     pub fn new(value: T) -> RwLock<T> {
         RwLock::create(None, value, Location::caller())
@@ -68,10 +69,77 @@ impl<T> RwLock<T> {
         RwLock::create(Some(name.into()), value, Location::caller())
     }
 
-    fn create(name: Option<Cow<'static, str>>, value: T, location: Location) -> RwLock<T> {
+    /// A new unlocked lock that lets at most `max_reads` readers in at
+    /// once, as tokio's.
+    ///
+    /// # Panics
+    /// If `max_reads` is 0 or above `u32::MAX >> 3`, as tokio.
+    ///
+    /// ```
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let lock = racecheck_sync::RwLock::with_max_readers(0, 1);
+    ///     let _reader = lock.read().await;
+    ///     assert!(lock.try_read().is_err());
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn with_max_readers(value: T, max_reads: u32) -> RwLock<T> {
+        assert!(
+            max_reads as usize <= READERS_MAX,
+            "a RwLock may not be created with more than {READERS_MAX} readers"
+        );
+        assert!(max_reads > 0, "a RwLock may not be created with 0 readers");
+        RwLock::with_readers(None, value, max_reads as usize, Location::caller())
+    }
+
+    /// A lock built in a `const`, for a `static`, as tokio's
+    /// `RwLock::const_new`: untracked (see
+    /// `racecheck::Builder::allow_untracked_objects`).
+    ///
+    /// ```
+    /// use racecheck_sync::RwLock;
+    ///
+    /// static CONFIG: RwLock<u32> = RwLock::const_new(1);
+    /// assert_eq!(*CONFIG.try_read().unwrap(), 1);
+    /// ```
+    #[track_caller]
+    pub const fn const_new(value: T) -> RwLock<T> {
+        RwLock::const_with_max_readers(value, READERS_MAX as u32)
+    }
+
+    /// [`with_max_readers`](Self::with_max_readers) in a `const`, as
+    /// [`const_new`](Self::const_new).
+    ///
+    /// # Panics
+    /// If `max_reads` is 0 or above `u32::MAX >> 3`, as tokio.
+    #[track_caller]
+    pub const fn const_with_max_readers(value: T, max_reads: u32) -> RwLock<T> {
+        assert!(
+            max_reads as usize <= READERS_MAX,
+            "a RwLock may not be created with more than u32::MAX >> 3 readers"
+        );
+        assert!(max_reads > 0, "a RwLock may not be created with 0 readers");
         RwLock {
-            semaphore: BatchSemaphore::new(READERS_MAX, ObjectKind::RwLock, name, location),
-            data: Arc::new(DataLock::new(value)),
+            semaphore: BatchSemaphore::untracked(max_reads as usize, Location::caller()),
+            max_readers: max_reads as usize,
+            data: LazyArc::new_const(DataLock::new(value)),
+        }
+    }
+
+    fn create(name: Option<Cow<'static, str>>, value: T, location: Location) -> RwLock<T> {
+        RwLock::with_readers(name, value, READERS_MAX, location)
+    }
+
+    fn with_readers(
+        name: Option<Cow<'static, str>>,
+        value: T,
+        max_readers: usize,
+        location: Location,
+    ) -> RwLock<T> {
+        RwLock {
+            semaphore: BatchSemaphore::new(max_readers, ObjectKind::RwLock, name, location),
+            max_readers,
+            data: LazyArc::new(DataLock::new(value)),
         }
     }
 
@@ -93,10 +161,36 @@ impl<T> RwLock<T> {
         let location = Location::caller();
         let success = self.op(LockMode::Exclusive, true);
         async move {
-            let acquired = self.semaphore.acquire(READERS_MAX, success, location).await;
+            let acquired = self
+                .semaphore
+                .acquire(self.max_readers, success, location)
+                .await;
             debug_assert!(acquired.is_ok(), "an RwLock is never closed");
             self.write_guard(location)
         }
+    }
+
+    /// `read` for synchronous code: blocks a racecheck thread (tokio:
+    /// `spawn_blocking`) or an OS thread outside any execution.
+    ///
+    /// # Panics
+    /// In an async task that cannot block (at await granularity), as tokio
+    /// does inside its runtime.
+    ///
+    /// ```
+    /// let lock = racecheck_sync::RwLock::new(1); // outside an execution
+    /// *lock.blocking_write() += 1;
+    /// assert_eq!(*lock.blocking_read(), 2);
+    /// ```
+    #[track_caller]
+    pub fn blocking_read(&self) -> RwLockReadGuard<'_, T> {
+        racecheck_runtime::block_on(self.read())
+    }
+
+    /// `write` for synchronous code, as [`blocking_read`](Self::blocking_read).
+    #[track_caller]
+    pub fn blocking_write(&self) -> RwLockWriteGuard<'_, T> {
+        racecheck_runtime::block_on(self.write())
     }
 
     /// Read access if available now. Synchronous: a scheduling point at
@@ -118,23 +212,24 @@ impl<T> RwLock<T> {
         let location = Location::caller();
         let success = self.op(LockMode::Exclusive, true);
         self.semaphore
-            .try_acquire(READERS_MAX, success, location)
+            .try_acquire(self.max_readers, success, location)
             .map(|()| self.write_guard(location))
             .map_err(|_| crate::mutex::try_lock_error())
     }
 
     /// Mutable access without locking.
     pub fn get_mut(&mut self) -> &mut T {
-        Arc::get_mut(&mut self.data)
+        self.data
+            .get_mut()
             .expect("an owned guard holds an Arc of its lock, so none outlives &mut")
             .get_mut()
     }
 
     /// The value, consuming the lock.
     pub fn into_inner(self) -> T {
-        match Arc::try_unwrap(self.data) {
-            Ok(data) => data.into_inner(),
-            Err(_) => unreachable!("an owned guard holds an Arc of its lock, so none outlives it"),
+        match self.data.try_unwrap() {
+            Some(data) => data.into_inner(),
+            None => unreachable!("an owned guard holds an Arc of its lock, so none outlives it"),
         }
     }
 
@@ -172,7 +267,10 @@ impl<T> RwLock<T> {
         let location = Location::caller();
         let success = self.op(LockMode::Exclusive, true);
         async move {
-            let acquired = self.semaphore.acquire(READERS_MAX, success, location).await;
+            let acquired = self
+                .semaphore
+                .acquire(self.max_readers, success, location)
+                .await;
             debug_assert!(acquired.is_ok(), "an RwLock is never closed");
             OwnedRwLockWriteGuard::new(self, location)
         }
@@ -196,7 +294,10 @@ impl<T> RwLock<T> {
     ) -> Result<OwnedRwLockWriteGuard<T>, crate::TryLockError> {
         let location = Location::caller();
         let success = self.op(LockMode::Exclusive, true);
-        match self.semaphore.try_acquire(READERS_MAX, success, location) {
+        match self
+            .semaphore
+            .try_acquire(self.max_readers, success, location)
+        {
             Ok(()) => Ok(OwnedRwLockWriteGuard::new(self, location)),
             Err(_) => Err(crate::mutex::try_lock_error()),
         }
@@ -209,7 +310,7 @@ impl<T> RwLock<T> {
             .record(self.op(mode, false), location);
         let permits = match mode {
             LockMode::Shared => 1,
-            LockMode::Exclusive => READERS_MAX,
+            LockMode::Exclusive => self.max_readers,
         };
         self.semaphore.release(permits);
     }
@@ -345,7 +446,7 @@ impl<'a, T> RwLockWriteGuard<'a, T> {
         object.record(lock.op(LockMode::Exclusive, false), location);
         object.record(lock.op(LockMode::Shared, true), location);
         let read = DataWriteGuard::downgrade(data);
-        lock.semaphore.release(READERS_MAX - 1);
+        lock.semaphore.release(lock.max_readers - 1);
         RwLockReadGuard {
             lock,
             data: Some(read),

@@ -58,11 +58,32 @@ impl Semaphore {
     /// A semaphore with `permits` permits.
     ///
     /// # Panics
-    /// If `permits` exceeds [`Semaphore::MAX_PERMITS`], or outside a racecheck
-    /// execution.
+    /// If `permits` exceeds [`Semaphore::MAX_PERMITS`].
     #[track_caller]
     pub fn new(permits: usize) -> Semaphore {
         Semaphore::create(None, permits, Location::caller())
+    }
+
+    /// A semaphore built in a `const`, for a `static`, as tokio's
+    /// `Semaphore::const_new`. No execution can record it: it works, but
+    /// untracked (see `racecheck::Builder::allow_untracked_objects`).
+    ///
+    /// ```
+    /// use racecheck_sync::Semaphore;
+    ///
+    /// static SLOTS: Semaphore = Semaphore::const_new(2);
+    /// let permit = SLOTS.try_acquire().unwrap();
+    /// assert_eq!(permit.num_permits(), 1);
+    /// ```
+    #[track_caller]
+    pub const fn const_new(permits: usize) -> Semaphore {
+        assert!(
+            permits <= Semaphore::MAX_PERMITS,
+            "a semaphore may not have more than MAX_PERMITS permits"
+        );
+        Semaphore {
+            semaphore: BatchSemaphore::untracked(permits, Location::caller()),
+        }
     }
 
     /// A semaphore with a name for reports.
@@ -117,7 +138,7 @@ impl Semaphore {
             object.record(Op::TryFailed { object: id }, location);
             return 0;
         }
-        let counted = u32::try_from(forgotten).unwrap_or(u32::MAX);
+        let counted = recorded_count(forgotten);
         object.record(self.op(counted, true), location);
         object.record(
             Op::Forget {
@@ -165,7 +186,7 @@ impl Semaphore {
                 .map_err(|Closed| AcquireError(()))?;
             Ok(SemaphorePermit {
                 semaphore: self,
-                permits,
+                permits: permits as usize,
                 location,
             })
         }
@@ -215,10 +236,52 @@ impl Semaphore {
                 .map_err(|Closed| AcquireError(()))?;
             Ok(OwnedSemaphorePermit {
                 semaphore: self,
-                permits,
+                permits: permits as usize,
                 location,
             })
         }
+    }
+
+    /// `acquire` for synchronous code: blocks a racecheck thread (tokio:
+    /// `spawn_blocking`) or an OS thread outside any execution.
+    ///
+    /// # Panics
+    /// In an async task that cannot block (at await granularity), as tokio
+    /// does inside its runtime.
+    ///
+    /// ```
+    /// let semaphore = racecheck_sync::Semaphore::new(1); // outside an execution
+    /// let permit = semaphore.blocking_acquire().unwrap();
+    /// assert_eq!(semaphore.available_permits(), 0);
+    /// drop(permit);
+    /// ```
+    #[track_caller]
+    pub fn blocking_acquire(&self) -> Result<SemaphorePermit<'_>, AcquireError> {
+        racecheck_runtime::block_on(self.acquire_permits(1, Location::caller()))
+    }
+
+    /// `acquire_many` for synchronous code, as
+    /// [`blocking_acquire`](Self::blocking_acquire).
+    #[track_caller]
+    pub fn blocking_acquire_many(&self, permits: u32) -> Result<SemaphorePermit<'_>, AcquireError> {
+        racecheck_runtime::block_on(self.acquire_permits(permits, Location::caller()))
+    }
+
+    /// `acquire_owned` for synchronous code, as
+    /// [`blocking_acquire`](Self::blocking_acquire).
+    #[track_caller]
+    pub fn blocking_acquire_owned(self: Arc<Self>) -> Result<OwnedSemaphorePermit, AcquireError> {
+        racecheck_runtime::block_on(self.acquire_permits_owned(1, Location::caller()))
+    }
+
+    /// `acquire_many_owned` for synchronous code, as
+    /// [`blocking_acquire`](Self::blocking_acquire).
+    #[track_caller]
+    pub fn blocking_acquire_many_owned(
+        self: Arc<Self>,
+        permits: u32,
+    ) -> Result<OwnedSemaphorePermit, AcquireError> {
+        racecheck_runtime::block_on(self.acquire_permits_owned(permits, Location::caller()))
     }
 
     /// Takes one permit, owned, if one is free and nobody is queued.
@@ -263,7 +326,7 @@ impl Semaphore {
         {
             Ok(()) => Ok(OwnedSemaphorePermit {
                 semaphore: self,
-                permits,
+                permits: permits as usize,
                 location,
             }),
             Err(TryAcquire::Closed) => Err(TryAcquireError::Closed),
@@ -296,7 +359,7 @@ impl Semaphore {
         {
             Ok(()) => Ok(SemaphorePermit {
                 semaphore: self,
-                permits,
+                permits: permits as usize,
                 location,
             }),
             Err(TryAcquire::Closed) => Err(TryAcquireError::Closed),
@@ -315,12 +378,18 @@ impl Semaphore {
     /// ```
     #[track_caller]
     pub fn add_permits(&self, permits: usize) {
+        let available = self.semaphore.available_permits();
+        assert!(
+            available.saturating_add(permits) <= Semaphore::MAX_PERMITS,
+            "number of added permits ({permits}) would overflow MAX_PERMITS ({})",
+            Semaphore::MAX_PERMITS
+        );
         rt::sync_point();
         let object = self.semaphore.object();
         object.record(
             Op::AddPermits {
                 object: object.id(),
-                permits: u32::try_from(permits).unwrap_or(u32::MAX),
+                permits: recorded_count(permits),
             },
             Location::caller(),
         );
@@ -358,25 +427,30 @@ impl Semaphore {
         }
     }
 
-    fn forget(&self, permits: u32, location: Location) {
+    fn forget(&self, permits: usize, location: Location) {
         rt::sync_point();
         let object = self.semaphore.object();
         object.record(
             Op::Forget {
                 object: object.id(),
-                permits,
+                permits: recorded_count(permits),
             },
             location,
         );
     }
 
-    fn release(&self, permits: u32, location: Location) {
+    fn release(&self, permits: usize, location: Location) {
         rt::sync_point();
         self.semaphore
             .object()
-            .record(self.op(permits, false), location);
-        self.semaphore.release(permits as usize);
+            .record(self.op(recorded_count(permits), false), location);
+        self.semaphore.release(permits);
     }
+}
+
+/// A count of permits as events record it (`u32`, saturating).
+fn recorded_count(permits: usize) -> u32 {
+    u32::try_from(permits).unwrap_or(u32::MAX)
 }
 
 impl fmt::Debug for Semaphore {
@@ -393,14 +467,58 @@ impl fmt::Debug for Semaphore {
 #[derive(Debug)]
 pub struct SemaphorePermit<'a> {
     semaphore: &'a Semaphore,
-    permits: u32,
+    /// A `usize`: merged permits may hold more than `u32::MAX`.
+    permits: usize,
     location: Location,
 }
 
-impl SemaphorePermit<'_> {
+impl<'a> SemaphorePermit<'a> {
     /// How many permits this holds.
     pub fn num_permits(&self) -> usize {
-        self.permits as usize
+        self.permits
+    }
+
+    /// Takes `other`'s permits into this one (they are released together).
+    ///
+    /// # Panics
+    /// If `other` belongs to another semaphore, as tokio.
+    ///
+    /// ```
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let semaphore = std::sync::Arc::new(racecheck_sync::Semaphore::new(3));
+    ///     let mut permit = semaphore.acquire_many(3).await.unwrap();
+    ///     let part = permit.split(1).unwrap();
+    ///     assert_eq!((permit.num_permits(), part.num_permits()), (2, 1));
+    ///     permit.merge(part);
+    ///     assert_eq!(permit.num_permits(), 3);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn merge(&mut self, mut other: Self) {
+        assert!(
+            std::ptr::eq(self.semaphore, other.semaphore),
+            "merging permits from different semaphore instances"
+        );
+        self.permits += std::mem::take(&mut other.permits);
+    }
+
+    /// Splits `n` of the permits off into a new permit; `None` if this holds
+    /// fewer.
+    pub fn split(&mut self, n: usize) -> Option<Self> {
+        if n > self.permits {
+            return None;
+        }
+        self.permits -= n;
+        Some(SemaphorePermit {
+            semaphore: self.semaphore,
+            permits: n,
+            location: self.location,
+        })
+    }
+
+    /// The semaphore the permits belong to.
+    pub fn semaphore(&self) -> &'a Semaphore {
+        self.semaphore
     }
 
     /// Keeps the permits taken for good: they are not returned.
@@ -423,14 +541,58 @@ impl Drop for SemaphorePermit<'_> {
 #[derive(Debug)]
 pub struct OwnedSemaphorePermit {
     semaphore: Arc<Semaphore>,
-    permits: u32,
+    /// A `usize`: merged permits may hold more than `u32::MAX`.
+    permits: usize,
     location: Location,
 }
 
 impl OwnedSemaphorePermit {
     /// How many permits this holds.
     pub fn num_permits(&self) -> usize {
-        self.permits as usize
+        self.permits
+    }
+
+    /// Takes `other`'s permits into this one (they are released together).
+    ///
+    /// # Panics
+    /// If `other` belongs to another semaphore, as tokio.
+    ///
+    /// ```
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let semaphore = std::sync::Arc::new(racecheck_sync::Semaphore::new(3));
+    ///     let mut permit = semaphore.clone().acquire_many_owned(3).await.unwrap();
+    ///     let part = permit.split(1).unwrap();
+    ///     assert_eq!((permit.num_permits(), part.num_permits()), (2, 1));
+    ///     permit.merge(part);
+    ///     assert_eq!(permit.num_permits(), 3);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn merge(&mut self, mut other: Self) {
+        assert!(
+            Arc::ptr_eq(&self.semaphore, &other.semaphore),
+            "merging permits from different semaphore instances"
+        );
+        self.permits += std::mem::take(&mut other.permits);
+    }
+
+    /// Splits `n` of the permits off into a new permit; `None` if this holds
+    /// fewer.
+    pub fn split(&mut self, n: usize) -> Option<Self> {
+        if n > self.permits {
+            return None;
+        }
+        self.permits -= n;
+        Some(OwnedSemaphorePermit {
+            semaphore: self.semaphore.clone(),
+            permits: n,
+            location: self.location,
+        })
+    }
+
+    /// The semaphore the permits belong to.
+    pub fn semaphore(&self) -> &Arc<Semaphore> {
+        &self.semaphore
     }
 
     /// Keeps the permits taken for good: they are not returned.

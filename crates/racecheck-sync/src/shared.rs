@@ -44,9 +44,6 @@ pub struct Shared<T> {
 
 impl<T> Shared<T> {
     /// Tracked state holding `value`.
-    ///
-    /// # Panics
-    /// Outside a racecheck execution.
     #[track_caller]
     pub fn new(value: T) -> Shared<T> {
         Shared::create(None, value, Location::caller())
@@ -166,7 +163,7 @@ impl<T> Shared<T> {
 
 fn schedule_point() -> impl Future<Output = ()> {
     let mut point = SchedulePoint::new();
-    poll_fn(move |_| point.poll_point())
+    poll_fn(move |cx| point.poll_point(cx))
 }
 
 impl<T: fmt::Debug> fmt::Debug for Shared<T> {

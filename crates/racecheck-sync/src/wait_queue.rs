@@ -26,15 +26,20 @@ pub(crate) struct Waiter<P> {
 
 impl<P> Default for WaitQueue<P> {
     fn default() -> Self {
+        WaitQueue::new()
+    }
+}
+
+impl<P> WaitQueue<P> {
+    /// An empty queue; `const` for primitives built in a `static`.
+    pub(crate) const fn new() -> WaitQueue<P> {
         WaitQueue {
             waiting: VecDeque::new(),
             granted: Vec::new(),
             next_ticket: 0,
         }
     }
-}
 
-impl<P> WaitQueue<P> {
     /// Queues a waiter at the back and returns its ticket.
     pub(crate) fn push(&mut self, payload: P, waker: Waker) -> u64 {
         let ticket = self.next_ticket;
@@ -140,6 +145,11 @@ impl<P> WaitQueue<P> {
 pub(crate) struct Causes(Vec<(u64, Option<EventIndex>)>);
 
 impl Causes {
+    /// No waiter chosen; `const` for primitives built in a `static`.
+    pub(crate) const fn new() -> Causes {
+        Causes(Vec::new())
+    }
+
     /// Grants the front waiter of `waiters` on behalf of event `event`.
     pub(crate) fn grant_front<P>(
         &mut self,
@@ -233,7 +243,7 @@ impl<S> Future for WaitUntil<'_, S> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
-        if this.point.poll_point().is_pending() {
+        if this.point.poll_point(cx).is_pending() {
             return Poll::Pending;
         }
         let mut state = lock_state(this.state);

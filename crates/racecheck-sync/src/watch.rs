@@ -51,9 +51,6 @@ use std::task::{Context, Poll};
 
 /// A watch channel holding `init`.
 ///
-/// # Panics
-/// Outside a racecheck execution.
-///
 /// ```
 /// racecheck_explore::explore(&Default::default(), || async {
 ///     let (_sender, receiver) = racecheck_sync::watch::channel(0);
@@ -69,7 +66,7 @@ pub fn channel<T>(init: T) -> (Sender<T>, Receiver<T>) {
             version: 0,
             sent_by: None,
             receivers: 1,
-            sender_open: true,
+            senders: 1,
             waiters: WaitQueue::default(),
             closed_waiters: WaitQueue::default(),
         }),
@@ -113,7 +110,8 @@ struct WatchState {
     /// The event index of the send that wrote the current value.
     sent_by: Option<EventIndex>,
     receivers: usize,
-    sender_open: bool,
+    /// Live senders (the sender can be cloned); 0 closes the channel.
+    senders: usize,
     /// Receivers blocked in `changed`.
     waiters: WaitQueue<()>,
     /// The sender blocked in `closed`.
@@ -366,6 +364,39 @@ impl<T> Sender<T> {
         }
     }
 
+    /// Whether every receiver is gone: recorded as an inspection.
+    ///
+    /// ```
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let (sender, receiver) = racecheck_sync::watch::channel(());
+    ///     assert!(!sender.is_closed());
+    ///     drop(receiver);
+    ///     assert!(sender.is_closed());
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn is_closed(&self) -> bool {
+        crate::inspect(self.channel.object, Location::caller(), || {
+            lock_state(&self.channel.state).receivers == 0
+        })
+    }
+
+    /// How many senders exist now: recorded as an inspection.
+    ///
+    /// ```
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let (sender, _receiver) = racecheck_sync::watch::channel(());
+    ///     let _second = sender.clone();
+    ///     assert_eq!(sender.sender_count(), 2);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn sender_count(&self) -> usize {
+        crate::inspect(self.channel.object, Location::caller(), || {
+            lock_state(&self.channel.state).senders
+        })
+    }
+
     /// How many receivers exist now.
     ///
     /// ```
@@ -384,20 +415,54 @@ impl<T> Sender<T> {
     }
 }
 
+impl<T> Clone for Sender<T> {
+    /// Another sender of the same channel, which stays open until every
+    /// sender is dropped. Not recorded: it publishes nothing.
+    ///
+    /// ```
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let (sender, mut receiver) = racecheck_sync::watch::channel(0);
+    ///     let second = sender.clone();
+    ///     drop(sender);
+    ///     second.send(1).unwrap();
+    ///     assert!(receiver.changed().await.is_ok());
+    ///     drop(second);
+    ///     assert!(receiver.changed().await.is_err());
+    /// });
+    /// ```
+    fn clone(&self) -> Self {
+        lock_state(&self.channel.state).senders += 1;
+        Sender {
+            channel: self.channel.clone(),
+        }
+    }
+}
+
 impl<T> Drop for Sender<T> {
+    /// Records `DropSender`; the last sender also closes the channel
+    /// (`Close`) and wakes the receivers blocked in `changed`.
     fn drop(&mut self) {
         rt::sync_point();
-        let waiters = {
+        let (last, waiters) = {
             let mut state = lock_state(&self.channel.state);
-            state.sender_open = false;
-            state.waiters.drain()
+            state.senders -= 1;
+            let last = state.senders == 0;
+            (
+                last,
+                if last {
+                    state.waiters.drain()
+                } else {
+                    Vec::new()
+                },
+            )
         };
-        self.channel.record(
-            Op::Close {
-                object: self.channel.object.id(),
-            },
-            self.channel.created_at,
-        );
+        let object = self.channel.object.id();
+        let op = if last {
+            Op::Close { object }
+        } else {
+            Op::DropSender { object }
+        };
+        self.channel.record(op, self.channel.created_at);
         wake_all(waiters);
     }
 }
@@ -449,6 +514,25 @@ impl<T> Receiver<T> {
             .borrow(Location::caller(), Some(&mut self.seen))
     }
 
+    /// Whether every sender is gone. Recorded as an inspection while a
+    /// sender is left, and as a receive that found the channel closed once
+    /// none is (ordered after the senders' drops, as `changed` failing is).
+    ///
+    /// ```
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let (sender, receiver) = racecheck_sync::watch::channel(());
+    ///     assert!(!receiver.is_closed());
+    ///     drop(sender);
+    ///     assert!(receiver.is_closed());
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn is_closed(&self) -> bool {
+        crate::senders_gone(self.channel.object, Location::caller(), || {
+            lock_state(&self.channel.state).senders == 0
+        })
+    }
+
     /// Whether a value this receiver has not marked seen is there; an error
     /// once the sender is gone. Recorded as an inspection (it orders
     /// nothing).
@@ -465,7 +549,7 @@ impl<T> Receiver<T> {
     pub fn has_changed(&self) -> Result<bool, RecvError> {
         let changed = crate::inspect(self.channel.object, Location::caller(), || {
             let state = lock_state(&self.channel.state);
-            state.sender_open.then_some(state.version != self.seen)
+            (state.senders > 0).then_some(state.version != self.seen)
         });
         changed.ok_or(RecvError(()))
     }
@@ -523,7 +607,7 @@ impl<T> Receiver<T> {
         let channel: &'a Channel<T> = channel;
         async move {
             let mut point = SchedulePoint::new();
-            std::future::poll_fn(|_| point.poll_point()).await;
+            std::future::poll_fn(|cx| point.poll_point(cx)).await;
             let mut closed = false;
             loop {
                 let before = *seen;
@@ -683,7 +767,7 @@ impl<T> Future for Changed<'_, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        if this.point.poll_point().is_pending() {
+        if this.point.poll_point(cx).is_pending() {
             return Poll::Pending;
         }
         let channel = this.channel;
@@ -705,7 +789,7 @@ impl<T> Future for Changed<'_, T> {
             );
             return Poll::Ready(Ok(()));
         }
-        if !state.sender_open {
+        if state.senders == 0 {
             drop(state);
             channel.record(
                 Op::RecvClosed {

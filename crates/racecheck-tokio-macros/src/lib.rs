@@ -3,7 +3,7 @@
 //!
 //! - `#[tokio::test]` runs the test's body as a racecheck exploration:
 //!   `flavor = "multi_thread"` at step granularity, `"current_thread"` (the
-//!   default) at await granularity; `iterations`, `seed`, `strategy`
+//!   default) and `"local"` at await granularity; `iterations`, `seed`, `strategy`
 //!   (`"random"`, `"pct"`, `"exhaustive"`, `"bounded"`) and `depth` (PCT's
 //!   depth, the bounded search's preemptions) configure it;
 //!   `unhandled_panic = "shutdown_runtime"` makes a panic in any task fail

@@ -27,6 +27,8 @@ struct Settings {
     panics_fail: bool,
     /// `crate = "path"`: where racecheck-tokio is.
     krate: Option<syn::Path>,
+    /// `name = "…"`: the runtime's name, as `Handle::name` returns it.
+    name: Option<String>,
 }
 
 const STRATEGIES: [&str; 4] = ["random", "pct", "exhaustive", "bounded"];
@@ -64,13 +66,15 @@ fn parse_settings(args: TokenStream, entry: Entry) -> syn::Result<Settings> {
         depth: None,
         panics_fail: false,
         krate: None,
+        name: None,
     };
     for pair in pairs {
         let name = pair.path.to_token_stream().to_string();
         let value = &pair.value;
         match name.as_str() {
             "flavor" => settings.step = flavor_is_multi_thread(value)?,
-            "worker_threads" | "start_paused" | "name" => {}
+            "worker_threads" | "start_paused" => {}
+            "name" => settings.name = Some(string(value)?),
             "unhandled_panic" => settings.panics_fail = shutdown_on_panic(value)?,
             "iterations" => settings.iterations = Some(integer(value)?),
             "seed" => settings.seed = Some(integer(value)?),
@@ -101,10 +105,14 @@ fn parse_settings(args: TokenStream, entry: Entry) -> syn::Result<Settings> {
 fn flavor_is_multi_thread(value: &Expr) -> syn::Result<bool> {
     match string(value)?.as_str() {
         "multi_thread" => Ok(true),
-        "current_thread" => Ok(false),
+        // tokio's `LocalRuntime`: one thread, `!Send` tasks, as current_thread.
+        "current_thread" | "local" => Ok(false),
         other => Err(syn::Error::new_spanned(
             value,
-            format!("unknown flavor {other:?}; expected \"current_thread\" or \"multi_thread\""),
+            format!(
+                "unknown flavor {other:?}; expected \"current_thread\", \"multi_thread\" \
+                 or \"local\""
+            ),
         )),
     }
 }
@@ -182,6 +190,7 @@ fn expand_test(function: ItemFn, settings: &Settings, krate: &TokenStream) -> To
     let seed = option(&settings.seed);
     let strategy = option(&settings.strategy);
     let depth = option(&settings.depth);
+    let runtime_name = option(&settings.name);
     let panics_fail = settings.panics_fail;
     quote! {
         #[::core::prelude::v1::test]
@@ -196,6 +205,7 @@ fn expand_test(function: ItemFn, settings: &Settings, krate: &TokenStream) -> To
                     strategy: #strategy,
                     depth: #depth,
                     panics_fail: #panics_fail,
+                    name: #runtime_name,
                     package: ::core::env!("CARGO_PKG_NAME"),
                 },
                 __racecheck_body,

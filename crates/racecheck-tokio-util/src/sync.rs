@@ -104,9 +104,6 @@ impl Node {
 impl CancellationToken {
     /// A new token, not cancelled, with no parent.
     ///
-    /// # Panics
-    /// Outside a racecheck execution.
-    ///
     /// ```
     /// use racecheck_tokio::runtime::Runtime;
     /// use racecheck_tokio_util::sync::CancellationToken;

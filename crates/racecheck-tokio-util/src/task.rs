@@ -71,9 +71,6 @@ impl State {
 impl TaskTracker {
     /// A new, open tracker tracking no task.
     ///
-    /// # Panics
-    /// Outside a racecheck execution.
-    ///
     /// ```
     /// use racecheck_tokio::runtime::Runtime;
     /// use racecheck_tokio_util::task::TaskTracker;

@@ -23,11 +23,10 @@ pub(crate) mod test;
 
 use crate::task::{self, JoinHandle, LocalSet};
 use racecheck::Granularity;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
 use std::io;
-use std::rc::Rc;
 
 /// A runtime, like `tokio::runtime::Runtime`: a way into racecheck from
 /// synchronous code.
@@ -52,8 +51,7 @@ impl Runtime {
     #[track_caller]
     pub fn block_on<F>(&self, future: F) -> F::Output
     where
-        F: Future + 'static,
-        F::Output: 'static,
+        F: Future,
     {
         self.handle.block_on(future)
     }
@@ -82,6 +80,24 @@ impl Runtime {
     /// A handle to this runtime.
     pub fn handle(&self) -> &Handle {
         &self.handle
+    }
+
+    /// Enters the runtime's context, like `tokio::runtime::Runtime::enter`.
+    /// racecheck has no context outside an execution: the guard does
+    /// nothing, primitives created under it are untracked, and timers
+    /// still need an execution (`block_on`).
+    ///
+    /// ```
+    /// use racecheck_tokio::runtime::Runtime;
+    ///
+    /// let runtime = Runtime::new().unwrap();
+    /// let _guard = runtime.enter();
+    /// let (sender, mut receiver) = racecheck_tokio::sync::mpsc::unbounded_channel();
+    /// sender.send(3).unwrap();
+    /// assert_eq!(runtime.block_on(async { receiver.recv().await }), Some(3));
+    /// ```
+    pub fn enter(&self) -> EnterGuard<'_> {
+        EnterGuard { _runtime: self }
     }
 
     /// Does nothing: tasks left at the end of an execution are dropped when
@@ -150,16 +166,48 @@ impl Builder {
     pub fn build(&mut self) -> io::Result<Runtime> {
         Ok(Runtime {
             handle: Handle {
+                name: None,
                 granularity: self.granularity,
             },
         })
     }
 }
 
+/// The guard of [`Runtime::enter`], like `tokio::runtime::EnterGuard`.
+#[derive(Debug)]
+pub struct EnterGuard<'a> {
+    _runtime: &'a Runtime,
+}
+
 /// A handle to the runtime, like `tokio::runtime::Handle`.
 #[derive(Clone, Debug)]
 pub struct Handle {
     granularity: Granularity,
+    name: Option<&'static str>,
+}
+
+thread_local! {
+    /// The name of the runtime a `#[tokio::test]` runs on this thread.
+    static RUNTIME_NAME: Cell<Option<&'static str>> = const { Cell::new(None) };
+}
+
+/// Names the runtime of this thread's `#[tokio::test]` until the guard is
+/// dropped.
+pub(crate) fn name_runtime(name: Option<&'static str>) -> RuntimeNameGuard {
+    RuntimeNameGuard {
+        was: RUNTIME_NAME.replace(name),
+    }
+}
+
+/// Restores the name [`name_runtime`] replaced.
+pub(crate) struct RuntimeNameGuard {
+    was: Option<&'static str>,
+}
+
+impl Drop for RuntimeNameGuard {
+    fn drop(&mut self) {
+        RUNTIME_NAME.set(self.was);
+    }
 }
 
 /// There is no runtime here: [`Handle::try_current`] outside an execution.
@@ -194,8 +242,23 @@ impl Handle {
         racecheck_runtime::rt::try_current_task()
             .map(|_| Handle {
                 granularity: Granularity::Await,
+                name: RUNTIME_NAME.get(),
             })
             .ok_or(TryCurrentError(()))
+    }
+
+    /// The runtime's name, from `#[tokio::test(name = "…")]`, like
+    /// `tokio::runtime::Handle::name`.
+    ///
+    /// ```
+    /// use racecheck_tokio::runtime::{Handle, Runtime};
+    ///
+    /// Runtime::new().unwrap().block_on(async {
+    ///     assert_eq!(Handle::current().name(), None);
+    /// });
+    /// ```
+    pub fn name(&self) -> Option<&str> {
+        self.name
     }
 
     /// Spawns a task, as [`task::spawn`].
@@ -223,8 +286,7 @@ impl Handle {
     #[track_caller]
     pub fn block_on<F>(&self, future: F) -> F::Output
     where
-        F: Future + 'static,
-        F::Output: 'static,
+        F: Future,
     {
         if racecheck_runtime::rt::try_current_task().is_none() {
             return run_one_execution(self.granularity, future);
@@ -241,34 +303,31 @@ impl Handle {
 
 /// Runs `future` as the root of one execution and returns its output.
 #[track_caller]
-fn run_one_execution<F>(granularity: Granularity, future: F) -> F::Output
-where
-    F: Future + 'static,
-    F::Output: 'static,
-{
-    let future = RefCell::new(Some(future));
-    let output = Rc::new(RefCell::new(None));
-    let report = racecheck::Builder::new()
-        .granularity(granularity)
-        .iterations(1)
-        .minimize_failures(false)
-        // The future runs once: a replay would find it gone.
-        .check_replay(false)
-        .run(|| {
-            let future = future
-                .borrow_mut()
-                .take()
-                .expect("racecheck-tokio: Runtime::block_on runs its future once");
-            let output = output.clone();
-            async move {
-                let value = future.await;
-                *output.borrow_mut() = Some(value);
-            }
-        });
+fn run_one_execution<F: Future>(granularity: Granularity, future: F) -> F::Output {
+    let output = RefCell::new(None);
+    // The future may borrow the caller's locals, as with tokio: it is lent
+    // to the one execution and dropped before this returns.
+    let root = async {
+        let value = future.await;
+        *output.borrow_mut() = Some(value);
+    };
+    let report = racecheck_runtime::with_scoped_root(root, |root| {
+        racecheck::Builder::new()
+            .granularity(granularity)
+            .iterations(1)
+            .minimize_failures(false)
+            // The future runs once: a replay would find it gone, and
+            // `RACECHECK_ITERATIONS` or `RACECHECK_REPLAY` must not run it again.
+            .check_replay(false)
+            .read_environment(false)
+            // Tests build primitives before `block_on` and keep them in statics.
+            .allow_untracked_objects(true)
+            .run(|| root.take())
+    });
     if let Some(failure) = report.failure {
         panic!("{failure}");
     }
-    let value = output.borrow_mut().take();
+    let value = output.into_inner();
     value.expect("racecheck-tokio: the block_on future did not finish")
 }
 
@@ -315,8 +374,7 @@ impl LocalSet {
     #[track_caller]
     pub fn block_on<F>(&self, runtime: &Runtime, future: F) -> F::Output
     where
-        F: Future + 'static,
-        F::Output: 'static,
+        F: Future,
     {
         runtime.block_on(future)
     }

@@ -30,29 +30,32 @@
 //! ```
 
 mod once_cell;
+mod set_once;
 
 pub use once_cell::{OnceCell, SetError};
 pub use racecheck_sync::{
-    AcquireError, Barrier, BarrierWaitResult, Mutex, MutexGuard, Notify, OwnedMutexGuard,
-    OwnedRwLockReadGuard, OwnedRwLockWriteGuard, OwnedSemaphorePermit, RwLock, RwLockReadGuard,
-    RwLockWriteGuard, Semaphore, SemaphorePermit, TryAcquireError, TryLockError,
+    AcquireError, Barrier, BarrierWaitResult, MappedMutexGuard, Mutex, MutexGuard, Notify,
+    OwnedMutexGuard, OwnedRwLockReadGuard, OwnedRwLockWriteGuard, OwnedSemaphorePermit, RwLock,
+    RwLockReadGuard, RwLockWriteGuard, Semaphore, SemaphorePermit, TryAcquireError, TryLockError,
 };
+pub use set_once::{SetOnce, SetOnceError};
 
 /// Named future types of the primitives, as in `tokio::sync::futures`.
 pub mod futures {
-    pub use racecheck_sync::Notified;
+    pub use racecheck_sync::{Notified, OwnedNotified};
 }
 
 /// A multi-producer, single-consumer channel, bounded or unbounded, like
 /// `tokio::sync::mpsc`.
 pub mod mpsc {
     pub use racecheck_sync::mpsc::{
-        channel, unbounded_channel, Receiver, Sender, UnboundedReceiver, UnboundedSender,
+        channel, unbounded_channel, OwnedPermit, Permit, PermitIterator, Receiver, Sender,
+        UnboundedReceiver, UnboundedSender, WeakSender, WeakUnboundedSender,
     };
 
     /// The channel's errors.
     pub mod error {
-        pub use racecheck_sync::mpsc::{SendError, TryRecvError, TrySendError};
+        pub use racecheck_sync::mpsc::{SendError, SendTimeoutError, TryRecvError, TrySendError};
     }
 }
 
@@ -80,7 +83,7 @@ pub mod watch {
 /// A multi-producer, multi-consumer channel where every receiver sees every
 /// value, like `tokio::sync::broadcast`.
 pub mod broadcast {
-    pub use racecheck_sync::broadcast::{channel, Receiver, Sender};
+    pub use racecheck_sync::broadcast::{channel, Receiver, Sender, WeakSender};
 
     /// The channel's errors.
     pub mod error {

@@ -351,17 +351,30 @@ impl<T> fmt::Debug for JoinHandle<T> {
 
 impl<T> Unpin for JoinHandle<T> {}
 
+impl<T: 'static> JoinHandle<T> {
+    /// The task's result if it has finished, without waiting (for
+    /// `JoinSet::try_join_next`).
+    pub(crate) fn try_join(&mut self) -> Option<Result<T, JoinError>> {
+        let output = self.inner.try_join()?;
+        Some(self.result(output))
+    }
+
+    fn result(&self, output: TaskOutput<T>) -> Result<T, JoinError> {
+        match output {
+            Ok(Some(output)) => Ok(output),
+            Ok(None) => Err(JoinError::cancelled(self.id)),
+            Err(payload) => Err(JoinError::panic(self.id, payload)),
+        }
+    }
+}
+
 impl<T: 'static> Future for JoinHandle<T> {
     type Output = Result<T, JoinError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         let output = ready!(Pin::new(&mut this.inner).poll(cx));
-        Poll::Ready(match output {
-            Ok(Some(output)) => Ok(output),
-            Ok(None) => Err(JoinError::cancelled(this.id)),
-            Err(payload) => Err(JoinError::panic(this.id, payload)),
-        })
+        Poll::Ready(this.result(output))
     }
 }
 

@@ -47,7 +47,16 @@ pub mod error {
 /// ```
 #[track_caller]
 pub fn sleep(duration: Duration) -> Sleep {
-    sleep_until(Instant::now() + duration)
+    sleep_until(deadline_after(duration))
+}
+
+/// `now + duration`, or, where that overflows racecheck's clock, a far
+/// future (30 years from now), as tokio's `Instant::far_future`.
+pub(crate) fn deadline_after(duration: Duration) -> Instant {
+    const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
+    let now = Instant::now();
+    now.checked_add(duration)
+        .unwrap_or_else(|| now + FAR_FUTURE)
 }
 
 /// Waits until the virtual clock reads `deadline`.
@@ -63,8 +72,15 @@ pub fn sleep(duration: Duration) -> Sleep {
 ///     assert_eq!(Instant::now(), deadline);
 /// });
 /// ```
+///
+/// # Panics
+/// Outside an execution, as tokio's panics outside a runtime.
 #[track_caller]
 pub fn sleep_until(deadline: Instant) -> Sleep {
+    assert!(
+        racecheck_runtime::rt::try_current_task().is_some(),
+        "there is no reactor running, must be called from the context of a Tokio 1.x runtime"
+    );
     Sleep {
         inner: racecheck_runtime::time::sleep_until(deadline),
         deadline,
@@ -117,8 +133,15 @@ impl Sleep {
 impl Future for Sleep {
     type Output = ();
 
+    /// A deadline already reached completes at once, as tokio's does (a
+    /// `sleep` reset to the past, `sleep(Duration::ZERO)`): no scheduling
+    /// point, nothing recorded.
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
+        if this.elapsed || Instant::now() >= this.deadline {
+            this.elapsed = true;
+            return Poll::Ready(());
+        }
         let poll = Pin::new(&mut this.inner).poll(cx);
         this.elapsed |= poll.is_ready();
         poll

@@ -6,6 +6,7 @@ use racecheck::{Builder, Strategy};
 use racecheck_tokio as tokio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// A `select!` between two branches that are both ready at once; returns
 /// the winner.
@@ -156,6 +157,12 @@ async fn current_thread_flavor_switches_at_awaits_only() {
     atomic_lost_update().await;
 }
 
+#[tokio::test(flavor = "local")]
+async fn local_flavor_switches_at_awaits_only() {
+    // tokio's `LocalRuntime` is one thread too.
+    atomic_lost_update().await;
+}
+
 /// A task's panic, joined or not: a `JoinError` by default, as in tokio.
 async fn a_task_panics() {
     let failed = tokio::spawn(async { panic!("the worker failed") });
@@ -190,4 +197,124 @@ fn a_failing_block_on_is_not_reported_as_nondeterministic() {
         .expect("the report is the panic message");
     assert!(report.contains("the worker's answer"), "{report}");
     assert!(!report.contains("nondeterminism"), "{report}");
+}
+
+#[test]
+fn block_on_takes_a_future_that_borrows_locals() {
+    // As with tokio: the future borrows the caller's locals, mutably too,
+    // and returns a value that borrows them.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mut log = vec!["before"];
+    let words = String::from("borrowed words");
+    let first: &str = runtime.block_on(async {
+        let worker = tokio::spawn(async { 7 });
+        assert_eq!(worker.await.unwrap(), 7);
+        log.push("inside");
+        words.split(' ').next().unwrap()
+    });
+    assert_eq!(first, "borrowed");
+    assert_eq!(log, ["before", "inside"]);
+    let local = tokio::task::LocalSet::new();
+    let length = local.block_on(&runtime, async { words.len() });
+    assert_eq!(length, 14);
+}
+
+#[test]
+fn a_borrowing_block_on_that_fails_reports_and_releases_its_borrows() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mut counter = 0;
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        runtime.block_on(async {
+            counter += 1;
+            panic!("the body failed after {counter}");
+        })
+    }));
+    let payload = outcome.expect_err("the body panics");
+    let report = payload.downcast_ref::<String>().expect("the report");
+    assert!(report.contains("the body failed after 1"), "{report}");
+    counter += 1;
+    assert_eq!(counter, 2);
+}
+
+/// The file and line of the panic `body` raises. Panics of other threads
+/// (tests running beside this one) go to the hook as before.
+fn panic_location(body: impl FnOnce() + std::panic::UnwindSafe) -> String {
+    let location = Arc::new(std::sync::Mutex::new(String::new()));
+    let previous: Arc<dyn Fn(&std::panic::PanicHookInfo<'_>) + Send + Sync> =
+        Arc::from(std::panic::take_hook());
+    {
+        let (location, previous) = (location.clone(), previous.clone());
+        let this_thread = std::thread::current().id();
+        std::panic::set_hook(Box::new(move |info| {
+            if std::thread::current().id() != this_thread {
+                return previous(info);
+            }
+            let at = info.location().expect("a location");
+            *location.lock().unwrap() = format!("{}:{}", at.file(), at.line());
+        }));
+    }
+    let outcome = std::panic::catch_unwind(body);
+    std::panic::set_hook(Box::new(move |info| previous(info)));
+    assert!(outcome.is_err(), "the body panics");
+    let location = location.lock().unwrap().clone();
+    location
+}
+
+#[test]
+fn misuse_panics_at_the_callers_line_as_tokio_does() {
+    let spawn_line = line!() + 1;
+    let spawned = panic_location(|| drop(tokio::spawn(async {})));
+    assert_eq!(spawned, format!("{}:{spawn_line}", file!()));
+    let interval_line = line!() + 1;
+    let interval = panic_location(|| drop(tokio::time::interval(Duration::ZERO)));
+    assert_eq!(interval, format!("{}:{interval_line}", file!()));
+    tokio::task_local! {
+        static NUMBER: u32;
+    }
+    let scope_line = line!() + 2;
+    let nested =
+        panic_location(|| NUMBER.sync_scope(1, || NUMBER.with(|_| NUMBER.sync_scope(2, || {}))));
+    assert_eq!(nested, format!("{}:{scope_line}", file!()));
+}
+
+#[tokio::test]
+async fn try_join_next_takes_every_finished_task_without_waiting() {
+    // At await granularity too: taking a finished task's output is not a
+    // scheduling point.
+    let mut set = tokio::task::JoinSet::new();
+    for index in 0..3 {
+        set.spawn(async move { index });
+    }
+    assert!(set.try_join_next().is_none(), "none has run yet");
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    let mut outputs = Vec::new();
+    while let Some(output) = set.try_join_next() {
+        outputs.push(output.unwrap());
+    }
+    outputs.sort_unstable();
+    assert_eq!(outputs, [0, 1, 2]);
+}
+
+#[tokio::test]
+async fn spending_the_budget_by_hand_ends() {
+    // tokio's own tests spin `consume_budget().now_or_never()` until the
+    // budget runs out; under racecheck it runs out on the first hand poll.
+    let mut spins = 0;
+    while poll_by_hand(tokio::task::coop::consume_budget()).is_ready() {
+        spins += 1;
+    }
+    assert_eq!(spins, 0);
+    tokio::task::coop::consume_budget().await;
+}
+
+/// Polls `future` once with a waker that is not the task's.
+fn poll_by_hand<F: std::future::Future>(future: F) -> std::task::Poll<F::Output> {
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    std::pin::pin!(future).poll(&mut context)
+}
+
+#[tokio::test(name = "the cache's runtime")]
+async fn the_test_attribute_names_the_runtime() {
+    let handle = tokio::runtime::Handle::current();
+    assert_eq!(handle.name(), Some("the cache's runtime"));
 }

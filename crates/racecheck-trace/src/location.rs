@@ -52,7 +52,7 @@ impl Location {
     /// must be `#[track_caller]` for this to name the user's code).
     #[track_caller]
     #[inline]
-    pub fn caller() -> Location {
+    pub const fn caller() -> Location {
         Location::from_std(std::panic::Location::caller())
     }
 
@@ -64,7 +64,7 @@ impl Location {
     /// assert_eq!(location.line(), std_location.line());
     /// ```
     #[inline]
-    pub fn from_std(location: &'static std::panic::Location<'static>) -> Location {
+    pub const fn from_std(location: &'static std::panic::Location<'static>) -> Location {
         Location {
             site: Site::Compiled(location),
         }

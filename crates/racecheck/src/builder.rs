@@ -82,6 +82,8 @@ pub struct Builder {
     minimize_failures: bool,
     /// Arguments between `cargo test` and the test's name in replay lines.
     cargo_test_args: String,
+    /// Whether `RACECHECK_*` variables override the configuration.
+    read_environment: bool,
 }
 
 /// Executions a failure's minimisation may take.
@@ -96,6 +98,7 @@ impl Default for Builder {
             },
             minimize_failures: true,
             cargo_test_args: String::new(),
+            read_environment: true,
         }
     }
 }
@@ -428,6 +431,51 @@ impl Builder {
         self
     }
 
+    /// Whether the `RACECHECK_*` environment variables (seed, iterations,
+    /// replay, shard) override this configuration; on by default. Off for
+    /// an exploration whose settings are not the user's to change, such as
+    /// the tokio layer's `Runtime::block_on`, which runs its future exactly
+    /// once whatever `RACECHECK_ITERATIONS` says.
+    ///
+    /// ```
+    /// let report = racecheck::Builder::new()
+    ///     .iterations(1)
+    ///     .read_environment(false)
+    ///     .run(|| async {});
+    /// assert_eq!(report.executions, 1);
+    /// ```
+    pub fn read_environment(mut self, read: bool) -> Builder {
+        self.read_environment = read;
+        self
+    }
+
+    /// Whether the test may use primitives created outside its closure (a
+    /// `static`, or one built before the exploration): they work, but their
+    /// operations are not recorded, so the detector and the exhaustive
+    /// search do not see them (accesses to tracked state that only they
+    /// order can be reported as races), and their state carries over from
+    /// one execution to the next. Off by default, where such a use panics
+    /// naming where the primitive was created; the tokio layer turns it on,
+    /// since tokio code keeps primitives in statics.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// let outside = Arc::new(racecheck::sync::Mutex::new(0));
+    /// let report = racecheck::Builder::new()
+    ///     .allow_untracked_objects(true)
+    ///     .iterations(3)
+    ///     .run(move || {
+    ///         let outside = outside.clone();
+    ///         async move { *outside.lock().await += 1 }
+    ///     });
+    /// assert!(report.failure.is_none());
+    /// ```
+    pub fn allow_untracked_objects(mut self, allow: bool) -> Builder {
+        self.config.allow_untracked_objects = allow;
+        self
+    }
+
     /// Arguments that the failing test needs after `cargo test` in the
     /// replay line of a report, such as the features that make it run under
     /// racecheck (the tokio layer passes `-p <package> --features
@@ -581,6 +629,9 @@ impl Builder {
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Config, String> {
         let mut config = self.config.clone();
+        if !self.read_environment {
+            return Ok(config);
+        }
         if let Some(seed) = lookup("RACECHECK_SEED") {
             config.seed = parse_number("RACECHECK_SEED", &seed)?;
         }
@@ -744,6 +795,12 @@ mod tests {
         assert_eq!((config.seed, config.iterations), (99, 5));
         let untouched = builder.config_from_environment(environment(&[])).unwrap();
         assert_eq!((untouched.seed, untouched.iterations), (1, 10));
+        let sealed = builder
+            .clone()
+            .read_environment(false)
+            .config_from_environment(environment(&[("RACECHECK_ITERATIONS", "5")]))
+            .unwrap();
+        assert_eq!(sealed.iterations, 10, "the environment is not read");
     }
 
     #[test]

@@ -21,6 +21,8 @@ pub struct TestSettings {
     /// `unhandled_panic = "shutdown_runtime"`: a panic in any task fails
     /// the execution, instead of becoming a `JoinError`.
     pub panics_fail: bool,
+    /// `name = "…"`: the runtime's name, as `Handle::name` returns it.
+    pub name: Option<&'static str>,
     /// The package whose test this is, for the replay line.
     pub package: &'static str,
 }
@@ -54,7 +56,9 @@ impl TestSettings {
         };
         let mut builder = racecheck::Builder::new()
             .granularity(granularity)
-            .cargo_test_args(format!("-p {} --features racecheck", self.package));
+            .cargo_test_args(format!("-p {} --features racecheck", self.package))
+            // tokio code keeps primitives in statics (`const_new`).
+            .allow_untracked_objects(true);
         if let Some(iterations) = self.iterations {
             builder = builder.iterations(iterations);
         }
@@ -87,6 +91,7 @@ where
     Fut::Output: TestOutput,
 {
     let _mode = crate::task::panics_fail(settings.panics_fail);
+    let _name = super::name_runtime(settings.name);
     settings.builder().check(|| {
         let test = body();
         async move { test.await.check() }

@@ -35,15 +35,30 @@ pub struct OnceCell<T> {
 }
 
 impl<T> OnceCell<T> {
-    /// An empty cell.
-    ///
-    /// # Panics
-    /// Outside a racecheck execution.
+    /// An empty cell. Created outside an execution it works untracked.
     #[track_caller]
     pub fn new() -> OnceCell<T> {
         OnceCell {
             value: OnceLock::new(),
             initializing: Semaphore::new(1),
+        }
+    }
+
+    /// An empty cell built in a `const`, for a `static`, as tokio's
+    /// `OnceCell::const_new`: untracked (see
+    /// `racecheck::Builder::allow_untracked_objects`).
+    ///
+    /// ```
+    /// use racecheck_tokio::sync::OnceCell;
+    ///
+    /// static CONFIG: OnceCell<u32> = OnceCell::const_new();
+    /// assert!(CONFIG.get().is_none());
+    /// ```
+    #[track_caller]
+    pub const fn const_new() -> OnceCell<T> {
+        OnceCell {
+            value: OnceLock::new(),
+            initializing: Semaphore::const_new(1),
         }
     }
 
@@ -145,6 +160,21 @@ impl<T> Default for OnceCell<T> {
     #[track_caller]
     fn default() -> OnceCell<T> {
         OnceCell::new()
+    }
+}
+
+/// A cell holding `value`, like `tokio::sync::OnceCell::from`.
+///
+/// ```
+/// use racecheck_tokio::sync::OnceCell;
+///
+/// let cell = OnceCell::from(2);
+/// assert_eq!(cell.get(), Some(&2));
+/// ```
+impl<T> From<T> for OnceCell<T> {
+    #[track_caller]
+    fn from(value: T) -> OnceCell<T> {
+        OnceCell::new_with(Some(value))
     }
 }
 

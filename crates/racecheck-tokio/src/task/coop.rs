@@ -1,7 +1,9 @@
 //! tokio's cooperative scheduling budget, `tokio::task::coop`, on
 //! racecheck: there is no budget, since racecheck's scheduler decides every
 //! switch; [`consume_budget`] is a scheduling point instead, so the
-//! strategy may switch tasks where tokio could.
+//! strategy may switch tasks where tokio could. Polled by hand
+//! (`now_or_never`) its first poll finds the budget spent, so that a loop
+//! that spends it by hand ends, as it does in tokio after 128 units.
 //!
 //! ```
 //! use racecheck_tokio::runtime::Runtime;
@@ -31,7 +33,16 @@ use std::task::{Context, Poll};
 /// ```
 pub async fn consume_budget() {
     let mut point = SchedulePoint::new();
-    poll_fn(|_| point.poll_point()).await;
+    let mut found_spent = false;
+    poll_fn(|cx| {
+        if racecheck_runtime::rt::polled_by_hand(cx) && !found_spent {
+            found_spent = true;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        point.poll_point(cx)
+    })
+    .await;
 }
 
 /// Always `true`: racecheck's tasks have no budget to run out of.

@@ -174,6 +174,33 @@ impl<T: 'static> JoinSet<T> {
         Poll::Pending
     }
 
+    /// A task of the set that has finished, without waiting: `None` if
+    /// none has (or the set is empty), like
+    /// `tokio::task::JoinSet::try_join_next`.
+    ///
+    /// ```
+    /// use racecheck_tokio::runtime::Runtime;
+    /// use racecheck_tokio::task::JoinSet;
+    ///
+    /// Runtime::new().unwrap().block_on(async {
+    ///     let mut set = JoinSet::new();
+    ///     assert!(set.try_join_next().is_none());
+    ///     set.spawn(async { 1 });
+    ///     while set.try_join_next().is_none() {
+    ///         racecheck_tokio::task::yield_now().await;
+    ///     }
+    ///     assert!(set.is_empty());
+    /// });
+    /// ```
+    pub fn try_join_next(&mut self) -> Option<Result<T, JoinError>> {
+        let index = self.tasks.iter().position(JoinHandle::is_finished)?;
+        let result = self.tasks[index].try_join();
+        if result.is_some() {
+            self.tasks.remove(index);
+        }
+        result
+    }
+
     /// Aborts every task and waits for them all to finish.
     pub async fn shutdown(&mut self) {
         self.abort_all();

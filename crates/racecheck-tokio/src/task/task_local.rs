@@ -121,6 +121,11 @@ impl<T: 'static> LocalKey<T> {
     ///
     /// assert_eq!(LIMIT.sync_scope(3, || LIMIT.get() * 2), 6);
     /// ```
+    ///
+    /// # Panics
+    /// Inside [`with`](Self::with) of this key, as tokio does: the value
+    /// is borrowed.
+    #[track_caller]
     pub fn sync_scope<F: FnOnce() -> R, R>(&'static self, value: T, body: F) -> R {
         let mut value = Some(value);
         let _scope = Scope::enter(self, &mut value);
@@ -223,12 +228,21 @@ struct Scope<'a, T: 'static> {
 }
 
 impl<'a, T: 'static> Scope<'a, T> {
+    #[track_caller]
     fn enter(key: &'static LocalKey<T>, value: &'a mut Option<T>) -> Scope<'a, T> {
         let task = racecheck_runtime::rt::try_current_task();
         let placed = value.take().map(|placed| {
-            key.slots
-                .with(|slots| slots.borrow_mut().push((task, placed)));
+            key.slots.with(|slots| match slots.try_borrow_mut() {
+                Ok(mut slots) => {
+                    slots.push((task, placed));
+                    Ok(())
+                }
+                Err(_) => Err(placed),
+            })
         });
+        if let Some(Err(_)) = placed {
+            panic!("cannot enter a task-local scope while the task-local storage is borrowed");
+        }
         Scope {
             key,
             task,

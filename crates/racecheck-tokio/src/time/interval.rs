@@ -1,6 +1,6 @@
 //! `tokio::time::Interval` on the virtual clock.
 
-use super::{sleep_until, Duration, Instant, Sleep};
+use super::{deadline_after, sleep_until, Duration, Instant, Sleep};
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -25,8 +25,12 @@ use std::task::{Context, Poll};
 ///     assert_eq!(start.elapsed(), Duration::from_secs(20));
 /// });
 /// ```
+///
+/// # Panics
+/// If `period` is zero.
 #[track_caller]
 pub fn interval(period: Duration) -> Interval {
+    assert!(period > Duration::ZERO, "`period` must be non-zero.");
     interval_at(Instant::now(), period)
 }
 
@@ -105,7 +109,7 @@ impl Interval {
     /// Restarts the schedule: the next tick is one period from now.
     #[track_caller]
     pub fn reset(&mut self) {
-        self.sleep = sleep_until(Instant::now() + self.period);
+        self.sleep = sleep_until(deadline_after(self.period));
     }
 
     /// The next tick is at once.
@@ -132,7 +136,7 @@ impl Interval {
     /// ```
     #[track_caller]
     pub fn reset_after(&mut self, after: Duration) {
-        self.sleep = sleep_until(Instant::now() + after);
+        self.sleep = sleep_until(deadline_after(after));
     }
 
     /// The next tick is at `deadline`.
