@@ -380,19 +380,27 @@ fn explain_race(trace: &Trace, first: &Access, second: &Access) -> String {
     format!("why: {}", reasons.join("; "))
 }
 
-/// How an operation changes what its task holds of its object: locks or
-/// permits taken count up, given back or forgotten count down.
-struct HeldChange;
+/// Counts what an operation does to what its task holds of its object
+/// into `balance`: locks or permits taken count up, given back or
+/// forgotten count down. The count is made inside the row's arm, so each
+/// arm adds its own constant (as a hand-written `match` did) instead of
+/// all of them meeting at one addition.
+struct CountHeld<'a> {
+    balance: &'a mut [i64],
+}
 
-impl ReadRow for HeldChange {
-    type Output = Option<(ObjectId, i64)>;
+impl ReadRow for CountHeld<'_> {
+    type Output = ();
 
     #[inline(always)]
-    fn read(self, row: Row) -> Option<(ObjectId, i64)> {
-        match (row.operand, row.holding.taken(), row.holding.given_up()) {
-            (Operand::Object(object), Some(taken), _) => Some((object, i64::from(taken))),
-            (Operand::Object(object), _, Some(given_up)) => Some((object, -i64::from(given_up))),
-            _ => None,
+    fn read(self, row: Row) {
+        let Operand::Object(object) = row.operand else {
+            return;
+        };
+        if let Some(taken) = row.holding.taken() {
+            self.balance[object.index()] += i64::from(taken);
+        } else if let Some(given_up) = row.holding.given_up() {
+            self.balance[object.index()] -= i64::from(given_up);
         }
     }
 }
@@ -402,10 +410,9 @@ fn leaks(trace: &Trace, balance: &mut Vec<i64>) -> Vec<Leak> {
     // The common case, nothing held, in one pass without maps.
     balance.clear();
     balance.resize(trace.objects.len(), 0);
+    let counts = balance.as_mut_slice();
     for event in &trace.events {
-        if let Some((object, change)) = event.op.with_row(HeldChange) {
-            balance[object.index()] += change;
-        }
+        event.op.with_row(CountHeld { balance: counts });
     }
     if balance.iter().all(|&held| held <= 0) {
         return Vec::new();
