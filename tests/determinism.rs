@@ -385,3 +385,71 @@ fn the_first_failure_of_an_exploration_is_the_same_every_time() {
     assert_eq!(first.iteration, second.iteration);
     assert_eq!(first.to_string(), second.to_string());
 }
+
+/// A program whose executions pass, of tasks that lock, send and sleep.
+async fn passing_service() {
+    let counter = Arc::new(Mutex::new(0));
+    let (send, mut receive) = mpsc::channel::<u32>(1);
+    let workers: Vec<_> = (0..3)
+        .map(|worker| {
+            let (counter, send) = (counter.clone(), send.clone());
+            racecheck::spawn(async move {
+                *counter.lock().await += 1;
+                sleep(Duration::from_millis(worker)).await;
+                send.send(worker as u32).await.unwrap();
+            })
+        })
+        .collect();
+    drop(send);
+    let mut received = 0;
+    while receive.recv().await.is_some() {
+        received += 1;
+    }
+    for worker in workers {
+        worker.await;
+    }
+    assert_eq!((received, *counter.lock().await), (3, 3));
+}
+
+#[test]
+fn every_passing_execution_replays_to_its_own_trace() {
+    for granularity in [Granularity::Await, Granularity::Step] {
+        let report = Builder::new()
+            .iterations(300)
+            .granularity(granularity)
+            .check_replay_every(1)
+            .run(passing_service);
+        assert!(report.failure.is_none(), "{:?}", report.failure);
+        assert_eq!(report.executions, 300);
+    }
+}
+
+#[test]
+fn nondeterminism_that_never_fails_is_caught_by_the_periodic_replay() {
+    // State kept across executions decides how many times a task yields;
+    // no execution fails, so only a replay can notice.
+    static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let body = || async {
+        let yields = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 3;
+        let task = racecheck::spawn(async move {
+            for _ in 0..yields {
+                racecheck::yield_now().await;
+            }
+        });
+        task.await;
+    };
+    let unchecked = Builder::new().iterations(50).run(body);
+    assert!(unchecked.failure.is_none());
+    let report = Builder::new()
+        .iterations(50)
+        .check_replay_every(7)
+        .run(body);
+    let failure = report.failure.expect("the replay of iteration 6 differs");
+    assert!(
+        matches!(failure.kind, racecheck::FailureKind::Uncontrolled(_)),
+        "{}",
+        failure.kind
+    );
+    assert_eq!((failure.iteration, report.executions), (6, 7));
+    assert!(failure.to_string().contains("uncontrolled nondeterminism"));
+}

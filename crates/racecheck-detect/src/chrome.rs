@@ -18,8 +18,8 @@ use crate::picture::finding_events;
 use crate::virtual_time::event_times_ns;
 use crate::Finding;
 use racecheck_trace::{Event, EventIndex, Holding, ObjectId, Operand, Trace, WaitTarget};
-use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
 
 /// Most flow arrows a trace draws: the edges closest to the finding.
 pub const CHROME_FLOWS_MAX: usize = 200;
@@ -60,23 +60,20 @@ pub fn chrome_trace(trace: &Trace, finding: Option<&Finding>) -> String {
         .unwrap_or_default();
     for index in marked.iter().map(|event| event.index()) {
         let event = &trace.events[index];
-        events.push(json!({
-            "name": format!("finding: {}", trace.describe(&event.op)),
-            "cat": "finding",
-            "ph": "i",
-            "s": "t",
-            "pid": PID,
-            "tid": tid(event),
-            "ts": clock.at(index),
-            "cname": "terrible",
-            "args": { "location": event.location.to_string() },
-        }));
+        events.push(TraceEvent {
+            cat: "finding",
+            scope: Some("t"),
+            tid: Some(tid(event)),
+            ts: Some(clock.at(index)),
+            cname: Some("terrible"),
+            args: Args::Text("location", event.location.to_string()),
+            ..TraceEvent::new(format!("finding: {}", trace.describe(&event.op)), "i")
+        });
     }
     if !marked.is_empty() {
         events.extend(flows(trace, &clock, &marked));
     }
-    let document = json!({ "traceEvents": events, "displayTimeUnit": "ns" });
-    serde_json::to_string(&document).expect("a JSON value always serialises")
+    document(&events)
 }
 
 /// The track of an event's task.
@@ -128,26 +125,34 @@ impl Clock {
 }
 
 /// A name for every task's track, in task order.
-fn track_names(trace: &Trace) -> Vec<Value> {
+fn track_names(trace: &Trace) -> Vec<TraceEvent> {
     (0..trace.tasks.len())
         .flat_map(|task| {
             let tid = task as u32 + 1;
             let label = trace.task_label(racecheck_trace::TaskId(task as u32));
             [
-                json!({ "name": "thread_name", "ph": "M", "pid": PID, "tid": tid,
-                        "args": { "name": label } }),
-                json!({ "name": "thread_sort_index", "ph": "M", "pid": PID, "tid": tid,
-                        "args": { "sort_index": tid } }),
+                TraceEvent {
+                    tid: Some(tid),
+                    args: Args::Text("name", label.to_string()),
+                    ..TraceEvent::new("thread_name".into(), "M")
+                },
+                TraceEvent {
+                    tid: Some(tid),
+                    args: Args::Number("sort_index", u64::from(tid)),
+                    ..TraceEvent::new("thread_sort_index".into(), "M")
+                },
             ]
         })
-        .chain([json!({ "name": "process_name", "ph": "M", "pid": PID,
-                        "args": { "name": "racecheck execution" } })])
+        .chain([TraceEvent {
+            args: Args::Text("name", "racecheck execution".into()),
+            ..TraceEvent::new("process_name".into(), "M")
+        }])
         .collect()
 }
 
 /// A slice per step a task ran, with its events listed, and a slice for
 /// each wait and sleep, from the event that started it to the task's next.
-fn steps_and_waits(trace: &Trace, clock: &Clock) -> Vec<Value> {
+fn steps_and_waits(trace: &Trace, clock: &Clock) -> Vec<TraceEvent> {
     let mut slices = Vec::new();
     let mut by_step: BTreeMap<(u32, u32), Vec<usize>> = BTreeMap::new();
     for (index, event) in trace.events.iter().enumerate() {
@@ -166,11 +171,14 @@ fn steps_and_waits(trace: &Trace, clock: &Clock) -> Vec<Value> {
                 format!("{} at {}", trace.describe(&event.op), event.location)
             })
             .collect();
-        slices.push(json!({
-            "name": format!("step {step}"), "cat": "run", "ph": "X", "pid": PID,
-            "tid": tid(event), "ts": start, "dur": width,
-            "args": { "operations": operations },
-        }));
+        slices.push(TraceEvent {
+            cat: "run",
+            tid: Some(tid(event)),
+            ts: Some(start),
+            dur: Some(width),
+            args: Args::List("operations", operations),
+            ..TraceEvent::new(format!("step {step}"), "X")
+        });
     }
     let mut next_of_task: BTreeMap<u32, usize> = BTreeMap::new();
     let mut next_event = vec![None; trace.events.len()];
@@ -196,29 +204,38 @@ fn steps_and_waits(trace: &Trace, clock: &Clock) -> Vec<Value> {
         };
         let start = clock.at(index);
         let until = next_event[index].map_or(end, |next| clock.at(next));
-        slices.push(json!({
-            "name": name, "cat": "wait", "ph": "X", "pid": PID, "tid": tid(event),
-            "ts": start, "dur": (until - start).max(0.0),
-            "args": { "location": event.location.to_string() },
-        }));
+        slices.push(TraceEvent {
+            cat: "wait",
+            tid: Some(tid(event)),
+            ts: Some(start),
+            dur: Some((until - start).max(0.0)),
+            args: Args::Text("location", event.location.to_string()),
+            ..TraceEvent::new(name, "X")
+        });
     }
     slices
 }
 
 /// An async slice for each lock or permit a task holds, from its lock or
 /// acquire to its unlock or release (or the end of the trace).
-fn holds(trace: &Trace, clock: &Clock) -> Vec<Value> {
+fn holds(trace: &Trace, clock: &Clock) -> Vec<TraceEvent> {
     let mut slices = Vec::new();
     let mut open: BTreeMap<(u32, ObjectId), Vec<usize>> = BTreeMap::new();
     let mut next_id: u64 = 0;
-    let mut begin = |slices: &mut Vec<Value>, index: usize, object: ObjectId| -> u64 {
+    let hold = |object: ObjectId, phase: &'static str, id: u64, tid: u32, ts: f64| TraceEvent {
+        cat: "hold",
+        id: Some(id),
+        tid: Some(tid),
+        ts: Some(ts),
+        ..TraceEvent::new(format!("holds {}", trace.object_label(object)), phase)
+    };
+    let mut begin = |slices: &mut Vec<TraceEvent>, index: usize, object: ObjectId| -> u64 {
         let event = &trace.events[index];
         next_id += 1;
-        slices.push(json!({
-            "name": format!("holds {}", trace.object_label(object)), "cat": "hold",
-            "ph": "b", "id": next_id, "pid": PID, "tid": tid(event), "ts": clock.at(index),
-            "args": { "location": event.location.to_string() },
-        }));
+        slices.push(TraceEvent {
+            args: Args::Text("location", event.location.to_string()),
+            ..hold(object, "b", next_id, tid(event), clock.at(index))
+        });
         next_id
     };
     let mut ids: BTreeMap<usize, u64> = BTreeMap::new();
@@ -238,11 +255,13 @@ fn holds(trace: &Trace, clock: &Clock) -> Vec<Value> {
                 let Some(started) = open.get_mut(&key(object)).and_then(Vec::pop) else {
                     continue;
                 };
-                slices.push(json!({
-                    "name": format!("holds {}", trace.object_label(object)), "cat": "hold",
-                    "ph": "e", "id": ids[&started], "pid": PID, "tid": tid(event),
-                    "ts": clock.at(index),
-                }));
+                slices.push(hold(
+                    object,
+                    "e",
+                    ids[&started],
+                    tid(event),
+                    clock.at(index),
+                ));
             }
             _ => {}
         }
@@ -254,17 +273,14 @@ fn holds(trace: &Trace, clock: &Clock) -> Vec<Value> {
         .map_or(0.0, |last| clock.at(last) + 1.0);
     for ((task, object), started) in open {
         for index in started {
-            slices.push(json!({
-                "name": format!("holds {}", trace.object_label(object)), "cat": "hold",
-                "ph": "e", "id": ids[&index], "pid": PID, "tid": task + 1, "ts": end,
-            }));
+            slices.push(hold(object, "e", ids[&index], task + 1, end));
         }
     }
     slices
 }
 
 /// A counter per lock: how many tasks wait to take it.
-fn waiter_counters(trace: &Trace, clock: &Clock) -> Vec<Value> {
+fn waiter_counters(trace: &Trace, clock: &Clock) -> Vec<TraceEvent> {
     let mut counters = Vec::new();
     let mut waiting: BTreeMap<ObjectId, BTreeSet<u32>> = BTreeMap::new();
     for (index, event) in trace.events.iter().enumerate() {
@@ -281,17 +297,18 @@ fn waiter_counters(trace: &Trace, clock: &Clock) -> Vec<Value> {
             tasks.remove(&event.task.0)
         };
         if changed || (!waits && index == 0) {
-            counters.push(json!({
-                "name": format!("waiters: {}", trace.object_label(object)), "ph": "C",
-                "pid": PID, "ts": clock.at(index), "args": { "waiting": tasks.len() },
-            }));
+            counters.push(TraceEvent {
+                ts: Some(clock.at(index)),
+                args: Args::Number("waiting", tasks.len() as u64),
+                ..TraceEvent::new(format!("waiters: {}", trace.object_label(object)), "C")
+            });
         }
     }
     counters
 }
 
 /// A counter per semaphore: how many of its permits tasks hold.
-fn permit_counters(trace: &Trace, clock: &Clock) -> Vec<Value> {
+fn permit_counters(trace: &Trace, clock: &Clock) -> Vec<TraceEvent> {
     let mut held: BTreeMap<ObjectId, u64> = BTreeMap::new();
     let mut counters = Vec::new();
     for (index, event) in trace.events.iter().enumerate() {
@@ -314,17 +331,18 @@ fn permit_counters(trace: &Trace, clock: &Clock) -> Vec<Value> {
             }
             _ => continue,
         };
-        counters.push(json!({
-            "name": format!("permits held: {}", trace.object_label(object)), "ph": "C",
-            "pid": PID, "ts": clock.at(index), "args": { "held": now_held },
-        }));
+        counters.push(TraceEvent {
+            ts: Some(clock.at(index)),
+            args: Args::Number("held", now_held),
+            ..TraceEvent::new(format!("permits held: {}", trace.object_label(object)), "C")
+        });
     }
     counters
 }
 
 /// Flow arrows for the edges between tasks that order some of `marked`:
 /// the edges among their happens-before predecessors, closest first.
-fn flows(trace: &Trace, clock: &Clock, marked: &[EventIndex]) -> Vec<Value> {
+fn flows(trace: &Trace, clock: &Clock, marked: &[EventIndex]) -> Vec<TraceEvent> {
     let graph = HbGraph::from_trace(trace);
     let mut ancestors: BTreeSet<EventIndex> = marked.iter().copied().collect();
     for &event in marked {
@@ -348,14 +366,175 @@ fn flows(trace: &Trace, clock: &Clock, marked: &[EventIndex]) -> Vec<Value> {
             trace.describe(&source.op),
             trace.describe(&target.op)
         );
-        arrows.push(
-            json!({ "name": name, "cat": "happens-before", "ph": "s", "id": id,
-                            "pid": PID, "tid": tid(source), "ts": clock.at(from) }),
-        );
-        arrows.push(
-            json!({ "name": name, "cat": "happens-before", "ph": "f", "bp": "e",
-                            "id": id, "pid": PID, "tid": tid(target), "ts": clock.at(to) }),
-        );
+        let id = Some(id as u64);
+        arrows.push(TraceEvent {
+            cat: "happens-before",
+            id,
+            tid: Some(tid(source)),
+            ts: Some(clock.at(from)),
+            ..TraceEvent::new(name.clone(), "s")
+        });
+        arrows.push(TraceEvent {
+            cat: "happens-before",
+            binding_point: Some("e"),
+            id,
+            tid: Some(tid(target)),
+            ts: Some(clock.at(to)),
+            ..TraceEvent::new(name, "f")
+        });
     }
     arrows
+}
+
+/// One entry of `traceEvents`, with the fields of the trace-event format
+/// that racecheck uses; a `None` field is left out.
+///
+/// The JSON is written by hand ([`document`]) rather than with
+/// `serde_json`: linking `serde_json` into a user's test binary brings its
+/// `impl PartialEq<serde_json::Value> for u32` (and the other numbers)
+/// into scope, and then `assert_eq!(items, vec![])` no longer infers
+/// (tokio's own `time_interval` tests stop compiling).
+struct TraceEvent {
+    name: String,
+    /// `ph`: the event's phase (`X` slice, `b`/`e` async, `C` counter, ...).
+    phase: &'static str,
+    cat: &'static str,
+    /// `s`: an instant event's scope.
+    scope: Option<&'static str>,
+    /// `bp`: a flow end's binding point.
+    binding_point: Option<&'static str>,
+    id: Option<u64>,
+    tid: Option<u32>,
+    ts: Option<f64>,
+    dur: Option<f64>,
+    cname: Option<&'static str>,
+    args: Args,
+}
+
+/// An event's `args`: one named value, or none.
+enum Args {
+    None,
+    Text(&'static str, String),
+    Number(&'static str, u64),
+    List(&'static str, Vec<String>),
+}
+
+impl TraceEvent {
+    fn new(name: String, phase: &'static str) -> TraceEvent {
+        TraceEvent {
+            name,
+            phase,
+            cat: "",
+            scope: None,
+            binding_point: None,
+            id: None,
+            tid: None,
+            ts: None,
+            dur: None,
+            cname: None,
+            args: Args::None,
+        }
+    }
+
+    fn write(&self, out: &mut String) {
+        out.push_str("{\"name\":");
+        write_string(out, &self.name);
+        let _ = write!(out, ",\"ph\":\"{}\",\"pid\":{PID}", self.phase);
+        let texts = [
+            ("cat", Some(self.cat).filter(|cat| !cat.is_empty())),
+            ("s", self.scope),
+            ("bp", self.binding_point),
+            ("cname", self.cname),
+        ];
+        for (key, value) in texts {
+            if let Some(value) = value {
+                let _ = write!(out, ",\"{key}\":\"{value}\"");
+            }
+        }
+        if let Some(id) = self.id {
+            let _ = write!(out, ",\"id\":{id}");
+        }
+        if let Some(tid) = self.tid {
+            let _ = write!(out, ",\"tid\":{tid}");
+        }
+        for (key, value) in [("ts", self.ts), ("dur", self.dur)] {
+            if let Some(value) = value {
+                let _ = write!(out, ",\"{key}\":{value}");
+            }
+        }
+        match &self.args {
+            Args::None => {}
+            Args::Text(key, text) => {
+                let _ = write!(out, ",\"args\":{{\"{key}\":");
+                write_string(out, text);
+                out.push('}');
+            }
+            Args::Number(key, number) => {
+                let _ = write!(out, ",\"args\":{{\"{key}\":{number}}}");
+            }
+            Args::List(key, items) => {
+                let _ = write!(out, ",\"args\":{{\"{key}\":[");
+                for (position, item) in items.iter().enumerate() {
+                    if position > 0 {
+                        out.push(',');
+                    }
+                    write_string(out, item);
+                }
+                out.push_str("]}");
+            }
+        }
+        out.push('}');
+    }
+}
+
+/// The trace document: `{"traceEvents":[...],"displayTimeUnit":"ns"}`.
+fn document(events: &[TraceEvent]) -> String {
+    let mut out = String::from("{\"traceEvents\":[");
+    for (position, event) in events.iter().enumerate() {
+        if position > 0 {
+            out.push(',');
+        }
+        event.write(&mut out);
+    }
+    out.push_str("],\"displayTimeUnit\":\"ns\"}");
+    out
+}
+
+/// `text` as a JSON string literal (RFC 8259: quotes, backslashes and
+/// control characters escaped).
+fn write_string(out: &mut String, text: &str) {
+    out.push('"');
+    for character in text.chars() {
+        match character {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            control if u32::from(control) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", u32::from(control));
+            }
+            other => out.push(other),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_with_quotes_and_control_characters_stay_valid_json() {
+        let mut event = TraceEvent::new("a \"quoted\" \\ name\n\u{1}é".into(), "X");
+        event.ts = Some(1.5);
+        event.args = Args::List("operations", vec!["x\ty".into(), String::new()]);
+        let text = document(&[event]);
+        let parsed: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+        let event = &parsed["traceEvents"][0];
+        assert_eq!(event["name"], "a \"quoted\" \\ name\n\u{1}é");
+        assert_eq!(event["ts"], 1.5);
+        assert_eq!(event["args"]["operations"][0], "x\ty");
+        assert!(event.get("dur").is_none(), "a field left unset is left out");
+    }
 }

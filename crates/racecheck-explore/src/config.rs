@@ -62,6 +62,13 @@ pub struct Config {
     /// ([`Failure::nondeterminism`](crate::Failure::nondeterminism)). On
     /// by default; off for a body that can run only once.
     pub check_replay: bool,
+    /// Also replay every `k`-th execution that passes (iterations `k - 1`,
+    /// `2k - 1`, ...) and fail with
+    /// [`FailureKind::Uncontrolled`](crate::FailureKind::Uncontrolled) if
+    /// its events differ: catches nondeterminism that never makes a
+    /// failure of its own, at the cost of one execution in `k`. 0 (the
+    /// default) turns it off.
+    pub check_replay_every: u64,
     /// Whether executions may use primitives created outside them (see
     /// [`Limits::allow_untracked_objects`]). Off by default.
     pub allow_untracked_objects: bool,
@@ -169,6 +176,7 @@ impl Default for Config {
             profile: false,
             instant_section: None,
             check_replay: true,
+            check_replay_every: 0,
             allow_untracked_objects: false,
         }
     }

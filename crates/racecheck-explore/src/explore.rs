@@ -248,6 +248,12 @@ impl<'a> Explorer<'a> {
             .into_iter()
             .chain(verdict.failures.into_iter().map(FailureKind::Finding))
             .collect();
+        if failures.is_empty() && replay_is_due(config, iteration) {
+            failures.extend(
+                replay_divergence(config, outcome.schedule, outcome.trace, body)
+                    .map(FailureKind::Uncontrolled),
+            );
+        }
         let failure = (!failures.is_empty()).then(|| {
             failures.sort_by_key(FailureKind::precedence);
             let kind = failures.remove(0);
@@ -306,6 +312,13 @@ impl<'a> Explorer<'a> {
         let (trace, schedule) = (self.executor.last_trace(), self.executor.last_schedule());
         capture(self.config, iteration, trace, schedule, kind, also)
     }
+}
+
+/// Whether iteration `iteration`, if it passes, is replayed to check that
+/// it follows from its schedule ([`Config::check_replay_every`]).
+fn replay_is_due(config: &Config, iteration: u64) -> bool {
+    let every = config.check_replay_every;
+    every > 0 && iteration % every == every - 1
 }
 
 fn capture(

@@ -172,6 +172,11 @@ pub enum FailureKind {
         /// How many steps of the schedule were left.
         remaining: usize,
     },
+    /// An execution that passed, replayed from its schedule
+    /// ([`Config::check_replay_every`](crate::Config::check_replay_every)),
+    /// did something else: something outside racecheck's control decides
+    /// what the program does.
+    Uncontrolled(Divergence),
 }
 
 impl FailureKind {
@@ -186,6 +191,7 @@ impl FailureKind {
                 | FailureKind::ScheduleEnded { .. }
                 | FailureKind::ScheduleUnused { .. }
                 | FailureKind::Nondeterministic { .. }
+                | FailureKind::Uncontrolled(_)
         )
     }
 
@@ -199,7 +205,8 @@ impl FailureKind {
             | FailureKind::ChoiceMismatch { .. }
             | FailureKind::ScheduleEnded { .. }
             | FailureKind::ScheduleUnused { .. }
-            | FailureKind::Nondeterministic { .. } => 0,
+            | FailureKind::Nondeterministic { .. }
+            | FailureKind::Uncontrolled(_) => 0,
             FailureKind::Finding(Finding::Race(_)) => 1,
             FailureKind::Panic { .. } => 2,
             FailureKind::Finding(Finding::Deadlock(_) | Finding::Hang(_)) => 3,
@@ -321,6 +328,7 @@ impl fmt::Display for FailureKind {
                 "the schedule does not fit this program: the program finished after \
                  {step} steps, but the schedule has {remaining} more"
             ),
+            FailureKind::Uncontrolled(divergence) => write!(f, "{divergence}"),
         }
     }
 }

@@ -7,7 +7,9 @@
 //! breaks that, and its replay line would pass silently or fail elsewhere.
 //! Before a failure is reported its schedule is replayed once, and the two
 //! traces are compared event by event; the first difference is reported
-//! with the failure.
+//! with the failure. With `Config::check_replay_every` set, every k-th
+//! passing execution is replayed the same way, and a difference is a
+//! failure of its own (`FailureKind::Uncontrolled`).
 
 use crate::{Config, ReplayScheduler};
 use racecheck_runtime::{Executor, Scheduler};
@@ -59,7 +61,7 @@ impl fmt::Display for Divergence {
              (event {}: expected {}, got {}); something outside racecheck's control (the wall \
              clock, a HashMap's order, a real RNG or thread, a real tokio primitive, state kept \
              across executions) decides what the program does, and the replay line may not \
-             reproduce this failure",
+             reproduce this execution",
             self.step,
             self.event.index(),
             or_end(&self.expected),

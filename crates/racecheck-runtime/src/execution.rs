@@ -104,6 +104,52 @@ pub(crate) fn sync_point() {
     }
 }
 
+/// Runs `future` to completion on the current stackful task, suspending the
+/// task whenever the future is pending: the blocking counterpart of
+/// `.await`, for racecheck threads and for async tasks at
+/// [`Granularity::Step`](crate::Granularity::Step).
+///
+/// Outside any execution (an OS thread of a plain test) it parks the
+/// thread until the future is woken, like `futures::executor::block_on`.
+///
+/// # Panics
+/// In an async task that runs off a task stack (at await granularity it
+/// cannot be suspended inside a poll), at the caller's line. In a
+/// destructor run while the execution is torn down, the future is polled
+/// once, and the call panics only if it is not ready.
+///
+/// ```
+/// use racecheck_runtime::{block_on, thread};
+///
+/// racecheck_runtime::run_once(|| thread::main(|| {
+///     let answer = block_on(async {
+///         racecheck_runtime::yield_now().await;
+///         6 * 7
+///     });
+///     assert_eq!(answer, 42);
+/// }));
+/// ```
+#[track_caller]
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    stackful::block_on_with(future, poll_edge, std::panic::Location::caller())
+}
+
+/// A poll on the running task's stack begins (`true`) or has returned
+/// `Pending` (`false`). Such a poll can span steps: it suspends at
+/// scheduling points inside it while other tasks run, and a wake-up that
+/// comes meanwhile finds the task runnable, not running. If one came, the
+/// task stays runnable after this `Pending` and polls again, instead of
+/// losing it.
+pub(crate) fn poll_edge(begins: bool) {
+    let woken = with_active(|execution| {
+        let task = execution.current_task();
+        std::mem::replace(&mut execution.tasks[task.index()].woken_in_poll, false)
+    });
+    if woken == Some(true) && !begins {
+        yield_current();
+    }
+}
+
 /// Marks the running task as passing a scheduling point: it stays runnable
 /// after this step.
 #[inline]
@@ -186,6 +232,11 @@ pub(crate) struct TaskSlot {
     pub(crate) state: TaskState,
     /// Woken while running: stays runnable after this step.
     pub(crate) woken: bool,
+    /// Woken while running or runnable since its task stack's last poll of
+    /// a future began (see `stackful::block_on`): a poll that spans steps,
+    /// suspended at scheduling points inside it, must not lose a wake-up
+    /// that came while it was suspended.
+    pub(crate) woken_in_poll: bool,
     pub(crate) block_reason: BlockReason,
     /// The task's output, from when it finishes until it is joined.
     pub(crate) output: Option<Box<dyn Any>>,
@@ -396,7 +447,7 @@ impl Execution {
         let stackful = !matches!(body, TaskBody::Async(_)) || self.granularity == Granularity::Step;
         let future: TaskFuture = match body {
             TaskBody::Async(future) if self.granularity == Granularity::Await => future,
-            TaskBody::Async(future) => Box::pin(StackfulTask::from_future(future)),
+            TaskBody::Async(future) => Box::pin(StackfulTask::from_future(future, poll_edge)),
             TaskBody::Thread(body, stack_bytes) => {
                 Box::pin(StackfulTask::with_stack_at_least(body, stack_bytes))
             }
@@ -406,6 +457,7 @@ impl Execution {
         self.tasks.push(TaskSlot {
             state: TaskState::Runnable,
             woken: false,
+            woken_in_poll: false,
             block_reason: BlockReason::Unknown,
             output: None,
             joiner: None,
@@ -545,9 +597,15 @@ impl Execution {
                     self.runnable.insert(position, task);
                 }
             }
-            TaskState::Running => slot.woken = true,
+            TaskState::Running => {
+                slot.woken = true;
+                slot.woken_in_poll = true;
+            }
             // Woken for real: its next poll is no longer spurious.
-            TaskState::Runnable => slot.spurious = false,
+            TaskState::Runnable => {
+                slot.spurious = false;
+                slot.woken_in_poll = true;
+            }
             TaskState::Finished | TaskState::Dropped => {}
         }
     }

@@ -74,11 +74,12 @@ pub mod thread;
 pub mod time;
 
 pub use catch::{catch_unwind, CatchUnwind, PanicPayload};
+pub use execution::block_on;
 pub use executor::{run_once, ExecutionOutcome, Executor, Limits};
 pub use failure::RuntimeFailure;
 pub use scheduler::Scheduler;
 pub use scoped::{with_scoped_root, ScopedRoot};
-pub use stackful::{block_on, STACK_SIZE_DEFAULT};
+pub use stackful::STACK_SIZE_DEFAULT;
 pub use task::{spawn, spawn_named, yield_now, JoinHandle, YieldNow};
 
 /// Where tasks may be interrupted.

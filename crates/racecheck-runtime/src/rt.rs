@@ -309,7 +309,10 @@ impl SchedulePoint {
 /// point, and the scheduler chooses the value when it next runs the task;
 /// the value is recorded in the schedule, so random and PCT search draw it,
 /// the exhaustive search tries every value, and replay reproduces it.
-/// With one option (or none) it returns 0 at once.
+/// With one option (or none) it returns 0 at once, and so it does when
+/// polled by hand ([`polled_by_hand`]: `tokio_test::task::spawn(..).poll()`),
+/// where the task cannot pass a scheduling point: that decision is then
+/// always the first value, and not explored.
 ///
 /// ```
 /// use racecheck_explore::{explore, Config, Strategy};
@@ -341,8 +344,8 @@ pub struct Choose {
 impl Future for Choose {
     type Output = usize;
 
-    fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<usize> {
-        if self.options <= 1 {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<usize> {
+        if self.options <= 1 || (!self.asked && polled_by_hand(cx)) {
             return Poll::Ready(0);
         }
         if !self.asked {

@@ -180,8 +180,12 @@ impl StackfulTask {
 
     /// Wraps an async task: its future is polled on the stack, so that
     /// synchronous operations inside a poll can suspend it too.
-    pub(crate) fn from_future(future: Pin<Box<dyn Future<Output = ()>>>) -> StackfulTask {
-        StackfulTask::new(Box::new(move || block_on(future)))
+    pub(crate) fn from_future(
+        future: Pin<Box<dyn Future<Output = ()>>>,
+        poll_edge: fn(bool),
+    ) -> StackfulTask {
+        let caller = std::panic::Location::caller();
+        StackfulTask::new(Box::new(move || block_on_with(future, poll_edge, caller)))
     }
 
     fn start(&mut self, body: Box<dyn FnOnce()>, waker: Waker) {
@@ -389,44 +393,30 @@ pub(crate) fn suspend() -> bool {
 }
 
 /// Runs `future` to completion on the current stackful task, suspending the
-/// task whenever the future is pending: the blocking counterpart of
-/// `.await`, for racecheck threads and for async tasks at
-/// [`Granularity::Step`](crate::Granularity::Step).
-///
-/// Outside any execution (an OS thread of a plain test) it parks the
-/// thread until the future is woken, like `futures::executor::block_on`.
-///
-/// # Panics
-/// In an async task that runs off a task stack (at await granularity it
-/// cannot be suspended inside a poll), at the caller's line. In a
-/// destructor run while the execution is torn down, the future is polled
-/// once, and the call panics only if it is not ready.
-///
-/// ```
-/// use racecheck_runtime::{block_on, thread};
-///
-/// racecheck_runtime::run_once(|| thread::main(|| {
-///     let answer = block_on(async {
-///         racecheck_runtime::yield_now().await;
-///         6 * 7
-///     });
-///     assert_eq!(answer, 42);
-/// }));
-/// ```
-#[track_caller]
-pub fn block_on<F: Future>(future: F) -> F::Output {
+/// task whenever the future is pending (the public form is
+/// `crate::block_on`). `poll_edge(begins)` brackets each poll: called with
+/// `true` before it and with `false` after a `Pending`, so that the
+/// execution can keep the task runnable if it was woken while the poll was
+/// suspended at scheduling points inside it.
+pub(crate) fn block_on_with<F: Future>(
+    future: F,
+    poll_edge: fn(bool),
+    caller: &'static std::panic::Location<'static>,
+) -> F::Output {
     let mut future = pin!(future);
     loop {
         let frame = CURRENT.get();
         if frame.is_null() {
-            return block_off_task(future, std::panic::Location::caller());
+            return block_off_task(future, caller);
         }
         // SAFETY: as in `suspend`: a non-null `CURRENT` is the running
         // body's frame, alive for the whole poll.
         let waker = unsafe { &(*frame).waker };
+        poll_edge(true);
         if let Poll::Ready(output) = future.as_mut().poll(&mut Context::from_waker(waker)) {
             return output;
         }
+        poll_edge(false);
         suspend();
     }
 }

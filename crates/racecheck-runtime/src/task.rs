@@ -187,8 +187,7 @@ impl<T: 'static> JoinHandle<T> {
     /// [`is_finished`](Self::is_finished)).
     ///
     /// # Panics
-    /// After the output was taken (by this or by awaiting the handle), or
-    /// with a handle from another execution.
+    /// With a handle from another execution.
     ///
     /// ```
     /// use std::time::Duration;
@@ -201,7 +200,35 @@ impl<T: 'static> JoinHandle<T> {
     /// });
     /// ```
     pub fn try_join(&mut self) -> Option<T> {
-        assert!(!self.done, "racecheck: JoinHandle joined after completion");
+        let output = self.try_join_erased()?;
+        let output = output
+            .downcast::<T>()
+            .expect("racecheck internal error: a task's output has another type");
+        Some(*output)
+    }
+}
+
+impl<T> JoinHandle<T> {
+    /// [`try_join`](Self::try_join) with the output left as a `Box<dyn
+    /// Any>`: for a handle being dropped, which needs no `T: 'static` to
+    /// drop what the task returned (tokio drops a finished task's output
+    /// with its handle). `None` once the output was taken.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// racecheck_runtime::run_once(|| async {
+    ///     let mut worker = racecheck_runtime::spawn(async { String::from("output") });
+    ///     racecheck_runtime::time::sleep(Duration::from_millis(1)).await;
+    ///     let output = worker.try_join_erased().expect("finished");
+    ///     assert_eq!(output.downcast_ref::<String>().unwrap(), "output");
+    ///     assert!(worker.try_join_erased().is_none());
+    /// });
+    /// ```
+    pub fn try_join_erased(&mut self) -> Option<Box<dyn std::any::Any>> {
+        if self.done {
+            return None;
+        }
         let (target, location, from) = (self.task, self.location, self.execution);
         let output = execution::with(|execution| {
             assert!(
@@ -213,10 +240,7 @@ impl<T: 'static> JoinHandle<T> {
             Some(output)
         })?;
         self.done = true;
-        let output = output
-            .downcast::<T>()
-            .expect("racecheck internal error: a task's output has another type");
-        Some(*output)
+        Some(output)
     }
 }
 

@@ -40,8 +40,9 @@
 //! }));
 //! ```
 
+use crate::block_on;
 use crate::execution::{self, TaskBody};
-use crate::stackful::{self, block_on, StackfulTask};
+use crate::stackful::{self, StackfulTask};
 use crate::task::{self, finish_with};
 use racecheck_trace::{Location, Op, TaskId};
 use std::borrow::Cow;

@@ -86,7 +86,8 @@ pub use notify::{Notified, Notify, OwnedNotified};
 pub use queue::{Queue, QueueEmpty, QueueFull, TaskDoneTooOften};
 pub use reentrant::{NotOwnerError, ReentrantMutex, ReentrantMutexGuard};
 pub use rwlock::{
-    OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock, RwLockReadGuard, RwLockWriteGuard,
+    OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock, RwLockMappedWriteGuard, RwLockReadGuard,
+    RwLockWriteGuard,
 };
 pub use semaphore::{
     AcquireError, OwnedSemaphorePermit, Semaphore, SemaphorePermit, TryAcquireError,

@@ -13,6 +13,11 @@ use std::future::Future;
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
+/// The value (or a part of it) read through a borrowed guard.
+type MappedDataReadGuard<'a, T> = lock_api::MappedRwLockReadGuard<'a, spin::RwLock<()>, T>;
+/// A part of the value written through a mapped guard.
+type MappedDataWriteGuard<'a, T> = lock_api::MappedRwLockWriteGuard<'a, spin::RwLock<()>, T>;
+
 /// The value's lock held through its `Arc`, by the owned guards.
 type DataArcReadGuard<T> = lock_api::ArcRwLockReadGuard<spin::RwLock<()>, T>;
 type DataArcWriteGuard<T> = lock_api::ArcRwLockWriteGuard<spin::RwLock<()>, T>;
@@ -305,29 +310,25 @@ impl<T> RwLock<T> {
 
     /// Records the release of `mode` at `location` and hands the lock on.
     fn unlock(&self, mode: LockMode, location: Location) {
-        self.semaphore
-            .object()
-            .record(self.op(mode, false), location);
-        let permits = match mode {
-            LockMode::Shared => 1,
-            LockMode::Exclusive => self.max_readers,
-        };
-        self.semaphore.release(permits);
+        self.holding().unlock(mode, location);
     }
 
     fn op(&self, mode: LockMode, lock: bool) -> Op {
-        let object = self.semaphore.object().id();
-        if lock {
-            Op::Lock { object, mode }
-        } else {
-            Op::Unlock { object, mode }
+        self.holding().op(mode, lock)
+    }
+
+    fn holding(&self) -> Holding<'_> {
+        Holding {
+            semaphore: &self.semaphore,
+            max_readers: self.max_readers,
         }
     }
 
     fn read_guard(&self, location: Location) -> RwLockReadGuard<'_, T> {
+        let data = self.data.try_read().expect(UNCONTENDED);
         RwLockReadGuard {
-            lock: self,
-            data: Some(self.data.try_read().expect(UNCONTENDED)),
+            holding: self.holding(),
+            data: Some(DataReadGuard::map(data, |value| value)),
             location,
         }
     }
@@ -373,10 +374,56 @@ impl<T> fmt::Debug for RwLock<T> {
     }
 }
 
-/// Shared access to an [`RwLock`]'s value.
-pub struct RwLockReadGuard<'a, T> {
-    lock: &'a RwLock<T>,
-    data: Option<DataReadGuard<'a, T>>,
+/// What a guard gives back when dropped, whatever part of the value it
+/// maps to.
+#[derive(Clone, Copy)]
+struct Holding<'a> {
+    semaphore: &'a BatchSemaphore,
+    max_readers: usize,
+}
+
+impl Holding<'_> {
+    fn unlock(self, mode: LockMode, location: Location) {
+        self.semaphore
+            .object()
+            .record(self.op(mode, false), location);
+        let permits = match mode {
+            LockMode::Shared => 1,
+            LockMode::Exclusive => self.max_readers,
+        };
+        self.semaphore.release(permits);
+    }
+
+    /// Records a downgrade: the exclusive unlock and a shared lock.
+    fn record_downgrade(self, location: Location) {
+        let object = self.semaphore.object();
+        object.record(self.op(LockMode::Exclusive, false), location);
+        object.record(self.op(LockMode::Shared, true), location);
+    }
+
+    fn op(self, mode: LockMode, lock: bool) -> Op {
+        let object = self.semaphore.object().id();
+        if lock {
+            Op::Lock { object, mode }
+        } else {
+            Op::Unlock { object, mode }
+        }
+    }
+}
+
+/// Shared access to an [`RwLock`]'s value, or to a part of it
+/// ([`map`](Self::map)).
+pub struct RwLockReadGuard<'a, T: ?Sized> {
+    holding: Holding<'a>,
+    data: Option<MappedDataReadGuard<'a, T>>,
+    location: Location,
+}
+
+/// Exclusive access to a part of an [`RwLock`]'s value
+/// ([`RwLockWriteGuard::map`]), like tokio's `RwLockMappedWriteGuard`.
+pub struct RwLockMappedWriteGuard<'a, T: ?Sized> {
+    holding: Holding<'a>,
+    data: Option<MappedDataWriteGuard<'a, T>>,
     location: Location,
 }
 
@@ -387,7 +434,7 @@ pub struct RwLockWriteGuard<'a, T> {
     location: Location,
 }
 
-impl<T> Deref for RwLockReadGuard<'_, T> {
+impl<T: ?Sized> Deref for RwLockReadGuard<'_, T> {
     type Target = T;
 
     fn deref(&self) -> &T {
@@ -434,28 +481,294 @@ impl<'a, T> RwLockWriteGuard<'a, T> {
     ///     assert!(config.try_write().is_err());
     /// });
     /// ```
-    pub fn downgrade(mut this: Self) -> RwLockReadGuard<'a, T> {
+    pub fn downgrade(this: Self) -> RwLockReadGuard<'a, T> {
+        RwLockWriteGuard::downgrade_map(this, |value| value)
+    }
+
+    /// [`downgrade`](Self::downgrade) to read access to a part of the
+    /// value, as one step.
+    ///
+    /// ```
+    /// use racecheck_sync::{RwLock, RwLockWriteGuard};
+    ///
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let pair = RwLock::new((1, String::from("a")));
+    ///     let mut writer = pair.write().await;
+    ///     writer.0 = 2;
+    ///     let name = RwLockWriteGuard::downgrade_map(writer, |pair| &pair.1);
+    ///     assert_eq!((name.as_str(), pair.try_read().unwrap().0), ("a", 2));
+    /// });
+    /// ```
+    pub fn downgrade_map<U: ?Sized>(
+        this: Self,
+        f: impl FnOnce(&T) -> &U,
+    ) -> RwLockReadGuard<'a, U> {
         rt::sync_point();
-        let data = this
-            .data
-            .take()
-            .expect("guard holds its data until dropped");
-        let (lock, location) = (this.lock, this.location);
-        std::mem::forget(this);
-        let object = lock.semaphore.object();
-        object.record(lock.op(LockMode::Exclusive, false), location);
-        object.record(lock.op(LockMode::Shared, true), location);
-        let read = DataWriteGuard::downgrade(data);
+        let (lock, data, location) = this.into_parts();
+        lock.holding().record_downgrade(location);
+        let read = DataReadGuard::map(DataWriteGuard::downgrade(data), f);
         lock.semaphore.release(lock.max_readers - 1);
         RwLockReadGuard {
-            lock,
+            holding: lock.holding(),
             data: Some(read),
             location,
         }
     }
+
+    /// [`downgrade_map`](Self::downgrade_map) if `f` returns a part; the
+    /// write guard back, still exclusive, otherwise.
+    ///
+    /// ```
+    /// use racecheck_sync::{RwLock, RwLockWriteGuard};
+    ///
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let slots = RwLock::new(vec![7]);
+    ///     let writer = slots.write().await;
+    ///     let writer = RwLockWriteGuard::try_downgrade_map(writer, |slots| slots.get(3)).unwrap_err();
+    ///     assert!(slots.try_read().is_err(), "still exclusive");
+    ///     let first = RwLockWriteGuard::try_downgrade_map(writer, |slots| slots.first()).unwrap();
+    ///     assert_eq!(*first, 7);
+    /// });
+    /// ```
+    pub fn try_downgrade_map<U: ?Sized>(
+        this: Self,
+        f: impl FnOnce(&T) -> Option<&U>,
+    ) -> Result<RwLockReadGuard<'a, U>, Self> {
+        let (lock, data, location) = this.into_parts();
+        // Only the value's own lock is downgraded here: the semaphore still
+        // admits no one else, so it can be taken back for writing.
+        match DataReadGuard::try_map(DataWriteGuard::downgrade(data), f) {
+            Ok(read) => {
+                rt::sync_point();
+                lock.holding().record_downgrade(location);
+                lock.semaphore.release(lock.max_readers - 1);
+                Ok(RwLockReadGuard {
+                    holding: lock.holding(),
+                    data: Some(read),
+                    location,
+                })
+            }
+            Err(read) => {
+                drop(read);
+                Err(lock.write_guard(location))
+            }
+        }
+    }
+
+    /// Write access to a part of the value.
+    ///
+    /// ```
+    /// use racecheck_sync::{RwLock, RwLockWriteGuard};
+    ///
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let pair = RwLock::new((1, 2));
+    ///     *RwLockWriteGuard::map(pair.write().await, |pair| &mut pair.1) += 5;
+    ///     assert_eq!(*pair.read().await, (1, 7));
+    /// });
+    /// ```
+    pub fn map<U: ?Sized>(
+        this: Self,
+        f: impl FnOnce(&mut T) -> &mut U,
+    ) -> RwLockMappedWriteGuard<'a, U> {
+        let (lock, data, location) = this.into_parts();
+        RwLockMappedWriteGuard {
+            holding: lock.holding(),
+            data: Some(DataWriteGuard::map(data, f)),
+            location,
+        }
+    }
+
+    /// [`map`](Self::map) if `f` returns a part; the guard back otherwise.
+    ///
+    /// ```
+    /// use racecheck_sync::{RwLock, RwLockWriteGuard};
+    ///
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let slots = RwLock::new(vec![1]);
+    ///     let writer = RwLockWriteGuard::try_map(slots.write().await, |slots| slots.get_mut(4));
+    ///     let mut first = RwLockWriteGuard::try_map(writer.unwrap_err(), |slots| slots.first_mut()).unwrap();
+    ///     *first = 9;
+    ///     drop(first);
+    ///     assert_eq!(*slots.read().await, [9]);
+    /// });
+    /// ```
+    pub fn try_map<U: ?Sized>(
+        this: Self,
+        f: impl FnOnce(&mut T) -> Option<&mut U>,
+    ) -> Result<RwLockMappedWriteGuard<'a, U>, Self> {
+        let (lock, data, location) = this.into_parts();
+        match DataWriteGuard::try_map(data, f) {
+            Ok(data) => Ok(RwLockMappedWriteGuard {
+                holding: lock.holding(),
+                data: Some(data),
+                location,
+            }),
+            Err(data) => Err(RwLockWriteGuard {
+                lock,
+                data: Some(data),
+                location,
+            }),
+        }
+    }
+
+    /// The same access as a mapped guard of the whole value.
+    pub fn into_mapped(this: Self) -> RwLockMappedWriteGuard<'a, T> {
+        RwLockWriteGuard::map(this, |value| value)
+    }
+
+    /// The guard's parts, without unlocking.
+    fn into_parts(mut self) -> (&'a RwLock<T>, DataWriteGuard<'a, T>, Location) {
+        let data = self
+            .data
+            .take()
+            .expect("guard holds its data until dropped");
+        let (lock, location) = (self.lock, self.location);
+        std::mem::forget(self);
+        (lock, data, location)
+    }
 }
 
-impl<T: fmt::Debug> fmt::Debug for RwLockReadGuard<'_, T> {
+impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
+    /// Read access to a part of the value.
+    ///
+    /// ```
+    /// use racecheck_sync::{RwLock, RwLockReadGuard};
+    ///
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let pair = RwLock::new((1, "b"));
+    ///     let name = RwLockReadGuard::map(pair.read().await, |pair| &pair.1);
+    ///     assert_eq!(*name, "b");
+    /// });
+    /// ```
+    pub fn map<U: ?Sized>(this: Self, f: impl FnOnce(&T) -> &U) -> RwLockReadGuard<'a, U> {
+        let (holding, data, location) = this.into_parts();
+        RwLockReadGuard {
+            holding,
+            data: Some(MappedDataReadGuard::map(data, f)),
+            location,
+        }
+    }
+
+    /// [`map`](Self::map) if `f` returns a part; the guard back otherwise.
+    pub fn try_map<U: ?Sized>(
+        this: Self,
+        f: impl FnOnce(&T) -> Option<&U>,
+    ) -> Result<RwLockReadGuard<'a, U>, Self> {
+        let (holding, data, location) = this.into_parts();
+        match MappedDataReadGuard::try_map(data, f) {
+            Ok(data) => Ok(RwLockReadGuard {
+                holding,
+                data: Some(data),
+                location,
+            }),
+            Err(data) => Err(RwLockReadGuard {
+                holding,
+                data: Some(data),
+                location,
+            }),
+        }
+    }
+
+    fn into_parts(mut self) -> (Holding<'a>, MappedDataReadGuard<'a, T>, Location) {
+        let data = self
+            .data
+            .take()
+            .expect("guard holds its data until dropped");
+        let (holding, location) = (self.holding, self.location);
+        std::mem::forget(self);
+        (holding, data, location)
+    }
+}
+
+impl<'a, T: ?Sized> RwLockMappedWriteGuard<'a, T> {
+    /// Write access to a smaller part.
+    ///
+    /// ```
+    /// use racecheck_sync::{RwLock, RwLockMappedWriteGuard, RwLockWriteGuard};
+    ///
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let nested = RwLock::new(((0, 1), 2));
+    ///     let outer = RwLockWriteGuard::map(nested.write().await, |nested| &mut nested.0);
+    ///     *RwLockMappedWriteGuard::map(outer, |inner| &mut inner.1) = 5;
+    ///     assert_eq!(*nested.read().await, ((0, 5), 2));
+    /// });
+    /// ```
+    pub fn map<U: ?Sized>(
+        this: Self,
+        f: impl FnOnce(&mut T) -> &mut U,
+    ) -> RwLockMappedWriteGuard<'a, U> {
+        let (holding, data, location) = this.into_parts();
+        RwLockMappedWriteGuard {
+            holding,
+            data: Some(MappedDataWriteGuard::map(data, f)),
+            location,
+        }
+    }
+
+    /// [`map`](Self::map) if `f` returns a part; the guard back otherwise.
+    pub fn try_map<U: ?Sized>(
+        this: Self,
+        f: impl FnOnce(&mut T) -> Option<&mut U>,
+    ) -> Result<RwLockMappedWriteGuard<'a, U>, Self> {
+        let (holding, data, location) = this.into_parts();
+        match MappedDataWriteGuard::try_map(data, f) {
+            Ok(data) => Ok(RwLockMappedWriteGuard {
+                holding,
+                data: Some(data),
+                location,
+            }),
+            Err(data) => Err(RwLockMappedWriteGuard {
+                holding,
+                data: Some(data),
+                location,
+            }),
+        }
+    }
+
+    fn into_parts(mut self) -> (Holding<'a>, MappedDataWriteGuard<'a, T>, Location) {
+        let data = self
+            .data
+            .take()
+            .expect("guard holds its data until dropped");
+        let (holding, location) = (self.holding, self.location);
+        std::mem::forget(self);
+        (holding, data, location)
+    }
+}
+
+impl<T: ?Sized> Deref for RwLockMappedWriteGuard<'_, T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        self.data
+            .as_ref()
+            .expect("guard holds its data until dropped")
+    }
+}
+
+impl<T: ?Sized> DerefMut for RwLockMappedWriteGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        self.data
+            .as_mut()
+            .expect("guard holds its data until dropped")
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLockMappedWriteGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl<T: ?Sized> Drop for RwLockMappedWriteGuard<'_, T> {
+    fn drop(&mut self) {
+        rt::sync_point();
+        self.data = None;
+        self.holding.unlock(LockMode::Exclusive, self.location);
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLockReadGuard<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&**self, f)
     }
@@ -479,11 +792,11 @@ impl<T: fmt::Debug> fmt::Debug for OwnedRwLockWriteGuard<T> {
     }
 }
 
-impl<T> Drop for RwLockReadGuard<'_, T> {
+impl<T: ?Sized> Drop for RwLockReadGuard<'_, T> {
     fn drop(&mut self) {
         rt::sync_point();
         self.data = None;
-        self.lock.unlock(LockMode::Shared, self.location);
+        self.holding.unlock(LockMode::Shared, self.location);
     }
 }
 

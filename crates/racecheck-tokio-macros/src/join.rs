@@ -1,5 +1,6 @@
-//! `join!` and `try_join!`: poll every future in order until all are done
-//! (or, for `try_join!`, one fails).
+//! `join!` and `try_join!`: poll every future until all are done (or, for
+//! `try_join!`, one fails), each poll starting one future further on as in
+//! tokio (in order with `biased;`).
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote};
@@ -19,48 +20,71 @@ pub(crate) enum Kind {
 
 pub(crate) fn expand(input: TokenStream, kind: Kind) -> TokenStream {
     let (krate, rest) = crate::split_crate_path(input);
-    // `biased;` polls the futures in order, which this expansion always does.
     let parser = |input: syn::parse::ParseStream| {
-        if input.peek(keyword::biased) && input.peek2(Token![;]) {
+        let biased = input.peek(keyword::biased) && input.peek2(Token![;]);
+        if biased {
             input.parse::<keyword::biased>()?;
             input.parse::<Token![;]>()?;
         }
-        Punctuated::<Expr, Token![,]>::parse_terminated(input)
+        Ok((
+            biased,
+            Punctuated::<Expr, Token![,]>::parse_terminated(input)?,
+        ))
     };
-    let futures = match parser.parse2(rest) {
-        Ok(futures) => futures,
+    let (biased, futures) = match parser.parse2(rest) {
+        Ok(parsed) => parsed,
         Err(error) => return error.to_compile_error(),
     };
-    let names: Vec<_> = (0..futures.len())
+    let count = futures.len();
+    let names: Vec<_> = (0..count)
         .map(|index| format_ident!("__future{}", index, span = Span::mixed_site()))
         .collect();
     let futures = futures.iter();
     let cx = quote::format_ident!("__cx", span = Span::mixed_site());
-    let (poll, ready) = match kind {
-        Kind::Join => (
-            quote! { #( __done &= #names.poll_done(#cx); )* },
-            quote! { ( #( #names.take_output(), )* ) },
-        ),
-        Kind::TryJoin => (
-            quote! {
-                #(
-                    if #names.poll_done(#cx) {
-                        if #names.is_err() {
-                            return ::core::task::Poll::Ready(::core::result::Result::Err(#names.take_err()));
-                        }
-                    } else {
-                        __done = false;
+    let polls = names.iter().enumerate().map(|(index, name)| {
+        let poll = match kind {
+            Kind::Join => quote! { __done &= #name.poll_done(#cx); },
+            Kind::TryJoin => quote! {
+                if #name.poll_done(#cx) {
+                    if #name.is_err() {
+                        return ::core::task::Poll::Ready(::core::result::Result::Err(#name.take_err()));
                     }
-                )*
+                } else {
+                    __done = false;
+                }
             },
-            quote! { ::core::result::Result::Ok(( #( #names.take_ok(), )* )) },
-        ),
+        };
+        quote! { #index => { #poll } }
+    });
+    let ready = match kind {
+        Kind::Join => quote! { ( #( #names.take_output(), )* ) },
+        Kind::TryJoin => quote! { ::core::result::Result::Ok(( #( #names.take_ok(), )* )) },
+    };
+    // As in tokio: unless `biased;`, each poll starts one future further
+    // on, so that no future is always polled first.
+    let rotate = if biased {
+        quote! {}
+    } else {
+        quote! { __first = if __first + 1 == #count { 0 } else { __first + 1 }; }
     };
     quote! {{
         #( let mut #names = #krate::__private::MaybeDone::new(::core::future::IntoFuture::into_future(#futures)); )*
+        #[allow(unused_mut)]
+        let mut __first: usize = 0;
         ::core::future::poll_fn(|#cx: &mut ::core::task::Context<'_>| {
             let mut __done = true;
-            #poll
+            let __start = __first;
+            #rotate
+            for __offset in 0..#count {
+                let mut __index = __start + __offset;
+                if __index >= #count {
+                    __index -= #count;
+                }
+                match __index {
+                    #( #polls )*
+                    _ => ::core::unreachable!(),
+                }
+            }
             if __done {
                 ::core::task::Poll::Ready(#ready)
             } else {

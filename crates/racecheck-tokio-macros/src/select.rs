@@ -270,19 +270,25 @@ fn poll_branch(
     let mut test = branch.pattern.clone();
     clean_pattern(&mut test);
     quote! {
+        #[allow(unreachable_code)]
         #index => {
             if !__enabled[#index] {
                 continue;
             }
-            match ::core::future::Future::poll(#future.as_mut(), __cx) {
-                ::core::task::Poll::Ready(__value) => {
-                    #[allow(unused_variables, unreachable_patterns)]
-                    match &__value {
-                        #test => return ::core::task::Poll::Ready(__Output::#variant(__value)),
-                        _ => __enabled[#index] = false,
-                    }
+            // A `match` whose other arm diverges, as in tokio: an output
+            // type nothing else names (`poll_fn(|_| panic!())`) then falls
+            // back like the never type instead of failing inference.
+            let __value = match ::core::future::Future::poll(#future.as_mut(), __cx) {
+                ::core::task::Poll::Ready(__value) => __value,
+                ::core::task::Poll::Pending => {
+                    __pending = true;
+                    continue;
                 }
-                ::core::task::Poll::Pending => __pending = true,
+            };
+            #[allow(unused_variables, unreachable_patterns)]
+            match &__value {
+                #test => return ::core::task::Poll::Ready(__Output::#variant(__value)),
+                _ => __enabled[#index] = false,
             }
         }
     }

@@ -22,6 +22,8 @@ struct Settings {
     seed: Option<u64>,
     strategy: Option<String>,
     depth: Option<u32>,
+    /// `check_replay_every = k`: replay every k-th passing execution.
+    check_replay_every: Option<u64>,
     /// `unhandled_panic = "shutdown_runtime"`: a task's panic fails the
     /// execution.
     panics_fail: bool,
@@ -64,6 +66,7 @@ fn parse_settings(args: TokenStream, entry: Entry) -> syn::Result<Settings> {
         seed: None,
         strategy: None,
         depth: None,
+        check_replay_every: None,
         panics_fail: false,
         krate: None,
         name: None,
@@ -79,6 +82,7 @@ fn parse_settings(args: TokenStream, entry: Entry) -> syn::Result<Settings> {
             "iterations" => settings.iterations = Some(integer(value)?),
             "seed" => settings.seed = Some(integer(value)?),
             "depth" => settings.depth = Some(integer(value)?),
+            "check_replay_every" => settings.check_replay_every = Some(integer(value)?),
             "strategy" => {
                 let strategy = string(value)?;
                 if !STRATEGIES.contains(&strategy.as_str()) {
@@ -93,7 +97,7 @@ fn parse_settings(args: TokenStream, entry: Entry) -> syn::Result<Settings> {
                 let message = format!(
                     "unknown attribute argument `{name}`; expected `flavor`, `worker_threads`, \
                      `start_paused`, `name`, `unhandled_panic`, `crate`, `iterations`, `seed`, \
-                     `strategy` or `depth`"
+                     `strategy`, `depth` or `check_replay_every`"
                 );
                 return Err(syn::Error::new_spanned(&pair.path, message));
             }
@@ -190,6 +194,7 @@ fn expand_test(function: ItemFn, settings: &Settings, krate: &TokenStream) -> To
     let seed = option(&settings.seed);
     let strategy = option(&settings.strategy);
     let depth = option(&settings.depth);
+    let check_replay_every = option(&settings.check_replay_every);
     let runtime_name = option(&settings.name);
     let panics_fail = settings.panics_fail;
     quote! {
@@ -204,6 +209,7 @@ fn expand_test(function: ItemFn, settings: &Settings, krate: &TokenStream) -> To
                     seed: #seed,
                     strategy: #strategy,
                     depth: #depth,
+                    check_replay_every: #check_replay_every,
                     panics_fail: #panics_fail,
                     name: #runtime_name,
                     package: ::core::env!("CARGO_PKG_NAME"),

@@ -47,6 +47,9 @@ thread_local! {
     /// Whether a panic in a spawned task fails the execution instead of
     /// becoming a `JoinError`: tokio's `unhandled_panic = "shutdown_runtime"`.
     static PANICS_FAIL: Cell<bool> = const { Cell::new(false) };
+    /// The task whose output a dropped `JoinHandle` is dropping: its id is
+    /// the current one meanwhile, as in tokio.
+    static DROPPING_OUTPUT_OF: Cell<Option<Id>> = const { Cell::new(None) };
 }
 
 /// Makes panics in tasks spawned on this thread fail the execution (or
@@ -110,14 +113,33 @@ impl Id {
 /// The id of the running task.
 ///
 /// # Panics
-/// Outside a task of a racecheck execution.
+/// Outside a spawned task, as in tokio: in the future of
+/// `Runtime::block_on` and in a `#[tokio::test]` body, which are not tasks.
+#[track_caller]
 pub fn id() -> Id {
-    Id::of(racecheck_runtime::rt::current_task())
+    try_id().expect("Can't get a task id when not inside a task")
 }
 
-/// The id of the running task, or `None` outside one.
+/// The id of the running task, or `None` outside a spawned one (in the
+/// future of `Runtime::block_on` or a test body too, as in tokio).
+///
+/// ```
+/// use racecheck_tokio::runtime::Runtime;
+///
+/// Runtime::new().unwrap().block_on(async {
+///     assert_eq!(racecheck_tokio::task::try_id(), None);
+///     let worker = racecheck_tokio::spawn(async { racecheck_tokio::task::try_id() });
+///     let id = worker.id();
+///     assert_eq!(worker.await.unwrap(), Some(id));
+/// });
+/// ```
 pub fn try_id() -> Option<Id> {
-    racecheck_runtime::rt::try_current_task().map(Id::of)
+    if let Some(id) = DROPPING_OUTPUT_OF.get() {
+        return Some(id);
+    }
+    racecheck_runtime::rt::try_current_task()
+        .filter(|&task| task != racecheck::TaskId::ROOT)
+        .map(Id::of)
 }
 
 /// Whether a task was aborted, and how to wake it so that it notices.
@@ -129,6 +151,9 @@ struct AbortState {
     /// The task's future has been dropped: it finished, panicked or was
     /// cancelled.
     finished: bool,
+    /// The `JoinHandle` was dropped: nobody will take the output, so the
+    /// task drops it when it finishes.
+    detached: bool,
 }
 
 /// Shared between a task's wrapper and its handles.
@@ -173,6 +198,12 @@ impl<F: Future> Future for Abortable<F> {
         };
         let output = ready!(future.as_mut().poll(cx));
         this.future = None;
+        if this.control.with(|state| state.detached) {
+            // As in tokio: no handle will take it, so the output is
+            // dropped here, inside the task (`task::id()` is the task's).
+            drop(output);
+            return Poll::Ready(None);
+        }
         Poll::Ready(Some(output))
     }
 }
@@ -375,6 +406,25 @@ impl<T: 'static> Future for JoinHandle<T> {
         let this = self.get_mut();
         let output = ready!(Pin::new(&mut this.inner).poll(cx));
         Poll::Ready(this.result(output))
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    /// As in tokio: a task that has finished has its output dropped here,
+    /// with its id current; one still running drops it when it finishes.
+    fn drop(&mut self) {
+        let finished = self.control.with(|state| {
+            state.detached = true;
+            state.finished
+        });
+        if !finished || racecheck_runtime::rt::try_current_task().is_none() {
+            return;
+        }
+        if let Some(output) = self.inner.try_join_erased() {
+            let outer = DROPPING_OUTPUT_OF.replace(Some(self.id));
+            drop(output);
+            DROPPING_OUTPUT_OF.set(outer);
+        }
     }
 }
 

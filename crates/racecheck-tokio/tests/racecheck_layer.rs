@@ -132,6 +132,21 @@ async fn an_err_from_the_body_fails_the_test() -> Result<(), &'static str> {
     Ok(())
 }
 
+#[tokio::test(iterations = 20, check_replay_every = 1)]
+#[should_panic(expected = "uncontrolled nondeterminism")]
+async fn a_hash_order_deciding_what_runs_fails_even_when_the_test_passes() {
+    // Each HashSet draws its own keys: the tasks start in an order
+    // racecheck does not control, and nothing else fails.
+    let delays: std::collections::HashSet<u64> = (1..=8).collect();
+    let sleepers: Vec<_> = delays
+        .into_iter()
+        .map(|millis| tokio::spawn(tokio::time::sleep(Duration::from_millis(millis))))
+        .collect();
+    for sleeper in sleepers {
+        sleeper.await.unwrap();
+    }
+}
+
 /// An atomic load-then-store lost update: a scheduling point between the
 /// two only at step granularity.
 async fn atomic_lost_update() {

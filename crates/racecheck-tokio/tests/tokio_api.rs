@@ -42,6 +42,46 @@ async fn abort_handle_and_is_finished() {
     drop(send);
 }
 
+/// An output that reports, when dropped, which task was current.
+struct ReportsTaskOnDrop(Option<oneshot::Sender<Option<tokio::task::Id>>>);
+
+impl Drop for ReportsTaskOnDrop {
+    fn drop(&mut self) {
+        let send = self.0.take().unwrap();
+        send.send(tokio::task::try_id()).unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_dropped_handle_drops_the_output_with_the_tasks_id() {
+    // The test body is not a task.
+    assert_eq!(tokio::task::try_id(), None);
+
+    // Dropped while the task runs: the task drops its output itself.
+    let (send, receive) = oneshot::channel();
+    let handle = tokio::spawn(async move { ReportsTaskOnDrop(Some(send)) });
+    let id = handle.id();
+    drop(handle);
+    assert_eq!(receive.await.unwrap(), Some(id));
+
+    // Dropped after it finished: the handle drops the output, with the
+    // task's id current meanwhile.
+    let (send, mut receive) = oneshot::channel();
+    let (finished, is_finished) = oneshot::channel();
+    let handle = tokio::spawn(async move {
+        finished.send(()).unwrap();
+        ReportsTaskOnDrop(Some(send))
+    });
+    let id = handle.id();
+    is_finished.await.unwrap();
+    while !handle.is_finished() {
+        tokio::task::yield_now().await;
+    }
+    assert!(receive.try_recv().is_err(), "kept until the handle goes");
+    drop(handle);
+    assert_eq!(receive.await.unwrap(), Some(id));
+}
+
 #[tokio::test]
 async fn spawn_blocking_runs_a_closure() {
     let sum = tokio::task::spawn_blocking(|| (1..=100u32).sum::<u32>());
@@ -118,6 +158,39 @@ async fn select_takes_tokios_syntax() {
 }
 
 #[tokio::test]
+async fn select_polled_by_hand_completes_on_its_first_poll() {
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+
+    let (send, mut receive) = oneshot::channel::<u32>();
+    send.send(7).unwrap();
+    let mut select = std::pin::pin!(async {
+        tokio::select! {
+            value = &mut receive => value.unwrap(),
+            () = std::future::pending() => 0,
+        }
+    });
+    let mut by_hand = Context::from_waker(Waker::noop());
+    assert_eq!(select.as_mut().poll(&mut by_hand), Poll::Ready(7));
+
+    // An output type nothing names, in a disabled branch, still infers.
+    let never = std::future::poll_fn(|_| panic!("a disabled branch is not polled"));
+    let chosen = tokio::select! {
+        _ = never, if false => 1,
+        () = async {} => 2,
+    };
+    assert_eq!(chosen, 2);
+}
+
+#[tokio::test]
+async fn an_empty_vec_compares_without_annotations() {
+    // racecheck links no crate with `PartialEq` impls for the numbers (as
+    // serde_json's `Value` has), so this infers as it does on tokio.
+    let ticks: Vec<u32> = Vec::new();
+    assert_eq!(ticks, vec![]);
+}
+
+#[tokio::test]
 async fn join_and_try_join() {
     let (a, b, c) = tokio::join!(async { 1 }, async { "two" }, async { 3.0 });
     assert_eq!((a, b, c), (1, "two", 3.0));
@@ -126,6 +199,25 @@ async fn join_and_try_join() {
     let failed: Result<(u8, u8), &str> =
         tokio::try_join!(async { Ok(1) }, async { Err("refused") });
     assert_eq!(failed, Err("refused"));
+}
+
+/// Appends `name` to `order` on each of its three polls.
+async fn note_each_poll(name: u8, order: &std::sync::Mutex<Vec<u8>>) {
+    for _ in 0..3 {
+        order.lock().unwrap().push(name);
+        tokio::task::yield_now().await;
+    }
+}
+
+#[tokio::test]
+async fn join_starts_each_poll_one_future_further_on() {
+    let order = std::sync::Mutex::new(Vec::new());
+    tokio::join!(note_each_poll(1, &order), note_each_poll(2, &order));
+    assert_eq!(*order.lock().unwrap(), [1, 2, 2, 1, 1, 2]);
+
+    let order = std::sync::Mutex::new(Vec::new());
+    tokio::join!(biased; note_each_poll(1, &order), note_each_poll(2, &order));
+    assert_eq!(*order.lock().unwrap(), [1, 2, 1, 2, 1, 2]);
 }
 
 #[tokio::test(start_paused = true)]
@@ -143,6 +235,24 @@ async fn time_is_virtual_and_pausable() {
     let first = ticks.tick().await;
     let second = ticks.tick().await;
     assert_eq!(second - first, Duration::from_secs(10));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_interval_tick_a_little_late_keeps_the_schedule() {
+    use tokio::time::MissedTickBehavior;
+    let ms = Duration::from_millis;
+    let start = Instant::now();
+    let mut ticks = tokio::time::interval(ms(100));
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    assert_eq!(ticks.tick().await, start);
+    sleep(ms(103)).await;
+    // 3 ms late is on time (tokio allows 5): the next is still due at 200.
+    assert_eq!(ticks.tick().await, start + ms(100));
+    assert_eq!(ticks.tick().await, start + ms(200));
+    sleep(ms(150)).await;
+    // 50 ms late is missed: `Delay` ticks now, then a period from now.
+    assert_eq!(ticks.tick().await, start + ms(300));
+    assert_eq!(ticks.tick().await, start + ms(450));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

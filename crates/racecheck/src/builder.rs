@@ -65,6 +65,9 @@ where
 /// - `RACECHECK_REPLAY=<schedule>`: replay one schedule instead of
 ///   exploring;
 /// - `RACECHECK_SHARD=<i>/<n>`: explore only shard `i` of `n`;
+/// - `RACECHECK_CHECK_REPLAY_EVERY=<k>`: replay every `k`-th passing
+///   execution to check that it follows from its schedule
+///   ([`Builder::check_replay_every`]);
 /// - `RACECHECK_TRACE_DIR=<dir>`: when `check` fails, also write the
 ///   failing execution as a Chrome trace (`<test>.trace.json`) there.
 ///
@@ -431,6 +434,35 @@ impl Builder {
         self
     }
 
+    /// Also replays every `k`-th execution that passes, and fails with
+    /// uncontrolled nondeterminism if it does something else: catches a
+    /// program whose nondeterminism never fails an execution by itself (so
+    /// [`check_replay`](Builder::check_replay) never sees it), at the cost
+    /// of one execution in `k`. 0 (the default) turns it off;
+    /// `RACECHECK_CHECK_REPLAY_EVERY` overrides it.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    ///
+    /// static RUNS: AtomicU64 = AtomicU64::new(0);
+    /// let report = racecheck::Builder::new()
+    ///     .check_replay_every(10)
+    ///     .iterations(100)
+    ///     .run(|| async {
+    ///         // State kept across executions decides whether to yield.
+    ///         if RUNS.fetch_add(1, Ordering::Relaxed) % 2 == 0 {
+    ///             racecheck::yield_now().await;
+    ///         }
+    ///     });
+    /// let failure = report.failure.expect("the replay of execution 9 yields where 9 did not");
+    /// assert!(failure.to_string().contains("uncontrolled nondeterminism"));
+    /// assert_eq!(report.executions, 10);
+    /// ```
+    pub fn check_replay_every(mut self, k: u64) -> Builder {
+        self.config.check_replay_every = k;
+        self
+    }
+
     /// Whether the `RACECHECK_*` environment variables (seed, iterations,
     /// replay, shard) override this configuration; on by default. Off for
     /// an exploration whose settings are not the user's to change, such as
@@ -637,6 +669,9 @@ impl Builder {
         }
         if let Some(iterations) = lookup("RACECHECK_ITERATIONS") {
             config.iterations = parse_number("RACECHECK_ITERATIONS", &iterations)?;
+        }
+        if let Some(every) = lookup("RACECHECK_CHECK_REPLAY_EVERY") {
+            config.check_replay_every = parse_number("RACECHECK_CHECK_REPLAY_EVERY", &every)?;
         }
         if let Some(shard) = lookup("RACECHECK_SHARD") {
             config.shard = shard

@@ -18,6 +18,8 @@ pub struct TestSettings {
     /// PCT's depth (default 3), or the bounded search's preemptions
     /// (default 2).
     pub depth: Option<u32>,
+    /// `check_replay_every = k`: replay every k-th passing execution.
+    pub check_replay_every: Option<u64>,
     /// `unhandled_panic = "shutdown_runtime"`: a panic in any task fails
     /// the execution, instead of becoming a `JoinError`.
     pub panics_fail: bool,
@@ -64,6 +66,9 @@ impl TestSettings {
         }
         if let Some(seed) = self.seed {
             builder = builder.seed(seed);
+        }
+        if let Some(every) = self.check_replay_every {
+            builder = builder.check_replay_every(every);
         }
         let strategy = match self.strategy {
             None | Some("random") => Strategy::Random,

@@ -64,18 +64,28 @@ pub enum MissedTickBehavior {
 }
 
 impl MissedTickBehavior {
-    /// The deadline after a tick due at `due` that completed at `now`.
+    /// The deadline after a tick due at `due` that completed at `now`,
+    /// `period` apart. As in tokio, a tick at most 5 ms late is not
+    /// missed, and a deadline past the end of the clock is a far future.
     fn next(self, due: Instant, now: Instant, period: Duration) -> Instant {
-        match self {
-            MissedTickBehavior::Burst => due + period,
-            MissedTickBehavior::Delay => now + period,
+        const LATE: Duration = Duration::from_millis(5);
+        let missed = now
+            .checked_duration_since(due)
+            .is_some_and(|late| late > LATE);
+        let next = match self {
+            _ if !missed => due.checked_add(period),
+            MissedTickBehavior::Burst => due.checked_add(period),
+            MissedTickBehavior::Delay => now.checked_add(period),
             MissedTickBehavior::Skip => {
                 let late = now.duration_since(due).as_nanos();
                 let periods = late / period.as_nanos() + 1;
-                let skipped = u64::try_from(periods).unwrap_or(u64::MAX);
-                due + period.saturating_mul(u32::try_from(skipped).unwrap_or(u32::MAX))
+                u32::try_from(periods)
+                    .ok()
+                    .and_then(|periods| period.checked_mul(periods))
+                    .and_then(|skip| due.checked_add(skip))
             }
-        }
+        };
+        next.unwrap_or_else(|| deadline_after(Duration::MAX))
     }
 }
 
