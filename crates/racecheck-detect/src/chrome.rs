@@ -17,7 +17,7 @@ use crate::graph::{Edge, HbGraph};
 use crate::picture::finding_events;
 use crate::virtual_time::event_times_ns;
 use crate::Finding;
-use racecheck_trace::{Event, ObjectId, Op, Trace, WaitTarget};
+use racecheck_trace::{Event, EventIndex, Holding, ObjectId, Operand, Trace, WaitTarget};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
@@ -58,7 +58,7 @@ pub fn chrome_trace(trace: &Trace, finding: Option<&Finding>) -> String {
     let marked = finding
         .map(|finding| finding_events(trace, finding))
         .unwrap_or_default();
-    for &index in &marked {
+    for index in marked.iter().map(|event| event.index()) {
         let event = &trace.events[index];
         events.push(TraceEvent {
             cat: "finding",
@@ -191,21 +191,15 @@ fn steps_and_waits(trace: &Trace, clock: &Clock) -> Vec<TraceEvent> {
         .checked_sub(1)
         .map_or(0.0, |last| clock.at(last) + 1.0);
     for (index, event) in trace.events.iter().enumerate() {
-        let name = match event.op {
-            Op::Block {
-                on: WaitTarget::Object(object),
-            } => {
+        let name = match event.op.operand() {
+            Operand::Wait(WaitTarget::Object(object)) => {
                 format!("waits on {}", trace.object_label(object))
             }
-            Op::Block {
-                on: WaitTarget::Task(task),
-            } => {
+            Operand::Wait(WaitTarget::Task(task)) => {
                 format!("waits for {}", trace.task_label(task))
             }
-            Op::Block {
-                on: WaitTarget::Untracked,
-            } => "waits".to_string(),
-            Op::Sleep { until_ns } => format!("sleeps until {} ns", until_ns),
+            Operand::Wait(WaitTarget::Untracked) => "waits".to_string(),
+            Operand::Until(until_ns) => format!("sleeps until {} ns", until_ns),
             _ => continue,
         };
         let start = clock.at(index);
@@ -247,13 +241,17 @@ fn holds(trace: &Trace, clock: &Clock) -> Vec<TraceEvent> {
     let mut ids: BTreeMap<usize, u64> = BTreeMap::new();
     for (index, event) in trace.events.iter().enumerate() {
         let key = |object| (event.task.0, object);
-        match event.op {
-            Op::Lock { object, .. } | Op::Acquire { object, .. } => {
+        let op = event.op;
+        let Some(object) = op.object() else {
+            continue;
+        };
+        match op.holding() {
+            Holding::Lock(_) | Holding::Acquire(_) => {
                 let id = begin(&mut slices, index, object);
                 ids.insert(index, id);
                 open.entry(key(object)).or_default().push(index);
             }
-            Op::Unlock { object, .. } | Op::Release { object, .. } => {
+            Holding::Unlock(_) | Holding::Release(_) => {
                 let Some(started) = open.get_mut(&key(object)).and_then(Vec::pop) else {
                     continue;
                 };
@@ -286,11 +284,10 @@ fn waiter_counters(trace: &Trace, clock: &Clock) -> Vec<TraceEvent> {
     let mut counters = Vec::new();
     let mut waiting: BTreeMap<ObjectId, BTreeSet<u32>> = BTreeMap::new();
     for (index, event) in trace.events.iter().enumerate() {
-        let (object, waits) = match event.op {
-            Op::Block {
-                on: WaitTarget::Object(object),
-            } => (object, true),
-            Op::Lock { object, .. } | Op::Acquire { object, .. } => (object, false),
+        let op = event.op;
+        let (object, waits) = match (op.operand(), op.holding()) {
+            (Operand::Wait(WaitTarget::Object(object)), _) => (object, true),
+            (Operand::Object(object), Holding::Lock(_) | Holding::Acquire(_)) => (object, false),
             _ => continue,
         };
         let tasks = waiting.entry(object).or_default();
@@ -315,18 +312,22 @@ fn permit_counters(trace: &Trace, clock: &Clock) -> Vec<TraceEvent> {
     let mut held: BTreeMap<ObjectId, u64> = BTreeMap::new();
     let mut counters = Vec::new();
     for (index, event) in trace.events.iter().enumerate() {
-        let (object, now_held) = match event.op {
-            Op::Acquire { object, permits } => {
+        let op = event.op;
+        let Some(object) = op.object() else {
+            continue;
+        };
+        let now_held = match op.holding() {
+            Holding::Acquire(permits) => {
                 let held = held.entry(object).or_default();
                 *held += u64::from(permits);
-                (object, *held)
+                *held
             }
             // A release without an acquire (asyncio's `Semaphore.release`)
             // adds a permit rather than returning one held.
-            Op::Release { object, permits } | Op::Forget { object, permits } => {
+            Holding::Release(permits) | Holding::Forget(permits) => {
                 let held = held.entry(object).or_default();
                 *held = held.saturating_sub(u64::from(permits));
-                (object, *held)
+                *held
             }
             _ => continue,
         };
@@ -341,18 +342,18 @@ fn permit_counters(trace: &Trace, clock: &Clock) -> Vec<TraceEvent> {
 
 /// Flow arrows for the edges between tasks that order some of `marked`:
 /// the edges among their happens-before predecessors, closest first.
-fn flows(trace: &Trace, clock: &Clock, marked: &[usize]) -> Vec<TraceEvent> {
+fn flows(trace: &Trace, clock: &Clock, marked: &[EventIndex]) -> Vec<TraceEvent> {
     let graph = HbGraph::from_trace(trace);
-    let mut ancestors: BTreeSet<usize> = marked.iter().copied().collect();
+    let mut ancestors: BTreeSet<EventIndex> = marked.iter().copied().collect();
     for &event in marked {
         ancestors.extend(graph.predecessors(event));
     }
-    let latest = marked.iter().copied().max().unwrap_or(0);
+    let latest = marked.iter().map(|event| event.index()).max().unwrap_or(0);
     let mut edges: Vec<(usize, usize)> = graph
         .edges()
         .filter(|&(_, _, kind)| kind != Edge::ProgramOrder)
         .filter(|&(from, to, _)| ancestors.contains(&from) && ancestors.contains(&to))
-        .map(|(from, to, _)| (from, to))
+        .map(|(from, to, _)| (from.index(), to.index()))
         .collect();
     edges.sort_by_key(|&(_, to)| latest.abs_diff(to));
     edges.truncate(CHROME_FLOWS_MAX);

@@ -11,7 +11,7 @@
 //! the path would be that much shorter; another path may then become the
 //! longest, which is why the what-if is also measured by re-simulating.
 
-use racecheck_trace::{Location, ObjectId, Op, TaskId, Trace, WaitTarget};
+use racecheck_trace::{Location, ObjectId, Operand, Order, TaskId, Touch, Trace, WaitTarget};
 use std::collections::BTreeMap;
 
 /// Per site where a lock or permits were taken: the virtual time the
@@ -74,14 +74,12 @@ fn cause_elsewhere(trace: &Trace, index: usize) -> Option<usize> {
 /// finish of the task joined, or the latest event of another task on the
 /// object waited for.
 fn woken_by(trace: &Trace, blocked: usize, resumed: usize) -> Option<usize> {
-    let Op::Block { on } = trace.events[blocked].op else {
-        return None;
-    };
+    let on = trace.events[blocked].op.waits_for()?;
     let waiter = trace.events[resumed].task;
     (blocked + 1..resumed).rev().find(|&between| {
         let event = &trace.events[between];
         match on {
-            WaitTarget::Task(task) => event.task == task && event.op == Op::Finish,
+            WaitTarget::Task(task) => event.task == task && event.op.touch() == Touch::Finish,
             WaitTarget::Object(object) => event.task != waiter && event.op.object() == Some(object),
             WaitTarget::Untracked => false,
         }
@@ -90,9 +88,10 @@ fn woken_by(trace: &Trace, blocked: usize, resumed: usize) -> Option<usize> {
 
 /// The event that spawned `task`, if before `index`.
 fn spawn_of(trace: &Trace, task: TaskId, index: usize) -> Option<usize> {
-    trace.events[..index]
-        .iter()
-        .rposition(|event| event.op == Op::Spawn { child: task })
+    trace.events[..index].iter().rposition(|event| {
+        let op = event.op;
+        op.order() == Order::Spawn && op.operand() == Operand::Task(task)
+    })
 }
 
 /// Each event's task's previous event.
@@ -113,16 +112,18 @@ fn held_while_sleeping(trace: &Trace) -> BTreeMap<usize, Vec<Location>> {
     let mut sleeping = BTreeMap::new();
     for (index, event) in trace.events.iter().enumerate() {
         let taken = held.entry(event.task).or_default();
-        match event.op {
-            Op::Lock { object, .. } | Op::Acquire { object, .. } => {
+        let op = event.op;
+        let holding = op.holding();
+        match op.operand() {
+            Operand::Object(object) if holding.taken().is_some() => {
                 taken.push((object, event.location));
             }
-            Op::Unlock { object, .. } | Op::Release { object, .. } | Op::Forget { object, .. } => {
+            Operand::Object(object) if holding.given_up().is_some() => {
                 if let Some(position) = taken.iter().rposition(|&(held, _)| held == object) {
                     taken.remove(position);
                 }
             }
-            Op::Sleep { .. } if !taken.is_empty() => {
+            Operand::Until(_) if !taken.is_empty() => {
                 let mut sites: Vec<Location> = taken.iter().map(|&(_, site)| site).collect();
                 sites.sort_unstable();
                 sites.dedup();

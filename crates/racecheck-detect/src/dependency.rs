@@ -9,7 +9,7 @@
 //! the search considers equivalent, a yield and the step that resumes the
 //! yielding task conflict with every visible step of the other tasks.
 
-use racecheck_trace::{Event, LockMode, ObjectId, Op, TaskId, WaitTarget};
+use racecheck_trace::{Event, Holding, LockMode, ObjectId, Operand, TaskId, Touch, WaitTarget};
 
 /// Something a step reads or changes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -72,9 +72,10 @@ impl Footprint {
                     accesses.push((Key::Task(target), false));
                 }
             }
-            if event.op == Op::Finish {
+            let op = event.op;
+            if op.touch() == Touch::Finish {
                 accesses.push((Key::Task(task), true));
-            } else if let Some(access) = access(&event.op) {
+            } else if let Some(access) = access(op.operand(), op.touch()) {
                 accesses.push(access);
             }
             if event.task != task {
@@ -91,13 +92,10 @@ impl Footprint {
             }
         });
         let blocked_on = match events {
-            [Event {
-                op:
-                    Op::Block {
-                        on: WaitTarget::Object(object),
-                    },
-                ..
-            }] => Some(*object),
+            [event] => match event.op.waits_for() {
+                Some(WaitTarget::Object(object)) => Some(object),
+                _ => None,
+            },
             _ => None,
         };
         Footprint {
@@ -321,7 +319,7 @@ impl Turns {
         if self.yielded.len() <= task.index() {
             self.yielded.resize(task.index() + 1, false);
         }
-        let yields = events.iter().any(|event| event.op == Op::Yield);
+        let yields = events.iter().any(|event| event.op.touch() == Touch::Yield);
         let resumes = std::mem::replace(&mut self.yielded[task.index()], yields);
         let footprint = Footprint::of(task, events);
         if yields || resumes {
@@ -345,15 +343,10 @@ impl Turns {
 /// object between the two releases, an order an attempt after the step
 /// never has (adding two permits, say; the oracle found it).
 fn released(task: TaskId, events: &[Event]) -> Vec<ObjectId> {
-    let releases = |op: &Op| {
-        matches!(
-            op,
-            Op::Unlock { .. } | Op::Release { .. } | Op::AddPermits { .. }
-        )
-    };
+    let releases = |event: &Event| event.op.holding().returns();
     let mut released: Vec<ObjectId> = events
         .iter()
-        .filter(|event| releases(&event.op))
+        .filter(|event| releases(event))
         .filter_map(|event| event.op.object())
         .collect();
     released.sort_unstable();
@@ -362,7 +355,7 @@ fn released(task: TaskId, events: &[Event]) -> Vec<ObjectId> {
         let mut own = events
             .iter()
             .filter(|event| event.task == task && event.op.object() == Some(object));
-        own.next().is_some_and(|event| releases(&event.op)) && own.next().is_none()
+        own.next().is_some_and(releases) && own.next().is_none()
     });
     released
 }
@@ -373,13 +366,8 @@ fn handed_over(task: TaskId, events: &[Event]) -> Vec<ObjectId> {
     let mut handed_over: Vec<ObjectId> = events
         .iter()
         .filter(|event| event.task != task)
-        .filter_map(|event| match event.op {
-            Op::Lock {
-                object,
-                mode: LockMode::Exclusive,
-            } => Some(object),
-            _ => None,
-        })
+        .filter(|event| event.op.holding() == Holding::Lock(LockMode::Exclusive))
+        .filter_map(|event| event.op.object())
         .collect();
     handed_over.sort_unstable();
     handed_over.dedup();
@@ -388,10 +376,8 @@ fn handed_over(task: TaskId, events: &[Event]) -> Vec<ObjectId> {
 
 /// The task `event` of `task` failed to join: it found it running.
 fn failed_join(task: TaskId, event: &Event) -> Option<TaskId> {
-    match event.op {
-        Op::Block {
-            on: WaitTarget::Task(target),
-        } if event.task == task => Some(target),
+    match event.op.waits_for() {
+        Some(WaitTarget::Task(target)) if event.task == task => Some(target),
         _ => None,
     }
 }
@@ -413,26 +399,20 @@ fn lone_failed_join(task: TaskId, events: &[Event]) -> Option<(usize, TaskId)> {
     (failed.next().is_none() && ends_the_step).then_some(first)
 }
 
-/// The key an operation touches and whether it changes it.
-fn access(op: &Op) -> Option<(Key, bool)> {
-    match *op {
-        // Observing a watch or broadcast value reads the channel; what it
-        // changes (the receiver's own position) belongs to one task.
-        Op::Read { object }
-        | Op::TryFailed { object }
-        | Op::Inspect { object }
-        | Op::Load { object, .. }
-        | Op::Observe { object, .. } => Some((Key::Object(object), false)),
-        // Blocking on an object queues the task there: the queue's order
-        // decides who is served next, so it changes the object. A failed
-        // join is read in `Footprint::of` (`lone_failed_join`).
-        Op::Block { on } => match on {
-            WaitTarget::Object(object) => Some((Key::Object(object), true)),
-            WaitTarget::Task(_) | WaitTarget::Untracked => None,
-        },
-        Op::Spawn { child } => Some((Key::Task(child), true)),
-        Op::Join { target } => Some((Key::Task(target), false)),
-        Op::Yield | Op::Sleep { .. } | Op::TimedOut | Op::Finish => None,
-        _ => op.object().map(|object| (Key::Object(object), true)),
+/// The key an operation on `operand` touches (its row's `touch`) and
+/// whether it changes it. A blocked attempt touches the object it queues
+/// at; a failed join is read in `Footprint::of` (`lone_failed_join`).
+fn access(operand: Operand, touch: Touch) -> Option<(Key, bool)> {
+    let changes = match touch {
+        Touch::Read => false,
+        Touch::Change => true,
+        Touch::None | Touch::Finish | Touch::Yield => return None,
+    };
+    match operand {
+        Operand::Object(object) | Operand::Wait(WaitTarget::Object(object)) => {
+            Some((Key::Object(object), changes))
+        }
+        Operand::Task(task) => Some((Key::Task(task), changes)),
+        Operand::None | Operand::Until(_) | Operand::Wait(_) => None,
     }
 }

@@ -6,7 +6,10 @@ use crate::hb::{HappensBefore, RacePair};
 use crate::lock_order::{LockOrder, LockOrderDelta};
 use crate::stuck::{explain, Stuck};
 use crate::waits::Holdings;
-use racecheck_trace::{ExecutionEnd, Location, ObjectId, ObjectKind, Op, TaskId, Trace};
+use racecheck_trace::{
+    EventIndex, ExecutionEnd, Holding, Location, ObjectId, ObjectKind, Operand, Order, ReadRow,
+    Row, TaskId, Trace,
+};
 use std::collections::BTreeSet;
 
 /// What to do with one kind of finding.
@@ -243,7 +246,9 @@ impl Detector {
         }
         self.happens_before.reset();
         self.races.clear();
-        for (index, event) in trace.events.iter().enumerate() {
+        // Counted in the index's own type: no conversion per event.
+        let indices = (0..).map(EventIndex);
+        for (index, event) in indices.zip(&trace.events) {
             self.happens_before
                 .observe(index, event, &trace.objects, &mut self.races);
         }
@@ -284,16 +289,16 @@ fn describe_race(trace: &Trace, pair: &RacePair) -> Race {
     }
 }
 
-fn access(trace: &Trace, index: usize) -> Access {
-    let event = &trace.events[index];
+fn access(trace: &Trace, index: EventIndex) -> Access {
+    let event = &trace.events[index.index()];
     Access {
         task: event.task,
         task_name: trace.task_label(event.task),
-        write: matches!(event.op, Op::Write { .. }),
+        write: event.op.order() == Order::Access { write: true },
         location: event.location,
         step: event.step,
         event: index,
-        locks_held: locks_held(trace, event.task, index)
+        locks_held: locks_held(trace, event.task, index.index())
             .into_iter()
             .map(|object| trace.object_label(object))
             .collect(),
@@ -307,12 +312,16 @@ fn locks_held(trace: &Trace, task: TaskId, index: usize) -> Vec<ObjectId> {
         .iter()
         .filter(|event| event.task == task)
     {
-        match event.op {
-            Op::Lock { object, .. } => match held.iter_mut().find(|(held, _)| *held == object) {
+        let op = event.op;
+        let Some(object) = op.object() else {
+            continue;
+        };
+        match op.holding() {
+            Holding::Lock(_) => match held.iter_mut().find(|(held, _)| *held == object) {
                 Some((_, count)) => *count += 1,
                 None => held.push((object, 1)),
             },
-            Op::Unlock { object, .. } => {
+            Holding::Unlock(_) => {
                 if let Some(position) = held.iter().position(|(held, _)| *held == object) {
                     held[position].1 -= 1;
                     if held[position].1 == 0 {
@@ -344,10 +353,10 @@ fn explain_race(trace: &Trace, first: &Access, second: &Access) -> String {
         holding(first),
         holding(second)
     )];
-    let sleeps: Vec<String> = trace.events[first.event..second.event]
+    let sleeps: Vec<String> = trace.events[first.event.index()..second.event.index()]
         .iter()
-        .filter_map(|event| match event.op {
-            Op::Sleep { .. } if event.task == first.task || event.task == second.task => {
+        .filter_map(|event| match event.op.operand() {
+            Operand::Until(_) if event.task == first.task || event.task == second.task => {
                 Some(format!(
                     "'{}' {}",
                     trace.task_label(event.task),
@@ -371,21 +380,39 @@ fn explain_race(trace: &Trace, first: &Access, second: &Access) -> String {
     format!("why: {}", reasons.join("; "))
 }
 
+/// Counts what an operation does to what its task holds of its object
+/// into `balance`: locks or permits taken count up, given back or
+/// forgotten count down. The count is made inside the row's arm, so each
+/// arm adds its own constant (as a hand-written `match` did) instead of
+/// all of them meeting at one addition.
+struct CountHeld<'a> {
+    balance: &'a mut [i64],
+}
+
+impl ReadRow for CountHeld<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn read(self, row: Row) {
+        let Operand::Object(object) = row.operand else {
+            return;
+        };
+        if let Some(taken) = row.holding.taken() {
+            self.balance[object.index()] += i64::from(taken);
+        } else if let Some(given_up) = row.holding.given_up() {
+            self.balance[object.index()] -= i64::from(given_up);
+        }
+    }
+}
+
 /// Locks and permits still held, one finding per holder and object.
 fn leaks(trace: &Trace, balance: &mut Vec<i64>) -> Vec<Leak> {
     // The common case, nothing held, in one pass without maps.
     balance.clear();
     balance.resize(trace.objects.len(), 0);
+    let counts = balance.as_mut_slice();
     for event in &trace.events {
-        match event.op {
-            Op::Lock { object, .. } => balance[object.index()] += 1,
-            Op::Unlock { object, .. } => balance[object.index()] -= 1,
-            Op::Acquire { object, permits } => balance[object.index()] += i64::from(permits),
-            Op::Release { object, permits } | Op::Forget { object, permits } => {
-                balance[object.index()] -= i64::from(permits)
-            }
-            _ => {}
-        }
+        event.op.with_row(CountHeld { balance: counts });
     }
     if balance.iter().all(|&held| held <= 0) {
         return Vec::new();
@@ -400,8 +427,10 @@ fn leaks(trace: &Trace, balance: &mut Vec<i64>) -> Vec<Leak> {
                 .iter()
                 .rev()
                 .find(|event| {
+                    let op = event.op;
                     event.task == holder
-                        && matches!(event.op, Op::Lock { object: o, .. } | Op::Acquire { object: o, .. } if o == object)
+                        && op.object() == Some(object)
+                        && op.holding().taken().is_some()
                 })
                 .map(|event| event.location);
             leaks.push(Leak {

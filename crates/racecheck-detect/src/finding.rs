@@ -1,7 +1,7 @@
 //! Findings: what the detector reports, in words people can read and as
 //! data (serde) tools can read.
 
-use racecheck_trace::{Location, ObjectId, TaskId};
+use racecheck_trace::{EventIndex, Location, ObjectId, TaskId};
 use serde::Serialize;
 use std::fmt;
 
@@ -48,7 +48,7 @@ pub struct Access {
     /// The step of the execution.
     pub step: u32,
     /// Its index in the trace's events.
-    pub event: usize,
+    pub event: EventIndex,
     /// The locks the task held at the access.
     pub locks_held: Vec<String>,
 }

@@ -5,7 +5,7 @@
 use crate::sync::{role, Channel, Role};
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::{Dfs, EdgeRef, Reversed};
-use racecheck_trace::{Event, Op, Trace};
+use racecheck_trace::{Event, EventIndex, Operand, Order, Trace};
 use std::collections::{BTreeSet, VecDeque};
 
 /// Why one event happens before another.
@@ -28,19 +28,19 @@ pub enum Edge {
 ///
 /// ```
 /// use racecheck_detect::HbGraph;
-/// use racecheck_trace::{Event, Location, Op, TaskId, Trace};
+/// use racecheck_trace::{Event, EventIndex, Location, Op, TaskId, Trace};
 ///
 /// let mut trace = Trace::default();
 /// for _ in 0..2 {
 ///     trace.events.push(Event { step: 0, task: TaskId(0), op: Op::Yield, location: Location::caller() });
 /// }
 /// let graph = HbGraph::from_trace(&trace);
-/// assert!(graph.happens_before(0, 1));
-/// assert!(!graph.happens_before(1, 0));
+/// assert!(graph.happens_before(EventIndex(0), EventIndex(1)));
+/// assert!(!graph.happens_before(EventIndex(1), EventIndex(0)));
 /// ```
 #[derive(Clone, Debug)]
 pub struct HbGraph {
-    graph: DiGraph<usize, Edge>,
+    graph: DiGraph<EventIndex, Edge>,
 }
 
 impl HbGraph {
@@ -48,7 +48,7 @@ impl HbGraph {
     pub fn from_trace(trace: &Trace) -> HbGraph {
         let mut graph = DiGraph::with_capacity(trace.events.len(), trace.events.len() * 2);
         let nodes: Vec<NodeIndex> = (0..trace.events.len())
-            .map(|index| graph.add_node(index))
+            .map(|index| graph.add_node(EventIndex::new(index)))
             .collect();
         let mut tasks = TaskEdges::default();
         let mut objects = ObjectEdges {
@@ -58,14 +58,13 @@ impl HbGraph {
         };
         for (index, event) in trace.events.iter().enumerate() {
             tasks.add(&mut graph, nodes[index], event);
-            let Some(object) = event.op.object() else {
+            // A blocked task waits; it has not synchronised with anything.
+            let op = event.op;
+            let Operand::Object(object) = op.operand() else {
                 continue;
             };
-            if matches!(event.op, Op::Block { .. }) {
-                continue;
-            }
             if let Some(info) = trace.objects.get(object.index()) {
-                let role = role(info.kind, &event.op);
+                let role = role(info.kind, op.order());
                 objects.add(&mut graph, &nodes, index, object.index(), role);
             }
         }
@@ -77,30 +76,31 @@ impl HbGraph {
     ///
     /// ```
     /// use racecheck_detect::{Edge, HbGraph};
-    /// use racecheck_trace::{Event, Location, Op, TaskId, Trace};
+    /// use racecheck_trace::{Event, EventIndex, Location, Op, TaskId, Trace};
     ///
     /// let mut trace = Trace::default();
     /// for _ in 0..2 {
     ///     trace.events.push(Event { step: 0, task: TaskId(0), op: Op::Yield, location: Location::caller() });
     /// }
     /// let edges: Vec<_> = HbGraph::from_trace(&trace).edges().collect();
-    /// assert_eq!(edges, [(0, 1, Edge::ProgramOrder)]);
+    /// assert_eq!(edges, [(EventIndex(0), EventIndex(1), Edge::ProgramOrder)]);
     /// ```
-    pub fn edges(&self) -> impl Iterator<Item = (usize, usize, Edge)> + '_ {
-        self.graph
-            .edge_references()
-            .map(|edge| (edge.source().index(), edge.target().index(), *edge.weight()))
+    pub fn edges(&self) -> impl Iterator<Item = (EventIndex, EventIndex, Edge)> + '_ {
+        self.graph.edge_references().map(|edge| {
+            let (from, to) = (self.graph[edge.source()], self.graph[edge.target()]);
+            (from, to, *edge.weight())
+        })
     }
 
     /// Whether event `first` happens before event `second` (indices into
     /// the trace's events).
-    pub fn happens_before(&self, first: usize, second: usize) -> bool {
+    pub fn happens_before(&self, first: EventIndex, second: EventIndex) -> bool {
         if first == second {
             return false;
         }
-        let mut search = Dfs::new(&self.graph, NodeIndex::new(first));
+        let mut search = Dfs::new(&self.graph, node(first));
         while let Some(node) = search.next(&self.graph) {
-            if node.index() == second {
+            if self.graph[node] == second {
                 return true;
             }
         }
@@ -108,13 +108,13 @@ impl HbGraph {
     }
 
     /// The events that happen before `event`, itself excluded.
-    pub fn predecessors(&self, event: usize) -> BTreeSet<usize> {
+    pub fn predecessors(&self, event: EventIndex) -> BTreeSet<EventIndex> {
         let reversed = Reversed(&self.graph);
-        let mut search = Dfs::new(reversed, NodeIndex::new(event));
+        let mut search = Dfs::new(reversed, node(event));
         let mut found = BTreeSet::new();
         while let Some(node) = search.next(reversed) {
-            if node.index() != event {
-                found.insert(node.index());
+            if self.graph[node] != event {
+                found.insert(self.graph[node]);
             }
         }
         found
@@ -125,32 +125,36 @@ impl HbGraph {
     ///
     /// ```
     /// use racecheck_detect::HbGraph;
-    /// use racecheck_trace::{Event, Location, Op, TaskId, Trace};
+    /// use racecheck_trace::{Event, EventIndex, Location, Op, TaskId, Trace};
     ///
     /// let mut trace = Trace::default();
     /// for _ in 0..3 {
     ///     trace.events.push(Event { step: 0, task: TaskId(0), op: Op::Yield, location: Location::caller() });
     /// }
     /// let graph = HbGraph::from_trace(&trace);
-    /// assert_eq!(graph.path(0, 2), Some(vec![0, 1, 2]));
-    /// assert_eq!(graph.path(2, 0), None);
+    /// let event = EventIndex;
+    /// assert_eq!(graph.path(event(0), event(2)), Some(vec![event(0), event(1), event(2)]));
+    /// assert_eq!(graph.path(event(2), event(0)), None);
     /// ```
-    pub fn path(&self, from: usize, to: usize) -> Option<Vec<usize>> {
-        let mut reached_from: Vec<Option<usize>> = vec![None; self.graph.node_count()];
+    pub fn path(&self, from: EventIndex, to: EventIndex) -> Option<Vec<EventIndex>> {
+        let mut reached_from: Vec<Option<EventIndex>> = vec![None; self.graph.node_count()];
         let mut queue = VecDeque::from([from]);
         while let Some(event) = queue.pop_front() {
             if event == to {
                 let mut path = vec![to];
-                while let Some(&before) = path.last().and_then(|&at| reached_from[at].as_ref()) {
+                while let Some(&before) = path
+                    .last()
+                    .and_then(|&at| reached_from[at.index()].as_ref())
+                {
                     path.push(before);
                 }
                 path.reverse();
                 return Some(path);
             }
-            for next in self.graph.neighbors(NodeIndex::new(event)) {
-                let next = next.index();
-                if next != from && reached_from[next].is_none() {
-                    reached_from[next] = Some(event);
+            for next in self.graph.neighbors(node(event)) {
+                let next = self.graph[next];
+                if next != from && reached_from[next.index()].is_none() {
+                    reached_from[next.index()] = Some(event);
                     queue.push_back(next);
                 }
             }
@@ -162,21 +166,26 @@ impl HbGraph {
     ///
     /// ```
     /// use racecheck_detect::{Edge, HbGraph};
-    /// use racecheck_trace::{Event, Location, Op, TaskId, Trace};
+    /// use racecheck_trace::{Event, EventIndex, Location, Op, TaskId, Trace};
     ///
     /// let mut trace = Trace::default();
     /// for _ in 0..2 {
     ///     trace.events.push(Event { step: 0, task: TaskId(0), op: Op::Yield, location: Location::caller() });
     /// }
     /// let graph = HbGraph::from_trace(&trace);
-    /// assert_eq!(graph.edge_between(0, 1), Some(Edge::ProgramOrder));
-    /// assert_eq!(graph.edge_between(1, 0), None);
+    /// assert_eq!(graph.edge_between(EventIndex(0), EventIndex(1)), Some(Edge::ProgramOrder));
+    /// assert_eq!(graph.edge_between(EventIndex(1), EventIndex(0)), None);
     /// ```
-    pub fn edge_between(&self, from: usize, to: usize) -> Option<Edge> {
+    pub fn edge_between(&self, from: EventIndex, to: EventIndex) -> Option<Edge> {
         self.graph
-            .find_edge(NodeIndex::new(from), NodeIndex::new(to))
+            .find_edge(node(from), node(to))
             .map(|edge| self.graph[edge])
     }
+}
+
+/// The node of `event`: nodes are added in the order of the trace's events.
+fn node(event: EventIndex) -> NodeIndex {
+    NodeIndex::new(event.index())
 }
 
 /// The edges of program order, spawns and joins, built event by event.
@@ -188,7 +197,7 @@ struct TaskEdges {
 }
 
 impl TaskEdges {
-    fn add(&mut self, graph: &mut DiGraph<usize, Edge>, node: NodeIndex, event: &Event) {
+    fn add(&mut self, graph: &mut DiGraph<EventIndex, Edge>, node: NodeIndex, event: &Event) {
         let grow = |table: &mut Vec<Option<NodeIndex>>, index: usize| {
             if table.len() <= index {
                 table.resize(index + 1, None);
@@ -209,13 +218,14 @@ impl TaskEdges {
             }
         }
         self.last_of_task[task] = Some(node);
-        match event.op {
-            Op::Spawn { child } => {
+        let op = event.op;
+        match (op.order(), op.operand()) {
+            (Order::Spawn, Operand::Task(child)) => {
                 grow(&mut self.pending_spawn, child.index());
                 self.pending_spawn[child.index()] = Some(node);
             }
-            Op::Finish => self.finish_of_task[task] = Some(node),
-            Op::Join { target } => {
+            (Order::Finish, _) => self.finish_of_task[task] = Some(node),
+            (Order::Join, Operand::Task(target)) => {
                 if let Some(Some(finish)) = self.finish_of_task.get(target.index()) {
                     graph.add_edge(*finish, node, Edge::Join);
                 }
@@ -239,7 +249,7 @@ struct ObjectEdges {
 impl ObjectEdges {
     fn add(
         &mut self,
-        graph: &mut DiGraph<usize, Edge>,
+        graph: &mut DiGraph<EventIndex, Edge>,
         nodes: &[NodeIndex],
         index: usize,
         object: usize,
@@ -267,7 +277,7 @@ impl ObjectEdges {
                 }
             }
             Role::AcquireFrom(source) => {
-                let source = source as usize;
+                let source = source.index();
                 if source < index && self.published[source] {
                     graph.add_edge(nodes[source], node, Edge::Synchronises);
                 }
@@ -294,7 +304,7 @@ impl ObjectEdges {
                     main.push(node);
                 }
             }
-            Role::None | Role::Access => {}
+            Role::None | Role::Access { .. } => {}
         }
     }
 }

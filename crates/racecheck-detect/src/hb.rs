@@ -4,7 +4,9 @@
 
 use crate::clock::VectorClock;
 use crate::sync::{role, Channel, Role};
-use racecheck_trace::{Event, ObjectId, ObjectInfo, Op, TaskId};
+use racecheck_trace::{
+    Event, EventIndex, ObjectId, ObjectInfo, Operand, Order, ReadRow, Row, TaskId,
+};
 use std::collections::VecDeque;
 
 /// Two accesses to the same tracked object, at least one a write, by
@@ -15,9 +17,9 @@ pub struct RacePair {
     /// The tracked object.
     pub object: ObjectId,
     /// The earlier access.
-    pub first: usize,
+    pub first: EventIndex,
     /// The later access.
-    pub second: usize,
+    pub second: EventIndex,
 }
 
 /// An access remembered as an epoch: the task's own clock entry at the
@@ -26,7 +28,7 @@ pub struct RacePair {
 struct Epoch {
     task: TaskId,
     clock: u32,
-    event: usize,
+    event: EventIndex,
 }
 
 impl Epoch {
@@ -75,14 +77,14 @@ impl ObjectState {
 ///
 /// ```
 /// use racecheck_detect::HappensBefore;
-/// use racecheck_trace::{Event, Location, ObjectId, ObjectInfo, ObjectKind, Op, TaskId};
+/// use racecheck_trace::{Event, EventIndex, Location, ObjectId, ObjectInfo, ObjectKind, Op, TaskId};
 ///
 /// let objects = [ObjectInfo { kind: ObjectKind::Shared, name: None, created_at: Location::caller() }];
 /// let write = |task| Event { step: 0, task: TaskId(task), op: Op::Write { object: ObjectId(0) }, location: Location::caller() };
 /// let mut hb = HappensBefore::default();
 /// let mut races = Vec::new();
-/// hb.observe(0, &write(1), &objects, &mut races);
-/// hb.observe(1, &write(2), &objects, &mut races);
+/// hb.observe(EventIndex(0), &write(1), &objects, &mut races);
+/// hb.observe(EventIndex(1), &write(2), &objects, &mut races);
 /// assert_eq!(races.len(), 1);
 /// ```
 #[derive(Debug, Default)]
@@ -90,7 +92,7 @@ pub struct HappensBefore {
     tasks: Vec<VectorClock>,
     /// Clocks of publishing events (notify, set), by event index, for the
     /// completions that name them.
-    published: Vec<(usize, VectorClock)>,
+    published: Vec<(EventIndex, VectorClock)>,
     finished: Vec<VectorClock>,
     objects: Vec<ObjectState>,
     spare_clocks: Vec<VectorClock>,
@@ -119,66 +121,68 @@ impl HappensBefore {
     #[inline]
     pub fn observe(
         &mut self,
-        index: usize,
+        index: EventIndex,
         event: &Event,
         objects: &[ObjectInfo],
         races: &mut Vec<RacePair>,
     ) {
         let task = event.task;
         self.ensure_task(task);
-        let object = event.op.object().filter(|_| !is_block(&event.op));
-        let kind = object.and_then(|object| objects.get(object.index()).map(|info| info.kind));
-        let role = match (object, kind) {
-            (Some(_), Some(kind)) => role(kind, &event.op),
-            _ => Role::None,
-        };
-        if let Some(object) = object {
-            self.ensure_object(object);
+        let step = event.op.with_row(ClockStepOf { objects });
+        // Learn before the tick: the event itself knows what it learned.
+        match step {
+            ClockStep::Object(object, role) => {
+                self.ensure_object(object);
+                self.learn(task, role, object);
+            }
+            ClockStep::Join(target) => {
+                if let Some(finished) = self.finished.get(target.index()) {
+                    self.tasks[task.index()].join(finished);
+                }
+            }
+            ClockStep::Spawn(_) | ClockStep::Finish | ClockStep::None => {}
         }
-
-        // Acquire before the tick: the event itself knows what it learned.
-        self.learn(task, role, object, &event.op);
         let epoch = self.tasks[task.index()].tick(task);
-        self.teach(index, event, role, object, epoch, races);
-        self.spawn_or_finish(task, &event.op);
+        match step {
+            ClockStep::Object(object, role) => {
+                self.teach(index, task, role, object, epoch, races);
+            }
+            ClockStep::Spawn(child) => self.spawn(task, child),
+            ClockStep::Finish => self.finish(task),
+            ClockStep::Join(_) | ClockStep::None => {}
+        }
     }
 
-    /// What `task` learns from the event's object (its role) or from the
-    /// task it joins.
+    /// What `task` learns from the event's object, by its role.
     #[inline]
-    fn learn(&mut self, task: TaskId, role: Role, object: Option<ObjectId>, op: &Op) {
-        match (role, object) {
-            (Role::Acquire { with_readers }, Some(object)) => {
+    fn learn(&mut self, task: TaskId, role: Role, object: ObjectId) {
+        match role {
+            Role::Acquire { with_readers } => {
                 let state = &self.objects[object.index()];
                 self.tasks[task.index()].join(&state.main);
                 if with_readers {
                     self.tasks[task.index()].join(&state.readers);
                 }
             }
-            (Role::ReadModifyWrite { acquires: true, .. }, Some(object)) => {
+            Role::ReadModifyWrite { acquires: true, .. } => {
                 let state = &self.objects[object.index()];
                 self.tasks[task.index()].join(&state.main);
             }
-            (Role::AcquireFrom(source), Some(_)) => {
+            Role::AcquireFrom(source) => {
                 let found = self
                     .published
-                    .binary_search_by_key(&(source as usize), |&(index, _)| index);
+                    .binary_search_by_key(&source, |&(index, _)| index);
                 if let Ok(position) = found {
                     self.tasks[task.index()].join(&self.published[position].1);
                 }
             }
-            (Role::ReceiveMessage, Some(object)) => {
+            Role::ReceiveMessage => {
                 if let Some(message) = self.objects[object.index()].messages.pop_front() {
                     self.tasks[task.index()].join(&message);
                     self.spare_clocks.push(message);
                 }
             }
             _ => {}
-        }
-        if let Op::Join { target } = *op {
-            if let Some(finished) = self.finished.get(target.index()) {
-                self.tasks[task.index()].join(finished);
-            }
         }
     }
 
@@ -187,16 +191,15 @@ impl HappensBefore {
     #[inline]
     fn teach(
         &mut self,
-        index: usize,
-        event: &Event,
+        index: EventIndex,
+        task: TaskId,
         role: Role,
-        object: Option<ObjectId>,
+        object: ObjectId,
         epoch: u32,
         races: &mut Vec<RacePair>,
     ) {
-        let task = event.task;
-        match (role, object) {
-            (Role::Release(channel), Some(object)) => {
+        match role {
+            Role::Release(channel) => {
                 let clock = &self.tasks[task.index()];
                 let state = &mut self.objects[object.index()];
                 match channel {
@@ -205,57 +208,53 @@ impl HappensBefore {
                     Channel::Readers => state.readers.join(clock),
                 }
             }
-            (Role::ReadModifyWrite { releases: true, .. }, Some(object)) => {
+            Role::ReadModifyWrite { releases: true, .. } => {
                 let clock = &self.tasks[task.index()];
                 self.objects[object.index()].main.join(clock);
             }
-            (Role::Overwrite, Some(object)) => self.objects[object.index()].main.clear(),
-            (Role::Publish, Some(_)) => {
+            Role::Overwrite => self.objects[object.index()].main.clear(),
+            Role::Publish => {
                 let mut clock = self.spare_clocks.pop().unwrap_or_default();
                 clock.assign(&self.tasks[task.index()]);
                 // Events arrive in index order: `published` stays sorted.
                 self.published.push((index, clock));
             }
-            (Role::SendMessage, Some(object)) => {
+            Role::SendMessage => {
                 let mut message = self.spare_clocks.pop().unwrap_or_default();
                 message.assign(&self.tasks[task.index()]);
                 self.objects[object.index()].messages.push_back(message);
             }
-            (Role::Access, Some(object)) => {
+            Role::Access { write } => {
                 let access = Epoch {
                     task,
                     clock: epoch,
                     event: index,
                 };
-                let write = matches!(event.op, Op::Write { .. });
                 self.check_access(object, access, write, races);
             }
             _ => {}
         }
     }
 
-    /// A spawn passes the parent's clock to the child; a finish keeps the
-    /// task's clock for the joins to come.
+    /// A spawn passes the parent's clock to the child.
     #[inline]
-    fn spawn_or_finish(&mut self, task: TaskId, op: &Op) {
-        match *op {
-            Op::Spawn { child } => {
-                self.ensure_task(child);
-                let (parent, child) = pick_two(&mut self.tasks, task.index(), child.index());
-                if let Some(child) = child {
-                    child.join(parent);
-                }
-            }
-            Op::Finish => {
-                if self.finished.len() <= task.index() {
-                    self.finished
-                        .resize_with(task.index() + 1, VectorClock::default);
-                }
-                let (tasks, finished) = (&self.tasks, &mut self.finished);
-                finished[task.index()].assign(&tasks[task.index()]);
-            }
-            _ => {}
+    fn spawn(&mut self, task: TaskId, child: TaskId) {
+        self.ensure_task(child);
+        let (parent, child) = pick_two(&mut self.tasks, task.index(), child.index());
+        if let Some(child) = child {
+            child.join(parent);
         }
+    }
+
+    /// A finish keeps the task's clock for the joins to come.
+    #[inline]
+    fn finish(&mut self, task: TaskId) {
+        if self.finished.len() <= task.index() {
+            self.finished
+                .resize_with(task.index() + 1, VectorClock::default);
+        }
+        let (tasks, finished) = (&self.tasks, &mut self.finished);
+        finished[task.index()].assign(&tasks[task.index()]);
     }
 
     fn check_access(
@@ -311,9 +310,47 @@ impl HappensBefore {
     }
 }
 
-/// A blocked task waits; it has not synchronised with anything yet.
-fn is_block(op: &Op) -> bool {
-    matches!(op, Op::Block { .. })
+/// What the clocks do with one event, read from its row: an object's
+/// role there, or the task order of a spawn, a join or a finish. A blocked
+/// task waits (its operand is a wait, not an object): it has not
+/// synchronised with anything yet.
+#[derive(Clone, Copy, Debug)]
+enum ClockStep {
+    Object(ObjectId, Role),
+    Spawn(TaskId),
+    Join(TaskId),
+    Finish,
+    None,
+}
+
+/// Reads an event's [`ClockStep`] from its row, in a trace whose objects
+/// are `objects`. Copied into each arm of [`Op::with_row`], so that the
+/// role's `match` on the order folds to one on the object's kind.
+///
+/// [`Op::with_row`]: racecheck_trace::Op::with_row
+struct ClockStepOf<'a> {
+    objects: &'a [ObjectInfo],
+}
+
+impl ReadRow for ClockStepOf<'_> {
+    type Output = ClockStep;
+
+    #[inline(always)]
+    fn read(self, row: Row) -> ClockStep {
+        match (row.operand, row.order) {
+            (Operand::Object(object), order) => {
+                let role = match self.objects.get(object.index()) {
+                    Some(info) => role(info.kind, order),
+                    None => Role::None,
+                };
+                ClockStep::Object(object, role)
+            }
+            (Operand::Task(child), Order::Spawn) => ClockStep::Spawn(child),
+            (Operand::Task(target), Order::Join) => ClockStep::Join(target),
+            (_, Order::Finish) => ClockStep::Finish,
+            _ => ClockStep::None,
+        }
+    }
 }
 
 /// Mutable access to two distinct clocks (`second` is `None` if it is the
@@ -350,7 +387,7 @@ pub fn event_clocks(trace: &racecheck_trace::Trace) -> Vec<VectorClock> {
         .iter()
         .enumerate()
         .map(|(index, event)| {
-            hb.observe(index, event, &trace.objects, &mut races);
+            hb.observe(EventIndex::new(index), event, &trace.objects, &mut races);
             hb.clock(event.task)
         })
         .collect()

@@ -6,7 +6,9 @@
 use crate::finding::{LockOrderEdge, PotentialDeadlock};
 use petgraph::algo::tarjan_scc;
 use petgraph::graphmap::DiGraphMap;
-use racecheck_trace::{Location, LockMode, ObjectId, ObjectKind, Op, TaskId, Trace, WaitTarget};
+use racecheck_trace::{
+    Holding, Location, LockMode, ObjectId, ObjectKind, Operand, ReadRow, Row, TaskId, Trace,
+};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Samples kept per pair of locks and distinct set of guards: two tasks,
@@ -92,56 +94,15 @@ impl LockOrder {
         let locals = locks_of(trace, &mut delta.locks);
         let mut held: BTreeMap<TaskId, Vec<Held>> = BTreeMap::new();
         for event in &trace.events {
-            match event.op {
-                // A blocked attempt counts: in a deadlocked execution the
-                // second locks are never taken, only tried.
-                Op::Block {
-                    on: WaitTarget::Object(object),
-                }
-                | Op::Lock { object, .. } => {
-                    let shared = matches!(
-                        event.op,
-                        Op::Lock {
-                            mode: LockMode::Shared,
-                            ..
-                        }
-                    );
-                    let Some(node) = locals[object.index()] else {
-                        continue;
-                    };
-                    let attempt = matches!(event.op, Op::Block { .. });
-                    let mine = held.entry(event.task).or_default();
-                    if let Some(entry) = mine.iter_mut().find(|entry| entry.object == object) {
-                        entry.count += u32::from(!attempt);
-                        continue;
-                    }
-                    for entry in mine.iter() {
-                        let guards = mine
-                            .iter()
-                            .filter(|other| other.node != entry.node)
-                            .map(|other| (other.node, other.shared))
-                            .collect();
-                        let sample = Sample {
-                            task: event.task,
-                            task_name: trace.task_label(event.task),
-                            held_at: entry.taken_at,
-                            acquired_at: event.location,
-                            guards,
-                        };
-                        delta.edges.push((entry.node, node, sample));
-                    }
-                    if attempt {
-                        continue;
-                    }
-                    mine.push(Held {
-                        node,
-                        object,
-                        taken_at: event.location,
-                        count: 1,
-                        shared,
-                    });
-                }
-                Op::Unlock { object, .. } => {
+            let op = event.op;
+            let Some(object) = op.object() else {
+                continue;
+            };
+            // A blocked attempt counts: in a deadlocked execution the
+            // second locks are never taken, only tried.
+            let attempt = op.waits_for().is_some();
+            let shared = match op.holding() {
+                Holding::Unlock(_) => {
                     if let Some(mine) = held.get_mut(&event.task) {
                         if let Some(index) = mine.iter().position(|entry| entry.object == object) {
                             mine[index].count -= 1;
@@ -150,9 +111,45 @@ impl LockOrder {
                             }
                         }
                     }
+                    continue;
                 }
-                _ => {}
+                Holding::Lock(mode) => mode == LockMode::Shared,
+                _ if attempt => false,
+                _ => continue,
+            };
+            let Some(node) = locals[object.index()] else {
+                continue;
+            };
+            let mine = held.entry(event.task).or_default();
+            if let Some(entry) = mine.iter_mut().find(|entry| entry.object == object) {
+                entry.count += u32::from(!attempt);
+                continue;
             }
+            for entry in mine.iter() {
+                let guards = mine
+                    .iter()
+                    .filter(|other| other.node != entry.node)
+                    .map(|other| (other.node, other.shared))
+                    .collect();
+                let sample = Sample {
+                    task: event.task,
+                    task_name: trace.task_label(event.task),
+                    held_at: entry.taken_at,
+                    acquired_at: event.location,
+                    guards,
+                };
+                delta.edges.push((entry.node, node, sample));
+            }
+            if attempt {
+                continue;
+            }
+            mine.push(Held {
+                node,
+                object,
+                taken_at: event.location,
+                count: 1,
+                shared,
+            });
         }
         Some(delta)
     }
@@ -367,6 +364,36 @@ fn locks_of(trace: &Trace, locks: &mut Vec<(LockKey, String)>) -> Vec<Option<u32
         .collect()
 }
 
+/// What an event does to its task's count of locks held.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LockStep {
+    /// A blocked attempt (a wait).
+    Attempt,
+    /// Takes a lock.
+    Lock,
+    /// Gives a lock back.
+    Unlock,
+    /// Nothing to the locks held.
+    Other,
+}
+
+/// Reads an event's [`LockStep`] from its row.
+struct LockStepOf;
+
+impl ReadRow for LockStepOf {
+    type Output = LockStep;
+
+    #[inline(always)]
+    fn read(self, row: Row) -> LockStep {
+        match (row.operand, row.holding) {
+            (Operand::Wait(_), _) => LockStep::Attempt,
+            (_, Holding::Lock(_)) => LockStep::Lock,
+            (_, Holding::Unlock(_)) => LockStep::Unlock,
+            _ => LockStep::Other,
+        }
+    }
+}
+
 /// Whether some task takes a lock while holding another: the only way to
 /// add an edge. Cheap, so that executions without nested locks cost nothing
 /// more.
@@ -377,11 +404,12 @@ fn takes_nested_locks(trace: &Trace, held: &mut Vec<u32>) -> bool {
         if held.len() <= task {
             held.resize(task + 1, 0);
         }
-        match event.op {
-            Op::Lock { .. } | Op::Block { .. } if held[task] > 0 => return true,
-            Op::Lock { .. } => held[task] += 1,
-            Op::Unlock { .. } => held[task] = held[task].saturating_sub(1),
-            _ => {}
+        match event.op.with_row(LockStepOf) {
+            // A blocked attempt while holding a lock may be a nested one.
+            LockStep::Attempt | LockStep::Lock if held[task] > 0 => return true,
+            LockStep::Lock => held[task] += 1,
+            LockStep::Unlock => held[task] = held[task].saturating_sub(1),
+            LockStep::Attempt | LockStep::Other => {}
         }
     }
     false

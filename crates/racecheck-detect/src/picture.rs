@@ -19,7 +19,7 @@ use crate::finding::{Deadlock, Hang, LockOrderEdge, Race};
 use crate::graph::{Edge, HbGraph};
 use crate::waits::{stuck_tasks, StuckTask};
 use crate::Finding;
-use racecheck_trace::{Location, ObjectId, Op, TaskId, Trace, WaitTarget};
+use racecheck_trace::{EventIndex, Location, ObjectId, TaskId, Touch, Trace, WaitTarget};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
@@ -430,7 +430,7 @@ pub fn finding_dot(trace: &Trace, finding: &Finding) -> String {
 ///
 /// ```
 /// use racecheck_detect::{finding_events, Checks, Detector, ExecutionEnd};
-/// use racecheck_trace::{Event, Location, ObjectId, ObjectInfo, ObjectKind, Op, TaskId, Trace};
+/// use racecheck_trace::{Event, EventIndex, Location, ObjectId, ObjectInfo, ObjectKind, Op, TaskId, Trace};
 ///
 /// let mut trace = Trace::default();
 /// trace.objects.push(ObjectInfo { kind: ObjectKind::Shared, name: None, created_at: Location::caller() });
@@ -439,10 +439,13 @@ pub fn finding_dot(trace: &Trace, finding: &Finding) -> String {
 /// }
 /// let end = ExecutionEnd { root_finished: true, ..ExecutionEnd::default() };
 /// let verdict = Detector::new(Checks::default()).analyze(&trace, &end);
-/// assert_eq!(finding_events(&trace, &verdict.failures[0]), [0, 1]);
+/// assert_eq!(finding_events(&trace, &verdict.failures[0]), [EventIndex(0), EventIndex(1)]);
 /// ```
-pub fn finding_events(trace: &Trace, finding: &Finding) -> Vec<usize> {
-    let last_of = |task: TaskId| trace.events.iter().rposition(|event| event.task == task);
+pub fn finding_events(trace: &Trace, finding: &Finding) -> Vec<EventIndex> {
+    let last_of = |task: TaskId| {
+        let last = trace.events.iter().rposition(|event| event.task == task);
+        last.map(EventIndex::new)
+    };
     match finding {
         Finding::Race(race) => vec![race.first.event, race.second.event],
         Finding::Deadlock(deadlock) => deadlock
@@ -488,14 +491,14 @@ fn site(location: Location) -> String {
 
 /// One place on a path as a picture shows it.
 enum Shown {
-    Event(usize),
+    Event(EventIndex),
     /// This many events left out.
     Elided(usize),
 }
 
 /// A path of at most `PATH_EVENTS_MAX` events: its first and last halves,
 /// with the middle elided.
-fn elide(path: &[usize]) -> Vec<Shown> {
+fn elide(path: &[EventIndex]) -> Vec<Shown> {
     if path.len() <= PATH_EVENTS_MAX {
         return path.iter().map(|&event| Shown::Event(event)).collect();
     }
@@ -518,14 +521,14 @@ fn race_graph(trace: &Trace, race: &Race) -> FindingGraph {
     let (first, second) = (race.first.event, race.second.event);
     let common = hb.predecessors(first);
     let ancestor = hb.predecessors(second).intersection(&common).max().copied();
-    let path_to = |access: usize| match ancestor {
+    let path_to = |access: EventIndex| match ancestor {
         Some(ancestor) => hb.path(ancestor, access).unwrap_or_else(|| vec![access]),
         None => vec![access],
     };
     let mut graph = FindingGraph::default();
-    let mut nodes: BTreeMap<usize, usize> = BTreeMap::new();
+    let mut nodes: BTreeMap<EventIndex, usize> = BTreeMap::new();
     for access in [first, second] {
-        let mut previous: Option<(Option<usize>, usize)> = None;
+        let mut previous: Option<(Option<EventIndex>, usize)> = None;
         for shown in elide(&path_to(access)) {
             let (event, node) = match shown {
                 Shown::Event(event) => {
@@ -535,7 +538,7 @@ fn race_graph(trace: &Trace, race: &Race) -> FindingGraph {
                         } else {
                             NodeKind::Event
                         };
-                        graph.node(kind, event_label(trace, event))
+                        graph.node(kind, event_label(trace, event.index()))
                     });
                     (Some(event), node)
                 }
@@ -579,10 +582,7 @@ fn blocked_targets(trace: &Trace, tasks: &[TaskId]) -> Vec<(TaskId, WaitTarget)>
         .iter()
         .filter_map(|&task| {
             let last = trace.events.iter().rev().find(|event| event.task == task)?;
-            match last.op {
-                Op::Block { on } => Some((task, on)),
-                _ => None,
-            }
+            Some((task, last.op.waits_for()?))
         })
         .collect()
 }
@@ -590,8 +590,8 @@ fn blocked_targets(trace: &Trace, tasks: &[TaskId]) -> Vec<(TaskId, WaitTarget)>
 /// The last event of `task` that took `object`.
 fn taken_at(trace: &Trace, task: TaskId, object: ObjectId) -> Option<usize> {
     trace.events.iter().rposition(|event| {
-        event.task == task
-            && matches!(event.op, Op::Lock { object: o, .. } | Op::Acquire { object: o, .. } if o == object)
+        let op = event.op;
+        event.task == task && op.object() == Some(object) && op.holding().taken().is_some()
     })
 }
 
@@ -600,7 +600,7 @@ fn wait_event(trace: &Trace, task: TaskId) -> Option<usize> {
     trace
         .events
         .iter()
-        .rposition(|event| event.task == task && matches!(event.op, Op::Block { .. }))
+        .rposition(|event| event.task == task && event.op.waits_for().is_some())
 }
 
 fn deadlock_graph(trace: &Trace, deadlock: &Deadlock) -> FindingGraph {
@@ -734,9 +734,8 @@ fn draw_early_event(
     wait_node: usize,
 ) {
     let Some(early) = trace.events[..wait].iter().rposition(|event| {
-        event.task != task
-            && event.op.object() == Some(object)
-            && !matches!(event.op, Op::Block { .. })
+        let op = event.op;
+        event.task != task && op.object() == Some(object) && op.waits_for().is_none()
     }) else {
         return;
     };
@@ -760,7 +759,7 @@ fn draw_early_event(
     if let Some(finish) = trace
         .events
         .iter()
-        .rposition(|event| event.task == waker && event.op == Op::Finish)
+        .rposition(|event| event.task == waker && event.op.touch() == Touch::Finish)
     {
         let exit = graph.node(NodeKind::Event, event_label(trace, finish));
         graph.edge(

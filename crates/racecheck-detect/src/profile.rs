@@ -13,7 +13,7 @@
 
 use crate::critical_path::critical_section_ns;
 use crate::virtual_time::event_times_ns;
-use racecheck_trace::{Location, ObjectId, ObjectKind, Op, TaskId, Trace};
+use racecheck_trace::{Location, ObjectId, ObjectKind, Order, TaskId, Trace};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -536,7 +536,8 @@ impl<'a> ExecutionPass<'a> {
         self.objects
             .entry(object)
             .or_insert_with(|| ObjectContention::new(kind));
-        if let Op::Block { .. } = event.op {
+        let operation = event.op;
+        if operation.waits_for().is_some() {
             if self.waits_for.get(&event.task) != Some(&object) {
                 self.end_wait(event.task, index, false);
                 self.blame(object, index);
@@ -551,24 +552,19 @@ impl<'a> ExecutionPass<'a> {
             }
             return;
         }
-        let acquires = matches!(
-            event.op,
-            Op::Lock { .. } | Op::Acquire { .. } | Op::Send { .. } | Op::Recv { .. }
-        );
-        self.end_wait(event.task, index, acquires);
-        match event.op {
-            Op::Lock { .. } | Op::Acquire { .. } => {
-                self.blame(object, index);
-                self.row(object).acquisitions += 1;
-                let holders = self.holding.entry(object).or_default();
-                holders.entry(event.task).or_default().push(index);
-            }
-            Op::Send { .. } | Op::Recv { .. } => self.row(object).acquisitions += 1,
-            Op::Unlock { .. } | Op::Release { .. } | Op::Forget { .. } => {
-                self.blame(object, index);
-                self.end_hold(object, event.task, index);
-            }
-            _ => {}
+        let takes = operation.holding().taken().is_some();
+        let passes = matches!(operation.order(), Order::Send | Order::Receive);
+        self.end_wait(event.task, index, takes || passes);
+        if takes {
+            self.blame(object, index);
+            self.row(object).acquisitions += 1;
+            let holders = self.holding.entry(object).or_default();
+            holders.entry(event.task).or_default().push(index);
+        } else if passes {
+            self.row(object).acquisitions += 1;
+        } else if operation.holding().given_up().is_some() {
+            self.blame(object, index);
+            self.end_hold(object, event.task, index);
         }
     }
 
@@ -676,7 +672,7 @@ impl<'a> ExecutionPass<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use racecheck_trace::{Event, LockMode, ObjectInfo, WaitTarget};
+    use racecheck_trace::{Event, LockMode, ObjectInfo, Op, WaitTarget};
 
     const MODE: LockMode = LockMode::Exclusive;
     const LOCK: ObjectId = ObjectId(0);

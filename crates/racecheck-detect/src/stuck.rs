@@ -6,7 +6,7 @@ use crate::finding::{Deadlock, Hang, Wait};
 use crate::waits::stuck_tasks;
 use petgraph::algo::tarjan_scc;
 use petgraph::graphmap::DiGraphMap;
-use racecheck_trace::{Op, TaskId, Trace, WaitTarget};
+use racecheck_trace::{TaskId, Trace, WaitTarget};
 
 /// What is wrong with the tasks blocked at the end of an execution: a
 /// deadlock if some wait in a cycle, a hang otherwise.
@@ -78,9 +78,10 @@ pub(crate) fn explain(
                 .iter()
                 .rev()
                 .find(|event| {
+                    let op = event.op;
                     event.task != entry.task
-                        && event.op.object() == Some(object)
-                        && !matches!(event.op, Op::Block { .. })
+                        && op.object() == Some(object)
+                        && op.waits_for().is_none()
                 })
                 .map(|event| (trace.task_label(event.task), event.location)),
             WaitTarget::Task(_) | WaitTarget::Untracked => None,

@@ -32,7 +32,7 @@
 //! - mpsc `reserve` and a permit dropped unused (`Reserve`, `Unreserve`)
 //!   order nothing: the permit's `send` is the `Send` a receive matches.
 
-use racecheck_trace::{LockMode, ObjectKind, Op};
+use racecheck_trace::{EventIndex, LockMode, ObjectKind, Order};
 
 /// An object's clock an operation releases into or acquires from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,9 +66,12 @@ pub(crate) enum Role {
     Publish,
     /// Learns what one earlier event published: the event at this index of
     /// the trace.
-    AcquireFrom(u32),
+    AcquireFrom(EventIndex),
     /// Reads or writes tracked state (checked for races, orders nothing).
-    Access,
+    Access {
+        /// The access writes.
+        write: bool,
+    },
     /// A relaxed atomic store: a later acquire that reads it learns nothing,
     /// not even what earlier releases published.
     Overwrite,
@@ -78,76 +81,51 @@ pub(crate) enum Role {
     ReadModifyWrite { acquires: bool, releases: bool },
 }
 
-/// The role of `op` on an object of `kind`.
-pub(crate) fn role(kind: ObjectKind, op: &Op) -> Role {
+/// The role of an operation whose row's happens-before column is `order`
+/// on an object of `kind`.
+#[inline(always)]
+pub(crate) fn role(kind: ObjectKind, order: Order) -> Role {
     use ObjectKind as Kind;
-    match (kind, op) {
-        (Kind::RwLock, Op::Lock { mode, .. }) => Role::Acquire {
-            with_readers: *mode == LockMode::Exclusive,
+    match (kind, order) {
+        (Kind::RwLock, Order::Lock(mode)) => Role::Acquire {
+            with_readers: mode == LockMode::Exclusive,
         },
-        (Kind::RwLock, Op::Unlock { mode, .. }) => Role::Release(match mode {
+        (Kind::RwLock, Order::Unlock(mode)) => Role::Release(match mode {
             LockMode::Exclusive => Channel::Last,
             LockMode::Shared => Channel::Readers,
         }),
-        (_, Op::Lock { .. }) => Role::Acquire {
+        (_, Order::Lock(_)) => Role::Acquire {
             with_readers: false,
         },
-        (_, Op::Unlock { .. }) => Role::Release(Channel::Last),
-        (Kind::Channel | Kind::Queue, Op::Send { .. }) => Role::SendMessage,
-        (Kind::Channel | Kind::Queue, Op::Recv { .. }) => Role::ReceiveMessage,
-        (Kind::Watch | Kind::Broadcast, Op::Send { .. }) => Role::Publish,
-        (_, Op::Notify { .. } | Op::Set { .. }) => Role::Publish,
-        (_, Op::Notified { by, .. } | Op::Wait { by, .. } | Op::Observe { by, .. }) => {
-            Role::AcquireFrom(*by)
-        }
-        (
-            _,
-            Op::Release { .. }
-            | Op::AddPermits { .. }
-            | Op::Close { .. }
-            | Op::DropSender { .. }
-            | Op::Send { .. }
-            | Op::TaskDone { .. }
-            | Op::Arrive { .. },
-        ) => Role::Release(Channel::Main),
-        (
-            _,
-            Op::Acquire { .. }
-            | Op::Recv { .. }
-            | Op::RecvClosed { .. }
-            | Op::AllDone { .. }
-            | Op::Depart { .. },
-        ) => Role::Acquire {
+        (_, Order::Unlock(_)) => Role::Release(Channel::Last),
+        (Kind::Channel | Kind::Queue, Order::Send) => Role::SendMessage,
+        (Kind::Channel | Kind::Queue, Order::Receive) => Role::ReceiveMessage,
+        (Kind::Watch | Kind::Broadcast, Order::Send) | (_, Order::Publish) => Role::Publish,
+        (_, Order::AcquireFrom(Some(source))) => Role::AcquireFrom(source),
+        (_, Order::Release | Order::Send) => Role::Release(Channel::Main),
+        (_, Order::Acquire | Order::Receive) => Role::Acquire {
             with_readers: false,
         },
-        (_, Op::Read { .. } | Op::Write { .. }) => Role::Access,
-        (_, Op::Load { ordering, .. }) if ordering.acquires() => Role::Acquire {
+        (_, Order::Access { write }) => Role::Access { write },
+        (_, Order::Load(ordering)) if ordering.acquires() => Role::Acquire {
             with_readers: false,
         },
-        (_, Op::Load { .. }) => Role::None,
-        (_, Op::Store { ordering, .. }) if ordering.releases() => Role::Release(Channel::Last),
-        (_, Op::Store { .. }) => Role::Overwrite,
-        (_, Op::ReadModifyWrite { ordering, .. }) => Role::ReadModifyWrite {
+        (_, Order::Store(ordering)) if ordering.releases() => Role::Release(Channel::Last),
+        (_, Order::Store(_)) => Role::Overwrite,
+        (_, Order::ReadModifyWrite(ordering)) => Role::ReadModifyWrite {
             acquires: ordering.acquires(),
             releases: ordering.releases(),
         },
+        // Task order (spawn, finish, join) is not an object's: the clocks
+        // and the graph follow it from the operand's task.
         (
             _,
-            Op::Spawn { .. }
-            | Op::Finish
-            | Op::Join { .. }
-            | Op::Yield
-            | Op::Sleep { .. }
-            | Op::TimedOut
-            | Op::Block { .. }
-            | Op::TryFailed { .. }
-            | Op::Forget { .. }
-            | Op::Clear { .. }
-            | Op::Subscribe { .. }
-            | Op::Reserve { .. }
-            | Op::Unreserve { .. }
-            | Op::DropReceiver { .. }
-            | Op::Inspect { .. },
+            Order::None
+            | Order::Load(_)
+            | Order::AcquireFrom(None)
+            | Order::Spawn
+            | Order::Finish
+            | Order::Join,
         ) => Role::None,
     }
 }

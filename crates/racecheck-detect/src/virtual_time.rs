@@ -1,6 +1,6 @@
 //! When each event of a trace happened on the virtual clock.
 
-use racecheck_trace::{Op, Trace};
+use racecheck_trace::{Operand, Trace};
 use std::collections::BTreeMap;
 
 /// The virtual time of each event of `trace`, in nanoseconds since the
@@ -31,7 +31,7 @@ pub fn event_times_ns(trace: &Trace) -> Vec<u64> {
             if let Some(until) = wakes_at.remove(&event.task.0) {
                 now_ns = now_ns.max(until);
             }
-            if let Op::Sleep { until_ns } = event.op {
+            if let Operand::Until(until_ns) = event.op.operand() {
                 wakes_at.insert(event.task.0, until_ns);
             }
             now_ns

@@ -1,6 +1,6 @@
 //! Who holds which lock or permits, and whom a blocked task waits for.
 
-use racecheck_trace::{ObjectId, ObjectKind, Op, TaskId, Trace, WaitTarget};
+use racecheck_trace::{ObjectId, ObjectKind, TaskId, Trace, WaitTarget};
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -28,16 +28,15 @@ impl Holdings {
     pub fn from_trace(trace: &Trace) -> Holdings {
         let mut holdings = Holdings::default();
         for event in &trace.events {
-            match event.op {
-                Op::Lock { object, .. } => holdings.add(object, event.task, 1),
-                Op::Unlock { object, .. } => holdings.remove(object, event.task, 1),
-                Op::Acquire { object, permits } => {
-                    holdings.add(object, event.task, u64::from(permits))
-                }
-                Op::Release { object, permits } | Op::Forget { object, permits } => {
-                    holdings.remove(object, event.task, u64::from(permits))
-                }
-                _ => {}
+            let op = event.op;
+            let Some(object) = op.object() else {
+                continue;
+            };
+            if let Some(taken) = op.holding().taken() {
+                holdings.add(object, event.task, u64::from(taken));
+            }
+            if let Some(given_up) = op.holding().given_up() {
+                holdings.remove(object, event.task, u64::from(given_up));
             }
         }
         holdings
@@ -134,7 +133,7 @@ pub fn stuck_tasks(trace: &Trace, blocked: &[(TaskId, WaitTarget)]) -> Vec<Stuck
         trace
             .events
             .iter()
-            .rposition(|event| event.task == task && matches!(event.op, Op::Block { .. }))
+            .rposition(|event| event.task == task && event.op.waits_for().is_some())
     };
     blocked
         .iter()
@@ -243,7 +242,7 @@ fn describe(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use racecheck_trace::{Event, Location, LockMode, ObjectInfo, TaskInfo};
+    use racecheck_trace::{Event, Location, LockMode, ObjectInfo, Op, TaskInfo};
 
     fn trace_with(ops: &[(u32, Op)]) -> Trace {
         let location = Location::caller();

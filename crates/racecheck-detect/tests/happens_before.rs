@@ -4,8 +4,8 @@
 use proptest::prelude::*;
 use racecheck_detect::{event_clocks, HbGraph};
 use racecheck_trace::{
-    Event, Location, LockMode, MemoryOrder, ObjectId, ObjectInfo, ObjectKind, Op, TaskId, TaskInfo,
-    Trace,
+    Event, EventIndex, Location, LockMode, MemoryOrder, ObjectId, ObjectInfo, ObjectKind, Op,
+    TaskId, TaskInfo, Trace,
 };
 
 const KINDS: [ObjectKind; 15] = [
@@ -186,8 +186,10 @@ fn trace_of(choices: &[(u32, usize, u8)]) -> Trace {
 }
 
 /// Some earlier event (any kind: only publishing ones order anything).
-fn earlier(trace: &Trace, variant: u8) -> u32 {
-    u32::from(variant) % (trace.events.len() as u32).max(1)
+fn earlier(trace: &Trace, variant: u8) -> Option<EventIndex> {
+    Some(EventIndex(
+        u32::from(variant) % (trace.events.len() as u32).max(1),
+    ))
 }
 
 /// The same trace with tasks 0 to 3 renamed [`FAR_IDS`] (and unused
@@ -226,7 +228,7 @@ fn check_against_graph(trace: &Trace) -> Result<(), TestCaseError> {
             let by_clocks = a != b && clock.get(first.task) >= epoch;
             prop_assert_eq!(
                 by_clocks,
-                graph.happens_before(a, b),
+                graph.happens_before(EventIndex::new(a), EventIndex::new(b)),
                 "events {} and {} of {:#?}",
                 a,
                 b,

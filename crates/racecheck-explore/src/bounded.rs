@@ -4,7 +4,7 @@
 
 use crate::fairness::Fairness;
 use racecheck_runtime::Scheduler;
-use racecheck_trace::{Event, Op, TaskId};
+use racecheck_trace::{Event, TaskId, Touch};
 
 /// Every schedule with at most `bound` preemptions, the ones with fewer
 /// preemptions first: all schedules with 0, then all with exactly 1, and so
@@ -351,7 +351,7 @@ impl Scheduler for BoundedScheduler {
     }
 
     fn observe_step(&mut self, task: TaskId, events: &[Event]) {
-        self.yielded = events.iter().any(|event| event.op == Op::Yield);
+        self.yielded = events.iter().any(|event| event.op.touch() == Touch::Yield);
         self.fairness.observe(task, events);
     }
 
@@ -363,7 +363,7 @@ impl Scheduler for BoundedScheduler {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use racecheck_trace::{Location, ObjectId};
+    use racecheck_trace::{Location, ObjectId, Op};
     use std::collections::BTreeSet;
 
     /// A program without blocking: each task takes its steps in order,

@@ -32,7 +32,7 @@
 use crate::fairness::Fairness;
 use racecheck_detect::{Footprint, Key};
 use racecheck_runtime::Scheduler;
-use racecheck_trace::{Event, ObjectId, Op, TaskId};
+use racecheck_trace::{Event, ObjectId, TaskId, Touch};
 use std::collections::BTreeMap;
 
 /// A state of the search: what could run, what ran, what remains to try.
@@ -182,7 +182,7 @@ impl HandOverWindow {
                     self.served.push((event.task, object));
                 }
             } else if self.served.iter().any(|&(_, held)| held == object)
-                && !matches!(event.op, Op::Block { .. })
+                && event.op.waits_for().is_none()
             {
                 return Window::Seen;
             }
@@ -563,7 +563,7 @@ impl Scheduler for ExhaustiveScheduler {
     }
 
     fn observe_step(&mut self, task: TaskId, events: &[Event]) {
-        if task == TaskId::ROOT && events.iter().any(|event| event.op == Op::Finish) {
+        if task == TaskId::ROOT && events.iter().any(|event| event.op.touch() == Touch::Finish) {
             self.root_finished = true;
         }
         if let Some(window) = &mut self.window {

@@ -11,7 +11,7 @@
 //! reduction explores every fair schedule's class.
 
 use racecheck_detect::{Footprint, Turns};
-use racecheck_trace::{Event, Op, TaskId};
+use racecheck_trace::{Event, TaskId, Touch};
 
 /// Who is held back by a yield in the current execution.
 #[derive(Clone, Debug, Default)]
@@ -47,10 +47,10 @@ impl Fairness {
     /// its part in the turn order.
     pub(crate) fn observe(&mut self, task: TaskId, events: &[Event]) -> Footprint {
         let footprint = self.turns.footprint(task, events);
-        if task == TaskId::ROOT && events.iter().any(|event| event.op == Op::Finish) {
+        if task == TaskId::ROOT && events.iter().any(|event| event.op.touch() == Touch::Finish) {
             self.root_finished = true;
         }
-        if events.iter().any(|event| event.op == Op::Yield) {
+        if events.iter().any(|event| event.op.touch() == Touch::Yield) {
             self.held = Some(task);
         } else if self.held == Some(task) || !footprint.is_private(task) {
             self.held = None;

@@ -13,7 +13,7 @@
 
 use crate::{Config, ReplayScheduler};
 use racecheck_runtime::{Executor, Scheduler};
-use racecheck_trace::{Event, Schedule, Trace};
+use racecheck_trace::{Event, EventIndex, Schedule, Trace};
 use std::fmt;
 use std::future::Future;
 
@@ -32,12 +32,12 @@ use std::future::Future;
 ///     panic!("always fails");
 /// });
 /// let divergence = report.failure.unwrap().nondeterminism.expect("the replay differs");
-/// assert_eq!(divergence.event, 0);
+/// assert_eq!(divergence.event, racecheck_trace::EventIndex(0));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Divergence {
     /// The index of the first event that differs.
-    pub event: usize,
+    pub event: EventIndex,
     /// The step of the failing execution's event there, or of its last
     /// event if the replay went on.
     pub step: u32,
@@ -63,7 +63,7 @@ impl fmt::Display for Divergence {
              across executions) decides what the program does, and the replay line may not \
              reproduce this execution",
             self.step,
-            self.event,
+            self.event.index(),
             or_end(&self.expected),
             or_end(&self.got),
         )
@@ -112,7 +112,7 @@ fn first_difference(expected: &Trace, replayed: &Trace) -> Option<Divergence> {
             .or(expected.events.last())
             .map_or(0, |event| event.step);
         Some(Divergence {
-            event: index,
+            event: EventIndex::new(index),
             step,
             expected: describe(expected, left),
             got: describe(replayed, right),

@@ -3,7 +3,7 @@
 
 use crate::{Config, RandomScheduler};
 use racecheck_runtime::{Executor, Scheduler};
-use racecheck_trace::{Event, Op, TaskId};
+use racecheck_trace::{Event, TaskId, Touch};
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 use std::future::Future;
@@ -137,7 +137,7 @@ impl Scheduler for PctScheduler {
     }
 
     fn observe_step(&mut self, task: TaskId, events: &[Event]) {
-        if events.iter().any(|event| event.op == Op::Yield)
+        if events.iter().any(|event| event.op.touch() == Touch::Yield)
             && self.priority_slot(task) != 0
             && self.yield_priority > 1
         {

@@ -29,7 +29,7 @@
 use crate::{ExhaustiveScheduler, Failure, ReplayScheduler, Report};
 use racecheck_detect::Footprint;
 use racecheck_runtime::Scheduler;
-use racecheck_trace::{Event, Location, Op, Schedule, TaskId, Trace};
+use racecheck_trace::{Event, Location, Op, Order, Schedule, TaskId, Touch, Trace};
 use std::mem::Discriminant;
 
 /// The most moved executions the probe replays after a search.
@@ -167,7 +167,7 @@ fn root_finished(trace: &Trace) -> Option<usize> {
     trace
         .events
         .iter()
-        .find(|event| event.task == TaskId::ROOT && event.op == Op::Finish)
+        .find(|event| event.task == TaskId::ROOT && event.op.touch() == Touch::Finish)
         .map(|event| event.step as usize)
 }
 
@@ -240,9 +240,7 @@ fn step_events(trace: &Trace, steps: usize) -> Vec<&[Event]> {
 }
 
 fn spawns(events: &[Event]) -> bool {
-    events
-        .iter()
-        .any(|event| matches!(event.op, Op::Spawn { .. }))
+    events.iter().any(|event| event.op.order() == Order::Spawn)
 }
 
 /// What each task did, in its own order: which operations, where. Ids of
@@ -254,7 +252,7 @@ fn spawns(events: &[Event]) -> bool {
 fn projection(trace: &Trace) -> Vec<Vec<(Discriminant<Op>, Location)>> {
     let mut tasks = vec![Vec::new(); trace.tasks.len()];
     for event in &trace.events {
-        if matches!(event.op, Op::Block { .. }) {
+        if event.op.waits_for().is_some() {
             continue;
         }
         if let Some(task) = tasks.get_mut(event.task.index()) {

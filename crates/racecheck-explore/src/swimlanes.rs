@@ -3,7 +3,7 @@
 //! permits, and the finding's events marked.
 
 use crate::markup::{escape, px};
-use racecheck_trace::{Op, TaskId, Trace, WaitTarget};
+use racecheck_trace::{EventIndex, Holding, Operand, TaskId, Trace, WaitTarget};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
@@ -72,7 +72,7 @@ struct Columns {
 }
 
 impl Columns {
-    fn of(trace: &Trace, highlighted: &[usize]) -> Columns {
+    fn of(trace: &Trace, highlighted: &[EventIndex]) -> Columns {
         let all: Vec<u32> = trace
             .events
             .iter()
@@ -83,7 +83,7 @@ impl Columns {
         let mut start = all.len().saturating_sub(SWIMLANE_STEPS_MAX);
         let earliest = highlighted
             .iter()
-            .map(|&index| trace.events[index].step)
+            .map(|&index| trace.events[index.index()].step)
             .min()
             .and_then(|step| all.binary_search(&step).ok());
         if let Some(earliest) = earliest {
@@ -112,7 +112,7 @@ impl Columns {
 
 /// The timeline of `trace` as an SVG element, with `highlighted` events
 /// (indices into the trace's events) marked in red.
-pub(crate) fn swimlanes(trace: &Trace, highlighted: &[usize]) -> String {
+pub(crate) fn swimlanes(trace: &Trace, highlighted: &[EventIndex]) -> String {
     let columns = Columns::of(trace, highlighted);
     let lanes = lanes(trace, highlighted, &columns);
     let lane_of: BTreeMap<TaskId, usize> = lanes
@@ -173,7 +173,7 @@ pub(crate) fn swimlanes(trace: &Trace, highlighted: &[usize]) -> String {
         );
     }
     for &index in highlighted {
-        let event = &trace.events[index];
+        let event = &trace.events[index.index()];
         let (Some(&lane), true) = (lane_of.get(&event.task), columns.contains(event.step)) else {
             continue;
         };
@@ -208,10 +208,10 @@ fn slice_class(kind: SliceKind) -> &'static str {
 }
 
 /// The tasks with events in the window, the finding's first.
-fn lanes(trace: &Trace, highlighted: &[usize], columns: &Columns) -> Vec<TaskId> {
+fn lanes(trace: &Trace, highlighted: &[EventIndex], columns: &Columns) -> Vec<TaskId> {
     let finding: BTreeSet<TaskId> = highlighted
         .iter()
-        .map(|&index| trace.events[index].task)
+        .map(|&index| trace.events[index.index()].task)
         .collect();
     let active: BTreeSet<TaskId> = trace
         .events
@@ -329,8 +329,9 @@ fn slices(trace: &Trace, columns: &Columns) -> Vec<Slice> {
     let mut spans: Vec<(TaskId, SliceKind, u32, u32, String)> = Vec::new();
     for (index, event) in trace.events.iter().enumerate() {
         let until = next_step[index].unwrap_or(last_step);
-        match event.op {
-            Op::Block { on } => {
+        let op = event.op;
+        match (op.operand(), op.holding()) {
+            (Operand::Wait(on), _) => {
                 let what = match on {
                     WaitTarget::Object(object) => trace.object_label(object),
                     WaitTarget::Task(task) => format!("task '{}'", trace.task_label(task)),
@@ -339,14 +340,14 @@ fn slices(trace: &Trace, columns: &Columns) -> Vec<Slice> {
                 let title = format!("waits for {what} at {}", event.location);
                 spans.push((event.task, SliceKind::Waiting, event.step, until, title));
             }
-            Op::Sleep { .. } => {
+            (Operand::Until(_), _) => {
                 let title = format!("{} at {}", trace.describe(&event.op), event.location);
                 spans.push((event.task, SliceKind::Sleeping, event.step, until, title));
             }
-            Op::Lock { object, .. } | Op::Acquire { object, .. } => {
+            (Operand::Object(object), Holding::Lock(_) | Holding::Acquire(_)) => {
                 held.entry((event.task, object)).or_default().push(index);
             }
-            Op::Unlock { object, .. } | Op::Release { object, .. } => {
+            (Operand::Object(object), Holding::Unlock(_) | Holding::Release(_)) => {
                 if let Some(taken) = held.get_mut(&(event.task, object)).and_then(Vec::pop) {
                     spans.push(holding(trace, taken, event.step));
                 }
@@ -388,7 +389,7 @@ fn holding(trace: &Trace, taken: usize, until: u32) -> (TaskId, SliceKind, u32, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use racecheck_trace::{Event, Location, TaskInfo};
+    use racecheck_trace::{Event, Location, Op, TaskInfo};
 
     /// `tasks` tasks taking turns, one yield per step, for `steps` steps.
     fn trace(tasks: u32, steps: u32) -> Trace {
@@ -414,8 +415,9 @@ mod tests {
     #[test]
     fn a_long_execution_shows_a_window_that_holds_the_finding() {
         let trace = trace(2, 1000);
-        let svg = swimlanes(&trace, &[10, 999]);
-        let columns = Columns::of(&trace, &[10, 999]);
+        let finding = [EventIndex(10), EventIndex(999)];
+        let svg = swimlanes(&trace, &finding);
+        let columns = Columns::of(&trace, &finding);
         assert_eq!(columns.steps.len(), SWIMLANE_STEPS_MAX);
         assert_eq!(
             columns.steps[0], 10,
@@ -427,14 +429,18 @@ mod tests {
             1,
             "step 999 is outside"
         );
-        let late = Columns::of(&trace, &[999]);
+        let late = Columns::of(&trace, &[EventIndex(999)]);
         assert_eq!(late.steps.last(), Some(&999));
     }
 
     #[test]
     fn lanes_are_bounded_and_keep_the_finding_tasks() {
         let trace = trace(100, 100);
-        let lanes = lanes(&trace, &[99], &Columns::of(&trace, &[99]));
+        let lanes = lanes(
+            &trace,
+            &[EventIndex(99)],
+            &Columns::of(&trace, &[EventIndex(99)]),
+        );
         assert_eq!(lanes.len(), SWIMLANE_TASKS_MAX);
         assert!(lanes.contains(&TaskId(99)));
     }

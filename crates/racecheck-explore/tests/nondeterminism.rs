@@ -55,5 +55,5 @@ fn a_parallel_exploration_checks_the_replay_too() {
     });
     let failure = report.failure.expect("it fails");
     let divergence = failure.nondeterminism.expect("the replay differs");
-    assert_eq!(divergence.event, 0);
+    assert_eq!(divergence.event, racecheck_trace::EventIndex(0));
 }

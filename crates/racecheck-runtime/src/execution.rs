@@ -10,7 +10,8 @@
 use crate::stackful::{self, StackfulTask};
 use crate::{Granularity, Shutdown};
 use racecheck_trace::{
-    Event, Location, ObjectId, Op, Schedule, TaskId, TaskInfo, Trace, WaitTarget,
+    Event, EventIndex, Holding, Location, ObjectId, Op, Schedule, TaskId, TaskInfo, Trace,
+    WaitTarget,
 };
 use std::any::Any;
 use std::borrow::Cow;
@@ -498,15 +499,25 @@ impl Execution {
         Ok(())
     }
 
+    /// The index the next recorded event gets. Not checked in release
+    /// builds, being on the per-event path: a trace of `u32::MAX` events
+    /// would take over 100 GiB, far past any step limit's reach.
+    #[inline]
+    fn next_event_index(&self) -> EventIndex {
+        let index = self.trace.events.len();
+        debug_assert!(u32::try_from(index).is_ok(), "racecheck: trace too long");
+        EventIndex(index as u32)
+    }
+
     /// Records an event of the running task in the current step and
     /// returns its index in the trace.
     #[inline]
-    pub(crate) fn record(&mut self, op: Op, location: Location) -> u32 {
+    pub(crate) fn record(&mut self, op: Op, location: Location) -> EventIndex {
         let task = self
             .current
             .expect("racecheck: a visible operation was performed outside any task");
         let location = self.source.unwrap_or(location);
-        let index = self.trace.events.len() as u32;
+        let index = self.next_event_index();
         self.trace.events.push(Event {
             step: self.step,
             task,
@@ -520,13 +531,13 @@ impl Execution {
     /// operation the running task completes on its behalf (a lock handed
     /// to a waiter). `location` is the waiting task's, or its attributed
     /// source if it has one.
-    pub(crate) fn record_for(&mut self, task: TaskId, op: Op, location: Location) -> u32 {
+    pub(crate) fn record_for(&mut self, task: TaskId, op: Op, location: Location) -> EventIndex {
         let location = self
             .tasks
             .get(task.index())
             .and_then(|slot| slot.source)
             .unwrap_or(location);
-        let index = self.trace.events.len() as u32;
+        let index = self.next_event_index();
         self.trace.events.push(Event {
             step: self.step,
             task,
@@ -543,11 +554,14 @@ impl Execution {
         let task = self.current_task();
         let mut held: Vec<ObjectId> = Vec::new();
         for event in self.trace.events.iter().filter(|event| event.task == task) {
-            match event.op {
-                Op::Lock { object, .. } | Op::Acquire { object, .. } if event.location == site => {
+            let Some(object) = event.op.object() else {
+                continue;
+            };
+            match event.op.holding() {
+                Holding::Lock(_) | Holding::Acquire(_) if event.location == site => {
                     held.push(object);
                 }
-                Op::Unlock { object, .. } | Op::Release { object, .. } => {
+                Holding::Unlock(_) | Holding::Release(_) => {
                     if let Some(position) = held.iter().rposition(|&taken| taken == object) {
                         held.swap_remove(position);
                     }

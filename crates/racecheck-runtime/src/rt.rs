@@ -21,14 +21,13 @@
 //! ```
 
 use crate::execution::{self, BlockReason, Choice, Execution};
-use racecheck_trace::{Location, ObjectId, ObjectInfo, ObjectKind, Op, TaskId, WaitTarget};
+use racecheck_trace::{
+    EventIndex, Location, ObjectId, ObjectInfo, ObjectKind, Op, TaskId, WaitTarget,
+};
 use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-
-/// The event index [`ObjectRef::record`] returns when nothing was recorded.
-pub const NO_EVENT: u32 = u32::MAX;
 
 /// A handle on an object registered with the current execution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -119,27 +118,24 @@ impl ObjectRef {
     /// Records an event of the running task on this object and returns
     /// its index in the trace (for operations that name the event they
     /// synchronise with). Does nothing once the execution has ended (guards
-    /// dropped during teardown) and returns [`NO_EVENT`].
+    /// dropped during teardown) and returns `None`.
     ///
     /// # Panics
     /// If the object belongs to another execution.
     #[inline]
-    pub fn record(&self, op: Op, location: Location) -> u32 {
+    pub fn record(&self, op: Op, location: Location) -> Option<EventIndex> {
         execution::with_active(|execution| {
-            if self.records_in(execution) {
-                execution.record(op, location)
-            } else {
-                NO_EVENT
-            }
+            self.records_in(execution)
+                .then(|| execution.record(op, location))
         })
-        .unwrap_or(NO_EVENT)
+        .flatten()
     }
 
     /// Records an event of `task`, a waiter the running task serves, on
     /// this object: the operation takes effect now, in the running task's
     /// step (a lock handed to the head of its queue is the waiter's from
     /// the release on), not when the waiter next runs. Does nothing once
-    /// the execution has ended and returns [`NO_EVENT`].
+    /// the execution has ended and returns `None`.
     ///
     /// ```
     /// use racecheck_runtime::rt;
@@ -155,15 +151,12 @@ impl ObjectRef {
     ///
     /// # Panics
     /// If the object belongs to another execution.
-    pub fn record_for(&self, task: TaskId, op: Op, location: Location) -> u32 {
+    pub fn record_for(&self, task: TaskId, op: Op, location: Location) -> Option<EventIndex> {
         execution::with_active(|execution| {
-            if self.records_in(execution) {
-                execution.record_for(task, op, location)
-            } else {
-                NO_EVENT
-            }
+            self.records_in(execution)
+                .then(|| execution.record_for(task, op, location))
         })
-        .unwrap_or(NO_EVENT)
+        .flatten()
     }
 
     /// Records that the running task blocks on this object. The caller

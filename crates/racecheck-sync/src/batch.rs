@@ -232,6 +232,7 @@ impl BatchSemaphore {
 
     /// Returns permits and serves the waiters they satisfy. The caller
     /// records the release.
+    #[inline]
     pub(crate) fn release(&self, permits: usize) {
         let mut state = lock_state(&self.state);
         state.permits = state.permits.saturating_add(permits);

@@ -38,7 +38,7 @@
 use crate::wait_queue::{wake_all, WaitQueue, WaitUntil};
 use crate::{lock_state, StateLock};
 use racecheck_runtime::rt::{self, ObjectRef, SchedulePoint};
-use racecheck_trace::{Location, ObjectKind, Op};
+use racecheck_trace::{EventIndex, Location, ObjectKind, Op};
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
@@ -134,7 +134,7 @@ struct BroadcastState<T> {
 struct Slot<T> {
     value: T,
     /// The event index of its send.
-    sent_by: u32,
+    sent_by: Option<EventIndex>,
     /// Receivers alive at the send that have not received it yet: the
     /// value counts in `Sender::len` while this is not 0.
     unseen: usize,
@@ -142,7 +142,7 @@ struct Slot<T> {
 
 /// What a receive found, before it is recorded.
 enum Received<T> {
-    Value(T, u32),
+    Value(T, Option<EventIndex>),
     Lagged(u64),
     Empty,
     Closed,
@@ -212,7 +212,7 @@ impl<T> Channel<T> {
 }
 
 impl<T: Clone> Channel<T> {
-    fn record(&self, op: Op, location: Location) -> u32 {
+    fn record(&self, op: Op, location: Location) -> Option<EventIndex> {
         self.object.record(op, location)
     }
 
@@ -242,10 +242,7 @@ impl<T: Clone> Channel<T> {
         let object = self.object.id();
         let op = match *received {
             Received::Value(_, by) => Op::Observe { object, by },
-            Received::Lagged(_) => Op::Observe {
-                object,
-                by: rt::NO_EVENT,
-            },
+            Received::Lagged(_) => Op::Observe { object, by: None },
             Received::Closed => Op::RecvClosed { object },
             Received::Empty => Op::TryFailed { object },
         };

@@ -4,7 +4,7 @@ use crate::mutex::MutexGuard;
 use crate::wait_queue::{wake_all, Causes, WaitQueue, Waiter};
 use crate::{lock_state, StateLock};
 use racecheck_runtime::rt::{self, ObjectRef, SchedulePoint};
-use racecheck_trace::{Location, ObjectId, ObjectKind, Op};
+use racecheck_trace::{EventIndex, Location, ObjectId, ObjectKind, Op};
 use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
@@ -73,7 +73,7 @@ struct ConditionState {
     /// With [`WakeOrder::Any`], the notifications not yet taken, oldest
     /// first, as `(event, bound)`: any waiter with a ticket below `bound`
     /// (waiting when it was sent) may take it.
-    unclaimed: Vec<(u32, u64)>,
+    unclaimed: Vec<(Option<EventIndex>, u64)>,
 }
 
 /// Which waiter `notify_one` wakes.
@@ -317,7 +317,7 @@ impl Condition {
     /// Hands the notification of event `event` to the longest waiter, or,
     /// in any order, to whichever waiter runs first (waking them all); lost
     /// if nobody waits.
-    fn pass_on(&self, event: u32) {
+    fn pass_on(&self, event: Option<EventIndex>) {
         let woken: Vec<Waker> = {
             let state = &mut *lock_state(&self.state);
             match state.order {
@@ -342,7 +342,7 @@ impl Condition {
 impl ConditionState {
     /// The event of the notification that ends the wait of `ticket`, if
     /// one does: one that picked it, or (any order) one it may claim.
-    fn notified(&mut self, ticket: u64) -> Option<u32> {
+    fn notified(&mut self, ticket: u64) -> Option<Option<EventIndex>> {
         if !self.waiters.take_grant(ticket) {
             return self.claim(ticket);
         }
@@ -351,13 +351,13 @@ impl ConditionState {
             by.is_some(),
             "a granted waiter was chosen by a notification"
         );
-        Some(by.unwrap_or(rt::NO_EVENT))
+        by.or(Some(None))
     }
 
     /// For waiting `ticket`, takes the oldest unclaimed notification sent
     /// while it waited (any order): the ticket stops waiting, and the event
     /// of the notification is returned.
-    fn claim(&mut self, ticket: u64) -> Option<u32> {
+    fn claim(&mut self, ticket: u64) -> Option<Option<EventIndex>> {
         let position = self
             .unclaimed
             .iter()

@@ -3,7 +3,7 @@
 use crate::wait_queue::{wake_all, WaitQueue};
 use crate::{lock_state, StateLock};
 use racecheck_runtime::rt::{self, ObjectRef, SchedulePoint};
-use racecheck_trace::{Location, ObjectKind, Op};
+use racecheck_trace::{EventIndex, Location, ObjectKind, Op};
 use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
@@ -43,9 +43,9 @@ struct EventState {
     /// Incremented each time the flag goes from clear to set.
     sets: u64,
     /// The event index of the set that raised the flag each time, by `sets`.
-    raised_by: Vec<u32>,
+    raised_by: Vec<Option<EventIndex>>,
     /// The event index of the latest set since the flag was last cleared.
-    latest_set: Option<u32>,
+    latest_set: Option<Option<EventIndex>>,
     waiters: WaitQueue<()>,
 }
 

@@ -3,7 +3,7 @@
 use crate::wait_queue::{Causes, WaitQueue};
 use crate::{lock_state, StateLock};
 use racecheck_runtime::rt::{self, ObjectRef, SchedulePoint};
-use racecheck_trace::{Location, ObjectKind, Op};
+use racecheck_trace::{EventIndex, Location, ObjectKind, Op};
 use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
@@ -44,11 +44,11 @@ pub struct Notify {
 struct NotifyState {
     /// The stored permit: the event index of the `notify_one` that stored
     /// it last.
-    permit: Option<u32>,
+    permit: Option<Option<EventIndex>>,
     /// Incremented by each `notify_waiters`.
     generation: u64,
     /// The event index of each `notify_waiters`, by generation.
-    broadcasts: Vec<u32>,
+    broadcasts: Vec<Option<EventIndex>>,
     waiters: WaitQueue<()>,
     /// Waiters chosen by `notify_one` or `notify_last`, with that call's
     /// event index.
@@ -60,7 +60,7 @@ struct NotifyState {
 
 impl NotifyState {
     /// The notification that chose `ticket`, now taken by it.
-    fn take_chosen(&mut self, ticket: u64) -> Option<u32> {
+    fn take_chosen(&mut self, ticket: u64) -> Option<Option<EventIndex>> {
         self.chosen_newest.retain(|&chosen| chosen != ticket);
         self.chosen.take(ticket)
     }
@@ -215,7 +215,7 @@ impl Notify {
 
     /// Hands the notification of event `event` to the longest or the
     /// newest waiter, or stores it as the permit.
-    fn pass_on(&self, event: u32, waiting: Waiting) {
+    fn pass_on(&self, event: Option<EventIndex>, waiting: Waiting) {
         let served = {
             let state = &mut *lock_state(&self.state);
             let served = match waiting {

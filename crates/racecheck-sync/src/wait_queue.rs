@@ -6,7 +6,7 @@
 
 use crate::{lock_state, StateLock};
 use racecheck_runtime::rt::{ObjectRef, SchedulePoint};
-use racecheck_trace::{Location, Op};
+use racecheck_trace::{EventIndex, Location, Op};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
@@ -142,7 +142,7 @@ impl<P> WaitQueue<P> {
 /// that event published: a notification choosing a waiter (`Notify`,
 /// `Condition`).
 #[derive(Debug, Default)]
-pub(crate) struct Causes(Vec<(u64, u32)>);
+pub(crate) struct Causes(Vec<(u64, Option<EventIndex>)>);
 
 impl Causes {
     /// No waiter chosen; `const` for primitives built in a `static`.
@@ -154,7 +154,7 @@ impl Causes {
     pub(crate) fn grant_front<P>(
         &mut self,
         waiters: &mut WaitQueue<P>,
-        event: u32,
+        event: Option<EventIndex>,
     ) -> Option<Waiter<P>> {
         let waiter = waiters.grant_front()?;
         self.0.push((waiter.ticket, event));
@@ -165,7 +165,7 @@ impl Causes {
     pub(crate) fn grant_back<P>(
         &mut self,
         waiters: &mut WaitQueue<P>,
-        event: u32,
+        event: Option<EventIndex>,
     ) -> Option<Waiter<P>> {
         let waiter = waiters.grant_back()?;
         self.0.push((waiter.ticket, event));
@@ -173,7 +173,7 @@ impl Causes {
     }
 
     /// The event that granted `ticket`, forgetting it.
-    pub(crate) fn take(&mut self, ticket: u64) -> Option<u32> {
+    pub(crate) fn take(&mut self, ticket: u64) -> Option<Option<EventIndex>> {
         let position = self.0.iter().position(|&(granted, _)| granted == ticket)?;
         Some(self.0.swap_remove(position).1)
     }
@@ -181,7 +181,11 @@ impl Causes {
     /// A waiter's future was dropped: it leaves the queue, or, if it had
     /// been granted, gives back the event that granted it, for the caller
     /// to pass on to the next waiter.
-    pub(crate) fn cancel<P>(&mut self, waiters: &mut WaitQueue<P>, ticket: u64) -> Option<u32> {
+    pub(crate) fn cancel<P>(
+        &mut self,
+        waiters: &mut WaitQueue<P>,
+        ticket: u64,
+    ) -> Option<Option<EventIndex>> {
         if waiters.take_grant(ticket) {
             self.take(ticket)
         } else {

@@ -41,7 +41,7 @@
 use crate::wait_queue::{wake_all, WaitQueue, WaitUntil};
 use crate::{lock_state, StateLock};
 use racecheck_runtime::rt::{self, ObjectRef, SchedulePoint};
-use racecheck_trace::{Location, ObjectKind, Op};
+use racecheck_trace::{EventIndex, Location, ObjectKind, Op};
 use std::fmt;
 use std::future::Future;
 use std::ops::Deref;
@@ -64,7 +64,7 @@ pub fn channel<T>(init: T) -> (Sender<T>, Receiver<T>) {
         value: spin::RwLock::new(init),
         state: StateLock::new(WatchState {
             version: 0,
-            sent_by: rt::NO_EVENT,
+            sent_by: None,
             receivers: 1,
             senders: 1,
             waiters: WaitQueue::default(),
@@ -108,7 +108,7 @@ struct WatchState {
     /// Incremented by each send.
     version: u64,
     /// The event index of the send that wrote the current value.
-    sent_by: u32,
+    sent_by: Option<EventIndex>,
     receivers: usize,
     /// Live senders (the sender can be cloned); 0 closes the channel.
     senders: usize,
@@ -119,7 +119,7 @@ struct WatchState {
 }
 
 impl<T> Channel<T> {
-    fn record(&self, op: Op, location: Location) -> u32 {
+    fn record(&self, op: Op, location: Location) -> Option<EventIndex> {
         self.object.record(op, location)
     }
 

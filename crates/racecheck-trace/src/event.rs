@@ -1,7 +1,7 @@
 //! Visible operations, the events that record them, and the trace of an
 //! execution.
 
-use crate::{Location, ObjectId, TaskId};
+use crate::{EventIndex, Location, ObjectId, TaskId};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::fmt;
@@ -39,40 +39,23 @@ pub enum WaitTarget {
 /// assert_eq!(Op::Write { object: ObjectId(1) }.object(), Some(ObjectId(1)));
 /// assert_eq!(Op::Yield.verb(), "yield");
 /// ```
+// `repr(u8)` gives the variant its own tag byte. Without it the compiler
+// hides the tag in the niche of a `by: Option<EventIndex>`, and every
+// `match` on an operation (one per event in each of the detector's passes)
+// first decodes the tag from there; the size stays 16 bytes either way.
+//
+// The variants' order is the tags' order, and it is chosen: `Block` and
+// the five that change what a task holds come first, so that the leak
+// and nested-lock passes (one `Op::with_row` per event, over every
+// variant) send all the others past on one range check instead of through
+// a jump table. The JSON form names variants and does not depend on it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[repr(u8)]
 pub enum Op {
-    /// Spawned a new task.
-    Spawn {
-        /// The new task.
-        child: TaskId,
-    },
-    /// The task's future completed: its last event.
-    Finish,
-    /// Awaited another task's completion and got its output.
-    Join {
-        /// The task that was joined.
-        target: TaskId,
-    },
-    /// Gave other tasks a chance to run.
-    Yield,
-    /// Started sleeping on the virtual clock.
-    Sleep {
-        /// The virtual time to wake at, in nanoseconds since the execution
-        /// began.
-        until_ns: u64,
-    },
-    /// A `timeout` expired before its future completed.
-    TimedOut,
     /// Could not proceed; not runnable until woken.
     Block {
         /// What the task waits for.
         on: WaitTarget,
-    },
-    /// A non-blocking attempt (`try_lock`, `try_acquire`, `try_recv`, ...)
-    /// failed.
-    TryFailed {
-        /// The object tried.
-        object: ObjectId,
     },
     /// Acquired a lock.
     Lock {
@@ -109,6 +92,34 @@ pub enum Op {
         /// How many permits.
         permits: u32,
     },
+    /// Spawned a new task.
+    Spawn {
+        /// The new task.
+        child: TaskId,
+    },
+    /// The task's future completed: its last event.
+    Finish,
+    /// Awaited another task's completion and got its output.
+    Join {
+        /// The task that was joined.
+        target: TaskId,
+    },
+    /// Gave other tasks a chance to run.
+    Yield,
+    /// Started sleeping on the virtual clock.
+    Sleep {
+        /// The virtual time to wake at, in nanoseconds since the execution
+        /// began.
+        until_ns: u64,
+    },
+    /// A `timeout` expired before its future completed.
+    TimedOut,
+    /// A non-blocking attempt (`try_lock`, `try_acquire`, `try_recv`, ...)
+    /// failed.
+    TryFailed {
+        /// The object tried.
+        object: ObjectId,
+    },
     /// Added permits to a semaphore without having acquired them
     /// (`add_permits`).
     AddPermits {
@@ -140,10 +151,10 @@ pub enum Op {
     Notified {
         /// The `Notify` or `Condition`.
         object: ObjectId,
-        /// The index in the trace of the `Notify` event that released it
-        /// (the `notify_one` that stored the permit it took, or the call
-        /// that woke it).
-        by: u32,
+        /// The `Notify` event that released it (the `notify_one` that
+        /// stored the permit it took, or the call that woke it); `None`
+        /// when that event was not recorded (sent as the execution ended).
+        by: Option<EventIndex>,
     },
     /// Set an event.
     Set {
@@ -159,8 +170,9 @@ pub enum Op {
     Wait {
         /// The event.
         object: ObjectId,
-        /// The index in the trace of the `Set` event that released it.
-        by: u32,
+        /// The `Set` event that released it; `None` when that event was
+        /// not recorded (set as the execution ended).
+        by: Option<EventIndex>,
     },
     /// Sent a message on a channel.
     Send {
@@ -195,10 +207,10 @@ pub enum Op {
     Observe {
         /// The watch or broadcast channel.
         object: ObjectId,
-        /// The index in the trace of the `Send` event whose value it read;
-        /// `u32::MAX` when it read no sent value (a watch's initial value,
-        /// a broadcast receiver told it lagged).
-        by: u32,
+        /// The `Send` event whose value it read; `None` when it read no
+        /// sent value (a watch's initial value, a broadcast receiver told it
+        /// lagged).
+        by: Option<EventIndex>,
     },
     /// A new receiver of a watch or broadcast channel (`subscribe`).
     Subscribe {
@@ -317,117 +329,6 @@ impl MemoryOrder {
             self,
             MemoryOrder::Acquire | MemoryOrder::AcqRel | MemoryOrder::SeqCst
         )
-    }
-}
-
-impl Op {
-    /// The object the operation acts on, if any.
-    pub fn object(&self) -> Option<ObjectId> {
-        match *self {
-            Op::Spawn { .. }
-            | Op::Finish
-            | Op::Join { .. }
-            | Op::Yield
-            | Op::Sleep { .. }
-            | Op::TimedOut => None,
-            Op::Block { on } => match on {
-                WaitTarget::Object(object) => Some(object),
-                WaitTarget::Task(_) | WaitTarget::Untracked => None,
-            },
-            Op::TryFailed { object }
-            | Op::Lock { object, .. }
-            | Op::Unlock { object, .. }
-            | Op::Acquire { object, .. }
-            | Op::Release { object, .. }
-            | Op::AddPermits { object, .. }
-            | Op::Forget { object, .. }
-            | Op::Close { object }
-            | Op::Notify { object, .. }
-            | Op::Notified { object, .. }
-            | Op::Set { object }
-            | Op::Clear { object }
-            | Op::Wait { object, .. }
-            | Op::DropSender { object }
-            | Op::Send { object }
-            | Op::Reserve { object }
-            | Op::Unreserve { object }
-            | Op::Recv { object }
-            | Op::RecvClosed { object }
-            | Op::Observe { object, .. }
-            | Op::Subscribe { object }
-            | Op::DropReceiver { object }
-            | Op::Inspect { object }
-            | Op::TaskDone { object }
-            | Op::AllDone { object }
-            | Op::Arrive { object }
-            | Op::Depart { object, .. }
-            | Op::Read { object }
-            | Op::Write { object }
-            | Op::Load { object, .. }
-            | Op::Store { object, .. }
-            | Op::ReadModifyWrite { object, .. } => Some(object),
-        }
-    }
-
-    /// A short verb naming the operation, for timelines.
-    pub fn verb(&self) -> &'static str {
-        match self {
-            Op::Spawn { .. } => "spawn",
-            Op::Finish => "finish",
-            Op::Join { .. } => "join",
-            Op::Yield => "yield",
-            Op::Sleep { .. } => "sleep",
-            Op::TimedOut => "timed out",
-            Op::Block { .. } => "block on",
-            Op::TryFailed { .. } => "try failed",
-            Op::Lock {
-                mode: LockMode::Exclusive,
-                ..
-            } => "lock",
-            Op::Lock {
-                mode: LockMode::Shared,
-                ..
-            } => "read-lock",
-            Op::Unlock {
-                mode: LockMode::Exclusive,
-                ..
-            } => "unlock",
-            Op::Unlock {
-                mode: LockMode::Shared,
-                ..
-            } => "read-unlock",
-            Op::Acquire { .. } => "acquire",
-            Op::Release { .. } => "release",
-            Op::AddPermits { .. } => "add",
-            Op::Forget { .. } => "forget",
-            Op::Close { .. } => "close",
-            Op::DropSender { .. } => "drop a sender of",
-            Op::Notify { all: false, .. } => "notify_one",
-            Op::Notify { all: true, .. } => "notify_waiters",
-            Op::Notified { .. } => "notified",
-            Op::Set { .. } => "set",
-            Op::Clear { .. } => "clear",
-            Op::Wait { .. } => "wait",
-            Op::Send { .. } => "send",
-            Op::Reserve { .. } => "reserve a slot of",
-            Op::Unreserve { .. } => "give back a slot of",
-            Op::Recv { .. } => "recv",
-            Op::RecvClosed { .. } => "recv (closed)",
-            Op::Observe { .. } => "observe",
-            Op::Subscribe { .. } => "subscribe to",
-            Op::DropReceiver { .. } => "drop a receiver of",
-            Op::Inspect { .. } => "inspect",
-            Op::TaskDone { .. } => "task_done on",
-            Op::AllDone { .. } => "join",
-            Op::Arrive { .. } => "arrive at",
-            Op::Depart { leader: false, .. } => "leave",
-            Op::Depart { leader: true, .. } => "leave (leader)",
-            Op::Read { .. } => "read",
-            Op::Write { .. } => "write",
-            Op::Load { .. } => "load",
-            Op::Store { .. } => "store",
-            Op::ReadModifyWrite { .. } => "read-modify-write",
-        }
     }
 }
 
@@ -595,103 +496,11 @@ impl Trace {
             None => object.to_string(),
         }
     }
-
-    /// The operation in words, with task and object names resolved:
-    /// `lock Mutex 'db'`, `spawn scraper-1`, `sleep until 10ms`.
-    pub fn describe(&self, op: &Op) -> String {
-        let verb = op.verb();
-        match *op {
-            Op::Spawn { child } => format!("{verb} {}", self.task_label(child)),
-            Op::Join { target } => format!("{verb} {}", self.task_label(target)),
-            Op::Sleep { until_ns } => format!("{verb} until {}", format_nanos(until_ns)),
-            Op::Block { on } => match on {
-                WaitTarget::Object(object) => format!("{verb} {}", self.object_label(object)),
-                WaitTarget::Task(task) => format!("{verb} join of {}", self.task_label(task)),
-                WaitTarget::Untracked => format!("{verb} an untracked future"),
-            },
-            Op::Acquire { object, permits }
-            | Op::Release { object, permits }
-            | Op::AddPermits { object, permits }
-            | Op::Forget { object, permits } => {
-                let plural = if permits == 1 { "" } else { "s" };
-                format!(
-                    "{verb} {permits} permit{plural} of {}",
-                    self.object_label(object)
-                )
-            }
-            Op::Finish | Op::Yield | Op::TimedOut => verb.to_string(),
-            Op::TryFailed { object }
-            | Op::Lock { object, .. }
-            | Op::Unlock { object, .. }
-            | Op::Close { object }
-            | Op::Notify { object, .. }
-            | Op::Notified { object, .. }
-            | Op::Set { object }
-            | Op::Clear { object }
-            | Op::Wait { object, .. }
-            | Op::DropSender { object }
-            | Op::Send { object }
-            | Op::Reserve { object }
-            | Op::Unreserve { object }
-            | Op::Recv { object }
-            | Op::RecvClosed { object }
-            | Op::Observe { object, .. }
-            | Op::Subscribe { object }
-            | Op::DropReceiver { object }
-            | Op::Inspect { object }
-            | Op::TaskDone { object }
-            | Op::AllDone { object }
-            | Op::Arrive { object }
-            | Op::Depart { object, .. }
-            | Op::Read { object }
-            | Op::Write { object } => format!("{verb} {}", self.object_label(object)),
-            Op::Load { object, ordering }
-            | Op::Store { object, ordering }
-            | Op::ReadModifyWrite { object, ordering } => {
-                format!("{verb} {} ({ordering:?})", self.object_label(object))
-            }
-        }
-    }
-}
-
-/// Formats virtual nanoseconds in the largest unit that keeps them exact:
-/// `1h`, `10ms`, `1500us`, `7ns`.
-fn format_nanos(nanos: u64) -> String {
-    const UNITS: [(u64, &str); 6] = [
-        (3_600_000_000_000, "h"),
-        (60_000_000_000, "min"),
-        (1_000_000_000, "s"),
-        (1_000_000, "ms"),
-        (1_000, "us"),
-        (1, "ns"),
-    ];
-    if nanos == 0 {
-        return "0s".to_string();
-    }
-    UNITS
-        .iter()
-        .find(|(unit, _)| nanos % unit == 0)
-        .map(|(unit, suffix)| format!("{}{suffix}", nanos / unit))
-        .unwrap_or_else(|| format!("{nanos}ns"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn formats_virtual_time_in_the_largest_exact_unit() {
-        let cases = [
-            (0, "0s"),
-            (7, "7ns"),
-            (1_500_000, "1500us"),
-            (10_000_000, "10ms"),
-            (3_600_000_000_000, "1h"),
-        ];
-        for (nanos, expected) in cases {
-            assert_eq!(format_nanos(nanos), expected, "{nanos}");
-        }
-    }
 
     #[test]
     fn labels_named_and_unnamed_objects() {

@@ -22,6 +22,7 @@
 
 mod event;
 mod location;
+mod op_table;
 mod schedule;
 
 pub use event::{
@@ -29,6 +30,7 @@ pub use event::{
     WaitTarget,
 };
 pub use location::Location;
+pub use op_table::{Detail, Holding, Operand, Order, ReadRow, Row, Touch};
 pub use schedule::{Schedule, ScheduleError};
 
 use serde::{Deserialize, Serialize};
@@ -92,5 +94,42 @@ impl ObjectId {
 impl fmt::Display for ObjectId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "o{}", self.0)
+    }
+}
+
+/// The position of an event in its trace's `events`, the one index type
+/// every crate uses for events. Where an event may be missing (a value no
+/// event sent, an operation recorded after the execution ended), it is an
+/// `Option<EventIndex>`, never a sentinel.
+///
+/// ```
+/// use racecheck_trace::EventIndex;
+/// let index = EventIndex::new(3);
+/// assert_eq!(index.index(), 3);
+/// assert_eq!(Some(index).max(None), Some(EventIndex(3)));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct EventIndex(pub u32);
+
+impl EventIndex {
+    /// The index of the event at position `index` of a trace.
+    ///
+    /// # Panics
+    /// If `index` does not fit the trace's `u32` positions (the step limit
+    /// keeps traces far below it).
+    #[inline]
+    pub fn new(index: usize) -> EventIndex {
+        EventIndex(u32::try_from(index).expect("racecheck: a trace holds at most u32::MAX events"))
+    }
+
+    /// The index as a position in the trace's events.
+    ///
+    /// ```
+    /// assert_eq!(racecheck_trace::EventIndex(5).index(), 5);
+    /// ```
+    #[inline]
+    pub fn index(self) -> usize {
+        self.0 as usize
     }
 }
