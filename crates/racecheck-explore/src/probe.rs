@@ -16,8 +16,9 @@
 //! it is a real schedule of the program, and it replays); a task doing
 //! other operations as [`Report::hidden_dependency`]; either way the
 //! search is not complete. A moved execution that leaves the schedule
-//! proves nothing: a blocked attempt to join (or to poll a foreign future)
-//! is independent of everything and may vanish when steps move. A program
+//! proves nothing: a lone blocked attempt to join (or to poll a foreign
+//! future) is independent of everything and may vanish when steps move. A
+//! program
 //! whose tasks share only racecheck's primitives never trips the probe:
 //! independent steps commute.
 //!
@@ -245,10 +246,10 @@ fn spawns(events: &[Event]) -> bool {
 
 /// What each task did, in its own order: which operations, where. Ids of
 /// objects are left out: two independent steps that create objects number
-/// them otherwise when moved. So are blocks: an attempt to join a task that
-/// blocks is independent of everything (see `racecheck_detect::Footprint`),
-/// and may happen or not when steps move; it shows with the task's other
-/// operations in the same step.
+/// them otherwise when moved. So are blocks: a poll's lone attempt to join
+/// a task, after which it blocks, is independent of everything (see
+/// `racecheck_detect::Footprint::went_on`), and may happen or not when
+/// steps move; it shows with the task's other operations in the same step.
 fn projection(trace: &Trace) -> Vec<Vec<(Discriminant<Op>, Location)>> {
     let mut tasks = vec![Vec::new(); trace.tasks.len()];
     for event in &trace.events {
