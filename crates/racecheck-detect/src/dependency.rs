@@ -66,8 +66,10 @@ impl Footprint {
     pub fn of(task: TaskId, events: &[Event]) -> Footprint {
         let mut accesses = vec![(Key::Task(task), false)];
         let last_failed_join = lone_failed_join(task, events);
+        let mut failed_a_join = false;
         for (position, event) in events.iter().enumerate() {
             if let Some(target) = failed_join(task, event) {
+                failed_a_join = true;
                 if last_failed_join != Some((position, target)) {
                     accesses.push((Key::Task(target), false));
                 }
@@ -104,9 +106,7 @@ impl Footprint {
             released: released(task, events),
             handed_over: handed_over(task, events),
             last_failed_join: last_failed_join.map(|(_, target)| target),
-            failed_a_join: events
-                .iter()
-                .any(|event| failed_join(task, event).is_some()),
+            failed_a_join,
         }
     }
 
