@@ -53,8 +53,8 @@ pub struct Footprint {
     /// `accesses` for as long as the step's task then blocks (see
     /// [`Footprint::went_on`]).
     last_failed_join: Option<TaskId>,
-    /// The step failed a join (found a task still running).
-    failed_a_join: bool,
+    /// How many joins the step failed (tasks it found still running).
+    failed_joins: u32,
 }
 
 impl Footprint {
@@ -66,10 +66,10 @@ impl Footprint {
     pub fn of(task: TaskId, events: &[Event]) -> Footprint {
         let mut accesses = vec![(Key::Task(task), false)];
         let last_failed_join = lone_failed_join(task, events);
-        let mut failed_a_join = false;
+        let mut failed_joins = 0;
         for (position, event) in events.iter().enumerate() {
             if let Some(target) = failed_join(task, event) {
-                failed_a_join = true;
+                failed_joins += 1;
                 if last_failed_join != Some((position, target)) {
                     accesses.push((Key::Task(target), false));
                 }
@@ -106,14 +106,28 @@ impl Footprint {
             released: released(task, events),
             handed_over: handed_over(task, events),
             last_failed_join: last_failed_join.map(|(_, target)| target),
-            failed_a_join,
+            failed_joins,
         }
     }
 
     /// Whether the step failed a join: its task found another still
     /// running.
     pub fn failed_a_join(&self) -> bool {
-        self.failed_a_join
+        self.failed_joins > 0
+    }
+
+    /// How many joins the step failed: its task found that many tasks
+    /// still running.
+    ///
+    /// ```
+    /// use racecheck_detect::Footprint;
+    /// use racecheck_trace::{Event, Location, Op, TaskId, WaitTarget};
+    ///
+    /// let waits = |target| Event { step: 0, task: TaskId(1), op: Op::Block { on: WaitTarget::Task(TaskId(target)) }, location: Location::caller() };
+    /// assert_eq!(Footprint::of(TaskId(1), &[waits(2), waits(3)]).failed_joins(), 2);
+    /// ```
+    pub fn failed_joins(&self) -> u32 {
+        self.failed_joins
     }
 
     /// The step's task did not block after the step (it was suspended at a

@@ -259,8 +259,14 @@ pub struct ExhaustiveScheduler {
     /// window unseen: the execution from there on is covered (see
     /// [`ExhaustiveScheduler::analyse`]).
     closed_window: Option<(usize, usize)>,
-    /// Tasks whose current poll (since they last blocked) failed a join.
-    failed_joins: Vec<TaskId>,
+    /// Tasks whose current poll (since they last blocked) failed a join,
+    /// with how many joins it failed.
+    failed_joins: Vec<(TaskId, u32)>,
+    /// Tasks blocked, or woken, after a poll that failed several joins:
+    /// whichever of those tasks finished first woke them, so what their
+    /// next poll finds still running matters (see
+    /// [`ExhaustiveScheduler::note_poll_end`]).
+    waited_on_several: Vec<TaskId>,
 }
 
 impl ExhaustiveScheduler {
@@ -349,6 +355,40 @@ impl ExhaustiveScheduler {
                 }
             }
             next_of_task[task] = Some(step);
+        }
+    }
+
+    /// Adds `failed` joins to what `task`'s current poll failed.
+    fn note_failed_joins(&mut self, task: TaskId, failed: u32) {
+        if failed == 0 {
+            return;
+        }
+        match self
+            .failed_joins
+            .iter_mut()
+            .find(|(known, _)| *known == task)
+        {
+            Some((_, count)) => *count += failed,
+            None => self.failed_joins.push((task, failed)),
+        }
+    }
+
+    /// `task` blocked (or finished) after a step that failed `failed`
+    /// joins: its next poll starts afresh. If the poll failed several, the
+    /// task now waits for whichever of those tasks finishes first, and the
+    /// order of their ends decides what it does when woken: a lone failed
+    /// join of its next poll is no longer invisible (it shows which task
+    /// won), so the search reverses the two ends.
+    fn note_poll_end(&mut self, task: TaskId, failed: u32) {
+        self.note_failed_joins(task, failed);
+        let position = self
+            .failed_joins
+            .iter()
+            .position(|&(known, _)| known == task);
+        let in_poll = position.map_or(0, |at| self.failed_joins.swap_remove(at).1);
+        self.waited_on_several.retain(|&waiting| waiting != task);
+        if in_poll > 1 {
+            self.waited_on_several.push(task);
         }
     }
 
@@ -466,6 +506,7 @@ impl Scheduler for ExhaustiveScheduler {
         self.window = None;
         self.closed_window = None;
         self.failed_joins.clear();
+        self.waited_on_several.clear();
         true
     }
 
@@ -476,15 +517,13 @@ impl Scheduler for ExhaustiveScheduler {
             .checked_sub(1)
             .and_then(|last| self.nodes.get_mut(last))
         {
-            if runnable.contains(&last.chosen) {
+            let (task, failed) = (last.chosen, last.footprint.failed_joins());
+            if runnable.contains(&task) {
                 // The task goes on: its poll continues (or it polls again).
                 last.footprint.went_on();
-                if last.footprint.failed_a_join() && !self.failed_joins.contains(&last.chosen) {
-                    self.failed_joins.push(last.chosen);
-                }
+                self.note_failed_joins(task, failed);
             } else {
-                // It blocked (or finished): its next poll starts afresh.
-                self.failed_joins.retain(|&task| task != last.chosen);
+                self.note_poll_end(task, failed);
             }
         }
         if let Some(node) = self.nodes.get(depth) {
@@ -577,9 +616,11 @@ impl Scheduler for ExhaustiveScheduler {
             }
         }
         let mut footprint = self.fairness.observe(task, events);
-        if self.failed_joins.contains(&task) {
-            // This poll already found a task still running: whatever it
-            // finds now is ordered after that, and matters.
+        let failed_before = self.failed_joins.iter().any(|&(failed, _)| failed == task);
+        if failed_before || self.waited_on_several.contains(&task) {
+            // This poll already found a task still running, or follows one
+            // that found several: whatever it finds now is ordered after
+            // that, and matters.
             footprint.went_on();
         }
         if let Some(node) = self.nodes.get_mut(self.depth - 1) {
