@@ -38,14 +38,18 @@ pub type PanicPayload = Box<dyn Any + Send + 'static>;
 /// ```
 pub fn catch_unwind<F: Future>(future: F) -> CatchUnwind<F> {
     CatchUnwind {
-        future: Some(Box::pin(future)),
+        future: Some(future),
     }
 }
 
-/// The future of [`catch_unwind`].
-#[must_use = "futures do nothing unless awaited"]
-pub struct CatchUnwind<F> {
-    future: Option<Pin<Box<F>>>,
+pin_project_lite::pin_project! {
+    /// The future of [`catch_unwind`]: the wrapped future inline, dropped
+    /// when it completes or panics.
+    #[must_use = "futures do nothing unless awaited"]
+    pub struct CatchUnwind<F> {
+        #[pin]
+        future: Option<F>,
+    }
 }
 
 impl<F> fmt::Debug for CatchUnwind<F> {
@@ -60,33 +64,71 @@ impl<F: Future> Future for CatchUnwind<F> {
     type Output = Result<F::Output, PanicPayload>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.get_mut();
-        let future = this
-            .future
+        let mut slot = self.project().future;
+        let future = slot
             .as_mut()
+            .as_pin_mut()
             .expect("racecheck: CatchUnwind polled after completion");
-        let payload = match std::panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx)))
-        {
-            Ok(Poll::Ready(output)) => {
-                this.future = None;
-                return Poll::Ready(Ok(output));
-            }
+        let output = match catching(|| future.poll(cx)) {
             Ok(Poll::Pending) => return Poll::Pending,
-            Err(payload) => payload,
+            Ok(Poll::Ready(output)) => Ok(output),
+            Err(payload) => Err(payload),
         };
-        if execution::with_active(|_| ()).is_none() {
-            // Teardown unwinding a suspended stack, or a panic after the
-            // execution ended: not the task's to catch.
-            std::panic::resume_unwind(payload);
-        }
-        // The panic hook stashed the message for a report; this panic is
-        // now a value, so the next report must not pick it up.
-        let _ = panic::take_last(payload.as_ref());
-        let future = this.future.take();
-        // Dropping a panicked future may panic again; tokio ignores that too.
-        let _ = std::panic::catch_unwind(AssertUnwindSafe(move || drop(future)));
-        Poll::Ready(Err(payload))
+        drop_catching(slot);
+        Poll::Ready(output)
     }
+}
+
+/// Runs `body`, catching its panic as [`catch_unwind`] does: `Err(payload)`
+/// for a panic inside an active execution, which is then a value, not a
+/// failure. The unwinding of a teardown (or a panic after the execution
+/// ended) passes through. For front ends that keep a task's future in
+/// their own wrapper (a poll, or the drop of an aborted task's future).
+///
+/// ```
+/// use racecheck_runtime::catching;
+///
+/// racecheck_runtime::run_once(|| async {
+///     assert_eq!(catching(|| 7).ok(), Some(7));
+///     let payload = catching(|| panic!("boom")).unwrap_err();
+///     assert_eq!(payload.downcast_ref::<&str>(), Some(&"boom"));
+/// });
+/// ```
+pub fn catching<R>(body: impl FnOnce() -> R) -> Result<R, PanicPayload> {
+    let payload = match std::panic::catch_unwind(AssertUnwindSafe(body)) {
+        Ok(output) => return Ok(output),
+        Err(payload) => payload,
+    };
+    if execution::with_active(|_| ()).is_none() {
+        // Teardown unwinding a suspended stack, or a panic after the
+        // execution ended: not the task's to catch.
+        std::panic::resume_unwind(payload);
+    }
+    // The panic hook stashed the message for a report; this panic is now a
+    // value, so the next report must not pick it up.
+    let _ = panic::take_last(payload.as_ref());
+    Err(payload)
+}
+
+/// Drops the future in `slot`, as tokio drops a finished or panicked
+/// task's future: a panic of the drop is ignored, as tokio ignores it.
+///
+/// ```
+/// use racecheck_runtime::drop_catching;
+/// use std::pin::pin;
+///
+/// struct PanicsOnDrop;
+/// impl Drop for PanicsOnDrop {
+///     fn drop(&mut self) {
+///         panic!("in drop");
+///     }
+/// }
+/// let mut slot = pin!(Some(async { let _guard = PanicsOnDrop; }));
+/// drop_catching(slot.as_mut());
+/// assert!(slot.is_none());
+/// ```
+pub fn drop_catching<F>(mut slot: Pin<&mut Option<F>>) {
+    let _ = std::panic::catch_unwind(AssertUnwindSafe(|| slot.set(None)));
 }
 
 #[cfg(test)]

@@ -73,7 +73,7 @@ mod task;
 pub mod thread;
 pub mod time;
 
-pub use catch::{catch_unwind, CatchUnwind, PanicPayload};
+pub use catch::{catch_unwind, catching, drop_catching, CatchUnwind, PanicPayload};
 pub use execution::block_on;
 pub use executor::{run_once, ExecutionOutcome, Executor, Limits};
 pub use failure::RuntimeFailure;

@@ -232,6 +232,25 @@ pub fn try_current_task() -> Option<TaskId> {
     execution::with_active(|execution| execution.current).flatten()
 }
 
+/// Wakes `task` of the current execution, as its waker would: for front
+/// ends whose handles tell a task to look at its state again (tokio's
+/// `JoinHandle::abort`) without keeping its waker. Outside an active
+/// execution, nothing happens.
+///
+/// ```
+/// use racecheck_runtime::{rt, spawn};
+///
+/// racecheck_runtime::run_once(|| async {
+///     let worker = spawn(async {});
+///     rt::wake(worker.id()); // a task that is runnable stays so
+///     worker.await;
+/// });
+/// rt::wake(racecheck_trace::TaskId(1)); // outside an execution: nothing
+/// ```
+pub fn wake(task: TaskId) {
+    execution::with_active(|execution| execution.wake(task));
+}
+
 /// A scheduling point, passed by polling it until it is ready.
 ///
 /// - At [`Granularity::Step`](crate::Granularity::Step), on the task's own

@@ -212,7 +212,8 @@ impl<T> JoinHandle<T> {
     /// [`try_join`](Self::try_join) with the output left as a `Box<dyn
     /// Any>`: for a handle being dropped, which needs no `T: 'static` to
     /// drop what the task returned (tokio drops a finished task's output
-    /// with its handle). `None` once the output was taken.
+    /// with its handle). `None` once the output was taken, and outside an
+    /// active execution (a handle dropped after its execution ended).
     ///
     /// ```
     /// use std::time::Duration;
@@ -230,7 +231,7 @@ impl<T> JoinHandle<T> {
             return None;
         }
         let (target, location, from) = (self.task, self.location, self.execution);
-        let output = execution::with(|execution| {
+        let output = execution::with_active(|execution| {
             assert!(
                 execution.id == from,
                 "racecheck: a JoinHandle from another execution was joined at {location}"
@@ -238,7 +239,7 @@ impl<T> JoinHandle<T> {
             let output = execution.tasks[target.index()].output.take()?;
             execution.record(Op::Join { target }, location);
             Some(output)
-        })?;
+        })??;
         self.done = true;
         Some(output)
     }

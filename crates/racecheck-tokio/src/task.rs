@@ -35,14 +35,15 @@ pub mod futures {
     pub use super::task_local::TaskLocalFuture;
 }
 
-use racecheck_runtime::{block_on, catch_unwind, PanicPayload};
+use racecheck::TaskId;
+use racecheck_runtime::{block_on, catch_unwind, catching, drop_catching, PanicPayload};
 use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex as StdMutex, PoisonError};
-use std::task::{ready, Context, Poll, Waker};
+use std::task::{ready, Context, Poll};
 
 thread_local! {
     /// Whether a panic in a spawned task fails the execution instead of
@@ -72,13 +73,13 @@ impl Drop for PanicModeGuard {
     }
 }
 
-/// Runs `future` as the task's body: its panic becomes the task's output,
-/// unless panics fail the execution.
-async fn catching<F: Future>(future: F) -> Result<F::Output, PanicPayload> {
+/// Runs a simulated thread's `body` as `spawn_blocking` does: its panic
+/// becomes the task's output, unless panics fail the execution.
+fn run_catching<R>(body: impl FnOnce() -> R) -> Result<R, PanicPayload> {
     if PANICS_FAIL.get() {
-        Ok(future.await)
+        Ok(body())
     } else {
-        catch_unwind(future).await
+        block_on(catch_unwind(async move { body() }))
     }
 }
 
@@ -143,42 +144,55 @@ pub fn try_id() -> Option<Id> {
         .map(Id::of)
 }
 
-/// Whether a task was aborted, and how to wake it so that it notices.
-/// Flags, so that a poll reads them without a lock.
+/// Whether a task was aborted, has finished, has lost its handle. Flags,
+/// so that a poll reads them without a lock.
 #[derive(Default)]
 struct AbortState {
     aborted: AtomicBool,
-    /// The task's waker as of its last poll.
-    waker: StdMutex<Option<Waker>>,
     /// The task's future has been dropped: it finished, panicked or was
     /// cancelled.
     finished: AtomicBool,
     /// The `JoinHandle` was dropped: nobody will take the output, so the
     /// task drops it when it finishes.
     detached: AtomicBool,
+    /// An abort wakes the task so that its next poll sees it: a task's, not
+    /// a `spawn_blocking` thread's, which only looks before it starts.
+    wakes_on_abort: bool,
 }
 
 /// Shared between a task's wrapper and its handles.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 struct Control(Arc<AbortState>);
 
 impl Control {
-    fn abort(&self) {
+    /// The control of a task, which an abort wakes.
+    fn of_task() -> Control {
+        Control(Arc::new(AbortState {
+            wakes_on_abort: true,
+            ..AbortState::default()
+        }))
+    }
+
+    /// The control of a `spawn_blocking` thread.
+    fn of_thread() -> Control {
+        Control(Arc::default())
+    }
+
+    /// Cancels `task` at its next poll (a task), or before it starts (a
+    /// thread).
+    fn abort(&self, task: TaskId) {
         self.0.aborted.store(true, Ordering::Release);
-        let waker = self.waker().take();
-        if let Some(waker) = waker {
-            waker.wake();
+        if self.0.wakes_on_abort {
+            racecheck_runtime::rt::wake(task);
         }
     }
 
-    fn waker(&self) -> std::sync::MutexGuard<'_, Option<Waker>> {
-        self.0.waker.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
+    #[inline]
     fn aborted(&self) -> bool {
         self.0.aborted.load(Ordering::Acquire)
     }
 
+    #[inline]
     fn finished(&self) -> bool {
         self.0.finished.load(Ordering::Acquire)
     }
@@ -189,18 +203,22 @@ impl Control {
 }
 
 pin_project_lite::pin_project! {
-    /// A task's future, cancelled at its next poll once aborted: the future
-    /// is dropped inside the task, as tokio drops an aborted task's future.
-    struct Abortable<F> {
+    /// A task's future as tokio runs it, in one wrapper so that a poll costs
+    /// little over the future's own: cancelled at its next poll once
+    /// aborted (the future is dropped inside the task, as tokio drops an
+    /// aborted task's future), its panic caught as the task's output
+    /// unless panics fail the execution, its output dropped inside the task
+    /// when no handle will take it.
+    struct TaskBody<F> {
         #[pin]
         future: Option<F>,
         control: Control,
-        // The waker last handed to `control`, to hand it on only when it
-        // changes.
-        registered: Option<Waker>,
+        // Panics become `JoinError`s (tokio's default), or fail the
+        // execution (`unhandled_panic = "shutdown_runtime"`).
+        catch_panics: bool,
     }
 
-    impl<F> PinnedDrop for Abortable<F> {
+    impl<F> PinnedDrop for TaskBody<F> {
         fn drop(this: Pin<&mut Self>) {
             let mut this = this.project();
             this.future.set(None);
@@ -209,32 +227,53 @@ pin_project_lite::pin_project! {
     }
 }
 
-impl<F: Future> Future for Abortable<F> {
-    type Output = Option<F::Output>;
+impl<F: Future> TaskBody<F> {
+    fn new(future: F, control: Control) -> Self {
+        TaskBody {
+            future: Some(future),
+            control,
+            catch_panics: !PANICS_FAIL.get(),
+        }
+    }
+}
+
+impl<F: Future> Future for TaskBody<F> {
+    type Output = TaskOutput<F::Output>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        let current = this.registered.as_ref();
-        if !current.is_some_and(|waker| waker.will_wake(cx.waker())) {
-            let waker = cx.waker().clone();
-            *this.control.waker() = Some(waker.clone());
-            *this.registered = Some(waker);
-        }
         let aborted = this.control.aborted();
         let future = this.future.as_mut().as_pin_mut().filter(|_| !aborted);
         let Some(future) = future else {
-            this.future.set(None);
-            return Poll::Ready(None);
+            // Cancelled: the future is dropped here, and a panic of its drop
+            // is the task's, as in tokio.
+            let mut slot = this.future;
+            if !*this.catch_panics {
+                slot.set(None);
+            } else if let Err(payload) = catching(|| slot.set(None)) {
+                return Poll::Ready(Err(payload));
+            }
+            return Poll::Ready(Ok(None));
         };
-        let output = ready!(future.poll(cx));
+        let output = if *this.catch_panics {
+            match catching(|| future.poll(cx)) {
+                Ok(polled) => ready!(polled),
+                Err(payload) => {
+                    drop_catching(this.future);
+                    return Poll::Ready(Err(payload));
+                }
+            }
+        } else {
+            ready!(future.poll(cx))
+        };
         this.future.set(None);
         if this.control.0.detached.load(Ordering::Acquire) {
             // As in tokio: no handle will take it, so the output is
             // dropped here, inside the task (`task::id()` is the task's).
             drop(output);
-            return Poll::Ready(None);
+            return Poll::Ready(Ok(None));
         }
-        Poll::Ready(Some(output))
+        Poll::Ready(Ok(Some(output)))
     }
 }
 
@@ -258,13 +297,9 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
-    let control = Control::default();
-    let task = Abortable {
-        future: Some(future),
-        control: control.clone(),
-        registered: None,
-    };
-    JoinHandle::new(racecheck_runtime::spawn(catching(task)), control)
+    let control = Control::of_task();
+    let task = TaskBody::new(future, control.clone());
+    JoinHandle::new(racecheck_runtime::spawn(task), control)
 }
 
 /// Spawns a task on the current thread, like `tokio::task::spawn_local`.
@@ -310,7 +345,7 @@ where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
-    let control = Control::default();
+    let control = Control::of_thread();
     let thread_control = control.clone();
     let thread = racecheck_runtime::thread::spawn(move || {
         let control = thread_control;
@@ -318,7 +353,7 @@ where
             control.finish();
             return Ok(None);
         }
-        let output = block_on(catching(async move { body() }));
+        let output = run_catching(body);
         control.finish();
         output.map(Some)
     });
@@ -385,14 +420,14 @@ impl<T> JoinHandle<T> {
     /// });
     /// ```
     pub fn abort(&self) {
-        self.control.abort();
+        self.control.abort(self.inner.id());
     }
 
     /// A handle that can abort the task without owning its output.
     pub fn abort_handle(&self) -> AbortHandle {
         AbortHandle {
             control: self.control.clone(),
-            id: self.id,
+            task: self.inner.id(),
         }
     }
 
@@ -448,8 +483,7 @@ impl<T> Drop for JoinHandle<T> {
     /// with its id current; one still running drops it when it finishes.
     fn drop(&mut self) {
         self.control.0.detached.store(true, Ordering::Release);
-        let finished = self.control.finished();
-        if !finished || racecheck_runtime::rt::try_current_task().is_none() {
+        if !self.control.finished() {
             return;
         }
         if let Some(output) = self.inner.try_join_erased() {
@@ -476,13 +510,13 @@ impl<T> Drop for JoinHandle<T> {
 #[derive(Clone)]
 pub struct AbortHandle {
     control: Control,
-    id: Id,
+    task: TaskId,
 }
 
 impl AbortHandle {
     /// Cancels the task, as [`JoinHandle::abort`].
     pub fn abort(&self) {
-        self.control.abort();
+        self.control.abort(self.task);
     }
 
     /// Whether the task has finished (returned, panicked or been
@@ -493,13 +527,15 @@ impl AbortHandle {
 
     /// The task's id.
     pub fn id(&self) -> Id {
-        self.id
+        Id::of(self.task)
     }
 }
 
 impl fmt::Debug for AbortHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AbortHandle").field("id", &self.id).finish()
+        f.debug_struct("AbortHandle")
+            .field("id", &self.id())
+            .finish()
     }
 }
 

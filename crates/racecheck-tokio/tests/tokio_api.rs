@@ -42,6 +42,30 @@ async fn abort_handle_and_is_finished() {
     drop(send);
 }
 
+/// Panics when dropped.
+struct PanicsOnDrop;
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        panic!("dropped");
+    }
+}
+
+/// A task aborted while it waits is dropped inside its task; a panic of
+/// that drop is the task's, given to whoever joins it, as in tokio.
+#[tokio::test]
+async fn a_panic_while_an_aborted_task_is_dropped_is_a_join_error() {
+    let sleeper = tokio::spawn(async {
+        let _dropped = PanicsOnDrop;
+        sleep(Duration::from_secs(100)).await;
+    });
+    sleep(Duration::from_millis(10)).await;
+    sleeper.abort();
+    let error = sleeper.await.unwrap_err();
+    assert!(error.is_panic());
+    assert_eq!(error.into_panic().downcast_ref::<&str>(), Some(&"dropped"));
+}
+
 /// An output that reports, when dropped, which task was current.
 struct ReportsTaskOnDrop(Option<oneshot::Sender<Option<tokio::task::Id>>>);
 
