@@ -87,6 +87,9 @@ enum Operation {
     /// handles): what the poll does after finding one running depends on
     /// whether the other has finished.
     JoinTwo,
+    /// Spawn a task that stores to cell 1, load cell 0, look whether the
+    /// task has finished (storing to cell 0 if so), and join it at the end.
+    IsFinished,
     Yield,
 }
 
@@ -126,7 +129,7 @@ const FAMILIES: [&[Operation]; 9] = {
             EnableNotified,
         ],
         &[SendModify, SendIfModified, WaitFor, Borrow, WatchIsClosed],
-        &[Spawn, JoinTwo, Yield],
+        &[Spawn, JoinTwo, IsFinished, Yield],
     ]
 };
 
@@ -289,6 +292,17 @@ impl World {
                     world.cells[1].store(3).await;
                 }));
             }
+            IsFinished => {
+                let world = self.clone();
+                let child = racecheck::spawn(async move {
+                    world.cells[1].store(3).await;
+                });
+                self.cells[0].load().await;
+                if child.is_finished() {
+                    self.cells[0].store(1).await;
+                }
+                children.push(child);
+            }
             JoinTwo => {
                 join_in_one_poll(racecheck::spawn(async {}), racecheck::spawn(async {})).await
             }
@@ -450,6 +464,16 @@ fn a_join_of_two_beside_another_task() {
     use Operation::{JoinTwo, NotifyOne};
     let program = vec![vec![JoinTwo], vec![NotifyOne]];
     assert_reaches_every_trace(Granularity::Await, program);
+}
+
+/// A task looks whether a child it spawned has finished, and acts on the
+/// answer: the look reads the child's end.
+#[test]
+fn the_reduced_search_reaches_both_answers_of_is_finished() {
+    use Operation::IsFinished;
+    for granularity in [Granularity::Await, Granularity::Step] {
+        assert_reaches_every_trace(granularity, vec![vec![IsFinished]]);
+    }
 }
 
 /// Asserts that the exhaustive search reaches every trace of `program` at

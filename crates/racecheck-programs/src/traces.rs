@@ -327,15 +327,17 @@ pub fn canonical(steps: &[(TaskId, Vec<Event>)]) -> String {
 /// What an operation of `task` touches and whether it changes it; `None`
 /// for what is not an operation on anything (a blocked attempt, a yield,
 /// the virtual clock). Reading shared state, a failed attempt (`try_*`),
-/// inspecting a primitive, observing a watch or broadcast value and joining
-/// a finished task change nothing; every other operation changes its
+/// inspecting a primitive, observing a watch or broadcast value, joining
+/// a finished task and looking whether a task has finished change nothing; every other operation changes its
 /// object.
 fn access(task: u32, op: &Op) -> Option<(Touched, bool)> {
     match *op {
         Op::Block { .. } | Op::Yield | Op::Sleep { .. } | Op::TimedOut => None,
         Op::Spawn { child } => Some((Touched::Task(child.0), true)),
         Op::Finish => Some((Touched::Task(task), true)),
-        Op::Join { target } => Some((Touched::Task(target.0), false)),
+        Op::Join { target } | Op::FoundRunning { target } | Op::FoundFinished { target } => {
+            Some((Touched::Task(target.0), false))
+        }
         Op::Read { object }
         | Op::Load { object, .. }
         | Op::TryFailed { object }

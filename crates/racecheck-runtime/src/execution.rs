@@ -104,6 +104,27 @@ pub(crate) fn sync_point() {
     }
 }
 
+/// Looks whether `target` has finished, after a scheduling point, and
+/// records what was found. `false` outside a task of an active execution,
+/// and in an execution other than `execution` (when given).
+pub(crate) fn look(target: TaskId, execution: Option<u64>, location: Location) -> bool {
+    sync_point();
+    with_active(|current| {
+        if execution.is_some_and(|id| id != current.id) || current.current.is_none() {
+            return false;
+        }
+        let finished = current.tasks[target.index()].state == TaskState::Finished;
+        let op = if finished {
+            Op::FoundFinished { target }
+        } else {
+            Op::FoundRunning { target }
+        };
+        current.record(op, location);
+        finished
+    })
+    .unwrap_or(false)
+}
+
 /// Runs `future` to completion on the current stackful task, suspending the
 /// task whenever the future is pending: the blocking counterpart of
 /// `.await`, for racecheck threads and for async tasks at

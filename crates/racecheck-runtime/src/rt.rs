@@ -251,6 +251,27 @@ pub fn wake(task: TaskId) {
     execution::with_active(|execution| execution.wake(task));
 }
 
+/// Whether `task` of the current execution has finished, looked at as
+/// [`JoinHandle::is_finished`](crate::JoinHandle::is_finished) does (a
+/// visible operation that reads the task's end): for front ends whose
+/// handles keep only the task's id (tokio's `AbortHandle`). `false`
+/// outside a task of an active execution.
+///
+/// ```
+/// use racecheck_runtime::{rt, spawn};
+/// use std::time::Duration;
+///
+/// racecheck_runtime::run_once(|| async {
+///     let worker = spawn(async {});
+///     racecheck_runtime::time::sleep(Duration::from_millis(1)).await;
+///     assert!(rt::is_finished(worker.id()));
+/// });
+/// ```
+#[track_caller]
+pub fn is_finished(task: TaskId) -> bool {
+    execution::look(task, None, Location::caller())
+}
+
 /// A scheduling point, passed by polling it until it is ready.
 ///
 /// - At [`Granularity::Step`](crate::Granularity::Step), on the task's own

@@ -1,6 +1,6 @@
 //! Tasks: spawning, joining, yielding.
 
-use crate::execution::{self, BlockReason, TaskBody, TaskState};
+use crate::execution::{self, BlockReason, TaskBody};
 use crate::rt::SchedulePoint;
 use racecheck_trace::{Location, Op, TaskId, WaitTarget};
 use std::any::Any;
@@ -159,14 +159,26 @@ impl<T> JoinHandle<T> {
         self.task
     }
 
-    /// Whether the task has finished.
+    /// Whether the task has finished. Looking is a visible operation, with
+    /// a scheduling point before it at
+    /// [`Granularity::Step`](crate::Granularity::Step): it reads the task's
+    /// end, so the exhaustive search tries the task's end on either side of
+    /// it, and a task found finished is known to the looker as after a
+    /// join.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// racecheck_runtime::run_once(|| async {
+    ///     let worker = racecheck_runtime::spawn(async {});
+    ///     assert!(!worker.is_finished(), "not run yet");
+    ///     racecheck_runtime::time::sleep(Duration::from_millis(1)).await;
+    ///     assert!(worker.is_finished());
+    /// });
+    /// ```
+    #[track_caller]
     pub fn is_finished(&self) -> bool {
-        self.done
-            || execution::with_active(|execution| {
-                execution.id == self.execution
-                    && execution.tasks[self.task.index()].state == TaskState::Finished
-            })
-            .unwrap_or(false)
+        self.done || execution::look(self.task, Some(self.execution), Location::caller())
     }
 }
 
@@ -181,10 +193,11 @@ impl<T> fmt::Debug for JoinHandle<T> {
 impl<T> Unpin for JoinHandle<T> {}
 
 impl<T: 'static> JoinHandle<T> {
-    /// The task's output if it has finished, without waiting and without a
-    /// scheduling point: the join is recorded as when awaiting the handle.
-    /// `None` while the task runs, recording nothing (as
-    /// [`is_finished`](Self::is_finished)).
+    /// The task's output if it has finished, without waiting: the join is
+    /// recorded as when awaiting the handle. `None` while the task runs,
+    /// recorded as a look that found it running (as
+    /// [`is_finished`](Self::is_finished)). A scheduling point comes
+    /// first at [`Granularity::Step`](crate::Granularity::Step).
     ///
     /// # Panics
     /// With a handle from another execution.
@@ -199,8 +212,10 @@ impl<T: 'static> JoinHandle<T> {
     ///     assert_eq!(worker.try_join(), Some(3));
     /// });
     /// ```
+    #[track_caller]
     pub fn try_join(&mut self) -> Option<T> {
-        let output = self.try_join_erased()?;
+        execution::sync_point();
+        let output = self.try_join_at(Location::caller())?;
         let output = output
             .downcast::<T>()
             .expect("racecheck internal error: a task's output has another type");
@@ -210,10 +225,11 @@ impl<T: 'static> JoinHandle<T> {
 
 impl<T> JoinHandle<T> {
     /// [`try_join`](Self::try_join) with the output left as a `Box<dyn
-    /// Any>`: for a handle being dropped, which needs no `T: 'static` to
-    /// drop what the task returned (tokio drops a finished task's output
-    /// with its handle). `None` once the output was taken, and outside an
-    /// active execution (a handle dropped after its execution ended).
+    /// Any>`, and without the scheduling point: for a handle being
+    /// dropped, which needs no `T: 'static` to drop what the task returned
+    /// (tokio drops a finished task's output with its handle). `None` once
+    /// the output was taken, and outside an active execution (a handle
+    /// dropped after its execution ended).
     ///
     /// ```
     /// use std::time::Duration;
@@ -226,17 +242,28 @@ impl<T> JoinHandle<T> {
     ///     assert!(worker.try_join_erased().is_none());
     /// });
     /// ```
+    #[track_caller]
     pub fn try_join_erased(&mut self) -> Option<Box<dyn std::any::Any>> {
+        self.try_join_at(Location::caller())
+    }
+
+    /// Takes the output if the task has finished, recording the join at
+    /// `location`, or records that it was found running.
+    fn try_join_at(&mut self, location: Location) -> Option<Box<dyn std::any::Any>> {
         if self.done {
             return None;
         }
-        let (target, location, from) = (self.task, self.location, self.execution);
+        let (target, from) = (self.task, self.execution);
         let output = execution::with_active(|execution| {
             assert!(
                 execution.id == from,
                 "racecheck: a JoinHandle from another execution was joined at {location}"
             );
-            let output = execution.tasks[target.index()].output.take()?;
+            execution.current?;
+            let Some(output) = execution.tasks[target.index()].output.take() else {
+                execution.record(Op::FoundRunning { target }, location);
+                return None;
+            };
             execution.record(Op::Join { target }, location);
             Some(output)
         })??;

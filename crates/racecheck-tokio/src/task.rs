@@ -144,14 +144,11 @@ pub fn try_id() -> Option<Id> {
         .map(Id::of)
 }
 
-/// Whether a task was aborted, has finished, has lost its handle. Flags,
+/// Whether a task was aborted, whether it has lost its handle. Flags,
 /// so that a poll reads them without a lock.
 #[derive(Default)]
 struct AbortState {
     aborted: AtomicBool,
-    /// The task's future has been dropped: it finished, panicked or was
-    /// cancelled.
-    finished: AtomicBool,
     /// The `JoinHandle` was dropped: nobody will take the output, so the
     /// task drops it when it finishes.
     detached: AtomicBool,
@@ -191,15 +188,6 @@ impl Control {
     fn aborted(&self) -> bool {
         self.0.aborted.load(Ordering::Acquire)
     }
-
-    #[inline]
-    fn finished(&self) -> bool {
-        self.0.finished.load(Ordering::Acquire)
-    }
-
-    fn finish(&self) {
-        self.0.finished.store(true, Ordering::Release);
-    }
 }
 
 pin_project_lite::pin_project! {
@@ -216,14 +204,6 @@ pin_project_lite::pin_project! {
         // Panics become `JoinError`s (tokio's default), or fail the
         // execution (`unhandled_panic = "shutdown_runtime"`).
         catch_panics: bool,
-    }
-
-    impl<F> PinnedDrop for TaskBody<F> {
-        fn drop(this: Pin<&mut Self>) {
-            let mut this = this.project();
-            this.future.set(None);
-            this.control.finish();
-        }
     }
 }
 
@@ -350,12 +330,9 @@ where
     let thread = racecheck_runtime::thread::spawn(move || {
         let control = thread_control;
         if control.aborted() {
-            control.finish();
             return Ok(None);
         }
-        let output = run_catching(body);
-        control.finish();
-        output.map(Some)
+        run_catching(body).map(Some)
     });
     JoinHandle::new(thread.into_future(), control)
 }
@@ -433,8 +410,9 @@ impl<T> JoinHandle<T> {
 
     /// Whether the task has finished (returned, panicked or been
     /// cancelled).
+    #[track_caller]
     pub fn is_finished(&self) -> bool {
-        self.control.finished()
+        self.inner.is_finished()
     }
 
     /// The task's id.
@@ -453,7 +431,8 @@ impl<T> Unpin for JoinHandle<T> {}
 
 impl<T: 'static> JoinHandle<T> {
     /// The task's result if it has finished, without waiting (for
-    /// `JoinSet::try_join_next`).
+    /// `JoinSet::try_join_next`): a look at the task's end, recorded.
+    #[track_caller]
     pub(crate) fn try_join(&mut self) -> Option<Result<T, JoinError>> {
         let output = self.inner.try_join()?;
         Some(self.result(output))
@@ -481,9 +460,13 @@ impl<T: 'static> Future for JoinHandle<T> {
 impl<T> Drop for JoinHandle<T> {
     /// As in tokio: a task that has finished has its output dropped here,
     /// with its id current; one still running drops it when it finishes.
+    ///
+    /// Where the output is dropped is visible only when dropping it does
+    /// something: then the drop looks at the task's end (recorded, so the
+    /// exhaustive search tries the task's end on either side of it).
     fn drop(&mut self) {
         self.control.0.detached.store(true, Ordering::Release);
-        if !self.control.finished() {
+        if !std::mem::needs_drop::<T>() {
             return;
         }
         if let Some(output) = self.inner.try_join_erased() {
@@ -521,8 +504,9 @@ impl AbortHandle {
 
     /// Whether the task has finished (returned, panicked or been
     /// cancelled).
+    #[track_caller]
     pub fn is_finished(&self) -> bool {
-        self.control.finished()
+        racecheck_runtime::rt::is_finished(self.task)
     }
 
     /// The task's id.

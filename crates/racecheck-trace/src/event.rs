@@ -104,6 +104,18 @@ pub enum Op {
         /// The task that was joined.
         target: TaskId,
     },
+    /// Looked whether another task had finished (`is_finished`, a
+    /// `try_join` that got nothing) and found it still running.
+    FoundRunning {
+        /// The task looked at.
+        target: TaskId,
+    },
+    /// Looked whether another task had finished and found it finished:
+    /// what it did is known to the looker from then on, as after a join.
+    FoundFinished {
+        /// The task looked at.
+        target: TaskId,
+    },
     /// Gave other tasks a chance to run.
     Yield,
     /// Started sleeping on the virtual clock.

@@ -389,6 +389,8 @@ operation_table! {
     Spawn { child } => "spawn", Task(child), O::Spawn, Change, H::None, Detail::None;
     Finish => "finish", Operand::None, O::Finish, Touch::Finish, H::None, Detail::None;
     Join { target } => "join", Task(target), O::Join, Read, H::None, Detail::None;
+    FoundRunning { target } => "found running", Task(target), O::None, Read, H::None, Detail::None;
+    FoundFinished { target } => "found finished", Task(target), O::Join, Read, H::None, Detail::None;
     Yield => "yield", Operand::None, O::None, Touch::Yield, H::None, Detail::None;
     Sleep { until_ns } => "sleep", Until(until_ns), O::None, Touch::None, H::None, Detail::None;
     TimedOut => "timed out", Operand::None, O::None, Touch::None, H::None, Detail::None;

@@ -192,13 +192,15 @@ impl<T: 'static> JoinSet<T> {
     ///     assert!(set.is_empty());
     /// });
     /// ```
+    #[track_caller]
     pub fn try_join_next(&mut self) -> Option<Result<T, JoinError>> {
-        let index = self.tasks.iter().position(JoinHandle::is_finished)?;
-        let result = self.tasks[index].try_join();
-        if result.is_some() {
-            self.tasks.remove(index);
+        for index in 0..self.tasks.len() {
+            if let Some(result) = self.tasks[index].try_join() {
+                self.tasks.remove(index);
+                return Some(result);
+            }
         }
-        result
+        None
     }
 
     /// Aborts every task and waits for them all to finish.
