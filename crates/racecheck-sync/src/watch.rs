@@ -38,7 +38,7 @@
 //! });
 //! ```
 
-use crate::wait_queue::{wake_all, WaitQueue, WaitUntil};
+use crate::wait_queue::{wake_all, Until, WaitQueue};
 use crate::{lock_state, StateLock};
 use racecheck_runtime::rt::{self, ObjectRef, SchedulePoint};
 use racecheck_trace::{EventIndex, Location, ObjectKind, Op};
@@ -299,7 +299,7 @@ impl<T> Sender<T> {
     /// ```
     #[track_caller]
     pub fn closed(&self) -> impl Future<Output = ()> + '_ {
-        WaitUntil::new(
+        Until::wait(
             &self.channel.state,
             self.channel.object,
             |state| &mut state.closed_waiters,
