@@ -331,6 +331,12 @@ impl<H: Deref, W: Wait<H::Target>> Waiting<H, W> {
         Poll::Ready(self.wait.finish(found, self.object, self.location))
     }
 
+    /// Records that the wait looked at the object without ending
+    /// (`Notified::enable`).
+    pub(crate) fn record_inspection(&self) {
+        record_inspection(self.object, self.location);
+    }
+
     /// The future's poll, for a primitive's future wrapping it.
     pub(crate) fn poll_wait(&mut self, cx: &mut Context<'_>) -> Poll<W::Output> {
         if self.point.poll_point(cx).is_pending() {
