@@ -130,13 +130,16 @@ impl<P> WaitQueue<P> {
         }
     }
 
-    /// Replaces a waiting ticket's waker (a future polled again).
-    pub(crate) fn update_waker(&mut self, ticket: u64, waker: &Waker) {
-        if let Some(waiter) = self.waiting.iter_mut().find(|w| w.ticket == ticket) {
-            if !waiter.waker.will_wake(waker) {
-                waiter.waker = waker.clone();
-            }
+    /// Replaces a waiting ticket's waker (a future polled again); returns
+    /// whether the ticket was waiting.
+    pub(crate) fn update_waker(&mut self, ticket: u64, waker: &Waker) -> bool {
+        let Some(waiter) = self.waiting.iter_mut().find(|w| w.ticket == ticket) else {
+            return false;
+        };
+        if !waiter.waker.will_wake(waker) {
+            waiter.waker = waker.clone();
         }
+        true
     }
 
     /// Removes a waiting ticket (its future was dropped).
@@ -228,8 +231,8 @@ pub(crate) trait Wait<On: ?Sized> {
     /// Whether the wait keeps its place in line from one look to the next
     /// (its ticket names it: a grant, a snapshot taken when it joined), or
     /// leaves and joins again at the back at each look that does not end
-    /// it (a wait for a state that a wake-all may have brought and another
-    /// operation undone since: a sender's `closed`).
+    /// it (a wait in a line that wake-alls drain, for a state another
+    /// operation may have undone before it looked: a sender's `closed`).
     const KEEPS_PLACE: bool = true;
 
     /// The primitive's state.
@@ -257,7 +260,8 @@ pub(crate) trait Wait<On: ?Sized> {
     /// notification had chosen it, passes that on.
     fn leave(&mut self, on: &On, ticket: u64) {
         let stale = self.line(&mut lock_state(Self::state(on))).remove(ticket);
-        // A waker's drop is user code: after the state's lock.
+        // A waker's drop is user code, which may use this primitive
+        // (tokio's `send_in_waker_drop`): after the state's lock.
         drop(stale);
     }
 }
@@ -307,7 +311,11 @@ impl<H: Deref, W: Wait<H::Target>> Waiting<H, W> {
         let Some(found) = found else {
             let joined = match self.ticket {
                 Some(ticket) => {
-                    line.update_waker(ticket, waker);
+                    let in_line = line.update_waker(ticket, waker);
+                    debug_assert!(
+                        in_line,
+                        "a wait that keeps its place and is not over is in line"
+                    );
                     false
                 }
                 None => {
