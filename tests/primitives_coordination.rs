@@ -13,7 +13,7 @@ use racecheck::sync::broadcast::{self, RecvError, TryRecvError};
 use racecheck::sync::{
     watch, Barrier, BoundedSemaphore, Condition, Mutex, Queue, QueueEmpty, TryAcquireError,
 };
-use racecheck::time::sleep;
+use racecheck::time::{sleep, timeout};
 use racecheck::{spawn_named, Builder, FailureKind, Finding};
 use std::cell::Cell;
 use std::rc::Rc;
@@ -121,6 +121,31 @@ async fn consumers(use_wait_while: bool) {
     let mut taken = join_all(consumers).await;
     taken.sort_unstable();
     assert_eq!(taken, [0, 1]);
+}
+
+/// A wait that a notification picked, dropped before it ran, passes the
+/// notification on to the next waiter.
+#[test]
+fn condition_wait_picked_then_dropped_passes_the_notification_on() {
+    explore(|| async {
+        let pair = Rc::new((Mutex::new(()), Condition::named("c")));
+        let mut picked = Box::pin(pair.1.wait(pair.0.lock().await));
+        assert!(poll_into_queue(picked.as_mut()).await.is_pending());
+        let next = {
+            let pair = pair.clone();
+            spawn_named("next", async move {
+                let guard = pair.0.lock().await;
+                drop(pair.1.wait(guard).await);
+            })
+        };
+        sleep(ms(1)).await; // the next waiter queues behind
+        pair.1.notify_one(); // picks the first
+        drop(picked);
+        assert!(
+            timeout(ms(10), next).await.is_ok(),
+            "the dropped waiter's notification was lost"
+        );
+    });
 }
 
 #[test]
@@ -480,6 +505,30 @@ fn watch_send_fails_once_every_receiver_is_gone() {
         drop(receiver);
         assert_eq!(sender.send("b").unwrap_err().0, "b");
         assert_eq!(*sender.borrow(), "a");
+    });
+}
+
+/// A sender's `closed` woken by the last receiver's drop finds a receiver
+/// subscribed before it ran: it joins the line again and returns once
+/// that one is gone too.
+#[test]
+fn watch_closed_woken_then_resubscribed_waits_for_the_new_receiver() {
+    explore(|| async {
+        let (sender, receiver) = watch::channel(0);
+        let sender = Rc::new(sender);
+        let closer = {
+            let sender = sender.clone();
+            spawn_named("closer", async move {
+                sender.closed().await;
+                sender.receiver_count()
+            })
+        };
+        sleep(ms(1)).await; // the closer waits by now
+        drop(receiver); // wakes it
+        let again = sender.subscribe(); // before it runs
+        sleep(ms(1)).await;
+        drop(again);
+        assert_eq!(closer.await, 0);
     });
 }
 

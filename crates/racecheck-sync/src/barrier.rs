@@ -1,14 +1,12 @@
 //! A barrier with tokio's API.
 
-use crate::wait_queue::{wake_all, WaitQueue};
-use crate::{lock_state, StateLock};
-use racecheck_runtime::rt::{self, ObjectRef, SchedulePoint};
+use crate::wait_queue::{wake_all, Wait, WaitQueue, Waiter, Waiting};
+use crate::StateLock;
+use racecheck_runtime::rt::{self, ObjectRef};
 use racecheck_trace::{Location, ObjectKind, Op};
 use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
 /// Lets `n` tasks wait for each other, like `tokio::sync::Barrier`.
 ///
@@ -149,16 +147,8 @@ impl Barrier {
     /// ```
     #[track_caller]
     pub fn wait(&self) -> impl Future<Output = BarrierWaitResult> + '_ {
-        BarrierWait {
-            barrier: self,
-            location: Location::caller(),
-            point: SchedulePoint::new(),
-            waiting: None,
-        }
-    }
-
-    fn record(&self, op: Op, location: Location) {
-        self.object.record(op, location);
+        let arrival = Arrival { generation: 0 };
+        Waiting::new(self, arrival, self.object, Location::caller())
     }
 }
 
@@ -170,74 +160,76 @@ impl fmt::Debug for Barrier {
     }
 }
 
-struct BarrierWait<'a> {
-    barrier: &'a Barrier,
-    location: Location,
-    point: SchedulePoint,
-    /// `(ticket, generation it arrived in)`.
-    waiting: Option<(u64, u64)>,
+/// A `wait`: the arrival, then the wait for the generation to complete.
+struct Arrival {
+    /// The generation it arrived in.
+    generation: u64,
 }
 
-impl Future for BarrierWait<'_> {
+/// How an arrival's wait ended.
+enum Departure {
+    /// It completed the generation; the generation's other tasks, to wake.
+    Leader(Vec<Waiter<()>>),
+    /// Another arrival completed it.
+    Follower,
+}
+
+impl Wait<Barrier> for Arrival {
+    type State = BarrierState;
+    type Found = Departure;
     type Output = BarrierWaitResult;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<BarrierWaitResult> {
-        let this = self.get_mut();
-        if this.point.poll_point(cx).is_pending() {
-            return Poll::Pending;
-        }
-        let barrier = this.barrier;
-        let object = barrier.object.id();
-        let mut state = lock_state(&barrier.state);
-        match this.waiting {
-            Some((_, generation)) if state.generation != generation => {
-                drop(state);
-                this.waiting = None;
-                barrier.record(
-                    Op::Depart {
-                        object,
-                        leader: false,
-                    },
-                    this.location,
-                );
-                return Poll::Ready(BarrierWaitResult(false));
-            }
-            Some((ticket, _)) => state.waiters.update_waker(ticket, cx.waker()),
-            None => {
-                state.arrived += 1;
-                debug_assert!(state.arrived <= state.needed);
-                if state.arrived == state.needed {
-                    state.arrived = 0;
-                    state.generation += 1;
-                    let followers = state.waiters.drain();
-                    drop(state);
-                    barrier.record(Op::Arrive { object }, this.location);
-                    barrier.record(
-                        Op::Depart {
-                            object,
-                            leader: true,
-                        },
-                        this.location,
-                    );
-                    wake_all(followers);
-                    return Poll::Ready(BarrierWaitResult(true));
-                }
-                let generation = state.generation;
-                let ticket = state.waiters.push((), cx.waker().clone());
-                this.waiting = Some((ticket, generation));
-                drop(state);
-                barrier.record(Op::Arrive { object }, this.location);
-            }
-        }
-        barrier.object.block(this.location);
-        Poll::Pending
+    fn state(barrier: &Barrier) -> &StateLock<BarrierState> {
+        &barrier.state
     }
-}
 
-impl Drop for BarrierWait<'_> {
-    fn drop(&mut self) {
-        if let Some((ticket, _)) = self.waiting {
-            lock_state(&self.barrier.state).waiters.remove(ticket);
+    fn line<'s>(&self, state: &'s mut BarrierState) -> &'s mut WaitQueue<()> {
+        &mut state.waiters
+    }
+
+    /// The first look arrives.
+    fn look(&mut self, state: &mut BarrierState, ticket: Option<u64>) -> Option<Departure> {
+        if ticket.is_some() {
+            return (state.generation != self.generation).then_some(Departure::Follower);
         }
+        state.arrived += 1;
+        debug_assert!(state.arrived <= state.needed);
+        if state.arrived < state.needed {
+            self.generation = state.generation;
+            return None;
+        }
+        state.arrived = 0;
+        state.generation += 1;
+        Some(Departure::Leader(state.waiters.drain()))
+    }
+
+    fn joined(&mut self, object: ObjectRef, location: Location) {
+        let id = object.id();
+        object.record(Op::Arrive { object: id }, location);
+    }
+
+    fn finish(
+        &mut self,
+        departure: Departure,
+        object: ObjectRef,
+        location: Location,
+    ) -> BarrierWaitResult {
+        let id = object.id();
+        let Departure::Leader(followers) = departure else {
+            let follower = Op::Depart {
+                object: id,
+                leader: false,
+            };
+            object.record(follower, location);
+            return BarrierWaitResult(false);
+        };
+        object.record(Op::Arrive { object: id }, location);
+        let leader = Op::Depart {
+            object: id,
+            leader: true,
+        };
+        object.record(leader, location);
+        wake_all(followers);
+        BarrierWaitResult(true)
     }
 }

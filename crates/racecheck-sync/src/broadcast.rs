@@ -35,16 +35,14 @@
 //! });
 //! ```
 
-use crate::wait_queue::{wake_all, WaitQueue, WaitUntil};
+use crate::wait_queue::{wake_all, Until, Wait, WaitQueue, Waiting};
 use crate::{lock_state, StateLock};
-use racecheck_runtime::rt::{self, ObjectRef, SchedulePoint};
+use racecheck_runtime::rt::{self, ObjectRef};
 use racecheck_trace::{EventIndex, Location, ObjectKind, Op};
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 /// A broadcast channel keeping the last `capacity` values (rounded up to a
 /// power of two).
@@ -236,17 +234,22 @@ impl<T: Clone> Channel<T> {
             Received::Empty
         }
     }
+}
 
-    /// Records a receive's outcome (not an empty one).
-    fn record_received(&self, received: &Received<T>, location: Location) {
-        let object = self.object.id();
-        let op = match *received {
-            Received::Value(_, by) => Op::Observe { object, by },
-            Received::Lagged(_) => Op::Observe { object, by: None },
-            Received::Closed => Op::RecvClosed { object },
-            Received::Empty => Op::TryFailed { object },
+impl<T> Received<T> {
+    /// Records a receive's outcome on the channel's `object`.
+    fn record(&self, object: ObjectRef, location: Location) {
+        let id = object.id();
+        let op = match *self {
+            Received::Value(_, by) => Op::Observe { object: id, by },
+            Received::Lagged(_) => Op::Observe {
+                object: id,
+                by: None,
+            },
+            Received::Closed => Op::RecvClosed { object: id },
+            Received::Empty => Op::TryFailed { object: id },
         };
-        self.record(op, location);
+        object.record(op, location);
     }
 }
 
@@ -411,7 +414,7 @@ impl<T> Sender<T> {
     /// ```
     #[track_caller]
     pub fn closed(&self) -> impl Future<Output = ()> + '_ {
-        WaitUntil::new(
+        Until::wait(
             &self.channel.state,
             self.channel.object,
             |state| &mut state.closed_waiters,
@@ -611,12 +614,13 @@ impl<T: Clone> Receiver<T> {
     /// ```
     #[track_caller]
     pub fn recv(&mut self) -> impl Future<Output = Result<T, RecvError>> + '_ {
-        Recv {
-            receiver: self,
-            location: Location::caller(),
-            point: SchedulePoint::new(),
-            ticket: None,
-        }
+        let Receiver { channel, next } = self;
+        Waiting::new(
+            &**channel,
+            Next { next },
+            channel.object,
+            Location::caller(),
+        )
     }
 
     /// The next value if there is one now. Synchronous: a scheduling
@@ -636,7 +640,7 @@ impl<T: Clone> Receiver<T> {
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
         rt::sync_point();
         let received = Channel::take(&mut lock_state(&self.channel.state), &mut self.next);
-        self.channel.record_received(&received, Location::caller());
+        received.record(self.channel.object, Location::caller());
         match received {
             Received::Value(value, _) => Ok(value),
             Received::Lagged(missed) => Err(TryRecvError::Lagged(missed)),
@@ -791,58 +795,48 @@ impl<T> fmt::Debug for Receiver<T> {
     }
 }
 
-struct Recv<'a, T> {
-    receiver: &'a mut Receiver<T>,
-    location: Location,
-    point: SchedulePoint,
-    ticket: Option<u64>,
+/// A `recv` wait: over once a value at the receiver's position was sent,
+/// it lagged behind, or every sender is gone.
+struct Next<'a> {
+    /// The receiver's position.
+    next: &'a mut u64,
 }
 
-impl<T: Clone> Future for Recv<'_, T> {
+impl<T: Clone> Wait<Channel<T>> for Next<'_> {
+    type State = BroadcastState<T>;
+    type Found = Received<T>;
     type Output = Result<T, RecvError>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.get_mut();
-        if this.point.poll_point(cx).is_pending() {
-            return Poll::Pending;
+    // Woken waiters were drained: each look stands in line afresh.
+    const KEEPS_PLACE: bool = false;
+
+    fn state(channel: &Channel<T>) -> &StateLock<BroadcastState<T>> {
+        &channel.state
+    }
+
+    fn line<'s>(&self, state: &'s mut BroadcastState<T>) -> &'s mut WaitQueue<()> {
+        &mut state.waiters
+    }
+
+    fn look(&mut self, state: &mut BroadcastState<T>, _ticket: Option<u64>) -> Option<Received<T>> {
+        match Channel::take(state, self.next) {
+            Received::Empty => None,
+            received => Some(received),
         }
-        let channel = this.receiver.channel.clone();
-        let mut state = lock_state(&channel.state);
-        // Woken waiters were drained already; this forgets a stale one. Its
-        // waker is dropped after the lock: a waker's drop is user code,
-        // which may use this channel (tokio's `send_in_waker_drop`).
-        let stale = this
-            .ticket
-            .take()
-            .and_then(|ticket| state.waiters.remove(ticket));
-        let received = Channel::take(&mut state, &mut this.receiver.next);
-        if let Received::Empty = received {
-            this.ticket = Some(state.waiters.push((), cx.waker().clone()));
-            drop(state);
-            drop(stale);
-            channel.object.block(this.location);
-            return Poll::Pending;
-        }
-        drop(state);
-        drop(stale);
-        channel.record_received(&received, this.location);
-        Poll::Ready(match received {
+    }
+
+    fn finish(
+        &mut self,
+        received: Received<T>,
+        object: ObjectRef,
+        location: Location,
+    ) -> Self::Output {
+        received.record(object, location);
+        match received {
             Received::Value(value, _) => Ok(value),
             Received::Lagged(missed) => Err(RecvError::Lagged(missed)),
             Received::Closed => Err(RecvError::Closed),
-            Received::Empty => unreachable!("an empty receive blocks"),
-        })
-    }
-}
-
-impl<T> Drop for Recv<'_, T> {
-    fn drop(&mut self) {
-        if let Some(ticket) = self.ticket {
-            // The waker is dropped after the lock, as in `poll`.
-            let stale = lock_state(&self.receiver.channel.state)
-                .waiters
-                .remove(ticket);
-            drop(stale);
+            Received::Empty => unreachable!("an empty receive waits"),
         }
     }
 }

@@ -1,15 +1,14 @@
 //! asyncio's `Condition`: wait for a notification with a mutex released.
 
 use crate::mutex::MutexGuard;
-use crate::wait_queue::{wake_all, Causes, WaitQueue, Waiter};
+use crate::wait_queue::{wake_all, Causes, Wait, WaitQueue, Waiter, Waiting};
 use crate::{lock_state, StateLock};
-use racecheck_runtime::rt::{self, ObjectRef, SchedulePoint};
+use racecheck_runtime::rt::{self, ObjectRef};
 use racecheck_trace::{EventIndex, Location, ObjectId, ObjectKind, Op};
 use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
+use std::task::Waker;
 
 /// A condition variable for racecheck's [`Mutex`](crate::Mutex), like
 /// Python's `asyncio.Condition` or an async `std::sync::Condvar`.
@@ -179,14 +178,11 @@ impl Condition {
         location: Location,
     ) -> MutexGuard<'a, T> {
         let mutex = guard.mutex();
-        Waiting {
-            condition: self,
+        let unlocked = Unlocked {
             guard: Some(guard),
             location,
-            point: SchedulePoint::new(),
-            ticket: None,
-        }
-        .await;
+        };
+        Waiting::new(self, unlocked, self.object, location).await;
         mutex.lock_at(location).await
     }
 
@@ -402,81 +398,68 @@ impl fmt::Debug for Condition {
 
 /// Waiting for a notification, the mutex given up: the first half of
 /// [`Condition::wait`].
-struct Waiting<'c, 'a, T> {
-    condition: &'c Condition,
-    /// The guard, until the wait starts and unlocks it.
+struct Unlocked<'a, T> {
+    /// The guard, until the wait joins the line and unlocks it.
     guard: Option<MutexGuard<'a, T>>,
     location: Location,
-    point: SchedulePoint,
-    ticket: Option<u64>,
 }
 
-impl<T> Unpin for Waiting<'_, '_, T> {}
-
-impl<T> Future for Waiting<'_, '_, T> {
+impl<T> Wait<Condition> for Unlocked<'_, T> {
+    type State = ConditionState;
+    /// The notification that picked it.
+    type Found = Option<EventIndex>;
     type Output = ();
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.get_mut();
-        if this.point.poll_point(cx).is_pending() {
-            return Poll::Pending;
-        }
-        let condition = this.condition;
-        let mut state = lock_state(&condition.state);
-        match this.ticket {
-            None => {
-                let guard = this.guard.take().expect("the guard is held until waiting");
-                let mutex = guard.mutex().object().id();
-                let bound = *state.mutex.get_or_insert(mutex);
-                assert!(
-                    bound == mutex,
-                    "racecheck: a Condition waited on at {} with a guard of a different mutex \
-                     than its earlier waits; a Condition belongs to one mutex",
-                    this.location
-                );
-                this.ticket = Some(state.waiters.push((), cx.waker().clone()));
-                drop(state);
-                // Unlocking may wake a task waiting for the mutex: after the
-                // condition's state is released.
-                guard.unlock_within_operation();
-            }
-            Some(ticket) => match state.notified(ticket) {
-                Some(by) => {
-                    drop(state);
-                    this.ticket = None;
-                    condition.object.record(
-                        Op::Notified {
-                            object: condition.object.id(),
-                            by,
-                        },
-                        this.location,
-                    );
-                    return Poll::Ready(());
-                }
-                None => {
-                    state.waiters.update_waker(ticket, cx.waker());
-                    drop(state);
-                }
-            },
-        }
-        condition.object.block(this.location);
-        Poll::Pending
+    fn state(condition: &Condition) -> &StateLock<ConditionState> {
+        &condition.state
     }
-}
 
-impl<T> Drop for Waiting<'_, '_, T> {
-    fn drop(&mut self) {
-        let Some(ticket) = self.ticket else {
-            return;
-        };
+    fn line<'s>(&self, state: &'s mut ConditionState) -> &'s mut WaitQueue<()> {
+        &mut state.waiters
+    }
+
+    /// The first look binds the condition to the guard's mutex and waits.
+    fn look(&mut self, state: &mut ConditionState, ticket: Option<u64>) -> Option<Self::Found> {
+        if let Some(ticket) = ticket {
+            return state.notified(ticket);
+        }
+        // Out of `self` during the check: a panic unlocks the mutex as it
+        // unwinds, in this step.
+        let guard = self.guard.take().expect("the guard is held until waiting");
+        let mutex = guard.mutex().object().id();
+        let bound = *state.mutex.get_or_insert(mutex);
+        assert!(
+            bound == mutex,
+            "racecheck: a Condition waited on at {} with a guard of a different mutex \
+             than its earlier waits; a Condition belongs to one mutex",
+            self.location
+        );
+        self.guard = Some(guard);
+        None
+    }
+
+    /// Unlocking may wake a task waiting for the mutex: after the
+    /// condition's state is released.
+    fn joined(&mut self, _object: ObjectRef, _location: Location) {
+        let guard = self.guard.take().expect("the guard is held until waiting");
+        guard.unlock_within_operation();
+    }
+
+    fn finish(&mut self, by: Option<EventIndex>, object: ObjectRef, location: Location) {
+        let id = object.id();
+        object.record(Op::Notified { object: id, by }, location);
+    }
+
+    /// A notification that had picked it goes on to the next waiter.
+    fn leave(&mut self, condition: &Condition, ticket: u64) {
         let chosen = {
-            let state = &mut *lock_state(&self.condition.state);
+            let state = &mut *lock_state(&condition.state);
             let chosen = state.chosen.cancel(&mut state.waiters, ticket);
             state.forget_unclaimable();
             chosen
         };
         if let Some(event) = chosen {
-            self.condition.pass_on(event);
+            condition.pass_on(event);
         }
     }
 }

@@ -1,14 +1,12 @@
 //! asyncio's `Event`: a flag tasks can wait for.
 
-use crate::wait_queue::{wake_all, WaitQueue};
+use crate::wait_queue::{wake_all, Wait, WaitQueue, Waiting};
 use crate::{lock_state, StateLock};
-use racecheck_runtime::rt::{self, ObjectRef, SchedulePoint};
+use racecheck_runtime::rt::{self, ObjectRef};
 use racecheck_trace::{EventIndex, Location, ObjectKind, Op};
 use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
 /// A flag that tasks wait to be set, like Python's `asyncio.Event`.
 ///
@@ -125,12 +123,7 @@ impl Event {
     /// Waits until the flag is set.
     #[track_caller]
     pub fn wait(&self) -> impl Future<Output = ()> + '_ {
-        EventWait {
-            event: self,
-            location: Location::caller(),
-            point: SchedulePoint::new(),
-            waiting: None,
-        }
+        Waiting::new(self, Raised { sets: 0 }, self.object, Location::caller())
     }
 }
 
@@ -150,63 +143,41 @@ impl fmt::Debug for Event {
     }
 }
 
-struct EventWait<'a> {
-    event: &'a Event,
-    location: Location,
-    point: SchedulePoint,
-    /// `(ticket, sets when it started waiting)`.
-    waiting: Option<(u64, u64)>,
+/// An `Event` wait: over once the flag is raised.
+struct Raised {
+    /// How many times the flag had been raised when it joined the line.
+    sets: u64,
 }
 
-impl Future for EventWait<'_> {
+impl Wait<Event> for Raised {
+    type State = EventState;
+    /// The set that released it.
+    type Found = Option<EventIndex>;
     type Output = ();
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.get_mut();
-        if this.point.poll_point(cx).is_pending() {
-            return Poll::Pending;
-        }
-        let event = this.event;
-        let mut state = lock_state(&event.state);
-        // Released by the set that raised the flag while it waited, or
-        // (not waiting yet) by the latest set since the last clear.
-        let released_by = match this.waiting {
-            Some((_, sets)) if state.sets != sets => Some(state.raised_by[sets as usize]),
-            Some(_) => None,
-            None => state.latest_set.filter(|_| state.set),
-        };
-        if let Some(by) = released_by {
-            if let Some((ticket, _)) = this.waiting.take() {
-                state.waiters.remove(ticket);
-            }
-            drop(state);
-            event.object.record(
-                Op::Wait {
-                    object: event.object.id(),
-                    by,
-                },
-                this.location,
-            );
-            return Poll::Ready(());
-        }
-        match this.waiting {
-            Some((ticket, _)) => state.waiters.update_waker(ticket, cx.waker()),
-            None => {
-                let sets = state.sets;
-                let ticket = state.waiters.push((), cx.waker().clone());
-                this.waiting = Some((ticket, sets));
-            }
-        }
-        drop(state);
-        event.object.block(this.location);
-        Poll::Pending
+    fn state(event: &Event) -> &StateLock<EventState> {
+        &event.state
     }
-}
 
-impl Drop for EventWait<'_> {
-    fn drop(&mut self) {
-        if let Some((ticket, _)) = self.waiting {
-            lock_state(&self.event.state).waiters.remove(ticket);
+    fn line<'s>(&self, state: &'s mut EventState) -> &'s mut WaitQueue<()> {
+        &mut state.waiters
+    }
+
+    /// Released by the set that raised the flag while it waited, or (not
+    /// waiting yet) by the latest set since the last clear.
+    fn look(&mut self, state: &mut EventState, ticket: Option<u64>) -> Option<Option<EventIndex>> {
+        match ticket {
+            Some(_) if state.sets != self.sets => Some(state.raised_by[self.sets as usize]),
+            Some(_) => None,
+            None => {
+                self.sets = state.sets;
+                state.latest_set.filter(|_| state.set)
+            }
         }
+    }
+
+    fn finish(&mut self, by: Option<EventIndex>, object: ObjectRef, location: Location) {
+        let id = object.id();
+        object.record(Op::Wait { object: id, by }, location);
     }
 }

@@ -38,7 +38,7 @@
 //! ```
 
 use crate::batch::{BatchSemaphore, PermitWait};
-use crate::wait_queue::{wake_all, WaitQueue, WaitUntil};
+use crate::wait_queue::{wake_all, Until, WaitQueue, WaitUntil};
 use crate::{lock_state, StateGuard, StateLock};
 use racecheck_runtime::rt::{self, ObjectRef, SchedulePoint};
 use racecheck_trace::{Location, ObjectKind, Op};
@@ -341,7 +341,7 @@ impl<T> Channel<T> {
 
     /// Waits until the receiver is gone (dropped or closed).
     fn closed(&self, location: Location) -> WaitUntil<'_, ChannelState<T>> {
-        WaitUntil::new(
+        Until::wait(
             &self.state,
             self.object,
             |state| &mut state.closed_waiters,

@@ -1,8 +1,8 @@
 //! Task notification with tokio's `Notify` semantics.
 
-use crate::wait_queue::{Causes, WaitQueue};
+use crate::wait_queue::{self, Causes, Wait, WaitQueue};
 use crate::{lock_state, StateLock};
-use racecheck_runtime::rt::{self, ObjectRef, SchedulePoint};
+use racecheck_runtime::rt::{self, ObjectRef};
 use racecheck_trace::{EventIndex, Location, ObjectKind, Op};
 use std::borrow::Cow;
 use std::fmt;
@@ -335,13 +335,10 @@ impl Future for OwnedNotified {
     }
 }
 
-/// A wait for a notification, through any handle on its `Notify`.
+/// A wait for a notification, through any handle on its `Notify`; once
+/// notified, it stays so (`enable`, then the await).
 struct Waiter<N: Deref<Target = Notify>> {
-    notify: N,
-    generation: u64,
-    location: Location,
-    point: SchedulePoint,
-    ticket: Option<u64>,
+    wait: wait_queue::Waiting<N, Notification>,
     done: bool,
 }
 
@@ -349,64 +346,65 @@ impl<N: Deref<Target = Notify>> Waiter<N> {
     /// A wait that `notify_waiters` calls from now on release; recorded as
     /// an inspection.
     fn new(notify: N, location: Location) -> Waiter<N> {
-        let generation = crate::inspect(notify.object, location, || {
-            lock_state(&notify.state).generation
-        });
+        let object = notify.object;
+        let generation = crate::inspect(object, location, || lock_state(&notify.state).generation);
         Waiter {
-            notify,
-            generation,
-            location,
-            point: SchedulePoint::new(),
-            ticket: None,
+            wait: wait_queue::Waiting::new(notify, Notification { generation }, object, location),
             done: false,
         }
     }
 
     /// Takes a notification if there is one (recorded as `Notified`), or
-    /// registers the wait and records that it looked (`Inspect`: whether a
+    /// joins the line and records that it looked (`Inspect`: whether a
     /// permit was stored is what it read).
     fn enable(&mut self) -> bool {
         if self.done {
             return true;
         }
         rt::sync_point();
-        let notified = self.take_notification(Waker::noop());
-        if !notified {
-            let object = self.notify.object;
-            object.record(
-                Op::Inspect {
-                    object: object.id(),
-                },
-                self.location,
-            );
+        self.done = self.wait.look(Waker::noop()).is_ready();
+        if !self.done {
+            self.wait.record_inspection();
         }
-        notified
+        self.done
     }
 
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         if self.done {
             return Poll::Ready(());
         }
-        if self.point.poll_point(cx).is_pending() {
-            return Poll::Pending;
-        }
-        if self.take_notification(cx.waker()) {
-            return Poll::Ready(());
-        }
-        self.notify.object.block(self.location);
-        Poll::Pending
+        let outcome = self.wait.poll_wait(cx);
+        self.done = outcome.is_ready();
+        outcome
+    }
+}
+
+/// A `Notified` wait: over once a `notify_one` or `notify_last` chose it,
+/// a `notify_waiters` came after it was created, or (not in line yet) a
+/// permit was stored.
+struct Notification {
+    /// The `notify_waiters` calls before it was created.
+    generation: u64,
+}
+
+impl Wait<Notify> for Notification {
+    type State = NotifyState;
+    /// The notification that released it.
+    type Found = Option<EventIndex>;
+    type Output = ();
+
+    fn state(notify: &Notify) -> &StateLock<NotifyState> {
+        &notify.state
     }
 
-    /// Takes the notification if there is one for this wait (recording
-    /// it), or registers it as a waiter with `waker`. Returns whether it
-    /// was notified.
-    fn take_notification(&mut self, waker: &Waker) -> bool {
-        let notify = &*self.notify;
-        let mut state = lock_state(&notify.state);
-        let notified_by = match self.ticket {
+    fn line<'s>(&self, state: &'s mut NotifyState) -> &'s mut WaitQueue<()> {
+        &mut state.waiters
+    }
+
+    fn look(&mut self, state: &mut NotifyState, ticket: Option<u64>) -> Option<Option<EventIndex>> {
+        match ticket {
             _ if state.generation != self.generation => {
-                if let Some(ticket) = self.ticket {
-                    state.waiters.remove(ticket);
+                if let Some(ticket) = ticket {
                     state.take_chosen(ticket);
                 }
                 Some(state.broadcasts[self.generation as usize])
@@ -414,35 +412,19 @@ impl<N: Deref<Target = Notify>> Waiter<N> {
             Some(ticket) if state.waiters.take_grant(ticket) => state.take_chosen(ticket),
             Some(_) => None,
             None => state.permit.take(),
-        };
-        if let Some(by) = notified_by {
-            drop(state);
-            self.done = true;
-            self.ticket = None;
-            notify.object.record(
-                Op::Notified {
-                    object: notify.object.id(),
-                    by,
-                },
-                self.location,
-            );
-            return true;
         }
-        match self.ticket {
-            Some(ticket) => state.waiters.update_waker(ticket, waker),
-            None => self.ticket = Some(state.waiters.push((), waker.clone())),
-        }
-        false
     }
-}
 
-impl<N: Deref<Target = Notify>> Drop for Waiter<N> {
-    fn drop(&mut self) {
-        let Some(ticket) = self.ticket else {
-            return;
-        };
+    fn finish(&mut self, by: Option<EventIndex>, object: ObjectRef, location: Location) {
+        let id = object.id();
+        object.record(Op::Notified { object: id, by }, location);
+    }
+
+    /// A notification that had chosen it goes on to the next waiter at the
+    /// same end of the line, or to the permit.
+    fn leave(&mut self, notify: &Notify, ticket: u64) {
         let chosen = {
-            let state = &mut *lock_state(&self.notify.state);
+            let state = &mut *lock_state(&notify.state);
             let waiting = match state
                 .chosen_newest
                 .iter()
@@ -460,7 +442,7 @@ impl<N: Deref<Target = Notify>> Drop for Waiter<N> {
                 .map(|event| (event, waiting))
         };
         if let Some((event, waiting)) = chosen {
-            self.notify.pass_on(event, waiting);
+            notify.pass_on(event, waiting);
         }
     }
 }

@@ -8,7 +8,7 @@
 //! again, as the queue's own operation.
 
 use crate::batch::{BatchSemaphore, PermitWait};
-use crate::wait_queue::{wake_all, WaitQueue};
+use crate::wait_queue::{wake_all, Wait, WaitQueue, Waiting};
 use crate::{lock_state, StateLock};
 use racecheck_runtime::rt::{self, ObjectRef, SchedulePoint};
 use racecheck_trace::{Location, ObjectKind, Op};
@@ -402,12 +402,12 @@ impl<T> Queue<T> {
     /// ```
     #[track_caller]
     pub fn join(&self) -> impl Future<Output = ()> + '_ {
-        Join {
-            queue: self,
-            location: Location::caller(),
-            point: SchedulePoint::new(),
-            waiting: None,
-        }
+        Waiting::new(
+            self,
+            AllDone { finished: 0 },
+            self.object,
+            Location::caller(),
+        )
     }
 
     fn record_try_failed(&self, location: Location) {
@@ -518,59 +518,38 @@ impl<T> Future for Get<'_, T> {
     }
 }
 
-struct Join<'a, T> {
-    queue: &'a Queue<T>,
-    location: Location,
-    point: SchedulePoint,
-    /// `(ticket, finished count when it started waiting)`.
-    waiting: Option<(u64, u64)>,
+/// A `join`: over once every item put has been marked done.
+struct AllDone {
+    /// How many times the count had dropped to 0 when it joined the line.
+    finished: u64,
 }
 
-impl<T> Future for Join<'_, T> {
+impl<T> Wait<Queue<T>> for AllDone {
+    type State = QueueState<T>;
+    type Found = ();
     type Output = ();
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.get_mut();
-        if this.point.poll_point(cx).is_pending() {
-            return Poll::Pending;
-        }
-        let queue = this.queue;
-        let mut state = lock_state(&queue.state);
-        let done = match this.waiting {
-            Some((_, finished)) => state.finished != finished,
-            None => state.unfinished == 0,
-        };
-        if done {
-            if let Some((ticket, _)) = this.waiting.take() {
-                state.joiners.remove(ticket);
-            }
-            drop(state);
-            queue.object.record(
-                Op::AllDone {
-                    object: queue.object.id(),
-                },
-                this.location,
-            );
-            return Poll::Ready(());
-        }
-        match this.waiting {
-            Some((ticket, _)) => state.joiners.update_waker(ticket, cx.waker()),
-            None => {
-                let finished = state.finished;
-                let ticket = state.joiners.push((), cx.waker().clone());
-                this.waiting = Some((ticket, finished));
-            }
-        }
-        drop(state);
-        queue.object.block(this.location);
-        Poll::Pending
+    fn state(queue: &Queue<T>) -> &StateLock<QueueState<T>> {
+        &queue.state
     }
-}
 
-impl<T> Drop for Join<'_, T> {
-    fn drop(&mut self) {
-        if let Some((ticket, _)) = self.waiting {
-            lock_state(&self.queue.state).joiners.remove(ticket);
-        }
+    fn line<'s>(&self, state: &'s mut QueueState<T>) -> &'s mut WaitQueue<()> {
+        &mut state.joiners
+    }
+
+    fn look(&mut self, state: &mut QueueState<T>, ticket: Option<u64>) -> Option<()> {
+        let done = match ticket {
+            Some(_) => state.finished != self.finished,
+            None => {
+                self.finished = state.finished;
+                state.unfinished == 0
+            }
+        };
+        done.then_some(())
+    }
+
+    fn finish(&mut self, (): (), object: ObjectRef, location: Location) {
+        let id = object.id();
+        object.record(Op::AllDone { object: id }, location);
     }
 }

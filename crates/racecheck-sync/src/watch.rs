@@ -38,16 +38,14 @@
 //! });
 //! ```
 
-use crate::wait_queue::{wake_all, WaitQueue, WaitUntil};
+use crate::wait_queue::{wake_all, Until, Wait, WaitQueue, Waiting};
 use crate::{lock_state, StateLock};
 use racecheck_runtime::rt::{self, ObjectRef, SchedulePoint};
 use racecheck_trace::{EventIndex, Location, ObjectKind, Op};
 use std::fmt;
 use std::future::Future;
 use std::ops::Deref;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 /// A watch channel holding `init`.
 ///
@@ -299,7 +297,7 @@ impl<T> Sender<T> {
     /// ```
     #[track_caller]
     pub fn closed(&self) -> impl Future<Output = ()> + '_ {
-        WaitUntil::new(
+        Until::wait(
             &self.channel.state,
             self.channel.object,
             |state| &mut state.closed_waiters,
@@ -568,13 +566,7 @@ impl<T> Receiver<T> {
     /// ```
     #[track_caller]
     pub fn changed(&mut self) -> impl Future<Output = Result<(), RecvError>> + '_ {
-        Changed {
-            channel: &self.channel,
-            seen: &mut self.seen,
-            location: Location::caller(),
-            point: SchedulePoint::new(),
-            ticket: None,
-        }
+        Changed::wait(&self.channel, &mut self.seen, Location::caller())
     }
 }
 
@@ -619,14 +611,7 @@ impl<T> Receiver<T> {
                 if closed {
                     return Err(RecvError(()));
                 }
-                let changed = Changed {
-                    channel,
-                    seen: &mut *seen,
-                    location,
-                    point: SchedulePoint::new(),
-                    ticket: None,
-                };
-                closed = changed.await.is_err();
+                closed = Changed::wait(channel, seen, location).await.is_err();
             }
         }
     }
@@ -753,63 +738,60 @@ impl<T: fmt::Debug> fmt::Debug for Ref<'_, T> {
     }
 }
 
-struct Changed<'a, T> {
-    channel: &'a Channel<T>,
+/// A `changed` wait: over once a value the receiver has not seen was
+/// sent, or every sender is gone.
+struct Changed<'a> {
     /// The receiver's seen version.
     seen: &'a mut u64,
-    location: Location,
-    point: SchedulePoint,
-    ticket: Option<u64>,
 }
 
-impl<T> Future for Changed<'_, T> {
-    type Output = Result<(), RecvError>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.get_mut();
-        if this.point.poll_point(cx).is_pending() {
-            return Poll::Pending;
-        }
-        let channel = this.channel;
-        let mut state = lock_state(&channel.state);
-        if let Some(ticket) = this.ticket.take() {
-            // Woken waiters were drained already; this forgets a stale one.
-            state.waiters.remove(ticket);
-        }
-        if state.version != *this.seen {
-            *this.seen = state.version;
-            let by = state.sent_by;
-            drop(state);
-            channel.record(
-                Op::Observe {
-                    object: channel.object.id(),
-                    by,
-                },
-                this.location,
-            );
-            return Poll::Ready(Ok(()));
-        }
-        if state.senders == 0 {
-            drop(state);
-            channel.record(
-                Op::RecvClosed {
-                    object: channel.object.id(),
-                },
-                this.location,
-            );
-            return Poll::Ready(Err(RecvError(())));
-        }
-        this.ticket = Some(state.waiters.push((), cx.waker().clone()));
-        drop(state);
-        channel.object.block(this.location);
-        Poll::Pending
+impl<'a> Changed<'a> {
+    fn wait<T>(
+        channel: &'a Channel<T>,
+        seen: &'a mut u64,
+        location: Location,
+    ) -> Waiting<&'a Channel<T>, Changed<'a>> {
+        Waiting::new(channel, Changed { seen }, channel.object, location)
     }
 }
 
-impl<T> Drop for Changed<'_, T> {
-    fn drop(&mut self) {
-        if let Some(ticket) = self.ticket {
-            lock_state(&self.channel.state).waiters.remove(ticket);
+impl<T> Wait<Channel<T>> for Changed<'_> {
+    type State = WatchState;
+    /// The send of the new value, or `Err` once the senders are gone.
+    type Found = Result<Option<EventIndex>, RecvError>;
+    type Output = Result<(), RecvError>;
+
+    // Woken waiters were drained: each look stands in line afresh.
+    const KEEPS_PLACE: bool = false;
+
+    fn state(channel: &Channel<T>) -> &StateLock<WatchState> {
+        &channel.state
+    }
+
+    fn line<'s>(&self, state: &'s mut WatchState) -> &'s mut WaitQueue<()> {
+        &mut state.waiters
+    }
+
+    fn look(&mut self, state: &mut WatchState, _ticket: Option<u64>) -> Option<Self::Found> {
+        if state.version != *self.seen {
+            *self.seen = state.version;
+            return Some(Ok(state.sent_by));
         }
+        (state.senders == 0).then_some(Err(RecvError(())))
+    }
+
+    fn finish(
+        &mut self,
+        found: Self::Found,
+        object: ObjectRef,
+        location: Location,
+    ) -> Self::Output {
+        let id = object.id();
+        let op = match found {
+            Ok(by) => Op::Observe { object: id, by },
+            Err(_) => Op::RecvClosed { object: id },
+        };
+        object.record(op, location);
+        found.map(drop)
     }
 }
