@@ -3,7 +3,7 @@
 use crate::wait_queue::{wake_all, WaitQueue};
 use crate::{lock_state, StateLock};
 use racecheck_runtime::rt::{self, ObjectRef, SchedulePoint};
-use racecheck_trace::{Location, ObjectKind, Op};
+use racecheck_trace::{Location, Need, ObjectKind, Op};
 use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
@@ -229,7 +229,7 @@ impl Future for BarrierWait<'_> {
                 barrier.record(Op::Arrive { object }, this.location);
             }
         }
-        barrier.object.block(this.location);
+        barrier.object.block(Need::Unstated, this.location);
         Poll::Pending
     }
 }

@@ -38,7 +38,7 @@
 use crate::wait_queue::{wake_all, WaitQueue, WaitUntil};
 use crate::{lock_state, StateLock};
 use racecheck_runtime::rt::{self, ObjectRef, SchedulePoint};
-use racecheck_trace::{EventIndex, Location, ObjectKind, Op};
+use racecheck_trace::{EventIndex, Location, Need, ObjectKind, Op};
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
@@ -549,6 +549,7 @@ impl<T> Clone for Sender<T> {
 
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
+        self.channel.object.end_dropped(Need::Message);
         rt::sync_point();
         let (last, waiters) = {
             let mut state = lock_state(&self.channel.state);
@@ -820,7 +821,7 @@ impl<T: Clone> Future for Recv<'_, T> {
             this.ticket = Some(state.waiters.push((), cx.waker().clone()));
             drop(state);
             drop(stale);
-            channel.object.block(this.location);
+            channel.object.block(Need::Message, this.location);
             return Poll::Pending;
         }
         drop(state);

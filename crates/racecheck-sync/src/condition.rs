@@ -4,7 +4,7 @@ use crate::mutex::MutexGuard;
 use crate::wait_queue::{wake_all, Causes, WaitQueue, Waiter};
 use crate::{lock_state, StateLock};
 use racecheck_runtime::rt::{self, ObjectRef, SchedulePoint};
-use racecheck_trace::{EventIndex, Location, ObjectId, ObjectKind, Op};
+use racecheck_trace::{EventIndex, Location, Need, ObjectId, ObjectKind, Op};
 use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
@@ -459,7 +459,7 @@ impl<T> Future for Waiting<'_, '_, T> {
                 }
             },
         }
-        condition.object.block(this.location);
+        condition.object.block(Need::Unstated, this.location);
         Poll::Pending
     }
 }

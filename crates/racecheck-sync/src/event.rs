@@ -3,7 +3,7 @@
 use crate::wait_queue::{wake_all, WaitQueue};
 use crate::{lock_state, StateLock};
 use racecheck_runtime::rt::{self, ObjectRef, SchedulePoint};
-use racecheck_trace::{EventIndex, Location, ObjectKind, Op};
+use racecheck_trace::{EventIndex, Location, Need, ObjectKind, Op};
 use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
@@ -198,7 +198,7 @@ impl Future for EventWait<'_> {
             }
         }
         drop(state);
-        event.object.block(this.location);
+        event.object.block(Need::Unstated, this.location);
         Poll::Pending
     }
 }

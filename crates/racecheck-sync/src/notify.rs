@@ -3,7 +3,7 @@
 use crate::wait_queue::{Causes, WaitQueue};
 use crate::{lock_state, StateLock};
 use racecheck_runtime::rt::{self, ObjectRef, SchedulePoint};
-use racecheck_trace::{EventIndex, Location, ObjectKind, Op};
+use racecheck_trace::{EventIndex, Location, Need, ObjectKind, Op};
 use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
@@ -393,7 +393,7 @@ impl<N: Deref<Target = Notify>> Waiter<N> {
         if self.take_notification(cx.waker()) {
             return Poll::Ready(());
         }
-        self.notify.object.block(self.location);
+        self.notify.object.block(Need::Unstated, self.location);
         Poll::Pending
     }
 

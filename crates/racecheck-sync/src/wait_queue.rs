@@ -6,7 +6,7 @@
 
 use crate::{lock_state, StateLock};
 use racecheck_runtime::rt::{ObjectRef, SchedulePoint};
-use racecheck_trace::{EventIndex, Location, Op};
+use racecheck_trace::{EventIndex, Location, Need, Op};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
@@ -259,7 +259,7 @@ impl<S> Future for WaitUntil<'_, S> {
         }
         this.ticket = Some((this.queue)(&mut state).push((), cx.waker().clone()));
         drop(state);
-        this.object.block(this.location);
+        this.object.block(Need::Unstated, this.location);
         Poll::Pending
     }
 }

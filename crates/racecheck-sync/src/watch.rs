@@ -41,7 +41,7 @@
 use crate::wait_queue::{wake_all, WaitQueue, WaitUntil};
 use crate::{lock_state, StateLock};
 use racecheck_runtime::rt::{self, ObjectRef, SchedulePoint};
-use racecheck_trace::{EventIndex, Location, ObjectKind, Op};
+use racecheck_trace::{EventIndex, Location, Need, ObjectKind, Op};
 use std::fmt;
 use std::future::Future;
 use std::ops::Deref;
@@ -442,6 +442,7 @@ impl<T> Drop for Sender<T> {
     /// Records `DropSender`; the last sender also closes the channel
     /// (`Close`) and wakes the receivers blocked in `changed`.
     fn drop(&mut self) {
+        self.channel.object.end_dropped(Need::Message);
         rt::sync_point();
         let (last, waiters) = {
             let mut state = lock_state(&self.channel.state);
@@ -801,7 +802,7 @@ impl<T> Future for Changed<'_, T> {
         }
         this.ticket = Some(state.waiters.push((), cx.waker().clone()));
         drop(state);
-        channel.object.block(this.location);
+        channel.object.block(Need::Message, this.location);
         Poll::Pending
     }
 }

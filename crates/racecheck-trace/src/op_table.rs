@@ -21,7 +21,7 @@
 //! derive from it (an object's role, a lock count) folds into the arm, as
 //! when each pass listed the variants itself.
 
-use crate::event::{LockMode, MemoryOrder, Op, Trace, WaitTarget};
+use crate::event::{LockMode, MemoryOrder, Need, Op, Trace, WaitTarget};
 use crate::{EventIndex, ObjectId, TaskId};
 
 /// What an operation acts on.
@@ -33,8 +33,9 @@ pub enum Operand {
     Object(ObjectId),
     /// Another task: the child spawned, the task joined.
     Task(TaskId),
-    /// What a blocked task waits for: the operation is a wait.
-    Wait(WaitTarget),
+    /// What a blocked task waits for, and what it needs from it: the
+    /// operation is a wait.
+    Wait(WaitTarget, Need),
     /// The virtual time a sleep wakes at, in nanoseconds.
     Until(u64),
 }
@@ -186,15 +187,15 @@ impl Op {
     /// operand's).
     ///
     /// ```
-    /// use racecheck_trace::{ObjectId, Op, WaitTarget};
-    /// let block = Op::Block { on: WaitTarget::Object(ObjectId(2)) };
+    /// use racecheck_trace::{Need, ObjectId, Op, WaitTarget};
+    /// let block = Op::Block { on: WaitTarget::Object(ObjectId(2)), need: Need::Unstated };
     /// assert_eq!(block.object(), Some(ObjectId(2)));
     /// assert_eq!(Op::Yield.object(), None);
     /// ```
     #[inline(always)]
     pub fn object(&self) -> Option<ObjectId> {
         match self.operand() {
-            Operand::Object(object) | Operand::Wait(WaitTarget::Object(object)) => Some(object),
+            Operand::Object(object) | Operand::Wait(WaitTarget::Object(object), _) => Some(object),
             _ => None,
         }
     }
@@ -205,13 +206,13 @@ impl Op {
     /// ```
     /// use racecheck_trace::{Op, TaskId, WaitTarget};
     /// let on = WaitTarget::Task(TaskId(1));
-    /// assert_eq!(Op::Block { on }.waits_for(), Some(on));
+    /// assert_eq!(Op::Block { on, need: Need::Unstated }.waits_for(), Some(on));
     /// assert_eq!(Op::Finish.waits_for(), None);
     /// ```
     #[inline(always)]
     pub fn waits_for(&self) -> Option<WaitTarget> {
         match self.operand() {
-            Operand::Wait(target) => Some(target),
+            Operand::Wait(target, _) => Some(target),
             _ => None,
         }
     }
@@ -392,7 +393,7 @@ operation_table! {
     Yield => "yield", Operand::None, O::None, Touch::Yield, H::None, Detail::None;
     Sleep { until_ns } => "sleep", Until(until_ns), O::None, Touch::None, H::None, Detail::None;
     TimedOut => "timed out", Operand::None, O::None, Touch::None, H::None, Detail::None;
-    Block { on } => "block on", Wait(on), O::None, block_touch(on), H::None, Detail::None;
+    Block { on, need } => "block on", Wait(on, need), O::None, block_touch(on), H::None, Detail::None;
     TryFailed { object } => "try failed", On(object), O::None, Read, H::None, Detail::None;
     Lock { object, mode } =>
         lock_verb(mode), On(object), O::Lock(mode), Change, H::Lock(mode), Detail::None;
@@ -483,9 +484,11 @@ impl Trace {
             Operand::Object(object) => self.object_label(object),
             Operand::Task(task) => self.task_label(task),
             Operand::Until(until_ns) => return format!("{verb} until {}", format_nanos(until_ns)),
-            Operand::Wait(WaitTarget::Object(object)) => self.object_label(object),
-            Operand::Wait(WaitTarget::Task(task)) => format!("join of {}", self.task_label(task)),
-            Operand::Wait(WaitTarget::Untracked) => "an untracked future".to_string(),
+            Operand::Wait(WaitTarget::Object(object), _) => self.object_label(object),
+            Operand::Wait(WaitTarget::Task(task), _) => {
+                format!("join of {}", self.task_label(task))
+            }
+            Operand::Wait(WaitTarget::Untracked, _) => "an untracked future".to_string(),
         };
         match op.detail() {
             Detail::None => format!("{verb} {operand}"),
@@ -567,6 +570,7 @@ mod tests {
             (
                 Op::Block {
                     on: WaitTarget::Object(object),
+                    need: Need::Slot,
                 },
                 Some(object),
                 "block on",
@@ -574,6 +578,7 @@ mod tests {
             (
                 Op::Block {
                     on: WaitTarget::Task(TaskId(1)),
+                    need: Need::Unstated,
                 },
                 None,
                 "block on",
@@ -611,6 +616,7 @@ mod tests {
             Op::Sleep { until_ns: 9 },
             Op::Block {
                 on: WaitTarget::Object(object),
+                need: Need::Lock(LockMode::Shared),
             },
             Op::Lock {
                 object,
