@@ -292,29 +292,37 @@ fn a_reader_queued_behind_a_writer_deadlocks_naming_the_writer() {
     );
 }
 
-/// The waits of a deadlock's cycle, then those blocked behind it, with
-/// the site of each unnamed object (`mpsc@tests/detector.rs:9:5`) cut to
-/// `mpsc@…`.
-fn cycle_waits(deadlock: &racecheck::detect::Deadlock) -> (Vec<String>, Vec<String>) {
+/// Runs `program(false)`, which must deadlock through these waits of its
+/// cycle and behind it, and its twin `program(true)`, which must pass.
+/// The site of an unnamed object (`mpsc@tests/detector.rs:9:5`) is cut to
+/// `mpsc@…`. Returns the deadlock.
+fn assert_deadlock_and_passing_twin<F, Fut>(
+    program: F,
+    cycle: &[&str],
+    behind: &[&str],
+) -> racecheck::detect::Deadlock
+where
+    F: Fn(bool) -> Fut,
+    Fut: std::future::Future<Output = ()> + 'static,
+{
     let without_sites = |waits: &[racecheck::detect::Wait]| -> Vec<String> {
-        waits
-            .iter()
-            .map(|wait| {
-                let text = &wait.description;
-                match text.split_once('@') {
-                    Some((before, after)) => {
-                        let end = after.find([' ', ',', ')']).unwrap_or(after.len());
-                        format!("{before}@…{}", &after[end..])
-                    }
-                    None => text.clone(),
+        (waits.iter())
+            .map(|wait| match wait.description.split_once('@') {
+                Some((before, after)) => {
+                    let end = after.find([' ', ',', ')']).unwrap_or(after.len());
+                    format!("{before}@…{}", &after[end..])
                 }
+                None => wait.description.clone(),
             })
             .collect()
     };
-    (
-        without_sites(&deadlock.cycle),
-        without_sites(&deadlock.blocked_behind),
-    )
+    let report = Builder::new().iterations(1000).run(|| program(false));
+    let deadlock = deadlock_of(&report).expect("a deadlocking interleaving");
+    assert_eq!(without_sites(&deadlock.cycle), cycle);
+    assert_eq!(without_sites(&deadlock.blocked_behind), behind);
+    let twin = Builder::new().iterations(1000).run(|| program(true));
+    assert!(twin.failure.is_none(), "{}", twin.failure.unwrap());
+    deadlock.clone()
 }
 
 /// A producer sends two jobs on a channel of one slot, each under the
@@ -350,24 +358,14 @@ async fn producer_holding_a_lock_on_a_full_channel(release_first: bool) {
 
 #[test]
 fn a_producer_holding_a_lock_on_a_full_channel_deadlocks_with_its_consumer() {
-    let report = Builder::new()
-        .iterations(1000)
-        .run(|| producer_holding_a_lock_on_a_full_channel(false));
-    let deadlock = deadlock_of(&report).expect("the consumer waits for the lock");
-    let (cycle, behind) = cycle_waits(deadlock);
-    assert_eq!(
-        cycle,
-        [
+    assert_deadlock_and_passing_twin(
+        producer_holding_a_lock_on_a_full_channel,
+        &[
             "task 'consumer' waits to lock Mutex 'stats', held by 'producer'",
             "task 'producer' waits for capacity on mpsc@… (its receiver: 'consumer')",
-        ]
+        ],
+        &["task 'main' waits for task 'producer' to finish"],
     );
-    assert_eq!(behind, ["task 'main' waits for task 'producer' to finish"]);
-    // The twin: the producer sends without the lock.
-    let twin = Builder::new()
-        .iterations(1000)
-        .run(|| producer_holding_a_lock_on_a_full_channel(true));
-    assert!(twin.failure.is_none(), "{}", twin.failure.unwrap());
 }
 
 /// The root sends results to a collector and joins it; with `drop_first`
@@ -392,23 +390,14 @@ async fn joining_the_receiver_while_holding_the_sender(drop_first: bool) {
 
 #[test]
 fn joining_the_receiver_while_holding_the_only_sender_deadlocks() {
-    let report = Builder::new()
-        .iterations(100)
-        .run(|| joining_the_receiver_while_holding_the_sender(false));
-    let deadlock = deadlock_of(&report).expect("the collector waits for the root");
-    let (cycle, behind) = cycle_waits(deadlock);
-    assert_eq!(
-        cycle,
-        [
+    assert_deadlock_and_passing_twin(
+        joining_the_receiver_while_holding_the_sender,
+        &[
             "task 'main' waits for task 'collector' to finish",
             "task 'collector' waits for a message on mpsc@… from 'main'",
-        ]
+        ],
+        &[],
     );
-    assert!(behind.is_empty(), "{behind:?}");
-    let twin = Builder::new()
-        .iterations(100)
-        .run(|| joining_the_receiver_while_holding_the_sender(true));
-    assert!(twin.failure.is_none(), "{}", twin.failure.unwrap());
 }
 
 /// asyncio's version of the full channel: a putter puts three jobs on a
@@ -442,22 +431,14 @@ async fn putter_holding_a_lock_on_a_full_queue(release_first: bool) {
 
 #[test]
 fn a_putter_holding_a_lock_on_a_full_queue_deadlocks_with_its_getter() {
-    let report = Builder::new()
-        .iterations(1000)
-        .run(|| putter_holding_a_lock_on_a_full_queue(false));
-    let deadlock = deadlock_of(&report).expect("the getter waits for the lock");
-    let (cycle, _) = cycle_waits(deadlock);
-    assert_eq!(
-        cycle,
-        [
+    assert_deadlock_and_passing_twin(
+        putter_holding_a_lock_on_a_full_queue,
+        &[
             "task 'getter' waits to lock Mutex 'stats', held by 'putter'",
             "task 'putter' waits for capacity on Queue 'jobs' (its getters: 'getter')",
-        ]
+        ],
+        &["task 'main' waits for task 'putter' to finish"],
     );
-    let twin = Builder::new()
-        .iterations(1000)
-        .run(|| putter_holding_a_lock_on_a_full_queue(true));
-    assert!(twin.failure.is_none(), "{}", twin.failure.unwrap());
 }
 
 /// The consumer waits for a message holding the `stats` lock the producer
@@ -496,22 +477,15 @@ async fn consumer_holding_the_lock_its_producer_needs(late_sender: bool) {
 
 #[test]
 fn a_cycle_is_no_deadlock_while_a_sleeping_sender_could_end_its_wait() {
-    let report = Builder::new()
-        .iterations(300)
-        .run(|| consumer_holding_the_lock_its_producer_needs(true));
-    assert!(report.failure.is_none(), "{}", report.failure.unwrap());
-    // The twin: the producer holds the only sender left.
-    let report = Builder::new()
-        .iterations(300)
-        .run(|| consumer_holding_the_lock_its_producer_needs(false));
-    let deadlock = deadlock_of(&report).expect("the consumer locks first");
-    let (cycle, _) = cycle_waits(deadlock);
-    assert_eq!(
-        cycle,
-        [
+    // The bug: the producer holds the only sender left; the twin: a
+    // sleeping task holds another.
+    let deadlock = assert_deadlock_and_passing_twin(
+        consumer_holding_the_lock_its_producer_needs,
+        &[
             "task 'consumer' waits for a message on mpsc@… from 'producer'",
             "task 'producer' waits to lock Mutex 'stats', held by 'consumer'",
-        ]
+        ],
+        &[],
     );
     assert!(deadlock.partial, "the root finished");
 }

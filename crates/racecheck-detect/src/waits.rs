@@ -369,7 +369,7 @@ fn describe(trace: &Trace, entry: &StuckTask, stuck: &[StuckTask]) -> String {
         let names: Vec<String> = tasks.iter().map(|&task| name(task)).collect();
         names.join(separator)
     };
-    if let Some(sentence) = describe_channel_wait(&waiter, &label, kind, entry, &names) {
+    if let Some(sentence) = describe_channel_wait(&waiter, &label, kind, entry, names) {
         return sentence;
     }
     let wait = match (kind, entry.need) {

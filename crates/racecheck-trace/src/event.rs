@@ -39,7 +39,7 @@ pub enum WaitTarget {
 /// let send = Op::Block { on, need: Need::Slot };
 /// assert_eq!(send.operand(), Operand::Wait(on, Need::Slot));
 /// assert_eq!(Need::default(), Need::Unstated);
-/// # let _ = LockMode::Shared;
+/// assert_ne!(Need::Lock(LockMode::Shared), Need::Lock(LockMode::Exclusive));
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Need {

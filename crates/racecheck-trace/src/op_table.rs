@@ -204,7 +204,7 @@ impl Op {
     /// attempt).
     ///
     /// ```
-    /// use racecheck_trace::{Op, TaskId, WaitTarget};
+    /// use racecheck_trace::{Need, Op, TaskId, WaitTarget};
     /// let on = WaitTarget::Task(TaskId(1));
     /// assert_eq!(Op::Block { on, need: Need::Unstated }.waits_for(), Some(on));
     /// assert_eq!(Op::Finish.waits_for(), None);
