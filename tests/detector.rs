@@ -400,6 +400,37 @@ fn joining_the_receiver_while_holding_the_only_sender_deadlocks() {
     );
 }
 
+/// `joining_the_receiver_while_holding_the_sender` with threads and std's
+/// channel: threads run on their own stacks, and the teardown finds their
+/// channel ends as it unwinds them.
+async fn thread_joining_the_receiver_while_holding_the_sender(drop_first: bool) {
+    racecheck::thread::main(move || {
+        let (results, inbox) = racecheck::sync::blocking::mpsc::sync_channel::<u32>(1);
+        let collector = racecheck::thread::Builder::new()
+            .name("collector".into())
+            .spawn(move || while inbox.recv().is_ok() {})
+            .unwrap();
+        results.send(1).unwrap();
+        if drop_first {
+            drop(results);
+        }
+        collector.join().unwrap();
+    })
+    .await;
+}
+
+#[test]
+fn a_thread_joining_the_receiver_while_holding_the_only_sender_deadlocks() {
+    assert_deadlock_and_passing_twin(
+        thread_joining_the_receiver_while_holding_the_sender,
+        &[
+            "task 'main' waits for task 'collector' to finish",
+            "task 'collector' waits for a message on mpsc@… from 'main'",
+        ],
+        &[],
+    );
+}
+
 /// asyncio's version of the full channel: a putter puts three jobs on a
 /// queue of one slot, each under the `stats` lock that the getter takes
 /// after each get; with `release_first` it lets go of the lock first.
