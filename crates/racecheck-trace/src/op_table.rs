@@ -21,7 +21,7 @@
 //! derive from it (an object's role, a lock count) folds into the arm, as
 //! when each pass listed the variants itself.
 
-use crate::event::{LockMode, MemoryOrder, Need, Op, Trace, WaitTarget};
+use crate::event::{LockMode, MemoryOrder, Need, ObjectKind, Op, Trace, WaitTarget};
 use crate::{EventIndex, ObjectId, TaskId};
 
 /// What an operation acts on.
@@ -49,6 +49,9 @@ pub enum Detail {
     Permits(u32),
     /// An atomic's ordering (`load Atomic@... (SeqCst)`).
     Ordering(MemoryOrder),
+    /// What a blocked task needs of its object, where its kind does not
+    /// say it (`block on mpsc@... for a slot`).
+    Need(Need),
 }
 
 /// The happens-before order an operation creates, before the object's
@@ -393,7 +396,7 @@ operation_table! {
     Yield => "yield", Operand::None, O::None, Touch::Yield, H::None, Detail::None;
     Sleep { until_ns } => "sleep", Until(until_ns), O::None, Touch::None, H::None, Detail::None;
     TimedOut => "timed out", Operand::None, O::None, Touch::None, H::None, Detail::None;
-    Block { on, need } => "block on", Wait(on, need), O::None, block_touch(on), H::None, Detail::None;
+    Block { on, need } => "block on", Wait(on, need), O::None, block_touch(on), H::None, Detail::Need(need);
     TryFailed { object } => "try failed", On(object), O::None, Read, H::None, Detail::None;
     Lock { object, mode } =>
         lock_verb(mode), On(object), O::Lock(mode), Change, H::Lock(mode), Detail::None;
@@ -497,7 +500,27 @@ impl Trace {
                 format!("{verb} {permits} permit{plural} of {operand}")
             }
             Detail::Ordering(ordering) => format!("{verb} {operand} ({ordering:?})"),
+            Detail::Need(need) => {
+                let kind = op
+                    .object()
+                    .and_then(|object| self.objects.get(object.index()));
+                let words = need_words(need, kind.map(|info| info.kind));
+                format!("{verb} {operand}{words}")
+            }
         }
+    }
+}
+
+/// What a block's description adds for its need: a channel's slot or
+/// message, an `RwLock`'s read or write lock; nothing where the object's
+/// kind says it (a mutex's lock).
+fn need_words(need: Need, kind: Option<ObjectKind>) -> &'static str {
+    match need {
+        Need::Lock(LockMode::Shared) => " for a read lock",
+        Need::Lock(LockMode::Exclusive) if kind == Some(ObjectKind::RwLock) => " for a write lock",
+        Need::Unstated | Need::Lock(_) => "",
+        Need::Slot => " for a slot",
+        Need::Message => " for a message",
     }
 }
 
@@ -662,6 +685,42 @@ mod tests {
             Op::Notified { object, by: None }.order(),
             Order::AcquireFrom(None)
         );
+    }
+
+    #[test]
+    fn a_block_says_what_it_needs_where_the_kind_does_not() {
+        use crate::{Location, ObjectInfo};
+        let mut trace = Trace::default();
+        for (kind, name) in [
+            (ObjectKind::Channel, "jobs"),
+            (ObjectKind::RwLock, "config"),
+        ] {
+            trace.objects.push(ObjectInfo {
+                kind,
+                name: Some(name.into()),
+                created_at: Location::caller(),
+            });
+        }
+        let (jobs, config) = (ObjectId(0), ObjectId(1));
+        let cases = [
+            (jobs, Need::Slot, "block on mpsc 'jobs' for a slot"),
+            (jobs, Need::Message, "block on mpsc 'jobs' for a message"),
+            (
+                config,
+                Need::Lock(LockMode::Shared),
+                "block on RwLock 'config' for a read lock",
+            ),
+            (
+                config,
+                Need::Lock(LockMode::Exclusive),
+                "block on RwLock 'config' for a write lock",
+            ),
+            (config, Need::Unstated, "block on RwLock 'config'"),
+        ];
+        for (object, need, expected) in cases {
+            let on = WaitTarget::Object(object);
+            assert_eq!(trace.describe(&Op::Block { on, need }), expected);
+        }
     }
 
     #[test]
