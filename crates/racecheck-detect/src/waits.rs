@@ -238,11 +238,12 @@ fn channel_wakers(
         return Vec::new();
     }
     let mut wakers: Vec<TaskId> = if kind_of(trace, object) == Some(ObjectKind::Queue) {
-        // A put is the queue's send, a get its receive.
-        let gives = if need == Need::Slot {
-            Order::Receive
+        // A get (the queue's receive) frees a slot; a put (its send), or a
+        // putter waiting for a slot, brings an item; and the other way.
+        let (gives, other_need) = if need == Need::Slot {
+            (Order::Receive, Need::Message)
         } else {
-            Order::Send
+            (Order::Send, Need::Slot)
         };
         let finished = |task: TaskId| {
             (trace.events.iter())
@@ -252,7 +253,7 @@ fn channel_wakers(
             .filter(|event| event.op.object() == Some(object) && event.op.order() == gives)
             .map(|event| event.task);
         let will = (end.blocked.iter().zip(needs))
-            .filter(|&(&(_, on), &other)| on == WaitTarget::Object(object) && other != need)
+            .filter(|&(&(_, on), &other)| on == WaitTarget::Object(object) && other == other_need)
             .map(|(&(task, _), _)| task);
         did.chain(will).filter(|&task| !finished(task)).collect()
     } else {
@@ -405,7 +406,7 @@ fn describe(trace: &Trace, entry: &StuckTask, stuck: &[StuckTask]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use racecheck_trace::{Event, Location, LockMode, ObjectInfo, Op, TaskInfo};
+    use racecheck_trace::{Event, Location, ObjectInfo, Op, TaskInfo};
 
     fn trace_with(ops: &[(u32, Op)]) -> Trace {
         let location = Location::caller();
@@ -417,7 +418,11 @@ mod tests {
                 spawned_at: location,
             });
         }
-        for (kind, name) in [(ObjectKind::Mutex, "x"), (ObjectKind::Semaphore, "s")] {
+        for (kind, name) in [
+            (ObjectKind::Mutex, "x"),
+            (ObjectKind::Semaphore, "s"),
+            (ObjectKind::Queue, "q"),
+        ] {
             trace.objects.push(ObjectInfo {
                 kind,
                 name: Some(name.into()),
@@ -437,6 +442,7 @@ mod tests {
 
     const X: ObjectId = ObjectId(0);
     const S: ObjectId = ObjectId(1);
+    const Q: ObjectId = ObjectId(2);
     const LOCK_X: Op = Op::Lock {
         object: X,
         mode: LockMode::Exclusive,
@@ -529,5 +535,52 @@ mod tests {
             "task 'b' waits for a permit of Semaphore 's'"
         );
         assert_eq!(stuck[0].holders, vec![TaskId(1)]);
+    }
+
+    #[test]
+    fn a_queue_wait_is_ended_by_the_unfinished_tasks_on_its_other_side() {
+        let on = WaitTarget::Object(Q);
+        let put = (1, Op::Send { object: Q });
+        let get = (0, Op::Recv { object: Q });
+        let b_waits = (
+            2,
+            Op::Block {
+                on,
+                need: Need::Slot,
+            },
+        );
+        let main_joins = (
+            0,
+            Op::Block {
+                on,
+                need: Need::Unstated,
+            },
+        );
+        let (a_gets, a_ends) = ((1, Op::Recv { object: Q }), (1, Op::Finish));
+        type Case<'a> = (&'a [(u32, Op)], &'a str);
+        let cases: &[Case] = &[
+            // Nobody got from it; waiting for every item to be done is no get.
+            (
+                &[put, b_waits, main_joins],
+                "task 'b' waits for capacity on Queue 'q'",
+            ),
+            (
+                &[get, put, b_waits, main_joins],
+                "task 'b' waits for capacity on Queue 'q' (its getters: 'main')",
+            ),
+            // A getter that finished gets no more.
+            (
+                &[a_gets, a_ends, put, b_waits, main_joins],
+                "task 'b' waits for capacity on Queue 'q'",
+            ),
+        ];
+        for (ops, expected) in cases {
+            let end = ExecutionEnd {
+                blocked: vec![(TaskId(2), on), (TaskId(0), on)],
+                ..ExecutionEnd::default()
+            };
+            let stuck = stuck_tasks(&trace_with(ops), &end);
+            assert_eq!(stuck[0].to_string(), *expected, "{ops:?}");
+        }
     }
 }
