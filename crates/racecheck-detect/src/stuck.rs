@@ -3,10 +3,10 @@
 //! channel) and hangs (no cycle, nobody left to wake them).
 
 use crate::finding::{Deadlock, Hang, Wait};
-use crate::waits::stuck_tasks;
+use crate::waits::{stuck_tasks, StuckTask};
 use petgraph::algo::tarjan_scc;
 use petgraph::graphmap::DiGraphMap;
-use racecheck_trace::{ExecutionEnd, TaskId, Trace, WaitTarget};
+use racecheck_trace::{ExecutionEnd, Location, TaskId, Trace, WaitTarget};
 
 /// What is wrong with the tasks blocked at the end of an execution: a
 /// deadlock if some wait in a cycle, a hang otherwise.
@@ -26,24 +26,7 @@ pub(crate) enum Stuck {
 /// finished while these stayed stuck, the deadlock is partial.
 pub(crate) fn explain(trace: &Trace, end: &ExecutionEnd) -> Stuck {
     let stuck = stuck_tasks(trace, end);
-    let mut graph = DiGraphMap::<u32, ()>::new();
-    for entry in &stuck {
-        graph.add_node(entry.task.0);
-        let waits_for: Vec<TaskId> = match entry.target {
-            WaitTarget::Object(_) => (entry.holders.iter())
-                .chain(&entry.queued_ahead)
-                .chain(&entry.wakers)
-                .copied()
-                .collect(),
-            WaitTarget::Task(target) => vec![target],
-            WaitTarget::Untracked => Vec::new(),
-        };
-        for holder in waits_for {
-            if end.blocked.iter().any(|&(task, _)| task == holder) {
-                graph.add_edge(entry.task.0, holder.0, ());
-            }
-        }
-    }
+    let graph = wait_for_graph(&stuck, end);
     // Every task that could end a channel wait of the component is in it.
     let closed = |component: &[u32]| {
         (stuck.iter())
@@ -85,27 +68,49 @@ pub(crate) fn explain(trace: &Trace, end: &ExecutionEnd) -> Stuck {
             partial: end.root_finished,
         });
     }
-    let last_touched = stuck
-        .iter()
-        .map(|entry| match entry.target {
-            WaitTarget::Object(object) => trace
-                .events
-                .iter()
-                .rev()
-                .find(|event| {
-                    let op = event.op;
-                    event.task != entry.task
-                        && op.object() == Some(object)
-                        && op.waits_for().is_none()
-                })
-                .map(|event| (trace.task_label(event.task), event.location)),
-            WaitTarget::Task(_) | WaitTarget::Untracked => None,
-        })
-        .collect();
     Stuck::Hang(Hang {
         waits: stuck.iter().map(|entry| wait(entry.task.0)).collect(),
-        last_touched,
+        last_touched: stuck
+            .iter()
+            .map(|entry| last_touched(trace, entry))
+            .collect(),
     })
+}
+
+/// An edge from each blocked task to each blocked task that could end its
+/// wait (see [`explain`]).
+fn wait_for_graph(stuck: &[StuckTask], end: &ExecutionEnd) -> DiGraphMap<u32, ()> {
+    let mut graph = DiGraphMap::<u32, ()>::new();
+    for entry in stuck {
+        graph.add_node(entry.task.0);
+        let waits_for: Vec<TaskId> = match entry.target {
+            WaitTarget::Object(_) => (entry.holders.iter())
+                .chain(&entry.queued_ahead)
+                .chain(&entry.wakers)
+                .copied()
+                .collect(),
+            WaitTarget::Task(target) => vec![target],
+            WaitTarget::Untracked => Vec::new(),
+        };
+        for holder in waits_for {
+            if end.blocked.iter().any(|&(task, _)| task == holder) {
+                graph.add_edge(entry.task.0, holder.0, ());
+            }
+        }
+    }
+    graph
+}
+
+/// The last other task to touch the object `entry` waits on, and where.
+fn last_touched(trace: &Trace, entry: &StuckTask) -> Option<(String, Location)> {
+    let WaitTarget::Object(object) = entry.target else {
+        return None;
+    };
+    let event = trace.events.iter().rev().find(|event| {
+        let op = event.op;
+        event.task != entry.task && op.object() == Some(object) && op.waits_for().is_none()
+    })?;
+    Some((trace.task_label(event.task), event.location))
 }
 
 /// The tasks of a strongly connected component in the order of one cycle
