@@ -2,7 +2,9 @@
 //! `detector_corpus.rs`): deadlocks actual and potential, hangs, leaks, and
 //! the JSON and Graphviz forms of a finding.
 
-use racecheck::sync::{Event, Mutex, Notify, ReentrantMutex, RwLock, Semaphore, Shared};
+use racecheck::sync::{
+    mpsc, Event, Mutex, Notify, Queue, ReentrantMutex, RwLock, Semaphore, Shared,
+};
 use racecheck::time::sleep;
 use racecheck::{Builder, Check, FailureKind, Finding, Report};
 use std::sync::Arc;
@@ -284,10 +286,239 @@ fn a_reader_queued_behind_a_writer_deadlocks_naming_the_writer() {
     assert_eq!(
         waits,
         [
-            "task 'handler' waits to lock RwLock 'config', held by itself, queued behind 'reloader'",
-            "task 'reloader' waits to lock RwLock 'config', held by 'handler'",
+            "task 'handler' waits to read-lock RwLock 'config', queued behind writer 'reloader'",
+            "task 'reloader' waits to write-lock RwLock 'config', held by 'handler'",
         ]
     );
+}
+
+/// Runs `program(false)`, which must deadlock through these waits of its
+/// cycle and behind it, and its twin `program(true)`, which must pass.
+/// The site of an unnamed object (`mpsc@tests/detector.rs:9:5`) is cut to
+/// `mpsc@…`. Returns the deadlock.
+fn assert_deadlock_and_passing_twin<F, Fut>(
+    program: F,
+    cycle: &[&str],
+    behind: &[&str],
+) -> racecheck::detect::Deadlock
+where
+    F: Fn(bool) -> Fut,
+    Fut: std::future::Future<Output = ()> + 'static,
+{
+    let without_sites = |waits: &[racecheck::detect::Wait]| -> Vec<String> {
+        (waits.iter())
+            .map(|wait| match wait.description.split_once('@') {
+                Some((before, after)) => {
+                    let end = after.find([' ', ',', ')']).unwrap_or(after.len());
+                    format!("{before}@…{}", &after[end..])
+                }
+                None => wait.description.clone(),
+            })
+            .collect()
+    };
+    let report = Builder::new().iterations(1000).run(|| program(false));
+    let deadlock = deadlock_of(&report).expect("a deadlocking interleaving");
+    assert_eq!(without_sites(&deadlock.cycle), cycle);
+    assert_eq!(without_sites(&deadlock.blocked_behind), behind);
+    let twin = Builder::new().iterations(1000).run(|| program(true));
+    assert!(twin.failure.is_none(), "{}", twin.failure.unwrap());
+    deadlock.clone()
+}
+
+/// A producer sends two jobs on a channel of one slot, each under the
+/// `stats` lock that the consumer takes before each receive; with
+/// `release_first` it lets go of the lock before it sends.
+async fn producer_holding_a_lock_on_a_full_channel(release_first: bool) {
+    let stats = Arc::new(Mutex::named("stats", 0));
+    let (jobs, mut inbox) = mpsc::channel::<u32>(1);
+    let consumer = {
+        let stats = stats.clone();
+        racecheck::spawn_named("consumer", async move {
+            loop {
+                *stats.lock().await += 1;
+                if inbox.recv().await.is_none() {
+                    break;
+                }
+            }
+        })
+    };
+    let producer = racecheck::spawn_named("producer", async move {
+        for job in 0..2 {
+            let mut count = stats.lock().await;
+            *count += 1;
+            if release_first {
+                drop(count);
+            }
+            jobs.send(job).await.unwrap();
+        }
+    });
+    producer.await;
+    consumer.await;
+}
+
+#[test]
+fn a_producer_holding_a_lock_on_a_full_channel_deadlocks_with_its_consumer() {
+    assert_deadlock_and_passing_twin(
+        producer_holding_a_lock_on_a_full_channel,
+        &[
+            "task 'consumer' waits to lock Mutex 'stats', held by 'producer'",
+            "task 'producer' waits for capacity on mpsc@… (its receiver: 'consumer')",
+        ],
+        &["task 'main' waits for task 'producer' to finish"],
+    );
+}
+
+/// The root sends results to a collector and joins it; with `drop_first`
+/// it drops its sender, the only one, before joining.
+async fn joining_the_receiver_while_holding_the_sender(drop_first: bool) {
+    let (results, mut inbox) = mpsc::unbounded_channel::<u32>();
+    let collector = racecheck::spawn_named("collector", async move {
+        let mut sum = 0;
+        while let Some(result) = inbox.recv().await {
+            sum += result;
+        }
+        sum
+    });
+    for result in 1..=2 {
+        results.send(result).unwrap();
+    }
+    if drop_first {
+        drop(results);
+    }
+    assert_eq!(collector.await, 3);
+}
+
+#[test]
+fn joining_the_receiver_while_holding_the_only_sender_deadlocks() {
+    assert_deadlock_and_passing_twin(
+        joining_the_receiver_while_holding_the_sender,
+        &[
+            "task 'main' waits for task 'collector' to finish",
+            "task 'collector' waits for a message on mpsc@… from 'main'",
+        ],
+        &[],
+    );
+}
+
+/// `joining_the_receiver_while_holding_the_sender` with threads and std's
+/// channel: threads run on their own stacks, and the teardown finds their
+/// channel ends as it unwinds them.
+async fn thread_joining_the_receiver_while_holding_the_sender(drop_first: bool) {
+    racecheck::thread::main(move || {
+        let (results, inbox) = racecheck::sync::blocking::mpsc::sync_channel::<u32>(1);
+        let collector = racecheck::thread::Builder::new()
+            .name("collector".into())
+            .spawn(move || while inbox.recv().is_ok() {})
+            .unwrap();
+        results.send(1).unwrap();
+        if drop_first {
+            drop(results);
+        }
+        collector.join().unwrap();
+    })
+    .await;
+}
+
+#[test]
+fn a_thread_joining_the_receiver_while_holding_the_only_sender_deadlocks() {
+    assert_deadlock_and_passing_twin(
+        thread_joining_the_receiver_while_holding_the_sender,
+        &[
+            "task 'main' waits for task 'collector' to finish",
+            "task 'collector' waits for a message on mpsc@… from 'main'",
+        ],
+        &[],
+    );
+}
+
+/// asyncio's version of the full channel: a putter puts three jobs on a
+/// queue of one slot, each under the `stats` lock that the getter takes
+/// after each get; with `release_first` it lets go of the lock first.
+async fn putter_holding_a_lock_on_a_full_queue(release_first: bool) {
+    let stats = Arc::new(Mutex::named("stats", 0));
+    let jobs = Arc::new(Queue::named("jobs", 1));
+    let getter = {
+        let (stats, jobs) = (stats.clone(), jobs.clone());
+        racecheck::spawn_named("getter", async move {
+            for _ in 0..3 {
+                let job: u32 = jobs.get().await;
+                *stats.lock().await += job;
+            }
+        })
+    };
+    let putter = racecheck::spawn_named("putter", async move {
+        for job in 0..3 {
+            let mut count = stats.lock().await;
+            *count += 1;
+            if release_first {
+                drop(count);
+            }
+            jobs.put(job).await;
+        }
+    });
+    putter.await;
+    getter.await;
+}
+
+#[test]
+fn a_putter_holding_a_lock_on_a_full_queue_deadlocks_with_its_getter() {
+    assert_deadlock_and_passing_twin(
+        putter_holding_a_lock_on_a_full_queue,
+        &[
+            "task 'getter' waits to lock Mutex 'stats', held by 'putter'",
+            "task 'putter' waits for capacity on Queue 'jobs' (its getters: 'getter')",
+        ],
+        &["task 'main' waits for task 'putter' to finish"],
+    );
+}
+
+/// The consumer waits for a message holding the `stats` lock the producer
+/// needs before it sends; the root returns. With `late_sender`, a third
+/// task holds a sender and sleeps: it could still send, so the consumer's
+/// wait has a waker outside the cycle.
+async fn consumer_holding_the_lock_its_producer_needs(late_sender: bool) {
+    let stats = Arc::new(Mutex::named("stats", 0));
+    let (jobs, mut inbox) = mpsc::channel::<u32>(1);
+    let consumer = {
+        let stats = stats.clone();
+        racecheck::spawn_named("consumer", async move {
+            let mut count = stats.lock().await;
+            if let Some(job) = inbox.recv().await {
+                *count += job;
+            }
+        })
+    };
+    let producer = {
+        let jobs = jobs.clone();
+        racecheck::spawn_named("producer", async move {
+            *stats.lock().await += 1;
+            jobs.send(1).await.ok();
+        })
+    };
+    if late_sender {
+        racecheck::spawn_named("late", async move {
+            sleep(Duration::from_secs(1)).await;
+            jobs.send(2).await.ok();
+        });
+    } else {
+        drop(jobs);
+    }
+    let _detached = (consumer, producer);
+}
+
+#[test]
+fn a_cycle_is_no_deadlock_while_a_sleeping_sender_could_end_its_wait() {
+    // The bug: the producer holds the only sender left; the twin: a
+    // sleeping task holds another.
+    let deadlock = assert_deadlock_and_passing_twin(
+        consumer_holding_the_lock_its_producer_needs,
+        &[
+            "task 'consumer' waits for a message on mpsc@… from 'producer'",
+            "task 'producer' waits to lock Mutex 'stats', held by 'consumer'",
+        ],
+        &[],
+    );
+    assert!(deadlock.partial, "the root finished");
 }
 
 #[test]

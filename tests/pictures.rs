@@ -4,7 +4,7 @@
 use racecheck::detect::{finding_graph, EdgeKind, FindingGraph, NodeKind, PATH_EVENTS_MAX};
 mod finding_programs;
 
-use racecheck::sync::{Mutex, Shared};
+use racecheck::sync::{mpsc, Mutex, Shared};
 use racecheck::{Builder, Failure, FailureKind, Finding, PREDICTED_RACE};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -154,6 +154,43 @@ fn the_dining_philosophers_deadlock_is_one_closed_cycle_of_ten() {
     for edge in graph.edges.iter().filter(|e| e.kind == EdgeKind::HeldBy) {
         assert!(edge.label.contains("taken at") && edge.label.contains("finding_programs/mod.rs:"));
     }
+    assert_legend(&graph);
+}
+
+#[test]
+fn a_deadlock_through_a_channel_closes_at_the_sender_it_waits_for() {
+    let report =
+        Builder::new().iterations(1).run(|| async {
+            let (results, mut inbox) = mpsc::unbounded_channel::<u32>();
+            let collector = racecheck::spawn_named("collector", async move {
+                while inbox.recv().await.is_some() {}
+            });
+            results.send(1).unwrap();
+            collector.await; // still holding `results`
+        });
+    let graph = graph_of(&report.failure.expect("a deadlock"));
+    let tasks = nodes_of(&graph, NodeKind::Finding);
+    let channel = nodes_of(&graph, NodeKind::Object);
+    assert_eq!((tasks.len(), channel.len()), (2, 1), "{graph:#?}");
+    // main joins the collector, which waits on the channel, whose sender
+    // main holds.
+    let cycle = [EdgeKind::WaitsFor, EdgeKind::OtherEnd];
+    for &task in &tasks {
+        assert_eq!(reachable(&graph, task, &cycle).len(), 3, "{graph:#?}");
+    }
+    let other_end: Vec<_> = graph
+        .edges
+        .iter()
+        .filter(|edge| edge.kind == EdgeKind::OtherEnd)
+        .map(|edge| {
+            (
+                edge.from,
+                graph.nodes[edge.to].label.as_str(),
+                edge.label.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(other_end, [(channel[0], "'main'", "sends on it")]);
     assert_legend(&graph);
 }
 

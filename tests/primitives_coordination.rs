@@ -360,7 +360,7 @@ fn queue_get_with_no_producer_hangs_naming_the_queue() {
     });
     let waits = stuck_waits(&failure);
     assert!(
-        waits.contains(&"task 'consumer' waits on Queue 'inbox'".to_string()),
+        waits.contains(&"task 'consumer' waits for an item on Queue 'inbox'".to_string()),
         "{waits:?}"
     );
 }

@@ -192,13 +192,13 @@ fn steps_and_waits(trace: &Trace, clock: &Clock) -> Vec<TraceEvent> {
         .map_or(0.0, |last| clock.at(last) + 1.0);
     for (index, event) in trace.events.iter().enumerate() {
         let name = match event.op.operand() {
-            Operand::Wait(WaitTarget::Object(object)) => {
+            Operand::Wait(WaitTarget::Object(object), _) => {
                 format!("waits on {}", trace.object_label(object))
             }
-            Operand::Wait(WaitTarget::Task(task)) => {
+            Operand::Wait(WaitTarget::Task(task), _) => {
                 format!("waits for {}", trace.task_label(task))
             }
-            Operand::Wait(WaitTarget::Untracked) => "waits".to_string(),
+            Operand::Wait(WaitTarget::Untracked, _) => "waits".to_string(),
             Operand::Until(until_ns) => format!("sleeps until {} ns", until_ns),
             _ => continue,
         };
@@ -286,7 +286,7 @@ fn waiter_counters(trace: &Trace, clock: &Clock) -> Vec<TraceEvent> {
     for (index, event) in trace.events.iter().enumerate() {
         let op = event.op;
         let (object, waits) = match (op.operand(), op.holding()) {
-            (Operand::Wait(WaitTarget::Object(object)), _) => (object, true),
+            (Operand::Wait(WaitTarget::Object(object), _), _) => (object, true),
             (Operand::Object(object), Holding::Lock(_) | Holding::Acquire(_)) => (object, false),
             _ => continue,
         };

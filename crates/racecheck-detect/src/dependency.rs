@@ -138,10 +138,10 @@ impl Footprint {
     ///
     /// ```
     /// use racecheck_detect::Footprint;
-    /// use racecheck_trace::{Event, Location, Op, TaskId, WaitTarget};
+    /// use racecheck_trace::{Event, Location, Need, Op, TaskId, WaitTarget};
     ///
     /// let event = |task, op| Event { step: 0, task: TaskId(task), op, location: Location::caller() };
-    /// let waits = event(1, Op::Block { on: WaitTarget::Task(TaskId(2)) });
+    /// let waits = event(1, Op::Block { on: WaitTarget::Task(TaskId(2)), need: Need::Unstated });
     /// let finish = Footprint::of(TaskId(2), &[event(2, Op::Finish)]);
     /// let mut join = Footprint::of(TaskId(1), &[waits]);
     /// assert!(!join.conflicts_with(&finish), "a join that blocks waits for nothing else");
@@ -201,11 +201,11 @@ impl Footprint {
     ///
     /// ```
     /// use racecheck_detect::Footprint;
-    /// use racecheck_trace::{Event, LockMode, Location, ObjectId, Op, TaskId, WaitTarget};
+    /// use racecheck_trace::{Event, LockMode, Location, Need, ObjectId, Op, TaskId, WaitTarget};
     ///
     /// let event = |task, op| Event { step: 0, task: TaskId(task), op, location: Location::caller() };
     /// let lock = ObjectId(0);
-    /// let blocked = Footprint::of(TaskId(1), &[event(1, Op::Block { on: WaitTarget::Object(lock) })]);
+    /// let blocked = Footprint::of(TaskId(1), &[event(1, Op::Block { on: WaitTarget::Object(lock), need: Need::Unstated })]);
     /// let unlock = Footprint::of(TaskId(2), &[event(2, Op::Unlock { object: lock, mode: LockMode::Exclusive })]);
     /// let relock = Footprint::of(TaskId(2), &[event(2, Op::Lock { object: lock, mode: LockMode::Exclusive })]);
     /// assert!(blocked.conflicts_with(&unlock) && blocked.is_released_by(&unlock));
@@ -423,10 +423,10 @@ fn access(operand: Operand, touch: Touch) -> Option<(Key, bool)> {
         Touch::None | Touch::Finish | Touch::Yield => return None,
     };
     match operand {
-        Operand::Object(object) | Operand::Wait(WaitTarget::Object(object)) => {
+        Operand::Object(object) | Operand::Wait(WaitTarget::Object(object), _) => {
             Some((Key::Object(object), changes))
         }
         Operand::Task(task) => Some((Key::Task(task), changes)),
-        Operand::None | Operand::Until(_) | Operand::Wait(_) => None,
+        Operand::None | Operand::Until(_) | Operand::Wait(..) => None,
     }
 }

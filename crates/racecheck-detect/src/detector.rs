@@ -183,7 +183,7 @@ impl Detector {
         }
         let stuck = !end.failed && !end.blocked.is_empty();
         if stuck && (self.checks.deadlocks != Check::Off || self.checks.hangs != Check::Off) {
-            match explain(trace, &end.blocked, end.root_finished) {
+            match explain(trace, end) {
                 Stuck::Deadlock(deadlock) => findings.push(Finding::Deadlock(deadlock)),
                 // A sleeping task outlived the root and could still have
                 // woken them: they are dropped at shutdown, not hung.

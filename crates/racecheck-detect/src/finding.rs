@@ -70,13 +70,18 @@ pub struct Race {
     pub explanation: String,
 }
 
-/// A task waiting for a lock or task held by another.
+/// A task waiting for a lock or task held by another, or for a channel
+/// whose other end another holds.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Wait {
     /// The waiting task.
     pub task: TaskId,
     /// What it waits for, as a sentence.
     pub description: String,
+    /// For a wait for a channel's slot or message, the tasks that could
+    /// end it ([`StuckTask::wakers`](crate::StuckTask::wakers)); empty
+    /// for other waits.
+    pub wakers: Vec<TaskId>,
 }
 
 /// A deadlock: a cycle in the wait-for graph.

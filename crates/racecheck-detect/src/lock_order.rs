@@ -386,7 +386,7 @@ impl ReadRow for LockStepOf {
     #[inline(always)]
     fn read(self, row: Row) -> LockStep {
         match (row.operand, row.holding) {
-            (Operand::Wait(_), _) => LockStep::Attempt,
+            (Operand::Wait(..), _) => LockStep::Attempt,
             (_, Holding::Lock(_)) => LockStep::Lock,
             (_, Holding::Unlock(_)) => LockStep::Unlock,
             _ => LockStep::Other,

@@ -19,7 +19,9 @@ use crate::finding::{Deadlock, Hang, LockOrderEdge, Race};
 use crate::graph::{Edge, HbGraph};
 use crate::waits::{stuck_tasks, StuckTask};
 use crate::Finding;
-use racecheck_trace::{EventIndex, Location, ObjectId, TaskId, Touch, Trace, WaitTarget};
+use racecheck_trace::{
+    EventIndex, ExecutionEnd, Location, Need, ObjectId, TaskId, Touch, Trace, WaitTarget,
+};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
@@ -77,6 +79,9 @@ pub enum EdgeKind {
     HeldBy,
     /// A task is ahead of another in an object's queue.
     QueuedAhead,
+    /// A task holds the other end of a channel (its receiver, a sender):
+    /// it could end the wait.
+    OtherEnd,
     /// Execution order without happens-before: what came next in this
     /// execution.
     Then,
@@ -210,6 +215,7 @@ impl EdgeKind {
             EdgeKind::WaitsFor => "waits for",
             EdgeKind::HeldBy => "is held by",
             EdgeKind::QueuedAhead => "is promised first to (queued ahead)",
+            EdgeKind::OtherEnd => "could be ended by (holds the other end)",
             EdgeKind::Then => "then, in this execution (no order between tasks)",
             EdgeKind::LockOrder => "held while taking",
         }
@@ -226,7 +232,7 @@ impl EdgeKind {
             EdgeKind::ProgramOrder | EdgeKind::SpawnOrJoin => "black",
             EdgeKind::Synchronises => "blue",
             EdgeKind::Unordered | EdgeKind::WaitsFor | EdgeKind::LockOrder => "red",
-            EdgeKind::HeldBy | EdgeKind::QueuedAhead => "darkorange",
+            EdgeKind::HeldBy | EdgeKind::QueuedAhead | EdgeKind::OtherEnd => "darkorange",
             EdgeKind::Then => "gray",
         }
     }
@@ -607,7 +613,21 @@ fn deadlock_graph(trace: &Trace, deadlock: &Deadlock) -> FindingGraph {
     let in_cycle: Vec<TaskId> = deadlock.cycle.iter().map(|wait| wait.task).collect();
     let mut tasks = in_cycle.clone();
     tasks.extend(deadlock.blocked_behind.iter().map(|wait| wait.task));
-    let stuck = stuck_tasks(trace, &blocked_targets(trace, &tasks));
+    let blocked = blocked_targets(trace, &tasks);
+    let mut stuck = stuck_tasks(
+        trace,
+        &ExecutionEnd {
+            blocked,
+            ..ExecutionEnd::default()
+        },
+    );
+    // The trace does not say who held a channel's ends; the finding does.
+    for entry in &mut stuck {
+        let waits = deadlock.cycle.iter().chain(&deadlock.blocked_behind);
+        if let Some(wait) = waits.into_iter().find(|wait| wait.task == entry.task) {
+            entry.wakers.clone_from(&wait.wakers);
+        }
+    }
     let mut graph = FindingGraph::default();
     let mut task_nodes: BTreeMap<TaskId, usize> = BTreeMap::new();
     for &task in &tasks {
@@ -673,6 +693,14 @@ fn draw_waits(
                 EdgeKind::QueuedAhead,
                 "served first".to_string(),
             );
+        }
+        let end = match entry.need {
+            Need::Slot => "takes from it",
+            _ => "sends on it",
+        };
+        for &waker in &entry.wakers {
+            let waker = task_node(trace, graph, task_nodes, waker);
+            graph.edge(node, waker, EdgeKind::OtherEnd, end.to_string());
         }
     }
 }
@@ -780,7 +808,14 @@ fn draw_holders(
     object: ObjectId,
     object_node: usize,
 ) {
-    let stuck = stuck_tasks(trace, &[(task, WaitTarget::Object(object))]);
+    let blocked = vec![(task, WaitTarget::Object(object))];
+    let stuck = stuck_tasks(
+        trace,
+        &ExecutionEnd {
+            blocked,
+            ..ExecutionEnd::default()
+        },
+    );
     for &holder in stuck.iter().flat_map(|entry| &entry.holders) {
         let label = match taken_at(trace, holder, object) {
             Some(index) => format!(

@@ -69,7 +69,7 @@ impl std::ops::AddAssign for Cost {
 ///
 /// ```
 /// use racecheck_detect::Contention;
-/// use racecheck_trace::{Event, Location, LockMode, ObjectId, ObjectInfo, ObjectKind, Op, TaskId, Trace, WaitTarget};
+/// use racecheck_trace::{Event, Location, LockMode, Need, ObjectId, ObjectInfo, ObjectKind, Op, TaskId, Trace, WaitTarget};
 ///
 /// let mut trace = Trace::default();
 /// let at = Location::caller();
@@ -78,7 +78,7 @@ impl std::ops::AddAssign for Cost {
 /// for (step, task, op) in [
 ///     (0, 1, Op::Lock { object: lock, mode }),
 ///     (0, 1, Op::Sleep { until_ns: 10 }),
-///     (1, 2, Op::Block { on: WaitTarget::Object(lock) }),
+///     (1, 2, Op::Block { on: WaitTarget::Object(lock), need: Need::Unstated }),
 ///     (2, 1, Op::Unlock { object: lock, mode }),
 ///     (2, 2, Op::Lock { object: lock, mode }), // granted by the unlock
 /// ] {
@@ -672,7 +672,7 @@ impl<'a> ExecutionPass<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use racecheck_trace::{Event, LockMode, ObjectInfo, Op, WaitTarget};
+    use racecheck_trace::{Event, LockMode, Need, ObjectInfo, Op, WaitTarget};
 
     const MODE: LockMode = LockMode::Exclusive;
     const LOCK: ObjectId = ObjectId(0);
@@ -706,6 +706,7 @@ mod tests {
     fn three_tasks_queue() -> Trace {
         let block = Op::Block {
             on: WaitTarget::Object(LOCK),
+            need: Need::Lock(MODE),
         };
         let lock = Op::Lock {
             object: LOCK,

@@ -331,7 +331,7 @@ fn slices(trace: &Trace, columns: &Columns) -> Vec<Slice> {
         let until = next_step[index].unwrap_or(last_step);
         let op = event.op;
         match (op.operand(), op.holding()) {
-            (Operand::Wait(on), _) => {
+            (Operand::Wait(on, _), _) => {
                 let what = match on {
                     WaitTarget::Object(object) => trace.object_label(object),
                     WaitTarget::Task(task) => format!("task '{}'", trace.task_label(task)),

@@ -10,8 +10,8 @@
 use crate::stackful::{self, StackfulTask};
 use crate::{Granularity, Shutdown};
 use racecheck_trace::{
-    Event, EventIndex, Holding, Location, ObjectId, Op, Schedule, TaskId, TaskInfo, Trace,
-    WaitTarget,
+    Endpoint, Event, EventIndex, Holding, Location, ObjectId, Op, Schedule, TaskId, TaskInfo,
+    Trace, WaitTarget,
 };
 use std::any::Any;
 use std::borrow::Cow;
@@ -318,6 +318,11 @@ pub(crate) struct Execution {
     pub(crate) allow_untracked_objects: bool,
     /// Bodies of tasks spawned during the teardown, for it to drop.
     pub(crate) abandoned: Vec<TaskBody>,
+    /// The unfinished task whose future the teardown is dropping: the
+    /// channel ends dropped meanwhile were its.
+    pub(crate) ending_task: Option<TaskId>,
+    /// The channel ends the teardown found so (`ExecutionEnd::endpoints`).
+    pub(crate) endpoints: Vec<Endpoint>,
     pub(crate) tasks: Vec<TaskSlot>,
     /// Runnable tasks, sorted by id. The running task stays in it.
     pub(crate) runnable: Vec<TaskId>,
@@ -361,6 +366,8 @@ impl Execution {
             instant_section: None,
             allow_untracked_objects: false,
             abandoned: Vec::new(),
+            ending_task: None,
+            endpoints: Vec::new(),
             tasks: Vec::new(),
             runnable: Vec::new(),
             current: None,
@@ -414,6 +421,8 @@ impl Execution {
         self.instant_section = instant_section;
         self.allow_untracked_objects = allow_untracked_objects;
         self.source = None;
+        self.ending_task = None;
+        self.endpoints.clear();
         STEP_GRANULARITY.set(granularity == Granularity::Step);
         stackful::set_in_execution(true);
     }

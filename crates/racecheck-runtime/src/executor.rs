@@ -7,7 +7,7 @@ use crate::execution::{
 use crate::panic;
 use crate::thread::MainThread;
 use crate::{Granularity, RuntimeFailure, Scheduler, Shutdown};
-use racecheck_trace::{ExecutionEnd, Location, Op, Schedule, TaskId, Trace, WaitTarget};
+use racecheck_trace::{ExecutionEnd, Location, Need, Op, Schedule, TaskId, Trace, WaitTarget};
 use std::any::{Any, TypeId};
 use std::borrow::Cow;
 use std::future::Future;
@@ -140,6 +140,8 @@ impl Executor {
                 (end_of(execution, failure.is_some()), execution.step)
             });
             drop(running);
+            let endpoints = execution::with(|execution| std::mem::take(&mut execution.endpoints));
+            let end = ExecutionEnd { endpoints, ..end };
             (failure, end, steps)
         }));
         drop(silence);
@@ -196,6 +198,8 @@ fn end_of(execution: &Execution, failed: bool) -> ExecutionEnd {
         sleeping: execution.tasks.iter().any(|slot| {
             slot.state == TaskState::Blocked && slot.block_reason == BlockReason::Sleep
         }),
+        // Known once the teardown dropped the tasks left.
+        endpoints: Vec::new(),
     }
 }
 
@@ -281,9 +285,14 @@ impl Drop for Running<'_> {
         if self.futures.iter().any(Option::is_some) {
             let left = self.futures.drain(..).enumerate();
             let left = left.filter_map(|(index, future)| Some((index, future?)));
-            if let Some((_, payload)) = end_tasks(left.collect(), |_| {}) {
+            // Each task's channel ends are noted as its own as they drop.
+            let ending = |index: usize| {
+                execution::with(|execution| execution.ending_task = Some(TaskId(index as u32)));
+            };
+            if let Some((_, payload)) = end_tasks(left.collect(), ending) {
                 drop_quietly(payload);
             }
+            execution::with(|execution| execution.ending_task = None);
         }
         self.futures.clear();
         let mut index = 0;
@@ -660,7 +669,8 @@ fn leave_runnable(execution: &mut Execution, task: TaskId, finished: bool) {
         if slot.block_reason == BlockReason::Unknown {
             let on = WaitTarget::Untracked;
             slot.block_reason = BlockReason::Wait(on);
-            execution.record(Op::Block { on }, location);
+            let need = Need::Unstated;
+            execution.record(Op::Block { on, need }, location);
         }
         if spurious_next {
             return;

@@ -22,7 +22,7 @@
 
 use crate::execution::{self, BlockReason, Choice, Execution};
 use racecheck_trace::{
-    EventIndex, Location, ObjectId, ObjectInfo, ObjectKind, Op, TaskId, WaitTarget,
+    Endpoint, EventIndex, Location, Need, ObjectId, ObjectInfo, ObjectKind, Op, TaskId, WaitTarget,
 };
 use std::borrow::Cow;
 use std::future::Future;
@@ -159,18 +159,54 @@ impl ObjectRef {
         .flatten()
     }
 
-    /// Records that the running task blocks on this object. The caller
+    /// Records that the running task blocks on this object, needing
+    /// `need` of it (a slot or a message of a channel, a lock in a mode;
+    /// [`Need::Unstated`] where the object's kind says it). The caller
     /// stores the task's waker and returns `Pending`.
     #[inline]
-    pub fn block(&self, location: Location) {
+    pub fn block(&self, need: Need, location: Location) {
         execution::with_active(|execution| {
             if !self.records_in(execution) {
                 return;
             }
             let on = WaitTarget::Object(self.id);
-            execution.record(Op::Block { on }, location);
+            execution.record(Op::Block { on, need }, location);
             let current = execution.current_task();
             execution.tasks[current.index()].block_reason = BlockReason::Wait(on);
+        });
+    }
+
+    /// Notes that an end of this channel is dropped: a sender (`gives`
+    /// [`Need::Message`]) or the receiver ([`Need::Slot`]). It does
+    /// something only while the teardown drops the future of a task left
+    /// unfinished, whose end it was: the execution's end lists it
+    /// ([`Endpoint`]), so that the detector knows who could have ended a
+    /// wait on the channel. Outside the teardown it costs one look at the
+    /// execution's state.
+    ///
+    /// ```
+    /// use racecheck_runtime::rt;
+    /// use racecheck_trace::{Location, Need, ObjectKind};
+    ///
+    /// racecheck_explore::explore(&Default::default(), || async {
+    ///     let channel = rt::register(ObjectKind::Channel, None, Location::caller());
+    ///     channel.end_dropped(Need::Message); // not in the teardown: nothing
+    /// });
+    /// ```
+    pub fn end_dropped(&self, gives: Need) {
+        if !execution::tearing_down() {
+            return;
+        }
+        execution::with(|execution| {
+            if let Some(task) = execution.ending_task {
+                if self.execution == execution.id && self.is_tracked() {
+                    execution.endpoints.push(Endpoint {
+                        task,
+                        object: self.id,
+                        gives,
+                    });
+                }
+            }
         });
     }
 

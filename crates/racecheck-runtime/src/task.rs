@@ -2,7 +2,7 @@
 
 use crate::execution::{self, BlockReason, TaskBody};
 use crate::rt::SchedulePoint;
-use racecheck_trace::{Location, Op, TaskId, WaitTarget};
+use racecheck_trace::{Location, Need, Op, TaskId, WaitTarget};
 use std::any::Any;
 use std::borrow::Cow;
 use std::fmt;
@@ -294,7 +294,8 @@ impl<T: 'static> Future for JoinHandle<T> {
             }
             slot.joiner = Some(cx.waker().clone());
             let on = WaitTarget::Task(target);
-            execution.record(Op::Block { on }, location);
+            let need = Need::Unstated;
+            execution.record(Op::Block { on, need }, location);
             let current = execution.current_task();
             execution.tasks[current.index()].block_reason = BlockReason::Wait(on);
             None

@@ -40,7 +40,7 @@
 use crate::wait_queue::{wake_all, WaitQueue, Waiter};
 use crate::{lock_state, StateLock};
 use racecheck_runtime::rt::{self, ObjectRef, SchedulePoint};
-use racecheck_trace::{Location, ObjectKind, Op, TaskId};
+use racecheck_trace::{Location, Need, ObjectKind, Op, TaskId};
 use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
@@ -49,6 +49,10 @@ use std::task::{ready, Context, Poll};
 pub(crate) struct BatchSemaphore {
     state: StateLock<BatchState>,
     object: ObjectRef,
+    /// What its waiters need, as their blocks record it, when their
+    /// request does not say (a lock's mode does): a channel's slot, a
+    /// queue's item.
+    need: Need,
 }
 
 struct BatchState {
@@ -113,13 +117,13 @@ impl BatchSemaphore {
         name: Option<Cow<'static, str>>,
         location: Location,
     ) -> BatchSemaphore {
-        BatchSemaphore::over(rt::register(kind, name, location), permits)
+        BatchSemaphore::over(rt::register(kind, name, location), permits, Need::Unstated)
     }
 
     /// A semaphore over a primitive's own object (a channel's capacity, a
-    /// queue's slots): its waiters block on that object, and it records
-    /// only what its callers ask for.
-    pub(crate) fn over(object: ObjectRef, permits: usize) -> BatchSemaphore {
+    /// queue's slots): its waiters block on that object needing `need` of
+    /// it (a slot, an item), and it records only what its callers ask for.
+    pub(crate) fn over(object: ObjectRef, permits: usize, need: Need) -> BatchSemaphore {
         BatchSemaphore {
             state: StateLock::new(BatchState {
                 permits,
@@ -128,6 +132,7 @@ impl BatchSemaphore {
                 assigned: None,
             }),
             object,
+            need,
         }
     }
 
@@ -142,6 +147,7 @@ impl BatchSemaphore {
                 assigned: None,
             }),
             object: ObjectRef::untracked(location),
+            need: Need::Unstated,
         }
     }
 
@@ -323,7 +329,7 @@ impl PermitWait<'_> {
             Some(ticket) => {
                 state.waiters.update_waker(ticket, cx.waker());
                 drop(state);
-                semaphore.object.block(self.location);
+                semaphore.object.block(self.need(), self.location);
                 return Poll::Pending;
             }
             None if state.closed => Err(Closed),
@@ -347,12 +353,21 @@ impl PermitWait<'_> {
                     state.permits = 0;
                 }
                 drop(state);
-                semaphore.object.block(self.location);
+                semaphore.object.block(self.need(), self.location);
                 return Poll::Pending;
             }
         };
         self.ticket = None;
         Poll::Ready(outcome)
+    }
+
+    /// What the waiting task needs, for its block: the lock in the mode
+    /// its success records, or what the semaphore's waiters need.
+    fn need(&self) -> Need {
+        match self.success {
+            Some(Op::Lock { mode, .. }) => Need::Lock(mode),
+            _ => self.semaphore.need,
+        }
     }
 
     /// Whether it waits in line (or was granted and has not looked yet).

@@ -38,7 +38,7 @@
 use crate::wait_queue::{wake_all, Until, Wait, WaitQueue, Waiting};
 use crate::{lock_state, StateLock};
 use racecheck_runtime::rt::{self, ObjectRef};
-use racecheck_trace::{EventIndex, Location, ObjectKind, Op};
+use racecheck_trace::{EventIndex, Location, Need, ObjectKind, Op};
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
@@ -552,6 +552,7 @@ impl<T> Clone for Sender<T> {
 
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
+        self.channel.object.end_dropped(Need::Message);
         rt::sync_point();
         let (last, waiters) = {
             let mut state = lock_state(&self.channel.state);
@@ -803,6 +804,8 @@ struct Next<'a> {
 }
 
 impl<T: Clone> Wait<Channel<T>> for Next<'_> {
+    const NEED: Need = Need::Message;
+
     type State = BroadcastState<T>;
     type Found = Received<T>;
     type Output = Result<T, RecvError>;

@@ -41,7 +41,7 @@ use crate::batch::{BatchSemaphore, PermitWait};
 use crate::wait_queue::{wake_all, Until, WaitQueue, WaitUntil};
 use crate::{lock_state, StateGuard, StateLock};
 use racecheck_runtime::rt::{self, ObjectRef, SchedulePoint};
-use racecheck_trace::{Location, ObjectKind, Op};
+use racecheck_trace::{Location, Need, ObjectKind, Op};
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
@@ -220,7 +220,7 @@ impl<T> Channel<T> {
                 closed_waiters: WaitQueue::default(),
             }),
             capacity: capacity.unwrap_or(usize::MAX),
-            slots: capacity.map(|capacity| BatchSemaphore::over(object, capacity)),
+            slots: capacity.map(|capacity| BatchSemaphore::over(object, capacity, Need::Slot)),
             object,
             created_at: location,
         })
@@ -283,6 +283,7 @@ impl<T> Channel<T> {
     }
 
     fn drop_sender(&self) {
+        self.object.end_dropped(Need::Message);
         rt::sync_point();
         let (last, receiver) = {
             let mut state = lock_state(&self.state);
@@ -434,7 +435,7 @@ impl<T> Channel<T> {
         }
         state.receiver = Some(cx.waker().clone());
         drop(state);
-        self.object.block(location);
+        self.object.block(Need::Message, location);
         Poll::Pending
     }
 
@@ -1345,6 +1346,7 @@ impl<T> Drop for Receiver<T> {
     /// the channel's lock (as tokio, a message whose drop panics does not
     /// keep the others from being dropped).
     fn drop(&mut self) {
+        self.channel.object.end_dropped(Need::Slot);
         let location = self.channel.created_at;
         self.channel.close_receiver(location);
         let left = std::mem::take(&mut lock_state(&self.channel.state).queue);

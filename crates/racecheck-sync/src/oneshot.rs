@@ -19,7 +19,7 @@
 
 use crate::{lock_state, StateLock};
 use racecheck_runtime::rt::{self, ObjectRef, SchedulePoint};
-use racecheck_trace::{Location, ObjectKind, Op};
+use racecheck_trace::{Location, Need, ObjectKind, Op};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -158,7 +158,7 @@ impl<T> Sender<T> {
             }
             state.sender = Some(cx.waker().clone());
             drop(state);
-            inner.object.block(location);
+            inner.object.block(Need::Unstated, location);
             Poll::Pending
         })
     }
@@ -181,6 +181,7 @@ impl<T> Drop for Sender<T> {
         let Some(inner) = self.inner.take() else {
             return;
         };
+        inner.object.end_dropped(Need::Message);
         rt::sync_point();
         let receiver = {
             let mut state = lock_state(&inner.state);
@@ -359,7 +360,7 @@ impl<T> Future for Receiver<T> {
         }
         state.receiver = Some(cx.waker().clone());
         drop(state);
-        object.block(this.location);
+        object.block(Need::Message, this.location);
         Poll::Pending
     }
 }

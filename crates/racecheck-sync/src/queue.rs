@@ -11,7 +11,7 @@ use crate::batch::{BatchSemaphore, PermitWait};
 use crate::wait_queue::{wake_all, Wait, WaitQueue, Waiting};
 use crate::{lock_state, StateLock};
 use racecheck_runtime::rt::{self, ObjectRef, SchedulePoint};
-use racecheck_trace::{Location, ObjectKind, Op};
+use racecheck_trace::{Location, Need, ObjectKind, Op};
 use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::fmt;
@@ -149,8 +149,8 @@ impl<T> Queue<T> {
                 finished: 0,
                 joiners: WaitQueue::default(),
             }),
-            free_slots: (maxsize > 0).then(|| BatchSemaphore::over(object, maxsize)),
-            free_items: BatchSemaphore::over(object, 0),
+            free_slots: (maxsize > 0).then(|| BatchSemaphore::over(object, maxsize, Need::Slot)),
+            free_items: BatchSemaphore::over(object, 0, Need::Message),
             maxsize,
             object,
             created_at: location,

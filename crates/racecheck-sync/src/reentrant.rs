@@ -3,7 +3,7 @@
 use crate::wait_queue::{WaitQueue, Waiter};
 use crate::{lock_state, StateLock};
 use racecheck_runtime::rt::{self, ObjectRef, SchedulePoint};
-use racecheck_trace::{Location, LockMode, ObjectKind, Op, TaskId};
+use racecheck_trace::{Location, LockMode, Need, ObjectKind, Op, TaskId};
 use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
@@ -230,7 +230,9 @@ impl<T> Future for AcquireReentrant<'_, T> {
             Some(ticket) => {
                 state.waiters.update_waker(ticket, cx.waker());
                 drop(state);
-                mutex.object.block(this.location);
+                mutex
+                    .object
+                    .block(Need::Lock(LockMode::Exclusive), this.location);
                 return Poll::Pending;
             }
             None => {
@@ -244,7 +246,9 @@ impl<T> Future for AcquireReentrant<'_, T> {
                     let waiter = (task, this.location);
                     this.ticket = Some(state.waiters.push(waiter, cx.waker().clone()));
                     drop(state);
-                    mutex.object.block(this.location);
+                    mutex
+                        .object
+                        .block(Need::Lock(LockMode::Exclusive), this.location);
                     return Poll::Pending;
                 }
             }

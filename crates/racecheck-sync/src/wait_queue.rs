@@ -18,7 +18,7 @@
 
 use crate::{lock_state, StateLock};
 use racecheck_runtime::rt::{ObjectRef, SchedulePoint};
-use racecheck_trace::{EventIndex, Location, Op};
+use racecheck_trace::{EventIndex, Location, Need, Op};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::ops::Deref;
@@ -235,6 +235,10 @@ pub(crate) trait Wait<On: ?Sized> {
     /// operation may have undone before it looked: a sender's `closed`).
     const KEEPS_PLACE: bool = true;
 
+    /// What the waiting task needs of the object, as its block records it
+    /// (a message, for a receiver's wait); most waits do not say.
+    const NEED: Need = Need::Unstated;
+
     /// The primitive's state.
     fn state(on: &On) -> &StateLock<Self::State>;
 
@@ -352,7 +356,7 @@ impl<H: Deref, W: Wait<H::Target>> Waiting<H, W> {
         }
         let outcome = self.look(cx.waker());
         if outcome.is_pending() {
-            self.object.block(self.location);
+            self.object.block(W::NEED, self.location);
         }
         outcome
     }

@@ -41,7 +41,7 @@
 use crate::wait_queue::{wake_all, Until, Wait, WaitQueue, Waiting};
 use crate::{lock_state, StateLock};
 use racecheck_runtime::rt::{self, ObjectRef, SchedulePoint};
-use racecheck_trace::{EventIndex, Location, ObjectKind, Op};
+use racecheck_trace::{EventIndex, Location, Need, ObjectKind, Op};
 use std::fmt;
 use std::future::Future;
 use std::ops::Deref;
@@ -440,6 +440,7 @@ impl<T> Drop for Sender<T> {
     /// Records `DropSender`; the last sender also closes the channel
     /// (`Close`) and wakes the receivers blocked in `changed`.
     fn drop(&mut self) {
+        self.channel.object.end_dropped(Need::Message);
         rt::sync_point();
         let (last, waiters) = {
             let mut state = lock_state(&self.channel.state);
@@ -756,6 +757,8 @@ impl<'a> Changed<'a> {
 }
 
 impl<T> Wait<Channel<T>> for Changed<'_> {
+    const NEED: Need = Need::Message;
+
     type State = WatchState;
     /// The send of the new value, or `Err` once the senders are gone.
     type Found = Result<Option<EventIndex>, RecvError>;

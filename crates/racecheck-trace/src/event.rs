@@ -28,6 +28,35 @@ pub enum WaitTarget {
     Untracked,
 }
 
+/// What a task blocked on an object needs from it, where the object's kind
+/// alone does not say: a bounded channel blocks its senders for a slot and
+/// its receiver for a message, a reader-writer lock its readers and writers.
+/// The detector reads it to name who could end the wait.
+///
+/// ```
+/// use racecheck_trace::{LockMode, Need, ObjectId, Op, Operand, WaitTarget};
+/// let on = WaitTarget::Object(ObjectId(0));
+/// let send = Op::Block { on, need: Need::Slot };
+/// assert_eq!(send.operand(), Operand::Wait(on, Need::Slot));
+/// assert_eq!(Need::default(), Need::Unstated);
+/// assert_ne!(Need::Lock(LockMode::Shared), Need::Lock(LockMode::Exclusive));
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Need {
+    /// What the object's kind says: a mutex's lock, a semaphore's permits,
+    /// a notification, the other parties of a barrier, a task's end.
+    #[default]
+    Unstated,
+    /// The lock in this mode (a reader or a writer of an `RwLock`; a mutex
+    /// is exclusive).
+    Lock(LockMode),
+    /// A free slot of a bounded channel or queue: a receiver must take a
+    /// message out (or close it).
+    Slot,
+    /// A message or item: a sender must send one (or the last sender go).
+    Message,
+}
+
 /// A visible operation: something another task can observe.
 ///
 /// Each records its effect *as it happened*: `Lock` means the lock was
@@ -56,6 +85,10 @@ pub enum Op {
     Block {
         /// What the task waits for.
         on: WaitTarget,
+        /// What it needs from it (traces saved before it was recorded read
+        /// as [`Need::Unstated`]).
+        #[serde(default)]
+        need: Need,
     },
     /// Acquired a lock.
     Lock {
@@ -584,4 +617,33 @@ pub struct ExecutionEnd {
     /// finished, it could still have woken the blocked tasks, which are
     /// then dropped like any task at a runtime's shutdown, not hung.
     pub sleeping: bool,
+    /// The channel ends the unfinished tasks held, found as their futures
+    /// were dropped after the end: who could still have sent a message or
+    /// freed a slot. Empty when every task finished.
+    pub endpoints: Vec<Endpoint>,
+}
+
+/// An end of a channel an unfinished task held when the execution ended:
+/// with it the task could have ended a wait on the channel, a sender's by
+/// giving a message, the receiver's by freeing a slot.
+///
+/// The runtime learns it by dropping each unfinished task's future: the
+/// ends dropped meanwhile were that task's. An end kept out of every task
+/// (leaked, in a `static`) is nobody's; one shared through an `Arc` is
+/// counted to the task whose drop let it go.
+///
+/// ```
+/// use racecheck_trace::{Endpoint, Need, ObjectId, TaskId};
+/// let sender = Endpoint { task: TaskId(0), object: ObjectId(3), gives: Need::Message };
+/// assert_eq!(sender.gives, Need::Message);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    /// The task that held it.
+    pub task: TaskId,
+    /// The channel.
+    pub object: ObjectId,
+    /// What it could give a blocked task: [`Need::Message`] for a sender,
+    /// [`Need::Slot`] for a receiver.
+    pub gives: Need,
 }

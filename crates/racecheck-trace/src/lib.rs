@@ -26,8 +26,8 @@ mod op_table;
 mod schedule;
 
 pub use event::{
-    Event, ExecutionEnd, LockMode, MemoryOrder, ObjectInfo, ObjectKind, Op, TaskInfo, Trace,
-    WaitTarget,
+    Endpoint, Event, ExecutionEnd, LockMode, MemoryOrder, Need, ObjectInfo, ObjectKind, Op,
+    TaskInfo, Trace, WaitTarget,
 };
 pub use location::Location;
 pub use op_table::{Detail, Holding, Operand, Order, ReadRow, Row, Touch};

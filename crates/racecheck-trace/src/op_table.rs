@@ -21,7 +21,7 @@
 //! derive from it (an object's role, a lock count) folds into the arm, as
 //! when each pass listed the variants itself.
 
-use crate::event::{LockMode, MemoryOrder, Op, Trace, WaitTarget};
+use crate::event::{LockMode, MemoryOrder, Need, ObjectKind, Op, Trace, WaitTarget};
 use crate::{EventIndex, ObjectId, TaskId};
 
 /// What an operation acts on.
@@ -33,8 +33,9 @@ pub enum Operand {
     Object(ObjectId),
     /// Another task: the child spawned, the task joined.
     Task(TaskId),
-    /// What a blocked task waits for: the operation is a wait.
-    Wait(WaitTarget),
+    /// What a blocked task waits for, and what it needs from it: the
+    /// operation is a wait.
+    Wait(WaitTarget, Need),
     /// The virtual time a sleep wakes at, in nanoseconds.
     Until(u64),
 }
@@ -48,6 +49,9 @@ pub enum Detail {
     Permits(u32),
     /// An atomic's ordering (`load Atomic@... (SeqCst)`).
     Ordering(MemoryOrder),
+    /// What a blocked task needs of its object, where its kind does not
+    /// say it (`block on mpsc@... for a slot`).
+    Need(Need),
 }
 
 /// The happens-before order an operation creates, before the object's
@@ -186,15 +190,15 @@ impl Op {
     /// operand's).
     ///
     /// ```
-    /// use racecheck_trace::{ObjectId, Op, WaitTarget};
-    /// let block = Op::Block { on: WaitTarget::Object(ObjectId(2)) };
+    /// use racecheck_trace::{Need, ObjectId, Op, WaitTarget};
+    /// let block = Op::Block { on: WaitTarget::Object(ObjectId(2)), need: Need::Unstated };
     /// assert_eq!(block.object(), Some(ObjectId(2)));
     /// assert_eq!(Op::Yield.object(), None);
     /// ```
     #[inline(always)]
     pub fn object(&self) -> Option<ObjectId> {
         match self.operand() {
-            Operand::Object(object) | Operand::Wait(WaitTarget::Object(object)) => Some(object),
+            Operand::Object(object) | Operand::Wait(WaitTarget::Object(object), _) => Some(object),
             _ => None,
         }
     }
@@ -203,15 +207,15 @@ impl Op {
     /// attempt).
     ///
     /// ```
-    /// use racecheck_trace::{Op, TaskId, WaitTarget};
+    /// use racecheck_trace::{Need, Op, TaskId, WaitTarget};
     /// let on = WaitTarget::Task(TaskId(1));
-    /// assert_eq!(Op::Block { on }.waits_for(), Some(on));
+    /// assert_eq!(Op::Block { on, need: Need::Unstated }.waits_for(), Some(on));
     /// assert_eq!(Op::Finish.waits_for(), None);
     /// ```
     #[inline(always)]
     pub fn waits_for(&self) -> Option<WaitTarget> {
         match self.operand() {
-            Operand::Wait(target) => Some(target),
+            Operand::Wait(target, _) => Some(target),
             _ => None,
         }
     }
@@ -394,7 +398,7 @@ operation_table! {
     Yield => "yield", Operand::None, O::None, Touch::Yield, H::None, Detail::None;
     Sleep { until_ns } => "sleep", Until(until_ns), O::None, Touch::None, H::None, Detail::None;
     TimedOut => "timed out", Operand::None, O::None, Touch::None, H::None, Detail::None;
-    Block { on } => "block on", Wait(on), O::None, block_touch(on), H::None, Detail::None;
+    Block { on, need } => "block on", Wait(on, need), O::None, block_touch(on), H::None, Detail::Need(need);
     TryFailed { object } => "try failed", On(object), O::None, Read, H::None, Detail::None;
     Lock { object, mode } =>
         lock_verb(mode), On(object), O::Lock(mode), Change, H::Lock(mode), Detail::None;
@@ -485,9 +489,11 @@ impl Trace {
             Operand::Object(object) => self.object_label(object),
             Operand::Task(task) => self.task_label(task),
             Operand::Until(until_ns) => return format!("{verb} until {}", format_nanos(until_ns)),
-            Operand::Wait(WaitTarget::Object(object)) => self.object_label(object),
-            Operand::Wait(WaitTarget::Task(task)) => format!("join of {}", self.task_label(task)),
-            Operand::Wait(WaitTarget::Untracked) => "an untracked future".to_string(),
+            Operand::Wait(WaitTarget::Object(object), _) => self.object_label(object),
+            Operand::Wait(WaitTarget::Task(task), _) => {
+                format!("join of {}", self.task_label(task))
+            }
+            Operand::Wait(WaitTarget::Untracked, _) => "an untracked future".to_string(),
         };
         match op.detail() {
             Detail::None => format!("{verb} {operand}"),
@@ -496,7 +502,27 @@ impl Trace {
                 format!("{verb} {permits} permit{plural} of {operand}")
             }
             Detail::Ordering(ordering) => format!("{verb} {operand} ({ordering:?})"),
+            Detail::Need(need) => {
+                let kind = op
+                    .object()
+                    .and_then(|object| self.objects.get(object.index()));
+                let words = need_words(need, kind.map(|info| info.kind));
+                format!("{verb} {operand}{words}")
+            }
         }
+    }
+}
+
+/// What a block's description adds for its need: a channel's slot or
+/// message, an `RwLock`'s read or write lock; nothing where the object's
+/// kind says it (a mutex's lock).
+fn need_words(need: Need, kind: Option<ObjectKind>) -> &'static str {
+    match need {
+        Need::Lock(LockMode::Shared) => " for a read lock",
+        Need::Lock(LockMode::Exclusive) if kind == Some(ObjectKind::RwLock) => " for a write lock",
+        Need::Unstated | Need::Lock(_) => "",
+        Need::Slot => " for a slot",
+        Need::Message => " for a message",
     }
 }
 
@@ -569,6 +595,7 @@ mod tests {
             (
                 Op::Block {
                     on: WaitTarget::Object(object),
+                    need: Need::Slot,
                 },
                 Some(object),
                 "block on",
@@ -576,6 +603,7 @@ mod tests {
             (
                 Op::Block {
                     on: WaitTarget::Task(TaskId(1)),
+                    need: Need::Unstated,
                 },
                 None,
                 "block on",
@@ -613,6 +641,7 @@ mod tests {
             Op::Sleep { until_ns: 9 },
             Op::Block {
                 on: WaitTarget::Object(object),
+                need: Need::Lock(LockMode::Shared),
             },
             Op::Lock {
                 object,
@@ -658,6 +687,42 @@ mod tests {
             Op::Notified { object, by: None }.order(),
             Order::AcquireFrom(None)
         );
+    }
+
+    #[test]
+    fn a_block_says_what_it_needs_where_the_kind_does_not() {
+        use crate::{Location, ObjectInfo};
+        let mut trace = Trace::default();
+        for (kind, name) in [
+            (ObjectKind::Channel, "jobs"),
+            (ObjectKind::RwLock, "config"),
+        ] {
+            trace.objects.push(ObjectInfo {
+                kind,
+                name: Some(name.into()),
+                created_at: Location::caller(),
+            });
+        }
+        let (jobs, config) = (ObjectId(0), ObjectId(1));
+        let cases = [
+            (jobs, Need::Slot, "block on mpsc 'jobs' for a slot"),
+            (jobs, Need::Message, "block on mpsc 'jobs' for a message"),
+            (
+                config,
+                Need::Lock(LockMode::Shared),
+                "block on RwLock 'config' for a read lock",
+            ),
+            (
+                config,
+                Need::Lock(LockMode::Exclusive),
+                "block on RwLock 'config' for a write lock",
+            ),
+            (config, Need::Unstated, "block on RwLock 'config'"),
+        ];
+        for (object, need, expected) in cases {
+            let on = WaitTarget::Object(object);
+            assert_eq!(trace.describe(&Op::Block { on, need }), expected);
+        }
     }
 
     #[test]
