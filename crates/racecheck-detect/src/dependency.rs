@@ -121,9 +121,11 @@ impl Footprint {
     ///
     /// ```
     /// use racecheck_detect::Footprint;
-    /// use racecheck_trace::{Event, Location, Op, TaskId, WaitTarget};
+    /// use racecheck_trace::{Event, Location, Need, Op, TaskId, WaitTarget};
     ///
-    /// let waits = |target| Event { step: 0, task: TaskId(1), op: Op::Block { on: WaitTarget::Task(TaskId(target)) }, location: Location::caller() };
+    /// let on = |target| WaitTarget::Task(TaskId(target));
+    /// let op = |target| Op::Block { on: on(target), need: Need::Unstated };
+    /// let waits = |target| Event { step: 0, task: TaskId(1), op: op(target), location: Location::caller() };
     /// assert_eq!(Footprint::of(TaskId(1), &[waits(2), waits(3)]).failed_joins(), 2);
     /// ```
     pub fn failed_joins(&self) -> u32 {
