@@ -147,6 +147,25 @@ async fn a_hash_order_deciding_what_runs_fails_even_when_the_test_passes() {
     }
 }
 
+/// Real tokio's `select!` (`::tokio`, not the layer's) picks the branch it
+/// polls first with tokio's own thread-local random numbers: racecheck
+/// cannot replay that choice, so the test fails as uncontrolled
+/// nondeterminism instead of passing. (With both branches ready, each
+/// execution's replay receives on the other channel half the time: 20
+/// checked executions all agreeing has a chance of 2^-20.)
+#[tokio::test(iterations = 20, check_replay_every = 1)]
+#[should_panic(expected = "uncontrolled nondeterminism")]
+async fn real_tokios_select_inside_an_execution_is_uncontrolled_nondeterminism() {
+    let (first, first_ready) = tokio::sync::oneshot::channel::<()>();
+    let (second, second_ready) = tokio::sync::oneshot::channel::<()>();
+    first.send(()).unwrap();
+    second.send(()).unwrap();
+    ::tokio::select! {
+        _ = first_ready => {}
+        _ = second_ready => {}
+    }
+}
+
 /// An atomic load-then-store lost update: a scheduling point between the
 /// two only at step granularity.
 async fn atomic_lost_update() {
