@@ -110,12 +110,6 @@ impl Footprint {
         }
     }
 
-    /// Whether the step failed a join: its task found another still
-    /// running.
-    pub fn failed_a_join(&self) -> bool {
-        self.failed_joins > 0
-    }
-
     /// How many joins the step failed: its task found that many tasks
     /// still running.
     ///
