@@ -1,4 +1,6 @@
-//! Vector clocks: one logical counter per task.
+//! Vector clocks: one counter per entry, an entry per task (or per slot:
+//! the race detector gives entries only to tasks it may still be asked
+//! about, see [`HappensBefore`](crate::HappensBefore)).
 //!
 //! The first [`HEAD_ENTRIES`] entries (the tasks of almost every test) live
 //! inline, as a plain array, so that a small program pays nothing for the
@@ -16,11 +18,10 @@
 //! Sharing is an optimisation only: two clocks that share a chunk hold the
 //! same entries in it, so every answer is the one plain vectors give (the
 //! unit tests below check it against plain vectors, one a proptest over
-//! random ticks, joins, copies and clears of tasks up to 20,000, and
+//! random raises, joins, copies and clears of tasks up to 20,000, and
 //! `crates/racecheck-detect/tests/happens_before.rs` checks clocks of tasks
 //! beyond the inline entries against graph reachability).
 
-use racecheck_trace::TaskId;
 use std::sync::Arc;
 
 /// Entries stored inline in every clock.
@@ -31,19 +32,18 @@ pub const CHUNK_ENTRIES: usize = 64;
 
 type Chunk = [u32; CHUNK_ENTRIES];
 
-/// A vector clock over task ids, growing as tasks appear. Missing entries
-/// are zero.
+/// A vector clock over entry indices, growing as entries appear. Missing
+/// entries are zero.
 ///
 /// ```
 /// use racecheck_detect::VectorClock;
-/// use racecheck_trace::TaskId;
 ///
 /// let mut mine = VectorClock::default();
-/// mine.tick(TaskId(0));
+/// mine.raise(0, 1);
 /// let mut yours = VectorClock::default();
-/// yours.tick(TaskId(1));
+/// yours.raise(1, 2);
 /// yours.join(&mine);
-/// assert_eq!(yours.get(TaskId(0)), 1);
+/// assert_eq!(yours.get(0), 1);
 /// assert!(mine.happens_before_or_equal(&yours));
 /// ```
 #[derive(Clone, Debug, Default)]
@@ -56,10 +56,9 @@ pub struct VectorClock {
 }
 
 impl VectorClock {
-    /// The entry of `task`.
+    /// The entry at `index`.
     #[inline]
-    pub fn get(&self, task: TaskId) -> u32 {
-        let index = task.index();
+    pub fn get(&self, index: usize) -> u32 {
         if let Some(&entry) = self.head.get(index) {
             return entry;
         }
@@ -73,27 +72,26 @@ impl VectorClock {
         }
     }
 
-    /// Advances `task`'s own entry by one and returns the new value.
+    /// Raises the entry at `index` to `value` if it is below it.
     #[inline]
-    pub fn tick(&mut self, task: TaskId) -> u32 {
-        let index = task.index();
+    pub fn raise(&mut self, index: usize, value: u32) {
         if let Some(entry) = self.head.get_mut(index) {
-            *entry += 1;
-            return *entry;
+            *entry = (*entry).max(value);
+            return;
         }
         if index < HEAD_ENTRIES {
             self.head.resize(index + 1, 0);
-            self.head[index] = 1;
-            return 1;
+            self.head[index] = value;
+            return;
         }
         let (chunk, offset) = chunk_of(index);
         if self.tail.len() <= chunk {
             self.tail.resize(chunk + 1, None);
         }
         let entries = self.tail[chunk].get_or_insert_with(|| Arc::new([0; CHUNK_ENTRIES]));
-        let entries = Arc::make_mut(entries);
-        entries[offset] += 1;
-        entries[offset]
+        if entries[offset] < value {
+            Arc::make_mut(entries)[offset] = value;
+        }
     }
 
     /// Takes the entry-wise maximum with `other`.
@@ -184,10 +182,7 @@ impl VectorClock {
     /// Whether every entry is at most the other's: `self` happened before
     /// (or is) `other`.
     pub fn happens_before_or_equal(&self, other: &VectorClock) -> bool {
-        (0..self.width()).all(|task| {
-            let task = TaskId(task as u32);
-            self.get(task) <= other.get(task)
-        })
+        (0..self.width()).all(|index| self.get(index) <= other.get(index))
     }
 }
 
@@ -195,10 +190,9 @@ impl VectorClock {
 ///
 /// ```
 /// use racecheck_detect::VectorClock;
-/// use racecheck_trace::TaskId;
 ///
 /// let mut far = VectorClock::default();
-/// far.tick(TaskId(500));
+/// far.raise(500, 7);
 /// let mut copy = VectorClock::default();
 /// copy.join(&far);
 /// assert_eq!(far, copy);
@@ -250,7 +244,7 @@ mod tests {
 
     #[test]
     fn shared_chunks_answer_like_plain_vectors() {
-        // Three clocks over 600 tasks, ticked and joined in a fixed
+        // Three clocks over 600 tasks, raised by one and joined in a fixed
         // pseudo-random pattern, against plain vectors doing the same.
         let width = 600usize;
         let mut clocks = vec![VectorClock::default(); 3];
@@ -267,12 +261,11 @@ mod tests {
             match next(4) {
                 0 | 1 => {
                     let task = next(width);
-                    let ticked = clocks[first].tick(TaskId(task as u32));
                     if plain[first].len() <= task {
                         plain[first].resize(task + 1, 0);
                     }
                     plain[first][task] += 1;
-                    assert_eq!(ticked, plain[first][task]);
+                    clocks[first].raise(task, plain[first][task]);
                 }
                 2 => {
                     let theirs = clocks[second].clone();
@@ -288,16 +281,17 @@ mod tests {
             }
             for task in 0..width {
                 let expected = plain[first].get(task).copied().unwrap_or(0);
-                assert_eq!(clocks[first].get(TaskId(task as u32)), expected);
+                assert_eq!(clocks[first].get(task), expected);
             }
         }
     }
 
     /// One operation on four clocks (or plain vectors), named by index:
-    /// tick a task in one, join or copy a second into a first, clear one.
+    /// raise an entry of one (perhaps to less than it holds), join or copy
+    /// a second into a first, clear one.
     #[derive(Clone, Debug)]
     enum Step {
-        Tick(usize, u32),
+        Raise(usize, u32, u32),
         Join(usize, usize),
         Assign(usize, usize),
         Clear(usize),
@@ -318,7 +312,8 @@ mod tests {
 
     fn steps() -> impl Strategy<Value = Vec<Step>> {
         let step = prop_oneof![
-            3 => (0..4usize, task_id()).prop_map(|(clock, task)| Step::Tick(clock, task)),
+            3 => (0..4usize, task_id(), 1..40u32)
+                .prop_map(|(clock, task, value)| Step::Raise(clock, task, value)),
             2 => (0..4usize, 0..4usize).prop_map(|(mine, theirs)| Step::Join(mine, theirs)),
             1 => (0..4usize, 0..4usize).prop_map(|(mine, theirs)| Step::Assign(mine, theirs)),
             1 => (0..4usize).prop_map(Step::Clear),
@@ -341,14 +336,14 @@ mod tests {
             let mut seen = std::collections::BTreeSet::new();
             for step in steps {
                 match step {
-                    Step::Tick(clock, task) => {
+                    Step::Raise(clock, task, value) => {
                         seen.insert(task);
                         let index = task as usize;
                         if plain[clock].len() <= index {
                             plain[clock].resize(index + 1, 0);
                         }
-                        plain[clock][index] += 1;
-                        prop_assert_eq!(clocks[clock].tick(TaskId(task)), plain[clock][index]);
+                        plain[clock][index] = plain[clock][index].max(value);
+                        clocks[clock].raise(index, value);
                     }
                     Step::Join(mine, theirs) => {
                         let other = clocks[theirs].clone();
@@ -369,7 +364,7 @@ mod tests {
                 for (clock, plain_clock) in clocks.iter().zip(&plain) {
                     for &task in &seen {
                         let expected = plain_clock.get(task as usize).copied().unwrap_or(0);
-                        prop_assert_eq!(clock.get(TaskId(task)), expected);
+                        prop_assert_eq!(clock.get(task as usize), expected);
                     }
                 }
             }

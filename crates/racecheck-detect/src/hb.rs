@@ -1,6 +1,21 @@
 //! Happens-before, online: vector clocks maintained event by event, with
 //! FastTrack-style epochs for tracked accesses (Flanagan & Freund, PLDI
 //! 2009) so that the common access costs O(1).
+//!
+//! The race check only ever asks one question of a clock: does it know the
+//! access epoch (task `u`, event `e`) that an object still remembers (its
+//! last write, its concurrent reads)? So the clocks give an entry (a
+//! *slot*) only to tasks that have such a live epoch, and take it back when
+//! the task's last live epoch is forgotten; slots are reused. Entries hold
+//! *stamps*, the event index plus one, not per-task counters: whatever a
+//! clock holds in a slot from its earlier owner stamps an event before the
+//! new owner took the slot, so it is below every epoch of the new owner and
+//! answers "not known", as the full vector clock would. A clock's entry for
+//! a live epoch's slot is the full clock's entry for that task whenever it
+//! is at least the epoch, so every race answer is exact, and the clocks are
+//! as wide as the number of live epochs, not the number of tasks: at 10,000
+//! tasks over 16 locked objects a join costs a few dozen entries instead
+//! of thousands. [`event_clocks`] keeps a slot for every task.
 
 use crate::clock::VectorClock;
 use crate::sync::{role, Channel, Role};
@@ -22,12 +37,12 @@ pub struct RacePair {
     pub second: EventIndex,
 }
 
-/// An access remembered as an epoch: the task's own clock entry at the
-/// access, and where it is in the trace.
+/// An access remembered as an epoch: its task, the slot that task holds
+/// while the epoch lives, and where the access is in the trace.
 #[derive(Clone, Copy, Debug)]
 struct Epoch {
     task: TaskId,
-    clock: u32,
+    slot: u32,
     event: EventIndex,
 }
 
@@ -35,7 +50,96 @@ impl Epoch {
     /// Whether this access happened before anything that knows `clock`.
     #[inline]
     fn happens_before(self, clock: &VectorClock) -> bool {
-        self.clock <= clock.get(self.task)
+        stamp(self.event) <= clock.get(self.slot as usize)
+    }
+}
+
+/// The stamp of event `index` in the clocks: never zero, so that a zero
+/// entry knows no event.
+#[inline]
+fn stamp(index: EventIndex) -> u32 {
+    index.0.saturating_add(1)
+}
+
+/// A task without a slot.
+const NO_SLOT: u32 = u32::MAX;
+
+/// Which clock entry each task has: a slot per task with live epochs,
+/// reused once none is left (or, for [`event_clocks`], every task's own
+/// index for good).
+#[derive(Debug, Default)]
+struct Slots {
+    /// Per task: its slot, or [`NO_SLOT`].
+    of_task: Vec<u32>,
+    /// Per task: how many live epochs it has.
+    live: Vec<u32>,
+    /// Slots given back, taken again last first.
+    free: Vec<u32>,
+    /// Slots handed out so far: the clocks' width.
+    handed_out: u32,
+    /// Every task keeps its own index as its slot.
+    every_task: bool,
+}
+
+impl Slots {
+    fn reset(&mut self) {
+        if !self.every_task {
+            self.of_task.fill(NO_SLOT);
+        }
+        self.live.fill(0);
+        self.free.clear();
+        self.handed_out = 0;
+    }
+
+    fn ensure_task(&mut self, task: TaskId) {
+        let index = task.index();
+        if self.of_task.len() <= index {
+            if self.every_task {
+                let from = self.of_task.len() as u32;
+                self.of_task.extend(from..=task.0);
+            } else {
+                self.of_task.resize(index + 1, NO_SLOT);
+            }
+            self.live.resize(index + 1, 0);
+        }
+    }
+
+    /// `task`'s slot, or `None`.
+    #[inline]
+    fn of(&self, task: TaskId) -> Option<u32> {
+        match self.of_task[task.index()] {
+            NO_SLOT => None,
+            slot => Some(slot),
+        }
+    }
+
+    /// One more live epoch of `task`: its slot, and whether it was just
+    /// handed out (the task's clock must then learn its own stamp there).
+    #[inline]
+    fn hold(&mut self, task: TaskId) -> (u32, bool) {
+        self.live[task.index()] += 1;
+        match self.of_task[task.index()] {
+            NO_SLOT => {
+                let slot = self.free.pop().unwrap_or_else(|| {
+                    self.handed_out += 1;
+                    self.handed_out - 1
+                });
+                self.of_task[task.index()] = slot;
+                (slot, true)
+            }
+            slot => (slot, false),
+        }
+    }
+
+    /// One live epoch of `task` fewer; the last one gives its slot back.
+    #[inline]
+    fn let_go(&mut self, task: TaskId) {
+        let live = &mut self.live[task.index()];
+        *live -= 1;
+        if *live == 0 && !self.every_task {
+            self.free.push(self.of_task[task.index()]);
+            self.of_task[task.index()] = NO_SLOT;
+        }
     }
 }
 
@@ -56,6 +160,7 @@ struct ObjectState {
 }
 
 impl ObjectState {
+    /// Forgets the execution (the slots are reset with it).
     fn reset(&mut self, spare: &mut Vec<VectorClock>) {
         self.main.clear();
         self.readers.clear();
@@ -89,7 +194,9 @@ impl ObjectState {
 /// ```
 #[derive(Debug, Default)]
 pub struct HappensBefore {
+    /// Each task's clock, over slots.
     tasks: Vec<VectorClock>,
+    slots: Slots,
     /// Clocks of publishing events (notify, set), by event index, for the
     /// completions that name them.
     published: Vec<(EventIndex, VectorClock)>,
@@ -102,6 +209,7 @@ impl HappensBefore {
     /// Forgets everything, keeping allocations, for the next execution.
     pub fn reset(&mut self) {
         self.tasks.iter_mut().for_each(VectorClock::clear);
+        self.slots.reset();
         self.spare_clocks
             .extend(self.published.drain(..).map(|(_, clock)| clock));
         self.finished.iter_mut().for_each(VectorClock::clear);
@@ -111,9 +219,16 @@ impl HappensBefore {
             .for_each(|object| object.reset(spare));
     }
 
-    /// The current clock of `task`.
-    pub fn clock(&self, task: TaskId) -> VectorClock {
-        self.tasks.get(task.index()).cloned().unwrap_or_default()
+    /// Tracks every task in its own slot (its index), for
+    /// [`event_clocks`].
+    fn for_every_task() -> HappensBefore {
+        HappensBefore {
+            slots: Slots {
+                every_task: true,
+                ..Slots::default()
+            },
+            ..HappensBefore::default()
+        }
     }
 
     /// Processes event number `index` of a trace whose objects are
@@ -142,10 +257,12 @@ impl HappensBefore {
             }
             ClockStep::Spawn(_) | ClockStep::Finish | ClockStep::None => {}
         }
-        let epoch = self.tasks[task.index()].tick(task);
+        if let Some(slot) = self.slots.of(task) {
+            self.tasks[task.index()].raise(slot as usize, stamp(index));
+        }
         match step {
             ClockStep::Object(object, role) => {
-                self.teach(index, task, role, object, epoch, races);
+                self.teach(index, task, role, object, races);
             }
             ClockStep::Spawn(child) => self.spawn(task, child),
             ClockStep::Finish => self.finish(task),
@@ -195,7 +312,6 @@ impl HappensBefore {
         task: TaskId,
         role: Role,
         object: ObjectId,
-        epoch: u32,
         races: &mut Vec<RacePair>,
     ) {
         match role {
@@ -224,14 +340,7 @@ impl HappensBefore {
                 message.assign(&self.tasks[task.index()]);
                 self.objects[object.index()].messages.push_back(message);
             }
-            Role::Access { write } => {
-                let access = Epoch {
-                    task,
-                    clock: epoch,
-                    event: index,
-                };
-                self.check_access(object, access, write, races);
-            }
+            Role::Access { write } => self.check_access(object, task, index, write, races),
             _ => {}
         }
     }
@@ -257,14 +366,28 @@ impl HappensBefore {
         finished[task.index()].assign(&tasks[task.index()]);
     }
 
+    /// Checks the access of `task` at event `index` against what the
+    /// object remembers, then remembers it in their place: the access
+    /// holds a slot for its task while it lives.
     fn check_access(
         &mut self,
         object: ObjectId,
-        access: Epoch,
+        task: TaskId,
+        index: EventIndex,
         write: bool,
         races: &mut Vec<RacePair>,
     ) {
-        let clock = &self.tasks[access.task.index()];
+        let (slot, handed_out) = self.slots.hold(task);
+        let clock = &mut self.tasks[task.index()];
+        if handed_out {
+            clock.raise(slot as usize, stamp(index));
+        }
+        let access = Epoch {
+            task,
+            slot,
+            event: index,
+        };
+        let (clock, slots) = (&*clock, &mut self.slots);
         let state = &mut self.objects[object.index()];
         let mut race = |earlier: Epoch, state_raced: &mut bool| {
             if earlier.task != access.task && !earlier.happens_before(clock) && !*state_raced {
@@ -283,14 +406,22 @@ impl HappensBefore {
             for &read in &state.reads {
                 race(read, &mut state.raced);
             }
-            state.last_write = Some(access);
-            state.reads.clear();
+            for read in state.reads.drain(..) {
+                slots.let_go(read.task);
+            }
+            if let Some(last_write) = state.last_write.replace(access) {
+                slots.let_go(last_write.task);
+            }
         } else {
             // Reads the new one follows are subsumed by it; in the common
             // case this leaves a single epoch.
-            state
-                .reads
-                .retain(|read| read.task != access.task && !read.happens_before(clock));
+            state.reads.retain(|read| {
+                let live = read.task != access.task && !read.happens_before(clock);
+                if !live {
+                    slots.let_go(read.task);
+                }
+                live
+            });
             state.reads.push(access);
         }
     }
@@ -300,6 +431,7 @@ impl HappensBefore {
             self.tasks
                 .resize_with(task.index() + 1, VectorClock::default);
         }
+        self.slots.ensure_task(task);
     }
 
     fn ensure_object(&mut self, object: ObjectId) {
@@ -371,16 +503,17 @@ fn pick_two(
     }
 }
 
-/// The clock of every event of `trace`, as [`HappensBefore`] computes it:
-/// event `a` happens before event `b` exactly when `a != b` and
-/// `clocks[b].get(task of a) >= clocks[a].get(task of a)`.
+/// The clock of every event of `trace`, as [`HappensBefore`] computes it
+/// with an entry for every task (indexed by task id, holding stamps: event
+/// index plus one): event `a` happens before event `b` exactly when
+/// `a != b` and `clocks[b].get(task of a) >= clocks[a].get(task of a)`.
 ///
 /// ```
 /// use racecheck_detect::event_clocks;
 /// assert!(event_clocks(&racecheck_trace::Trace::default()).is_empty());
 /// ```
 pub fn event_clocks(trace: &racecheck_trace::Trace) -> Vec<VectorClock> {
-    let mut hb = HappensBefore::default();
+    let mut hb = HappensBefore::for_every_task();
     let mut races = Vec::new();
     trace
         .events
@@ -388,7 +521,7 @@ pub fn event_clocks(trace: &racecheck_trace::Trace) -> Vec<VectorClock> {
         .enumerate()
         .map(|(index, event)| {
             hb.observe(EventIndex::new(index), event, &trace.objects, &mut races);
-            hb.clock(event.task)
+            hb.tasks[event.task.index()].clone()
         })
         .collect()
 }
