@@ -91,7 +91,8 @@ impl Slots {
         self.handed_out = 0;
     }
 
-    fn ensure_task(&mut self, task: TaskId) {
+    /// Makes room for tasks up to `task`.
+    fn grow(&mut self, task: TaskId) {
         let index = task.index();
         if self.of_task.len() <= index {
             if self.every_task {
@@ -426,12 +427,20 @@ impl HappensBefore {
         }
     }
 
+    /// Makes room for `task`: every table per task grows with `tasks`.
+    #[inline]
     fn ensure_task(&mut self, task: TaskId) {
         if self.tasks.len() <= task.index() {
-            self.tasks
-                .resize_with(task.index() + 1, VectorClock::default);
+            self.grow_tasks(task);
         }
-        self.slots.ensure_task(task);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn grow_tasks(&mut self, task: TaskId) {
+        self.tasks
+            .resize_with(task.index() + 1, VectorClock::default);
+        self.slots.grow(task);
     }
 
     fn ensure_object(&mut self, object: ObjectId) {
