@@ -5,17 +5,23 @@
 //! The race check only ever asks one question of a clock: does it know the
 //! access epoch (task `u`, event `e`) that an object still remembers (its
 //! last write, its concurrent reads)? So the clocks give an entry (a
-//! *slot*) only to tasks that have such a live epoch, and take it back when
-//! the task's last live epoch is forgotten; slots are reused. Entries hold
-//! *stamps*, the event index plus one, not per-task counters: whatever a
-//! clock holds in a slot from its earlier owner stamps an event before the
-//! new owner took the slot, so it is below every epoch of the new owner and
-//! answers "not known", as the full vector clock would. A clock's entry for
-//! a live epoch's slot is the full clock's entry for that task whenever it
-//! is at least the epoch, so every race answer is exact, and the clocks are
-//! as wide as the number of live epochs, not the number of tasks: at 10,000
-//! tasks over 16 locked objects a join costs a few dozen entries instead
-//! of thousands. [`event_clocks`] keeps a slot for every task.
+//! *slot*) only to tasks that make tracked accesses, and when all slots
+//! are handed out (16 at first, then half again the live ones) a collection
+//! takes back the slots of tasks whose epochs are all forgotten (written
+//! over, or subsumed by a later read); slots are reused. Entries hold
+//! *stamps* of accesses, the event index plus one, not per-task counters,
+//! written into the task's own clock at each access: whatever a clock
+//! holds in a slot from its earlier owner stamps an event before the new
+//! owner took the slot, so it is below every epoch of the new owner and
+//! answers "not known", as the full vector clock would; a clock's entry at
+//! or above a live epoch stamps that access or a later one of the same
+//! task, which the clock knows, so it knows the epoch too. Every
+//! race answer is exact, other events write nothing, and the clocks are as
+//! wide as one and a half times the live epochs (at least 16), not the
+//! number of tasks: at 10,000 tasks over 16 locked objects a join costs
+//! a few dozen entries instead of thousands, and a program of 16 tasks
+//! never collects.
+//! [`event_clocks`] gives every task its own slot and stamps every event.
 
 use crate::clock::VectorClock;
 use crate::sync::{role, Channel, Role};
@@ -64,21 +70,52 @@ fn stamp(index: EventIndex) -> u32 {
 /// A task without a slot.
 const NO_SLOT: u32 = u32::MAX;
 
-/// Which clock entry each task has: a slot per task with live epochs,
-/// reused once none is left (or, for [`event_clocks`], every task's own
-/// index for good).
-#[derive(Debug, Default)]
+/// Slots handed out before the first collection: clocks this wide cost
+/// little, and small programs never collect.
+const SLOTS_BEFORE_COLLECTING: usize = 16;
+
+/// Slots a collection leaves to hand out, at least: the next collection
+/// comes when half as many slots as are live (and at least this many) are
+/// handed out again, so a collection's walk over the live epochs is paid
+/// for by the hand-outs before it, and clocks stay about one and a half
+/// times as wide as the live epochs.
+const SLOTS_SPARE_MIN: usize = 8;
+
+/// Which clock entry each task has: a slot per task that had a live epoch
+/// when it last needed one. Slots of tasks without live epochs are taken
+/// back in a collection, when every slot is handed out (or, for
+/// [`event_clocks`], every task keeps its own index for good).
+#[derive(Debug)]
 struct Slots {
     /// Per task: its slot, or [`NO_SLOT`].
     of_task: Vec<u32>,
-    /// Per task: how many live epochs it has.
-    live: Vec<u32>,
-    /// Slots given back, taken again last first.
+    /// Per slot handed out: its task.
+    owner: Vec<TaskId>,
+    /// Slots taken back, handed out again last first.
     free: Vec<u32>,
-    /// Slots handed out so far: the clocks' width.
-    handed_out: u32,
+    /// Most slots handed out before the next collection.
+    limit: usize,
+    /// The least `limit` is: [`SLOTS_BEFORE_COLLECTING`] (the tests take
+    /// it lower to collect often).
+    limit_min: usize,
     /// Every task keeps its own index as its slot.
     every_task: bool,
+    /// Scratch space of a collection: whether each slot has a live epoch.
+    live: Vec<bool>,
+}
+
+impl Default for Slots {
+    fn default() -> Slots {
+        Slots {
+            of_task: Vec::new(),
+            owner: Vec::new(),
+            free: Vec::new(),
+            limit: SLOTS_BEFORE_COLLECTING,
+            limit_min: SLOTS_BEFORE_COLLECTING,
+            every_task: false,
+            live: Vec::new(),
+        }
+    }
 }
 
 impl Slots {
@@ -86,9 +123,9 @@ impl Slots {
         if !self.every_task {
             self.of_task.fill(NO_SLOT);
         }
-        self.live.fill(0);
+        self.owner.clear();
         self.free.clear();
-        self.handed_out = 0;
+        self.limit = self.limit_min;
     }
 
     /// Makes room for tasks up to `task`.
@@ -101,7 +138,6 @@ impl Slots {
             } else {
                 self.of_task.resize(index + 1, NO_SLOT);
             }
-            self.live.resize(index + 1, 0);
         }
     }
 
@@ -114,33 +150,55 @@ impl Slots {
         }
     }
 
-    /// One more live epoch of `task`: its slot, and whether it was just
-    /// handed out (the task's clock must then learn its own stamp there).
+    /// Whether handing out one more slot needs a collection first.
     #[inline]
-    fn hold(&mut self, task: TaskId) -> (u32, bool) {
-        self.live[task.index()] += 1;
-        match self.of_task[task.index()] {
-            NO_SLOT => {
-                let slot = self.free.pop().unwrap_or_else(|| {
-                    self.handed_out += 1;
-                    self.handed_out - 1
-                });
-                self.of_task[task.index()] = slot;
-                (slot, true)
-            }
-            slot => (slot, false),
-        }
+    fn full(&self) -> bool {
+        self.free.is_empty() && self.owner.len() >= self.limit
     }
 
-    /// One live epoch of `task` fewer; the last one gives its slot back.
-    #[inline]
-    fn let_go(&mut self, task: TaskId) {
-        let live = &mut self.live[task.index()];
-        *live -= 1;
-        if *live == 0 && !self.every_task {
-            self.free.push(self.of_task[task.index()]);
-            self.of_task[task.index()] = NO_SLOT;
+    /// Hands a slot out to `task`, which has none.
+    fn hand_out(&mut self, task: TaskId) -> u32 {
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.owner[slot as usize] = task;
+                slot
+            }
+            None => {
+                self.owner.push(task);
+                (self.owner.len() - 1) as u32
+            }
+        };
+        self.of_task[task.index()] = slot;
+        slot
+    }
+
+    /// Takes back the slot of every task without a live epoch, given the
+    /// slots of the live epochs; the next collection comes when half as
+    /// many slots as are live now (at least [`SLOTS_SPARE_MIN`]) are handed
+    /// out again.
+    fn collect(&mut self, live_epochs: impl Iterator<Item = u32>) {
+        self.live.clear();
+        self.live.resize(self.owner.len(), false);
+        for slot in live_epochs {
+            self.live[slot as usize] = true;
         }
+        self.free.clear();
+        let mut live = 0;
+        for (slot, (&owner, &is_live)) in self.owner.iter().zip(&self.live).enumerate() {
+            if is_live {
+                live += 1;
+            } else {
+                // A slot taken back before may name an owner that has
+                // another slot now.
+                if self.of_task[owner.index()] == slot as u32 {
+                    self.of_task[owner.index()] = NO_SLOT;
+                }
+                self.free.push(slot as u32);
+            }
+        }
+        // Lowest slots first: clocks stay as narrow as they can.
+        self.free.reverse();
+        self.limit = (live + (live / 2).max(SLOTS_SPARE_MIN)).max(self.limit_min);
     }
 }
 
@@ -198,6 +256,9 @@ pub struct HappensBefore {
     /// Each task's clock, over slots.
     tasks: Vec<VectorClock>,
     slots: Slots,
+    /// Objects accessed in this execution, in the order of their first
+    /// access: where the live epochs are.
+    accessed: Vec<ObjectId>,
     /// Clocks of publishing events (notify, set), by event index, for the
     /// completions that name them.
     published: Vec<(EventIndex, VectorClock)>,
@@ -211,6 +272,7 @@ impl HappensBefore {
     pub fn reset(&mut self) {
         self.tasks.iter_mut().for_each(VectorClock::clear);
         self.slots.reset();
+        self.accessed.clear();
         self.spare_clocks
             .extend(self.published.drain(..).map(|(_, clock)| clock));
         self.finished.iter_mut().for_each(VectorClock::clear);
@@ -258,8 +320,10 @@ impl HappensBefore {
             }
             ClockStep::Spawn(_) | ClockStep::Finish | ClockStep::None => {}
         }
-        if let Some(slot) = self.slots.of(task) {
-            self.tasks[task.index()].raise(slot as usize, stamp(index));
+        if self.slots.every_task {
+            // Every event knows itself. The race check needs only the
+            // accesses' stamps, which `check_access` writes.
+            self.tasks[task.index()].raise(task.index(), stamp(index));
         }
         match step {
             ClockStep::Object(object, role) => {
@@ -378,18 +442,23 @@ impl HappensBefore {
         write: bool,
         races: &mut Vec<RacePair>,
     ) {
-        let (slot, handed_out) = self.slots.hold(task);
-        let clock = &mut self.tasks[task.index()];
-        if handed_out {
-            clock.raise(slot as usize, stamp(index));
-        }
+        let slot = match self.slots.of(task) {
+            Some(slot) => {
+                self.tasks[task.index()].raise(slot as usize, stamp(index));
+                slot
+            }
+            None => self.hand_out_slot(task, index),
+        };
         let access = Epoch {
             task,
             slot,
             event: index,
         };
-        let (clock, slots) = (&*clock, &mut self.slots);
+        let clock = &self.tasks[task.index()];
         let state = &mut self.objects[object.index()];
+        if state.last_write.is_none() && state.reads.is_empty() {
+            self.accessed.push(object);
+        }
         let mut race = |earlier: Epoch, state_raced: &mut bool| {
             if earlier.task != access.task && !earlier.happens_before(clock) && !*state_raced {
                 *state_raced = true;
@@ -407,24 +476,39 @@ impl HappensBefore {
             for &read in &state.reads {
                 race(read, &mut state.raced);
             }
-            for read in state.reads.drain(..) {
-                slots.let_go(read.task);
-            }
-            if let Some(last_write) = state.last_write.replace(access) {
-                slots.let_go(last_write.task);
-            }
+            state.last_write = Some(access);
+            state.reads.clear();
         } else {
             // Reads the new one follows are subsumed by it; in the common
             // case this leaves a single epoch.
-            state.reads.retain(|read| {
-                let live = read.task != access.task && !read.happens_before(clock);
-                if !live {
-                    slots.let_go(read.task);
-                }
-                live
-            });
+            state
+                .reads
+                .retain(|read| read.task != access.task && !read.happens_before(clock));
             state.reads.push(access);
         }
+    }
+
+    /// Gives `task`, about to make the access at event `index`, a slot,
+    /// collecting the slots of tasks without live epochs first if all are
+    /// handed out; its clock learns its own stamp there.
+    #[cold]
+    #[inline(never)]
+    fn hand_out_slot(&mut self, task: TaskId, index: EventIndex) -> u32 {
+        if self.slots.full() {
+            let objects = &self.objects;
+            let live_epochs = self.accessed.iter().flat_map(|object| {
+                let state = &objects[object.index()];
+                state
+                    .last_write
+                    .iter()
+                    .chain(&state.reads)
+                    .map(|epoch| epoch.slot)
+            });
+            self.slots.collect(live_epochs);
+        }
+        let slot = self.slots.hand_out(task);
+        self.tasks[task.index()].raise(slot as usize, stamp(index));
+        slot
     }
 
     /// Makes room for `task`: every table per task grows with `tasks`.
@@ -533,4 +617,117 @@ pub fn event_clocks(trace: &racecheck_trace::Trace) -> Vec<VectorClock> {
             hb.tasks[event.task.index()].clone()
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use racecheck_trace::{Location, LockMode, ObjectKind, Op};
+
+    const TASKS: u32 = 40;
+    const LOCKS: u32 = 3;
+    const SHARED: u32 = 8;
+
+    /// Events of [`TASKS`] tasks (all spawned by task 0 first) over
+    /// [`LOCKS`] mutexes and [`SHARED`] tracked objects: accesses mostly
+    /// under the lock of the object (`i % LOCKS`), finishes and joins.
+    fn events_of(choices: &[(u32, u32, u8)]) -> Vec<Event> {
+        let mut ops: Vec<(u32, Op)> = (1..TASKS)
+            .map(|child| {
+                (
+                    0,
+                    Op::Spawn {
+                        child: TaskId(child),
+                    },
+                )
+            })
+            .collect();
+        let mut held: Vec<Option<u32>> = vec![None; LOCKS as usize];
+        let mut finished = vec![false; TASKS as usize];
+        for &(task, pick, variant) in choices {
+            if finished[task as usize] {
+                continue;
+            }
+            let op = match variant % 4 {
+                0 => {
+                    let lock = pick % LOCKS;
+                    let object = ObjectId(lock);
+                    let mode = LockMode::Exclusive;
+                    match held[lock as usize] {
+                        None => {
+                            held[lock as usize] = Some(task);
+                            Op::Lock { object, mode }
+                        }
+                        Some(holder) if holder == task => {
+                            held[lock as usize] = None;
+                            Op::Unlock { object, mode }
+                        }
+                        Some(_) => Op::Yield,
+                    }
+                }
+                1 | 2 => {
+                    let shared = pick % SHARED;
+                    let guarded = held[(shared % LOCKS) as usize] == Some(task);
+                    let object = ObjectId(LOCKS + shared);
+                    match (guarded || variant > 240, variant % 8 < 4) {
+                        (false, _) => Op::Yield,
+                        (true, true) => Op::Write { object },
+                        (true, false) => Op::Read { object },
+                    }
+                }
+                _ if task != 0 && variant > 200 && !held.contains(&Some(task)) => {
+                    finished[task as usize] = true;
+                    Op::Finish
+                }
+                _ if finished[(pick % TASKS) as usize] => Op::Join {
+                    target: TaskId(pick % TASKS),
+                },
+                _ => Op::Yield,
+            };
+            ops.push((task, op));
+        }
+        ops.into_iter()
+            .enumerate()
+            .map(|(step, (task, op))| Event {
+                step: step as u32,
+                task: TaskId(task),
+                op,
+                location: Location::caller(),
+            })
+            .collect()
+    }
+
+    fn races_of(mut hb: HappensBefore, events: &[Event], objects: &[ObjectInfo]) -> Vec<RacePair> {
+        let mut races = Vec::new();
+        for (index, event) in events.iter().enumerate() {
+            hb.observe(EventIndex::new(index), event, objects, &mut races);
+        }
+        races
+    }
+
+    proptest! {
+        /// Slots taken back and handed out again every few accesses
+        /// answer as a slot per task does (whose clocks agree with graph
+        /// reachability: `tests/happens_before.rs`).
+        #[test]
+        fn collected_slots_find_the_races_a_slot_per_task_finds(
+            choices in prop::collection::vec((0..TASKS, 0..64u32, any::<u8>()), 0..400)
+        ) {
+            let objects: Vec<ObjectInfo> = (0..LOCKS + SHARED)
+                .map(|object| ObjectInfo {
+                    kind: if object < LOCKS { ObjectKind::Mutex } else { ObjectKind::Shared },
+                    name: None,
+                    created_at: Location::caller(),
+                })
+                .collect();
+            let events = events_of(&choices);
+            let mut collecting = HappensBefore::default();
+            collecting.slots.limit_min = 1;
+            collecting.reset();
+            let collected = races_of(collecting, &events, &objects);
+            let every_task = races_of(HappensBefore::for_every_task(), &events, &objects);
+            prop_assert_eq!(collected, every_task);
+        }
+    }
 }
