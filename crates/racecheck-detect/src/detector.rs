@@ -1,5 +1,13 @@
 //! The detector: every analysis over one execution's trace, configured
 //! check by check, with the lock-order graph kept across executions.
+//!
+//! The checks that read the events one by one share one walk of the trace
+//! (`Detector::walk`): the race check's clocks, and the counts of what the
+//! tasks hold that tell the leak check whether anything is left held and
+//! the lock-order check whether any lock was taken under another. The rest
+//! runs only where it can find something: `explain` for a stuck execution,
+//! the leaks' holders when a count stays positive, the lock-order graph
+//! when a lock was nested.
 
 use crate::finding::{Access, Finding, Leak, Race};
 use crate::hb::{HappensBefore, RacePair};
@@ -7,8 +15,8 @@ use crate::lock_order::{LockOrder, LockOrderDelta};
 use crate::stuck::{explain, Stuck};
 use crate::waits::Holdings;
 use racecheck_trace::{
-    EventIndex, ExecutionEnd, Holding, Location, ObjectId, ObjectKind, Operand, Order, ReadRow,
-    Row, TaskId, Trace,
+    Event, EventIndex, ExecutionEnd, Holding, Location, ObjectId, ObjectKind, Operand, Order,
+    ReadRow, Row, TaskId, Trace,
 };
 use std::collections::BTreeSet;
 
@@ -111,8 +119,9 @@ pub struct Detector {
     races: Vec<RacePair>,
     lock_order: LockOrder,
     warned: BTreeSet<String>,
-    /// Scratch space of the leak check, kept between executions.
-    balance: Vec<i64>,
+    /// What the tasks hold, counted in the same walk; kept between
+    /// executions.
+    held: HeldCounts,
     /// Hand each execution's lock orders back instead of adding them.
     defer_lock_orders: bool,
 }
@@ -177,11 +186,16 @@ impl Detector {
 
     /// Analyses one execution.
     pub fn analyze(&mut self, trace: &Trace, end: &ExecutionEnd) -> Verdict {
-        let mut findings = Vec::new();
-        if self.checks.races != Check::Off {
-            self.find_races(trace, &mut findings);
-        }
         let stuck = !end.failed && !end.blocked.is_empty();
+        let check_leaks = !end.failed && !stuck && self.checks.leaks != Check::Off;
+        let check_lock_orders = self.checks.potential_deadlocks != Check::Off;
+        self.walk(trace, check_leaks || check_lock_orders);
+        let mut findings = Vec::new();
+        findings.extend(
+            self.races
+                .iter()
+                .map(|pair| Finding::Race(describe_race(trace, pair))),
+        );
         if stuck && (self.checks.deadlocks != Check::Off || self.checks.hangs != Check::Off) {
             match explain(trace, end) {
                 Stuck::Deadlock(deadlock) => findings.push(Finding::Deadlock(deadlock)),
@@ -191,17 +205,18 @@ impl Detector {
                 Stuck::Hang(hang) => findings.push(Finding::Hang(hang)),
             }
         }
-        if !end.failed && !stuck && self.checks.leaks != Check::Off {
+        if check_leaks {
             findings.extend(
-                leaks(trace, &mut self.balance)
+                leaks(trace, &self.held.by_object)
                     .into_iter()
                     .map(Finding::Leak),
             );
         }
         let mut lock_orders = None;
-        if self.checks.potential_deadlocks != Check::Off {
+        // Without a lock taken while holding another there is no edge.
+        if check_lock_orders && self.held.nested {
             if self.defer_lock_orders {
-                lock_orders = self.lock_order.observe(trace);
+                lock_orders = Some(LockOrder::observe(trace));
             } else {
                 findings.extend(
                     self.lock_order
@@ -234,29 +249,41 @@ impl Detector {
         verdict
     }
 
-    fn find_races(&mut self, trace: &Trace, findings: &mut Vec<Finding>) {
+    /// Walks the events once for every check that reads them one by one:
+    /// the race check's happens-before into `races` (when races are
+    /// checked and there is tracked state) and what the tasks hold into
+    /// `held` (always along with the clocks, otherwise when `count_held`).
+    /// One walk instead of one per check: each walk costs its loop and a
+    /// dispatch on the operation per event (`docs/architecture.md`, "The
+    /// detector walks each trace once").
+    fn walk(&mut self, trace: &Trace, count_held: bool) {
         // Races are between accesses to tracked state: without any, there
         // is nothing to order.
-        let tracked = trace
-            .objects
-            .iter()
-            .any(|info| info.kind == ObjectKind::Shared);
-        if !tracked {
-            return;
-        }
-        self.happens_before.reset();
-        self.races.clear();
-        // Counted in the index's own type: no conversion per event.
-        let indices = (0..).map(EventIndex);
-        for (index, event) in indices.zip(&trace.events) {
-            self.happens_before
-                .observe(index, event, &trace.objects, &mut self.races);
-        }
-        findings.extend(
-            self.races
+        let check_races = self.checks.races != Check::Off
+            && trace
+                .objects
                 .iter()
-                .map(|pair| Finding::Race(describe_race(trace, pair))),
-        );
+                .any(|info| info.kind == ObjectKind::Shared);
+        self.races.clear();
+        if check_races {
+            // Counting along with the clocks even when no check reads the
+            // counts keeps one loop, with no test per event, and one call
+            // of `observe`, which the compiler inlines.
+            self.happens_before.reset();
+            self.held.reset(trace);
+            // Counted in the index's own type: no conversion per event.
+            let indices = (0..).map(EventIndex);
+            for (index, event) in indices.zip(&trace.events) {
+                self.happens_before
+                    .observe(index, event, &trace.objects, &mut self.races);
+                self.held.count(event);
+            }
+        } else if count_held {
+            self.held.reset(trace);
+            for event in &trace.events {
+                self.held.count(event);
+            }
+        }
     }
 }
 
@@ -380,13 +407,56 @@ fn explain_race(trace: &Trace, first: &Access, second: &Access) -> String {
     format!("why: {}", reasons.join("; "))
 }
 
-/// Counts what an operation does to what its task holds of its object
-/// into `balance`: locks or permits taken count up, given back or
-/// forgotten count down. The count is made inside the row's arm, so each
-/// arm adds its own constant (as a hand-written `match` did) instead of
-/// all of them meeting at one addition.
+/// What the tasks hold after an execution's events, counted event by
+/// event in the detector's walk: for the leak check, the locks and permits
+/// held of each object; for the lock-order check, whether some task took a
+/// lock, or blocked trying to, while it held another.
+#[derive(Debug, Default)]
+struct HeldCounts {
+    /// Locks or permits taken of each object, less those given back or
+    /// forgotten: positive when someone still holds some.
+    by_object: Vec<i64>,
+    /// Locks each task holds.
+    locks_by_task: Vec<u32>,
+    /// Some task took or tried a lock while holding one.
+    nested: bool,
+}
+
+impl HeldCounts {
+    /// Forgets the last execution, keeping allocations.
+    fn reset(&mut self, trace: &Trace) {
+        self.by_object.clear();
+        self.by_object.resize(trace.objects.len(), 0);
+        self.locks_by_task.clear();
+        self.nested = false;
+    }
+
+    /// Counts what `event` does to what its task holds.
+    #[inline]
+    fn count(&mut self, event: &Event) {
+        event.op.with_row(CountHeld {
+            counts: self,
+            task: event.task.index(),
+        });
+    }
+
+    /// The locks `task` holds, growing the table to it.
+    #[inline]
+    fn locks_of(&mut self, task: usize) -> &mut u32 {
+        if self.locks_by_task.len() <= task {
+            self.locks_by_task.resize(task + 1, 0);
+        }
+        &mut self.locks_by_task[task]
+    }
+}
+
+/// Counts what one event of `task` does to what it holds into `counts`.
+/// The count is made inside the row's arm, so each arm keeps only its own
+/// work (as a hand-written `match` would) and an operation that holds
+/// nothing costs only the dispatch.
 struct CountHeld<'a> {
-    balance: &'a mut [i64],
+    counts: &'a mut HeldCounts,
+    task: usize,
 }
 
 impl ReadRow for CountHeld<'_> {
@@ -394,27 +464,46 @@ impl ReadRow for CountHeld<'_> {
 
     #[inline(always)]
     fn read(self, row: Row) {
+        let CountHeld { counts, task } = self;
+        if let Operand::Wait(..) = row.operand {
+            // A blocked attempt while holding a lock may be a nested one.
+            counts.nested |= *counts.locks_of(task) > 0;
+            return;
+        }
+        match row.holding {
+            Holding::Lock(_) => {
+                let locks = counts.locks_of(task);
+                let nested = *locks > 0;
+                *locks += 1;
+                counts.nested |= nested;
+            }
+            Holding::Unlock(_) => {
+                let locks = counts.locks_of(task);
+                *locks = locks.saturating_sub(1);
+            }
+            _ => {}
+        }
         let Operand::Object(object) = row.operand else {
             return;
         };
         if let Some(taken) = row.holding.taken() {
-            self.balance[object.index()] += i64::from(taken);
+            counts.by_object[object.index()] += i64::from(taken);
         } else if let Some(given_up) = row.holding.given_up() {
-            self.balance[object.index()] -= i64::from(given_up);
+            counts.by_object[object.index()] -= i64::from(given_up);
         }
     }
 }
 
-/// Locks and permits still held, one finding per holder and object.
-fn leaks(trace: &Trace, balance: &mut Vec<i64>) -> Vec<Leak> {
-    // The common case, nothing held, in one pass without maps.
-    balance.clear();
-    balance.resize(trace.objects.len(), 0);
-    let counts = balance.as_mut_slice();
-    for event in &trace.events {
-        event.op.with_row(CountHeld { balance: counts });
-    }
-    if balance.iter().all(|&held| held <= 0) {
+/// Locks and permits still held, one finding per holder and object, from
+/// the walk's count of what is held of each object (`held_by_object`).
+fn leaks(trace: &Trace, held_by_object: &[i64]) -> Vec<Leak> {
+    debug_assert_eq!(
+        held_by_object.len(),
+        trace.objects.len(),
+        "counted this trace"
+    );
+    // The common case, nothing held, without maps.
+    if held_by_object.iter().all(|&held| held <= 0) {
         return Vec::new();
     }
     let holdings = Holdings::from_trace(trace);
@@ -443,4 +532,147 @@ fn leaks(trace: &Trace, balance: &mut Vec<i64>) -> Vec<Leak> {
         }
     }
     leaks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::HeldCounts;
+    use racecheck_trace::{
+        Event, Location, LockMode, Need, ObjectId, ObjectInfo, ObjectKind, Op, TaskId, Trace,
+        WaitTarget,
+    };
+
+    const A: ObjectId = ObjectId(0);
+    const B: ObjectId = ObjectId(1);
+    const PERMITS: ObjectId = ObjectId(2);
+
+    fn lock(object: ObjectId) -> Op {
+        Op::Lock {
+            object,
+            mode: LockMode::Exclusive,
+        }
+    }
+
+    fn unlock(object: ObjectId) -> Op {
+        Op::Unlock {
+            object,
+            mode: LockMode::Exclusive,
+        }
+    }
+
+    fn block_on(on: WaitTarget) -> Op {
+        Op::Block {
+            on,
+            need: Need::Unstated,
+        }
+    }
+
+    /// Counts `events` (task, operation) over two mutexes and a semaphore.
+    fn counted(events: &[(u32, Op)]) -> HeldCounts {
+        let info = |kind| ObjectInfo {
+            kind,
+            name: None,
+            created_at: Location::caller(),
+        };
+        let trace = Trace {
+            tasks: Vec::new(),
+            objects: vec![
+                info(ObjectKind::Mutex),
+                info(ObjectKind::Mutex),
+                info(ObjectKind::Semaphore),
+            ],
+            events: events
+                .iter()
+                .map(|&(task, op)| Event {
+                    step: 0,
+                    task: TaskId(task),
+                    op,
+                    location: Location::caller(),
+                })
+                .collect(),
+        };
+        let mut counts = HeldCounts::default();
+        // Twice on the same scratch space: what the first walk left must
+        // not show in the second.
+        for _ in 0..2 {
+            counts.reset(&trace);
+            trace.events.iter().for_each(|event| counts.count(event));
+        }
+        counts
+    }
+
+    #[test]
+    fn a_lock_counts_as_nested_only_when_its_task_holds_another() {
+        // The name of the case, its events (task, operation), and whether
+        // they take a lock under another.
+        type Case = (&'static str, Vec<(u32, Op)>, bool);
+        let cases: [Case; 6] = [
+            ("one lock", vec![(1, lock(A)), (1, unlock(A))], false),
+            (
+                "one after the other",
+                vec![(1, lock(A)), (1, unlock(A)), (1, lock(B))],
+                false,
+            ),
+            (
+                "two tasks, one lock each",
+                vec![(1, lock(A)), (2, lock(B))],
+                false,
+            ),
+            (
+                "one inside the other",
+                vec![(1, lock(A)), (1, lock(B))],
+                true,
+            ),
+            (
+                "blocked while holding",
+                vec![(1, lock(A)), (1, block_on(WaitTarget::Object(B)))],
+                true,
+            ),
+            (
+                "a join while holding",
+                vec![(1, lock(A)), (1, block_on(WaitTarget::Task(TaskId(2))))],
+                true,
+            ),
+        ];
+        for (name, events, nested) in cases {
+            assert_eq!(counted(&events).nested, nested, "{name}");
+        }
+    }
+
+    #[test]
+    fn permits_and_locks_held_at_the_end_count_per_object() {
+        let acquire = |permits| Op::Acquire {
+            object: PERMITS,
+            permits,
+        };
+        let events = [
+            (1, lock(A)),
+            (1, acquire(3)),
+            (2, acquire(1)),
+            (
+                1,
+                Op::Release {
+                    object: PERMITS,
+                    permits: 2,
+                },
+            ),
+            (
+                2,
+                Op::Forget {
+                    object: PERMITS,
+                    permits: 1,
+                },
+            ),
+            (
+                1,
+                Op::AddPermits {
+                    object: PERMITS,
+                    permits: 5,
+                },
+            ),
+            (1, lock(B)),
+            (1, unlock(B)),
+        ];
+        assert_eq!(counted(&events).by_object, vec![1, 0, 1]);
+    }
 }

@@ -6,9 +6,7 @@
 use crate::finding::{LockOrderEdge, PotentialDeadlock};
 use petgraph::algo::tarjan_scc;
 use petgraph::graphmap::DiGraphMap;
-use racecheck_trace::{
-    Holding, Location, LockMode, ObjectId, ObjectKind, Operand, ReadRow, Row, TaskId, Trace,
-};
+use racecheck_trace::{Holding, Location, LockMode, ObjectId, ObjectKind, TaskId, Trace};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Samples kept per pair of locks and distinct set of guards: two tasks,
@@ -48,8 +46,6 @@ pub(crate) struct LockOrder {
     labels: Vec<String>,
     samples: BTreeMap<(u32, u32), Vec<Sample>>,
     reported: BTreeSet<Vec<u32>>,
-    /// Scratch space of `takes_nested_locks`, kept between executions.
-    held_counts: Vec<u32>,
 }
 
 struct Held {
@@ -75,21 +71,21 @@ pub struct LockOrderDelta {
 }
 
 impl LockOrder {
-    /// Adds the lock orders of one execution's trace and returns cycles not
+    /// Adds the lock orders of one execution's trace (one that took a lock
+    /// under another, see [`LockOrder::observe`]) and returns cycles not
     /// reported before.
     pub(crate) fn add(&mut self, trace: &Trace) -> Vec<PotentialDeadlock> {
-        match self.observe(trace) {
-            Some(delta) => self.apply(&delta),
-            None => Vec::new(),
-        }
+        let delta = LockOrder::observe(trace);
+        self.apply(&delta)
     }
 
-    /// The lock orders of one execution, without adding them; `None` when
-    /// no task takes a lock while holding another.
-    pub(crate) fn observe(&mut self, trace: &Trace) -> Option<LockOrderDelta> {
-        if !takes_nested_locks(trace, &mut self.held_counts) {
-            return None;
-        }
+    /// The lock orders of one execution, without adding them.
+    ///
+    /// Only an execution in which some task takes a lock (or blocks trying
+    /// to) while holding another can add an edge. The detector counts that
+    /// in its one walk of the trace (`HeldCounts`) and calls this only for
+    /// such executions, so that the others pay nothing more here.
+    pub(crate) fn observe(trace: &Trace) -> LockOrderDelta {
         let mut delta = LockOrderDelta::default();
         let locals = locks_of(trace, &mut delta.locks);
         let mut held: BTreeMap<TaskId, Vec<Held>> = BTreeMap::new();
@@ -151,7 +147,7 @@ impl LockOrder {
                 shared,
             });
         }
-        Some(delta)
+        delta
     }
 
     /// Adds one execution's lock orders and returns cycles not reported
@@ -362,55 +358,4 @@ fn locks_of(trace: &Trace, locks: &mut Vec<(LockKey, String)>) -> Vec<Option<u32
             Some(locks.len() as u32 - 1)
         })
         .collect()
-}
-
-/// What an event does to its task's count of locks held.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum LockStep {
-    /// A blocked attempt (a wait).
-    Attempt,
-    /// Takes a lock.
-    Lock,
-    /// Gives a lock back.
-    Unlock,
-    /// Nothing to the locks held.
-    Other,
-}
-
-/// Reads an event's [`LockStep`] from its row.
-struct LockStepOf;
-
-impl ReadRow for LockStepOf {
-    type Output = LockStep;
-
-    #[inline(always)]
-    fn read(self, row: Row) -> LockStep {
-        match (row.operand, row.holding) {
-            (Operand::Wait(..), _) => LockStep::Attempt,
-            (_, Holding::Lock(_)) => LockStep::Lock,
-            (_, Holding::Unlock(_)) => LockStep::Unlock,
-            _ => LockStep::Other,
-        }
-    }
-}
-
-/// Whether some task takes a lock while holding another: the only way to
-/// add an edge. Cheap, so that executions without nested locks cost nothing
-/// more.
-fn takes_nested_locks(trace: &Trace, held: &mut Vec<u32>) -> bool {
-    held.clear();
-    for event in &trace.events {
-        let task = event.task.index();
-        if held.len() <= task {
-            held.resize(task + 1, 0);
-        }
-        match event.op.with_row(LockStepOf) {
-            // A blocked attempt while holding a lock may be a nested one.
-            LockStep::Attempt | LockStep::Lock if held[task] > 0 => return true,
-            LockStep::Lock => held[task] += 1,
-            LockStep::Unlock => held[task] = held[task].saturating_sub(1),
-            LockStep::Attempt | LockStep::Other => {}
-        }
-    }
-    false
 }
