@@ -2,9 +2,13 @@
 //! the race detector gives entries only to tasks it may still be asked
 //! about, see [`HappensBefore`](crate::HappensBefore)).
 //!
-//! The first [`HEAD_ENTRIES`] entries (the tasks of almost every test) live
-//! inline, as a plain array, so that a small program pays nothing for the
-//! rest. The entries beyond are stored in chunks of [`CHUNK_ENTRIES`] shared
+//! The first [`NEAR_ENTRIES`] entries live in the clock itself, with a
+//! count of how many may be non-zero, so that the clocks of a small program
+//! (and the race check's clocks, which have that many slots before they
+//! first collect) join and copy a few entries with no allocation and no
+//! indirection. The entries up to [`HEAD_ENTRIES`] (the tasks of almost
+//! every test) follow in a plain vector. The entries beyond are stored in
+//! chunks of [`CHUNK_ENTRIES`] shared
 //! copy-on-write between clocks: when a clock takes in another that knows
 //! at least as much about a chunk's tasks, it takes that chunk instead of
 //! copying its entries, and it merges entries only where each knows
@@ -24,10 +28,13 @@
 
 use std::sync::Arc;
 
-/// Entries stored inline in every clock.
+/// Entries stored in the clock itself.
+pub const NEAR_ENTRIES: usize = 16;
+
+/// Entries stored in the clock or its plain vector, before the chunks.
 pub const HEAD_ENTRIES: usize = 256;
 
-/// Entries per shared chunk beyond the inline ones.
+/// Entries per shared chunk beyond the head.
 pub const CHUNK_ENTRIES: usize = 64;
 
 type Chunk = [u32; CHUNK_ENTRIES];
@@ -48,7 +55,11 @@ type Chunk = [u32; CHUNK_ENTRIES];
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct VectorClock {
-    /// Entries of tasks `0..HEAD_ENTRIES`.
+    /// Entries `0..NEAR_ENTRIES`; those from `near_len` on are zero.
+    near: [u32; NEAR_ENTRIES],
+    /// How many of the near entries may be non-zero.
+    near_len: usize,
+    /// Entries `NEAR_ENTRIES..HEAD_ENTRIES`, from `NEAR_ENTRIES` on.
     head: Vec<u32>,
     /// Chunk `i` holds the entries of tasks from
     /// `HEAD_ENTRIES + i * CHUNK_ENTRIES` on; `None` is all zeros.
@@ -59,11 +70,17 @@ impl VectorClock {
     /// The entry at `index`.
     #[inline]
     pub fn get(&self, index: usize) -> u32 {
-        if let Some(&entry) = self.head.get(index) {
-            return entry;
+        match self.near.get(index) {
+            Some(&entry) => entry,
+            None => self.get_far(index),
         }
+    }
+
+    /// [`get`](Self::get) beyond the near entries.
+    #[inline(never)]
+    fn get_far(&self, index: usize) -> u32 {
         if index < HEAD_ENTRIES {
-            return 0;
+            return self.head.get(index - NEAR_ENTRIES).copied().unwrap_or(0);
         }
         let (chunk, offset) = chunk_of(index);
         match self.tail.get(chunk) {
@@ -73,15 +90,27 @@ impl VectorClock {
     }
 
     /// Raises the entry at `index` to `value` if it is below it.
-    #[inline]
+    #[inline(always)]
     pub fn raise(&mut self, index: usize, value: u32) {
-        if let Some(entry) = self.head.get_mut(index) {
-            *entry = (*entry).max(value);
-            return;
+        match self.near.get_mut(index) {
+            Some(entry) => {
+                *entry = (*entry).max(value);
+                self.near_len = self.near_len.max(index + 1);
+            }
+            None => self.raise_far(index, value),
         }
+    }
+
+    /// [`raise`](Self::raise) beyond the near entries.
+    #[cold]
+    #[inline(never)]
+    fn raise_far(&mut self, index: usize, value: u32) {
         if index < HEAD_ENTRIES {
-            self.head.resize(index + 1, 0);
-            self.head[index] = value;
+            let offset = index - NEAR_ENTRIES;
+            if self.head.len() <= offset {
+                self.head.resize(offset + 1, 0);
+            }
+            self.head[offset] = self.head[offset].max(value);
             return;
         }
         let (chunk, offset) = chunk_of(index);
@@ -95,8 +124,21 @@ impl VectorClock {
     }
 
     /// Takes the entry-wise maximum with `other`.
-    #[inline]
+    #[inline(always)]
     pub fn join(&mut self, other: &VectorClock) {
+        // Entries from `other.near_len` on are zero in `other`.
+        for index in 0..other.near_len.min(NEAR_ENTRIES) {
+            self.near[index] = self.near[index].max(other.near[index]);
+        }
+        self.near_len = self.near_len.max(other.near_len);
+        if !(other.head.is_empty() && other.tail.is_empty()) {
+            self.join_far(other);
+        }
+    }
+
+    /// [`join`](Self::join) beyond the near entries.
+    #[inline(never)]
+    fn join_far(&mut self, other: &VectorClock) {
         if self.head.len() < other.head.len() {
             self.head.resize(other.head.len(), 0);
         }
@@ -108,7 +150,7 @@ impl VectorClock {
         }
     }
 
-    /// [`join`](VectorClock::join) beyond the inline entries: share what
+    /// [`join`](VectorClock::join) beyond the head: share what
     /// `other` knows more of, merge only the chunks where each knows
     /// something the other does not.
     fn join_tail(&mut self, other: &VectorClock) {
@@ -135,8 +177,24 @@ impl VectorClock {
     }
 
     /// Becomes a copy of `other`, reusing the allocation.
-    #[inline]
+    #[inline(always)]
     pub fn assign(&mut self, other: &VectorClock) {
+        // Sixty-four bytes: a few vector moves, cheaper than copying only
+        // the entries in use.
+        self.near = other.near;
+        self.near_len = other.near_len;
+        if !(self.head.is_empty()
+            && self.tail.is_empty()
+            && other.head.is_empty()
+            && other.tail.is_empty())
+        {
+            self.assign_far(other);
+        }
+    }
+
+    /// [`assign`](Self::assign) beyond the near entries.
+    #[inline(never)]
+    fn assign_far(&mut self, other: &VectorClock) {
         self.head.clear();
         self.head.extend_from_slice(&other.head);
         if !(self.tail.is_empty() && other.tail.is_empty()) {
@@ -144,7 +202,7 @@ impl VectorClock {
         }
     }
 
-    /// [`assign`](VectorClock::assign) beyond the inline entries: a lock
+    /// [`assign`](VectorClock::assign) beyond the head: a lock
     /// released by the task that acquired it mostly gets back the chunks it
     /// lent, so only the chunks held in another copy change hands (each
     /// change is two reference-count updates).
@@ -164,18 +222,23 @@ impl VectorClock {
         self.tail.extend_from_slice(&other.tail[kept..]);
     }
 
-    /// Resets every entry to zero, keeping the inline allocation.
+    /// Resets every entry to zero, keeping the allocations.
+    #[inline]
     pub fn clear(&mut self) {
+        self.near = [0; NEAR_ENTRIES];
+        self.near_len = 0;
         self.head.clear();
         self.tail.clear();
     }
 
     /// The number of entries that may be non-zero.
     fn width(&self) -> usize {
-        if self.tail.is_empty() {
-            self.head.len()
-        } else {
+        if !self.tail.is_empty() {
             HEAD_ENTRIES + self.tail.len() * CHUNK_ENTRIES
+        } else if !self.head.is_empty() {
+            NEAR_ENTRIES + self.head.len()
+        } else {
+            self.near_len
         }
     }
 
@@ -301,8 +364,10 @@ mod tests {
     /// chunks and beyond 10,000.
     fn task_id() -> impl Strategy<Value = u32> {
         let head = HEAD_ENTRIES as u32;
+        let near = NEAR_ENTRIES as u32;
         prop_oneof![
             0..8u32,
+            near - 3..near + 3,
             head - 4..head + 4,
             head..head + 3 * CHUNK_ENTRIES as u32,
             9_990..10_010u32,

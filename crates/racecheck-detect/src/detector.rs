@@ -15,8 +15,8 @@ use crate::lock_order::{LockOrder, LockOrderDelta};
 use crate::stuck::{explain, Stuck};
 use crate::waits::Holdings;
 use racecheck_trace::{
-    Event, EventIndex, ExecutionEnd, Holding, Location, ObjectId, ObjectKind, Operand, Order,
-    ReadRow, Row, TaskId, Trace,
+    Event, EventIndex, ExecutionEnd, Holding, Location, ObjectId, ObjectInfo, ObjectKind, Operand,
+    Order, ReadRow, Row, TaskId, Trace,
 };
 use std::collections::BTreeSet;
 
@@ -274,9 +274,14 @@ impl Detector {
             // Counted in the index's own type: no conversion per event.
             let indices = (0..).map(EventIndex);
             for (index, event) in indices.zip(&trace.events) {
-                self.happens_before
-                    .observe(index, event, &trace.objects, &mut self.races);
-                self.held.count(event);
+                event.op.with_row(WalkRow {
+                    happens_before: &mut self.happens_before,
+                    held: &mut self.held,
+                    index,
+                    task: event.task,
+                    objects: &trace.objects,
+                    races: &mut self.races,
+                });
             }
         } else if count_held {
             self.held.reset(trace);
@@ -491,6 +496,40 @@ impl ReadRow for CountHeld<'_> {
         } else if let Some(given_up) = row.holding.given_up() {
             counts.by_object[object.index()] -= i64::from(given_up);
         }
+    }
+}
+
+/// One event of the walk with the clocks: what [`HappensBefore::observe`]
+/// and [`HeldCounts::count`] do, inside each arm of one `match` on the
+/// operation.
+struct WalkRow<'a> {
+    happens_before: &'a mut HappensBefore,
+    held: &'a mut HeldCounts,
+    index: EventIndex,
+    task: TaskId,
+    objects: &'a [ObjectInfo],
+    races: &'a mut Vec<RacePair>,
+}
+
+impl ReadRow for WalkRow<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn read(self, row: Row) {
+        let WalkRow {
+            happens_before,
+            held,
+            index,
+            task,
+            objects,
+            races,
+        } = self;
+        happens_before.observe_row::<false>(index, task, row, objects, races);
+        CountHeld {
+            counts: held,
+            task: task.index(),
+        }
+        .read(row);
     }
 }
 

@@ -60,6 +60,28 @@ impl Epoch {
     }
 }
 
+/// Reports `earlier` and `access` to `object` as a race if they are by
+/// different tasks and unordered (`clock` is the clock of `access`'s task),
+/// and if the object has not raced in this execution yet.
+#[inline(always)]
+fn report_race(
+    object: ObjectId,
+    earlier: Epoch,
+    access: Epoch,
+    clock: &VectorClock,
+    raced: &mut bool,
+    races: &mut Vec<RacePair>,
+) {
+    if earlier.task != access.task && !*raced && !earlier.happens_before(clock) {
+        *raced = true;
+        races.push(RacePair {
+            object,
+            first: earlier.event,
+            second: access.event,
+        });
+    }
+}
+
 /// The stamp of event `index` in the clocks: never zero, so that a zero
 /// entry knows no event.
 #[inline]
@@ -223,7 +245,9 @@ impl ObjectState {
     fn reset(&mut self, spare: &mut Vec<VectorClock>) {
         self.main.clear();
         self.readers.clear();
-        spare.extend(self.messages.drain(..));
+        if !self.messages.is_empty() {
+            spare.extend(self.messages.drain(..));
+        }
         self.last_write = None;
         self.reads.clear();
         self.raced = false;
@@ -273,8 +297,10 @@ impl HappensBefore {
         self.tasks.iter_mut().for_each(VectorClock::clear);
         self.slots.reset();
         self.accessed.clear();
-        self.spare_clocks
-            .extend(self.published.drain(..).map(|(_, clock)| clock));
+        if !self.published.is_empty() {
+            self.spare_clocks
+                .extend(self.published.drain(..).map(|(_, clock)| clock));
+        }
         self.finished.iter_mut().for_each(VectorClock::clear);
         let spare = &mut self.spare_clocks;
         self.objects
@@ -304,83 +330,140 @@ impl HappensBefore {
         objects: &[ObjectInfo],
         races: &mut Vec<RacePair>,
     ) {
-        let task = event.task;
-        self.ensure_task(task);
-        let step = event.op.with_row(ClockStepOf { objects });
-        // Learn before the tick: the event itself knows what it learned.
-        match step {
-            ClockStep::Object(object, role) => {
-                self.ensure_object(object);
-                self.learn(task, role, object);
-            }
-            ClockStep::Join(target) => {
-                if let Some(finished) = self.finished.get(target.index()) {
-                    self.tasks[task.index()].join(finished);
-                }
-            }
-            ClockStep::Spawn(_) | ClockStep::Finish | ClockStep::None => {}
-        }
-        if self.slots.every_task {
-            // Every event knows itself. The race check needs only the
-            // accesses' stamps, which `check_access` writes.
-            self.tasks[task.index()].raise(task.index(), stamp(index));
-        }
-        match step {
-            ClockStep::Object(object, role) => {
-                self.teach(index, task, role, object, races);
-            }
-            ClockStep::Spawn(child) => self.spawn(task, child),
-            ClockStep::Finish => self.finish(task),
-            ClockStep::Join(_) | ClockStep::None => {}
+        let (task, happens_before) = (event.task, self);
+        if happens_before.slots.every_task {
+            event.op.with_row(Observe::<true> {
+                happens_before,
+                index,
+                task,
+                objects,
+                races,
+            });
+        } else {
+            event.op.with_row(Observe::<false> {
+                happens_before,
+                index,
+                task,
+                objects,
+                races,
+            });
         }
     }
 
-    /// What `task` learns from the event's object, by its role.
-    #[inline]
-    fn learn(&mut self, task: TaskId, role: Role, object: ObjectId) {
-        match role {
-            Role::Acquire { with_readers } => {
-                let state = &self.objects[object.index()];
-                self.tasks[task.index()].join(&state.main);
-                if with_readers {
-                    self.tasks[task.index()].join(&state.readers);
+    /// [`observe`](Self::observe), given the event's row: the detector's
+    /// walk calls it from inside its own [`ReadRow`], so that one `match`
+    /// on the operation serves every per-event reader and each arm keeps
+    /// only its own work. `EVERY_TASK` is the mode of [`event_clocks`]
+    /// (every event stamps its task's own entry); the race check's mode
+    /// writes clocks only where order is created and at accesses, so an
+    /// event that does neither (a yield, a block, a wake) costs nothing
+    /// here.
+    #[inline(always)]
+    pub(crate) fn observe_row<const EVERY_TASK: bool>(
+        &mut self,
+        index: EventIndex,
+        task: TaskId,
+        row: Row,
+        objects: &[ObjectInfo],
+        races: &mut Vec<RacePair>,
+    ) {
+        // One `match`, each arm in order: learn, then stamp the event
+        // (the event itself knows what it learned), then publish.
+        let step = ClockStepOf { objects }.read(row);
+        match step {
+            ClockStep::Object(object, role) => {
+                if role == Role::None && !EVERY_TASK {
+                    return;
+                }
+                self.ensure_task(task);
+                self.ensure_object(object);
+                self.object_step::<EVERY_TASK>(index, task, object, role, races);
+            }
+            ClockStep::Spawn(child) => {
+                self.ensure_task(task);
+                self.stamp_event::<EVERY_TASK>(index, task);
+                self.spawn(task, child);
+            }
+            ClockStep::Join(target) => {
+                self.ensure_task(task);
+                if let Some(finished) = self.finished.get(target.index()) {
+                    self.tasks[task.index()].join(finished);
+                }
+                self.stamp_event::<EVERY_TASK>(index, task);
+            }
+            ClockStep::Finish => {
+                self.ensure_task(task);
+                self.stamp_event::<EVERY_TASK>(index, task);
+                self.finish(task);
+            }
+            ClockStep::None => {
+                if EVERY_TASK {
+                    self.ensure_task(task);
+                    self.stamp_event::<EVERY_TASK>(index, task);
                 }
             }
-            Role::ReadModifyWrite { acquires: true, .. } => {
-                let state = &self.objects[object.index()];
-                self.tasks[task.index()].join(&state.main);
+        }
+    }
+
+    /// In [`event_clocks`]' mode, every event knows itself: its stamp in
+    /// its task's own entry. The race check needs only the accesses'
+    /// stamps, which `check_access` writes.
+    #[inline(always)]
+    fn stamp_event<const EVERY_TASK: bool>(&mut self, index: EventIndex, task: TaskId) {
+        if EVERY_TASK {
+            self.tasks[task.index()].raise(task.index(), stamp(index));
+        }
+    }
+
+    /// What an event whose object plays `role` does to the clocks.
+    #[inline(always)]
+    fn object_step<const EVERY_TASK: bool>(
+        &mut self,
+        index: EventIndex,
+        task: TaskId,
+        object: ObjectId,
+        role: Role,
+        races: &mut Vec<RacePair>,
+    ) {
+        let (tasks, state) = (&mut self.tasks, &mut self.objects[object.index()]);
+        match role {
+            Role::None => self.stamp_event::<EVERY_TASK>(index, task),
+            Role::Acquire { with_readers } => {
+                let clock = &mut tasks[task.index()];
+                clock.join(&state.main);
+                if with_readers {
+                    clock.join(&state.readers);
+                }
+                self.stamp_event::<EVERY_TASK>(index, task);
+            }
+            Role::ReadModifyWrite { acquires, releases } => {
+                if acquires {
+                    tasks[task.index()].join(&state.main);
+                }
+                self.stamp_event::<EVERY_TASK>(index, task);
+                if releases {
+                    let clock = &self.tasks[task.index()];
+                    self.objects[object.index()].main.join(clock);
+                }
             }
             Role::AcquireFrom(source) => {
                 let found = self
                     .published
                     .binary_search_by_key(&source, |&(index, _)| index);
                 if let Ok(position) = found {
-                    self.tasks[task.index()].join(&self.published[position].1);
+                    tasks[task.index()].join(&self.published[position].1);
                 }
+                self.stamp_event::<EVERY_TASK>(index, task);
             }
             Role::ReceiveMessage => {
-                if let Some(message) = self.objects[object.index()].messages.pop_front() {
-                    self.tasks[task.index()].join(&message);
+                if let Some(message) = state.messages.pop_front() {
+                    tasks[task.index()].join(&message);
                     self.spare_clocks.push(message);
                 }
+                self.stamp_event::<EVERY_TASK>(index, task);
             }
-            _ => {}
-        }
-    }
-
-    /// What the event publishes to the object (its role), and the race
-    /// check of a tracked access, after the task's tick.
-    #[inline]
-    fn teach(
-        &mut self,
-        index: EventIndex,
-        task: TaskId,
-        role: Role,
-        object: ObjectId,
-        races: &mut Vec<RacePair>,
-    ) {
-        match role {
             Role::Release(channel) => {
+                self.stamp_event::<EVERY_TASK>(index, task);
                 let clock = &self.tasks[task.index()];
                 let state = &mut self.objects[object.index()];
                 match channel {
@@ -389,29 +472,32 @@ impl HappensBefore {
                     Channel::Readers => state.readers.join(clock),
                 }
             }
-            Role::ReadModifyWrite { releases: true, .. } => {
-                let clock = &self.tasks[task.index()];
-                self.objects[object.index()].main.join(clock);
+            Role::Overwrite => {
+                self.stamp_event::<EVERY_TASK>(index, task);
+                self.objects[object.index()].main.clear();
             }
-            Role::Overwrite => self.objects[object.index()].main.clear(),
             Role::Publish => {
+                self.stamp_event::<EVERY_TASK>(index, task);
                 let mut clock = self.spare_clocks.pop().unwrap_or_default();
                 clock.assign(&self.tasks[task.index()]);
                 // Events arrive in index order: `published` stays sorted.
                 self.published.push((index, clock));
             }
             Role::SendMessage => {
+                self.stamp_event::<EVERY_TASK>(index, task);
                 let mut message = self.spare_clocks.pop().unwrap_or_default();
                 message.assign(&self.tasks[task.index()]);
                 self.objects[object.index()].messages.push_back(message);
             }
-            Role::Access { write } => self.check_access(object, task, index, write, races),
-            _ => {}
+            Role::Access { write } => {
+                self.stamp_event::<EVERY_TASK>(index, task);
+                self.check_access(object, task, index, write, races);
+            }
         }
     }
 
     /// A spawn passes the parent's clock to the child.
-    #[inline]
+    #[inline(always)]
     fn spawn(&mut self, task: TaskId, child: TaskId) {
         self.ensure_task(child);
         let (parent, child) = pick_two(&mut self.tasks, task.index(), child.index());
@@ -421,7 +507,7 @@ impl HappensBefore {
     }
 
     /// A finish keeps the task's clock for the joins to come.
-    #[inline]
+    #[inline(always)]
     fn finish(&mut self, task: TaskId) {
         if self.finished.len() <= task.index() {
             self.finished
@@ -434,6 +520,7 @@ impl HappensBefore {
     /// Checks the access of `task` at event `index` against what the
     /// object remembers, then remembers it in their place: the access
     /// holds a slot for its task while it lives.
+    #[inline(always)]
     fn check_access(
         &mut self,
         object: ObjectId,
@@ -443,41 +530,32 @@ impl HappensBefore {
         races: &mut Vec<RacePair>,
     ) {
         let slot = match self.slots.of(task) {
-            Some(slot) => {
-                self.tasks[task.index()].raise(slot as usize, stamp(index));
-                slot
-            }
-            None => self.hand_out_slot(task, index),
+            Some(slot) => slot,
+            None => self.hand_out_slot(task),
         };
+        let clock = &mut self.tasks[task.index()];
+        clock.raise(slot as usize, stamp(index));
         let access = Epoch {
             task,
             slot,
             event: index,
         };
-        let clock = &self.tasks[task.index()];
         let state = &mut self.objects[object.index()];
         if state.last_write.is_none() && state.reads.is_empty() {
             self.accessed.push(object);
         }
-        let mut race = |earlier: Epoch, state_raced: &mut bool| {
-            if earlier.task != access.task && !earlier.happens_before(clock) && !*state_raced {
-                *state_raced = true;
-                races.push(RacePair {
-                    object,
-                    first: earlier.event,
-                    second: access.event,
-                });
-            }
-        };
+        let clock = &*clock;
         if let Some(last_write) = state.last_write {
-            race(last_write, &mut state.raced);
+            report_race(object, last_write, access, clock, &mut state.raced, races);
         }
         if write {
-            for &read in &state.reads {
-                race(read, &mut state.raced);
+            if !state.reads.is_empty() {
+                for &read in &state.reads {
+                    report_race(object, read, access, clock, &mut state.raced, races);
+                }
+                state.reads.clear();
             }
             state.last_write = Some(access);
-            state.reads.clear();
         } else {
             // Reads the new one follows are subsumed by it; in the common
             // case this leaves a single epoch.
@@ -488,12 +566,11 @@ impl HappensBefore {
         }
     }
 
-    /// Gives `task`, about to make the access at event `index`, a slot,
-    /// collecting the slots of tasks without live epochs first if all are
-    /// handed out; its clock learns its own stamp there.
+    /// Gives `task`, about to make an access, a slot, collecting the
+    /// slots of tasks without live epochs first if all are handed out.
     #[cold]
     #[inline(never)]
-    fn hand_out_slot(&mut self, task: TaskId, index: EventIndex) -> u32 {
+    fn hand_out_slot(&mut self, task: TaskId) -> u32 {
         if self.slots.full() {
             let objects = &self.objects;
             let live_epochs = self.accessed.iter().flat_map(|object| {
@@ -506,9 +583,7 @@ impl HappensBefore {
             });
             self.slots.collect(live_epochs);
         }
-        let slot = self.slots.hand_out(task);
-        self.tasks[task.index()].raise(slot as usize, stamp(index));
-        slot
+        self.slots.hand_out(task)
     }
 
     /// Makes room for `task`: every table per task grows with `tasks`.
@@ -546,6 +621,35 @@ enum ClockStep {
     Join(TaskId),
     Finish,
     None,
+}
+
+/// [`HappensBefore::observe`] as a [`ReadRow`]: copied into each arm of
+/// [`Op::with_row`], where the row is constant, so that the matches on the
+/// clock step and the role fold into the arm.
+///
+/// [`Op::with_row`]: racecheck_trace::Op::with_row
+struct Observe<'a, const EVERY_TASK: bool> {
+    happens_before: &'a mut HappensBefore,
+    index: EventIndex,
+    task: TaskId,
+    objects: &'a [ObjectInfo],
+    races: &'a mut Vec<RacePair>,
+}
+
+impl<const EVERY_TASK: bool> ReadRow for Observe<'_, EVERY_TASK> {
+    type Output = ();
+
+    #[inline(always)]
+    fn read(self, row: Row) {
+        let Observe {
+            happens_before,
+            index,
+            task,
+            objects,
+            races,
+        } = self;
+        happens_before.observe_row::<EVERY_TASK>(index, task, row, objects, races);
+    }
 }
 
 /// Reads an event's [`ClockStep`] from its row, in a trace whose objects
