@@ -28,23 +28,29 @@ use rand_core::{RngCore, SeedableRng};
 /// ```
 #[derive(Clone, Debug)]
 pub struct RandomScheduler {
-    seed: u64,
+    /// The generator as seeded, before its first draw: every execution's
+    /// stream starts from a copy of it, so the seed is expanded once.
+    seeded: ChaCha8Rng,
     rng: ChaCha8Rng,
 }
 
 impl RandomScheduler {
     /// A scheduler for `seed`.
     pub fn new(seed: u64) -> RandomScheduler {
+        let seeded = ChaCha8Rng::seed_from_u64(seed);
         RandomScheduler {
-            seed,
-            rng: ChaCha8Rng::seed_from_u64(seed),
+            rng: seeded.clone(),
+            seeded,
         }
     }
 }
 
 impl Scheduler for RandomScheduler {
     fn new_execution(&mut self, iteration: u64) -> bool {
-        self.rng = ChaCha8Rng::seed_from_u64(self.seed);
+        self.rng.clone_from(&self.seeded);
+        // The copy has computed no block yet, so changing its stream
+        // computes none either: the stream's first block is computed at
+        // the first draw.
         self.rng.set_stream(iteration);
         true
     }

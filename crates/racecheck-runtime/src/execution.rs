@@ -191,12 +191,24 @@ pub(crate) fn take_yielded() -> bool {
 /// runtime is written so that this never happens.
 #[inline]
 pub(crate) fn with<R>(f: impl FnOnce(&mut Execution) -> R) -> R {
-    EXECUTION.with(|cell| {
-        let mut execution = cell
-            .try_borrow_mut()
-            .expect("racecheck internal error: execution state borrowed re-entrantly");
-        f(&mut execution)
-    })
+    // `try_with`, unlike `LocalKey::with`, is `#[inline]`: the state's
+    // address is then computed in place instead of through a call to an
+    // out-of-line `with` per closure and its accessor's function pointer.
+    EXECUTION
+        .try_with(|cell| {
+            let mut execution = cell
+                .try_borrow_mut()
+                .expect("racecheck internal error: execution state borrowed re-entrantly");
+            f(&mut execution)
+        })
+        .unwrap_or_else(|_| state_destroyed())
+}
+
+/// The execution state was used while the thread's locals are destroyed.
+#[cold]
+#[inline(never)]
+fn state_destroyed() -> ! {
+    panic!("racecheck: the execution state was used after its thread ended")
 }
 
 /// Like [`with`], but only inside an active execution; otherwise returns

@@ -56,8 +56,44 @@ fn spawn_task<F>(name: Cow<'static, str>, future: F, location: Location) -> Join
 where
     F: Future + 'static,
 {
-    let body = async move { finish_with(Box::new(future.await)) };
+    let body = Spawned {
+        future: Some(future),
+    };
     add_task(TaskBody::Async(Box::pin(body)), name, location)
+}
+
+pin_project_lite::pin_project! {
+    /// A spawned task's body: its future, whose output is filed for the
+    /// `JoinHandle` when it completes. A named future rather than an `async`
+    /// block, which would hold the future twice (as captured, and as
+    /// awaited), moving it from one to the other at the first poll.
+    struct Spawned<F> {
+        #[pin]
+        future: Option<F>,
+    }
+}
+
+impl<F: Future> Future for Spawned<F>
+where
+    F::Output: 'static,
+{
+    type Output = ();
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut future = self.project().future;
+        let running = future
+            .as_mut()
+            .as_pin_mut()
+            .expect("racecheck internal error: a finished task was polled");
+        let output = std::task::ready!(running.poll(cx));
+        // Dropped inside the task's poll, before its output is filed, as
+        // an `async` block awaiting it would: a destructor's events and
+        // panics are the task's.
+        future.set(None);
+        finish_with(Box::new(output));
+        Poll::Ready(())
+    }
 }
 
 /// Files a finished task's output for its `JoinHandle` and wakes the task
