@@ -303,16 +303,23 @@ pub fn current() -> Thread {
 #[track_caller]
 pub fn yield_now() {
     let location = Location::caller();
-    if execution::tearing_down() {
+    let on_task_stack = stackful::on_task_stack();
+    // One borrow both looks at the teardown and records the yield.
+    let tearing_down = execution::with(|execution| {
+        if !execution.tearing_down && on_task_stack {
+            execution.record(Op::Yield, location);
+        }
+        execution.tearing_down
+    });
+    if tearing_down {
         // In a destructor run at the end: nobody else will run.
         return;
     }
     assert!(
-        stackful::on_task_stack(),
+        on_task_stack,
         "racecheck: thread::yield_now at {location} outside a racecheck thread; \
          use racecheck::yield_now().await in async tasks"
     );
-    execution::with(|execution| execution.record(Op::Yield, location));
     execution::yield_current();
     stackful::suspend();
 }

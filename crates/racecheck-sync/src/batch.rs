@@ -247,7 +247,7 @@ impl BatchSemaphore {
         }
         let served = serve(&mut state, self.object);
         drop(state);
-        wake_all(served);
+        served.wake();
     }
 
     /// Fails every waiter and every later acquire. The caller records it.
@@ -264,8 +264,8 @@ impl BatchSemaphore {
 /// Grants permits to head waiters while they fit, recording each
 /// acquisition on its waiter's behalf where it asked for that; a head they
 /// do not satisfy collects them towards its request.
-fn serve(state: &mut BatchState, object: ObjectRef) -> Vec<Waiter<Pending>> {
-    let mut served = Vec::new();
+fn serve(state: &mut BatchState, object: ObjectRef) -> Served {
+    let mut served = Served::default();
     while let Some(head) = state.waiters.front() {
         let (ticket, needed) = (head.ticket, head.payload.needed);
         let collected = state.take_assigned(ticket);
@@ -285,6 +285,29 @@ fn serve(state: &mut BatchState, object: ObjectRef) -> Vec<Waiter<Pending>> {
         served.push(granted);
     }
     served
+}
+
+/// The waiters [`serve`] granted, to wake once the state lock is released:
+/// the first without allocating (a mutex's release serves one waiter), any
+/// others after it, in the order they were served.
+#[derive(Default)]
+struct Served {
+    first: Option<Waiter<Pending>>,
+    rest: Vec<Waiter<Pending>>,
+}
+
+impl Served {
+    fn push(&mut self, waiter: Waiter<Pending>) {
+        if self.first.is_none() {
+            self.first = Some(waiter);
+        } else {
+            self.rest.push(waiter);
+        }
+    }
+
+    fn wake(self) {
+        wake_all(self.first.into_iter().chain(self.rest));
+    }
 }
 
 /// The release that gives back what `acquired` took.
@@ -402,7 +425,7 @@ impl PermitWait<'_> {
             // a cancelled large one may fit now.
             serve(&mut state, self.semaphore.object)
         };
-        wake_all(served);
+        served.wake();
     }
 }
 

@@ -212,7 +212,7 @@ impl Causes {
 }
 
 /// Wakes the waiters, after the caller released its state lock.
-pub(crate) fn wake_all<P>(waiters: Vec<Waiter<P>>) {
+pub(crate) fn wake_all<P>(waiters: impl IntoIterator<Item = Waiter<P>>) {
     for waiter in waiters {
         waiter.waker.wake();
     }
