@@ -204,6 +204,25 @@ pub(crate) fn with<R>(f: impl FnOnce(&mut Execution) -> R) -> R {
         .unwrap_or_else(|_| state_destroyed())
 }
 
+/// Gives the thread's execution state the buffers of `trace` if they
+/// hold more events than its own, which `trace` takes instead: the next
+/// exploration on this thread records into memory already in use rather
+/// than touching fresh pages (the trace of one execution of 10,000 tasks
+/// is about 22 MB; touching its pages for the first time took about a
+/// third of that execution's time). Does nothing if the state is in use
+/// or gone.
+pub(crate) fn keep_larger_trace(trace: &mut Trace) {
+    let _ = EXECUTION.try_with(|cell| {
+        let Ok(mut execution) = cell.try_borrow_mut() else {
+            return;
+        };
+        if !execution.active && execution.trace.events.capacity() < trace.events.capacity() {
+            std::mem::swap(&mut execution.trace, trace);
+            execution.trace.clear();
+        }
+    });
+}
+
 /// The execution state was used while the thread's locals are destroyed.
 #[cold]
 #[inline(never)]

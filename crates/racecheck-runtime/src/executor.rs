@@ -156,6 +156,14 @@ impl Executor {
     }
 }
 
+/// The last execution's trace stays on the thread for the next
+/// exploration, if it is larger than the one the thread keeps.
+impl Drop for Executor {
+    fn drop(&mut self) {
+        execution::keep_larger_trace(&mut self.trace);
+    }
+}
+
 /// Creates the root task and runs the execution's steps.
 fn start<F, Fut, S>(
     make_root: &F,
@@ -818,4 +826,42 @@ where
         "racecheck: the root future never finished; blocked: {:?}",
         outcome.end.blocked
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spawn;
+
+    /// Runs `tasks` tasks that yield once each, on a new executor, and
+    /// returns the trace's length and the room it had.
+    fn run_tasks(tasks: u32) -> (usize, usize) {
+        let mut executor = Executor::new(Limits::default());
+        let outcome = executor.run(
+            &|| async move {
+                for _ in 0..tasks {
+                    spawn(crate::yield_now());
+                }
+            },
+            &mut Cooperative,
+        );
+        assert!(outcome.failure.is_none(), "{:?}", outcome.failure);
+        (outcome.trace.events.len(), outcome.trace.events.capacity())
+    }
+
+    #[test]
+    fn the_next_exploration_on_a_thread_records_into_the_largest_trace_kept() {
+        std::thread::spawn(|| {
+            let (small_events, _) = run_tasks(2);
+            let (large_events, large_room) = run_tasks(2_000);
+            assert!(large_events > small_events);
+            // A new executor's only execution records into the room the
+            // dropped one left, and nothing of its events.
+            let (events, room) = run_tasks(2);
+            assert_eq!(events, small_events);
+            assert_eq!(room, large_room);
+        })
+        .join()
+        .expect("the explorations ran");
+    }
 }
