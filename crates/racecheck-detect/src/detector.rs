@@ -10,13 +10,13 @@
 //! when a lock was nested.
 
 use crate::finding::{Access, Finding, Leak, Race};
-use crate::hb::{HappensBefore, RacePair};
+use crate::hb::{HappensBefore, Observe, RacePair};
 use crate::lock_order::{LockOrder, LockOrderDelta};
 use crate::stuck::{explain, Stuck};
 use crate::waits::Holdings;
 use racecheck_trace::{
-    Event, EventIndex, ExecutionEnd, Holding, Location, ObjectId, ObjectInfo, ObjectKind, Operand,
-    Order, ReadRow, Row, TaskId, Trace,
+    Event, EventIndex, ExecutionEnd, Holding, Location, ObjectId, ObjectKind, Operand, Order,
+    ReadRow, Row, TaskId, Trace,
 };
 use std::collections::BTreeSet;
 
@@ -267,20 +267,22 @@ impl Detector {
         self.races.clear();
         if check_races {
             // Counting along with the clocks even when no check reads the
-            // counts keeps one loop, with no test per event, and one call
-            // of `observe`, which the compiler inlines.
+            // counts keeps one loop with no test per event, and one
+            // `match` per event for both readers.
             self.happens_before.reset();
             self.held.reset(trace);
             // Counted in the index's own type: no conversion per event.
             let indices = (0..).map(EventIndex);
             for (index, event) in indices.zip(&trace.events) {
                 event.op.with_row(WalkRow {
-                    happens_before: &mut self.happens_before,
+                    clocks: Observe {
+                        happens_before: &mut self.happens_before,
+                        index,
+                        task: event.task,
+                        objects: &trace.objects,
+                        races: &mut self.races,
+                    },
                     held: &mut self.held,
-                    index,
-                    task: event.task,
-                    objects: &trace.objects,
-                    races: &mut self.races,
                 });
             }
         } else if count_held {
@@ -503,12 +505,8 @@ impl ReadRow for CountHeld<'_> {
 /// and [`HeldCounts::count`] do, inside each arm of one `match` on the
 /// operation.
 struct WalkRow<'a> {
-    happens_before: &'a mut HappensBefore,
+    clocks: Observe<'a, false>,
     held: &'a mut HeldCounts,
-    index: EventIndex,
-    task: TaskId,
-    objects: &'a [ObjectInfo],
-    races: &'a mut Vec<RacePair>,
 }
 
 impl ReadRow for WalkRow<'_> {
@@ -516,18 +514,11 @@ impl ReadRow for WalkRow<'_> {
 
     #[inline(always)]
     fn read(self, row: Row) {
-        let WalkRow {
-            happens_before,
-            held,
-            index,
-            task,
-            objects,
-            races,
-        } = self;
-        happens_before.observe_row::<false>(index, task, row, objects, races);
+        let task = self.clocks.task.index();
+        self.clocks.read(row);
         CountHeld {
-            counts: held,
-            task: task.index(),
+            counts: self.held,
+            task,
         }
         .read(row);
     }

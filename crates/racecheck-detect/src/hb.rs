@@ -60,6 +60,15 @@ impl Epoch {
     }
 }
 
+/// Stamps event `index` into `clock`, its task's, in [`event_clocks`]'
+/// mode (see [`HappensBefore::stamp_event`]); nothing otherwise.
+#[inline(always)]
+fn stamp_into<const EVERY_TASK: bool>(clock: &mut VectorClock, index: EventIndex, task: TaskId) {
+    if EVERY_TASK {
+        clock.raise(task.index(), stamp(index));
+    }
+}
+
 /// Reports `earlier` and `access` to `object` as a race if they are by
 /// different tasks and unordered (`clock` is the clock of `access`'s task),
 /// and if the object has not raced in this execution yet.
@@ -350,16 +359,16 @@ impl HappensBefore {
         }
     }
 
-    /// [`observe`](Self::observe), given the event's row: the detector's
-    /// walk calls it from inside its own [`ReadRow`], so that one `match`
-    /// on the operation serves every per-event reader and each arm keeps
-    /// only its own work. `EVERY_TASK` is the mode of [`event_clocks`]
+    /// [`observe`](Self::observe), given the event's row (read through
+    /// [`Observe`], which the detector's walk reads in the same arm as its
+    /// held counts, so that one `match` on the operation serves both).
+    /// `EVERY_TASK` is the mode of [`event_clocks`]
     /// (every event stamps its task's own entry); the race check's mode
     /// writes clocks only where order is created and at accesses, so an
     /// event that does neither (a yield, a block, a wake) costs nothing
     /// here.
     #[inline(always)]
-    pub(crate) fn observe_row<const EVERY_TASK: bool>(
+    fn observe_row<const EVERY_TASK: bool>(
         &mut self,
         index: EventIndex,
         task: TaskId,
@@ -410,9 +419,7 @@ impl HappensBefore {
     /// stamps, which `check_access` writes.
     #[inline(always)]
     fn stamp_event<const EVERY_TASK: bool>(&mut self, index: EventIndex, task: TaskId) {
-        if EVERY_TASK {
-            self.tasks[task.index()].raise(task.index(), stamp(index));
-        }
+        stamp_into::<EVERY_TASK>(&mut self.tasks[task.index()], index, task);
     }
 
     /// What an event whose object plays `role` does to the clocks.
@@ -425,74 +432,57 @@ impl HappensBefore {
         role: Role,
         races: &mut Vec<RacePair>,
     ) {
-        let (tasks, state) = (&mut self.tasks, &mut self.objects[object.index()]);
+        if let Role::Access { write } = role {
+            self.stamp_event::<EVERY_TASK>(index, task);
+            self.check_access(object, task, index, write, races);
+            return;
+        }
+        let clock = &mut self.tasks[task.index()];
+        let state = &mut self.objects[object.index()];
+        // Learn, stamp, publish.
         match role {
-            Role::None => self.stamp_event::<EVERY_TASK>(index, task),
             Role::Acquire { with_readers } => {
-                let clock = &mut tasks[task.index()];
                 clock.join(&state.main);
                 if with_readers {
                     clock.join(&state.readers);
                 }
-                self.stamp_event::<EVERY_TASK>(index, task);
             }
-            Role::ReadModifyWrite { acquires, releases } => {
-                if acquires {
-                    tasks[task.index()].join(&state.main);
-                }
-                self.stamp_event::<EVERY_TASK>(index, task);
-                if releases {
-                    let clock = &self.tasks[task.index()];
-                    self.objects[object.index()].main.join(clock);
-                }
-            }
+            Role::ReadModifyWrite { acquires: true, .. } => clock.join(&state.main),
             Role::AcquireFrom(source) => {
                 let found = self
                     .published
                     .binary_search_by_key(&source, |&(index, _)| index);
                 if let Ok(position) = found {
-                    tasks[task.index()].join(&self.published[position].1);
+                    clock.join(&self.published[position].1);
                 }
-                self.stamp_event::<EVERY_TASK>(index, task);
             }
             Role::ReceiveMessage => {
                 if let Some(message) = state.messages.pop_front() {
-                    tasks[task.index()].join(&message);
+                    clock.join(&message);
                     self.spare_clocks.push(message);
                 }
-                self.stamp_event::<EVERY_TASK>(index, task);
             }
-            Role::Release(channel) => {
-                self.stamp_event::<EVERY_TASK>(index, task);
-                let clock = &self.tasks[task.index()];
-                let state = &mut self.objects[object.index()];
-                match channel {
-                    Channel::Main => state.main.join(clock),
-                    Channel::Last => state.main.assign(clock),
-                    Channel::Readers => state.readers.join(clock),
-                }
-            }
-            Role::Overwrite => {
-                self.stamp_event::<EVERY_TASK>(index, task);
-                self.objects[object.index()].main.clear();
-            }
+            _ => {}
+        }
+        stamp_into::<EVERY_TASK>(clock, index, task);
+        match role {
+            Role::ReadModifyWrite { releases: true, .. } => state.main.join(clock),
+            Role::Release(Channel::Main) => state.main.join(clock),
+            Role::Release(Channel::Last) => state.main.assign(clock),
+            Role::Release(Channel::Readers) => state.readers.join(clock),
+            Role::Overwrite => state.main.clear(),
             Role::Publish => {
-                self.stamp_event::<EVERY_TASK>(index, task);
-                let mut clock = self.spare_clocks.pop().unwrap_or_default();
-                clock.assign(&self.tasks[task.index()]);
+                let mut published = self.spare_clocks.pop().unwrap_or_default();
+                published.assign(clock);
                 // Events arrive in index order: `published` stays sorted.
-                self.published.push((index, clock));
+                self.published.push((index, published));
             }
             Role::SendMessage => {
-                self.stamp_event::<EVERY_TASK>(index, task);
                 let mut message = self.spare_clocks.pop().unwrap_or_default();
-                message.assign(&self.tasks[task.index()]);
-                self.objects[object.index()].messages.push_back(message);
+                message.assign(clock);
+                state.messages.push_back(message);
             }
-            Role::Access { write } => {
-                self.stamp_event::<EVERY_TASK>(index, task);
-                self.check_access(object, task, index, write, races);
-            }
+            _ => {}
         }
     }
 
@@ -623,17 +613,18 @@ enum ClockStep {
     None,
 }
 
-/// [`HappensBefore::observe`] as a [`ReadRow`]: copied into each arm of
-/// [`Op::with_row`], where the row is constant, so that the matches on the
-/// clock step and the role fold into the arm.
+/// [`HappensBefore::observe`] of one event as a [`ReadRow`]: copied into
+/// each arm of [`Op::with_row`], where the row is constant, so that the
+/// matches on the clock step and the role fold into the arm. The
+/// detector's walk reads it in the same arm as its held counts.
 ///
 /// [`Op::with_row`]: racecheck_trace::Op::with_row
-struct Observe<'a, const EVERY_TASK: bool> {
-    happens_before: &'a mut HappensBefore,
-    index: EventIndex,
-    task: TaskId,
-    objects: &'a [ObjectInfo],
-    races: &'a mut Vec<RacePair>,
+pub(crate) struct Observe<'a, const EVERY_TASK: bool> {
+    pub(crate) happens_before: &'a mut HappensBefore,
+    pub(crate) index: EventIndex,
+    pub(crate) task: TaskId,
+    pub(crate) objects: &'a [ObjectInfo],
+    pub(crate) races: &'a mut Vec<RacePair>,
 }
 
 impl<const EVERY_TASK: bool> ReadRow for Observe<'_, EVERY_TASK> {
