@@ -23,6 +23,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Wake, Waker};
+use std::thread::LocalKey;
 
 /// A boxed task body, polled by the executor.
 pub(crate) type TaskFuture = Pin<Box<dyn Future<Output = ()>>>;
@@ -60,10 +61,21 @@ thread_local! {
     static TASK_WAKER: Cell<*const ()> = const { Cell::new(std::ptr::null()) };
 }
 
+/// Sets a `const`-initialised thread-local cell in place.
+/// `LocalKey::<Cell<T>>::set` goes through `LocalKey::initialize_with`,
+/// which is not `#[inline]`: a call of some twenty instructions for a
+/// one-word store, on the hottest flags (a thread's every scheduling
+/// point sets `YIELDED`). `try_with` is inlined, and cannot fail for a
+/// `const` cell with no destructor.
+#[inline]
+pub(crate) fn set_cell<T: Copy>(key: &'static LocalKey<Cell<T>>, value: T) {
+    let _ = key.try_with(|cell| cell.set(value));
+}
+
 /// Notes the waker the executor polls the running task with.
 #[inline]
 pub(crate) fn set_task_waker(waker: &std::task::Waker) {
-    TASK_WAKER.set(waker.data());
+    set_cell(&TASK_WAKER, waker.data());
 }
 
 /// Whether a future polled with `waker` is polled by the running task's
@@ -175,7 +187,7 @@ pub(crate) fn poll_edge(begins: bool) {
 /// after this step.
 #[inline]
 pub(crate) fn yield_current() {
-    YIELDED.set(true);
+    set_cell(&YIELDED, true);
 }
 
 /// Whether the task that just ran passed a scheduling point; resets the

@@ -38,6 +38,7 @@
 
 mod overflow;
 
+use crate::execution::set_cell;
 use corosensei::stack::DefaultStack;
 use corosensei::{Coroutine, CoroutineResult, Yielder};
 use overflow::{Exit, Trap};
@@ -198,7 +199,7 @@ impl StackfulTask {
                 yielder: yielder as *const _,
                 waker,
             };
-            CURRENT.set(&frame);
+            set_cell(&CURRENT, &frame as *const Frame);
             body();
             Exit::Returned
         });
@@ -257,7 +258,7 @@ impl Resumer {
 
 impl Drop for Resumer {
     fn drop(&mut self) {
-        CURRENT.set(self.frame);
+        set_cell(&CURRENT, self.frame);
         Trap::leave(self.trap);
     }
 }
@@ -392,7 +393,7 @@ pub(crate) fn suspend() -> bool {
     // to (the body's argument, on the same stack) are alive.
     let yielder = unsafe { &*(*frame).yielder };
     let resume = yielder.suspend(());
-    CURRENT.set(frame);
+    set_cell(&CURRENT, frame);
     if resume == Resume::Cancel {
         cancel();
     }
