@@ -122,7 +122,10 @@ impl ObjectRef {
     ///
     /// # Panics
     /// If the object belongs to another execution.
-    #[inline]
+    // Out of line, one copy for every caller: its arguments arrive in
+    // registers, where an inlined `with_active` left each caller a closure
+    // to marshal for a shared out-of-line `try_with`.
+    #[inline(never)]
     pub fn record(&self, op: Op, location: Location) -> Option<EventIndex> {
         execution::with_active(|execution| {
             self.records_in(execution)
