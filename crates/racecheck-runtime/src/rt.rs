@@ -361,7 +361,11 @@ impl SchedulePoint {
     /// stack at step granularity; elsewhere in an execution `Pending` once
     /// (the task stays runnable), then `Ready` forever, unless polled by
     /// hand (`cx` holds another waker than the task's).
-    #[inline]
+    // Always inline: at await granularity its first poll is a few flag
+    // tests, cheaper than a call; at step granularity the suspension then
+    // returns into the future that passes the point, not through a frame
+    // of its own.
+    #[inline(always)]
     pub fn poll_point(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         match self.state {
             PointState::Fresh if execution::points_in_place() && !skipping_points() => {

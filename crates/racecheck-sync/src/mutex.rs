@@ -254,6 +254,9 @@ impl<T> Mutex<T> {
 }
 
 /// Records the unlock of the mutex over `semaphore` and hands the lock on.
+/// Inline into the guards' drops, which then call only the record (and
+/// the serving of waiters, when there are any).
+#[inline]
 fn unlock(semaphore: &BatchSemaphore, location: Location) {
     let object = semaphore.object();
     object.record(
@@ -439,6 +442,7 @@ impl<T: fmt::Debug> fmt::Debug for MutexGuard<'_, T> {
 }
 
 impl<T> Drop for MutexGuard<'_, T> {
+    #[inline]
     fn drop(&mut self) {
         if !self.within_operation {
             rt::sync_point();
