@@ -486,7 +486,7 @@ impl Future for Acquire<'_> {
         this.done = true;
         // A failed acquire (the semaphore is closed) read the semaphore:
         // recorded, so that the search orders it against the close.
-        let object = this.wait.semaphore.object;
+        let object = &this.wait.semaphore.object;
         let op = match taken {
             Ok(Taken::Granted) => return Poll::Ready(Ok(())),
             Ok(Taken::Now) => this.success,

@@ -313,7 +313,9 @@ pub(crate) struct Lock<'a, T> {
 impl<'a, T> Future for Lock<'a, T> {
     type Output = MutexGuard<'a, T>;
 
-    #[inline]
+    // Always inline, as `Acquire::poll` is: with `#[inline]` alone, LLVM
+    // kept this poll out of line in a task's poll.
+    #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<MutexGuard<'a, T>> {
         let this = self.get_mut();
         let acquired = std::task::ready!(Pin::new(&mut this.acquire).poll(cx));
