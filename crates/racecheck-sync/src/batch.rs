@@ -236,15 +236,29 @@ impl BatchSemaphore {
         }
     }
 
+    /// Records `op` of the running task on the semaphore's object, which
+    /// it names in place (a copy of it would be made for the call).
+    #[inline]
+    pub(crate) fn record(&self, op: Op, location: Location) {
+        self.object.record(op, location);
+    }
+
     /// Returns permits and serves the waiters they satisfy. The caller
     /// records the release.
     #[inline]
     pub(crate) fn release(&self, permits: usize) {
         let mut state = lock_state(&self.state);
         state.permits = state.permits.saturating_add(permits);
-        if state.waiters.is_empty() {
-            return;
+        if !state.waiters.is_empty() {
+            self.serve_released(state);
         }
+    }
+
+    /// Serves the waiters released permits satisfy, and wakes them once
+    /// the state is unlocked. Out of line, so that a release nobody waits
+    /// for is small enough to inline.
+    #[inline(never)]
+    fn serve_released(&self, mut state: StateGuard<'_, BatchState>) {
         let served = serve(&mut state, self.object);
         drop(state);
         served.wake();

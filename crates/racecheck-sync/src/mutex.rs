@@ -258,14 +258,11 @@ impl<T> Mutex<T> {
 /// the serving of waiters, when there are any).
 #[inline]
 fn unlock(semaphore: &BatchSemaphore, location: Location) {
-    let object = semaphore.object();
-    object.record(
-        Op::Unlock {
-            object: object.id(),
-            mode: LockMode::Exclusive,
-        },
-        location,
-    );
+    let unlock = Op::Unlock {
+        object: semaphore.object().id(),
+        mode: LockMode::Exclusive,
+    };
+    semaphore.record(unlock, location);
     semaphore.release(1);
 }
 
