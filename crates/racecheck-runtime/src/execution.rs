@@ -586,7 +586,9 @@ impl Execution {
             .expect("racecheck: a visible operation was performed outside any task");
         let location = self.source.unwrap_or(location);
         let index = self.next_event_index();
-        let event = Event {
+        // Built in each branch, so that the common one writes the event
+        // straight into the trace rather than through the stack.
+        let event = || Event {
             step: self.step,
             task,
             op,
@@ -594,9 +596,9 @@ impl Execution {
         };
         let events = &mut self.trace.events;
         if events.len() < events.capacity() {
-            events.push(event);
+            events.push(event());
         } else {
-            push_growing(events, event);
+            push_growing(events, event());
         }
         index
     }
