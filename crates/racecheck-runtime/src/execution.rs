@@ -598,12 +598,20 @@ impl Execution {
             .expect("racecheck: a visible operation was performed outside any task");
         let location = self.source.unwrap_or(location);
         let index = self.next_event_index();
-        self.trace.events.push(Event {
+        // Built in each branch, so that the common one writes the event
+        // straight into the trace rather than through the stack.
+        let event = || Event {
             step: self.step,
             task,
             op,
             location,
-        });
+        };
+        let events = &mut self.trace.events;
+        if events.len() < events.capacity() {
+            events.push(event());
+        } else {
+            push_growing(events, event());
+        }
         index
     }
 
@@ -723,6 +731,15 @@ impl Execution {
         }
         due
     }
+}
+
+/// Pushes `event` onto a full trace. Out of line and cold, so that the
+/// callers of [`Execution::record`] keep no values across a call to grow
+/// the trace: without it, every record saved six registers.
+#[cold]
+#[inline(never)]
+fn push_growing(events: &mut Vec<Event>, event: Event) {
+    events.push(event);
 }
 
 /// The wakers of task ids, reused across executions: a waker is retargeted

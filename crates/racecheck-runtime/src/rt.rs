@@ -122,7 +122,10 @@ impl ObjectRef {
     ///
     /// # Panics
     /// If the object belongs to another execution.
-    #[inline]
+    // Out of line, one copy for every caller: its arguments arrive in
+    // registers, where an inlined `with_active` left each caller a closure
+    // to marshal for a shared out-of-line `try_with`.
+    #[inline(never)]
     pub fn record(&self, op: Op, location: Location) -> Option<EventIndex> {
         execution::with_active(|execution| {
             self.records_in(execution)
@@ -358,7 +361,11 @@ impl SchedulePoint {
     /// stack at step granularity; elsewhere in an execution `Pending` once
     /// (the task stays runnable), then `Ready` forever, unless polled by
     /// hand (`cx` holds another waker than the task's).
-    #[inline]
+    // Always inline: at await granularity its first poll is a few flag
+    // tests, cheaper than a call; at step granularity the suspension then
+    // returns into the future that passes the point, not through a frame
+    // of its own.
+    #[inline(always)]
     pub fn poll_point(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         match self.state {
             PointState::Fresh if execution::points_in_place() && !skipping_points() => {

@@ -383,9 +383,16 @@ impl Future for YieldNow {
             return Poll::Ready(());
         }
         this.yielded = true;
-        let location = this.location;
-        execution::with(|execution| execution.record(Op::Yield, location));
-        execution::yield_current();
+        yield_at(this.location);
         Poll::Pending
     }
+}
+
+/// Records the running task's yield at `location` and passes the
+/// scheduling point. Out of line, so that the poll that returns `Ready`
+/// after it costs its caller a test, not a call.
+#[inline(never)]
+fn yield_at(location: Location) {
+    execution::with(|execution| execution.record(Op::Yield, location));
+    execution::yield_current();
 }

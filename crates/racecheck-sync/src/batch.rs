@@ -38,7 +38,7 @@
 //!   every visible operation is.
 
 use crate::wait_queue::{wake_all, WaitQueue, Waiter};
-use crate::{lock_state, StateLock};
+use crate::{lock_state, StateGuard, StateLock};
 use racecheck_runtime::rt::{self, ObjectRef, SchedulePoint};
 use racecheck_trace::{Location, Need, ObjectKind, Op, TaskId};
 use std::borrow::Cow;
@@ -236,15 +236,29 @@ impl BatchSemaphore {
         }
     }
 
+    /// Records `op` of the running task on the semaphore's object, which
+    /// it names in place (a copy of it would be made for the call).
+    #[inline]
+    pub(crate) fn record(&self, op: Op, location: Location) {
+        self.object.record(op, location);
+    }
+
     /// Returns permits and serves the waiters they satisfy. The caller
     /// records the release.
     #[inline]
     pub(crate) fn release(&self, permits: usize) {
         let mut state = lock_state(&self.state);
         state.permits = state.permits.saturating_add(permits);
-        if state.waiters.is_empty() {
-            return;
+        if !state.waiters.is_empty() {
+            self.serve_released(state);
         }
+    }
+
+    /// Serves the waiters released permits satisfy, and wakes them once
+    /// the state is unlocked. Out of line, so that a release nobody waits
+    /// for is small enough to inline.
+    #[inline(never)]
+    fn serve_released(&self, mut state: StateGuard<'_, BatchState>) {
         let served = serve(&mut state, self.object);
         drop(state);
         served.wake();
@@ -337,9 +351,30 @@ impl PermitWait<'_> {
     /// Tries for the permits, with no scheduling point: `Ready(Ok)` once
     /// they are the caller's, `Ready(Err)` if the semaphore closed first,
     /// or `Pending` in line, the task blocked on the semaphore's object.
+    #[inline]
     pub(crate) fn poll_take(&mut self, cx: &mut Context<'_>) -> Poll<Result<Taken, Closed>> {
+        let mut state = lock_state(&self.semaphore.state);
+        // The common case, inline: not in line, and the permits are free.
+        if self.ticket.is_none()
+            && !state.closed
+            && state.waiters.is_empty()
+            && state.permits >= self.needed
+        {
+            state.permits -= self.needed;
+            return Poll::Ready(Ok(Taken::Now));
+        }
+        self.poll_take_locked(state, cx)
+    }
+
+    /// [`poll_take`](Self::poll_take) with the state locked, for every
+    /// case but permits taken at the first look.
+    #[inline(never)]
+    fn poll_take_locked(
+        &mut self,
+        mut state: StateGuard<'_, BatchState>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Taken, Closed>> {
         let semaphore = self.semaphore;
-        let mut state = lock_state(&semaphore.state);
         let outcome = match self.ticket {
             // Served by a release, which recorded what it asked for.
             Some(ticket) if state.waiters.take_grant(ticket) => Ok(Taken::Granted),
@@ -394,6 +429,7 @@ impl PermitWait<'_> {
     }
 
     /// Whether it waits in line (or was granted and has not looked yet).
+    #[inline]
     pub(crate) fn is_waiting(&self) -> bool {
         self.ticket.is_some()
     }
@@ -430,8 +466,12 @@ impl PermitWait<'_> {
 }
 
 impl Drop for PermitWait<'_> {
+    #[inline]
     fn drop(&mut self) {
-        self.cancel();
+        // Inline, so that the drop of a wait that ended costs a test.
+        if self.is_waiting() {
+            self.cancel();
+        }
     }
 }
 
@@ -446,6 +486,10 @@ pub(crate) struct Acquire<'a> {
 impl Future for Acquire<'_> {
     type Output = Result<(), Closed>;
 
+    // Always inline into the awaiting future's poll: the scheduling
+    // point's first poll and the permits taken at once cost no call but
+    // the record's.
+    #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         debug_assert!(!this.done, "Acquire polled after completion");
@@ -456,7 +500,7 @@ impl Future for Acquire<'_> {
         this.done = true;
         // A failed acquire (the semaphore is closed) read the semaphore:
         // recorded, so that the search orders it against the close.
-        let object = this.wait.semaphore.object;
+        let object = &this.wait.semaphore.object;
         let op = match taken {
             Ok(Taken::Granted) => return Poll::Ready(Ok(())),
             Ok(Taken::Now) => this.success,
@@ -469,14 +513,25 @@ impl Future for Acquire<'_> {
     }
 }
 
-impl Drop for Acquire<'_> {
-    fn drop(&mut self) {
+impl Acquire<'_> {
+    /// Records the release of permits granted while it waited and never
+    /// observed, which the wait's own drop, next, gives back.
+    #[inline(never)]
+    fn drop_waiting(&mut self) {
         if self.wait.is_granted() {
-            // Granted but never observed: the permits go back (the wait's
-            // own drop, next), a release recorded like any other.
             rt::sync_point();
             let object = self.wait.semaphore.object;
             object.record(release_of(self.success), self.wait.location);
+        }
+    }
+}
+
+impl Drop for Acquire<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        // Inline, so that the drop of an acquire that ended costs a test.
+        if self.wait.is_waiting() {
+            self.drop_waiting();
         }
     }
 }

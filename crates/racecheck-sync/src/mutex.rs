@@ -254,15 +254,15 @@ impl<T> Mutex<T> {
 }
 
 /// Records the unlock of the mutex over `semaphore` and hands the lock on.
+/// Inline into the guards' drops, which then call only the record (and
+/// the serving of waiters, when there are any).
+#[inline]
 fn unlock(semaphore: &BatchSemaphore, location: Location) {
-    let object = semaphore.object();
-    object.record(
-        Op::Unlock {
-            object: object.id(),
-            mode: LockMode::Exclusive,
-        },
-        location,
-    );
+    let unlock = Op::Unlock {
+        object: semaphore.object().id(),
+        mode: LockMode::Exclusive,
+    };
+    semaphore.record(unlock, location);
     semaphore.release(1);
 }
 
@@ -310,7 +310,9 @@ pub(crate) struct Lock<'a, T> {
 impl<'a, T> Future for Lock<'a, T> {
     type Output = MutexGuard<'a, T>;
 
-    #[inline]
+    // Always inline, as `Acquire::poll` is: with `#[inline]` alone, LLVM
+    // kept this poll out of line in a task's poll.
+    #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<MutexGuard<'a, T>> {
         let this = self.get_mut();
         let acquired = std::task::ready!(Pin::new(&mut this.acquire).poll(cx));
@@ -439,6 +441,7 @@ impl<T: fmt::Debug> fmt::Debug for MutexGuard<'_, T> {
 }
 
 impl<T> Drop for MutexGuard<'_, T> {
+    #[inline]
     fn drop(&mut self) {
         if !self.within_operation {
             rt::sync_point();
