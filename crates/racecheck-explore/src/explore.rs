@@ -59,7 +59,7 @@ where
             let report = explore_with(config, &mut scheduler, body);
             let mut explorer = Explorer::new(config);
             crate::probe::check_complete(report, |scheduler| {
-                let failure = explorer.run(0, scheduler, body).failure;
+                let failure = explorer.run(0, scheduler, body).failure.map(|f| *f);
                 let (trace, schedule) = explorer.last_execution();
                 Run {
                     failure,
@@ -97,7 +97,7 @@ where
     report.executions = 1;
     report.add_contention(outcome.contention);
     report.warnings = outcome.warnings;
-    report.failure = outcome.failure.or_else(|| {
+    report.failure = outcome.failure.map(|failure| *failure).or_else(|| {
         let remaining = scheduler.remaining();
         (remaining > 0).then(|| {
             let unused = FailureKind::ScheduleUnused {
@@ -150,8 +150,8 @@ where
         report.add_contention(contention);
         report.warnings.extend(warnings);
         classes.extend(class);
-        if failure.is_some() {
-            report.failure = failure;
+        if let Some(failure) = failure {
+            report.failure = Some(*failure);
             break;
         }
     }
@@ -162,7 +162,9 @@ where
 /// What one iteration found.
 #[derive(Default)]
 pub(crate) struct IterationOutcome {
-    pub(crate) failure: Option<Failure>,
+    /// Boxed: an outcome is moved a few times per execution, and a failure
+    /// is rare and large (512 bytes).
+    pub(crate) failure: Option<Box<Failure>>,
     pub(crate) warnings: Vec<Finding>,
     /// With coverage on.
     pub(crate) class: Option<u64>,
@@ -257,14 +259,14 @@ impl<'a> Explorer<'a> {
         let failure = (!failures.is_empty()).then(|| {
             failures.sort_by_key(FailureKind::precedence);
             let kind = failures.remove(0);
-            capture(
+            Box::new(capture(
                 config,
                 iteration,
                 outcome.trace,
                 outcome.schedule,
                 kind,
                 failures,
-            )
+            ))
         });
         IterationOutcome {
             failure,
@@ -289,7 +291,7 @@ impl<'a> Explorer<'a> {
         if !scheduler.new_execution(0) {
             return None;
         }
-        self.run(0, scheduler, body).failure
+        self.run(0, scheduler, body).failure.map(|failure| *failure)
     }
 
     /// The trace and schedule of the last execution run.
