@@ -148,7 +148,9 @@ where
         }
         report.executions += 1;
         report.add_contention(contention);
-        report.warnings.extend(warnings);
+        if !warnings.is_empty() {
+            report.warnings.extend(warnings);
+        }
         classes.extend(class);
         if let Some(failure) = failure {
             report.failure = Some(*failure);
@@ -229,7 +231,7 @@ impl<'a> Explorer<'a> {
                 ..IterationOutcome::default()
             };
         }
-        let runtime_failure = outcome.failure.clone().map(FailureKind::from);
+        let runtime_failure = outcome.failure.map(FailureKind::from);
         let (verdict, class) = if runtime_failure
             .as_ref()
             .is_some_and(FailureKind::is_schedule_error)
@@ -246,28 +248,18 @@ impl<'a> Explorer<'a> {
             contention.add_execution(outcome.trace);
             contention
         });
-        let mut failures: Vec<FailureKind> = runtime_failure
-            .into_iter()
-            .chain(verdict.failures.into_iter().map(FailureKind::Finding))
-            .collect();
-        if failures.is_empty() && replay_is_due(config, iteration) {
-            failures.extend(
-                replay_divergence(config, outcome.schedule, outcome.trace, body)
-                    .map(FailureKind::Uncontrolled),
-            );
-        }
-        let failure = (!failures.is_empty()).then(|| {
-            failures.sort_by_key(FailureKind::precedence);
-            let kind = failures.remove(0);
-            Box::new(capture(
-                config,
-                iteration,
-                outcome.trace,
-                outcome.schedule,
-                kind,
-                failures,
-            ))
-        });
+        // Usually the execution passed and is not replayed: nothing to
+        // gather.
+        let passed = runtime_failure.is_none() && verdict.failures.is_empty();
+        let failure = if passed && !replay_is_due(config, iteration) {
+            None
+        } else {
+            let failures = runtime_failure
+                .into_iter()
+                .chain(verdict.failures.into_iter().map(FailureKind::Finding));
+            let (trace, schedule) = (outcome.trace, outcome.schedule);
+            first_failure(config, iteration, trace, schedule, failures.collect(), body)
+        };
         IterationOutcome {
             failure,
             warnings: verdict.warnings,
@@ -314,6 +306,35 @@ impl<'a> Explorer<'a> {
         let (trace, schedule) = (self.executor.last_trace(), self.executor.last_schedule());
         capture(self.config, iteration, trace, schedule, kind, also)
     }
+}
+
+/// The most important of `failures` of iteration `iteration`, with the
+/// others; if there are none, a divergence found by replaying the
+/// execution.
+#[cold]
+#[inline(never)]
+fn first_failure<F, Fut>(
+    config: &Config,
+    iteration: u64,
+    trace: &Trace,
+    schedule: &Schedule,
+    mut failures: Vec<FailureKind>,
+    body: &F,
+) -> Option<Box<Failure>>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = ()> + 'static,
+{
+    if failures.is_empty() {
+        failures.extend(
+            replay_divergence(config, schedule, trace, body).map(FailureKind::Uncontrolled),
+        );
+    }
+    (!failures.is_empty()).then(|| {
+        failures.sort_by_key(FailureKind::precedence);
+        let kind = failures.remove(0);
+        Box::new(capture(config, iteration, trace, schedule, kind, failures))
+    })
 }
 
 /// Whether iteration `iteration`, if it passes, is replayed to check that
