@@ -477,18 +477,24 @@ impl Execution {
         STEP_GRANULARITY.set(false);
         stackful::set_in_execution(false);
         // Allocates only when timers are pending at the end.
-        let timer_wakers = self
-            .timer_wakers
-            .iter_mut()
-            .filter_map(Option::take)
-            .collect();
-        self.timer_wakers.clear();
-        self.timers.clear();
+        let mut timer_wakers = Vec::new();
+        if !self.timer_wakers.is_empty() {
+            timer_wakers.extend(self.timer_wakers.iter_mut().filter_map(Option::take));
+            self.timer_wakers.clear();
+            self.timers.clear();
+        }
         if self.spawned.is_empty() {
             // Keep the allocation for the next execution.
             return (Vec::new(), timer_wakers);
         }
         (std::mem::take(&mut self.spawned), timer_wakers)
+    }
+
+    /// Whether the teardown has nothing of the state's to drop: every
+    /// finished task's output was joined, and no task was spawned while the
+    /// runtime shut down.
+    pub(crate) fn leaves_nothing_to_drop(&self) -> bool {
+        self.abandoned.is_empty() && self.tasks.iter().all(|slot| slot.output.is_none())
     }
 
     /// Takes the first output at or after task `index` that was never

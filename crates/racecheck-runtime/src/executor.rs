@@ -194,18 +194,34 @@ where
     run_steps(futures, wakers, scheduler, limits.steps_max)
 }
 
-/// How the execution ended, for the detector.
+/// How the execution ended, for the detector: the tasks blocked (not
+/// sleeping) at the end, with what they wait for, and whether any sleeps,
+/// found in one pass.
 fn end_of(execution: &Execution, failed: bool) -> ExecutionEnd {
+    let mut blocked = Vec::new();
+    let mut sleeping = false;
+    for (index, slot) in execution.tasks.iter().enumerate() {
+        if slot.state != TaskState::Blocked {
+            continue;
+        }
+        let target = match slot.block_reason {
+            BlockReason::Wait(target) => target,
+            BlockReason::Unknown => WaitTarget::Untracked,
+            BlockReason::Sleep => {
+                sleeping = true;
+                continue;
+            }
+        };
+        blocked.push((TaskId(index as u32), target));
+    }
     ExecutionEnd {
-        blocked: blocked_tasks(execution),
+        blocked,
         root_finished: execution
             .tasks
             .first()
             .is_some_and(|root| root.state == TaskState::Finished),
         failed,
-        sleeping: execution.tasks.iter().any(|slot| {
-            slot.state == TaskState::Blocked && slot.block_reason == BlockReason::Sleep
-        }),
+        sleeping,
         // Known once the teardown dropped the tasks left.
         endpoints: Vec::new(),
     }
@@ -285,12 +301,26 @@ struct Running<'a> {
 
 impl Drop for Running<'_> {
     fn drop(&mut self) {
-        let (never_taken, timer_wakers) = execution::with(Execution::end);
+        let unfinished = self.futures.iter().any(Option::is_some);
+        let left = execution::with(|execution| {
+            let left = execution.end();
+            // Usually every task finished and was joined, and no timer is
+            // pending: nothing to drop, and the teardown ends here.
+            let nothing_left = !unfinished && left.0.is_empty() && left.1.is_empty();
+            if nothing_left && execution.leaves_nothing_to_drop() {
+                execution.tearing_down = false;
+                return None;
+            }
+            Some(left)
+        });
+        let Some((never_taken, timer_wakers)) = left else {
+            self.futures.clear();
+            return;
+        };
         crate::stackful::ending(true);
         timer_wakers.into_iter().for_each(drop_quietly);
         never_taken.into_iter().for_each(drop_quietly);
-        // Usually every task finished: nothing to end, and no allocation.
-        if self.futures.iter().any(Option::is_some) {
+        if unfinished {
             let left = self.futures.drain(..).enumerate();
             let left = left.filter_map(|(index, future)| Some((index, future?)));
             // Each task's channel ends are noted as its own as they drop.
@@ -659,10 +689,10 @@ fn after_poll(execution: &mut Execution, task: TaskId, finished: bool, yielded: 
 #[cold]
 #[inline(never)]
 fn leave_runnable(execution: &mut Execution, task: TaskId, finished: bool) {
-    let location = last_location(execution, task);
     let slot = &mut execution.tasks[task.index()];
     if finished {
         slot.state = TaskState::Finished;
+        let location = last_location(execution, task);
         execution.record(Op::Finish, location);
     } else {
         let spurious_next = execution.spurious_wakeups && !slot.spurious;
@@ -678,6 +708,7 @@ fn leave_runnable(execution: &mut Execution, task: TaskId, finished: bool) {
             let on = WaitTarget::Untracked;
             slot.block_reason = BlockReason::Wait(on);
             let need = Need::Unstated;
+            let location = last_location(execution, task);
             execution.record(Op::Block { on, need }, location);
         }
         if spurious_next {
@@ -756,24 +787,6 @@ fn last_location(execution: &Execution, task: TaskId) -> Location {
         .rev()
         .find(|event| event.task == task)
         .map_or(Location::ROOT_TASK, |event| event.location)
-}
-
-/// Tasks blocked (not sleeping) at the end, with what they wait for.
-fn blocked_tasks(execution: &Execution) -> Vec<(TaskId, WaitTarget)> {
-    execution
-        .tasks
-        .iter()
-        .enumerate()
-        .filter(|(_, slot)| slot.state == TaskState::Blocked)
-        .filter_map(|(index, slot)| {
-            let target = match slot.block_reason {
-                BlockReason::Wait(target) => target,
-                BlockReason::Unknown => WaitTarget::Untracked,
-                BlockReason::Sleep => return None,
-            };
-            Some((TaskId(index as u32), target))
-        })
-        .collect()
 }
 
 /// The schedule of a plain single-threaded executor: the task that ran last
