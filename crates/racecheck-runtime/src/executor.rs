@@ -7,7 +7,9 @@ use crate::execution::{
 use crate::panic;
 use crate::thread::MainThread;
 use crate::{Granularity, RuntimeFailure, Scheduler, Shutdown};
-use racecheck_trace::{ExecutionEnd, Location, Need, Op, Schedule, TaskId, Trace, WaitTarget};
+use racecheck_trace::{
+    Endpoint, ExecutionEnd, Location, Need, Op, Schedule, TaskId, Trace, WaitTarget,
+};
 use std::any::{Any, TypeId};
 use std::borrow::Cow;
 use std::future::Future;
@@ -130,17 +132,18 @@ impl Executor {
             ..
         } = self;
         let ran = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            let running = Running { futures };
+            let mut running = Running {
+                futures,
+                ended: false,
+            };
             let failure = start(make_root, running.futures, wakers, scheduler, limits);
-            let (end, steps) = execution::with(|execution| {
+            let ((end, steps), endpoints) = running.end(|execution| {
                 // The recording leaves the state; the state gets the last
                 // execution's buffers to clear and fill next time.
                 std::mem::swap(&mut execution.trace, trace);
                 std::mem::swap(&mut execution.schedule, schedule);
                 (end_of(execution, failure.is_some()), execution.step)
             });
-            drop(running);
-            let endpoints = execution::with(|execution| std::mem::take(&mut execution.endpoints));
             let end = ExecutionEnd { endpoints, ..end };
             (failure, end, steps)
         }));
@@ -291,35 +294,41 @@ fn run_steps<S: Scheduler + ?Sized>(
     }
 }
 
-/// The execution under way. Dropping it, on every path out of
-/// [`Executor::run`], ends the execution and drops every task future
-/// outside the borrow, with recording off: drops release locks and wake
-/// tasks, which is now moot.
+/// The execution under way. Ending it ([`Running::end`], or dropping it on
+/// any other path out of [`Executor::run`]) ends the execution and drops
+/// every task future outside the borrow, with recording off: drops release
+/// locks and wake tasks, which is now moot.
 struct Running<'a> {
     futures: &'a mut Vec<Option<TaskFuture>>,
+    /// The state's execution has ended: the teardown is done or under way.
+    ended: bool,
 }
 
-impl Drop for Running<'_> {
-    fn drop(&mut self) {
+impl Running<'_> {
+    /// Runs `last` on the execution's state, ends the execution in the same
+    /// borrow and tears it down; returns what `last` returned, with the
+    /// channel ends the teardown found (`ExecutionEnd::endpoints`).
+    fn end<R>(&mut self, last: impl FnOnce(&mut Execution) -> R) -> (R, Vec<Endpoint>) {
         let unfinished = self.futures.iter().any(Option::is_some);
-        let left = execution::with(|execution| {
-            let left = execution.end();
+        let (last, left) = execution::with(|execution| {
+            let last = last(execution);
+            execution.end();
             // Usually every task finished and was joined, and no timer is
             // pending: nothing to drop, and the teardown ends here.
-            let nothing_left = !unfinished && left.0.is_empty() && left.1.is_empty();
-            if nothing_left && execution.leaves_nothing_to_drop() {
+            if !unfinished && execution.leaves_nothing_to_drop() {
                 execution.tearing_down = false;
-                return None;
+                return (last, None);
             }
-            Some(left)
+            (last, Some(execution.take_left()))
         });
+        self.ended = true;
         let Some((never_taken, timer_wakers)) = left else {
             self.futures.clear();
-            return;
+            return (last, Vec::new());
         };
         crate::stackful::ending(true);
         timer_wakers.into_iter().for_each(drop_quietly);
-        never_taken.into_iter().for_each(drop_quietly);
+        never_taken.into_iter().flatten().for_each(drop_quietly);
         if unfinished {
             let left = self.futures.drain(..).enumerate();
             let left = left.filter_map(|(index, future)| Some((index, future?)));
@@ -363,6 +372,16 @@ impl Drop for Running<'_> {
             abandoned.into_iter().for_each(drop_quietly);
         }
         crate::stackful::ending(false);
+        let endpoints = execution::with(|execution| std::mem::take(&mut execution.endpoints));
+        (last, endpoints)
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.end(|_| ());
+        }
     }
 }
 
@@ -509,7 +528,7 @@ enum Halt {
 #[inline]
 fn adopt_spawned(execution: &mut Execution, futures: &mut Vec<Option<TaskFuture>>) {
     if !execution.spawned.is_empty() {
-        futures.extend(execution.spawned.drain(..).map(Some));
+        futures.append(&mut execution.spawned);
     }
 }
 
