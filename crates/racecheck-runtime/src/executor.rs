@@ -285,8 +285,10 @@ fn run_steps<S: Scheduler + ?Sized>(
         // Filing this step and choosing the next take one borrow.
         next = execution::with(|execution| {
             after_poll(execution, task, finished, yielded);
-            let events = &execution.trace.events[execution.step_first_event..];
-            scheduler.observe_step(task, events);
+            // Not indexed: a strategy that ignores the events (most do)
+            // costs no bounds check.
+            let events = execution.trace.events.get(execution.step_first_event..);
+            scheduler.observe_step(task, events.unwrap_or_default());
             execution.step += 1;
             adopt_spawned(execution, futures);
             choose(execution, scheduler, steps_max, &mut halt)
@@ -591,25 +593,22 @@ fn choose_task<S: Scheduler + ?Sized>(
     halt: &mut Option<Halt>,
 ) -> Option<TaskId> {
     let chosen = scheduler.next_task(&execution.runnable, current);
-    let Some(task) = chosen.filter(|task| {
-        execution
-            .tasks
-            .get(task.index())
-            .is_some_and(|slot| slot.state == TaskState::Runnable)
-    }) else {
+    let slot = chosen
+        .and_then(|task| execution.tasks.get_mut(task.index()))
+        .filter(|slot| slot.state == TaskState::Runnable);
+    let (Some(task), Some(slot)) = (chosen, slot) else {
         // A strategy that stops a redundant execution ends it quietly.
         *halt = (chosen.is_some() || !scheduler.redundant())
             .then(|| schedule_does_not_fit(execution, chosen, scheduler.diverged()));
         return None;
     };
-    execution.schedule.push(task);
-    execution.current = Some(task);
-    execution.step_first_event = execution.trace.events.len();
-    let slot = &mut execution.tasks[task.index()];
     slot.state = TaskState::Running;
     slot.woken = false;
     slot.block_reason = BlockReason::Unknown;
     execution.source = slot.source;
+    execution.schedule.push(task);
+    execution.current = Some(task);
+    execution.step_first_event = execution.trace.events.len();
     Some(task)
 }
 
