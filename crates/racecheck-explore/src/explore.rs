@@ -59,7 +59,7 @@ where
             let report = explore_with(config, &mut scheduler, body);
             let mut explorer = Explorer::new(config);
             crate::probe::check_complete(report, |scheduler| {
-                let failure = explorer.run(0, scheduler, body).failure;
+                let failure = explorer.run(0, scheduler, body).failure.map(|f| *f);
                 let (trace, schedule) = explorer.last_execution();
                 Run {
                     failure,
@@ -97,7 +97,7 @@ where
     report.executions = 1;
     report.add_contention(outcome.contention);
     report.warnings = outcome.warnings;
-    report.failure = outcome.failure.or_else(|| {
+    report.failure = outcome.failure.map(|failure| *failure).or_else(|| {
         let remaining = scheduler.remaining();
         (remaining > 0).then(|| {
             let unused = FailureKind::ScheduleUnused {
@@ -148,10 +148,12 @@ where
         }
         report.executions += 1;
         report.add_contention(contention);
-        report.warnings.extend(warnings);
+        if !warnings.is_empty() {
+            report.warnings.extend(warnings);
+        }
         classes.extend(class);
-        if failure.is_some() {
-            report.failure = failure;
+        if let Some(failure) = failure {
+            report.failure = Some(*failure);
             break;
         }
     }
@@ -162,7 +164,9 @@ where
 /// What one iteration found.
 #[derive(Default)]
 pub(crate) struct IterationOutcome {
-    pub(crate) failure: Option<Failure>,
+    /// Boxed: an outcome is moved a few times per execution, and a failure
+    /// is rare and large (512 bytes).
+    pub(crate) failure: Option<Box<Failure>>,
     pub(crate) warnings: Vec<Finding>,
     /// With coverage on.
     pub(crate) class: Option<u64>,
@@ -227,7 +231,7 @@ impl<'a> Explorer<'a> {
                 ..IterationOutcome::default()
             };
         }
-        let runtime_failure = outcome.failure.clone().map(FailureKind::from);
+        let runtime_failure = outcome.failure.map(FailureKind::from);
         let (verdict, class) = if runtime_failure
             .as_ref()
             .is_some_and(FailureKind::is_schedule_error)
@@ -244,28 +248,18 @@ impl<'a> Explorer<'a> {
             contention.add_execution(outcome.trace);
             contention
         });
-        let mut failures: Vec<FailureKind> = runtime_failure
-            .into_iter()
-            .chain(verdict.failures.into_iter().map(FailureKind::Finding))
-            .collect();
-        if failures.is_empty() && replay_is_due(config, iteration) {
-            failures.extend(
-                replay_divergence(config, outcome.schedule, outcome.trace, body)
-                    .map(FailureKind::Uncontrolled),
-            );
-        }
-        let failure = (!failures.is_empty()).then(|| {
-            failures.sort_by_key(FailureKind::precedence);
-            let kind = failures.remove(0);
-            capture(
-                config,
-                iteration,
-                outcome.trace,
-                outcome.schedule,
-                kind,
-                failures,
-            )
-        });
+        // Usually the execution passed and is not replayed: nothing to
+        // gather.
+        let passed = runtime_failure.is_none() && verdict.failures.is_empty();
+        let failure = if passed && !replay_is_due(config, iteration) {
+            None
+        } else {
+            let failures = runtime_failure
+                .into_iter()
+                .chain(verdict.failures.into_iter().map(FailureKind::Finding));
+            let (trace, schedule) = (outcome.trace, outcome.schedule);
+            first_failure(config, iteration, trace, schedule, failures.collect(), body)
+        };
         IterationOutcome {
             failure,
             warnings: verdict.warnings,
@@ -289,7 +283,7 @@ impl<'a> Explorer<'a> {
         if !scheduler.new_execution(0) {
             return None;
         }
-        self.run(0, scheduler, body).failure
+        self.run(0, scheduler, body).failure.map(|failure| *failure)
     }
 
     /// The trace and schedule of the last execution run.
@@ -312,6 +306,35 @@ impl<'a> Explorer<'a> {
         let (trace, schedule) = (self.executor.last_trace(), self.executor.last_schedule());
         capture(self.config, iteration, trace, schedule, kind, also)
     }
+}
+
+/// The most important of `failures` of iteration `iteration`, with the
+/// others; if there are none, a divergence found by replaying the
+/// execution.
+#[cold]
+#[inline(never)]
+fn first_failure<F, Fut>(
+    config: &Config,
+    iteration: u64,
+    trace: &Trace,
+    schedule: &Schedule,
+    mut failures: Vec<FailureKind>,
+    body: &F,
+) -> Option<Box<Failure>>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = ()> + 'static,
+{
+    if failures.is_empty() {
+        failures.extend(
+            replay_divergence(config, schedule, trace, body).map(FailureKind::Uncontrolled),
+        );
+    }
+    (!failures.is_empty()).then(|| {
+        failures.sort_by_key(FailureKind::precedence);
+        let kind = failures.remove(0);
+        Box::new(capture(config, iteration, trace, schedule, kind, failures))
+    })
 }
 
 /// Whether iteration `iteration`, if it passes, is replayed to check that

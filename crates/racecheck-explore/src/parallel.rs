@@ -188,7 +188,7 @@ fn merge(
             Some(mut failure) => {
                 failure.also.extend(cycles);
                 failure.also.sort_by_key(FailureKind::precedence);
-                Some(failure)
+                Some(*failure)
             }
             None if cycles.is_empty() => None,
             None => {

@@ -81,6 +81,7 @@ impl Report {
     }
 
     /// Adds one execution's profile, if profiling.
+    #[inline]
     pub(crate) fn add_contention(&mut self, contention: Option<Contention>) {
         if let (Some(into), Some(from)) = (&mut self.contention, contention) {
             into.merge(from);

@@ -395,8 +395,9 @@ pub(crate) struct Execution {
     pub(crate) trace: Trace,
     pub(crate) schedule: Schedule,
     /// Futures of tasks added since the executor last looked, in id order;
-    /// the executor owns them from then on.
-    pub(crate) spawned: Vec<TaskFuture>,
+    /// the executor owns them from then on. Each in an `Option`, as the
+    /// executor keeps them, so that taking them over is one `append`.
+    pub(crate) spawned: Vec<Option<TaskFuture>>,
     /// Where tasks switch: at awaits only, or at every visible operation.
     pub(crate) granularity: Granularity,
     /// The running task's attributed source (its slot's `source`), kept
@@ -478,17 +479,30 @@ impl Execution {
     }
 
     /// Ends the execution: no more events, no more wakes, and the teardown
-    /// begins. Returns futures of tasks the executor never took and the
-    /// wakers of pending timers, for the caller to drop outside the borrow
-    /// (a waker's drop is user code).
-    pub(crate) fn end(&mut self) -> (Vec<TaskFuture>, Vec<Waker>) {
+    /// begins.
+    pub(crate) fn end(&mut self) {
         self.active = false;
         self.tearing_down = true;
         self.current = None;
         self.source = None;
         STEP_GRANULARITY.set(false);
         stackful::set_in_execution(false);
-        // Allocates only when timers are pending at the end.
+    }
+
+    /// Whether the teardown has nothing of the state's to drop: no future
+    /// the executor never took, no timer pending, every finished task's
+    /// output joined, and no task spawned while the runtime shut down.
+    pub(crate) fn leaves_nothing_to_drop(&self) -> bool {
+        self.spawned.is_empty()
+            && self.timer_wakers.iter().all(Option::is_none)
+            && self.abandoned.is_empty()
+            && self.tasks.iter().all(|slot| slot.output.is_none())
+    }
+
+    /// Takes the futures of tasks the executor never took and the wakers of
+    /// pending timers, for the caller to drop outside the borrow (a waker's
+    /// drop is user code).
+    pub(crate) fn take_left(&mut self) -> (Vec<Option<TaskFuture>>, Vec<Waker>) {
         let timer_wakers = self
             .timer_wakers
             .iter_mut()
@@ -533,7 +547,7 @@ impl Execution {
             }
             TaskBody::Stackful(future) => future,
         };
-        self.spawned.push(future);
+        self.spawned.push(Some(future));
         self.tasks.push(TaskSlot {
             state: TaskState::Runnable,
             woken: false,

@@ -7,7 +7,9 @@ use crate::execution::{
 use crate::panic;
 use crate::thread::MainThread;
 use crate::{Granularity, RuntimeFailure, Scheduler, Shutdown};
-use racecheck_trace::{ExecutionEnd, Location, Need, Op, Schedule, TaskId, Trace, WaitTarget};
+use racecheck_trace::{
+    Endpoint, ExecutionEnd, Location, Need, Op, Schedule, TaskId, Trace, WaitTarget,
+};
 use std::any::{Any, TypeId};
 use std::borrow::Cow;
 use std::future::Future;
@@ -130,17 +132,18 @@ impl Executor {
             ..
         } = self;
         let ran = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            let running = Running { futures };
+            let mut running = Running {
+                futures,
+                ended: false,
+            };
             let failure = start(make_root, running.futures, wakers, scheduler, limits);
-            let (end, steps) = execution::with(|execution| {
+            let ((end, steps), endpoints) = running.end(|execution| {
                 // The recording leaves the state; the state gets the last
                 // execution's buffers to clear and fill next time.
                 std::mem::swap(&mut execution.trace, trace);
                 std::mem::swap(&mut execution.schedule, schedule);
                 (end_of(execution, failure.is_some()), execution.step)
             });
-            drop(running);
-            let endpoints = execution::with(|execution| std::mem::take(&mut execution.endpoints));
             let end = ExecutionEnd { endpoints, ..end };
             (failure, end, steps)
         }));
@@ -194,18 +197,34 @@ where
     run_steps(futures, wakers, scheduler, limits.steps_max)
 }
 
-/// How the execution ended, for the detector.
+/// How the execution ended, for the detector: the tasks blocked (not
+/// sleeping) at the end, with what they wait for, and whether any sleeps,
+/// found in one pass.
 fn end_of(execution: &Execution, failed: bool) -> ExecutionEnd {
+    let mut blocked = Vec::new();
+    let mut sleeping = false;
+    for (index, slot) in execution.tasks.iter().enumerate() {
+        if slot.state != TaskState::Blocked {
+            continue;
+        }
+        let target = match slot.block_reason {
+            BlockReason::Wait(target) => target,
+            BlockReason::Unknown => WaitTarget::Untracked,
+            BlockReason::Sleep => {
+                sleeping = true;
+                continue;
+            }
+        };
+        blocked.push((TaskId(index as u32), target));
+    }
     ExecutionEnd {
-        blocked: blocked_tasks(execution),
+        blocked,
         root_finished: execution
             .tasks
             .first()
             .is_some_and(|root| root.state == TaskState::Finished),
         failed,
-        sleeping: execution.tasks.iter().any(|slot| {
-            slot.state == TaskState::Blocked && slot.block_reason == BlockReason::Sleep
-        }),
+        sleeping,
         // Known once the teardown dropped the tasks left.
         endpoints: Vec::new(),
     }
@@ -266,8 +285,10 @@ fn run_steps<S: Scheduler + ?Sized>(
         // Filing this step and choosing the next take one borrow.
         next = execution::with(|execution| {
             after_poll(execution, task, finished, yielded);
-            let events = &execution.trace.events[execution.step_first_event..];
-            scheduler.observe_step(task, events);
+            // Not indexed: a strategy that ignores the events (most do)
+            // costs no bounds check.
+            let events = execution.trace.events.get(execution.step_first_event..);
+            scheduler.observe_step(task, events.unwrap_or_default());
             execution.step += 1;
             adopt_spawned(execution, futures);
             choose(execution, scheduler, steps_max, &mut halt)
@@ -275,22 +296,42 @@ fn run_steps<S: Scheduler + ?Sized>(
     }
 }
 
-/// The execution under way. Dropping it, on every path out of
-/// [`Executor::run`], ends the execution and drops every task future
-/// outside the borrow, with recording off: drops release locks and wake
-/// tasks, which is now moot.
+/// The execution under way. Ending it ([`Running::end`], or dropping it on
+/// any other path out of [`Executor::run`]) ends the execution and drops
+/// every task future outside the borrow, with recording off: drops release
+/// locks and wake tasks, which is now moot.
 struct Running<'a> {
     futures: &'a mut Vec<Option<TaskFuture>>,
+    /// The state's execution has ended: the teardown is done or under way.
+    ended: bool,
 }
 
-impl Drop for Running<'_> {
-    fn drop(&mut self) {
-        let (never_taken, timer_wakers) = execution::with(Execution::end);
+impl Running<'_> {
+    /// Runs `last` on the execution's state, ends the execution in the same
+    /// borrow and tears it down; returns what `last` returned, with the
+    /// channel ends the teardown found (`ExecutionEnd::endpoints`).
+    fn end<R>(&mut self, last: impl FnOnce(&mut Execution) -> R) -> (R, Vec<Endpoint>) {
+        let unfinished = self.futures.iter().any(Option::is_some);
+        let (last, left) = execution::with(|execution| {
+            let last = last(execution);
+            execution.end();
+            // Usually every task finished and was joined, and no timer is
+            // pending: nothing to drop, and the teardown ends here.
+            if !unfinished && execution.leaves_nothing_to_drop() {
+                execution.tearing_down = false;
+                return (last, None);
+            }
+            (last, Some(execution.take_left()))
+        });
+        self.ended = true;
+        let Some((never_taken, timer_wakers)) = left else {
+            self.futures.clear();
+            return (last, Vec::new());
+        };
         crate::stackful::ending(true);
         timer_wakers.into_iter().for_each(drop_quietly);
-        never_taken.into_iter().for_each(drop_quietly);
-        // Usually every task finished: nothing to end, and no allocation.
-        if self.futures.iter().any(Option::is_some) {
+        never_taken.into_iter().flatten().for_each(drop_quietly);
+        if unfinished {
             let left = self.futures.drain(..).enumerate();
             let left = left.filter_map(|(index, future)| Some((index, future?)));
             // Each task's channel ends are noted as its own as they drop.
@@ -333,6 +374,16 @@ impl Drop for Running<'_> {
             abandoned.into_iter().for_each(drop_quietly);
         }
         crate::stackful::ending(false);
+        let endpoints = execution::with(|execution| std::mem::take(&mut execution.endpoints));
+        (last, endpoints)
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.end(|_| ());
+        }
     }
 }
 
@@ -479,7 +530,7 @@ enum Halt {
 #[inline]
 fn adopt_spawned(execution: &mut Execution, futures: &mut Vec<Option<TaskFuture>>) {
     if !execution.spawned.is_empty() {
-        futures.extend(execution.spawned.drain(..).map(Some));
+        futures.append(&mut execution.spawned);
     }
 }
 
@@ -542,25 +593,22 @@ fn choose_task<S: Scheduler + ?Sized>(
     halt: &mut Option<Halt>,
 ) -> Option<TaskId> {
     let chosen = scheduler.next_task(&execution.runnable, current);
-    let Some(task) = chosen.filter(|task| {
-        execution
-            .tasks
-            .get(task.index())
-            .is_some_and(|slot| slot.state == TaskState::Runnable)
-    }) else {
+    let slot = chosen
+        .and_then(|task| execution.tasks.get_mut(task.index()))
+        .filter(|slot| slot.state == TaskState::Runnable);
+    let (Some(task), Some(slot)) = (chosen, slot) else {
         // A strategy that stops a redundant execution ends it quietly.
         *halt = (chosen.is_some() || !scheduler.redundant())
             .then(|| schedule_does_not_fit(execution, chosen, scheduler.diverged()));
         return None;
     };
-    execution.schedule.push(task);
-    execution.current = Some(task);
-    execution.step_first_event = execution.trace.events.len();
-    let slot = &mut execution.tasks[task.index()];
     slot.state = TaskState::Running;
     slot.woken = false;
     slot.block_reason = BlockReason::Unknown;
     execution.source = slot.source;
+    execution.schedule.push(task);
+    execution.current = Some(task);
+    execution.step_first_event = execution.trace.events.len();
     Some(task)
 }
 
@@ -659,10 +707,10 @@ fn after_poll(execution: &mut Execution, task: TaskId, finished: bool, yielded: 
 #[cold]
 #[inline(never)]
 fn leave_runnable(execution: &mut Execution, task: TaskId, finished: bool) {
-    let location = last_location(execution, task);
     let slot = &mut execution.tasks[task.index()];
     if finished {
         slot.state = TaskState::Finished;
+        let location = last_location(execution, task);
         execution.record(Op::Finish, location);
     } else {
         let spurious_next = execution.spurious_wakeups && !slot.spurious;
@@ -678,6 +726,7 @@ fn leave_runnable(execution: &mut Execution, task: TaskId, finished: bool) {
             let on = WaitTarget::Untracked;
             slot.block_reason = BlockReason::Wait(on);
             let need = Need::Unstated;
+            let location = last_location(execution, task);
             execution.record(Op::Block { on, need }, location);
         }
         if spurious_next {
@@ -756,24 +805,6 @@ fn last_location(execution: &Execution, task: TaskId) -> Location {
         .rev()
         .find(|event| event.task == task)
         .map_or(Location::ROOT_TASK, |event| event.location)
-}
-
-/// Tasks blocked (not sleeping) at the end, with what they wait for.
-fn blocked_tasks(execution: &Execution) -> Vec<(TaskId, WaitTarget)> {
-    execution
-        .tasks
-        .iter()
-        .enumerate()
-        .filter(|(_, slot)| slot.state == TaskState::Blocked)
-        .filter_map(|(index, slot)| {
-            let target = match slot.block_reason {
-                BlockReason::Wait(target) => target,
-                BlockReason::Unknown => WaitTarget::Untracked,
-                BlockReason::Sleep => return None,
-            };
-            Some((TaskId(index as u32), target))
-        })
-        .collect()
 }
 
 /// The schedule of a plain single-threaded executor: the task that ran last
