@@ -7,6 +7,7 @@
 //! borrow. That is what lets primitives record events and wakers mark tasks
 //! runnable from inside a poll.
 
+use crate::local::set_cell;
 use crate::stackful::{self, StackfulTask};
 use crate::{Granularity, Shutdown};
 use racecheck_trace::{
@@ -23,7 +24,6 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Wake, Waker};
-use std::thread::LocalKey;
 
 /// A boxed task body, polled by the executor.
 pub(crate) type TaskFuture = Pin<Box<dyn Future<Output = ()>>>;
@@ -59,17 +59,6 @@ thread_local! {
     /// `now_or_never`, a test's mock) is polled by hand. Compared for
     /// equality only; its value never reaches a schedule or a trace.
     static TASK_WAKER: Cell<*const ()> = const { Cell::new(std::ptr::null()) };
-}
-
-/// Sets a `const`-initialised thread-local cell in place.
-/// `LocalKey::<Cell<T>>::set` goes through `LocalKey::initialize_with`,
-/// which is not `#[inline]`: a call of some twenty instructions for a
-/// one-word store, on the hottest flags (a thread's every scheduling
-/// point sets `YIELDED`). `try_with` is inlined, and cannot fail for a
-/// `const` cell with no destructor.
-#[inline]
-pub(crate) fn set_cell<T: Copy>(key: &'static LocalKey<Cell<T>>, value: T) {
-    let _ = key.try_with(|cell| cell.set(value));
 }
 
 /// Notes the waker the executor polls the running task with.

@@ -64,6 +64,7 @@ mod catch;
 mod execution;
 mod executor;
 mod failure;
+mod local;
 mod panic;
 pub mod rt;
 mod scheduler;

@@ -38,7 +38,7 @@
 
 mod overflow;
 
-use crate::execution::set_cell;
+use crate::local::set_cell;
 use corosensei::stack::DefaultStack;
 use corosensei::{Coroutine, CoroutineResult, Yielder};
 use overflow::{Exit, Trap};
