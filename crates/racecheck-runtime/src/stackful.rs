@@ -414,6 +414,11 @@ fn cancel() -> ! {
 /// `true` before it and with `false` after a `Pending`, so that the
 /// execution can keep the task runnable if it was woken while the poll was
 /// suspended at scheduling points inside it.
+///
+/// Inline, so that the caller builds `future` where it is polled (rather
+/// than copying it into this frame), and one frame less lies between the
+/// switch in [`suspend`] and the code the task goes on with.
+#[inline]
 pub(crate) fn block_on_with<F: Future>(
     future: F,
     poll_edge: fn(bool),
