@@ -161,7 +161,9 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
 /// scheduling points inside it while other tasks run, and a wake-up that
 /// comes meanwhile finds the task runnable, not running. If one came, the
 /// task stays runnable after this `Pending` and polls again, instead of
-/// losing it.
+/// losing it. Inline into the blocking calls, which call it at known
+/// edges.
+#[inline]
 pub(crate) fn poll_edge(begins: bool) {
     let woken = with_active(|execution| {
         let task = execution.current_task();
