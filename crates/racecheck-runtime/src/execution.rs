@@ -465,7 +465,7 @@ impl Execution {
         self.source = None;
         self.ending_task = None;
         self.endpoints.clear();
-        STEP_GRANULARITY.set(granularity == Granularity::Step);
+        set_cell(&STEP_GRANULARITY, granularity == Granularity::Step);
         stackful::set_in_execution(true);
     }
 
@@ -476,7 +476,7 @@ impl Execution {
         self.tearing_down = true;
         self.current = None;
         self.source = None;
-        STEP_GRANULARITY.set(false);
+        set_cell(&STEP_GRANULARITY, false);
         stackful::set_in_execution(false);
     }
 

@@ -108,7 +108,7 @@ thread_local! {
 /// Set `on` from an execution's start to its end: outside one, `block_on`
 /// off a task stack parks the OS thread instead of failing.
 pub(crate) fn set_in_execution(on: bool) {
-    IN_EXECUTION.set(on);
+    set_cell(&IN_EXECUTION, on);
 }
 
 /// Whether an execution is under way on this thread (teardown excluded).
@@ -127,7 +127,7 @@ pub(crate) fn in_execution() -> bool {
 /// started is done at once. And [`block_on`] off a task stack, in the
 /// destructor of an async task, polls its future once.
 pub(crate) fn ending(on: bool) {
-    ENDING.set(on);
+    set_cell(&ENDING, on);
 }
 
 /// Sets the size of the stacks this thread creates from now on, and drops
