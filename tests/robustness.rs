@@ -257,6 +257,40 @@ fn a_panic_out_of_an_exploration_keeps_its_message_and_leaves_the_thread_ready()
     assert_eq!(next.executions, 5);
 }
 
+#[test]
+fn a_strategy_that_panics_while_a_thread_runs_on_has_its_panic_reach_the_caller() {
+    // Threads that yield end their steps on their own stacks, where the
+    // strategy chooses whether they go on: its panic there still leaves
+    // the exploration, not as a panic of the thread.
+    let escaped = std::panic::catch_unwind(|| {
+        let mut faulty = Faulty {
+            inner: RandomScheduler::new(0),
+            choices: 0,
+        };
+        explore_with(&Config::default(), &mut faulty, || {
+            thread::main(|| {
+                let worker = thread::spawn(|| {
+                    for _ in 0..20 {
+                        thread::yield_now();
+                    }
+                });
+                for _ in 0..20 {
+                    thread::yield_now();
+                }
+                worker.join().unwrap();
+            })
+        })
+    });
+    let payload = escaped.expect_err("the strategy's panic goes on to the caller");
+    let message = payload.downcast_ref::<String>().expect("a message").clone();
+    assert!(message.contains("gave up at choice 10"), "{message}");
+    let next = Builder::new()
+        .iterations(5)
+        .run(|| thread::main(|| thread::spawn(thread::yield_now).join().unwrap()));
+    assert!(next.failure.is_none());
+    assert_eq!(next.executions, 5);
+}
+
 /// Locks its lock when dropped, blocking until it is free, and then counts
 /// the drop.
 struct LocksOnDrop(Arc<blocking::Mutex<u32>>, Arc<AtomicU64>);

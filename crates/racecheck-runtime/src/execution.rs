@@ -46,10 +46,10 @@ pub(crate) const TASKS_MAX: usize = 100_000;
 
 thread_local! {
     static EXECUTION: RefCell<Execution> = const { RefCell::new(Execution::new()) };
-    /// Set by a task passing a scheduling point during its step. Apart from
-    /// the state because it is the hottest flag of all: a plain `Cell`
-    /// costs no borrow.
-    static YIELDED: Cell<bool> = const { Cell::new(false) };
+    /// Set by a task passing a scheduling point during its step, or ending
+    /// its step in place. Apart from the state because it is the hottest
+    /// flag of all: a plain `Cell` costs no borrow.
+    static YIELDED: Cell<Passed> = const { Cell::new(Passed::Nothing) };
     /// Whether the execution runs at [`Granularity::Step`]: synchronous
     /// visible operations are scheduling points too. Apart from the state
     /// for the same reason as `YIELDED`.
@@ -174,18 +174,50 @@ pub(crate) fn poll_edge(begins: bool) {
     }
 }
 
+/// How the running task's step ends, as far as the step loop must know
+/// after the poll.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Passed {
+    /// No scheduling point: the task finished, blocked, or was woken.
+    Nothing,
+    /// A scheduling point: the task stays runnable.
+    Point,
+    /// The step ended on the task's own stack and the strategy chose
+    /// another task there (the executor's `StepInPlace`): the loop goes on
+    /// from that choice.
+    HandedOff,
+}
+
 /// Marks the running task as passing a scheduling point: it stays runnable
 /// after this step.
 #[inline]
 pub(crate) fn yield_current() {
-    set_cell(&YIELDED, true);
+    set_cell(&YIELDED, Passed::Point);
+}
+
+/// How the running task's step ends so far.
+#[inline]
+pub(crate) fn passed() -> Passed {
+    YIELDED.get()
+}
+
+/// Notes that the step ended in place and the next task is chosen.
+#[inline]
+pub(crate) fn hand_off() {
+    set_cell(&YIELDED, Passed::HandedOff);
+}
+
+/// How the step of the task that just ran ended; resets the flag.
+#[inline]
+pub(crate) fn take_passed() -> Passed {
+    YIELDED.replace(Passed::Nothing)
 }
 
 /// Whether the task that just ran passed a scheduling point; resets the
 /// flag.
 #[inline]
 pub(crate) fn take_yielded() -> bool {
-    YIELDED.replace(false)
+    take_passed() == Passed::Point
 }
 
 /// Runs `f` on the current thread's execution state.

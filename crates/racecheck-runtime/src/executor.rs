@@ -2,9 +2,11 @@
 //! task and everything it left runnable are done, or something fails.
 
 use crate::execution::{
-    self, BlockReason, Choice, Execution, TaskBody, TaskFuture, TaskState, WakerPool, TASKS_MAX,
+    self, BlockReason, Choice, Execution, Passed, TaskBody, TaskFuture, TaskState, WakerPool,
+    TASKS_MAX,
 };
 use crate::panic;
+use crate::stackful::{Lent, StepInPlace};
 use crate::thread::MainThread;
 use crate::{Granularity, RuntimeFailure, Scheduler, Shutdown};
 use racecheck_trace::{
@@ -236,12 +238,22 @@ fn run_steps<S: Scheduler + ?Sized>(
     scheduler: &mut S,
     steps_max: u32,
 ) -> Option<RuntimeFailure> {
+    let mut steps = Steps {
+        scheduler,
+        chosen: None,
+        unusual: false,
+        halt: None,
+        panic: None,
+    };
+    // Lent to the tasks' own stacks while the loop runs: a stackful task
+    // that the strategy chooses again goes on without a switch.
+    let mut lent = Lent::new(&mut steps);
     // The hot path returns only the chosen task, which fits in a
     // register; anything else goes through `halt`.
     let mut halt = None;
     let mut next = execution::with(|execution| {
         adopt_spawned(execution, futures);
-        choose(execution, scheduler, steps_max, &mut halt)
+        choose(execution, lent.get().scheduler, steps_max, &mut halt)
     });
     loop {
         let Some(task) = next else {
@@ -250,12 +262,16 @@ fn run_steps<S: Scheduler + ?Sized>(
                     due.into_iter().for_each(Waker::wake);
                     next = execution::with(|execution| {
                         adopt_spawned(execution, futures);
-                        choose(execution, scheduler, steps_max, &mut halt)
+                        choose(execution, lent.get().scheduler, steps_max, &mut halt)
                     });
                     continue;
                 }
                 Some(Halt::Fail(failure)) => return Some(*failure),
-                Some(Halt::ShutDown) => return shut_down(futures, scheduler),
+                Some(Halt::ShutDown) => {
+                    // The tasks' destructors run now: no step in place.
+                    drop(lent);
+                    return shut_down(futures, steps.scheduler);
+                }
                 None => return None,
             }
         };
@@ -266,7 +282,7 @@ fn run_steps<S: Scheduler + ?Sized>(
             .expect("racecheck internal error: a runnable task has no future");
         let outcome =
             std::panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut context)));
-        let yielded = execution::take_yielded();
+        let passed = execution::take_passed();
         let finished = match outcome {
             Ok(poll) => poll.is_ready(),
             Err(payload) => {
@@ -277,6 +293,12 @@ fn run_steps<S: Scheduler + ?Sized>(
                 return Some(RuntimeFailure::from_panic(task, &name, payload));
             }
         };
+        let steps = lent.get();
+        if passed == Passed::HandedOff {
+            next = steps.handed_off(futures, &mut halt);
+            continue;
+        }
+        let yielded = passed == Passed::Point;
         if finished {
             // Dropped here, outside the borrow: a drop may run user code
             // that touches the runtime.
@@ -288,11 +310,126 @@ fn run_steps<S: Scheduler + ?Sized>(
             // Not indexed: a strategy that ignores the events (most do)
             // costs no bounds check.
             let events = execution.trace.events.get(execution.step_first_event..);
-            scheduler.observe_step(task, events.unwrap_or_default());
+            steps
+                .scheduler
+                .observe_step(task, events.unwrap_or_default());
             execution.step += 1;
             adopt_spawned(execution, futures);
-            choose(execution, scheduler, steps_max, &mut halt)
+            choose(execution, steps.scheduler, steps_max, &mut halt)
         });
+    }
+}
+
+/// The step loop's strategy, lent to the tasks' stacks (see
+/// [`StepInPlace`]), with what a step in place leaves for the loop.
+struct Steps<'a, S: ?Sized> {
+    scheduler: &'a mut S,
+    /// The task the strategy chose when a step ended on a task's stack
+    /// ([`Passed::HandedOff`]), or `None` (why is in `halt` or `panic`).
+    chosen: Option<TaskId>,
+    /// Besides the choice, the loop has more to do: tasks were spawned
+    /// (their futures join the loop's), or the strategy chose no task.
+    unusual: bool,
+    /// Why no task was chosen in place, as `choose_task` says.
+    halt: Option<Halt>,
+    /// The strategy panicked in place: the panic goes on to the caller,
+    /// as from the loop.
+    panic: Option<Box<dyn Any + Send>>,
+}
+
+impl<S: ?Sized> Steps<'_, S> {
+    /// The next task after a step ended in place: the strategy's choice
+    /// there, or `None` with why in `halt`.
+    #[inline]
+    fn handed_off(
+        &mut self,
+        futures: &mut Vec<Option<TaskFuture>>,
+        halt: &mut Option<Halt>,
+    ) -> Option<TaskId> {
+        if self.unusual {
+            return self.handed_off_unusually(futures, halt);
+        }
+        self.chosen
+    }
+
+    /// [`handed_off`](Self::handed_off) with more to do: adopts the tasks
+    /// spawned, sets `halt`, raises the strategy's panic again.
+    #[cold]
+    #[inline(never)]
+    fn handed_off_unusually(
+        &mut self,
+        futures: &mut Vec<Option<TaskFuture>>,
+        halt: &mut Option<Halt>,
+    ) -> Option<TaskId> {
+        self.unusual = false;
+        if let Some(payload) = self.panic.take() {
+            std::panic::resume_unwind(payload);
+        }
+        if let Some(stop) = self.halt.take() {
+            *halt = Some(stop);
+        }
+        execution::with(|execution| adopt_spawned(execution, futures));
+        self.chosen.take()
+    }
+}
+
+impl<S: Scheduler + ?Sized> StepInPlace for Steps<'_, S> {
+    /// A stackful task suspends at a scheduling point, still runnable:
+    /// its step ends and the next task is chosen here, on its stack,
+    /// exactly as the loop would after the poll (`after_poll`, the
+    /// strategy's `observe_step`, `choose`), so schedules and traces are
+    /// the same; only the switch back and forth is saved when the task is
+    /// chosen again. Anything unusual (a task that blocks, the step limit
+    /// near, a data choice or a shutdown to offer, an unwinding task) is
+    /// left to the loop.
+    fn step_in_place(&mut self) -> bool {
+        let passed = execution::passed();
+        if passed == Passed::HandedOff || std::thread::panicking() {
+            return false;
+        }
+        let yielded = passed == Passed::Point;
+        let Steps {
+            scheduler,
+            halt,
+            unusual,
+            ..
+        } = self;
+        let chosen = execution::with(|execution| {
+            let task = execution.current?;
+            let slot = &execution.tasks[task.index()];
+            // Only a task's own stack, resumed by the loop, ends its step:
+            // an async task polling a stackful future goes on polling
+            // after it suspends.
+            let runnable = slot.woken || yielded;
+            if !slot.stackful || !runnable || execution.step + 1 >= execution.step_cold_at {
+                return None;
+            }
+            execution::take_passed();
+            after_poll(execution, task, false, true);
+            Some(std::panic::catch_unwind(AssertUnwindSafe(|| {
+                let events = execution.trace.events.get(execution.step_first_event..);
+                scheduler.observe_step(task, events.unwrap_or_default());
+                execution.step += 1;
+                let chosen = choose_task(execution, &mut **scheduler, execution.current, halt);
+                *unusual = chosen.is_none() || !execution.spawned.is_empty();
+                (chosen == Some(task), chosen)
+            })))
+        });
+        match chosen {
+            None => false,
+            Some(Ok((true, _))) => true,
+            Some(Ok((false, chosen))) => {
+                self.chosen = chosen;
+                execution::hand_off();
+                false
+            }
+            Some(Err(payload)) => {
+                self.panic = Some(payload);
+                self.unusual = true;
+                execution::hand_off();
+                false
+            }
+        }
     }
 }
 
@@ -894,5 +1031,176 @@ mod tests {
         })
         .join()
         .expect("the explorations ran");
+    }
+
+    /// A seeded pseudo-random strategy that logs everything it is shown
+    /// and chooses.
+    struct Logged {
+        state: u64,
+        log: Vec<String>,
+    }
+
+    impl Logged {
+        fn draw(&mut self, below: usize) -> usize {
+            self.state = self
+                .state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((self.state >> 33) as usize) % below
+        }
+    }
+
+    impl Scheduler for Logged {
+        fn new_execution(&mut self, iteration: u64) -> bool {
+            self.log.push(format!("new {iteration}"));
+            true
+        }
+
+        fn next_task(&mut self, runnable: &[TaskId], current: Option<TaskId>) -> Option<TaskId> {
+            let chosen = runnable[self.draw(runnable.len())];
+            self.log
+                .push(format!("next {runnable:?} {current:?} {chosen:?}"));
+            Some(chosen)
+        }
+
+        fn observe_step(&mut self, task: TaskId, events: &[racecheck_trace::Event]) {
+            self.log.push(format!("step {task:?} {events:?}"));
+        }
+
+        fn choose(&mut self, options: u32) -> Option<u32> {
+            let chosen = self.draw(options as usize) as u32;
+            self.log.push(format!("choose {options} {chosen}"));
+            Some(chosen)
+        }
+    }
+
+    /// Threads that yield, pass synchronous points, sleep, ask for data
+    /// choices, spawn and join; one of them panics on some schedules.
+    fn threads_program() -> MainThread {
+        crate::thread::main(|| {
+            let workers: Vec<_> = (0..3)
+                .map(|worker| {
+                    crate::thread::spawn(move || {
+                        for round in 0..4 {
+                            crate::rt::sync_point();
+                            if round == worker {
+                                crate::thread::sleep(std::time::Duration::from_millis(1));
+                            }
+                            let choice = crate::block_on(crate::rt::choose(2));
+                            if choice == 1 {
+                                crate::thread::yield_now();
+                            }
+                            if worker == 2 && round == 3 && choice == 1 {
+                                crate::thread::spawn(crate::thread::yield_now)
+                                    .join()
+                                    .unwrap();
+                            }
+                        }
+                        assert!(worker != 1 || crate::block_on(crate::rt::choose(9)) != 0);
+                    })
+                })
+                .collect();
+            for worker in workers {
+                crate::thread::yield_now();
+                let _ = worker.join();
+            }
+        })
+    }
+
+    /// The thread program next to an async branch that yields, both polled
+    /// by one async task (as `join!` does): after the threads' stack
+    /// suspends, the same poll goes on with the other branch.
+    fn nested_program() -> impl Future<Output = ()> {
+        let mut threads = Box::pin(threads_program());
+        let mut yields = Box::pin(async {
+            for _ in 0..6 {
+                crate::yield_now().await;
+            }
+        });
+        let (mut threads_done, mut yields_done) = (false, false);
+        std::future::poll_fn(move |cx| {
+            threads_done = threads_done || threads.as_mut().poll(cx).is_ready();
+            yields_done = yields_done || yields.as_mut().poll(cx).is_ready();
+            if threads_done && yields_done {
+                std::task::Poll::Ready(())
+            } else {
+                std::task::Poll::Pending
+            }
+        })
+    }
+
+    /// Everything the strategy saw and chose over `executions` executions of
+    /// `make_root` from `seed`, with each outcome, steps in place on or off.
+    fn explore_logged<F, Fut>(
+        make_root: &F,
+        seed: u64,
+        in_place: bool,
+        limits: Limits,
+    ) -> Vec<String>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = ()> + 'static,
+    {
+        crate::stackful::tests::IN_PLACE_OFF.set(!in_place);
+        let mut executor = Executor::new(limits);
+        let mut logged = Logged {
+            state: seed,
+            log: Vec::new(),
+        };
+        for iteration in 0..20 {
+            logged.new_execution(iteration);
+            let outcome = executor.run(make_root, &mut logged);
+            let line = format!(
+                "outcome {:?} {:?} {} {:?}",
+                outcome.failure, outcome.end, outcome.steps, outcome.trace.events
+            );
+            logged.log.push(line);
+        }
+        crate::stackful::tests::IN_PLACE_OFF.set(false);
+        logged.log
+    }
+
+    #[test]
+    fn steps_in_place_leave_every_schedule_and_trace_as_they_were() {
+        let granularities = [Granularity::Await, Granularity::Step];
+        for (seed, granularity) in (0..12).flat_map(|seed| granularities.map(|g| (seed, g))) {
+            let limits = Limits {
+                granularity,
+                ..Limits::default()
+            };
+            let off = explore_logged(&threads_program, seed, false, limits);
+            let on = explore_logged(&threads_program, seed, true, limits);
+            assert_eq!(on, off, "seed {seed}, {granularity:?}");
+            // A thread program polled by an async task: its suspensions are
+            // not the task's own (the task's poll goes on after them), so
+            // they always switch.
+            let off = explore_logged(&nested_program, seed, false, limits);
+            let on = explore_logged(&nested_program, seed, true, limits);
+            assert_eq!(on, off, "nested, seed {seed}, {granularity:?}");
+        }
+    }
+
+    #[test]
+    fn the_step_limit_is_reached_at_the_same_step_in_place() {
+        let spin = || {
+            crate::thread::main(|| {
+                crate::thread::spawn(|| loop {
+                    crate::thread::yield_now();
+                });
+                loop {
+                    crate::thread::yield_now();
+                }
+            })
+        };
+        for seed in 0..4 {
+            let limits = Limits {
+                steps_max: 57,
+                ..Limits::default()
+            };
+            let off = explore_logged(&spin, seed, false, limits);
+            let on = explore_logged(&spin, seed, true, limits);
+            assert!(off.iter().any(|line| line.contains("StepLimit")));
+            assert_eq!(on, off, "seed {seed}");
+        }
     }
 }

@@ -68,8 +68,10 @@ type TaskCoroutine = Coroutine<Resume, (), Exit, DefaultStack>;
 /// How a suspended body goes on when it is resumed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Resume {
-    /// From where it was suspended.
-    Run,
+    /// From where it was suspended; `outermost` when resumed from a stack
+    /// that is no task's (the executor's), not from inside another
+    /// coroutine (a `thread::main` awaited by a task on its own stack).
+    Run { outermost: bool },
     /// By unwinding from there, as a panic would: the teardown ends it.
     Cancel,
 }
@@ -88,6 +90,9 @@ pub(crate) fn is_cancellation(payload: &(dyn std::any::Any + Send)) -> bool {
 struct Frame {
     yielder: *const Yielder<Resume, ()>,
     waker: Waker,
+    /// The last resume came from a stack that is no task's (see
+    /// [`Resume::Run`]): a suspension may end the step in place.
+    outermost: Cell<bool>,
 }
 
 thread_local! {
@@ -194,15 +199,17 @@ impl StackfulTask {
         self.stack_bytes = self.stack_bytes.max(STACK_SIZE.get());
         let stack = take_stack(self.stack_bytes);
         let stack_limit = Trap::stack_limit(&stack);
-        let coroutine = Coroutine::with_stack(stack, move |yielder: &Yielder<Resume, ()>, _| {
-            let frame = Frame {
-                yielder: yielder as *const _,
-                waker,
-            };
-            set_cell(&CURRENT, &frame as *const Frame);
-            body();
-            Exit::Returned
-        });
+        let coroutine =
+            Coroutine::with_stack(stack, move |yielder: &Yielder<Resume, ()>, first| {
+                let frame = Frame {
+                    yielder: yielder as *const _,
+                    waker,
+                    outermost: Cell::new(first == Resume::Run { outermost: true }),
+                };
+                set_cell(&CURRENT, &frame as *const Frame);
+                body();
+                Exit::Returned
+            });
         self.trap = Some(Trap::new(&coroutine, stack_limit));
         self.coroutine = Some(coroutine);
     }
@@ -282,14 +289,17 @@ impl Future for StackfulTask {
                 .expect("racecheck internal error: a stackful task polled after completion");
             this.start(body, cx.waker().clone());
         }
-        let resume = if cancel && !std::mem::replace(&mut this.cancelled, true) {
-            Resume::Cancel
-        } else {
-            Resume::Run
-        };
+        let cancel = cancel && !std::mem::replace(&mut this.cancelled, true);
         let coroutine = this.coroutine.as_mut().expect("started above");
         let result = {
-            let _resumer = Resumer::enter(this.trap);
+            let resumer = Resumer::enter(this.trap);
+            let resume = if cancel {
+                Resume::Cancel
+            } else {
+                Resume::Run {
+                    outermost: resumer.frame.is_null(),
+                }
+            };
             coroutine.resume(resume)
         };
         match result {
@@ -391,13 +401,118 @@ pub(crate) fn suspend() -> bool {
     // executor clears it whenever control returns to its stack). We are
     // that coroutine, inside its body, so `frame` and the yielder it points
     // to (the body's argument, on the same stack) are alive.
-    let yielder = unsafe { &*(*frame).yielder };
-    let resume = yielder.suspend(());
-    set_cell(&CURRENT, frame);
-    if resume == Resume::Cancel {
-        cancel();
+    let frame_ref = unsafe { &*frame };
+    if frame_ref.outermost.get() && step_in_place() {
+        // The strategy chose this task again: no switch.
+        return true;
+    }
+    // SAFETY: as above, the yielder is the body's argument, alive.
+    let yielder = unsafe { &*frame_ref.yielder };
+    match yielder.suspend(()) {
+        Resume::Run { outermost } => {
+            set_cell(&CURRENT, frame);
+            frame_ref.outermost.set(outermost);
+        }
+        Resume::Cancel => {
+            set_cell(&CURRENT, frame);
+            cancel();
+        }
     }
     true
+}
+
+/// What the executor does at a suspension of a task's own coroutine,
+/// before switching back to it: end the step and choose the next task, and
+/// say whether that is the same task, to go on without a switch.
+pub(crate) trait StepInPlace {
+    /// Ends the running task's step and chooses the next; `true` when the
+    /// running task was chosen and its next step has begun. `false` leaves
+    /// the switch to happen (having chosen another task, or done nothing).
+    fn step_in_place(&mut self) -> bool;
+}
+
+/// The executor lent to the coroutines while it runs steps (see [`Lent`]).
+#[derive(Clone, Copy)]
+struct Lender {
+    target: ptr::NonNull<()>,
+    step: unsafe fn(ptr::NonNull<()>) -> bool,
+}
+
+thread_local! {
+    /// The executor lent by [`Lent`], if any, while no step in place runs.
+    static LENDER: Cell<Option<Lender>> = const { Cell::new(None) };
+}
+
+/// `target`'s [`StepInPlace::step_in_place`].
+///
+/// # Safety
+/// `target` is a `&mut T` lent by a live [`Lent`], not otherwise borrowed.
+unsafe fn step_lent<T: StepInPlace>(target: ptr::NonNull<()>) -> bool {
+    // SAFETY: per the contract, and `T` is the lent type (`Lent::new`
+    // pairs the pointer with this instance).
+    unsafe { target.cast::<T>().as_mut() }.step_in_place()
+}
+
+/// Lends `T` (the executor's step loop) to the suspensions of tasks'
+/// coroutines while it lives, so that a task the strategy chooses again
+/// goes on without two stack switches: the issue of the step is decided on
+/// the task's stack, and only a switch to another task leaves it. The
+/// lender reaches the loop through [`Lent::get`] meanwhile; a suspension
+/// reaches it only while the lender is inside a poll, never both at once.
+pub(crate) struct Lent<'a, T: StepInPlace> {
+    target: ptr::NonNull<T>,
+    previous: Option<Lender>,
+    _borrow: std::marker::PhantomData<&'a mut T>,
+}
+
+impl<'a, T: StepInPlace> Lent<'a, T> {
+    /// Lends `target` until the result is dropped.
+    pub(crate) fn new(target: &'a mut T) -> Lent<'a, T> {
+        let target = ptr::NonNull::from(target);
+        let lender = Lender {
+            target: target.cast(),
+            step: step_lent::<T>,
+        };
+        let previous = LENDER.replace(Some(lender));
+        Lent {
+            target,
+            previous,
+            _borrow: std::marker::PhantomData,
+        }
+    }
+
+    /// The lent value, for the lender between polls.
+    #[inline]
+    pub(crate) fn get(&mut self) -> &mut T {
+        // SAFETY: the pointer comes from a `&'a mut T`; a step in place
+        // uses it only from inside a poll, when no reference this returned
+        // is in use (`&mut self` ends with the caller's use of it).
+        unsafe { self.target.as_mut() }
+    }
+}
+
+impl<T: StepInPlace> Drop for Lent<'_, T> {
+    fn drop(&mut self) {
+        LENDER.set(self.previous);
+    }
+}
+
+/// Steps in place through the lent executor, if any. The lender is taken
+/// for the call, so that nothing inside it reaches the executor twice.
+#[inline]
+fn step_in_place() -> bool {
+    #[cfg(test)]
+    if tests::IN_PLACE_OFF.get() {
+        return false;
+    }
+    let Some(lender) = LENDER.take() else {
+        return false;
+    };
+    // SAFETY: a lender is set only by a live `Lent`, whose owner is inside
+    // a poll (the only way to reach a suspension) and not using its `get`.
+    let stepped = unsafe { (lender.step)(lender.target) };
+    set_cell(&LENDER, Some(lender));
+    stepped
 }
 
 /// Unwinds the body from its suspension point, running its destructors; the
@@ -443,9 +558,15 @@ pub(crate) fn block_on_with<F: Future>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::rc::Rc;
+
+    thread_local! {
+        /// Set, steps never end in place: every suspension switches back
+        /// to the executor, as before steps in place existed.
+        pub(crate) static IN_PLACE_OFF: Cell<bool> = const { Cell::new(false) };
+    }
 
     fn poll_once(task: &mut StackfulTask) -> Poll<()> {
         Pin::new(task).poll(&mut Context::from_waker(Waker::noop()))
