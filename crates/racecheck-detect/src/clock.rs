@@ -59,6 +59,9 @@ pub struct VectorClock {
     near: [u32; NEAR_ENTRIES],
     /// How many of the near entries may be non-zero.
     near_len: usize,
+    /// `head` or `tail` is not empty: one test instead of four where
+    /// the near entries are all there is (every clock of a small program).
+    far: bool,
     /// Entries `NEAR_ENTRIES..HEAD_ENTRIES`, from `NEAR_ENTRIES` on.
     head: Vec<u32>,
     /// Chunk `i` holds the entries of tasks from
@@ -105,6 +108,7 @@ impl VectorClock {
     #[cold]
     #[inline(never)]
     fn raise_far(&mut self, index: usize, value: u32) {
+        self.far = true;
         if index < HEAD_ENTRIES {
             let offset = index - NEAR_ENTRIES;
             if self.head.len() <= offset {
@@ -131,7 +135,7 @@ impl VectorClock {
             self.near[index] = self.near[index].max(other.near[index]);
         }
         self.near_len = self.near_len.max(other.near_len);
-        if !(other.head.is_empty() && other.tail.is_empty()) {
+        if other.far {
             self.join_far(other);
         }
     }
@@ -139,6 +143,7 @@ impl VectorClock {
     /// [`join`](Self::join) beyond the near entries.
     #[inline(never)]
     fn join_far(&mut self, other: &VectorClock) {
+        self.far = true;
         if self.head.len() < other.head.len() {
             self.head.resize(other.head.len(), 0);
         }
@@ -183,11 +188,7 @@ impl VectorClock {
         // the entries in use.
         self.near = other.near;
         self.near_len = other.near_len;
-        if !(self.head.is_empty()
-            && self.tail.is_empty()
-            && other.head.is_empty()
-            && other.tail.is_empty())
-        {
+        if self.far || other.far {
             self.assign_far(other);
         }
     }
@@ -195,6 +196,7 @@ impl VectorClock {
     /// [`assign`](Self::assign) beyond the near entries.
     #[inline(never)]
     fn assign_far(&mut self, other: &VectorClock) {
+        self.far = other.far;
         self.head.clear();
         self.head.extend_from_slice(&other.head);
         if !(self.tail.is_empty() && other.tail.is_empty()) {
@@ -227,6 +229,7 @@ impl VectorClock {
     pub fn clear(&mut self) {
         self.near = [0; NEAR_ENTRIES];
         self.near_len = 0;
+        self.far = false;
         self.head.clear();
         self.tail.clear();
     }

@@ -499,7 +499,9 @@ impl<T: StepInPlace> Drop for Lent<'_, T> {
 
 /// Steps in place through the lent executor, if any. The lender is taken
 /// for the call, so that nothing inside it reaches the executor twice.
-#[inline]
+/// Out of line: [`suspend`] is inlined into every blocking operation and
+/// scheduling point, and stays small.
+#[inline(never)]
 fn step_in_place() -> bool {
     #[cfg(test)]
     if tests::IN_PLACE_OFF.get() {
