@@ -5,10 +5,11 @@
 //! The race check only ever asks one question of a clock: does it know the
 //! access epoch (task `u`, event `e`) that an object still remembers (its
 //! last write, its concurrent reads)? So the clocks give an entry (a
-//! *slot*) only to tasks that make tracked accesses, and when all slots
-//! are handed out (16 at first, then half again the live ones) a collection
-//! takes back the slots of tasks whose epochs are all forgotten (written
-//! over, or subsumed by a later read); slots are reused. Entries hold
+//! *slot*) only to tasks that make tracked accesses. Up to 16 slots, each
+//! such task keeps its own; beyond, the live epochs in each slot are
+//! counted, and a slot whose epochs are all forgotten (written over, or
+//! subsumed by a later read) is taken back from its owner when another
+//! task needs one: a pop from a list, with no scan. Entries hold
 //! *stamps* of accesses, the event index plus one, not per-task counters,
 //! written into the task's own clock at each access: whatever a clock
 //! holds in a slot from its earlier owner stamps an event before the new
@@ -16,11 +17,11 @@
 //! answers "not known", as the full vector clock would; a clock's entry at
 //! or above a live epoch stamps that access or a later one of the same
 //! task, which the clock knows, so it knows the epoch too. Every
-//! race answer is exact, other events write nothing, and the clocks are as
-//! wide as one and a half times the live epochs (at least 16), not the
-//! number of tasks: at 10,000 tasks over 16 locked objects a join costs
-//! a few dozen entries instead of thousands, and a program of 16 tasks
-//! never collects.
+//! race answer is exact, other events write nothing, and the clocks are
+//! never wider than the most epochs live at once plus one (or 16), not
+//! the number of tasks: at 10,000 tasks over 16 locked objects a join
+//! costs about 17 entries instead of thousands, and a program of 16 tasks
+//! never counts.
 //! [`event_clocks`] gives every task its own slot and stamps every event.
 
 use crate::clock::VectorClock;
@@ -101,38 +102,38 @@ fn stamp(index: EventIndex) -> u32 {
 /// A task without a slot.
 const NO_SLOT: u32 = u32::MAX;
 
-/// Slots handed out before the first collection: clocks this wide cost
-/// little, and small programs never collect.
-const SLOTS_BEFORE_COLLECTING: usize = 16;
+/// Slots handed out freely, one for good to each task that asks: clocks
+/// this wide cost little, and small programs never count epochs.
+const SLOTS_BEFORE_COUNTING: usize = 16;
 
-/// Slots a collection leaves to hand out, at least: the next collection
-/// comes when half as many slots as are live (and at least this many) are
-/// handed out again, so a collection's walk over the live epochs is paid
-/// for by the hand-outs before it, and clocks stay about one and a half
-/// times as wide as the live epochs.
-const SLOTS_SPARE_MIN: usize = 8;
-
-/// Which clock entry each task has: a slot per task that had a live epoch
-/// when it last needed one. Slots of tasks without live epochs are taken
-/// back in a collection, when every slot is handed out (or, for
-/// [`event_clocks`], every task keeps its own index for good).
+/// Which clock entry each task has. Up to [`SLOTS_BEFORE_COUNTING`] slots,
+/// each task that makes an access gets its own for the execution. From the
+/// first hand-out beyond, the live epochs in each slot are counted (one
+/// scan of the live epochs, then kept event by event), and a slot whose
+/// count fell to zero is taken back from its owner when another task needs
+/// one: clocks stay as wide as the most epochs live at once, a hand-out
+/// costs a pop, and nothing is ever scanned again. For [`event_clocks`],
+/// every task keeps its own index for good.
 #[derive(Debug)]
 struct Slots {
     /// Per task: its slot, or [`NO_SLOT`].
     of_task: Vec<u32>,
     /// Per slot handed out: its task.
     owner: Vec<TaskId>,
-    /// Slots taken back, handed out again last first.
-    free: Vec<u32>,
-    /// Most slots handed out before the next collection.
-    limit: usize,
-    /// The least `limit` is: [`SLOTS_BEFORE_COLLECTING`] (the tests take
-    /// it lower to collect often).
-    limit_min: usize,
+    /// Live epochs are counted (see the type's documentation).
+    counting: bool,
+    /// Per slot, while counting: the live epochs in it.
+    epochs: Vec<u32>,
+    /// Slots whose count fell to zero, last first; one listed may have
+    /// live epochs again (its owner made an access), and is skipped.
+    idle: Vec<u32>,
+    /// Per slot, while counting: it is in `idle`.
+    listed: Vec<bool>,
+    /// Slots handed out before counting: [`SLOTS_BEFORE_COUNTING`] (the
+    /// tests take it lower to count from the start).
+    counting_from: usize,
     /// Every task keeps its own index as its slot.
     every_task: bool,
-    /// Scratch space of a collection: whether each slot has a live epoch.
-    live: Vec<bool>,
 }
 
 impl Default for Slots {
@@ -140,11 +141,12 @@ impl Default for Slots {
         Slots {
             of_task: Vec::new(),
             owner: Vec::new(),
-            free: Vec::new(),
-            limit: SLOTS_BEFORE_COLLECTING,
-            limit_min: SLOTS_BEFORE_COLLECTING,
+            counting: false,
+            epochs: Vec::new(),
+            idle: Vec::new(),
+            listed: Vec::new(),
+            counting_from: SLOTS_BEFORE_COUNTING,
             every_task: false,
-            live: Vec::new(),
         }
     }
 }
@@ -155,8 +157,10 @@ impl Slots {
             self.of_task.fill(NO_SLOT);
         }
         self.owner.clear();
-        self.free.clear();
-        self.limit = self.limit_min;
+        self.counting = false;
+        self.epochs.clear();
+        self.idle.clear();
+        self.listed.clear();
     }
 
     /// Makes room for tasks up to `task`.
@@ -181,55 +185,73 @@ impl Slots {
         }
     }
 
-    /// Whether handing out one more slot needs a collection first.
-    #[inline]
-    fn full(&self) -> bool {
-        self.free.is_empty() && self.owner.len() >= self.limit
+    /// A new epoch lives in `slot` (while counting).
+    #[inline(always)]
+    fn retain(&mut self, slot: u32) {
+        self.epochs[slot as usize] += 1;
     }
 
-    /// Hands a slot out to `task`, which has none.
+    /// An epoch in `slot` is forgotten (while counting).
+    #[inline(always)]
+    fn release(&mut self, slot: u32) {
+        let epochs = &mut self.epochs[slot as usize];
+        *epochs -= 1;
+        if *epochs == 0 && !self.listed[slot as usize] {
+            self.listed[slot as usize] = true;
+            self.idle.push(slot);
+        }
+    }
+
+    /// Whether the next hand-out counts first.
+    #[inline]
+    fn counts_next(&self) -> bool {
+        !self.counting && self.owner.len() >= self.counting_from
+    }
+
+    /// Starts counting, given the slots of the live epochs.
+    fn start_counting(&mut self, live_epochs: impl Iterator<Item = u32>) {
+        self.counting = true;
+        self.epochs.clear();
+        self.epochs.resize(self.owner.len(), 0);
+        for slot in live_epochs {
+            self.epochs[slot as usize] += 1;
+        }
+        self.listed.clear();
+        self.listed.resize(self.owner.len(), false);
+        self.idle.clear();
+        // Lowest slots last, so handed out first: clocks stay narrow.
+        for slot in (0..self.owner.len()).rev() {
+            if self.epochs[slot] == 0 {
+                self.listed[slot] = true;
+                self.idle.push(slot as u32);
+            }
+        }
+    }
+
+    /// Hands a slot out to `task`, which has none: an idle one taken back
+    /// from its owner if counting, else a new one.
     fn hand_out(&mut self, task: TaskId) -> u32 {
-        let slot = match self.free.pop() {
-            Some(slot) => {
-                self.owner[slot as usize] = task;
-                slot
+        while let Some(slot) = self.idle.pop() {
+            self.listed[slot as usize] = false;
+            if self.epochs[slot as usize] > 0 {
+                continue;
             }
-            None => {
-                self.owner.push(task);
-                (self.owner.len() - 1) as u32
+            let previous = self.owner[slot as usize];
+            if self.of_task[previous.index()] == slot {
+                self.of_task[previous.index()] = NO_SLOT;
             }
-        };
+            self.owner[slot as usize] = task;
+            self.of_task[task.index()] = slot;
+            return slot;
+        }
+        let slot = self.owner.len() as u32;
+        self.owner.push(task);
+        if self.counting {
+            self.epochs.push(0);
+            self.listed.push(false);
+        }
         self.of_task[task.index()] = slot;
         slot
-    }
-
-    /// Takes back the slot of every task without a live epoch, given the
-    /// slots of the live epochs; the next collection comes when half as
-    /// many slots as are live now (at least [`SLOTS_SPARE_MIN`]) are handed
-    /// out again.
-    fn collect(&mut self, live_epochs: impl Iterator<Item = u32>) {
-        self.live.clear();
-        self.live.resize(self.owner.len(), false);
-        for slot in live_epochs {
-            self.live[slot as usize] = true;
-        }
-        self.free.clear();
-        let mut live = 0;
-        for (slot, (&owner, &is_live)) in self.owner.iter().zip(&self.live).enumerate() {
-            if is_live {
-                live += 1;
-            } else {
-                // A slot taken back before may name an owner that has
-                // another slot now.
-                if self.of_task[owner.index()] == slot as u32 {
-                    self.of_task[owner.index()] = NO_SLOT;
-                }
-                self.free.push(slot as u32);
-            }
-        }
-        // Lowest slots first: clocks stay as narrow as they can.
-        self.free.reverse();
-        self.limit = (live + (live / 2).max(SLOTS_SPARE_MIN)).max(self.limit_min);
     }
 }
 
@@ -523,45 +545,88 @@ impl HappensBefore {
             Some(slot) => slot,
             None => self.hand_out_slot(task),
         };
-        let clock = &mut self.tasks[task.index()];
+        if self.slots.counting {
+            self.remember_access::<true>(object, task, slot, index, write, races);
+        } else {
+            self.remember_access::<false>(object, task, slot, index, write, races);
+        }
+    }
+
+    /// [`check_access`](Self::check_access) once `task` has its slot:
+    /// raises its clock, checks the access and remembers it. `COUNTING`
+    /// is the slots' mode: epochs are counted only from the first hand-out
+    /// beyond the free ones, so small programs pay nothing for it.
+    #[inline(always)]
+    fn remember_access<const COUNTING: bool>(
+        &mut self,
+        object: ObjectId,
+        task: TaskId,
+        slot: u32,
+        index: EventIndex,
+        write: bool,
+        races: &mut Vec<RacePair>,
+    ) {
+        let HappensBefore {
+            tasks,
+            slots,
+            objects,
+            accessed,
+            ..
+        } = self;
+        let clock = &mut tasks[task.index()];
         clock.raise(slot as usize, stamp(index));
         let access = Epoch {
             task,
             slot,
             event: index,
         };
-        let state = &mut self.objects[object.index()];
+        let state = &mut objects[object.index()];
         if state.last_write.is_none() && state.reads.is_empty() {
-            self.accessed.push(object);
+            accessed.push(object);
         }
         let clock = &*clock;
         if let Some(last_write) = state.last_write {
             report_race(object, last_write, access, clock, &mut state.raced, races);
         }
+        // The new epoch first: it may share its slot with those it
+        // replaces.
+        if COUNTING {
+            slots.retain(slot);
+        }
         if write {
             if !state.reads.is_empty() {
                 for &read in &state.reads {
                     report_race(object, read, access, clock, &mut state.raced, races);
+                    if COUNTING {
+                        slots.release(read.slot);
+                    }
                 }
                 state.reads.clear();
             }
-            state.last_write = Some(access);
+            let replaced = state.last_write.replace(access);
+            if let (true, Some(replaced)) = (COUNTING, replaced) {
+                slots.release(replaced.slot);
+            }
         } else {
             // Reads the new one follows are subsumed by it; in the common
             // case this leaves a single epoch.
-            state
-                .reads
-                .retain(|read| read.task != access.task && !read.happens_before(clock));
+            state.reads.retain(|read| {
+                let subsumed = read.task == access.task || read.happens_before(clock);
+                if COUNTING && subsumed {
+                    slots.release(read.slot);
+                }
+                !subsumed
+            });
             state.reads.push(access);
         }
     }
 
-    /// Gives `task`, about to make an access, a slot, collecting the
-    /// slots of tasks without live epochs first if all are handed out.
+    /// Gives `task`, about to make an access, a slot; counts the live
+    /// epochs first when the slots handed out freely are all out.
     #[cold]
     #[inline(never)]
     fn hand_out_slot(&mut self, task: TaskId) -> u32 {
-        if self.slots.full() {
+        if self.slots.counts_next() {
             let objects = &self.objects;
             let live_epochs = self.accessed.iter().flat_map(|object| {
                 let state = &objects[object.index()];
@@ -571,7 +636,7 @@ impl HappensBefore {
                     .chain(&state.reads)
                     .map(|epoch| epoch.slot)
             });
-            self.slots.collect(live_epochs);
+            self.slots.start_counting(live_epochs);
         }
         self.slots.hand_out(task)
     }
@@ -725,9 +790,10 @@ mod tests {
     const SHARED: u32 = 8;
 
     /// Events of [`TASKS`] tasks (all spawned by task 0 first) over
-    /// [`LOCKS`] mutexes and [`SHARED`] tracked objects: accesses mostly
-    /// under the lock of the object (`i % LOCKS`), finishes and joins.
-    fn events_of(choices: &[(u32, u32, u8)]) -> Vec<Event> {
+    /// [`LOCKS`] mutexes and [`SHARED`] tracked objects: accesses under
+    /// the lock of the object (`i % LOCKS`), and unguarded ones where the
+    /// choice's variant is above `unguarded_above`; finishes and joins.
+    fn events_of(choices: &[(u32, u32, u8)], unguarded_above: u8) -> Vec<Event> {
         let mut ops: Vec<(u32, Op)> = (1..TASKS)
             .map(|child| {
                 (
@@ -765,7 +831,7 @@ mod tests {
                     let shared = pick % SHARED;
                     let guarded = held[(shared % LOCKS) as usize] == Some(task);
                     let object = ObjectId(LOCKS + shared);
-                    match (guarded || variant > 240, variant % 8 < 4) {
+                    match (guarded || variant > unguarded_above, variant % 8 < 4) {
                         (false, _) => Op::Yield,
                         (true, true) => Op::Write { object },
                         (true, false) => Op::Read { object },
@@ -802,12 +868,16 @@ mod tests {
     }
 
     proptest! {
-        /// Slots taken back and handed out again every few accesses
-        /// answer as a slot per task does (whose clocks agree with graph
-        /// reachability: `tests/happens_before.rs`).
+        /// Slots taken back and handed out again as soon as their epochs
+        /// are forgotten answer as a slot per task does (whose clocks
+        /// agree with graph reachability: `tests/happens_before.rs`), in
+        /// programs that mostly lock and in programs that mostly race;
+        /// and the clocks are never wider than the most epochs live at
+        /// once, plus the one being handed out.
         #[test]
-        fn collected_slots_find_the_races_a_slot_per_task_finds(
-            choices in prop::collection::vec((0..TASKS, 0..64u32, any::<u8>()), 0..400)
+        fn reused_slots_find_the_races_a_slot_per_task_finds(
+            choices in prop::collection::vec((0..TASKS, 0..64u32, any::<u8>()), 0..400),
+            unguarded_above in prop::sample::select(vec![240u8, 100, 0]),
         ) {
             let objects: Vec<ObjectInfo> = (0..LOCKS + SHARED)
                 .map(|object| ObjectInfo {
@@ -816,13 +886,24 @@ mod tests {
                     created_at: Location::caller(),
                 })
                 .collect();
-            let events = events_of(&choices);
-            let mut collecting = HappensBefore::default();
-            collecting.slots.limit_min = 1;
-            collecting.reset();
-            let collected = races_of(collecting, &events, &objects);
+            let events = events_of(&choices, unguarded_above);
+            let mut reusing = HappensBefore::default();
+            reusing.slots.counting_from = 1;
+            reusing.reset();
+            let mut reused = Vec::new();
+            let mut live_most = 0;
+            for (index, event) in events.iter().enumerate() {
+                reusing.observe(EventIndex::new(index), event, &objects, &mut reused);
+                let live: usize = reusing
+                    .objects
+                    .iter()
+                    .map(|state| usize::from(state.last_write.is_some()) + state.reads.len())
+                    .sum();
+                live_most = live_most.max(live);
+                prop_assert!(reusing.slots.owner.len() <= live_most + 1);
+            }
             let every_task = races_of(HappensBefore::for_every_task(), &events, &objects);
-            prop_assert_eq!(collected, every_task);
+            prop_assert_eq!(reused, every_task);
         }
     }
 }
