@@ -293,9 +293,9 @@ fn run_steps<S: Scheduler + ?Sized>(
                 return Some(RuntimeFailure::from_panic(task, &name, payload));
             }
         };
-        let steps = lent.get();
+        let lent_steps = lent.get();
         if passed == Passed::HandedOff {
-            next = steps.handed_off(futures, &mut halt);
+            next = lent_steps.handed_off(futures, &mut halt);
             continue;
         }
         let yielded = passed == Passed::Point;
@@ -310,12 +310,12 @@ fn run_steps<S: Scheduler + ?Sized>(
             // Not indexed: a strategy that ignores the events (most do)
             // costs no bounds check.
             let events = execution.trace.events.get(execution.step_first_event..);
-            steps
+            lent_steps
                 .scheduler
                 .observe_step(task, events.unwrap_or_default());
             execution.step += 1;
             adopt_spawned(execution, futures);
-            choose(execution, steps.scheduler, steps_max, &mut halt)
+            choose(execution, lent_steps.scheduler, steps_max, &mut halt)
         });
     }
 }
