@@ -306,14 +306,7 @@ fn run_steps<S: Scheduler + ?Sized>(
         }
         // Filing this step and choosing the next take one borrow.
         next = execution::with(|execution| {
-            after_poll(execution, task, finished, yielded);
-            // Not indexed: a strategy that ignores the events (most do)
-            // costs no bounds check.
-            let events = execution.trace.events.get(execution.step_first_event..);
-            lent_steps
-                .scheduler
-                .observe_step(task, events.unwrap_or_default());
-            execution.step += 1;
+            file_step(execution, lent_steps.scheduler, task, finished, yielded);
             adopt_spawned(execution, futures);
             choose(execution, lent_steps.scheduler, steps_max, &mut halt)
         });
@@ -365,9 +358,7 @@ impl<S: ?Sized> Steps<'_, S> {
         if let Some(payload) = self.panic.take() {
             std::panic::resume_unwind(payload);
         }
-        if let Some(stop) = self.halt.take() {
-            *halt = Some(stop);
-        }
+        *halt = self.halt.take();
         execution::with(|execution| adopt_spawned(execution, futures));
         self.chosen.take()
     }
@@ -405,11 +396,8 @@ impl<S: Scheduler + ?Sized> StepInPlace for Steps<'_, S> {
                 return None;
             }
             execution::take_passed();
-            after_poll(execution, task, false, true);
             Some(std::panic::catch_unwind(AssertUnwindSafe(|| {
-                let events = execution.trace.events.get(execution.step_first_event..);
-                scheduler.observe_step(task, events.unwrap_or_default());
-                execution.step += 1;
+                file_step(execution, &mut **scheduler, task, false, true);
                 let chosen = choose_task(execution, &mut **scheduler, execution.current, halt);
                 *unusual = chosen.is_none() || !execution.spawned.is_empty();
                 (chosen == Some(task), chosen)
@@ -826,6 +814,24 @@ fn schedule_does_not_fit(
         },
     };
     Halt::Fail(Box::new(failure))
+}
+
+/// Ends the step `task` just ran, in the loop or in place: files its new
+/// state and shows the strategy the step's events.
+#[inline(always)]
+fn file_step<S: Scheduler + ?Sized>(
+    execution: &mut Execution,
+    scheduler: &mut S,
+    task: TaskId,
+    finished: bool,
+    yielded: bool,
+) {
+    after_poll(execution, task, finished, yielded);
+    // Not indexed: a strategy that ignores the events (most do) costs no
+    // bounds check.
+    let events = execution.trace.events.get(execution.step_first_event..);
+    scheduler.observe_step(task, events.unwrap_or_default());
+    execution.step += 1;
 }
 
 /// Files the task's new state after a poll.
