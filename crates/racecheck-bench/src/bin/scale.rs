@@ -11,8 +11,15 @@
 //! warm-up of a tenth of that. One line per N:
 //!
 //! ```text
-//! workload=tasks-1000x10 objects=16 executions=10 steps=S off_ns_per_step=A on_ns_per_step=B overhead=X off_peak_heap_kib=P on_peak_heap_kib=Q on_bytes_per_task=R
+//! workload=tasks-1000x10 objects=16 executions=10 steps=S floor_ns_per_step=F off_ns_per_step=A on_ns_per_step=B overhead=X off_peak_heap_kib=P on_peak_heap_kib=Q on_bytes_per_task=R
 //! ```
+//!
+//! `floor_ns_per_step` is what this machine charges for a step of the same
+//! program on a bare executor (module `floor`): the same tasks as boxed
+//! futures, the same random choice, the same events appended to a log, and
+//! nothing else. As the tasks outgrow the caches, a step costs more on any
+//! executor, because the chosen task's future is somewhere cold; the floor
+//! shows how much of racecheck's growth is that.
 //!
 //! Steps are counted by the scheduler (one per choice); the heap figures are
 //! the peak of bytes live during one more exploration, on a thread of its
@@ -206,11 +213,17 @@ fn line(tasks: u64, rounds_per_task: u64) -> Result<String, String> {
             off.steps, on.steps
         ));
     }
+    floor::explore(tasks, rounds_per_task, warmup);
+    let floor = (0..ROUNDS)
+        .map(|_| floor::explore(tasks, rounds_per_task, iterations))
+        .reduce(faster)
+        .expect("at least one round");
     Ok(format!(
         "workload=tasks-{tasks}x{rounds_per_task} objects={OBJECTS} executions={iterations} steps={} \
-         off_ns_per_step={:.1} on_ns_per_step={:.1} overhead={:.2} off_peak_heap_kib={} \
-         on_peak_heap_kib={} on_bytes_per_task={}",
+         floor_ns_per_step={:.1} off_ns_per_step={:.1} on_ns_per_step={:.1} overhead={:.2} \
+         off_peak_heap_kib={} on_peak_heap_kib={} on_bytes_per_task={}",
         off.steps,
+        floor.ns_per_step(),
         off.ns_per_step(),
         on.ns_per_step(),
         on.elapsed.as_secs_f64() / off.elapsed.as_secs_f64(),
@@ -285,6 +298,108 @@ fn main() -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+/// The same program on a bare executor: what a step costs on this machine
+/// with nothing but what any executor does, so that `scale`'s figures can
+/// be read against the memory hierarchy they run on.
+///
+/// Each execution boxes the tasks' futures (each, K times: add one to
+/// cell `(task + round) % M`, then yield once), keeps the runnable tasks in
+/// a sorted `Vec`, draws each step's task from the execution's own ChaCha8
+/// stream as racecheck's random strategy does, and appends five events a
+/// step (a round's lock, read, write, unlock and yield) to a log kept
+/// across executions, as racecheck keeps its trace. No wakers, no task
+/// states, no root, no checks.
+mod floor {
+    use super::{Measurement, OBJECTS, SEED};
+    use racecheck::TaskId;
+    use racecheck_trace::{Event, Location, Op};
+    use rand_chacha::ChaCha8Rng;
+    use rand_core::{RngCore, SeedableRng};
+    use std::cell::Cell;
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::rc::Rc;
+    use std::task::{Context, Poll, Waker};
+    use std::time::Instant;
+
+    /// Events a round appends: lock, read, write, unlock, yield.
+    const EVENTS_PER_ROUND: usize = 5;
+
+    /// Pending once, then ready: a yield.
+    struct YieldOnce(bool);
+
+    impl Future for YieldOnce {
+        type Output = ();
+
+        fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+            if self.0 {
+                Poll::Ready(())
+            } else {
+                self.0 = true;
+                Poll::Pending
+            }
+        }
+    }
+
+    /// Runs `iterations` executions of the program with `tasks` tasks.
+    pub(super) fn explore(tasks: u64, rounds_per_task: u64, iterations: u64) -> Measurement {
+        let seeded = ChaCha8Rng::seed_from_u64(SEED);
+        let mut log: Vec<Event> = Vec::new();
+        let mut steps = 0u64;
+        let mut context = Context::from_waker(Waker::noop());
+        let start = Instant::now();
+        for iteration in 0..iterations {
+            let mut rng = seeded.clone();
+            rng.set_stream(iteration);
+            let cells: Rc<Vec<Cell<u64>>> = Rc::new((0..OBJECTS).map(|_| Cell::new(0)).collect());
+            let mut futures: Vec<Option<Pin<Box<dyn Future<Output = ()>>>>> = (0..tasks)
+                .map(|task| {
+                    let cells = Rc::clone(&cells);
+                    let future: Pin<Box<dyn Future<Output = ()>>> = Box::pin(async move {
+                        for round in 0..rounds_per_task {
+                            let cell = &cells[((task + round) % OBJECTS) as usize];
+                            cell.set(cell.get() + 1);
+                            YieldOnce(false).await;
+                        }
+                    });
+                    Some(future)
+                })
+                .collect();
+            let mut runnable: Vec<u32> = (0..tasks as u32).collect();
+            log.clear();
+            while !runnable.is_empty() {
+                let index = (u64::from(rng.next_u32()) * runnable.len() as u64) >> 32;
+                let task = runnable[index as usize];
+                let event = Event {
+                    step: steps as u32,
+                    task: TaskId(task),
+                    op: Op::Yield,
+                    location: Location::caller(),
+                };
+                log.extend(std::iter::repeat_n(event, EVENTS_PER_ROUND));
+                steps += 1;
+                let future = futures[task as usize].as_mut().expect("a runnable task");
+                if future.as_mut().poll(&mut context).is_ready() {
+                    futures[task as usize] = None;
+                    runnable.remove(index as usize);
+                }
+            }
+            let total: u64 = cells.iter().map(Cell::get).sum();
+            assert_eq!(
+                total,
+                tasks * rounds_per_task,
+                "the floor's program lost a round"
+            );
+        }
+        std::hint::black_box(&log);
+        Measurement {
+            elapsed: start.elapsed(),
+            steps,
+            peak_heap_bytes: 0,
+        }
+    }
 }
 
 /// A global allocator that counts the bytes live on the heap and their
