@@ -5,8 +5,9 @@
 //! The floor explores the threads-T×K program (T threads, each K times:
 //! a scheduling point and the lock, a scheduling point and the unlock, a
 //! scheduling point for the yield) on `corosensei` coroutines, with
-//! racecheck's random choice: a ChaCha8 stream per execution and
-//! Lemire's multiply-shift over the runnable threads. A thread that is
+//! racecheck's random strategy itself (`RandomScheduler`: a ChaCha8
+//! stream per execution, a multiply-shift over the runnable threads),
+//! called directly rather than through the step loop. A thread that is
 //! chosen again goes on in place; another is resumed from the loop, as
 //! racecheck's steps in place do. It records nothing, checks nothing and
 //! has no wakers: what is left of a step when every feature is taken away.
@@ -21,18 +22,21 @@
 
 use corosensei::stack::DefaultStack;
 use corosensei::{Coroutine, CoroutineResult, Yielder};
-use racecheck_bench::{measure_racecheck_threads, measure_shuttle_threads, Throughput, Workload};
-use rand_chacha::ChaCha8Rng;
-use rand_core::{RngCore, SeedableRng};
+use racecheck::sched::{RandomScheduler, Scheduler};
+use racecheck::TaskId;
+use racecheck_bench::{
+    measure_racecheck_threads, measure_shuttle_threads, Throughput, Workload, SEED,
+};
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Instant;
 
 /// What the threads and the loop share in one execution.
 struct World {
-    rng: ChaCha8Rng,
+    /// racecheck's random strategy, which the floor asks as its loop does.
+    scheduler: RandomScheduler,
     /// The threads that can run, in spawn order.
-    runnable: Vec<usize>,
+    runnable: Vec<TaskId>,
     /// The thread holding the mutex.
     holder: Option<usize>,
     /// Threads blocked on the mutex, in arrival order.
@@ -41,22 +45,29 @@ struct World {
 }
 
 impl World {
-    /// A runnable thread, chosen uniformly.
+    /// A runnable thread, chosen by the strategy.
     fn choose(&mut self) -> usize {
-        let index = (u64::from(self.rng.next_u32()) * self.runnable.len() as u64) >> 32;
-        self.runnable[index as usize]
+        let chosen = self.scheduler.next_task(&self.runnable, None);
+        chosen
+            .expect("the random strategy chooses a runnable task")
+            .index()
     }
 
     fn block(&mut self, thread: usize) {
-        let position = self.runnable.iter().position(|&t| t == thread);
+        let position = self.runnable.binary_search(&thread_id(thread));
         self.runnable
             .remove(position.expect("a running thread is runnable"));
     }
 
     fn unblock(&mut self, thread: usize) {
-        let at = self.runnable.partition_point(|&t| t < thread);
-        self.runnable.insert(at, thread);
+        let at = self.runnable.partition_point(|&t| t < thread_id(thread));
+        self.runnable.insert(at, thread_id(thread));
     }
+}
+
+/// The id of thread `thread`: its index.
+fn thread_id(thread: usize) -> TaskId {
+    TaskId(u32::try_from(thread).expect("a workload's threads fit in a u32"))
 }
 
 type Thread = Coroutine<(), usize, (), DefaultStack>;
@@ -78,7 +89,7 @@ fn point(world: &RefCell<World>, yielder: &Yielder<(), usize>, me: usize) {
     }
 }
 
-/// Explores the T×K program `iterations` times from seed 0. Out of line,
+/// Explores the T×K program `iterations` times from [`SEED`]. Out of line,
 /// so that callgrind can count it apart (`--toggle-collect`).
 #[inline(never)]
 fn measure_floor(
@@ -86,19 +97,22 @@ fn measure_floor(
     iterations: u64,
     stacks: &mut Vec<DefaultStack>,
 ) -> Throughput {
-    let seeded = ChaCha8Rng::seed_from_u64(0);
     let (threads, rounds) = (workload.tasks as usize, workload.rounds_per_task);
+    let world = Rc::new(RefCell::new(World {
+        scheduler: RandomScheduler::new(SEED),
+        runnable: Vec::new(),
+        holder: None,
+        waiters: Vec::new(),
+        counter: 0,
+    }));
     let start = Instant::now();
     for iteration in 0..iterations {
-        let mut rng = seeded.clone();
-        rng.set_stream(iteration);
-        let world = Rc::new(RefCell::new(World {
-            rng,
-            runnable: (0..threads).collect(),
-            holder: None,
-            waiters: Vec::new(),
-            counter: 0,
-        }));
+        {
+            let mut state = world.borrow_mut();
+            state.scheduler.new_execution(iteration);
+            state.runnable = (0..threads).map(thread_id).collect();
+            state.counter = 0;
+        }
         let mut coroutines: Vec<Option<Thread>> = (0..threads)
             .map(|me| {
                 let world = Rc::clone(&world);

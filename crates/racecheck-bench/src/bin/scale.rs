@@ -306,17 +306,16 @@ fn main() -> ExitCode {
 ///
 /// Each execution boxes the tasks' futures (each, K times: add one to
 /// cell `(task + round) % M`, then yield once), keeps the runnable tasks in
-/// a sorted `Vec`, draws each step's task from the execution's own ChaCha8
-/// stream as racecheck's random strategy does, and appends five events a
+/// a sorted `Vec`, has racecheck's random strategy (`RandomScheduler`,
+/// called directly) choose each step's task, and appends five events a
 /// step (a round's lock, read, write, unlock and yield) to a log kept
 /// across executions, as racecheck keeps its trace. No wakers, no task
 /// states, no root, no checks.
 mod floor {
     use super::{Measurement, OBJECTS, SEED};
+    use racecheck::sched::{RandomScheduler, Scheduler};
     use racecheck::TaskId;
     use racecheck_trace::{Event, Location, Op};
-    use rand_chacha::ChaCha8Rng;
-    use rand_core::{RngCore, SeedableRng};
     use std::cell::Cell;
     use std::future::Future;
     use std::pin::Pin;
@@ -345,14 +344,13 @@ mod floor {
 
     /// Runs `iterations` executions of the program with `tasks` tasks.
     pub(super) fn explore(tasks: u64, rounds_per_task: u64, iterations: u64) -> Measurement {
-        let seeded = ChaCha8Rng::seed_from_u64(SEED);
+        let mut scheduler = RandomScheduler::new(SEED);
         let mut log: Vec<Event> = Vec::new();
         let mut steps = 0u64;
         let mut context = Context::from_waker(Waker::noop());
         let start = Instant::now();
         for iteration in 0..iterations {
-            let mut rng = seeded.clone();
-            rng.set_stream(iteration);
+            scheduler.new_execution(iteration);
             let cells: Rc<Vec<Cell<u64>>> = Rc::new((0..OBJECTS).map(|_| Cell::new(0)).collect());
             let mut futures: Vec<Option<Pin<Box<dyn Future<Output = ()>>>>> = (0..tasks)
                 .map(|task| {
@@ -367,23 +365,22 @@ mod floor {
                     Some(future)
                 })
                 .collect();
-            let mut runnable: Vec<u32> = (0..tasks as u32).collect();
+            let mut runnable: Vec<TaskId> = (0..tasks as u32).map(TaskId).collect();
             log.clear();
-            while !runnable.is_empty() {
-                let index = (u64::from(rng.next_u32()) * runnable.len() as u64) >> 32;
-                let task = runnable[index as usize];
+            while let Some(task) = scheduler.next_task(&runnable, None) {
                 let event = Event {
                     step: steps as u32,
-                    task: TaskId(task),
+                    task,
                     op: Op::Yield,
                     location: Location::caller(),
                 };
                 log.extend(std::iter::repeat_n(event, EVENTS_PER_ROUND));
                 steps += 1;
-                let future = futures[task as usize].as_mut().expect("a runnable task");
+                let future = futures[task.index()].as_mut().expect("a runnable task");
                 if future.as_mut().poll(&mut context).is_ready() {
-                    futures[task as usize] = None;
-                    runnable.remove(index as usize);
+                    futures[task.index()] = None;
+                    let index = runnable.binary_search(&task).expect("a runnable task");
+                    runnable.remove(index);
                 }
             }
             let total: u64 = cells.iter().map(Cell::get).sum();
