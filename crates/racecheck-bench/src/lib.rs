@@ -60,6 +60,49 @@ pub const INCREMENTS_PER_MEASUREMENT: u64 = 600_000;
 /// A warm-up runs this fraction (1/N) of a measurement's executions, untimed.
 pub const WARMUP_DIVISOR: u64 = 10;
 
+/// Pending once, then ready: a scheduling point of the bare executors
+/// ("floors") that the benchmarks measure racecheck against. They poll
+/// with a no-op waker and choose the next task at every `Pending`.
+///
+/// ```
+/// use racecheck_bench::PendingOnce;
+/// use std::future::Future;
+/// use std::pin::pin;
+/// use std::task::{Context, Poll, Waker};
+///
+/// let mut point = pin!(PendingOnce::new());
+/// let mut context = Context::from_waker(Waker::noop());
+/// assert!(point.as_mut().poll(&mut context).is_pending());
+/// assert_eq!(point.as_mut().poll(&mut context), Poll::Ready(()));
+/// ```
+#[derive(Debug, Default)]
+pub struct PendingOnce {
+    polled: bool,
+}
+
+impl PendingOnce {
+    /// A point not yet passed.
+    pub fn new() -> PendingOnce {
+        PendingOnce::default()
+    }
+}
+
+impl std::future::Future for PendingOnce {
+    type Output = ();
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.polled {
+            std::task::Poll::Ready(())
+        } else {
+            self.polled = true;
+            std::task::Poll::Pending
+        }
+    }
+}
+
 /// The "T×K" program shape, written `TxK` (for example `2x10`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Workload {

@@ -315,32 +315,17 @@ mod floor {
     use super::{Measurement, OBJECTS, SEED};
     use racecheck::sched::{RandomScheduler, Scheduler};
     use racecheck::TaskId;
+    use racecheck_bench::PendingOnce;
     use racecheck_trace::{Event, Location, Op};
     use std::cell::Cell;
     use std::future::Future;
     use std::pin::Pin;
     use std::rc::Rc;
-    use std::task::{Context, Poll, Waker};
+    use std::task::{Context, Waker};
     use std::time::Instant;
 
     /// Events a round appends: lock, read, write, unlock, yield.
     const EVENTS_PER_ROUND: usize = 5;
-
-    /// Pending once, then ready: a yield.
-    struct YieldOnce(bool);
-
-    impl Future for YieldOnce {
-        type Output = ();
-
-        fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
-            if self.0 {
-                Poll::Ready(())
-            } else {
-                self.0 = true;
-                Poll::Pending
-            }
-        }
-    }
 
     /// Runs `iterations` executions of the program with `tasks` tasks.
     pub(super) fn explore(tasks: u64, rounds_per_task: u64, iterations: u64) -> Measurement {
@@ -359,7 +344,7 @@ mod floor {
                         for round in 0..rounds_per_task {
                             let cell = &cells[((task + round) % OBJECTS) as usize];
                             cell.set(cell.get() + 1);
-                            YieldOnce(false).await;
+                            PendingOnce::new().await;
                         }
                     });
                     Some(future)
