@@ -32,7 +32,7 @@ use racecheck::sched::{RandomScheduler, Scheduler};
 use racecheck::TaskId;
 use racecheck_bench::{
     measure_racecheck, measure_racecheck_threads, measure_shuttle, measure_shuttle_threads,
-    Counter, Detection, PendingOnce, Throughput, Workload, SEED,
+    warmup_iterations, Counter, Detection, PendingOnce, Throughput, Workload, ROUNDS, SEED,
 };
 use std::cell::RefCell;
 use std::future::Future;
@@ -45,11 +45,11 @@ use std::time::Instant;
 struct World {
     /// racecheck's random strategy, which the floor asks as its loop does.
     scheduler: RandomScheduler,
-    /// The threads that can run, in spawn order.
+    /// The tasks that can run, in spawn order.
     runnable: Vec<TaskId>,
-    /// The thread holding the mutex.
+    /// The task holding the mutex.
     holder: Option<usize>,
-    /// Threads blocked on the mutex, in arrival order.
+    /// Tasks blocked on the mutex, in arrival order.
     waiters: Vec<usize>,
     counter: u64,
 }
@@ -66,29 +66,29 @@ impl World {
         }))
     }
 
-    /// The task round's critical section: counts, then releases the mutex
-    /// by handing it to the first waiter, which becomes runnable.
-    fn increment_and_hand_over(&mut self) {
-        self.counter += 1;
+    /// Frees the mutex and makes its first waiter runnable again: the
+    /// waiter, if there was one.
+    fn release(&mut self) -> Option<usize> {
         self.holder = None;
-        if !self.waiters.is_empty() {
-            let waiter = self.waiters.remove(0);
-            self.holder = Some(waiter);
-            self.unblock(waiter);
+        if self.waiters.is_empty() {
+            return None;
         }
+        let waiter = self.waiters.remove(0);
+        self.unblock(waiter);
+        Some(waiter)
     }
 
     /// Starts execution `iteration` of a program with `tasks` tasks.
     fn reset(&mut self, iteration: u64, tasks: usize) {
         self.scheduler.new_execution(iteration);
         self.runnable.clear();
-        self.runnable.extend((0..tasks).map(thread_id));
+        self.runnable.extend((0..tasks).map(task_id));
         self.holder = None;
         self.waiters.clear();
         self.counter = 0;
     }
 
-    /// A runnable thread, chosen by the strategy.
+    /// A runnable task, chosen by the strategy.
     fn choose(&mut self) -> usize {
         let chosen = self.scheduler.next_task(&self.runnable, None);
         chosen
@@ -96,21 +96,23 @@ impl World {
             .index()
     }
 
-    fn block(&mut self, thread: usize) {
-        let position = self.runnable.binary_search(&thread_id(thread));
+    /// Takes `task` out of the runnable set: it blocked or finished.
+    fn block(&mut self, task: usize) {
+        let position = self.runnable.binary_search(&task_id(task));
         self.runnable
-            .remove(position.expect("a running thread is runnable"));
+            .remove(position.expect("a running task is runnable"));
     }
 
-    fn unblock(&mut self, thread: usize) {
-        let at = self.runnable.partition_point(|&t| t < thread_id(thread));
-        self.runnable.insert(at, thread_id(thread));
+    /// Puts `task` back in the runnable set, in order.
+    fn unblock(&mut self, task: usize) {
+        let at = self.runnable.partition_point(|&t| t < task_id(task));
+        self.runnable.insert(at, task_id(task));
     }
 }
 
-/// The id of thread `thread`: its index.
-fn thread_id(thread: usize) -> TaskId {
-    TaskId(u32::try_from(thread).expect("a workload's threads fit in a u32"))
+/// The id of task (or thread) `task`: its index.
+fn task_id(task: usize) -> TaskId {
+    TaskId(u32::try_from(task).expect("a workload's tasks fit in a u32"))
 }
 
 type Thread = Coroutine<(), usize, (), DefaultStack>;
@@ -177,7 +179,12 @@ fn measure_task_floor(workload: Workload, iterations: u64) -> Throughput {
                     for _ in 0..rounds {
                         PendingOnce::new().await;
                         Acquire { world: &world, me }.await;
-                        world.borrow_mut().increment_and_hand_over();
+                        {
+                            let mut state = world.borrow_mut();
+                            state.counter += 1;
+                            // The release hands the mutex to the first waiter.
+                            state.holder = state.release();
+                        }
                         PendingOnce::new().await;
                     }
                 });
@@ -247,14 +254,8 @@ fn measure_thread_floor(
                             }
                             world.borrow_mut().counter += 1;
                             point(&world, yielder, me);
-                            {
-                                let mut state = world.borrow_mut();
-                                state.holder = None;
-                                if !state.waiters.is_empty() {
-                                    let waiter = state.waiters.remove(0);
-                                    state.unblock(waiter);
-                                }
-                            }
+                            // The waiter tries again when it runs.
+                            world.borrow_mut().release();
                             point(&world, yielder, me);
                         }
                     },
@@ -314,7 +315,7 @@ impl Spec {
     }
 
     /// The floor's, racecheck's and shuttle's throughput, each the best of
-    /// three rounds after a warm-up of a tenth.
+    /// [`ROUNDS`] rounds after a warm-up of [`warmup_iterations`].
     fn measure(self, stacks: &mut Vec<DefaultStack>) -> [Throughput; 3] {
         let Spec {
             workload,
@@ -322,8 +323,8 @@ impl Spec {
             iterations,
         } = self;
         let best = |measure: &mut dyn FnMut(u64) -> Throughput| {
-            measure(iterations / 10);
-            (0..3)
+            measure(warmup_iterations(iterations));
+            (0..ROUNDS)
                 .map(|_| measure(iterations))
                 .min_by_key(|throughput| throughput.elapsed)
                 .expect("three rounds")
